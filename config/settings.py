@@ -1,0 +1,169 @@
+"""The one settings object: an optional TOML file overridden by CALLBRIDGE_* variables.
+
+Built once at the entry point (``load_settings``) and passed down; nothing else
+reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from collections.abc import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "CALLBRIDGE_"
+CONFIG_ENV = "CALLBRIDGE_CONFIG"
+WEBHOOK_BODY_LIMIT_BYTES = 64 * 1024
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message is one line naming it."""
+
+
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "callbridge"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True)
+
+    database_url: str | None = None
+    listen: str = "127.0.0.1:8080"
+    mango_api_key: SecretStr | None = None
+    mango_api_salt: SecretStr | None = None
+    mango_api_url: str = "https://app.mango-office.ru/vpbx/"
+    mango_prefix: str = "/mango"
+    api_token: SecretStr | None = None
+    timezone: str = "Europe/Moscow"
+    default_region: str = "RU"
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    db_pool_min: int = Field(default=2, ge=1)
+    db_pool_max: int = Field(default=10, ge=1)
+    db_command_timeout_s: float = Field(default=5.0, gt=0)
+    pbx_request_timeout_s: float = Field(default=5.0, gt=0)
+    log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
+    log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = init_settings.init_kwargs.pop("_toml_file", None)  # type: ignore[attr-defined]
+        # The environment is read by load_settings (so tests can pass a mapping);
+        # it arrives here as init arguments, which therefore win over the file.
+        sources: list[PydanticBaseSettingsSource] = [init_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_is_host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8080")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_exists(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_known(cls, value: str) -> str:
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region {value!r}, expected a code such as RU")
+        return value.upper()
+
+    @field_validator("mango_prefix")
+    @classmethod
+    def _prefix_is_path(cls, value: str) -> str:
+        if not value.startswith("/") or value.endswith("/") and value != "/":
+            raise ValueError("expected a path such as /mango")
+        return value.rstrip("/")
+
+    @field_validator("mango_api_url")
+    @classmethod
+    def _url_has_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def require(self, *names: str) -> None:
+        """Stop with a clear line when a setting a command needs is not set."""
+        for name in names:
+            if getattr(self, name) is None:
+                raise SettingsError(
+                    f"setting {name} is required: set CALLBRIDGE_{name.upper()} "
+                    f"or {name} in the file named by {CONFIG_ENV}"
+                )
+
+    def secret(self, name: str) -> str:
+        value = getattr(self, name)
+        if value is None:
+            self.require(name)
+        return value.get_secret_value()
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file named by CALLBRIDGE_CONFIG (if any), then CALLBRIDGE_* variables.
+
+    The variables win over the file. Raises SettingsError with one line naming
+    the first bad setting.
+    """
+    env = os.environ if environ is None else environ
+    toml_file = env.get(CONFIG_ENV) or None
+    if toml_file and not Path(toml_file).is_file():
+        raise SettingsError(f"{CONFIG_ENV}: no such file {toml_file!r}")
+    from_env = {
+        name: env[f"{ENV_PREFIX}{name.upper()}"]
+        for name in Settings.model_fields
+        if env.get(f"{ENV_PREFIX}{name.upper()}")
+    }
+    try:
+        return Settings(_toml_file=toml_file, **from_env)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise SettingsError(_first_error_line(exc)) from exc
+    except ValueError as exc:  # a TOML syntax error
+        raise SettingsError(f"{CONFIG_ENV}: {toml_file}: {exc}") from exc
+
+
+def _first_error_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    name = ".".join(str(part) for part in err["loc"]) or "settings"
+    if err["type"] == "extra_forbidden":
+        return f"setting {name}: unknown setting"
+    return f"setting {name} (CALLBRIDGE_{name.upper()}): {err['msg']}"

@@ -1,0 +1,1 @@
+"""callbridge: joins a cloud PBX to the agency's CRM database."""

@@ -1,0 +1,138 @@
+"""The read API under /api: contact lookup and communications, behind a bearer token."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from aiohttp import web
+
+from daemon.errors import StorageUnavailable
+from daemon.phones import normalise_phone
+from daemon.keys import REPOSITORY
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_COMMUNICATIONS = 500
+DEFAULT_COMMUNICATIONS = 100
+
+
+def _error(status: int, problem: str, **details: Any) -> web.Response:
+    return web.json_response({"error": problem, **details}, status=status)
+
+
+def bearer_auth(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """Middleware: every /api/* request needs ``Authorization: Bearer <token>``."""
+    expected = token.encode("utf-8")
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/api/"):
+            scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), expected):
+                return web.json_response(
+                    {"error": "missing or wrong bearer token"}, status=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="callbridge"'},
+                )
+        return await handler(request)
+
+    return middleware
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(timezone.utc).isoformat() if value else None
+
+
+def _parse_time(request: web.Request, name: str) -> datetime | None:
+    text = request.query.get(name)
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise web.HTTPBadRequest(
+            text=f'{{"error": "{name} must be an ISO 8601 time"}}', content_type="application/json"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+class ReadApi:
+    """Handlers of /api/*; the repository comes from the running app."""
+
+    def __init__(self, *, region: str) -> None:
+        self.region = region
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/api/contacts/lookup", self.lookup)
+        app.router.add_get("/api/communications", self.communications)
+
+    async def lookup(self, request: web.Request) -> web.Response:
+        phone = normalise_phone(request.query.get("phone"), self.region)
+        if phone is None:
+            return _error(400, "phone is missing or not a valid phone number")
+        try:
+            card = await request.app[REPOSITORY].contact_card(phone)
+        except StorageUnavailable:
+            return _error(503, "storage unavailable, retry later")
+        if card is None:
+            return _error(404, "no contact with this phone", phone=phone)
+        responsible = None
+        if card["responsible_extension"]:
+            responsible = {"extension": card["responsible_extension"], "name": card["responsible_name"]}
+        return web.json_response({
+            "id": card["id"],
+            "name": card["name"],
+            "phones": card["phones"] or [],
+            "emails": card["emails"] or [],
+            "responsible": responsible,
+            "open_lead_id": card["open_lead_id"],
+            "tags": card["tags"] or [],
+            "ad_source": card["ad_source"],
+        })
+
+    async def communications(self, request: web.Request) -> web.Response:
+        query = request.query
+        phone = contact_id = None
+        if "phone" in query:
+            phone = normalise_phone(query["phone"], self.region)
+            if phone is None:
+                return _error(400, "phone is not a valid phone number")
+        elif query.get("contact_id", "").isdigit():
+            contact_id = int(query["contact_id"])
+        else:
+            return _error(400, "give phone=<number> or contact_id=<id>")
+        limit_text = query.get("limit", str(DEFAULT_COMMUNICATIONS))
+        if not limit_text.isdigit() or not 0 < int(limit_text) <= MAX_COMMUNICATIONS:
+            return _error(400, f"limit must be 1..{MAX_COMMUNICATIONS}")
+        try:
+            rows = await request.app[REPOSITORY].communications(
+                phone=phone, contact_id=contact_id, since=_parse_time(request, "since"),
+                until=_parse_time(request, "until"), limit=int(limit_text),
+            )
+        except StorageUnavailable:
+            return _error(503, "storage unavailable, retry later")
+        return web.json_response([communication_json(r) for r in rows])
+
+
+def communication_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "entry_id": row["entry_id"],
+        "channel": row["channel"],
+        "direction": row["direction"],
+        "status": row["status"],
+        "phone": row["phone"] or row["phone_raw"],
+        "contact_id": row["contact_id"],
+        "lead_id": row["lead_id"],
+        "manager_extension": row["manager_extension"],
+        "participants": row["participants"],
+        "line_number": row["line_number"],
+        "ad_source": row["ad_source"],
+        "started_at": _iso(row["started_at"]),
+        "answered_at": _iso(row["answered_at"]),
+        "ended_at": _iso(row["ended_at"]),
+        "talk_seconds": row["talk_seconds"],
+        "recording_ids": row["recording_ids"],
+        "note": row["note"],
+    }

@@ -1,0 +1,78 @@
+"""The aiohttp application: webhook intake, read API, and the resources they share."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from adapters.mango.webhooks import MangoWebhooks
+from config.settings import WEBHOOK_BODY_LIMIT_BYTES, Settings
+from daemon import migrate
+from daemon.api import ReadApi, bearer_auth
+from daemon.database import create_pool
+from daemon.domain import Envelope
+from daemon.keys import PIPELINE, REPOSITORY, SETTINGS
+from daemon.pipeline import Pipeline
+from daemon.repository import Repository
+
+log = structlog.get_logger(__name__)
+
+SHUTDOWN_GRACE_S = 10.0
+
+
+def build_app(settings: Settings, *, database_url: str, apply_migrations: bool = True) -> web.Application:
+    """The daemon's app; its cleanup contexts open (and close) the database pool."""
+    settings.require("mango_api_key", "mango_api_salt", "api_token")
+    app = web.Application(
+        client_max_size=WEBHOOK_BODY_LIMIT_BYTES,
+        middlewares=[bearer_auth(settings.secret("api_token"))],
+    )
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_database(database_url, apply_migrations=apply_migrations))
+
+    async def sink(env: Envelope) -> str:
+        return await app[PIPELINE].apply(env)
+
+    MangoWebhooks(
+        api_key=settings.secret("mango_api_key"),
+        api_salt=settings.secret("mango_api_salt"),
+        sink=sink,
+        body_limit_bytes=WEBHOOK_BODY_LIMIT_BYTES,
+    ).add_routes(app, settings.mango_prefix)
+    ReadApi(region=settings.default_region).add_routes(app)
+    return app
+
+
+def _database(url: str, *, apply_migrations: bool):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        pool = await create_pool(settings, url)
+        try:
+            if apply_migrations:
+                async with pool.acquire() as conn:
+                    await migrate.migrate(conn)
+            repo = Repository(pool)
+            app[REPOSITORY] = repo
+            app[PIPELINE] = Pipeline(repo, region=settings.default_region)
+            log.info("database_ready", pool_max=settings.db_pool_max)
+            yield
+        finally:
+            await pool.close()
+
+    return ctx
+
+
+def run(settings: Settings, *, database_url: str) -> None:
+    """Serve until SIGINT/SIGTERM; aiohttp finishes in-flight requests within the grace period."""
+    app = build_app(settings, database_url=database_url)
+    log.info("listening", listen=settings.listen, webhook_prefix=settings.mango_prefix)
+    web.run_app(
+        app,
+        host=settings.listen_host,
+        port=settings.listen_port,
+        shutdown_timeout=SHUTDOWN_GRACE_S,
+        print=None,
+        access_log=None,
+    )

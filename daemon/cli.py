@@ -1,0 +1,110 @@
+"""The ``callbridge`` command: run, migrate, import, sync-managers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import aiohttp
+import asyncpg
+
+from adapters.mango.client import MangoClient, PbxApiError
+from config.settings import Settings, SettingsError, load_settings
+from daemon import migrate as migrations
+from daemon.app import run as run_daemon
+from daemon.database import connect_with_retries, create_pool, database_url
+from daemon.errors import CallbridgeError
+from daemon.importer import ImportFileError, import_contacts, import_lines
+from daemon.logs import configure_logging
+from daemon.managers import sync_managers
+from daemon.repository import Repository
+
+T = TypeVar("T")
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callbridge", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the daemon (embedded PostgreSQL when no database is configured)")
+    sub.add_parser("migrate", help="apply pending database migrations")
+    imp = sub.add_parser("import", help="import a CSV file")
+    imp.add_argument("what", choices=("contacts", "lines"))
+    imp.add_argument("file", type=Path)
+    sub.add_parser("sync-managers", help="load employees and extensions from the PBX")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(level=settings.log_level, fmt=settings.log_format)
+        if args.command == "run":
+            settings.require("mango_api_key", "mango_api_salt", "api_token")
+            with database_url(settings) as url:
+                run_daemon(settings, database_url=url)
+            return 0
+        with database_url(settings) as url:
+            return asyncio.run(_COMMANDS[args.command](settings, url, args))
+    except SettingsError as exc:
+        print(f"callbridge: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (CallbridgeError, ImportFileError, PbxApiError, ValueError, OSError) as exc:
+        print(f"callbridge: {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+async def _with_repo(settings: Settings, url: str, job: Callable[[Repository], Awaitable[T]]) -> T:
+    pool = await create_pool(settings, url, attempts=3)
+    try:
+        async with pool.acquire() as conn:
+            await migrations.migrate(conn)
+        return await job(Repository(pool))
+    finally:
+        await pool.close()
+
+
+async def _migrate(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    conn: asyncpg.Connection = await connect_with_retries(url, attempts=3)
+    try:
+        applied = await migrations.migrate(conn)
+    finally:
+        await conn.close()
+    names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "none (up to date)"
+    print(f"migrations applied: {names}")
+    return 0
+
+
+async def _import(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    importer = import_contacts if args.what == "contacts" else import_lines
+    report = await _with_repo(
+        settings, url, lambda repo: importer(repo, args.file, region=settings.default_region)
+    )
+    print("\n".join(report.lines(args.what)))
+    return 0
+
+
+async def _sync_managers(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    settings.require("mango_api_key", "mango_api_salt")
+    async with aiohttp.ClientSession() as session:
+        client = MangoClient(session, base_url=settings.mango_api_url,
+                             api_key=settings.secret("mango_api_key"),
+                             api_salt=settings.secret("mango_api_salt"),
+                             timeout_s=settings.pbx_request_timeout_s)
+        employees = await client.employees()
+    report = await _with_repo(settings, url, lambda repo: sync_managers(repo, employees))
+    print(report.line())
+    return 0
+
+
+_COMMANDS = {"migrate": _migrate, "import": _import, "sync-managers": _sync_managers}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

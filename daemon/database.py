@@ -1,0 +1,115 @@
+"""Connecting to PostgreSQL: the configured server, or an embedded one for trial runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+
+from config.settings import Settings, SettingsError
+from daemon.errors import StorageUnavailable
+
+log = structlog.get_logger(__name__)
+
+CONNECT_ATTEMPTS = 10
+CONNECT_BACKOFF_S = 0.5
+CONNECT_BACKOFF_MAX_S = 5.0
+CONNECT_TIMEOUT_S = 5.0
+EMBEDDED_DB_NAME = "callbridge"
+
+# Errors that mean "PostgreSQL is not there (yet)", worth retrying at start-up.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+@contextlib.contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """Yield the configured URL, or start an embedded PostgreSQL in the state directory.
+
+    The embedded server (the ``pgserver`` wheel) is a trial convenience: it lives
+    as long as this process and keeps its data under ``state_dir/postgres``.
+    """
+    if settings.database_url:
+        yield settings.database_url
+        return
+    with embedded_postgres(settings.state_dir) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def embedded_postgres(state_dir: Path) -> Iterator[str]:
+    import pgserver  # imported here: only trial runs need its 40 MB of binaries
+
+    data_dir = state_dir / "postgres"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log.info("embedded_postgres_starting", data_dir=str(data_dir))
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    try:
+        exists = server.psql(
+            f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DB_NAME}';"
+        )
+        if "(0 rows)" in exists:
+            server.psql(f"CREATE DATABASE {EMBEDDED_DB_NAME};")
+        uri = server.get_uri(EMBEDDED_DB_NAME)
+        log.info("embedded_postgres_ready", uri=uri)
+        yield uri
+    finally:
+        server.cleanup()
+
+
+async def connect_with_retries(url: str, *, attempts: int = CONNECT_ATTEMPTS) -> asyncpg.Connection:
+    """One connection, retried with back-off while PostgreSQL is starting or away."""
+    delay = CONNECT_BACKOFF_S
+    for attempt in range(1, attempts + 1):
+        try:
+            return await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_S)
+        except UNAVAILABLE_ERRORS as exc:
+            if attempt == attempts:
+                raise StorageUnavailable(f"PostgreSQL did not answer after {attempts} attempts: {exc}") from exc
+            log.warning("database_connect_retry", attempt=attempt, error=str(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, CONNECT_BACKOFF_MAX_S)
+    raise AssertionError("unreachable")
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.execute("SET TIME ZONE 'UTC'")
+
+
+async def create_pool(settings: Settings, url: str, *, attempts: int = CONNECT_ATTEMPTS) -> asyncpg.Pool:
+    """The daemon's pool, after a bounded number of connection attempts."""
+    if settings.db_pool_min > settings.db_pool_max:
+        raise SettingsError("setting db_pool_min: must not exceed db_pool_max")
+    first = await connect_with_retries(url, attempts=attempts)
+    await first.close()
+    pool_kwargs: dict[str, Any] = dict(
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        command_timeout=settings.db_command_timeout_s,
+        timeout=CONNECT_TIMEOUT_S,
+        init=_init_connection,
+    )
+    try:
+        return await asyncpg.create_pool(url, **pool_kwargs)
+    except UNAVAILABLE_ERRORS as exc:
+        raise StorageUnavailable(f"PostgreSQL pool could not be opened: {exc}") from exc
+
+
+@contextlib.asynccontextmanager
+async def pool_from_settings(settings: Settings, url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(settings, url)
+    try:
+        yield pool
+    finally:
+        await pool.close()

@@ -1,0 +1,13 @@
+"""Typed aiohttp application keys shared by the daemon's handlers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from config.settings import Settings
+from daemon.pipeline import Pipeline
+from daemon.repository import Repository
+
+SETTINGS = web.AppKey("settings", Settings)
+REPOSITORY = web.AppKey("repository", Repository)
+PIPELINE = web.AppKey("pipeline", Pipeline)

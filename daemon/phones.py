@@ -1,0 +1,63 @@
+"""Phone number normalisation: whatever the PBX or a spreadsheet says becomes E.164."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import phonenumbers
+
+# Shorter than any real subscriber number anywhere; keeps "12345" or "101" out.
+MIN_NATIONAL_DIGITS = 7
+MAX_INPUT_CHARS = 64
+
+
+@lru_cache(maxsize=65536)
+def normalise_phone(raw: str | None, region: str = "RU") -> str | None:
+    """Return the E.164 form of ``raw`` or None when it is not a valid phone number.
+
+    ``8 (916) 123-45-67``, ``+7 916 1234567``, ``79161234567`` and ``9161234567``
+    are one number. Hidden numbers, SIP URIs and short extensions give None; the
+    caller keeps the raw text instead.
+    """
+    if not raw:
+        return None
+    text = _strip_sip(raw.strip())
+    if text is None or len(text) > MAX_INPUT_CHARS:
+        return None
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if len(digits) < MIN_NATIONAL_DIGITS:
+        return None
+    candidates = [text]
+    if not text.startswith("+"):
+        # The PBX sends international numbers without "+": 79161234567.
+        candidates.append("+" + digits)
+    for candidate in candidates:
+        try:
+            parsed = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+def _strip_sip(text: str) -> str | None:
+    """A SIP URI whose user part is a phone number (``sip:79161234567@trunk``) is that number;
+    any other URI (an employee's device, ``sip:ivanova@vpbx...``) is not a phone."""
+    if text.lower().startswith(("sip:", "sips:", "tel:")):
+        user = text.split(":", 1)[1].split("@", 1)[0].split(";", 1)[0]
+        return user if user.lstrip("+").isdigit() else None
+    return None if "@" in text or ":" in text else text
+
+
+def format_for_people(e164: str) -> str:
+    """``+79161234567`` -> ``+7 916 123-45-67``."""
+    parsed = phonenumbers.parse(e164, None)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def line_key(line_number: str | None, region: str = "RU") -> str | None:
+    """How a dialled line is keyed in the ``lines`` table: E.164, else the PBX's text."""
+    if not line_number or not line_number.strip():
+        return None
+    return normalise_phone(line_number, region) or line_number.strip()

@@ -1,0 +1,112 @@
+"""The event pipeline: dedup, then re-derive the call's communication, in one transaction.
+
+Every event of a call is kept in the inbox, and the communication row is
+re-derived from all of them each time one arrives (``daemon.callstate``), so
+the final row does not depend on delivery order or repeats. The links that
+are created once (contact, lead, manager) are idempotent upserts guarded by
+unique indexes and per-call / per-phone advisory locks, so two events of one
+call processed at the same moment, by one daemon or two, cannot race.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import structlog
+
+from daemon.callstate import CallView, derive_call
+from daemon.domain import CALL_EVENTS, Envelope
+from daemon.phones import line_key, normalise_phone
+from daemon.repository import Repository, Tx
+
+log = structlog.get_logger(__name__)
+
+Outcome = Literal["stored", "duplicate"]
+CALL_EVENT_KINDS = ("call_leg", "call_finished", "recording", "recording_stored")
+
+
+@dataclass(frozen=True)
+class Links:
+    contact_id: int | None
+    lead_id: int | None
+
+
+class Pipeline:
+    def __init__(self, repo: Repository, *, region: str) -> None:
+        self.repo = repo
+        self.region = region
+
+    async def apply(self, env: Envelope) -> Outcome:
+        """Make the event durable and apply it; a repeat is a no-op."""
+        async with self.repo.transaction() as tx:
+            if env.entry_id is not None:
+                await tx.lock(f"entry:{env.entry_id}")
+            if not await tx.insert_inbox(env):
+                return "duplicate"
+            if isinstance(env.event, CALL_EVENTS) and env.entry_id is not None:
+                await self.refresh_call(tx, env.entry_id)
+        return "stored"
+
+    async def refresh_call(self, tx: Tx, entry_id: str) -> CallView:
+        events = await tx.call_events(entry_id, CALL_EVENT_KINDS)
+        view = derive_call(entry_id, events)
+        phone = normalise_phone(view.customer_number, self.region)
+        ad_source = await tx.ad_source_for_line(line_key(view.line_number, self.region))
+        links = await self._links(tx, view, phone, ad_source)
+        manager_id = await tx.manager_id(view.manager_extension) if view.manager_extension else None
+        for extension in view.participants:
+            await tx.manager_id(extension)
+        await tx.upsert_communication(
+            entry_id=entry_id,
+            direction=view.direction,
+            status=view.status,
+            phone=phone,
+            phone_raw=view.customer_number,
+            contact_id=links.contact_id,
+            lead_id=links.lead_id,
+            manager_id=manager_id,
+            manager_extension=view.manager_extension,
+            participants=view.participants,
+            line_number=view.line_number,
+            ad_source=ad_source,
+            started_at=view.started_at,
+            answered_at=view.answered_at,
+            ended_at=view.ended_at,
+            talk_seconds=view.talk_seconds,
+            recording_ids=view.recording_ids,
+            disconnect_reason=view.disconnect_reason,
+            finished=view.finished,
+            reconciled=view.reconciled,
+        )
+        return view
+
+    async def _links(self, tx: Tx, view: CallView, phone: str | None, ad_source: str | None) -> Links:
+        """Contact and lead of the call: found or made once, then kept.
+
+        An inbound caller nobody knows becomes a contact, and a contact without
+        an open lead gets one. An outbound call only joins what exists: managers
+        also ring hotels, airlines and suppliers, who are not leads.
+        """
+        current = await tx.communication_links(view.entry_id)
+        contact_id = current["contact_id"] if current else None
+        lead_id = current["lead_id"] if current else None
+        inbound = view.direction == "inbound"
+        if contact_id is None and phone is not None and view.direction in ("inbound", "outbound"):
+            await tx.lock(f"phone:{phone}")
+            contact_id = await tx.contact_id_by_phone(phone)
+            if contact_id is None and inbound:
+                contact_id = await tx.create_contact_for_phone(phone, ad_source, view.entry_id)
+                log.info("contact_created", contact_id=contact_id, ad_source=ad_source)
+        elif contact_id is not None:
+            await tx.fill_created_contact(contact_id, view.entry_id, ad_source)
+        if contact_id is not None and lead_id is None:
+            if inbound:
+                lead_id = await tx.open_lead(
+                    contact_id, ad_source=ad_source, line_number=view.line_number, entry_id=view.entry_id
+                )
+            else:
+                lead_id = await tx.find_open_lead(contact_id)
+        elif lead_id is not None and inbound:
+            await tx.fill_opened_lead(lead_id, view.entry_id, ad_source, view.line_number)
+        return Links(contact_id=contact_id, lead_id=lead_id)

@@ -1,0 +1,114 @@
+-- callbridge: the whole schema as the migrations in sql/migrations/ leave it.
+-- tests/test_migrations.py proves the two agree; change both together.
+
+CREATE TABLE managers (
+    id            bigserial PRIMARY KEY,
+    extension     text NOT NULL UNIQUE,
+    name          text,
+    email         text,
+    pbx_user_id   bigint,
+    is_admin      boolean NOT NULL DEFAULT false,
+    active        boolean NOT NULL DEFAULT true,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE contacts (
+    id                    bigserial PRIMARY KEY,
+    name                  text,
+    responsible_id        bigint REFERENCES managers (id),
+    ad_source             text,
+    tags                  text[] NOT NULL DEFAULT '{}',
+    -- The call that created this contact (unknown caller), so that facts learnt
+    -- later about that same call (its line, hence ad source) can still fill it in.
+    created_by_entry_id   text,
+    created_at            timestamptz NOT NULL DEFAULT now(),
+    updated_at            timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX contacts_responsible_idx ON contacts (responsible_id);
+
+-- One phone belongs to one contact; the primary key is the lookup index.
+CREATE TABLE contact_phones (
+    phone        text PRIMARY KEY CHECK (phone ~ '^\+[1-9][0-9]{6,14}$'),
+    contact_id   bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+    created_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX contact_phones_contact_idx ON contact_phones (contact_id);
+
+CREATE TABLE contact_emails (
+    email        text PRIMARY KEY CHECK (email = lower(email)),
+    contact_id   bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE
+);
+CREATE INDEX contact_emails_contact_idx ON contact_emails (contact_id);
+
+-- Dialled line -> ad source («Реклама»). line_key is the E.164 form when the
+-- line is a phone number, else the PBX's text verbatim (SIP lines).
+CREATE TABLE lines (
+    line_key      text PRIMARY KEY,
+    line_number   text NOT NULL,
+    ad_source     text NOT NULL,
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE leads (
+    id            bigserial PRIMARY KEY,
+    contact_id    bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+    status        text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+    ad_source     text,
+    line_number   text,
+    opened_by_entry_id text,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    closed_at     timestamptz
+);
+-- At most one open lead per contact: concurrent first calls cannot open two.
+CREATE UNIQUE INDEX leads_one_open_per_contact ON leads (contact_id) WHERE status = 'open';
+
+-- One row per PBX call (entry_id). Every column but note is derived from the
+-- call's events in the inbox, so any delivery order gives the same row.
+CREATE TABLE communications (
+    id                 bigserial PRIMARY KEY,
+    entry_id           text NOT NULL UNIQUE,
+    channel            text NOT NULL DEFAULT 'call',
+    direction          text CHECK (direction IN ('inbound', 'outbound', 'internal')),
+    status             text NOT NULL CHECK (status IN ('ringing', 'answered', 'missed')),
+    phone              text,
+    phone_raw          text,
+    contact_id         bigint REFERENCES contacts (id) ON DELETE SET NULL,
+    lead_id            bigint REFERENCES leads (id) ON DELETE SET NULL,
+    manager_id         bigint REFERENCES managers (id),
+    manager_extension  text,
+    participants       text[] NOT NULL DEFAULT '{}',
+    line_number        text,
+    ad_source          text,
+    started_at         timestamptz,
+    answered_at        timestamptz,
+    ended_at           timestamptz,
+    talk_seconds       integer NOT NULL DEFAULT 0,
+    recording_ids      text[] NOT NULL DEFAULT '{}',
+    disconnect_reason  integer,
+    finished           boolean NOT NULL DEFAULT false,
+    reconciled         boolean NOT NULL DEFAULT false,
+    note               text,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    updated_at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX communications_contact_idx ON communications (contact_id, started_at);
+CREATE INDEX communications_phone_idx ON communications (phone, started_at);
+CREATE INDEX communications_started_idx ON communications (started_at);
+
+-- Every accepted PBX event, verbatim, under its dedup key: a repeat delivery
+-- hits the unique key and is acknowledged without effect.
+CREATE TABLE inbox (
+    id            bigserial PRIMARY KEY,
+    dedup_key     text NOT NULL UNIQUE,
+    source        text NOT NULL,
+    path          text NOT NULL,
+    raw           text NOT NULL,
+    kind          text NOT NULL,
+    entry_id      text,
+    call_id       text,
+    event         jsonb NOT NULL,
+    received_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX inbox_entry_idx ON inbox (entry_id) WHERE entry_id IS NOT NULL;
+CREATE INDEX inbox_call_idx ON inbox (call_id) WHERE call_id IS NOT NULL;
