@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,7 +16,7 @@ from daemon.queries import q
 
 
 @contextlib.contextmanager
-def _translated_errors():
+def translated_errors():
     try:
         yield
     except UNAVAILABLE_ERRORS as exc:
@@ -142,29 +141,31 @@ class Repository:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        with _translated_errors():
+        with translated_errors():
             async with self.pool.acquire() as conn, conn.transaction():
                 yield Tx(conn)
 
     async def ping(self) -> None:
-        with _translated_errors():
+        with translated_errors():
             await self.pool.fetchval("SELECT 1")
 
     async def contact_card(self, phone: str) -> dict[str, Any] | None:
-        with _translated_errors():
+        with translated_errors():
             row = await self.pool.fetchrow(q("contact_card_by_phone"), phone)
         return dict(row) if row else None
 
     async def communications(self, *, phone: str | None = None, contact_id: int | None = None,
                              since: datetime | None = None, until: datetime | None = None,
                              limit: int = 100) -> list[dict[str, Any]]:
-        with _translated_errors():
+        with translated_errors():
             if phone is not None:
                 rows = await self.pool.fetch(q("communications_by_phone"), phone, since, until, limit)
             else:
                 rows = await self.pool.fetch(q("communications_by_contact"), contact_id, since, until, limit)
         return [dict(r) for r in rows]
 
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    async def missed_callers(self, *, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Missed inbound calls in [since, until), one row per caller, with ``called_back``."""
+        with translated_errors():
+            rows = await self.pool.fetch(q("missed_callers"), since, until)
+        return [dict(r) for r in rows]

@@ -33,8 +33,12 @@ def _to_int(value: object) -> object:
 
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS)]
-Text = Annotated[str | None, BeforeValidator(_to_text), StringConstraints(max_length=MAX_FIELD_CHARS)]
-OptInt = Annotated[int | None, BeforeValidator(_to_int), Field(ge=-(2**62), le=2**62)]
+Text = Annotated[
+    Annotated[str, StringConstraints(max_length=MAX_FIELD_CHARS)] | None, BeforeValidator(_to_text)
+]
+OptInt = Annotated[
+    Annotated[int, Field(ge=-(2**62), le=2**62)] | None, BeforeValidator(_to_int)
+]
 Epoch = Annotated[int, Field(ge=0, le=2**40)]
 
 

@@ -1,0 +1,199 @@
+"""Shared fixtures: a real PostgreSQL, a fresh database per test, a signed PBX.
+
+The server is CALLBRIDGE_TEST_DATABASE_URL when set, else the one at
+127.0.0.1:5432 when it answers, else an embedded one (pgserver). A template
+database is migrated once per run; each test gets its own copy, and every
+database this run made is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.mango.client import Employee
+from adapters.mango.signature import sign
+from config.settings import Settings, load_settings
+from daemon import migrate
+from daemon.app import build_app
+from daemon.importer import import_contacts, import_lines
+from daemon.logs import configure_logging
+from daemon.managers import sync_managers
+from daemon.repository import Repository
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+_VECTORS = json.loads((FIXTURES / "signature_vectors.json").read_text())
+API_KEY = _VECTORS["vpbx_api_key"]
+API_SALT = _VECTORS["vpbx_api_salt"]
+API_TOKEN = "test-token-" + "x" * 20
+RUN_ID = f"cbt_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+
+def fixture_json(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+async def _answers(url: str) -> bool:
+    try:
+        conn = await asyncpg.connect(url, timeout=3)
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        return False
+    await conn.close()
+    return True
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """An admin URL of the PostgreSQL server this run uses."""
+    configure_logging(level="warning", fmt="json")
+    explicit = os.environ.get("CALLBRIDGE_TEST_DATABASE_URL")
+    if explicit:
+        yield explicit
+        return
+    if asyncio.run(_answers(LOCAL_SERVER_URL)):
+        yield LOCAL_SERVER_URL
+        return
+    import pgserver
+
+    with tempfile.TemporaryDirectory(prefix="callbridge-test-pg-") as data_dir:
+        server = pgserver.get_server(data_dir, cleanup_mode="stop")
+        try:
+            yield server.get_uri("postgres")
+        finally:
+            server.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def template_db(server_url: str) -> AsyncIterator[str]:
+    """A database with the migrations applied, copied for each test."""
+    name = f"{RUN_ID}_tmpl"
+    admin = await asyncpg.connect(server_url)
+    made: list[str] = []
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        conn = await asyncpg.connect(with_database(server_url, name))
+        try:
+            await migrate.migrate(conn)
+        finally:
+            await conn.close()
+        yield name
+    finally:
+        rows = await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", f"{RUN_ID}%")
+        for row in rows:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def db_url(server_url: str, template_db: str) -> AsyncIterator[str]:
+    """A fresh, migrated database of this test's own."""
+    name = f"{RUN_ID}_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+        yield with_database(server_url, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return load_settings({
+        "CALLBRIDGE_DATABASE_URL": db_url,
+        "CALLBRIDGE_MANGO_API_KEY": API_KEY,
+        "CALLBRIDGE_MANGO_API_SALT": API_SALT,
+        "CALLBRIDGE_API_TOKEN": API_TOKEN,
+        "CALLBRIDGE_STATE_DIR": str(tmp_path / "state"),
+        "CALLBRIDGE_MANGO_API_URL": "http://127.0.0.1:9/vpbx/",
+    })
+
+
+@pytest.fixture
+async def pool(db_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(db_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def repo(pool: asyncpg.Pool) -> Repository:
+    return Repository(pool)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[TestClient]:
+    app = build_app(settings, database_url=settings.database_url, apply_migrations=False)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+
+
+def signed_form(payload: Any, *, key: str = API_KEY, salt: str = API_SALT) -> dict[str, str]:
+    raw = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return {"vpbx_api_key": key, "sign": sign(key, raw, salt), "json": raw}
+
+
+async def post_event(client: TestClient, path: str, payload: Any) -> Any:
+    """POST a signed event under /mango; returns the response (already read)."""
+    resp = await client.post("/mango" + path, data=signed_form(payload))
+    await resp.read()
+    return resp
+
+
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+def example_employees() -> list[Employee]:
+    users = fixture_json("config_users_response.json")["response"]["users"]
+    return [
+        Employee(extension=u["telephony"]["extension"], name=u["general"]["name"],
+                 email=u["general"]["email"], user_id=u["general"]["user_id"])
+        for u in users
+    ]
+
+
+async def load_office(repo: Repository) -> None:
+    await sync_managers(repo, example_employees())
+    await import_contacts(repo, FIXTURES / "contacts.csv", region="RU")
+    await import_lines(repo, FIXTURES / "lines.csv", region="RU")
+
+
+@pytest.fixture
+async def office(repo: Repository) -> Repository:
+    """The example agency: contacts.csv, lines.csv and the PBX's employees loaded."""
+    await load_office(repo)
+    return repo
+
+
+@pytest.fixture
+def db_reset(repo: Repository):
+    """Empty every table and load the example agency again, within one test."""
+
+    async def reset() -> None:
+        await repo.pool.execute(
+            "TRUNCATE inbox, communications, leads, contact_phones, contact_emails, contacts,"
+            " lines, managers RESTART IDENTITY CASCADE"
+        )
+        await load_office(repo)
+
+    return reset
