@@ -20,7 +20,7 @@ from adapters.mango import models as m
 from adapters.mango.signature import verify
 from adapters.mango.translate import EVENT_PATHS, SOURCE, Translated, UnknownValue, command_result
 from daemon.domain import Envelope
-from daemon.errors import StorageUnavailable
+from daemon.errors import StorageError, StorageUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +74,9 @@ class MangoWebhooks:
         except StorageUnavailable as exc:
             log.error("webhook_not_stored", error=str(exc), elapsed_ms=_ms(started))
             return web.json_response({"error": "storage unavailable, retry later"}, status=503)
+        except StorageError:
+            log.exception("webhook_not_stored", elapsed_ms=_ms(started))
+            return web.json_response({"error": "internal error, event not stored"}, status=500)
         log.info("webhook", outcome=outcome, kind=env.event.kind, elapsed_ms=_ms(started))
         return web.json_response({"result": outcome})
 
