@@ -1,4 +1,4 @@
-"""The ``callbridge`` command: run, migrate, import, sync-managers."""
+"""The ``callbridge`` command: run, migrate, import, sync-managers, replay."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import aiohttp
 import asyncpg
 
 from adapters.mango.client import MangoClient, PbxApiError
+from adapters.mango.replay import load_steps, replay
 from config.settings import Settings, SettingsError, load_settings
 from daemon import migrate as migrations
 from daemon.app import run as run_daemon
@@ -37,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("what", choices=("contacts", "lines"))
     imp.add_argument("file", type=Path)
     sub.add_parser("sync-managers", help="load employees and extensions from the PBX")
+    rep = sub.add_parser("replay", help="post a scenario file's PBX events, signed, to a running daemon")
+    rep.add_argument("files", type=Path, nargs="+")
+    rep.add_argument("--url", help="webhook base (default: http://<listen><mango_prefix>)")
     return parser
 
 
@@ -50,12 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             with database_url(settings) as url:
                 run_daemon(settings, database_url=url)
             return 0
+        if args.command == "replay":
+            return asyncio.run(_replay(settings, args))
         with database_url(settings) as url:
             return asyncio.run(_COMMANDS[args.command](settings, url, args))
     except SettingsError as exc:
         print(f"callbridge: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (CallbridgeError, ImportFileError, PbxApiError, ValueError, OSError) as exc:
+    except (CallbridgeError, ImportFileError, PbxApiError, ValueError, OSError,
+            aiohttp.ClientError) as exc:
         print(f"callbridge: {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
 
@@ -101,6 +108,16 @@ async def _sync_managers(settings: Settings, url: str, args: argparse.Namespace)
     report = await _with_repo(settings, url, lambda repo: sync_managers(repo, employees))
     print(report.line())
     return 0
+
+
+async def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    settings.require("mango_api_key", "mango_api_salt")
+    url = args.url or f"http://{settings.listen}{settings.mango_prefix}"
+    failures = 0
+    for path in args.files:
+        failures += await replay(url, load_steps(path), api_key=settings.secret("mango_api_key"),
+                                 api_salt=settings.secret("mango_api_salt"))
+    return EXIT_FAILURE if failures else 0
 
 
 _COMMANDS = {"migrate": _migrate, "import": _import, "sync-managers": _sync_managers}
