@@ -13,7 +13,9 @@ from daemon import migrate
 from daemon.api import ReadApi, bearer_auth
 from daemon.database import create_pool
 from daemon.domain import Envelope
-from daemon.keys import PIPELINE, REPOSITORY, SETTINGS
+from daemon.intake import Intake
+from daemon.keys import INTAKE, PIPELINE, REPOSITORY, SETTINGS, TASKS
+from daemon.tasks import TaskGroup
 from daemon.pipeline import Pipeline
 from daemon.repository import Repository
 
@@ -31,9 +33,10 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     )
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database(database_url, apply_migrations=apply_migrations))
+    app.cleanup_ctx.append(_background_tasks)
 
     async def sink(env: Envelope) -> str:
-        return await app[PIPELINE].apply(env)
+        return await app[INTAKE].accept(env)
 
     MangoWebhooks(
         api_key=settings.secret("mango_api_key"),
@@ -43,6 +46,13 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     ).add_routes(app, settings.mango_prefix)
     ReadApi(region=settings.default_region).add_routes(app)
     return app
+
+
+async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
+    """Registered after the database so that it is cleaned up first: tasks stop before the pool closes."""
+    app[TASKS] = TaskGroup()
+    yield
+    await app[TASKS].stop()
 
 
 def _database(url: str, *, apply_migrations: bool):
@@ -56,6 +66,7 @@ def _database(url: str, *, apply_migrations: bool):
             repo = Repository(pool)
             app[REPOSITORY] = repo
             app[PIPELINE] = Pipeline(repo, region=settings.default_region)
+            app[INTAKE] = Intake(app[PIPELINE])
             log.info("database_ready", pool_max=settings.db_pool_max)
             yield
         finally:

@@ -5,9 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from config.settings import Settings
+from daemon.intake import Intake
 from daemon.pipeline import Pipeline
+from daemon.tasks import TaskGroup
 from daemon.repository import Repository
 
 SETTINGS = web.AppKey("settings", Settings)
 REPOSITORY = web.AppKey("repository", Repository)
 PIPELINE = web.AppKey("pipeline", Pipeline)
+INTAKE = web.AppKey("intake", Intake)
+TASKS = web.AppKey("tasks", TaskGroup)
