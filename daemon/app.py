@@ -14,7 +14,8 @@ from daemon.api import ReadApi, bearer_auth
 from daemon.database import create_pool
 from daemon.domain import Envelope
 from daemon.intake import Intake
-from daemon.keys import INTAKE, PIPELINE, REPOSITORY, SETTINGS, TASKS
+from daemon.keys import INTAKE, METRICS, PIPELINE, REPOSITORY, SETTINGS, TASKS
+from daemon.metrics import Metrics
 from daemon.tasks import TaskGroup
 from daemon.pipeline import Pipeline
 from daemon.repository import Repository
@@ -32,6 +33,7 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
         middlewares=[bearer_auth(settings.secret("api_token"))],
     )
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()
     app.cleanup_ctx.append(_database(database_url, apply_migrations=apply_migrations))
     app.cleanup_ctx.append(_background_tasks)
 
@@ -43,6 +45,7 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
         api_salt=settings.secret("mango_api_salt"),
         sink=sink,
         body_limit_bytes=WEBHOOK_BODY_LIMIT_BYTES,
+        metrics=app[METRICS],
     ).add_routes(app, settings.mango_prefix)
     ReadApi(region=settings.default_region).add_routes(app)
     return app

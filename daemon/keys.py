@@ -6,6 +6,7 @@ from aiohttp import web
 
 from config.settings import Settings
 from daemon.intake import Intake
+from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
 from daemon.tasks import TaskGroup
 from daemon.repository import Repository
@@ -15,3 +16,4 @@ REPOSITORY = web.AppKey("repository", Repository)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 INTAKE = web.AppKey("intake", Intake)
 TASKS = web.AppKey("tasks", TaskGroup)
+METRICS = web.AppKey("metrics", Metrics)

@@ -21,6 +21,7 @@ from adapters.mango.signature import verify
 from adapters.mango.translate import EVENT_PATHS, SOURCE, Translated, UnknownValue, command_result
 from daemon.domain import Envelope
 from daemon.errors import StorageError, StorageUnavailable
+from daemon.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
@@ -41,11 +42,13 @@ class BadRequest(Exception):
 class MangoWebhooks:
     """aiohttp handler for every POST under the webhook prefix."""
 
-    def __init__(self, *, api_key: str, api_salt: str, sink: Sink, body_limit_bytes: int) -> None:
+    def __init__(self, *, api_key: str, api_salt: str, sink: Sink, body_limit_bytes: int,
+                 metrics: Metrics) -> None:
         self._api_key = api_key
         self._api_salt = api_salt
         self._sink = sink
         self._body_limit = body_limit_bytes
+        self._metrics = metrics
 
     def add_routes(self, app: web.Application, prefix: str) -> None:
         app.router.add_post(prefix + "/{path:.*}", self.handle)
@@ -70,14 +73,20 @@ class MangoWebhooks:
         except BadRequest as exc:
             log.warning("webhook_rejected", status=exc.status, problem=exc.body["error"],
                         elapsed_ms=_ms(started))
+            if exc.status == 403:
+                self._metrics.signature_failures.inc()
+            self._metrics.event_seen(_path_label(path), f"rejected_{exc.status}", started)
             return web.json_response(exc.body, status=exc.status)
         except StorageUnavailable as exc:
             log.error("webhook_not_stored", error=str(exc), elapsed_ms=_ms(started))
+            self._metrics.event_seen(env.event.kind, "unavailable", started)
             return web.json_response({"error": "storage unavailable, retry later"}, status=503)
         except StorageError:
             log.exception("webhook_not_stored", elapsed_ms=_ms(started))
+            self._metrics.event_seen(env.event.kind, "error", started)
             return web.json_response({"error": "internal error, event not stored"}, status=500)
         log.info("webhook", outcome=outcome, kind=env.event.kind, elapsed_ms=_ms(started))
+        self._metrics.event_seen(env.event.kind, outcome, started)
         return web.json_response({"result": outcome})
 
     @staticmethod
@@ -131,6 +140,13 @@ class MangoWebhooks:
             raise BadRequest(400, "invalid event", fields=errors) from None
         except UnknownValue as exc:
             raise BadRequest(400, "invalid event", fields=[{"field": exc.field, "problem": str(exc)}]) from None
+
+
+def _path_label(path: str) -> str:
+    """A bounded metric label: hostile input must not mint new time series."""
+    if path in EVENT_PATHS:
+        return path
+    return "result" if path.startswith("result/") else "other"
 
 
 def _ms(started: float) -> float:
