@@ -12,7 +12,7 @@ import asyncpg
 import structlog
 
 from config.settings import Settings, SettingsError
-from daemon.errors import StorageUnavailable
+from daemon.errors import StorageError, StorageUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +74,9 @@ async def connect_with_retries(url: str, *, attempts: int = CONNECT_ATTEMPTS) ->
     for attempt in range(1, attempts + 1):
         try:
             return await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_S)
+        except asyncpg.PostgresError as exc:
+            # Wrong database name, password or permissions: retrying will not help.
+            raise StorageError(f"PostgreSQL refused the connection: {exc}") from exc
         except UNAVAILABLE_ERRORS as exc:
             if attempt == attempts:
                 raise StorageUnavailable(f"PostgreSQL did not answer after {attempts} attempts: {exc}") from exc
@@ -102,6 +105,8 @@ async def create_pool(settings: Settings, url: str, *, attempts: int = CONNECT_A
     )
     try:
         return await asyncpg.create_pool(url, **pool_kwargs)
+    except asyncpg.PostgresError as exc:
+        raise StorageError(f"PostgreSQL refused the connection: {exc}") from exc
     except UNAVAILABLE_ERRORS as exc:
         raise StorageUnavailable(f"PostgreSQL pool could not be opened: {exc}") from exc
 

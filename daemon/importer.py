@@ -60,10 +60,13 @@ def read_rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[
     if missing:
         raise ImportFileError(f"{path}: missing column(s) {', '.join(missing)}; header is {header!r}")
     reader.fieldnames = found
+    first_line = reader.line_num + 1
     for row in reader:
+        # A quoted cell may hold line breaks: report the row by the line it starts on.
         values = {c: (row.get(c) or "").strip() for c in columns}
         if any(values.values()):
-            yield reader.line_num, values
+            yield first_line, values
+        first_line = reader.line_num + 1
 
 
 @dataclass(frozen=True)
@@ -133,8 +136,9 @@ async def _merge_contact(tx: Tx, row: ContactRow) -> tuple[bool, list[str]]:
 async def import_contacts(repo: Repository, path: Path, *, region: str) -> ImportReport:
     """Import a contacts CSV in one transaction: all of its usable rows or nothing."""
     report = ImportReport()
+    rows = list(read_rows(path, CONTACT_COLUMNS))  # file errors before any database work
     async with repo.transaction() as tx:
-        for line, values in read_rows(path, CONTACT_COLUMNS):
+        for line, values in rows:
             report.rows += 1
             row, warnings = parse_contact_row(values, region)
             if row is None:
@@ -152,8 +156,9 @@ async def import_contacts(repo: Repository, path: Path, *, region: str) -> Impor
 async def import_lines(repo: Repository, path: Path, *, region: str) -> ImportReport:
     """Import ``line_number;ad_source`` rows; a line already known gets the new ad source."""
     report = ImportReport()
+    rows = list(read_rows(path, LINE_COLUMNS))  # file errors before any database work
     async with repo.transaction() as tx:
-        for line, values in read_rows(path, LINE_COLUMNS):
+        for line, values in rows:
             report.rows += 1
             key = line_key(values["line_number"], region)
             if key is None or not values["ad_source"]:
