@@ -7,6 +7,8 @@ reads the environment.
 from __future__ import annotations
 
 import os
+import re
+from datetime import date, time
 from pathlib import Path
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +25,37 @@ from pydantic_settings import (
 ENV_PREFIX = "CALLBRIDGE_"
 CONFIG_ENV = "CALLBRIDGE_CONFIG"
 WEBHOOK_BODY_LIMIT_BYTES = 64 * 1024
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS_RANGE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+def day_ranges(text: str) -> tuple[tuple[time, time | None], ...]:
+    """``"09:00-13:00, 14:00-19:00"`` -> ((09:00, 13:00), (14:00, 19:00)); ``"closed"`` -> ().
+
+    An end of ``24:00`` is given as None (open until midnight). Raises ValueError.
+    """
+    text = text.strip().lower()
+    if text in ("", "closed", "off"):
+        return ()
+    ranges = []
+    for part in text.replace(" ", "").split(","):
+        match = _HOURS_RANGE.match(part)
+        if not match:
+            raise ValueError(f"expected HH:MM-HH:MM, got {part!r}")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
+            raise ValueError(f"no such time in {part!r}")
+        start, end = time(h1, m1), (None if h2 == 24 else time(h2, m2))
+        if end is not None and end <= start:
+            raise ValueError(f"{part!r} ends before it starts (a range may not cross midnight)")
+        ranges.append((start, end))
+    return tuple(ranges)
+
+
+def _number_as_text(value: object) -> object:
+    """TOML lets people write extensions as numbers (``administrator_extension = 101``)."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class SettingsError(Exception):
@@ -52,8 +85,32 @@ class Settings(BaseSettings):
     db_pool_max: int = Field(default=10, ge=1)
     db_command_timeout_s: float = Field(default=5.0, gt=0)
     pbx_request_timeout_s: float = Field(default=5.0, gt=0)
+    spool_enabled: bool = True
+    db_budget_s: float = Field(default=2.0, gt=0)
+    max_in_flight: int = Field(default=256, ge=1)
+    # Routing (office hours are in `timezone`; outside them nothing is routed).
+    office_hours: dict[str, str] = Field(default_factory=dict)
+    holidays: list[date] = Field(default_factory=list)
+    administrator_extension: str | None = None
+    line_rules: dict[str, str] = Field(default_factory=dict)
+    route_rate_per_s: float = Field(default=0.5, gt=0)  # the PBX allows 1 route per 2 s
+    ivr_hold_s: float = Field(default=8.0, gt=0)
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
+    # Operations (issue 4): start-up, the missed-call report and its e-mail.
+    db_connect_attempts: int = Field(default=10, ge=1)
+    # The office closes at report_day_end (office time) on report_working_days;
+    # the morning report covers the time since the last close.
+    report_day_end: str = Field(default="19:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    report_working_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: str = Field(default="starttls", pattern="^(none|starttls|tls)$")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    report_email_from: str | None = None
+    report_email_to: tuple[str, ...] = ()
 
     @classmethod
     def settings_customise_sources(
@@ -89,12 +146,54 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @field_validator("office_hours")
+    @classmethod
+    def _office_hours_valid(cls, value: dict[str, str]) -> dict[str, str]:
+        for day, text in value.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"unknown weekday {day!r}, expected one of {', '.join(WEEKDAYS)}")
+            try:
+                day_ranges(text)
+            except ValueError as exc:
+                raise ValueError(f"{day}: {exc}") from None
+        return value
+
+    @field_validator("administrator_extension", mode="before")
+    @classmethod
+    def _extension_text(cls, value: object) -> object:
+        value = _number_as_text(value)
+        return value.strip() or None if isinstance(value, str) else value
+
+    @field_validator("line_rules", mode="before")
+    @classmethod
+    def _line_rules_text(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {str(k).strip(): _number_as_text(v) for k, v in value.items()}
+        return value
+
     @field_validator("default_region")
     @classmethod
     def _region_known(cls, value: str) -> str:
         if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"unknown region {value!r}, expected a code such as RU")
         return value.upper()
+
+    @field_validator("report_working_days", "report_email_to", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        """A list in TOML, or ``a,b,c`` in an environment variable."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("report_working_days")
+    @classmethod
+    def _weekday_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        names = tuple(day.lower()[:3] for day in value)
+        unknown = [day for day in names if day not in WEEKDAYS]
+        if unknown or not names:
+            raise ValueError(f"expected weekday names such as mon,tue,wed,thu,fri; got {list(value)}")
+        return names
 
     @field_validator("mango_prefix")
     @classmethod

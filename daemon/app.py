@@ -14,7 +14,8 @@ from daemon.api import ReadApi, bearer_auth
 from daemon.database import create_pool
 from daemon.domain import Envelope
 from daemon.intake import Intake
-from daemon.keys import INTAKE, METRICS, PIPELINE, REPOSITORY, SETTINGS, TASKS
+from daemon.keys import INTAKE, METRICS, PIPELINE, REPOSITORY, SETTINGS, SPOOL, TASKS
+from daemon.spool import Spool
 from daemon.metrics import Metrics
 from daemon.tasks import TaskGroup
 from daemon.pipeline import Pipeline
@@ -34,6 +35,8 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    if settings.spool_enabled:
+        app.cleanup_ctx.append(_spool)
     app.cleanup_ctx.append(_database(database_url, apply_migrations=apply_migrations))
     app.cleanup_ctx.append(_background_tasks)
 
@@ -51,11 +54,21 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     return app
 
 
+async def _spool(app: web.Application) -> AsyncIterator[None]:
+    """The local spool opens before the database: events spooled by an earlier run wait there."""
+    spool = Spool(app[SETTINGS].state_dir / "spool")
+    app[SPOOL] = spool
+    yield
+    spool.close()
+
+
 async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
     """Registered after the database so that it is cleaned up first: tasks stop before the pool closes."""
-    app[TASKS] = TaskGroup()
+    tasks = TaskGroup()
+    app[TASKS] = tasks
+    tasks.start("spool-replayer", app[INTAKE].replay_forever(app[REPOSITORY].ping))
     yield
-    await app[TASKS].stop()
+    await tasks.stop()
 
 
 def _database(url: str, *, apply_migrations: bool):
@@ -69,7 +82,8 @@ def _database(url: str, *, apply_migrations: bool):
             repo = Repository(pool)
             app[REPOSITORY] = repo
             app[PIPELINE] = Pipeline(repo, region=settings.default_region)
-            app[INTAKE] = Intake(app[PIPELINE])
+            app[INTAKE] = Intake(app[PIPELINE], spool=app.get(SPOOL), db_budget_s=settings.db_budget_s,
+                                 max_in_flight=settings.max_in_flight)
             log.info("database_ready", pool_max=settings.db_pool_max)
             yield
         finally:

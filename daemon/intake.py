@@ -1,34 +1,62 @@
-"""Where accepted PBX events go: made durable by the pipeline, then announced.
+"""Where accepted PBX events go: made durable, then announced.
 
-Listeners (routing, later screen pop) run after the event is stored and must
-not block the PBX's 200: they are called synchronously and are expected to
-hand work to a background task.
+An event is durable once it is in PostgreSQL or, while PostgreSQL is away,
+slow, or the daemon is at its in-flight cap, in the local spool. Only when
+neither can take it does the PBX get a 503. A supervised task replays the
+spool through the same idempotent pipeline as soon as the database answers.
+
+Listeners (routing, screen pop) run after an event is stored in PostgreSQL
+and must not block the PBX's 200: they are called synchronously and are
+expected to hand work to a background task.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import structlog
 
 from daemon.domain import Envelope
-from daemon.pipeline import Outcome, Pipeline
+from daemon.errors import StorageError, StorageUnavailable
+from daemon.pipeline import Pipeline
+from daemon.spool import Spool, read_records
 
 log = structlog.get_logger(__name__)
 
 Listener = Callable[[Envelope], None]
+REPLAY_IDLE_S = 0.5
 
 
 class Intake:
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, *, spool: Spool | None = None, db_budget_s: float = 2.0,
+                 max_in_flight: int = 256) -> None:
         self._pipeline = pipeline
+        self._spool = spool
+        self._budget = db_budget_s
+        self._slots = asyncio.Semaphore(max_in_flight)
         self._listeners: list[Listener] = []
+        # False after PostgreSQL failed us: later events go straight to the spool
+        # instead of each waiting out the budget, until the replayer sees it answer.
+        self.database_ok = True
+        self._wake = asyncio.Event()
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    async def accept(self, env: Envelope) -> Outcome:
-        outcome = await self._pipeline.apply(env)
+    async def accept(self, env: Envelope) -> str:
+        """``stored``, ``duplicate`` or ``spooled``; raises StorageUnavailable if nothing could keep it."""
+        if self._spool is not None and (not self.database_ok or self._slots.locked()):
+            reason = "database_unavailable" if not self.database_ok else "overloaded"
+            return await self._to_spool(env, reason)
+        try:
+            async with self._slots:
+                outcome = await asyncio.wait_for(self._pipeline.apply(env), timeout=self._budget)
+        except (StorageUnavailable, TimeoutError) as exc:
+            self._mark_database_down(exc)
+            if self._spool is None:
+                raise StorageUnavailable(str(exc) or "database did not answer in time") from exc
+            return await self._to_spool(env, "database_unavailable")
         if outcome == "stored":
             self.announce(env)
         return outcome
@@ -39,3 +67,68 @@ class Intake:
                 listener(env)
             except Exception:  # a listener's bug must not turn a stored event into a 500
                 log.exception("listener_failed", listener=getattr(listener, "__qualname__", repr(listener)))
+
+    def _mark_database_down(self, exc: BaseException) -> None:
+        if self.database_ok:
+            log.error("database_unavailable", error=repr(exc), budget_s=self._budget)
+        self.database_ok = False
+        self._wake.set()
+
+    async def _to_spool(self, env: Envelope, reason: str) -> str:
+        assert self._spool is not None
+        try:
+            await self._spool.append(env.model_dump_json().encode("utf-8"))
+        except (OSError, ValueError) as exc:
+            log.error("spool_append_failed", error=repr(exc))
+            raise StorageUnavailable(f"database and spool both unavailable: {exc}") from exc
+        log.info("event_spooled", reason=reason, backlog=self._spool.backlog())
+        self._wake.set()
+        return "spooled"
+
+    # -- the replayer ------------------------------------------------------------
+    async def replay_forever(self, probe: Callable[[], object]) -> None:
+        """Supervised task: drain the spool whenever the database answers."""
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=REPLAY_IDLE_S)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            if self.database_ok and (self._spool is None or self._spool.backlog() == 0):
+                continue
+            try:
+                await asyncio.wait_for(probe(), timeout=self._budget)  # type: ignore[arg-type]
+            except (StorageUnavailable, StorageError, TimeoutError, OSError):
+                continue
+            if not self.database_ok:
+                log.info("database_available_again")
+                self.database_ok = True
+            await self.replay_spool()
+
+    async def replay_spool(self) -> int:
+        """Apply every sealed segment oldest first; returns how many records were applied."""
+        if self._spool is None or self._spool.backlog() == 0:
+            return 0
+        self._spool.seal()
+        applied = 0
+        for segment in self._spool.sealed_segments():
+            records = list(read_records(segment))
+            for payload in records:
+                env = Envelope.model_validate_json(payload)
+                try:
+                    await asyncio.wait_for(self._pipeline.apply(env), timeout=self._budget)
+                except (StorageUnavailable, TimeoutError) as exc:
+                    # Stop here; the whole segment is replayed again later (apply is idempotent).
+                    self._mark_database_down(exc)
+                    return applied
+                except StorageError:
+                    # The database refuses this one record for good: keep it aside
+                    # rather than block every record behind it forever.
+                    self._spool.set_aside(payload)
+                    log.exception("spool_record_set_aside", dedup_key=env.dedup_key)
+                    continue
+                applied += 1
+            self._spool.consumed(segment, len(records))
+            log.info("spool_segment_replayed", segment=segment.name, records=len(records),
+                     backlog=self._spool.backlog())
+        return applied

@@ -8,6 +8,7 @@ from config.settings import Settings
 from daemon.intake import Intake
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
+from daemon.spool import Spool
 from daemon.tasks import TaskGroup
 from daemon.repository import Repository
 
@@ -17,3 +18,4 @@ PIPELINE = web.AppKey("pipeline", Pipeline)
 INTAKE = web.AppKey("intake", Intake)
 TASKS = web.AppKey("tasks", TaskGroup)
 METRICS = web.AppKey("metrics", Metrics)
+SPOOL = web.AppKey("spool", Spool)

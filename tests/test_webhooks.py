@@ -8,7 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from adapters.mango.signature import sign, verify
-from daemon.keys import REPOSITORY
+from daemon.keys import REPOSITORY, SPOOL
 from daemon.repository import Repository
 from tests.conftest import API_KEY, API_SALT, fixture_json, post_event, signed_form
 
@@ -181,12 +181,25 @@ async def test_command_results_and_side_events_are_stored(client: TestClient, re
     assert await repo.pool.fetchval("SELECT count(*) FROM communications") == 0
 
 
-async def test_database_unreachable_is_503_and_nothing_acknowledged(client: TestClient) -> None:
-    """An event is acknowledged only once it is durable; the PBX is told to come back."""
+async def test_database_unreachable_spools_and_answers_200(client: TestClient) -> None:
+    """The spool keeps the event while PostgreSQL is away: the PBX gets its 200."""
+    client.app[REPOSITORY].pool.terminate()
+    resp = await post_event(client, "/events/call", APPEARED)
+    assert (resp.status, await resp.json()) == (200, {"result": "spooled"})
+    assert client.app[SPOOL].backlog() == 1
+
+
+async def test_database_and_spool_unavailable_is_503(client: TestClient) -> None:
+    """An event is acknowledged only once it is durable somewhere."""
+    spool = client.app[SPOOL]
+    spool.seal()
+    spool.directory.rename(spool.directory.with_name("spool-away"))
+    spool.directory.write_text("not a directory")
     client.app[REPOSITORY].pool.terminate()
     resp = await post_event(client, "/events/call", APPEARED)
     assert resp.status == 503
     assert await resp.json() == {"error": "storage unavailable, retry later"}
+    assert not spool.writable()
 
 
 async def test_database_error_is_500_with_a_json_body(client: TestClient, repo: Repository) -> None:

@@ -1,0 +1,172 @@
+"""The local spool: where an accepted event waits while PostgreSQL is away.
+
+Append-only segment files in the state directory. Each record is
+``MAGIC | length | crc32 | payload`` and is fsynced before the PBX gets its
+200. A record that fails its checksum (a torn write after a power cut) is
+skipped with a warning; the reader then looks for the next MAGIC, so one bad
+record never hides the ones after it. Segments are replayed oldest first and
+deleted once every record in them has been applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import struct
+import threading
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+MAGIC = b"CBS1"
+HEADER = struct.Struct(">4sII")  # magic, payload length, crc32 of payload
+MAX_RECORD_BYTES = 1024 * 1024
+SEGMENT_MAX_BYTES = 4 * 1024 * 1024
+SEGMENT_GLOB = "seg-*.spool"
+
+
+def _segment_name(number: int) -> str:
+    return f"seg-{number:020d}.spool"
+
+
+def _segment_number(path: Path) -> int:
+    return int(path.stem.removeprefix("seg-"))
+
+
+def read_records(path: Path) -> Iterator[bytes]:
+    """Yield the valid payloads of one segment, skipping (and logging) corrupt stretches."""
+    data = path.read_bytes()
+    pos = 0
+    while pos < len(data):
+        if data[pos:pos + 4] != MAGIC:
+            nxt = data.find(MAGIC, pos + 1)
+            log.warning("spool_corrupt_bytes_skipped", segment=path.name, offset=pos,
+                        skipped=(nxt if nxt >= 0 else len(data)) - pos)
+            if nxt < 0:
+                return
+            pos = nxt
+            continue
+        if pos + HEADER.size > len(data):
+            log.warning("spool_torn_header_skipped", segment=path.name, offset=pos)
+            return
+        _, length, crc = HEADER.unpack_from(data, pos)
+        start, end = pos + HEADER.size, pos + HEADER.size + length
+        payload = data[start:end]
+        if length > MAX_RECORD_BYTES or end > len(data) or zlib.crc32(payload) != crc:
+            log.warning("spool_corrupt_record_skipped", segment=path.name, offset=pos)
+            pos += 1  # resynchronise on the next MAGIC
+            continue
+        yield payload
+        pos = end
+
+
+class Spool:
+    """Durable FIFO of event payloads on local disk. Thread-safe appends, one writer thread."""
+
+    def __init__(self, directory: Path, *, segment_max_bytes: int = SEGMENT_MAX_BYTES) -> None:
+        self.directory = directory
+        self._segment_max = segment_max_bytes
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-writer")
+        self._file: object | None = None
+        self._file_path: Path | None = None
+        self._writable = True
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        existing = self.segments()
+        self._next_number = (_segment_number(existing[-1]) + 1) if existing else 1
+        self._backlog = sum(sum(1 for _ in read_records(p)) for p in existing)
+        if self._backlog:
+            log.info("spool_backlog_found", records=self._backlog, segments=len(existing))
+
+    # -- state -------------------------------------------------------------
+    def backlog(self) -> int:
+        """Records waiting to be replayed."""
+        return self._backlog
+
+    def writable(self) -> bool:
+        """False after an append failed, until one succeeds again."""
+        return self._writable
+
+    def segments(self) -> list[Path]:
+        return sorted(self.directory.glob(SEGMENT_GLOB), key=_segment_number)
+
+    # -- writing -------------------------------------------------------------
+    async def append(self, payload: bytes) -> None:
+        """Append and fsync one record; returns once it is on disk. Raises OSError."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self.append_sync, payload)
+
+    def append_sync(self, payload: bytes) -> None:
+        if len(payload) > MAX_RECORD_BYTES:
+            raise ValueError(f"spool record of {len(payload)} bytes exceeds {MAX_RECORD_BYTES}")
+        record = HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+        with self._lock:
+            try:
+                fh = self._open_segment()
+                fh.write(record)
+                fh.flush()
+                os.fsync(fh.fileno())
+            except OSError:
+                self._writable = False
+                self._close_segment()
+                raise
+            self._writable = True
+            self._backlog += 1
+            if fh.tell() >= self._segment_max:
+                self._close_segment()
+
+    def _open_segment(self):  # type: ignore[no-untyped-def]
+        if self._file is None:
+            path = self.directory / _segment_name(self._next_number)
+            self._next_number += 1
+            self._file = open(path, "ab")  # noqa: SIM115 - kept open across appends
+            self._file_path = path
+            # The new directory entry must survive a power cut as well as the data.
+            dir_fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        return self._file
+
+    def _close_segment(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.close()  # type: ignore[attr-defined]
+            finally:
+                self._file = None
+                self._file_path = None
+
+    # -- replaying -----------------------------------------------------------
+    def seal(self) -> None:
+        """Close the segment being written so that the replayer may take it."""
+        with self._lock:
+            self._close_segment()
+
+    def sealed_segments(self) -> list[Path]:
+        with self._lock:
+            current = self._file_path
+        return [p for p in self.segments() if p != current]
+
+    def consumed(self, path: Path, records: int) -> None:
+        """Every record of ``path`` is applied: delete it."""
+        path.unlink(missing_ok=True)
+        with self._lock:
+            self._backlog = max(0, self._backlog - records)
+
+    def set_aside(self, payload: bytes) -> Path:
+        """Keep a record the database refuses in ``rejected/`` for a person to look at."""
+        folder = self.directory / "rejected"
+        folder.mkdir(exist_ok=True, mode=0o700)
+        path = folder / f"{zlib.crc32(payload):08x}-{len(list(folder.iterdir())):06d}.json"
+        path.write_bytes(payload)
+        return path
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_segment()
+        self._executor.shutdown(wait=True)
