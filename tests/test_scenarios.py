@@ -26,6 +26,16 @@ async def _replay_scenario(client: TestClient, name: str, **kwargs: Any) -> None
     await replay(client, steps(name), **kwargs)
 
 
+async def _clean_state_then_reset(client: TestClient, repo: Repository, db_reset, name: str) -> dict:
+    """The state an in-order delivery gives; then an empty office with only the earlier calls."""
+    await _replay_scenario(client, name)
+    clean = await final_state(repo)
+    await db_reset()
+    for earlier in PRECEDED_BY.get(name, []):
+        await replay(client, steps(earlier))
+    return clean
+
+
 async def _check_expect(repo: Repository, name: str, expect: dict[str, Any]) -> None:
     entry_ids = sorted({s.json["entry_id"] for s in steps(name) if "entry_id" in s.json})
     rows = [dict(r) for r in await repo.pool.fetch(
@@ -89,11 +99,7 @@ async def test_scenario_meets_its_expect_block(name: str, client: TestClient, of
 async def test_shuffled_repeated_delivery_gives_the_same_state(
     name: str, seed: int, client: TestClient, office: Repository, db_reset
 ) -> None:
-    await _replay_scenario(client, name)
-    clean = await final_state(office)
-    await db_reset()
-    for earlier in PRECEDED_BY.get(name, []):
-        await replay(client, steps(earlier))
+    clean = await _clean_state_then_reset(client, office, db_reset, name)
     await replay(client, shuffled_with_repeats(steps(name), random.Random(seed)))
     assert await final_state(office) == clean
     await _check_expect(office, name, fixture_json(name)["expect"])
@@ -103,11 +109,7 @@ async def test_shuffled_repeated_delivery_gives_the_same_state(
 async def test_events_of_one_call_processed_at_the_same_moment(
     name: str, client: TestClient, office: Repository, db_reset
 ) -> None:
-    await _replay_scenario(client, name)
-    clean = await final_state(office)
-    await db_reset()
-    for earlier in PRECEDED_BY.get(name, []):
-        await replay(client, steps(earlier))
+    clean = await _clean_state_then_reset(client, office, db_reset, name)
     items = steps(name)
     await replay(client, items + items, concurrently=True)
     assert await final_state(office) == clean

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -154,7 +153,3 @@ EVENT_PATHS: dict[str, EventKind] = {
     "events/dtmf": EventKind(m.DtmfEvent, dtmf_event),  # type: ignore[arg-type]
     "events/sms": EventKind(m.SmsEvent, sms_event),  # type: ignore[arg-type]
 }
-
-
-def raw_digest(path: str, raw: str) -> str:
-    return hashlib.sha256(f"{path}\n{raw}".encode()).hexdigest()
