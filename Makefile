@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TRIAL_CONFIG := config/trial.toml
 
-.PHONY: run test bench install clean
+.PHONY: run test bench bench-routing install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "callbridge needs Python 3.11 or newer")'
@@ -26,6 +26,17 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The event pipeline benchmark (bench/README.md): a throw-away database on the
+# PostgreSQL at 127.0.0.1:5432, the daemon driven with whole signed calls;
+# results go into docs/BENCHMARKS.md. `make bench BENCH_ARGS=--quick` for a short run.
+bench: $(STAMP)
+	$(BIN)/python -m bench.suite $(BENCH_ARGS)
+
+# The routing benchmark (docs/BENCHMARKS.md): a throw-away database with a
+# million contacts on the PostgreSQL at 127.0.0.1:5432, dropped at the end.
+bench-routing: $(STAMP)
+	$(BIN)/python -m bench.routing
 
 clean:
 	rm -rf $(VENV) state .pytest_cache .hypothesis

@@ -6,6 +6,7 @@ reads the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from datetime import date, time
@@ -55,7 +56,6 @@ def day_ranges(text: str) -> tuple[tuple[time, time | None], ...]:
 def _number_as_text(value: object) -> object:
     """TOML lets people write extensions as numbers (``administrator_extension = 101``)."""
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class SettingsError(Exception):
@@ -99,8 +99,10 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
     # Operations (issue 4): start-up, the missed-call report and its e-mail.
     db_connect_attempts: int = Field(default=10, ge=1)
-    # The office closes at report_day_end (office time) on report_working_days;
-    # the morning report covers the time since the last close.
+    # stats/result is polled no more than once per 5 s (the PBX's manual).
+    pbx_stats_poll_interval_s: float = Field(default=5.0, gt=0)
+    # The morning report covers the time since the office last closed: the end of
+    # office_hours when set, else report_day_end (office time) on report_working_days.
     report_day_end: str = Field(default="19:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     report_working_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
     smtp_host: str | None = None
@@ -111,6 +113,12 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = Field(default=30.0, gt=0)
     report_email_from: str | None = None
     report_email_to: tuple[str, ...] = ()
+    # Security (issue 5): who may post PBX events, and what any client may ask at once.
+    # Empty pbx_allowed_networks lets any source post (the signature is checked anyway).
+    pbx_allowed_networks: list[str] = Field(default_factory=list)
+    trusted_proxies: list[str] = Field(default_factory=list)  # whose X-Forwarded-For is believed
+    max_concurrent_requests: int = Field(default=1024, ge=1)
+    request_timeout_s: float = Field(default=30.0, gt=0)
 
     @classmethod
     def settings_customise_sources(
@@ -186,13 +194,27 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("pbx_allowed_networks", "trusted_proxies", mode="before")
+    @classmethod
+    def _network_list(cls, value: object) -> object:
+        """A list in TOML, or ``a,b/24`` in an environment variable; each an address or a network."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            for item in value:
+                try:
+                    ipaddress.ip_network(str(item).strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"{item!r} is not an IP address or network such as 81.88.80.0/24") from None
+        return value
+
     @field_validator("report_working_days")
     @classmethod
     def _weekday_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         names = tuple(day.lower()[:3] for day in value)
         unknown = [day for day in names if day not in WEEKDAYS]
         if unknown or not names:
-            raise ValueError(f"expected weekday names such as mon,tue,wed,thu,fri; got {list(value)}")
+            raise ValueError(f"expected weekday names such as mon,tue,wed; got {list(value)}")
         return names
 
     @field_validator("mango_prefix")

@@ -16,6 +16,7 @@ from daemon.keys import REPOSITORY
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_COMMUNICATIONS = 500
 DEFAULT_COMMUNICATIONS = 100
+BIGINT_DIGITS = 18  # every 18-digit number fits PostgreSQL's bigint
 
 
 def _error(status: int, problem: str, **details: Any) -> web.Response:
@@ -30,7 +31,10 @@ def bearer_auth(token: str) -> Callable[[web.Request, Handler], Awaitable[web.St
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/api/"):
             scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), expected):
+            # aiohttp decodes header bytes that are not UTF-8 as surrogates; encode them back
+            # the same way, or a token such as b"\xff" would raise (a 500) instead of a 401.
+            sent_bytes = sent.strip().encode("utf-8", "surrogateescape")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(sent_bytes, expected):
                 return web.json_response(
                     {"error": "missing or wrong bearer token"}, status=401,
                     headers={"WWW-Authenticate": 'Bearer realm="callbridge"'},
@@ -38,6 +42,12 @@ def bearer_auth(token: str) -> Callable[[web.Request, Handler], Awaitable[web.St
         return await handler(request)
 
     return middleware
+
+
+def _is_number(text: str, *, max_digits: int = 9) -> bool:
+    """ASCII digits only: ``"²".isdigit()`` is true but int() refuses it, and an id
+    longer than a bigint would fail in the driver, not here (both were 500s)."""
+    return text.isascii() and text.isdigit() and len(text) <= max_digits
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -98,12 +108,12 @@ class ReadApi:
             phone = normalise_phone(query["phone"], self.region)
             if phone is None:
                 return _error(400, "phone is not a valid phone number")
-        elif query.get("contact_id", "").isdigit():
+        elif _is_number(query.get("contact_id", ""), max_digits=BIGINT_DIGITS):
             contact_id = int(query["contact_id"])
         else:
             return _error(400, "give phone=<number> or contact_id=<id>")
         limit_text = query.get("limit", str(DEFAULT_COMMUNICATIONS))
-        if not limit_text.isdigit() or not 0 < int(limit_text) <= MAX_COMMUNICATIONS:
+        if not _is_number(limit_text) or not 0 < int(limit_text) <= MAX_COMMUNICATIONS:
             return _error(400, f"limit must be 1..{MAX_COMMUNICATIONS}")
         try:
             rows = await request.app[REPOSITORY].communications(
@@ -135,4 +145,6 @@ def communication_json(row: dict[str, Any]) -> dict[str, Any]:
         "talk_seconds": row["talk_seconds"],
         "recording_ids": row["recording_ids"],
         "note": row["note"],
+        "routed_to": row.get("routed_to"),
+        "route_reason": row.get("route_reason"),
     }

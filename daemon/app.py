@@ -9,17 +9,22 @@ from aiohttp import web
 
 from adapters.mango.webhooks import MangoWebhooks
 from config.settings import WEBHOOK_BODY_LIMIT_BYTES, Settings
-from daemon import migrate
+from daemon import health, metrics_endpoint, migrate, security
 from daemon.api import ReadApi, bearer_auth
 from daemon.database import create_pool
 from daemon.domain import Envelope
 from daemon.intake import Intake
-from daemon.keys import INTAKE, METRICS, PIPELINE, REPOSITORY, SETTINGS, SPOOL, TASKS
+from daemon.keys import INTAKE, METRICS, PIPELINE, RELOADER, REPOSITORY, SETTINGS, SPOOL, TASKS
 from daemon.spool import Spool
 from daemon.metrics import Metrics
 from daemon.tasks import TaskGroup
 from daemon.pipeline import Pipeline
+from daemon.reload import Reloader
+from daemon.report import api as report_api
 from daemon.repository import Repository
+from daemon.calls_api import CallsApi
+from daemon.routing.context import pbx_and_routing
+from daemon.screen import add_screen
 
 log = structlog.get_logger(__name__)
 
@@ -31,14 +36,21 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     settings.require("mango_api_key", "mango_api_salt", "api_token")
     app = web.Application(
         client_max_size=WEBHOOK_BODY_LIMIT_BYTES,
-        middlewares=[bearer_auth(settings.secret("api_token"))],
+        middlewares=[*security.middlewares(
+            prefix=settings.mango_prefix, allowed=settings.pbx_allowed_networks,
+            trusted_proxies=settings.trusted_proxies, max_concurrent=settings.max_concurrent_requests,
+            timeout_s=settings.request_timeout_s,
+        ), bearer_auth(settings.secret("api_token"))],
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[RELOADER] = Reloader(settings)
     if settings.spool_enabled:
         app.cleanup_ctx.append(_spool)
     app.cleanup_ctx.append(_database(database_url, apply_migrations=apply_migrations))
     app.cleanup_ctx.append(_background_tasks)
+    app.cleanup_ctx.append(pbx_and_routing)
+    add_screen(app, database_url=database_url)  # after the tasks context: starts tasks in it
 
     async def sink(env: Envelope) -> str:
         return await app[INTAKE].accept(env)
@@ -51,6 +63,10 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
         metrics=app[METRICS],
     ).add_routes(app, settings.mango_prefix)
     ReadApi(region=settings.default_region).add_routes(app)
+    CallsApi(region=settings.default_region).add_routes(app)
+    report_api.add_routes(app)
+    health.add_routes(app)
+    metrics_endpoint.add_routes(app)
     return app
 
 
@@ -74,7 +90,7 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
 def _database(url: str, *, apply_migrations: bool):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
-        pool = await create_pool(settings, url)
+        pool = await create_pool(settings, url, attempts=settings.db_connect_attempts)
         try:
             if apply_migrations:
                 async with pool.acquire() as conn:
@@ -91,16 +107,3 @@ def _database(url: str, *, apply_migrations: bool):
 
     return ctx
 
-
-def run(settings: Settings, *, database_url: str) -> None:
-    """Serve until SIGINT/SIGTERM; aiohttp finishes in-flight requests within the grace period."""
-    app = build_app(settings, database_url=database_url)
-    log.info("listening", listen=settings.listen, webhook_prefix=settings.mango_prefix)
-    web.run_app(
-        app,
-        host=settings.listen_host,
-        port=settings.listen_port,
-        shutdown_timeout=SHUTDOWN_GRACE_S,
-        print=None,
-        access_log=None,
-    )

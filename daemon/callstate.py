@@ -26,6 +26,9 @@ IVR_LOCATION = "ivr"
 # the next leg, so that alone does not mean the call is over.
 FORWARDED_REASON = 1100
 RECORDING_SAVED_CLASS = 1000
+# communications.talk_seconds is a PostgreSQL integer; only nonsense timestamps
+# (which the adapter lets through up to year 9999) make a call last longer.
+MAX_TALK_SECONDS = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,7 @@ def derive_call(entry_id: str, events: Iterable[object]) -> CallView:
         talk_end = ended_at
         if talk_end is None and talk_legs and all(g.disconnected_at for g in talk_legs):
             talk_end = max(g.disconnected_at for g in talk_legs)  # type: ignore[type-var]
-        talk_seconds = max(0, (talk_end or answered_at) - answered_at)
+        talk_seconds = min(MAX_TALK_SECONDS, max(0, (talk_end or answered_at) - answered_at))
 
     if answered:
         status = "answered"

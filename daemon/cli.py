@@ -1,9 +1,11 @@
-"""The ``callbridge`` command: run, migrate, import, sync-managers, replay."""
+"""The ``callbridge`` command: run, migrate, import, sync-managers, replay, report, reconcile,
+check."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -16,12 +18,17 @@ from adapters.mango.client import MangoClient, PbxApiError
 from adapters.mango.replay import load_steps, replay
 from config.settings import Settings, SettingsError, load_settings
 from daemon import migrate as migrations
-from daemon.app import run as run_daemon
+from daemon import health
+from daemon.lifecycle import run as run_daemon
 from daemon.database import connect_with_retries, create_pool, database_url
 from daemon.errors import CallbridgeError
 from daemon.importer import ImportFileError, import_contacts, import_lines
 from daemon.logs import configure_logging
 from daemon.managers import sync_managers
+from daemon.pipeline import Pipeline
+from daemon.reconcile import reconcile_command
+from daemon.report import FORMATS
+from daemon.report.command import ReportRequest, report_missed
 from daemon.repository import Repository
 
 T = TypeVar("T")
@@ -41,6 +48,19 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("replay", help="post a scenario file's PBX events, signed, to a running daemon")
     rep.add_argument("files", type=Path, nargs="+")
     rep.add_argument("--url", help="webhook base (default: http://<listen><mango_prefix>)")
+    report = sub.add_parser("report", help="the missed-call report (whom to call back)")
+    report.add_argument("what", choices=("missed",))
+    report.add_argument("--since", help="ISO 8601, office time if no offset (default: last close)")
+    report.add_argument("--until", help="ISO 8601 (default: now)")
+    report.add_argument("--format", choices=FORMATS, default="text")
+    report.add_argument("--all", action="store_true", help="keep callers called back since")
+    report.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    report.add_argument("--email", action="store_true", help="also e-mail it (smtp_* settings)")
+    rec = sub.add_parser("reconcile", help="fill in calls the PBX never delivered, from its stats")
+    rec.add_argument("--since", help="ISO 8601 (default: the start of yesterday, office time)")
+    rec.add_argument("--until", help="ISO 8601 (default: now)")
+    chk = sub.add_parser("check", help="ask the running daemon's /health; non-zero exit on fail")
+    chk.add_argument("--url", help="health URL (default: http://<listen>/health)")
     return parser
 
 
@@ -52,10 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             settings.require("mango_api_key", "mango_api_salt", "api_token")
             with database_url(settings) as url:
-                run_daemon(settings, database_url=url)
-            return 0
+                return run_daemon(settings, database_url=url)
         if args.command == "replay":
             return asyncio.run(_replay(settings, args))
+        if args.command == "check":
+            return asyncio.run(_check(settings, args))
         with database_url(settings) as url:
             return asyncio.run(_COMMANDS[args.command](settings, url, args))
     except SettingsError as exc:
@@ -120,7 +141,30 @@ async def _replay(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_FAILURE if failures else 0
 
 
-_COMMANDS = {"migrate": _migrate, "import": _import, "sync-managers": _sync_managers}
+async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    request = ReportRequest(since=args.since, until=args.until, fmt=args.format,
+                            include_all=args.all, output=args.output, email=args.email)
+    return await _with_repo(settings, url, lambda repo: report_missed(settings, repo, request))
+
+
+async def _reconcile(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    async def job(repo: Repository) -> int:
+        pipeline = Pipeline(repo, region=settings.default_region)
+        report = await reconcile_command(settings, pipeline, since=args.since, until=args.until)
+        print("\n".join(report.lines()))
+        return 0 if report.ok else EXIT_FAILURE
+
+    return await _with_repo(settings, url, job)
+
+
+async def _check(settings: Settings, args: argparse.Namespace) -> int:
+    doc = await health.fetch_health(args.url or health.local_health_url(settings))
+    print(json.dumps(doc, ensure_ascii=False, indent=2))
+    return health.check_exit_code(doc)
+
+
+_COMMANDS = {"migrate": _migrate, "import": _import, "sync-managers": _sync_managers,
+             "report": _report, "reconcile": _reconcile}
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ class Intake:
         self._budget = db_budget_s
         self._slots = asyncio.Semaphore(max_in_flight)
         self._listeners: list[Listener] = []
+        self._applying: set[asyncio.Task[str]] = set()  # referenced until done, even when abandoned
         # False after PostgreSQL failed us: later events go straight to the spool
         # instead of each waiting out the budget, until the replayer sees it answer.
         self.database_ok = True
@@ -50,8 +51,7 @@ class Intake:
             reason = "database_unavailable" if not self.database_ok else "overloaded"
             return await self._to_spool(env, reason)
         try:
-            async with self._slots:
-                outcome = await asyncio.wait_for(self._pipeline.apply(env), timeout=self._budget)
+            outcome = await self._apply_within_budget(env)
         except (StorageUnavailable, TimeoutError) as exc:
             self._mark_database_down(exc)
             if self._spool is None:
@@ -60,6 +60,36 @@ class Intake:
         if outcome == "stored":
             self.announce(env)
         return outcome
+
+    async def _apply_within_budget(self, env: Envelope) -> str:
+        """``pipeline.apply``, but stop waiting for it after the budget (TimeoutError).
+
+        Not ``asyncio.wait_for``: that also waits for the cancelled apply to clean
+        up, and asyncpg's clean-up of a query cancelled on a hung server (a cancel
+        request, then the connection's release) waits on that same server: 5-6 s
+        with PostgreSQL under SIGSTOP (tests/test_faults_postgres.py). So the apply
+        is a task of its own; past the budget it is cancelled and left to finish
+        in the background, keeping its in-flight slot until it does.
+        """
+        await self._slots.acquire()
+        task = asyncio.create_task(self._pipeline.apply(env), name="intake-apply")
+        self._applying.add(task)
+        task.add_done_callback(self._apply_finished)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self._budget)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if not done:
+            task.cancel()
+            raise TimeoutError
+        return task.result()
+
+    def _apply_finished(self, task: asyncio.Task[str]) -> None:
+        self._slots.release()
+        self._applying.discard(task)
+        if not task.cancelled():
+            task.exception()  # an abandoned apply's error was already answered by spooling
 
     def announce(self, env: Envelope) -> None:
         for listener in self._listeners:

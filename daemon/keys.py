@@ -8,9 +8,12 @@ from config.settings import Settings
 from daemon.intake import Intake
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
+from daemon.reload import Reloader
 from daemon.spool import Spool
 from daemon.tasks import TaskGroup
 from daemon.repository import Repository
+from adapters.mango.client import MangoClient
+from daemon.routing.router import Clock, Router
 
 SETTINGS = web.AppKey("settings", Settings)
 REPOSITORY = web.AppKey("repository", Repository)
@@ -19,3 +22,8 @@ INTAKE = web.AppKey("intake", Intake)
 TASKS = web.AppKey("tasks", TaskGroup)
 METRICS = web.AppKey("metrics", Metrics)
 SPOOL = web.AppKey("spool", Spool)
+RELOADER = web.AppKey("reloader", Reloader)
+PBX_CLIENT = web.AppKey("pbx_client", MangoClient)
+ROUTER = web.AppKey("router", Router)
+# Tests set this before start-up to judge office hours at a chosen time.
+ROUTING_CLOCK = web.AppKey("routing_clock", Clock)

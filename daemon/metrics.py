@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# PBX API outcomes that say nothing bad about the link to the PBX.
+PBX_API_OK_OUTCOMES = frozenset({"success", "call_gone"})
+# Label values come from this set only, so that no input can mint new series.
+PBX_API_OUTCOMES = PBX_API_OK_OUTCOMES | {
+    "bad_request", "refused", "rate_limited", "server_error", "unreachable", "not_found", "other"}
+
+
+@dataclass(frozen=True)
+class PbxApiResult:
+    """The last answer (or silence) of the PBX's API, for /health."""
+
+    path: str
+    outcome: str
+    at: float
+    status: int | None = None
+    code: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in PBX_API_OK_OUTCOMES
 
 
 class Metrics:
@@ -32,9 +53,21 @@ class Metrics:
             "callbridge_spool_backlog", "Events in the local spool waiting for PostgreSQL", registry=r)
         self.last_event = Gauge(
             "callbridge_last_event_timestamp_seconds", "Unix time of the last accepted PBX event", registry=r)
+        self.pbx_api_requests = Counter(
+            "callbridge_pbx_api_requests_total", "Requests to the PBX's API by outcome",
+            ["outcome"], registry=r)
+        self.pbx_api_last: PbxApiResult | None = None
 
     def event_seen(self, kind: str, outcome: str, started_perf: float) -> None:
         self.events.labels(kind, outcome).inc()
         self.event_latency.labels(kind).observe(time.perf_counter() - started_perf)
         if outcome in ("stored", "duplicate", "spooled"):
             self.last_event.set(time.time())
+
+    def pbx_api_result(self, path: str, outcome: str, *, status: int | None = None,
+                       code: int | None = None) -> None:
+        """Record one PBX API request's outcome (``adapters.mango.client.Outcome`` values)."""
+        label = outcome if outcome in PBX_API_OUTCOMES else "other"
+        self.pbx_api_requests.labels(label).inc()
+        self.pbx_api_last = PbxApiResult(path=path, outcome=label, at=time.time(), status=status,
+                                         code=code)

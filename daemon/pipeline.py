@@ -30,6 +30,9 @@ CALL_EVENT_KINDS = ("call_leg", "call_finished", "recording", "recording_stored"
 class Links:
     contact_id: int | None
     lead_id: int | None
+    # The contact and lead this call made earlier, to be given facts learnt since.
+    fill_contact_id: int | None = None
+    fill_lead_id: int | None = None
 
 
 class Pipeline:
@@ -40,23 +43,21 @@ class Pipeline:
     async def apply(self, env: Envelope) -> Outcome:
         """Make the event durable and apply it; a repeat is a no-op."""
         async with self.repo.transaction() as tx:
-            if env.entry_id is not None:
-                await tx.lock(f"entry:{env.entry_id}")
-            if not await tx.insert_inbox(env):
+            lock_key = f"entry:{env.entry_id}" if env.entry_id is not None else None
+            if not await tx.insert_inbox(env, lock_key=lock_key):
                 return "duplicate"
             if isinstance(env.event, CALL_EVENTS) and env.entry_id is not None:
                 await self.refresh_call(tx, env.entry_id)
         return "stored"
 
     async def refresh_call(self, tx: Tx, entry_id: str) -> CallView:
-        events = await tx.call_events(entry_id, CALL_EVENT_KINDS)
+        # Round trips are most of an event's cost: the events and the stored
+        # links come in one, and managers and fills go with the upsert.
+        events, contact_id, lead_id = await tx.call_state(entry_id, CALL_EVENT_KINDS)
         view = derive_call(entry_id, events)
         phone = normalise_phone(view.customer_number, self.region)
         ad_source = await tx.ad_source_for_line(line_key(view.line_number, self.region))
-        links = await self._links(tx, view, phone, ad_source)
-        manager_id = await tx.manager_id(view.manager_extension) if view.manager_extension else None
-        for extension in view.participants:
-            await tx.manager_id(extension)
+        links = await self._links(tx, view, phone, ad_source, Links(contact_id, lead_id))
         await tx.upsert_communication(
             entry_id=entry_id,
             direction=view.direction,
@@ -65,7 +66,8 @@ class Pipeline:
             phone_raw=view.customer_number,
             contact_id=links.contact_id,
             lead_id=links.lead_id,
-            manager_id=manager_id,
+            fill_contact_id=links.fill_contact_id,
+            fill_lead_id=links.fill_lead_id,
             manager_extension=view.manager_extension,
             participants=view.participants,
             line_number=view.line_number,
@@ -81,16 +83,16 @@ class Pipeline:
         )
         return view
 
-    async def _links(self, tx: Tx, view: CallView, phone: str | None, ad_source: str | None) -> Links:
+    async def _links(self, tx: Tx, view: CallView, phone: str | None, ad_source: str | None,
+                     current: Links) -> Links:
         """Contact and lead of the call: found or made once, then kept.
 
         An inbound caller nobody knows becomes a contact, and a contact without
         an open lead gets one. An outbound call only joins what exists: managers
         also ring hotels, airlines and suppliers, who are not leads.
         """
-        current = await tx.communication_links(view.entry_id)
-        contact_id = current["contact_id"] if current else None
-        lead_id = current["lead_id"] if current else None
+        contact_id, lead_id = current.contact_id, current.lead_id
+        fill_contact_id = fill_lead_id = None
         inbound = view.direction == "inbound"
         if contact_id is None and phone is not None and view.direction in ("inbound", "outbound"):
             await tx.lock(f"phone:{phone}")
@@ -99,7 +101,7 @@ class Pipeline:
                 contact_id = await tx.create_contact_for_phone(phone, ad_source, view.entry_id)
                 log.info("contact_created", contact_id=contact_id, ad_source=ad_source)
         elif contact_id is not None:
-            await tx.fill_created_contact(contact_id, view.entry_id, ad_source)
+            fill_contact_id = contact_id
         if contact_id is not None and lead_id is None:
             if inbound:
                 lead_id = await tx.open_lead(
@@ -108,5 +110,6 @@ class Pipeline:
             else:
                 lead_id = await tx.find_open_lead(contact_id)
         elif lead_id is not None and inbound:
-            await tx.fill_opened_lead(lead_id, view.entry_id, ad_source, view.line_number)
-        return Links(contact_id=contact_id, lead_id=lead_id)
+            fill_lead_id = lead_id
+        return Links(contact_id=contact_id, lead_id=lead_id, fill_contact_id=fill_contact_id,
+                     fill_lead_id=fill_lead_id)

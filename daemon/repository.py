@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -35,30 +36,45 @@ class Tx:
         await self.conn.execute(q("lock_key"), key)
 
     # -- events -----------------------------------------------------------
-    async def insert_inbox(self, env: Envelope) -> bool:
-        """Record the event under its dedup key; False when it was already there."""
-        row_id = await self.conn.fetchval(
-            q("insert_inbox"), env.dedup_key, env.source, env.path, env.raw,
-            env.event.kind, env.entry_id, env.call_id, env.event.model_dump_json(),
-        )
+    async def insert_inbox(self, env: Envelope, *, lock_key: str | None = None) -> bool:
+        """Record the event under its dedup key; False when it was already there.
+
+        With ``lock_key``, first take that advisory lock (as ``lock``), in the same round trip.
+        """
+        args = (env.dedup_key, env.source, env.path, env.raw, env.event.kind, env.entry_id,
+                env.call_id, env.event.model_dump_json())
+        if lock_key is None:
+            row_id = await self.conn.fetchval(q("insert_inbox"), *args)
+        else:
+            row_id = await self.conn.fetchval(q("insert_inbox_locked"), *args, lock_key)
         return row_id is not None
 
     async def call_events(self, entry_id: str, kinds: Sequence[str]) -> list[Any]:
         rows = await self.conn.fetch(q("call_events"), entry_id, list(kinds))
         return [DOMAIN_EVENT.validate_json(r["event"]) for r in rows]
 
-    async def communication_links(self, entry_id: str) -> asyncpg.Record | None:
-        return await self.conn.fetchrow(q("communication_links"), entry_id)
+    async def call_state(self, entry_id: str, kinds: Sequence[str]) -> tuple[list[Any], int | None, int | None]:
+        """The call's events (as ``call_events``) and its communication's contact_id and lead_id."""
+        row = await self.conn.fetchrow(q("call_state"), entry_id, list(kinds))
+        events = [DOMAIN_EVENT.validate_json(e) for e in row["events"]]
+        return events, row["contact_id"], row["lead_id"]
 
-    async def upsert_communication(self, **values: Any) -> None:
+    async def upsert_communication(self, *, fill_contact_id: int | None, fill_lead_id: int | None,
+                                   **values: Any) -> None:
+        """Store the derived communication; managers of its extensions are created when first seen.
+
+        ``fill_contact_id`` / ``fill_lead_id``: the contact or lead this call created, to be
+        given the ad source and line if it still lacks them (None: leave them be).
+        """
         await self.conn.execute(
             q("upsert_communication"),
             values["entry_id"], values["direction"], values["status"], values["phone"],
-            values["phone_raw"], values["contact_id"], values["lead_id"], values["manager_id"],
+            values["phone_raw"], values["contact_id"], values["lead_id"],
             values["manager_extension"], list(values["participants"]), values["line_number"],
             values["ad_source"], values["started_at"], values["answered_at"],
             values["ended_at"], values["talk_seconds"], list(values["recording_ids"]),
             values["disconnect_reason"], values["finished"], values["reconciled"],
+            fill_contact_id, fill_lead_id,
         )
 
     # -- lines and managers ----------------------------------------------
@@ -97,9 +113,6 @@ class Tx:
     async def create_contact_for_phone(self, phone: str, ad_source: str | None, entry_id: str) -> int:
         return await self.conn.fetchval(q("create_contact_for_phone"), phone, ad_source, entry_id)
 
-    async def fill_created_contact(self, contact_id: int, entry_id: str, ad_source: str | None) -> None:
-        await self.conn.execute(q("fill_created_contact"), contact_id, entry_id, ad_source)
-
     async def insert_contact(self, *, name: str | None, responsible_id: int | None,
                              tags: Sequence[str]) -> int:
         return await self.conn.fetchval(q("insert_contact"), name, responsible_id, list(tags))
@@ -127,10 +140,6 @@ class Tx:
 
     async def find_open_lead(self, contact_id: int) -> int | None:
         return await self.conn.fetchval(q("find_open_lead"), contact_id)
-
-    async def fill_opened_lead(self, lead_id: int, entry_id: str, ad_source: str | None,
-                               line_number: str | None) -> None:
-        await self.conn.execute(q("fill_opened_lead"), lead_id, entry_id, ad_source, line_number)
 
 
 class Repository:
@@ -164,8 +173,105 @@ class Repository:
                 rows = await self.pool.fetch(q("communications_by_contact"), contact_id, since, until, limit)
         return [dict(r) for r in rows]
 
+    async def health_probe(self, *, timeout_s: float) -> dict[str, Any]:
+        """Schema version, time of the newest inbox event, and the database's clock.
+
+        Bounded as a whole (waiting for a connection included), so that /health
+        answers within seconds when PostgreSQL is gone.
+        """
+        with translated_errors():
+            row = await asyncio.wait_for(self.pool.fetchrow(q("health_probe")), timeout=timeout_s)
+        return dict(row) if row else {}
+
+    async def known_entry_ids(self, entry_ids: Sequence[str]) -> set[str]:
+        """Those of ``entry_ids`` that already have a communication."""
+        with translated_errors():
+            rows = await self.pool.fetch(q("known_entry_ids"), list(entry_ids))
+        return {r["entry_id"] for r in rows}
+
     async def missed_callers(self, *, since: datetime, until: datetime) -> list[dict[str, Any]]:
         """Missed inbound calls in [since, until), one row per caller, with ``called_back``."""
         with translated_errors():
             rows = await self.pool.fetch(q("missed_callers"), since, until)
         return [dict(r) for r in rows]
+
+    # -- routing -------------------------------------------------------------
+    async def claim_call_and_find_responsible(self, *, call_id: str, entry_id: str, command_id: str,
+                                              phone: str | None, dedup_key: str) -> dict[str, Any]:
+        """Claim the leg for this daemon, and in the same round trip: the caller's contact and
+        its responsible manager (extension, active), and whether the caller has left the IVR
+        (``moved_on``) and for how long the Appeared event has been stored (``age_s``)."""
+        with translated_errors():
+            row = await self.pool.fetchrow(q("claim_call_and_find_responsible"),
+                                           call_id, entry_id, command_id, phone, dedup_key)
+        return dict(row)  # type: ignore[arg-type]  # the query always returns one row
+
+    async def route_progress(self, *, call_id: str, dedup_key: str, entry_id: str) -> tuple[bool, float]:
+        """(has the caller left the IVR, seconds since the Appeared event was stored)."""
+        with translated_errors():
+            row = await self.pool.fetchrow(q("route_progress"), call_id, dedup_key, entry_id)
+        return bool(row["moved_on"]), float(row["age_s"] if row["age_s"] is not None else 0.0)
+
+    async def record_route_outcome(self, *, call_id: str, reason: str, target: str | None,
+                                   routed_to: str | None, pbx_outcome: str | None, sent: bool) -> None:
+        with translated_errors():
+            await self.pool.execute(q("record_route_outcome"), call_id, reason, routed_to, pbx_outcome,
+                                    sent, target)
+
+    async def record_route_result(self, command_id: str, result: int) -> None:
+        """The PBX's /result/route: kept on the decision and on the communication."""
+        with translated_errors():
+            await self.pool.execute(q("record_route_result"), command_id, result)
+
+    async def manager_active(self, extension: str) -> bool | None:
+        """True/False for a known manager, None for an extension nobody has."""
+        with translated_errors():
+            return await self.pool.fetchval(q("manager_active"), extension)
+
+    # -- the manager's screen (daemon/screen) ------------------------------------
+    async def screen_call(self, entry_id: str) -> dict[str, Any] | None:
+        """One call with its contact, responsible manager and open lead, for a caller card."""
+        with translated_errors():
+            row = await self.pool.fetchrow(q("screen_call"), entry_id)
+        return dict(row) if row else None
+
+    async def screen_legs(self, entry_id: str) -> list[Any]:
+        """The call's leg events (CallLegChanged), oldest stored first."""
+        with translated_errors():
+            rows = await self.pool.fetch(q("screen_call_legs"), entry_id)
+        return [DOMAIN_EVENT.validate_json(r["event"]) for r in rows]
+
+    async def screen_history(self, *, contact_id: int | None, phone: str | None, exclude_entry_id: str,
+                             limit: int) -> list[dict[str, Any]]:
+        """The latest communications of the contact (else of the phone), but the given call."""
+        if contact_id is None and phone is None:
+            return []
+        with translated_errors():
+            if contact_id is not None:
+                rows = await self.pool.fetch(q("screen_history_by_contact"), contact_id, exclude_entry_id, limit)
+            else:
+                rows = await self.pool.fetch(q("screen_history_by_phone"), phone, exclude_entry_id, limit)
+        return [dict(r) for r in rows]
+
+    async def screen_live_entries(self, since: datetime) -> list[str]:
+        """entry_ids of calls that started after ``since`` and are not over."""
+        with translated_errors():
+            rows = await self.pool.fetch(q("screen_live_entries"), since)
+        return [r["entry_id"] for r in rows]
+
+    async def screen_manager(self, extension: str) -> dict[str, Any] | None:
+        with translated_errors():
+            row = await self.pool.fetchrow(q("screen_manager"), extension)
+        return dict(row) if row else None
+
+    async def set_communication_note(self, communication_id: int, note: str | None) -> dict[str, Any] | None:
+        """Save «Примечание»; None when there is no such communication."""
+        with translated_errors():
+            row = await self.pool.fetchrow(q("set_communication_note"), communication_id, note)
+        return dict(row) if row else None
+
+    async def set_contact_name(self, contact_id: int, name: str) -> dict[str, Any] | None:
+        """Name a contact (a new caller); None when there is no such contact."""
+        with translated_errors():
+            row = await self.pool.fetchrow(q("set_contact_name"), contact_id, name)
+        return dict(row) if row else None

@@ -112,3 +112,49 @@ CREATE TABLE inbox (
 );
 CREATE INDEX inbox_entry_idx ON inbox (entry_id) WHERE entry_id IS NOT NULL;
 CREATE INDEX inbox_call_idx ON inbox (call_id) WHERE call_id IS NOT NULL;
+
+-- Routing decisions (issue 3): what callbridge decided for each call leg that
+-- appeared in the IVR, and the decision's mark on the call's communication.
+
+-- One row per IVR leg: inserting it is the claim, so that of two daemons that
+-- both see a leg, only the one whose INSERT lands decides and sends the route
+-- command. reason is NULL from the claim until the decision is stored.
+CREATE TABLE route_decisions (
+    call_id       text PRIMARY KEY,
+    entry_id      text NOT NULL,
+    command_id    text UNIQUE,
+    target        text,
+    reason        text CHECK (reason IN (
+                      'responsible', 'administrator', 'line_rule', 'after_hours',
+                      'unknown_caller', 'no_responsible', 'manager_inactive',
+                      'pbx_error', 'too_late')),
+    pbx_outcome   text,
+    pbx_result    integer,
+    decided_at    timestamptz NOT NULL DEFAULT now(),
+    sent_at       timestamptz
+);
+CREATE INDEX route_decisions_entry_idx ON route_decisions (entry_id);
+
+ALTER TABLE communications
+    ADD COLUMN routed_to         text,
+    ADD COLUMN route_reason      text,
+    ADD COLUMN route_command_id  text,
+    ADD COLUMN route_result      integer;
+
+-- The manager's screen (issue 6): every change of a call's communication is
+-- announced on the channel callbridge_calls, with the call's entry_id as payload.
+-- NOTIFY is transactional: it is delivered when the pipeline's transaction
+-- commits (never for one rolled back), identical payloads of one transaction
+-- are folded into one, and every daemon LISTENing hears it, whichever daemon
+-- stored the event. A trigger keeps the pipeline's Python untouched.
+CREATE FUNCTION callbridge_notify_call() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('callbridge_calls', NEW.entry_id);
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER communications_notify_call
+    AFTER INSERT OR UPDATE ON communications
+    FOR EACH ROW EXECUTE FUNCTION callbridge_notify_call();

@@ -42,6 +42,14 @@ API_TOKEN = "test-token-" + "x" * 20
 RUN_ID = f"cbt_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long-faults", action="store_true", default=False,
+        help="hold injected faults as long as the issue says (PostgreSQL frozen 10 s); "
+             "also CALLBRIDGE_TEST_LONG_FAULTS=1",
+    )
+
+
 def fixture_json(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 

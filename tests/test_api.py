@@ -73,6 +73,8 @@ async def test_communications_by_phone_and_by_contact(client: TestClient, office
         "talk_seconds": 181,
         "recording_ids": [],
         "note": None,
+        "routed_to": None,  # an outbound call is never routed
+        "route_reason": None,
     }
     assert missed["manager_extension"] is None and missed["talk_seconds"] == 0
     by_contact = await (await client.get(f"/api/communications?contact_id={missed['contact_id']}",

@@ -177,7 +177,9 @@ class MangoClient:
         found = CommandOutcome(outcome_of(status, code), command_id=command_id, status=status,
                                code=code, request_id=request_id,
                                detail=None if status < 400 else text[:200])
-        level = log.info if found.ok else log.warning
+        # Success is logged by the caller with what it decided (and this request id);
+        # a failure is worth a line of its own.
+        level = log.debug if found.ok else log.warning
         level("pbx_command", path=path, command_id=command_id, outcome=found.outcome.value,
               status=status, code=code, pbx_request_id=request_id, elapsed_ms=_ms(started))
         return found
@@ -226,8 +228,9 @@ class MangoClient:
         if status in (301, 302, 303, 307) and location:
             return location
         code = _code(_json_object(text))
-        outcome = CommandOutcome(outcome_of(status, code) if status != 200 or code else Outcome.BAD_REQUEST,
-                                 status=status, code=code, request_id=request_id)
+        # A 200 without a link or a code is not a success of this query.
+        kind = outcome_of(status, code) if status != 200 or code else Outcome.BAD_REQUEST
+        outcome = CommandOutcome(kind, status=status, code=code, request_id=request_id)
         raise PbxApiError(f"{path}: HTTP {status}, no link (code {code})", status=status, code=code,
                           outcome=outcome)
 

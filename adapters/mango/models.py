@@ -2,14 +2,23 @@
 
 Numbers arrive as strings or ints (``"seq":"2"`` in the manual, ``2`` on the
 wire), ``from.number`` may be absent, numbers and lines may be SIP URIs, and
-fields we do not use are ignored.
+fields we do not use are ignored. A NUL (``\\u0000``), which PostgreSQL's text
+and jsonb cannot hold, becomes U+FFFD in the models; the inbox keeps the raw
+text exactly as signed. (A lone surrogate is refused by pydantic itself: 400.)
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 MAX_ID_CHARS = 128  # the manual's limit for entry_id, call_id and recording_id
 MAX_FIELD_CHARS = 512
@@ -21,9 +30,16 @@ def _to_text(value: object) -> object:
         return None
     if isinstance(value, bool):
         return value  # let validation reject it
-    if isinstance(value, int | float):
-        return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, int):
+        return str(value)  # not via float(): an int of 400 digits overflows it
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else str(value)
     return value
+
+
+def _storable(value: str) -> str:
+    """PostgreSQL's text and jsonb refuse NUL."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
 def _to_int(value: object) -> object:
@@ -32,14 +48,21 @@ def _to_int(value: object) -> object:
     return value
 
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS), AfterValidator(_storable)]
 Text = Annotated[
-    Annotated[str, StringConstraints(max_length=MAX_FIELD_CHARS)] | None, BeforeValidator(_to_text)
+    Annotated[str, StringConstraints(max_length=MAX_FIELD_CHARS), AfterValidator(_storable)] | None,
+    BeforeValidator(_to_text),
 ]
 OptInt = Annotated[
     Annotated[int, Field(ge=-(2**62), le=2**62)] | None, BeforeValidator(_to_int)
 ]
-Epoch = Annotated[int, Field(ge=0, le=2**40)]
+# The last second of year 9999: later times fit neither Python's datetime nor a round trip
+# through asyncpg, so a PBX clock that far off is an error, not a call.
+MAX_EPOCH_S = 253_402_300_799
+Epoch = Annotated[int, Field(ge=0, le=MAX_EPOCH_S)]
+OptEpoch = Annotated[Annotated[int, Field(ge=0, le=MAX_EPOCH_S)] | None, BeforeValidator(_to_int)]
+# Codes kept in PostgreSQL integer columns (communications.disconnect_reason).
+Code = Annotated[Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | None, BeforeValidator(_to_int)]
 
 
 class _Wire(BaseModel):
@@ -66,7 +89,7 @@ class CallEvent(_Wire):
     location: Text = None
     from_: WireParty = Field(default_factory=WireParty, alias="from")
     to: WireParty = Field(default_factory=WireParty)
-    disconnect_reason: OptInt = None
+    disconnect_reason: Code = None
     command_id: Text = None
     transfer: Text = None
 
@@ -80,11 +103,11 @@ class SummaryEvent(_Wire):
     to: WireParty = Field(default_factory=WireParty)
     line_number: Text = None
     create_time: Epoch
-    forward_time: OptInt = None
-    talk_time: OptInt = None
+    forward_time: OptEpoch = None
+    talk_time: OptEpoch = None
     end_time: Epoch
     entry_result: OptInt = None
-    disconnect_reason: OptInt = None
+    disconnect_reason: Code = None
 
 
 class RecordingEvent(_Wire):
@@ -125,7 +148,7 @@ class SmsEvent(_Wire):
     """``/events/sms``: delivery status of an SMS we sent."""
 
     command_id: Id
-    reason: OptInt = None
+    reason: Code = None
     timestamp: Epoch | None = None
 
 

@@ -18,10 +18,24 @@ FROM inbox
 WHERE entry_id = $1 AND kind = ANY($2::text[])
 ORDER BY id;
 
--- name: communication_links
-SELECT id, contact_id, lead_id
-FROM communications
-WHERE entry_id = $1;
+-- name: insert_inbox_locked
+-- lock_key and insert_inbox in one round trip. The lock is the INSERT's row
+-- source, so it is held before the row goes in; the reads that follow are later
+-- statements whose snapshots include whatever the lock's previous holder committed.
+WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended($9::text, 0)))
+INSERT INTO inbox (dedup_key, source, path, raw, kind, entry_id, call_id, event)
+SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::jsonb FROM locked
+ON CONFLICT (dedup_key) DO NOTHING
+RETURNING id;
+
+-- name: call_state
+-- The call's events (call_events) and its communication's links, in one round trip.
+SELECT ARRAY(SELECT i.event::text FROM inbox i
+             WHERE i.entry_id = $1 AND i.kind = ANY($2::text[])
+             ORDER BY i.id) AS events,
+       c.contact_id, c.lead_id
+FROM (VALUES (1)) AS one (x)
+LEFT JOIN communications c ON c.entry_id = $1;
 
 -- name: ad_source_for_line
 SELECT ad_source FROM lines WHERE line_key = $1;
@@ -47,12 +61,6 @@ INSERT INTO contact_phones (phone, contact_id)
 SELECT $1, id FROM contact
 RETURNING contact_id;
 
--- name: fill_created_contact
--- Facts learnt later about the call that created a contact still reach it.
-UPDATE contacts
-SET ad_source = COALESCE(ad_source, $3), updated_at = now()
-WHERE id = $1 AND created_by_entry_id = $2 AND ad_source IS NULL AND $3::text IS NOT NULL;
-
 -- name: open_lead
 -- leads_one_open_per_contact makes this race-free: a second opener gets no row.
 INSERT INTO leads (contact_id, ad_source, line_number, opened_by_entry_id)
@@ -63,20 +71,47 @@ RETURNING id;
 -- name: find_open_lead
 SELECT id FROM leads WHERE contact_id = $1 AND status = 'open';
 
--- name: fill_opened_lead
-UPDATE leads
-SET ad_source = COALESCE(ad_source, $3), line_number = COALESCE(line_number, $4)
-WHERE id = $1 AND opened_by_entry_id = $2 AND (ad_source IS NULL OR line_number IS NULL);
-
 -- name: upsert_communication
+-- The derived communication and what goes with it, in one statement:
+-- * managers first seen on this call are created by extension (the PBX sync
+--   fills in names); DO UPDATE, not NOTHING, so that one created by a
+--   concurrent call still gives its id;
+-- * when the caller says so ($20, $21), the contact and the lead this very call
+--   created get the ad source and line learnt since (no-ops unless one is missing).
+-- The CTEs touch other tables than the INSERT and read nothing it writes, so
+-- this is the same as running them one after another in the transaction.
+WITH wanted AS (
+    SELECT DISTINCT e AS extension FROM unnest(array_append($9::text[], $8::text)) AS e
+    WHERE e IS NOT NULL
+),
+new_managers AS (
+    INSERT INTO managers (extension)
+    SELECT w.extension FROM wanted w
+    WHERE NOT EXISTS (SELECT 1 FROM managers m WHERE m.extension = w.extension)
+    ON CONFLICT (extension) DO UPDATE SET extension = EXCLUDED.extension
+    RETURNING id, extension
+),
+filled_contact AS (
+    UPDATE contacts
+    SET ad_source = $11, updated_at = now()
+    WHERE id = $20 AND created_by_entry_id = $1 AND ad_source IS NULL AND $11::text IS NOT NULL
+),
+filled_lead AS (
+    UPDATE leads
+    SET ad_source = COALESCE(ad_source, $11), line_number = COALESCE(line_number, $10)
+    WHERE id = $21 AND opened_by_entry_id = $1 AND (ad_source IS NULL OR line_number IS NULL)
+)
 INSERT INTO communications (
     entry_id, channel, direction, status, phone, phone_raw, contact_id, lead_id,
     manager_id, manager_extension, participants, line_number, ad_source,
     started_at, answered_at, ended_at, talk_seconds, recording_ids,
     disconnect_reason, finished, reconciled
 ) VALUES (
-    $1, 'call', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-    to_timestamp($13), to_timestamp($14), to_timestamp($15), $16, $17, $18, $19, $20
+    $1, 'call', $2, $3, $4, $5, $6, $7,
+    COALESCE((SELECT id FROM new_managers WHERE extension = $8),
+             (SELECT id FROM managers WHERE extension = $8)),
+    $8, $9, $10, $11,
+    to_timestamp($12), to_timestamp($13), to_timestamp($14), $15, $16, $17, $18, $19
 )
 ON CONFLICT (entry_id) DO UPDATE SET
     direction = EXCLUDED.direction,

@@ -1,0 +1,90 @@
+"""Sending the missed-call report by e-mail (SMTP settings, aiosmtplib)."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import aiosmtplib
+import structlog
+
+from config.settings import Settings, SettingsError
+from daemon.errors import CallbridgeError
+from daemon.report.html import render_html
+from daemon.report.query import MissedReport
+from daemon.report.render import local, render_csv, render_text
+
+log = structlog.get_logger(__name__)
+
+
+class MailError(CallbridgeError):
+    """The SMTP server could not be reached or refused the message."""
+
+
+def subject(report: MissedReport) -> str:
+    since, until = local(report.window.since, report), local(report.window.until, report)
+    span = f"{since.strftime('%d.%m %H:%M')} – {until.strftime('%d.%m %H:%M')}"
+    return f"Missed calls: {report.to_call_back} to call back ({span})"
+
+
+def build_message(
+    report: MissedReport, *, sender: str, recipients: tuple[str, ...]
+) -> EmailMessage:
+    """Text and HTML alternatives, and the CSV attached for a spreadsheet."""
+    message = EmailMessage()
+    message["Subject"] = subject(report)
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message.set_content(render_text(report))
+    message.add_alternative(render_html(report), subtype="html")
+    day = local(report.window.until, report).date().isoformat()
+    message.add_attachment(
+        render_csv(report).encode("utf-8"),
+        maintype="text",
+        subtype="csv",
+        filename=f"missed-calls-{day}.csv",
+    )
+    return message
+
+
+def _require_mail_settings(settings: Settings) -> None:
+    for name in ("smtp_host", "report_email_from"):
+        settings.require(name)
+    if not settings.report_email_to:
+        raise SettingsError(
+            "setting report_email_to is required for --email: "
+            "set CALLBRIDGE_REPORT_EMAIL_TO=a@example.com,b@example.com"
+        )
+
+
+async def send_report(report: MissedReport, settings: Settings) -> None:
+    """Send to ``report_email_to`` through ``smtp_host``; MailError when that fails."""
+    _require_mail_settings(settings)
+    message = build_message(
+        report, sender=settings.report_email_from or "", recipients=settings.report_email_to
+    )
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    try:
+        await aiosmtplib.send(
+            message,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=password,
+            use_tls=settings.smtp_security == "tls",
+            start_tls=settings.smtp_security == "starttls",
+            timeout=settings.smtp_timeout_s,
+        )
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        raise MailError(
+            f"sending the report through {settings.smtp_host}:{settings.smtp_port} "
+            f"failed: {exc.__class__.__name__}: {exc}"
+        ) from exc
+    log.info(
+        "report_mailed",
+        recipients=len(settings.report_email_to),
+        rows=len(report.rows),
+        smtp_host=settings.smtp_host,
+    )

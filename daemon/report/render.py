@@ -1,0 +1,143 @@
+"""The missed-call report as text, CSV, JSON and HTML.
+
+JSON and CSV are for programs: every field, times as ISO 8601 with the
+office's offset. Text and HTML are for people: grouped by responsible manager,
+readable numbers, times in the office's time zone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Any
+
+import phonenumbers
+
+from daemon.report.query import ROW_FIELDS, MissedReport, MissedRow
+
+FORMATS = ("text", "csv", "json", "html")
+CONTENT_TYPES = {
+    "text": "text/plain",
+    "csv": "text/csv",
+    "json": "application/json",
+    "html": "text/html",
+}
+NO_MANAGER = "No responsible manager"
+HIDDEN = "hidden number"
+
+
+def local(value: datetime, report: MissedReport) -> datetime:
+    return value.astimezone(report.tz)
+
+
+def iso(value: datetime, report: MissedReport) -> str:
+    return local(value, report).isoformat()
+
+
+def readable_phone(phone: str | None) -> str:
+    """``+7 903 111-22-33`` for an E.164 number; other callers verbatim; hidden ones named so."""
+    if phone is None:
+        return HIDDEN
+    if phone.startswith("+"):
+        try:
+            return phonenumbers.format_number(
+                phonenumbers.parse(phone), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+            )
+        except phonenumbers.NumberParseException:
+            return phone
+    return phone
+
+
+def manager_title(key: tuple[str, str | None] | None) -> str:
+    if key is None:
+        return NO_MANAGER
+    extension, name = key
+    return f"{extension} {name}" if name else extension
+
+
+def window_title(report: MissedReport) -> str:
+    fmt = "%a %d.%m.%Y %H:%M"
+    since, until = local(report.window.since, report), local(report.window.until, report)
+    return f"{since.strftime(fmt)} – {until.strftime(fmt)} ({report.tz.key})"
+
+
+def when(row: MissedRow, report: MissedReport) -> str:
+    """``09.10 12:53`` or ``09.10 12:53 … 10.10 08:02`` in office time."""
+    first, last = local(row.first_missed_at, report), local(row.last_missed_at, report)
+    if first == last:
+        return first.strftime("%d.%m %H:%M")
+    if first.date() == last.date():
+        return f"{first.strftime('%d.%m %H:%M')} … {last.strftime('%H:%M')}"
+    return f"{first.strftime('%d.%m %H:%M')} … {last.strftime('%d.%m %H:%M')}"
+
+
+def summary_line(report: MissedReport) -> str:
+    if not report.rows:
+        return "Nobody to call back." if not report.include_called_back else "No missed calls."
+    callers = len(report.rows)
+    return (
+        f"{callers} caller{'s' if callers != 1 else ''}, {report.missed_calls} missed "
+        f"call{'s' if report.missed_calls != 1 else ''}, {report.to_call_back} to call back."
+    )
+
+
+def row_json(row: MissedRow, report: MissedReport) -> dict[str, Any]:
+    values = {name: getattr(row, name) for name in ROW_FIELDS}
+    values["first_missed_at"] = iso(row.first_missed_at, report)
+    values["last_missed_at"] = iso(row.last_missed_at, report)
+    return values
+
+
+def report_json(report: MissedReport) -> dict[str, Any]:
+    return {
+        "since": iso(report.window.since, report),
+        "until": iso(report.window.until, report),
+        "timezone": report.tz.key,
+        "include_called_back": report.include_called_back,
+        "generated_at": iso(report.generated_at, report),
+        "callers": len(report.rows),
+        "missed_calls": report.missed_calls,
+        "rows": [row_json(row, report) for row in report.rows],
+    }
+
+
+def render_json(report: MissedReport) -> str:
+    return json.dumps(report_json(report), ensure_ascii=False, indent=2) + "\n"
+
+
+def _csv_value(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def render_csv(report: MissedReport) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(ROW_FIELDS)
+    for row in report.rows:
+        values = row_json(row, report)
+        writer.writerow([_csv_value(values[name]) for name in ROW_FIELDS])
+    return out.getvalue()
+
+
+def _text_row(row: MissedRow, report: MissedReport) -> str:
+    who = readable_phone(row.phone).ljust(18)
+    name = (row.contact_name or "—")[:28].ljust(28)
+    calls = f"{row.missed_calls} missed".ljust(9)
+    line = row.line_number or "—"
+    source = f" ({row.ad_source})" if row.ad_source else ""
+    done = "  [called back]" if row.called_back else ""
+    return f"  {who} {name} {calls} {when(row, report).ljust(26)} line {line}{source}{done}"
+
+
+def render_text(report: MissedReport) -> str:
+    lines = [f"Missed calls, {window_title(report)}", summary_line(report)]
+    for key, rows in report.groups():
+        lines += ["", f"{manager_title(key)}: {len(rows)} caller{'s' if len(rows) != 1 else ''}"]
+        lines += [_text_row(row, report) for row in rows]
+    return "\n".join(lines) + "\n"

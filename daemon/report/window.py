@@ -1,0 +1,119 @@
+"""Report and reconciliation windows, in the office's time zone.
+
+The morning report covers "since the office closed on the previous working
+day": on Tuesday morning that is Monday 19:00, on Monday morning Friday 19:00.
+The days and closing times are the routing's ``office_hours`` when they are
+set, else ``report_day_end`` on ``report_working_days``; ``holidays`` are
+skipped like weekends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from config.settings import WEEKDAYS, Settings, day_ranges
+
+# Far more than any run of weekends and holidays; a guard against a calendar
+# with no working day at all, which settings validation already refuses.
+MAX_DAYS_BACK = 31
+
+
+class WindowError(ValueError):
+    """A --since/--until that cannot be read, or a window that ends before it starts."""
+
+
+@dataclass(frozen=True)
+class Window:
+    since: datetime
+    until: datetime
+
+
+def previous_close(
+    now: datetime,
+    *,
+    tz: ZoneInfo,
+    closing: Mapping[int, time | None],
+    holidays: Collection[date] = (),
+) -> datetime:
+    """The close of the last working day before today (office time), as an aware datetime.
+
+    ``closing`` maps a weekday (Monday = 0) the office works on to its closing
+    time; None is midnight (open until 24:00).
+    """
+    day = now.astimezone(tz).date() - timedelta(days=1)
+    for _ in range(MAX_DAYS_BACK):
+        if day.weekday() in closing and day not in holidays:
+            break
+        day -= timedelta(days=1)
+    end = closing.get(day.weekday())
+    if end is None:
+        return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=tz)
+    return datetime.combine(day, end, tzinfo=tz)
+
+
+def office_closing(settings: Settings) -> dict[int, time | None]:
+    """Closing time per working weekday: from ``office_hours`` when they are set (the end of
+    each day's last range), else ``report_day_end`` on ``report_working_days``."""
+    week = {
+        index: day_ranges(settings.office_hours.get(day, "closed"))
+        for index, day in enumerate(WEEKDAYS)
+    }
+    if any(week.values()):
+        return {index: _last_end(ranges) for index, ranges in week.items() if ranges}
+    hour, minute = (int(part) for part in settings.report_day_end.split(":"))
+    return {WEEKDAYS.index(day): time(hour, minute) for day in settings.report_working_days}
+
+
+def _last_end(ranges: tuple[tuple[time, time | None], ...]) -> time | None:
+    ends = [end for _, end in ranges]
+    return None if None in ends else max(ends)  # type: ignore[type-var]
+
+
+def report_window(settings: Settings, now: datetime | None = None) -> Window:
+    """The morning report's default window: the previous working day's close -> now."""
+    now = now or datetime.now(timezone.utc)
+    since = previous_close(
+        now, tz=settings.tz, closing=office_closing(settings), holidays=frozenset(settings.holidays)
+    )
+    return Window(since=since, until=now)
+
+
+def reconcile_window(settings: Settings, now: datetime | None = None) -> Window:
+    """Reconciliation's default: from the start of yesterday (office time) to now.
+
+    Run nightly, consecutive windows overlap by a day, which costs nothing
+    (a call we have is a duplicate) and covers a night the timer missed.
+    """
+    now = now or datetime.now(timezone.utc)
+    yesterday = now.astimezone(settings.tz).date() - timedelta(days=1)
+    return Window(since=datetime.combine(yesterday, time(0, 0), tzinfo=settings.tz), until=now)
+
+
+def parse_time(text: str, tz: ZoneInfo, *, name: str) -> datetime:
+    """ISO 8601; a time without an offset (or a bare date) is office time."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise WindowError(
+            f"{name}: {text!r} is not an ISO 8601 time such as 2025-10-09T19:00"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def resolve(
+    default_for: Callable[[datetime], Window],
+    *,
+    since: str | None,
+    until: str | None,
+    tz: ZoneInfo,
+    now: datetime | None = None,
+) -> Window:
+    """The window the user asked for; a missing end is the default's, computed for ``until``."""
+    end = parse_time(until, tz, name="until") if until else (now or datetime.now(timezone.utc))
+    start = parse_time(since, tz, name="since") if since else default_for(end).since
+    if end <= start:
+        raise WindowError(f"until ({end.isoformat()}) must be after since ({start.isoformat()})")
+    return Window(since=start, until=end)

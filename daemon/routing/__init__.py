@@ -1,0 +1,5 @@
+"""Routing: a known caller waiting in the IVR is sent to his responsible manager.
+
+``policy`` decides (pure), ``router`` runs it off the webhook's path, and
+``context`` opens the PBX client and starts the router with the app.
+"""

@@ -1,0 +1,67 @@
+"""The manager's screen: a live caller card on an incoming call, notes, missed callers.
+
+- ``/ws?extension=N`` (``ws.py``): cards pushed as a call rings at, is answered
+  by, ends at or is missed by that extension.
+- Cards are built from PostgreSQL state only (``cards.py``, ``phase.py``) when
+  PostgreSQL announces that a call changed (``listener.py``: LISTEN on the
+  channel that migration 0003's trigger NOTIFYs), so a manager connected to
+  one daemon sees calls whose events reached another.
+- ``/api/...`` for notes, a new caller's name and the missed list (``api.py``).
+- ``/ui/``: the page itself, plain static files (``static/``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from daemon.keys import REPOSITORY, SETTINGS, TASKS
+from daemon.screen.api import ScreenApi
+from daemon.screen.hub import ScreenHub
+from daemon.screen.keys import SCREEN_HUB, SCREEN_LISTENER
+from daemon.screen.listener import CallListener
+from daemon.screen.ws import screen_socket
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def add_screen(app: web.Application, *, database_url: str) -> None:
+    """Routes and resources of the screen; call after the database and task contexts are added."""
+    app.cleanup_ctx.append(_screen_context(database_url))
+    app.on_shutdown.append(_close_screens)
+    app.router.add_get("/ws", screen_socket)
+    ScreenApi().add_routes(app)
+    app.router.add_get("/ui", _to_page)
+    app.router.add_get("/ui/", _page)
+    app.router.add_static("/ui/", STATIC_DIR, append_version=False)
+
+
+def _screen_context(database_url: str):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        hub = ScreenHub(app[REPOSITORY], region=app[SETTINGS].default_region)
+        listener = CallListener(database_url, on_call=hub.call_changed, on_status=hub.listening_changed)
+        app[SCREEN_HUB] = hub
+        app[SCREEN_LISTENER] = listener
+        # Stopped with the rest of app[TASKS], before the pool closes.
+        app[TASKS].start("screen-listener", listener.run_forever())
+        app[TASKS].start("screen-pusher", hub.run())
+        yield
+
+    return ctx
+
+
+async def _close_screens(app: web.Application) -> None:
+    """Open WebSockets would hold a graceful shutdown for its whole grace period."""
+    hub = app.get(SCREEN_HUB)
+    if hub is not None:
+        await hub.close_all()
+
+
+async def _to_page(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPPermanentRedirect("/ui/")
+
+
+async def _page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC_DIR / "index.html")

@@ -1,0 +1,11 @@
+"""Typed application keys of the manager's screen."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from daemon.screen.hub import ScreenHub
+from daemon.screen.listener import CallListener
+
+SCREEN_HUB = web.AppKey("screen_hub", ScreenHub)
+SCREEN_LISTENER = web.AppKey("screen_listener", CallListener)

@@ -1,0 +1,384 @@
+// The manager's screen. Plain JavaScript, no build step.
+// Cards come over /ws (the token goes in the first message: browsers cannot
+// set Authorization on a WebSocket); notes, names, the missed list and
+// click-to-call go through /api with the same token as a bearer header.
+"use strict";
+
+const STORE = { token: "callbridge.token", extension: "callbridge.extension" };
+const RECONNECT_MIN_MS = 1000;
+const RECONNECT_MAX_MS = 15000;
+const CLOSE_UNAUTHORIZED = 4401;
+
+const PHASES = {
+  ringing: { text: "Входящий звонок", outbound: "Исходящий звонок", cls: "ringing" },
+  answered: { text: "Идёт разговор", cls: "answered" },
+  ended: { text: "Разговор завершён", cls: "ended" },
+  taken: { text: "Ответил коллега", cls: "taken" },
+  missed: { text: "Пропущенный звонок", cls: "missed" },
+};
+const DIRECTIONS = { inbound: "Входящий", outbound: "Исходящий", internal: "Внутренний" };
+
+const state = {
+  token: null,
+  extension: null,
+  timezone: "Europe/Moscow",
+  ws: null,
+  retryMs: RECONNECT_MIN_MS,
+  retryTimer: null,
+  card: null,
+  seen: new Set(),  // entry_ids of calls this page has shown
+  noteSynced: "",   // the note as last saved or received; the box is "dirty" when it differs
+  view: "call",
+};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) if (child != null) node.append(child);
+  return node;
+}
+
+// -- formatting ---------------------------------------------------------------
+function phoneForPeople(phone) {
+  if (!phone) return "Номер скрыт";
+  const m = /^\+7(\d{3})(\d{3})(\d{2})(\d{2})$/.exec(phone);
+  return m ? `+7 ${m[1]} ${m[2]}-${m[3]}-${m[4]}` : phone;
+}
+
+function when(iso, withYear = false) {
+  if (!iso) return "";
+  const options = { timeZone: state.timezone, day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" };
+  if (withYear) options.year = "numeric";
+  return new Intl.DateTimeFormat("ru-RU", options).format(new Date(iso)).replace(",", "");
+}
+
+function clock(iso) {
+  return new Intl.DateTimeFormat("ru-RU", { timeZone: state.timezone, hour: "2-digit", minute: "2-digit" })
+    .format(new Date(iso));
+}
+
+function day(iso) {
+  return new Intl.DateTimeFormat("ru-RU", { timeZone: state.timezone, day: "2-digit", month: "2-digit", year: "numeric" })
+    .format(new Date(iso));
+}
+
+function duration(seconds) {
+  const s = Math.max(0, seconds | 0);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function officeToday() {
+  // en-CA formats a date as YYYY-MM-DD.
+  return new Intl.DateTimeFormat("en-CA", { timeZone: state.timezone, year: "numeric", month: "2-digit", day: "2-digit" })
+    .format(new Date());
+}
+
+function person(p) {
+  if (!p) return null;
+  return p.name ? `${p.name} (доб. ${p.extension})` : `доб. ${p.extension}`;
+}
+
+// -- /api -----------------------------------------------------------------------
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${state.token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let data = null;
+  try { data = await resp.json(); } catch (_) { /* not JSON: keep null */ }
+  if (resp.status === 401) signOut("Токен не подходит. Войдите снова.");
+  return { ok: resp.ok, status: resp.status, data };
+}
+
+function problem(result) {
+  return (result.data && result.data.error) || `ошибка ${result.status}`;
+}
+
+// -- signing in and the socket ---------------------------------------------------
+function signIn(token, extension) {
+  state.token = token;
+  state.extension = extension;
+  localStorage.setItem(STORE.token, token);
+  localStorage.setItem(STORE.extension, extension);
+  $("sign-in").hidden = true;
+  $("tabs").hidden = false;
+  $("who").hidden = false;
+  $("me").textContent = `доб. ${extension}`;
+  showView("call");
+  connect();
+}
+
+function signOut(message) {
+  localStorage.removeItem(STORE.token);
+  state.token = null;
+  clearTimeout(state.retryTimer);
+  if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; }
+  $("view-call").hidden = true;
+  $("view-missed").hidden = true;
+  $("tabs").hidden = true;
+  $("who").hidden = true;
+  $("sign-in").hidden = false;
+  $("token").value = "";
+  $("extension").value = state.extension || "";
+  const error = $("sign-in-error");
+  error.hidden = !message;
+  error.textContent = message || "";
+}
+
+function setConnection(kind, text) {
+  const conn = $("conn");
+  conn.className = `conn ${kind}`;
+  conn.textContent = text;
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${scheme}//${location.host}/ws?extension=${encodeURIComponent(state.extension)}`);
+  state.ws = ws;
+  setConnection("wait", "Подключаемся…");
+  ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: state.token }));
+  ws.onmessage = (event) => onMessage(JSON.parse(event.data));
+  ws.onclose = (event) => {
+    state.ws = null;
+    if (event.code === CLOSE_UNAUTHORIZED) { signOut("Токен не подходит. Проверьте его и войдите снова."); return; }
+    setConnection("down", "Нет связи, переподключаемся…");
+    state.retryTimer = setTimeout(connect, state.retryMs);
+    state.retryMs = Math.min(state.retryMs * 2, RECONNECT_MAX_MS);
+  };
+}
+
+function onMessage(message) {
+  if (message.type === "hello") {
+    state.retryMs = RECONNECT_MIN_MS;
+    state.timezone = message.timezone || state.timezone;
+    const name = message.manager && message.manager.name;
+    $("me").textContent = name ? `${name}, доб. ${message.extension}` : `доб. ${message.extension}`;
+    showLive(message.live);
+  } else if (message.type === "status") {
+    showLive(message.live);
+  } else if (message.type === "card") {
+    showCard(message.card);
+  }
+}
+
+function showLive(live) {
+  if (live) setConnection("up", "На связи");
+  else setConnection("down", "Звонки не приходят: нет связи с базой");
+}
+
+// -- the card ---------------------------------------------------------------------
+const LIVE = ["ringing", "answered"];
+
+function showCard(card) {
+  const shown = state.card;
+  const isNewCall = !shown || shown.entry_id !== card.entry_id;
+  // Another call takes the screen only when it rings or nothing is in progress:
+  // an update of some other call (a note saved on it) never hides the call at hand.
+  if (isNewCall && shown && LIVE.includes(shown.phase) && card.phase !== "ringing") return;
+  // Nor does a late update (a note) of a call shown before and since left.
+  if (isNewCall && shown && !LIVE.includes(card.phase) && state.seen.has(card.entry_id)) return;
+  state.seen.add(card.entry_id);
+  if (isNewCall && shown) keepUnsavedNote(shown);
+  const previousNote = state.noteSynced;
+  state.card = card;
+  if (state.view !== "call" && ["ringing", "answered"].includes(card.phase)) showView("call");
+  $("idle").hidden = true;
+  const box = $("card");
+  box.hidden = false;
+  if (isNewCall) {
+    box.classList.remove("pop");
+    void box.offsetWidth; // restart the animation
+    box.classList.add("pop");
+    $("note-status").textContent = "";
+    $("name-status").textContent = "";
+  }
+
+  const phase = PHASES[card.phase] || { text: card.phase, cls: "" };
+  const badge = $("phase");
+  badge.className = `phase ${phase.cls}`;
+  badge.textContent = card.phase === "ringing" && card.direction === "outbound" ? phase.outbound : phase.text;
+  if (card.phase === "taken" && card.answered_by) badge.textContent += `: ${person(card.answered_by)}`;
+  $("call-time").textContent = card.talk_seconds && card.phase !== "answered"
+    ? `${when(card.started_at)} · ${duration(card.talk_seconds)}` : when(card.started_at);
+
+  const contact = card.contact;
+  $("caller-name").textContent = contact && contact.name ? contact.name : (card.phone_e164 ? "Новый абонент" : "Номер скрыт");
+  $("caller-name").classList.toggle("unknown", !(contact && contact.name));
+  $("caller-phone").textContent = card.phone || "Номер скрыт";
+  $("responsible").textContent = person(card.responsible) || "не назначен";
+  const tags = $("tags");
+  tags.replaceChildren(...(contact && contact.tags.length ? contact.tags.map((t) => el("span", { class: "tag", text: t })) : [el("span", { class: "muted", text: "нет" })]));
+  const lead = card.open_lead;
+  $("lead").textContent = lead ? `№ ${lead.id} от ${day(lead.opened_at)}` : "нет";
+  const source = [card.ad_source, card.line ? `линия ${card.line}` : null].filter(Boolean).join(" · ");
+  $("source").textContent = source || "неизвестно";
+
+  const nameForm = $("name-form");
+  const wasHidden = nameForm.hidden;
+  nameForm.hidden = !(contact && contact.is_new);
+  if (isNewCall || wasHidden) $("name-input").value = "";
+
+  const note = $("note-input");
+  const received = card.note || "";
+  // Never overwrite what the manager is typing; take the new note when the box is untouched.
+  if (isNewCall || note.value === previousNote) note.value = received;
+  state.noteSynced = received;
+
+  renderHistory(card.history);
+  document.title = card.phase === "ringing"
+    ? `☎ ${$("caller-name").textContent} · callbridge` : "Экран менеджера · callbridge";
+}
+
+function renderHistory(items) {
+  const list = $("history");
+  list.replaceChildren(...items.map((item) => {
+    const talk = item.status === "answered" ? `разговор ${duration(item.talk_seconds)}`
+      : item.status === "missed" ? "пропущен" : "идёт";
+    const who = item.manager ? (item.manager.name || `доб. ${item.manager.extension}`) : null;
+    const line = [when(item.started_at, true), DIRECTIONS[item.direction] || "", talk, who].filter(Boolean).join(" · ");
+    return el("li", { class: item.status === "missed" ? "missed" : "" },
+      el("div", { class: "history-line", text: line }),
+      item.note ? el("div", { class: "history-note", text: item.note }) : el("div", { class: "history-note none", text: "без примечания" }));
+  }));
+  $("history-empty").hidden = items.length > 0;
+}
+
+function keepUnsavedNote(card) {
+  // A new call replaces the card: a note typed but not saved is saved for the manager.
+  const text = $("note-input").value;
+  if (text === state.noteSynced) return;
+  api("PUT", `/api/communications/${card.communication_id}/note`, { note: text });
+}
+
+async function saveNote(event) {
+  event.preventDefault();
+  if (!state.card) return;
+  const status = $("note-status");
+  const text = $("note-input").value;
+  status.className = "status";
+  status.textContent = "Сохраняем…";
+  const result = await api("PUT", `/api/communications/${state.card.communication_id}/note`, { note: text });
+  if (result.ok) {
+    state.noteSynced = result.data.note || "";
+    $("note-input").value = state.noteSynced;
+    status.className = "status ok";
+    status.textContent = "Сохранено";
+  } else {
+    status.className = "status error";
+    status.textContent = `Не сохранено: ${problem(result)}`;
+  }
+}
+
+async function saveName(event) {
+  event.preventDefault();
+  const card = state.card;
+  if (!card || !card.contact) return;
+  const status = $("name-status");
+  const result = await api("PUT", `/api/contacts/${card.contact.id}/name`, { name: $("name-input").value });
+  if (result.ok) {
+    card.contact.name = result.data.name;
+    card.contact.is_new = false;
+    $("caller-name").textContent = result.data.name;
+    $("caller-name").classList.remove("unknown");
+    $("name-form").hidden = true;
+    $("note-status").className = "status ok";
+    $("note-status").textContent = `Имя «${result.data.name}» сохранено`;
+  } else {
+    status.className = "status error";
+    status.textContent = `Не сохранено: ${problem(result)}`;
+  }
+}
+
+// -- the missed list ----------------------------------------------------------------
+async function loadMissed() {
+  const status = $("missed-status");
+  status.className = "status";
+  status.textContent = "Загружаем…";
+  const result = await api("GET", `/api/reports/missed?since=${officeToday()}&all=true`);
+  if (!result.ok) {
+    status.className = "status error";
+    status.textContent = `Список не загрузился: ${problem(result)}`;
+    return;
+  }
+  const rows = result.data.rows || [];
+  const waiting = rows.filter((r) => !r.called_back && r.phone).length;
+  $("missed-summary").textContent = rows.length
+    ? `Абонентов: ${rows.length}, ждут звонка: ${waiting}. Время офиса (${state.timezone}).`
+    : "Сегодня пропущенных звонков нет.";
+  $("missed-table").hidden = rows.length === 0;
+  $("missed-table").tBodies[0].replaceChildren(...rows.map(missedRow));
+  status.textContent = "";
+}
+
+function missedRow(row) {
+  const callable = row.phone && row.phone.startsWith("+");
+  const who = el("td", { class: "caller" },
+    el("div", { class: row.contact_name ? "strong" : "strong unknown", text: row.contact_name || (row.phone ? "Новый абонент" : "Номер скрыт") }),
+    row.phone ? el("div", { class: "muted", text: phoneForPeople(row.phone) }) : null);
+  const responsible = row.responsible_extension
+    ? (row.responsible_name ? `${row.responsible_name} (доб. ${row.responsible_extension})` : `доб. ${row.responsible_extension}`)
+    : "—";
+  const action = el("td", { class: "action" });
+  if (row.called_back) {
+    action.append(el("span", { class: "done", text: "Перезвонили" }));
+  } else if (callable) {
+    const button = el("button", { type: "button", class: "primary call-back", "data-phone": row.phone, text: "Перезвонить" });
+    button.addEventListener("click", () => callBack(row.phone, button));
+    action.append(button);
+  } else {
+    action.append(el("span", { class: "muted", title: "Номер не определился: перезвонить нельзя", text: "—" }));
+  }
+  return el("tr", { class: row.called_back ? "called-back" : "" },
+    who,
+    el("td", { text: responsible }),
+    el("td", { class: "num", text: String(row.missed_calls) }),
+    el("td", { text: clock(row.last_missed_at) }),
+    el("td", { text: row.ad_source || "—" }),
+    action);
+}
+
+async function callBack(phone, button) {
+  const status = $("missed-status");
+  button.disabled = true;
+  status.className = "status";
+  status.textContent = `Звоним ${phoneForPeople(phone)}…`;
+  const result = await api("POST", "/api/calls", { extension: state.extension, phone });
+  if (result.status === 202) {
+    status.className = "status ok";
+    status.textContent = `Сейчас зазвонит ваш телефон, затем АТС наберёт ${phoneForPeople(phone)}.`;
+  } else {
+    status.className = "status error";
+    status.textContent = `Не удалось позвонить ${phoneForPeople(phone)}: ${problem(result)}`;
+  }
+  button.disabled = false;
+}
+
+// -- views ------------------------------------------------------------------------------
+function showView(view) {
+  state.view = view;
+  $("view-call").hidden = view !== "call";
+  $("view-missed").hidden = view !== "missed";
+  for (const tab of document.querySelectorAll(".tab")) tab.classList.toggle("active", tab.dataset.view === view);
+  if (view === "missed") loadMissed();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("sign-in-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    signIn($("token").value.trim(), $("extension").value.trim());
+  });
+  $("sign-out").addEventListener("click", () => signOut(""));
+  $("note-form").addEventListener("submit", saveNote);
+  $("name-form").addEventListener("submit", saveName);
+  $("missed-refresh").addEventListener("click", loadMissed);
+  for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => showView(tab.dataset.view));
+  state.extension = localStorage.getItem(STORE.extension);
+  const token = localStorage.getItem(STORE.token);
+  if (token && state.extension) signIn(token, state.extension);
+  else signOut("");
+});

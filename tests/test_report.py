@@ -1,0 +1,511 @@
+"""The morning missed-call report: its rows, its window, its formats, and its delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import email
+import io
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
+from email.message import Message
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiohttp.test_utils import TestClient
+from aiosmtpd.smtp import SMTP, Envelope
+
+from config.settings import Settings, load_settings
+from daemon.report import RENDERERS, MissedReport, MissedRow, missed_report
+from daemon.report.mail import send_report
+from daemon.report.query import ROW_FIELDS
+from daemon.report.render import report_json
+from daemon.report.window import Window, WindowError, previous_close, report_window, resolve
+from daemon.repository import Repository
+from tests.conftest import API_KEY, API_SALT, API_TOKEN, auth
+from tests.scenarios import REPORT_SINCE, REPORT_UNTIL, Step, replay, steps
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+WINDOW = Window(since=REPORT_SINCE, until=REPORT_UNTIL)
+CLOSING_MON_FRI_19 = {day: time(19, 0) for day in range(5)}
+ORLOV = "+79031112233"
+
+
+async def report(repo: Repository, *, include_all: bool = False) -> MissedReport:
+    return await missed_report(repo, WINDOW, tz=MOSCOW, include_called_back=include_all)
+
+
+def another_hidden_call(number: int) -> list[Step]:
+    """The hidden-number example again, as a different call (its own entry and leg ids)."""
+    out = []
+    for step in steps("hidden_number_after_hours.json"):
+        data = json.loads(json.dumps(step.json))
+        data["entry_id"] += f"-{number}"
+        if "call_id" in data:
+            data["call_id"] += f"-{number}"
+        for key in ("timestamp", "create_time", "end_time"):
+            if key in data:
+                data[key] += 600 * number
+        out.append(Step(step.path, data))
+    return out
+
+
+# -- the rows -----------------------------------------------------------------------------------
+
+
+async def test_missed_caller_is_listed_for_the_responsible_manager(
+    client: TestClient, office: Repository
+) -> None:
+    """missed_incoming.json: Орлов Дмитрий, whose manager is 106, is to be called back."""
+    await replay(client, steps("missed_incoming.json"))
+    (row,) = (await report(office)).rows
+    assert (row.phone, row.responsible_extension, row.responsible_name) == (
+        ORLOV,
+        "106",
+        "Петров Алексей",
+    )
+    assert (row.contact_name, row.missed_calls, row.called_back) == ("Орлов Дмитрий", 1, False)
+    assert (row.line_number, row.ad_source) == ("74951234567", "Яндекс.Директ")
+    assert (
+        row.first_missed_at
+        == row.last_missed_at
+        == datetime.fromtimestamp(1760003595, timezone.utc)
+    )
+
+
+async def test_called_back_caller_leaves_the_report_but_all_shows_him(
+    client: TestClient, office: Repository
+) -> None:
+    """outgoing_callback.json: manager 105 reached him afterwards, so he is called back."""
+    await replay(client, steps("missed_incoming.json"))
+    await replay(client, steps("outgoing_callback.json"))
+    assert (await report(office)).rows == ()
+    (row,) = (await report(office, include_all=True)).rows
+    assert (row.phone, row.called_back) == (ORLOV, True)
+
+
+async def test_callback_before_the_missed_call_does_not_count(
+    client: TestClient, office: Repository
+) -> None:
+    """Only a call *after* the missed one counts: the calls' order matters, not the delivery's."""
+    early = []
+    for step in steps("outgoing_callback.json"):
+        data = json.loads(json.dumps(step.json))
+        for key in ("timestamp", "create_time", "forward_time", "talk_time", "end_time"):
+            if key in data:
+                data[key] -= 7200  # two hours before the missed call
+        early.append(Step(step.path, data))
+    await replay(client, early)
+    await replay(client, steps("missed_incoming.json"))
+    (row,) = (await report(office)).rows
+    assert (row.phone, row.called_back) == (ORLOV, False)
+
+
+async def test_hidden_numbers_are_counted_in_one_row_without_a_phone(
+    client: TestClient, office: Repository
+) -> None:
+    await replay(client, steps("hidden_number_after_hours.json"))
+    await replay(client, another_hidden_call(1))
+    await replay(client, steps("missed_incoming.json"))
+    rows = (await report(office)).rows
+    assert [(r.phone, r.missed_calls) for r in rows] == [(ORLOV, 1), (None, 2)]
+    hidden = rows[1]
+    assert (hidden.contact_id, hidden.responsible_extension, hidden.called_back) == (
+        None,
+        None,
+        False,
+    )
+
+
+async def test_answered_and_internal_calls_are_not_missed(
+    client: TestClient, office: Repository
+) -> None:
+    for name in ("answered_incoming.json", "internal_call.json", "group_answered_by_second.json"):
+        await replay(client, steps(name))
+    assert (await report(office, include_all=True)).rows == ()
+
+
+# -- the window ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("now", "since"),
+    [
+        ("2025-10-13T08:30", "2025-10-10T19:00"),  # Monday morning: since Friday's close
+        ("2025-10-14T08:30", "2025-10-13T19:00"),  # Tuesday: since Monday's close
+        ("2025-10-14T20:00", "2025-10-13T19:00"),  # Tuesday evening: still the day before's close
+        ("2025-10-12T10:00", "2025-10-10T19:00"),  # Sunday: Friday
+        ("2025-10-13T00:10", "2025-10-10T19:00"),  # just after midnight on Monday
+    ],
+)
+def test_default_window_starts_at_the_previous_working_days_close(now: str, since: str) -> None:
+    moment = datetime.fromisoformat(now).replace(tzinfo=MOSCOW)
+    found = previous_close(moment, tz=MOSCOW, closing=CLOSING_MON_FRI_19)
+    assert found == datetime.fromisoformat(since).replace(tzinfo=MOSCOW)
+
+
+def test_holidays_are_skipped_like_weekends() -> None:
+    moment = datetime(2025, 11, 5, 8, 30, tzinfo=MOSCOW)  # Wednesday after the 3rd and 4th off
+    found = previous_close(
+        moment,
+        tz=MOSCOW,
+        closing=CLOSING_MON_FRI_19,
+        holidays={date(2025, 11, 3), date(2025, 11, 4)},
+    )
+    assert found == datetime(2025, 10, 31, 19, 0, tzinfo=MOSCOW)
+
+
+def test_window_follows_the_report_settings_without_office_hours(settings: Settings) -> None:
+    """Office closes at 18:00 and works Saturdays: Monday's report starts on Saturday evening."""
+    custom = settings.model_copy(
+        update={
+            "report_day_end": "18:00",
+            "report_working_days": ("mon", "tue", "wed", "thu", "fri", "sat"),
+        }
+    )
+    now = datetime(2025, 10, 13, 5, 30, tzinfo=timezone.utc)  # Monday 08:30 in Moscow
+    assert report_window(custom, now) == Window(
+        since=datetime(2025, 10, 11, 18, 0, tzinfo=MOSCOW), until=now
+    )
+
+
+def test_window_follows_the_office_hours_and_holidays_when_set() -> None:
+    """The routing's office hours win: Friday closes at 17:00, Saturday at midnight, and a holiday
+    Saturday sends Monday's report back to Friday's close."""
+    hours = {
+        "mon": "09:00-13:00, 14:00-19:30",
+        "tue": "09:00-19:30",
+        "wed": "09:00-19:30",
+        "thu": "09:00-19:30",
+        "fri": "09:00-17:00",
+        "sat": "10:00-24:00",
+    }
+    office = load_settings(
+        {"CALLBRIDGE_CONFIG": "", "CALLBRIDGE_TIMEZONE": "Europe/Moscow"}
+    ).model_copy(update={"office_hours": hours})
+    monday = datetime(2025, 10, 13, 5, 30, tzinfo=timezone.utc)
+    tuesday = datetime(2025, 10, 14, 5, 30, tzinfo=timezone.utc)
+    assert report_window(office, monday).since == datetime(2025, 10, 12, 0, 0, tzinfo=MOSCOW)
+    assert report_window(office, tuesday).since == datetime(2025, 10, 13, 19, 30, tzinfo=MOSCOW)
+    closed_saturday = office.model_copy(update={"holidays": [date(2025, 10, 11)]})
+    assert report_window(closed_saturday, monday).since == datetime(
+        2025, 10, 10, 17, 0, tzinfo=MOSCOW
+    )
+
+
+def test_times_without_an_offset_are_office_time_and_bad_ones_are_refused(
+    settings: Settings,
+) -> None:
+    window = resolve(
+        lambda end: report_window(settings, end),
+        since="2025-10-09T19:00",
+        until="2025-10-10",
+        tz=MOSCOW,
+    )
+    assert window == Window(
+        since=datetime(2025, 10, 9, 19, 0, tzinfo=MOSCOW),
+        until=datetime(2025, 10, 10, 0, 0, tzinfo=MOSCOW),
+    )
+    with pytest.raises(WindowError, match="since"):
+        resolve(lambda end: report_window(settings, end), since="yesterday", until=None, tz=MOSCOW)
+    with pytest.raises(WindowError, match="must be after"):
+        resolve(
+            lambda end: report_window(settings, end),
+            since="2025-10-10",
+            until="2025-10-09",
+            tz=MOSCOW,
+        )
+
+
+# -- the formats -----------------------------------------------------------------------------
+
+
+def sample_report(include_all: bool = True) -> MissedReport:
+    at = datetime(2025, 10, 9, 9, 53, 15, tzinfo=timezone.utc)
+    rows = (
+        MissedRow(
+            ORLOV,
+            7,
+            "Орлов <b>Дмитрий</b> & сын",
+            "106",
+            "Петров Алексей",
+            2,
+            at,
+            at.replace(hour=10, minute=5),
+            "74951234567",
+            "Яндекс.Директ",
+            False,
+        ),
+        MissedRow(
+            "+79161234567",
+            8,
+            "Кузнецова Анна",
+            "105",
+            "Иванова Мария",
+            1,
+            at,
+            at,
+            "74951234567",
+            None,
+            True,
+        ),
+        MissedRow(
+            None, None, None, None, None, 3, at, at.replace(day=10), "74951234567", None, False
+        ),
+    )
+    return MissedReport(
+        window=Window(
+            datetime(2025, 10, 8, 16, 0, tzinfo=timezone.utc),
+            datetime(2025, 10, 10, 5, 30, tzinfo=timezone.utc),
+        ),
+        tz=MOSCOW,
+        include_called_back=include_all,
+        rows=rows,
+    )
+
+
+def test_text_is_grouped_by_manager_in_office_time() -> None:
+    text = RENDERERS["text"](sample_report())
+    lines = text.splitlines()
+    assert lines[0] == "Missed calls, Wed 08.10.2025 19:00 – Fri 10.10.2025 08:30 (Europe/Moscow)"
+    assert lines[1] == "3 callers, 6 missed calls, 1 to call back."
+    headings = [line for line in lines if line and not line.startswith(" ")][2:]
+    assert headings == [
+        "106 Петров Алексей: 1 caller",
+        "105 Иванова Мария: 1 caller",
+        "No responsible manager: 1 caller",
+    ]
+    assert (
+        "+7 903 111-22-33" in text and "09.10 12:53 … 13:05" in text
+    )  # 09:53 UTC is 12:53 in Moscow
+    assert "hidden number" in text and "[called back]" in text
+
+
+def test_html_escapes_names_and_groups_by_manager() -> None:
+    page = RENDERERS["html"](sample_report())
+    assert "<b>Дмитрий</b>" not in page
+    assert "Орлов &lt;b&gt;Дмитрий&lt;/b&gt; &amp; сын" in page
+    assert page.count("<table>") == 3
+    assert (
+        page.index("106 Петров Алексей")
+        < page.index("105 Иванова Мария")
+        < page.index("No responsible")
+    )
+    assert 'href="tel:+79031112233"' in page
+
+
+def test_csv_and_json_carry_every_field_with_offsets() -> None:
+    sample = sample_report()
+    rows = list(csv.DictReader(io.StringIO(RENDERERS["csv"](sample))))
+    assert tuple(rows[0]) == ROW_FIELDS
+    assert (rows[0]["phone"], rows[0]["called_back"], rows[0]["first_missed_at"]) == (
+        ORLOV,
+        "false",
+        "2025-10-09T12:53:15+03:00",
+    )
+    assert (rows[2]["phone"], rows[2]["contact_id"]) == ("", "")
+    doc = json.loads(RENDERERS["json"](sample))
+    assert doc == report_json(sample) | {"rows": doc["rows"]}
+    assert [r["phone"] for r in doc["rows"]] == [ORLOV, "+79161234567", None]
+    assert doc["rows"][1]["called_back"] is True and doc["missed_calls"] == 6
+
+
+def test_an_empty_report_says_so() -> None:
+    empty = MissedReport(window=WINDOW, tz=MOSCOW, include_called_back=False, rows=())
+    assert "Nobody to call back." in RENDERERS["text"](empty)
+    assert json.loads(RENDERERS["json"](empty))["rows"] == []
+
+
+# -- the HTTP API ----------------------------------------------------------------------------
+
+
+async def test_api_serves_the_report_as_json_behind_the_token(
+    client: TestClient, office: Repository
+) -> None:
+    await replay(client, steps("missed_incoming.json"))
+    await replay(client, steps("outgoing_callback.json"))
+    params = {"since": REPORT_SINCE.isoformat(), "until": REPORT_UNTIL.isoformat()}
+    assert (await client.get("/api/reports/missed", params=params)).status == 401
+    resp = await client.get("/api/reports/missed", params=params, headers=auth())
+    assert resp.status == 200
+    assert (await resp.json())["rows"] == []
+    resp = await client.get("/api/reports/missed", params=params | {"all": "true"}, headers=auth())
+    (row,) = (await resp.json())["rows"]
+    assert (row["phone"], row["responsible_extension"], row["called_back"]) == (ORLOV, "106", True)
+    assert row["first_missed_at"] == "2025-10-09T12:53:15+03:00"
+
+
+async def test_api_refuses_bad_parameters_clearly(client: TestClient) -> None:
+    for params, problem in (
+        ({"since": "soon"}, "since"),
+        ({"format": "pdf"}, "format"),
+        ({"all": "maybe"}, "all"),
+        ({"since": "2025-10-10", "until": "2025-10-01"}, "must be after"),
+    ):
+        resp = await client.get("/api/reports/missed", params=params, headers=auth())
+        assert resp.status == 400
+        assert problem in (await resp.json())["error"]
+
+
+async def test_api_default_window_ends_now(client: TestClient) -> None:
+    resp = await client.get("/api/reports/missed", headers=auth())
+    doc = await resp.json()
+    until = datetime.fromisoformat(doc["until"])
+    assert abs((datetime.now(timezone.utc) - until).total_seconds()) < 60
+    assert datetime.fromisoformat(doc["since"]).strftime("%H:%M") == "19:00"
+
+
+# -- delivery: CLI, file, e-mail -------------------------------------------------------------
+
+
+@dataclass
+class Mailbox:
+    received: list[Envelope] = field(default_factory=list)
+    port: int = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
+        self.received.append(envelope)
+        return "250 Message accepted for delivery"
+
+    def messages(self) -> list[Message]:
+        return [email.message_from_bytes(e.content) for e in self.received]  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def mailbox() -> AsyncIterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it is sent."""
+    box = Mailbox()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(box, hostname="callbridge.test"), "127.0.0.1", 0)
+    box.port = server.sockets[0].getsockname()[1]
+    yield box
+    server.close()
+    await server.wait_closed()
+
+
+def mail_settings(settings: Settings, mailbox: Mailbox) -> Settings:
+    return settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": mailbox.port,
+            "smtp_security": "none",
+            "report_email_from": "callbridge@agency.test",
+            "report_email_to": ("sales@agency.test", "boss@agency.test"),
+        }
+    )
+
+
+async def test_email_carries_text_html_and_csv(
+    client: TestClient, office: Repository, settings: Settings, mailbox: Mailbox
+) -> None:
+    await replay(client, steps("missed_incoming.json"))
+    await send_report(await report(office), mail_settings(settings, mailbox))
+    (envelope,) = mailbox.received
+    assert envelope.rcpt_tos == ["sales@agency.test", "boss@agency.test"]
+    (message,) = mailbox.messages()
+    assert message["Subject"].startswith("Missed calls: 1 to call back")
+    parts = {part.get_content_type(): part for part in message.walk() if not part.is_multipart()}
+    assert "Орлов Дмитрий" in parts["text/plain"].get_payload(decode=True).decode()
+    assert "Орлов Дмитрий" in parts["text/html"].get_payload(decode=True).decode()
+    attached = parts["text/csv"]
+    assert attached.get_filename().startswith("missed-calls-")
+    assert ORLOV in attached.get_payload(decode=True).decode()
+
+
+async def _cli(
+    settings: Settings, *args: str, extra_env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    env = (
+        {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
+        | {
+            "CALLBRIDGE_DATABASE_URL": settings.database_url or "",
+            "CALLBRIDGE_MANGO_API_KEY": API_KEY,
+            "CALLBRIDGE_MANGO_API_SALT": API_SALT,
+            "CALLBRIDGE_API_TOKEN": API_TOKEN,
+            "CALLBRIDGE_LOG_FORMAT": "json",
+            "CALLBRIDGE_STATE_DIR": str(settings.state_dir),
+        }
+        | (extra_env or {})
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "daemon.cli",
+        *args,
+        env=env,
+        cwd=Path(__file__).parent.parent,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 45)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_cli_report_to_stdout_file_and_email(
+    client: TestClient, office: Repository, settings: Settings, mailbox: Mailbox, tmp_path: Path
+) -> None:
+    await replay(client, steps("missed_incoming.json"))
+    window = ["--since", "2025-10-09", "--until", "2025-10-10T00:00+03:00"]
+    code, out, err = await _cli(settings, "report", "missed", *window, "--format", "json")
+    assert code == 0, err
+    (row,) = json.loads(out)["rows"]
+    assert (row["phone"], row["responsible_extension"]) == (ORLOV, "106")
+
+    target = tmp_path / "report.html"
+    mail_env = {
+        "CALLBRIDGE_SMTP_HOST": "127.0.0.1",
+        "CALLBRIDGE_SMTP_PORT": str(mailbox.port),
+        "CALLBRIDGE_SMTP_SECURITY": "none",
+        "CALLBRIDGE_REPORT_EMAIL_FROM": "cb@agency.test",
+        "CALLBRIDGE_REPORT_EMAIL_TO": "sales@agency.test",
+    }
+    code, out, err = await _cli(
+        settings,
+        "report",
+        "missed",
+        *window,
+        "--format",
+        "html",
+        "--output",
+        str(target),
+        "--email",
+        extra_env=mail_env,
+    )
+    assert (code, out) == (0, ""), err
+    assert "Орлов Дмитрий" in target.read_text(encoding="utf-8")
+    assert [m["To"] for m in mailbox.messages()] == ["sales@agency.test"]
+
+
+async def test_cli_report_all_and_errors(
+    client: TestClient, office: Repository, settings: Settings
+) -> None:
+    await replay(client, steps("missed_incoming.json"))
+    await replay(client, steps("outgoing_callback.json"))
+    window = ["--since", "2025-10-09", "--until", "2025-10-10"]
+    code, out, _ = await _cli(settings, "report", "missed", *window)
+    assert code == 0 and "Nobody to call back." in out
+    code, out, _ = await _cli(settings, "report", "missed", *window, "--all", "--format", "csv")
+    (row,) = list(csv.DictReader(io.StringIO(out)))
+    assert (row["phone"], row["called_back"]) == (ORLOV, "true")
+    code, _, err = await _cli(settings, "report", "missed", "--since", "last tuesday")
+    assert code == 1 and "since" in err and err.count("\n") == 1
+    code, _, err = await _cli(settings, "report", "missed", "--email")
+    assert code == 2 and "smtp_host" in err
+
+
+def test_settings_read_lists_from_the_environment() -> None:
+    loaded = load_settings(
+        {
+            "CALLBRIDGE_REPORT_EMAIL_TO": "a@x.test, b@x.test",
+            "CALLBRIDGE_REPORT_WORKING_DAYS": "mon,tue,wed,thu,fri,sat",
+        }
+    )
+    assert loaded.report_email_to == ("a@x.test", "b@x.test")
+    assert loaded.report_working_days[-1] == "sat"
