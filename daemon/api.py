@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from aiohttp import web
 
+from daemon.auth import bearer_matches
 from daemon.errors import StorageUnavailable
 from daemon.phones import normalise_phone
 from daemon.keys import REPOSITORY
@@ -25,16 +25,11 @@ def _error(status: int, problem: str, **details: Any) -> web.Response:
 
 def bearer_auth(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     """Middleware: every /api/* request needs ``Authorization: Bearer <token>``."""
-    expected = token.encode("utf-8")
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/api/"):
-            scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
-            # aiohttp decodes header bytes that are not UTF-8 as surrogates; encode them back
-            # the same way, or a token such as b"\xff" would raise (a 500) instead of a 401.
-            sent_bytes = sent.strip().encode("utf-8", "surrogateescape")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(sent_bytes, expected):
+            if not bearer_matches(request.headers.get("Authorization", ""), token):
                 return web.json_response(
                     {"error": "missing or wrong bearer token"}, status=401,
                     headers={"WWW-Authenticate": 'Bearer realm="callbridge"'},

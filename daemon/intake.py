@@ -13,7 +13,8 @@ expected to hand work to a background task.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import structlog
 
@@ -26,6 +27,7 @@ log = structlog.get_logger(__name__)
 
 Listener = Callable[[Envelope], None]
 REPLAY_IDLE_S = 0.5
+T = TypeVar("T")
 
 
 class Intake:
@@ -36,7 +38,7 @@ class Intake:
         self._budget = db_budget_s
         self._slots = asyncio.Semaphore(max_in_flight)
         self._listeners: list[Listener] = []
-        self._applying: set[asyncio.Task[str]] = set()  # referenced until done, even when abandoned
+        self._applying: set[asyncio.Task[Any]] = set()  # referenced until done, even when abandoned
         # False after PostgreSQL failed us: later events go straight to the spool
         # instead of each waiting out the budget, until the replayer sees it answer.
         self.database_ok = True
@@ -72,9 +74,23 @@ class Intake:
         in the background, keeping its in-flight slot until it does.
         """
         await self._slots.acquire()
-        task = asyncio.create_task(self._pipeline.apply(env), name="intake-apply")
+        task = self._detached(self._pipeline.apply(env), "intake-apply")
+        task.add_done_callback(lambda _: self._slots.release())
+        return await self._await_at_most(task)
+
+    def _detached(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
+        task = asyncio.create_task(coro, name=name)
         self._applying.add(task)
-        task.add_done_callback(self._apply_finished)
+        task.add_done_callback(self._detached_finished)
+        return task
+
+    def _detached_finished(self, task: asyncio.Task[Any]) -> None:
+        self._applying.discard(task)
+        if not task.cancelled():
+            task.exception()  # an abandoned task's error was already answered (spooled, retried)
+
+    async def _await_at_most(self, task: asyncio.Task[T]) -> T:
+        """The task's result, or TimeoutError after the budget (the task is then cancelled and abandoned)."""
         try:
             done, _ = await asyncio.wait({task}, timeout=self._budget)
         except asyncio.CancelledError:
@@ -84,12 +100,6 @@ class Intake:
             task.cancel()
             raise TimeoutError
         return task.result()
-
-    def _apply_finished(self, task: asyncio.Task[str]) -> None:
-        self._slots.release()
-        self._applying.discard(task)
-        if not task.cancelled():
-            task.exception()  # an abandoned apply's error was already answered by spooling
 
     def announce(self, env: Envelope) -> None:
         for listener in self._listeners:
@@ -116,7 +126,7 @@ class Intake:
         return "spooled"
 
     # -- the replayer ------------------------------------------------------------
-    async def replay_forever(self, probe: Callable[[], object]) -> None:
+    async def replay_forever(self, probe: Callable[[], Coroutine[Any, Any, object]]) -> None:
         """Supervised task: drain the spool whenever the database answers."""
         while True:
             try:
@@ -127,7 +137,7 @@ class Intake:
             if self.database_ok and (self._spool is None or self._spool.backlog() == 0):
                 continue
             try:
-                await asyncio.wait_for(probe(), timeout=self._budget)  # type: ignore[arg-type]
+                await self._await_at_most(self._detached(probe(), "spool-probe"))
             except (StorageUnavailable, StorageError, TimeoutError, OSError):
                 continue
             if not self.database_ok:
@@ -146,7 +156,7 @@ class Intake:
             for payload in records:
                 env = Envelope.model_validate_json(payload)
                 try:
-                    await asyncio.wait_for(self._pipeline.apply(env), timeout=self._budget)
+                    await self._await_at_most(self._detached(self._pipeline.apply(env), "spool-apply"))
                 except (StorageUnavailable, TimeoutError) as exc:
                     # Stop here; the whole segment is replayed again later (apply is idempotent).
                     self._mark_database_down(exc)

@@ -45,6 +45,8 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                            HealthCheck.data_too_large],
 )
+# Per test, past the suite's 60 s: generous, since other work may share the two cores.
+FUZZ_TIMEOUT_S = 60 + EXAMPLES * 0.04
 # Valid events each cost a whole pipeline transaction: half as many keep the file under a minute.
 HALF = settings(FUZZ, max_examples=max(50, EXAMPLES // 2))
 FEWER = settings(FUZZ, max_examples=max(50, EXAMPLES // 10))
@@ -210,6 +212,7 @@ async def _stored_verbatim(repo: Repository, path: str, text: str) -> bool:
         "SELECT count(*) FROM inbox WHERE path = $1 AND raw = $2", path.strip("/"), text) == 1
 
 
+@pytest.mark.timeout(FUZZ_TIMEOUT_S)
 @FUZZ
 @given(request=hostile_requests())
 @example(request=("events/call", FORM, b"vpbx_api_key=x&sign=y&json=%FF", None))
@@ -284,6 +287,7 @@ def valid_requests(draw: st.DrawFn) -> tuple[str, str]:
     return path, dumps(event, compact=draw(st.booleans()), ascii_only=draw(st.booleans()))
 
 
+@pytest.mark.timeout(FUZZ_TIMEOUT_S)
 @HALF
 @given(request=valid_requests())
 async def test_valid_events_with_random_values_are_stored_verbatim(

@@ -302,3 +302,17 @@ async def test_hostile_query_strings_get_an_answer_not_a_500(client: TestClient,
     assert resp.status in (200, 400, 404), (resp.status, await resp.text())
     body = await resp.json()
     assert isinstance(body, list) or "error" in body or "id" in body
+
+
+async def test_a_websocket_authorization_header_that_is_not_utf8_is_refused_not_a_500(
+    client: TestClient,
+) -> None:
+    """Regression: the screen's own token check once raised on such bytes (500)."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(b"GET /ws?extension=105 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                 b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 b"Authorization: Bearer \xff\xfe\r\n\r\n")
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), timeout=10)
+    writer.close()
+    assert status_line.startswith(b"HTTP/1.1 401"), status_line

@@ -20,7 +20,7 @@ from adapters.mango import models as m
 from adapters.mango.signature import verify
 from adapters.mango.translate import EVENT_PATHS, SOURCE, Translated, UnknownValue, command_result
 from daemon.domain import Envelope
-from daemon.errors import StorageError, StorageUnavailable
+from daemon.errors import StorageUnavailable
 from daemon.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -81,9 +81,11 @@ class MangoWebhooks:
             log.error("webhook_not_stored", error=str(exc), elapsed_ms=_ms(started))
             self._metrics.event_seen(env.event.kind, "unavailable", started)
             return web.json_response({"error": "storage unavailable, retry later"}, status=503)
-        except StorageError:
+        except Exception:
+            # The boundary: whatever went wrong, the PBX gets a JSON answer that
+            # says the event was not stored (so it may retry), and we get the trace.
             log.exception("webhook_not_stored", elapsed_ms=_ms(started))
-            self._metrics.event_seen(env.event.kind, "error", started)
+            self._metrics.event_seen(_path_label(path), "error", started)
             return web.json_response({"error": "internal error, event not stored"}, status=500)
         log.info("webhook", outcome=outcome, kind=env.event.kind, elapsed_ms=_ms(started))
         self._metrics.event_seen(env.event.kind, outcome, started)

@@ -15,13 +15,13 @@ daemon lost or regained PostgreSQL's notifications) and ``card`` (a caller card)
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
 
 import structlog
 from aiohttp import WSMsgType, web
 
+from daemon.auth import bearer_matches, token_matches
 from daemon.errors import StorageError, StorageUnavailable
 from daemon.keys import REPOSITORY, SETTINGS
 from daemon.screen.hub import CLOSE_TIMEOUT_S, Screen
@@ -38,15 +38,6 @@ MAX_MESSAGE_BYTES = 4096
 # hello means "from now on you will see every call".
 LISTEN_WAIT_S = 5.0
 CLOSE_UNAUTHORIZED = 4401
-
-
-def _token_ok(sent: str, expected: str) -> bool:
-    return hmac.compare_digest(sent.strip().encode("utf-8"), expected.encode("utf-8"))
-
-
-def _bearer(header: str) -> str:
-    scheme, _, token = header.partition(" ")
-    return token if scheme.lower() == "bearer" else ""
 
 
 async def _first_message_token(ws: web.WebSocketResponse) -> str:
@@ -71,11 +62,11 @@ async def screen_socket(request: web.Request) -> web.StreamResponse:
                                  status=400)
     expected = request.app[SETTINGS].secret("api_token")
     header = request.headers.get("Authorization")
-    if header is not None and not _token_ok(_bearer(header), expected):
+    if header is not None and not bearer_matches(header, expected):
         return web.json_response({"error": "missing or wrong bearer token"}, status=401)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_MESSAGE_BYTES, timeout=CLOSE_TIMEOUT_S)
     await ws.prepare(request)
-    if header is None and not _token_ok(await _first_message_token(ws), expected):
+    if header is None and not token_matches(await _first_message_token(ws), expected):
         log.info("screen_unauthorized", extension=extension)
         await ws.close(code=CLOSE_UNAUTHORIZED, message=b"missing or wrong token")
         return ws
