@@ -90,6 +90,17 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.execute("SET TIME ZONE 'UTC'")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release a pool connection without asyncpg's reset query: one round trip less per event.
+
+    asyncpg still rolls back a transaction left open. There is no session state
+    to clear: advisory locks are per transaction (migrate releases its session
+    lock itself), nothing on the pool LISTENs (the screen has a connection of its
+    own) or keeps cursors, and the one setting is the UTC time zone above, which
+    the reset query used to undo.
+    """
+
+
 async def create_pool(settings: Settings, url: str, *, attempts: int = CONNECT_ATTEMPTS) -> asyncpg.Pool:
     """The daemon's pool, after a bounded number of connection attempts."""
     if settings.db_pool_min > settings.db_pool_max:
@@ -102,6 +113,7 @@ async def create_pool(settings: Settings, url: str, *, attempts: int = CONNECT_A
         command_timeout=settings.db_command_timeout_s,
         timeout=CONNECT_TIMEOUT_S,
         init=_init_connection,
+        reset=_keep_session,
     )
     try:
         return await asyncpg.create_pool(url, **pool_kwargs)

@@ -19,7 +19,10 @@ _RU_SEPARATORS = str.maketrans("", "", " -()")
 RU_COUNTRY_CODE = 7
 
 
-@lru_cache(maxsize=65536)
+# The cache serves the numbers of calls in progress (each call's events repeat
+# them within seconds). 65,536 entries grew the daemon by about 19 MiB under
+# load; 8,192 is about 2.5 MiB (docs/BENCHMARKS.md).
+@lru_cache(maxsize=8192)
 def normalise_phone(raw: str | None, region: str = "RU") -> str | None:
     """Return the E.164 form of ``raw`` or None when it is not a valid phone number.
 

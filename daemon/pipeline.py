@@ -52,11 +52,15 @@ class Pipeline:
 
     async def refresh_call(self, tx: Tx, entry_id: str) -> CallView:
         # Round trips are most of an event's cost: the events and the stored
-        # links come in one, and managers and fills go with the upsert.
+        # links come in one, and managers and fills go with the upsert. Once the
+        # call has its contact and lead, only the upsert needs the line's ad
+        # source, and it looks that up itself.
         events, contact_id, lead_id = await tx.call_state(entry_id, CALL_EVENT_KINDS)
         view = derive_call(entry_id, events)
         phone = normalise_phone(view.customer_number, self.region)
-        ad_source = await tx.ad_source_for_line(line_key(view.line_number, self.region))
+        key = line_key(view.line_number, self.region)
+        settled = contact_id is not None and lead_id is not None
+        ad_source = None if settled else await tx.ad_source_for_line(key)
         links = await self._links(tx, view, phone, ad_source, Links(contact_id, lead_id))
         await tx.upsert_communication(
             entry_id=entry_id,
@@ -72,6 +76,8 @@ class Pipeline:
             participants=view.participants,
             line_number=view.line_number,
             ad_source=ad_source,
+            ad_source_known=not settled,
+            line_key=key,
             started_at=view.started_at,
             answered_at=view.answered_at,
             ended_at=view.ended_at,

@@ -60,11 +60,12 @@ class Tx:
         return events, row["contact_id"], row["lead_id"]
 
     async def upsert_communication(self, *, fill_contact_id: int | None, fill_lead_id: int | None,
-                                   **values: Any) -> None:
+                                   line_key: str | None, **values: Any) -> None:
         """Store the derived communication; managers of its extensions are created when first seen.
 
         ``fill_contact_id`` / ``fill_lead_id``: the contact or lead this call created, to be
         given the ad source and line if it still lacks them (None: leave them be).
+        ``ad_source`` None without ``ad_source_known``: look it up by ``line_key`` here.
         """
         await self.conn.execute(
             q("upsert_communication"),
@@ -74,7 +75,7 @@ class Tx:
             values["ad_source"], values["started_at"], values["answered_at"],
             values["ended_at"], values["talk_seconds"], list(values["recording_ids"]),
             values["disconnect_reason"], values["finished"], values["reconciled"],
-            fill_contact_id, fill_lead_id,
+            fill_contact_id, fill_lead_id, values["ad_source_known"], line_key,
         )
 
     # -- lines and managers ----------------------------------------------

@@ -39,8 +39,14 @@ HISTOGRAM = "callbridge_event_processing_seconds"
 SLO_S = 0.010
 # Upper bound on what one phase may need; a daemon faster than this ends the phase early.
 MAX_RATE_PER_S = 5000
-SPOOL_DRAIN_WAIT_S = 120.0
+SPOOL_DRAIN_WAIT_S = 600.0
+STUCK_GAUGE_S = 15.0
 FINAL_DRAIN_WAIT_S = 900.0  # before counting what was stored, everything spooled must be replayed
+
+
+def _gauge(text: str | None, name: str) -> float:
+    return next((float(line.split()[-1]) for line in (text or "").splitlines()
+                 if line.startswith(name + " ")), 0.0)
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -66,6 +72,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--label", default="", help="a note for this run in the report (e.g. 'before')")
     p.add_argument("--profile", type=Path, help="py-spy the daemon during the first closed-loop phase into "
                    "this file (collapsed stacks; needs py-spy in the venv)")
+    p.add_argument("--render", type=Path, help="measure nothing: write the report of a run saved with --json")
     p.add_argument("--no-write", action="store_true", help="print the report, do not touch docs/")
     a = p.parse_args(argv)
     a.contacts = a.contacts or (10_000_000 if a.ten_million else 100_000 if a.quick else 1_000_000)
@@ -92,6 +99,7 @@ class Suite:
         self.daemon: Daemon | None = None
         self.sent: dict[str, tuple[int, int]] = {}  # phase tag -> (distinct events, calls) sent
         self.phase_no = 0
+        self.stuck_backlog: float | None = None
 
     async def start_daemon(self, log_level: str = "warning") -> Daemon:
         if self.daemon is not None:
@@ -160,8 +168,13 @@ class Suite:
             + f", CPU/event daemon {out['daemon_cpu_us_per_event']:.0f} µs PG {out['pg_cpu_us_per_event']:.0f} µs"
             + f", RSS {out['rss_steady_mib']:.0f}/{out['rss_peak_mib']:.0f} MiB, {dict(r.outcomes)}"
             + (f", errors {dict(r.errors)} statuses {dict(r.statuses)}" if r.ok != r.offered else ""))
-        await self.settle()
+        out["spool_drain_s"] = await self.settle()
+        if out["outcomes"].get("spooled"):
+            say(f"    spool replayed in {out['spool_drain_s']:.0f} s")
         return out
+
+    def _spool_files(self) -> list[Path]:
+        return [p for p in (self.state / "spool").glob("*") if p.is_file()]
 
     def _profiler(self, seconds: float) -> subprocess.Popen | None:
         target, self.args.profile = self.args.profile, None  # the first closed-loop phase only
@@ -172,17 +185,28 @@ class Suite:
                                  "-r", "200", "-f", "raw", "-o", str(target), "--nonblocking"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    async def settle(self, wait_s: float = SPOOL_DRAIN_WAIT_S) -> None:
-        """Wait for the spool to drain (if the daemon reports it), then a short pause."""
-        deadline = time.perf_counter() + wait_s
+    async def settle(self, wait_s: float = SPOOL_DRAIN_WAIT_S) -> float:
+        """Wait for the spool to drain (if the daemon reports it), then a short pause; returns the wait."""
+        started = time.perf_counter()
+        deadline = started + wait_s
+        last, unchanged_since = None, started
         while time.perf_counter() < deadline:
             text = await self.daemon.metrics()
-            backlog = next((float(line.split()[-1]) for line in (text or "").splitlines()
-                            if line.startswith("callbridge_spool_backlog ")), 0.0)
+            backlog = _gauge(text, "callbridge_spool_backlog")
             if backlog == 0:
                 break
+            if backlog != last:
+                last, unchanged_since = backlog, time.perf_counter()
+            elif (time.perf_counter() - unchanged_since > STUCK_GAUGE_S
+                  and _gauge(text, "callbridge_db_pool_in_use") == 0 and not self._spool_files()):
+                # The gauge says events wait, but the spool is empty and nothing replays.
+                self.stuck_backlog = backlog
+                say(f"    the spool is empty but callbridge_spool_backlog stays at {backlog:.0f}")
+                break
             await asyncio.sleep(0.5)
+        waited = time.perf_counter() - started
         await asyncio.sleep(2.0)
+        return waited
 
 
 async def run(args: argparse.Namespace) -> dict:
@@ -214,7 +238,10 @@ async def run(args: argparse.Namespace) -> dict:
             try:
                 await _load_phases(suite, args, results)
                 await suite.settle(FINAL_DRAIN_WAIT_S)
+                load1, load5, _ = os.getloadavg()
+                results["machine"]["load_after"] = f"{load1:.2f} (1 min), {load5:.2f} (5 min)"
                 results["check"] = await _check(db_url, suite.sent)
+                results["stuck_spool_gauge"] = suite.stuck_backlog
             finally:
                 if suite.daemon is not None:
                     results["daemon_exit"] = await suite.daemon.stop()
@@ -243,20 +270,16 @@ async def _load_phases(suite: Suite, args: argparse.Namespace, results: dict) ->
         say("closed loop (maximum throughput):")
         results["closed"] = [await suite.phase("closed", seconds=secs) for _ in range(reps)]
         max_rate = median([r["events_per_s"] for r in results["closed"]])
+    # Phases that stay within capacity first; the two past it (200 % and the
+    # sustained rate) last, because what they spool is replayed for minutes.
+    shares = (0.25, 0.5, 1.0)
     if "open" in args.parts and max_rate:
         say(f"open loop at fractions of {max_rate:.0f} events/s:")
-        results["open"] = {}
-        for share in (0.25, 0.5, 1.0, 2.0):
-            results["open"][str(share)] = [await suite.phase("open", rate=max_rate * share, seconds=secs)
-                                          for _ in range(reps)]
+        results["open"] = {str(share): [await suite.phase("open", rate=max_rate * share, seconds=secs)
+                                        for _ in range(reps)] for share in shares}
     if "slo" in args.parts:
         say("open loop at 500 events/s:")
         results["at500"] = [await suite.phase("at500", rate=500, seconds=secs) for _ in range(reps)]
-    if "sustain" in args.parts:
-        say(f"sustained {args.sustain_rate:.0f} events/s for {args.sustain_seconds:.0f} s:")
-        results["sustain"] = [await suite.phase("sustain", rate=args.sustain_rate,
-                                                seconds=args.sustain_seconds)
-                              for _ in range(args.sustain_repeats)]
     if "logslo" in args.parts:
         say("500 events/s with info-level logs (server-side latency from elapsed_ms):")
         d = await suite.start_daemon(log_level="info")
@@ -267,6 +290,14 @@ async def _load_phases(suite: Suite, args: argparse.Namespace, results: dict) ->
         results["logged500"] = out
         say(f"  from the log: {len(ms)} lines, p50 {out['log_p50_ms']} p99 {out['log_p99_ms']} ms")
         await suite.start_daemon()
+    if "open" in args.parts and max_rate:
+        say(f"open loop at twice {max_rate:.0f} events/s:")
+        results["open"]["2.0"] = [await suite.phase("open", rate=max_rate * 2, seconds=secs) for _ in range(reps)]
+    if "sustain" in args.parts:
+        say(f"sustained {args.sustain_rate:.0f} events/s for {args.sustain_seconds:.0f} s:")
+        results["sustain"] = [await suite.phase("sustain", rate=args.sustain_rate,
+                                                seconds=args.sustain_seconds)
+                              for _ in range(args.sustain_repeats)]
 
 
 async def _check(db_url: str, sent: dict[str, tuple[int, int]]) -> dict:
@@ -297,9 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(level="warning", fmt="console")  # the migrations this process applies
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
-    started = time.time()
-    results = asyncio.run(run(args))
-    results["wall_s"] = time.time() - started
+    if args.render:
+        results = json.loads(args.render.read_text())
+    else:
+        started = time.time()
+        results = asyncio.run(run(args))
+        results["wall_s"] = time.time() - started
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
     text = report.section(results)

@@ -75,13 +75,12 @@ def _targets(res: dict) -> list[str]:
         extra = f"; READY=1 after {_f(median(ready), 3)} s" if ready else ""
         rows.append(f"| start to READY ≤ 2 s | port accepting after {_f(s, 3)} s "
                     f"({len(start['to_port_s'])} starts){extra} | {_verdict(s <= 2.0)} |")
-    lookup = res.get("lookup")
-    if lookup:
+    for lookup in filter(None, (res.get("lookup"), res.get("lookup_10m"))):
         rows.append(f"| lookup p99 ≤ 0.5 ms at 10,000,000 contacts (warm) | at {lookup['contacts']:,} contacts: "
                     f"p50 {_f(lookup['p50_ms'], 3)} ms, p99 {_f(lookup['p99_ms'], 3)} ms "
                     f"({lookup['lookups']:,} lookups × {lookup['runs']}); inside PostgreSQL p99 "
                     f"{_f(lookup.get('server_p99_ms'), 3)} ms | "
-                    f"{_verdict(lookup['p99_ms'] <= 0.5) if lookup['contacts'] >= 10_000_000 else ('met at this size' if lookup['p99_ms'] <= 0.5 else '**missed**')} |")
+                    f"{_verdict(lookup['p99_ms'] <= 0.5) if lookup['contacts'] >= 10_000_000 else ('met at this size' if lookup['p99_ms'] <= 0.5 else 'missed at this size')} |")
     norm = res.get("normalisation")
     if norm:
         rows.append(f"| normalisation ≤ 20 µs per number | distinct numbers {_f(norm['cold_us'], 1)} µs "
@@ -102,8 +101,8 @@ def _phase_table(title: str, runs_by_row: list[tuple[str, list[dict]]]) -> list[
     out = [f"**{title}** (median of runs; latency in ms, client side from the scheduled send; "
            "server side from the daemon's histogram)", "",
            "| load | runs | achieved events/s | calls/s | p50 | p95 | p99 | max | server p50 | server p99 "
-           "| ≤ 10 ms (server) | RSS steady / peak MiB | errors | outcomes (all runs) |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "| ≤ 10 ms (server) | RSS steady / peak MiB | CPU µs/event daemon / PG | errors | outcomes (all runs) | spool replayed in |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, runs in runs_by_row:
         outcomes: dict[str, int] = {}
         for r in runs:
@@ -115,8 +114,15 @@ def _phase_table(title: str, runs_by_row: list[tuple[str, list[dict]]]) -> list[
             f"| {_f(_med(runs, 'max_ms'), 0)} | {_f(_med(runs, 'server_p50_ms'), 2)} "
             f"| {_f(_med(runs, 'server_p99_ms'), 2)} | {_f(_med(runs, 'server_share_le_10ms') * 100, 2)} % "
             f"| {_f(_med(runs, 'rss_steady_mib'), 0)} / {_f(_med(runs, 'rss_peak_mib'), 0)} "
-            f"| {sum(r['not_ok'] for r in runs)} | {', '.join(f'{k} {v:,}' for k, v in sorted(outcomes.items()))} |")
+            f"| {_f(_med(runs, 'daemon_cpu_us_per_event'), 0)} / {_f(_med(runs, 'pg_cpu_us_per_event'), 0)} "
+            f"| {sum(r['not_ok'] for r in runs)} | {', '.join(f'{k} {v:,}' for k, v in sorted(outcomes.items()))} "
+            f"| {_spool(runs)} |")
     return out + [""]
+
+
+def _spool(runs: list[dict]) -> str:
+    spooled = [r for r in runs if r["outcomes"].get("spooled")]
+    return ", ".join(f"{_f(r.get('spool_drain_s'), 0)} s" for r in spooled) if spooled else "–"
 
 
 def section(res: dict) -> str:
@@ -161,8 +167,7 @@ def section(res: dict) -> str:
     if start:
         lines += [f"**Start to READY**: spawn of `python -m daemon.cli run` to the port accepting a "
                   f"connection, migrations already applied: {', '.join(_f(s, 3) for s in start['to_port_s'])} s.", ""]
-    if res.get("lookup"):
-        lk = res["lookup"]
+    for lk in filter(None, (res.get("lookup"), res.get("lookup_10m"))):
         lines += [f"**Phone lookup alone** (`Tx.contact_id_by_phone`, one connection, sequential, after a warm-up "
                   f"pass over the same phones; {lk['hit_share'] * 100:.0f} % known phones): p50 "
                   f"{_f(lk['p50_ms'], 3)} ms, p99 {_f(lk['p99_ms'], 3)} ms, max {_f(lk['max_ms'], 2)} ms "
@@ -175,6 +180,10 @@ def section(res: dict) -> str:
                   f"spellings): {_f(n['cold_us'], 1)} µs each with the cache bypassed, {_f(n['cold_cached_us'], 1)} µs "
                   f"through the lru_cache when every number is new, {_f(n['warm_us'], 2)} µs for a number seen "
                   f"before (median of {n['runs']} runs).", ""]
+    if res.get("stuck_spool_gauge"):
+        lines += [f"**Spool gauge**: after an overload phase, the spool directory was empty and nothing was "
+                  f"replaying, but `callbridge_spool_backlog` stayed at {res['stuck_spool_gauge']:.0f}; the suite "
+                  f"stopped waiting for it (see the check below for whether anything was lost).", ""]
     check = res.get("check")
     if check:
         lost = [t for t, r in check["phases"].items()
@@ -189,10 +198,8 @@ def section(res: dict) -> str:
 
 
 def write(path: Path, text: str) -> None:
-    """Replace this suite's section (or append it), creating the file with its Machine section if absent."""
+    """Replace this suite's section (or append it); a new file starts with a Machine section."""
     current = path.read_text(encoding="utf-8") if path.exists() else HEADER
-    if "## Machine" not in current:
-        current = current.rstrip("\n") + "\n\n" + HEADER.split("\n", 4)[-1]
     start, end = current.find(BEGIN), current.find(END)
     if start >= 0 and end > start:
         current = current[:start] + text.rstrip("\n") + current[end + len(END):]

@@ -77,10 +77,16 @@ SELECT id FROM leads WHERE contact_id = $1 AND status = 'open';
 --   fills in names); DO UPDATE, not NOTHING, so that one created by a
 --   concurrent call still gives its id;
 -- * when the caller says so ($20, $21), the contact and the lead this very call
---   created get the ad source and line learnt since (no-ops unless one is missing).
+--   created get the ad source and line learnt since (no-ops unless one is missing);
+-- * the line's ad source is $11 when the caller looked it up ($22), else it is
+--   looked up here by line key ($23): one round trip less for a settled call.
 -- The CTEs touch other tables than the INSERT and read nothing it writes, so
 -- this is the same as running them one after another in the transaction.
-WITH wanted AS (
+WITH line AS (
+    SELECT CASE WHEN $22::boolean THEN $11::text
+                ELSE (SELECT l.ad_source FROM lines l WHERE l.line_key = $23::text) END AS ad_source
+),
+wanted AS (
     SELECT DISTINCT e AS extension FROM unnest(array_append($9::text[], $8::text)) AS e
     WHERE e IS NOT NULL
 ),
@@ -93,13 +99,16 @@ new_managers AS (
 ),
 filled_contact AS (
     UPDATE contacts
-    SET ad_source = $11, updated_at = now()
-    WHERE id = $20 AND created_by_entry_id = $1 AND ad_source IS NULL AND $11::text IS NOT NULL
+    SET ad_source = line.ad_source, updated_at = now()
+    FROM line
+    WHERE contacts.id = $20 AND contacts.created_by_entry_id = $1 AND contacts.ad_source IS NULL
+      AND line.ad_source IS NOT NULL
 ),
 filled_lead AS (
     UPDATE leads
-    SET ad_source = COALESCE(ad_source, $11), line_number = COALESCE(line_number, $10)
-    WHERE id = $21 AND opened_by_entry_id = $1 AND (ad_source IS NULL OR line_number IS NULL)
+    SET ad_source = COALESCE(leads.ad_source, line.ad_source), line_number = COALESCE(leads.line_number, $10)
+    FROM line
+    WHERE leads.id = $21 AND leads.opened_by_entry_id = $1 AND (leads.ad_source IS NULL OR leads.line_number IS NULL)
 )
 INSERT INTO communications (
     entry_id, channel, direction, status, phone, phone_raw, contact_id, lead_id,
@@ -110,7 +119,7 @@ INSERT INTO communications (
     $1, 'call', $2, $3, $4, $5, $6, $7,
     COALESCE((SELECT id FROM new_managers WHERE extension = $8),
              (SELECT id FROM managers WHERE extension = $8)),
-    $8, $9, $10, $11,
+    $8, $9, $10, (SELECT ad_source FROM line),
     to_timestamp($12), to_timestamp($13), to_timestamp($14), $15, $16, $17, $18, $19
 )
 ON CONFLICT (entry_id) DO UPDATE SET
