@@ -148,9 +148,15 @@ class Spool:
             self._close_segment()
 
     def sealed_segments(self) -> list[Path]:
+        """Segments no writer will append to again.
+
+        The listing happens under the writer's lock: listed outside it, a segment
+        the writer opened meanwhile would look sealed, be replayed half-written
+        and deleted, and the appends after that would be lost.
+        """
         with self._lock:
             current = self._file_path
-        return [p for p in self.segments() if p != current]
+            return [p for p in self.segments() if p != current]
 
     def consumed(self, path: Path, records: int) -> None:
         """Every record of ``path`` is applied: delete it."""

@@ -100,3 +100,28 @@ async def test_the_replayer_task_drains_on_its_own(client: TestClient, office) -
     assert intake.database_ok
     status = await client.app[REPOSITORY].pool.fetchval("SELECT status FROM communications")
     assert status == "missed"
+
+
+async def test_replaying_while_appends_continue_loses_nothing(tmp_path: Path) -> None:
+    """Regression (found by the benchmark): a segment opened by the writer while the
+    replayer listed the folder looked sealed, was replayed half-written and deleted."""
+    spool = Spool(tmp_path, segment_max_bytes=2000)
+    replayed: list[bytes] = []
+    writing = True
+
+    async def replayer() -> None:
+        while writing or spool.backlog():
+            spool.seal()
+            for segment in spool.sealed_segments():
+                records = list(read_records(segment))
+                replayed.extend(records)
+                spool.consumed(segment, len(records))
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(replayer())
+    await asyncio.gather(*(spool.append(f"rec-{i}".encode()) for i in range(5000)))
+    writing = False
+    await asyncio.wait_for(task, 30)
+    spool.close()
+    assert sorted(replayed) == sorted(f"rec-{i}".encode() for i in range(5000))
+    assert spool.backlog() == 0 and spool.segments() == []
