@@ -9,12 +9,10 @@ calls interleave, only on every event arriving at least once.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import random
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -27,10 +25,9 @@ from tests.conftest import (
     API_KEY,
     API_SALT,
     API_TOKEN,
-    RUN_ID,
     load_office,
+    scratch_database,
     signed_form,
-    with_database,
 )
 from tests.scenarios import Step, final_state, steps
 
@@ -154,19 +151,6 @@ def app_settings(database_url: str, state_dir: str, **extra: str) -> Any:
         "CALLBRIDGE_MANGO_API_URL": "http://127.0.0.1:9/vpbx/",
         **{f"CALLBRIDGE_{k.upper()}": v for k, v in extra.items()},
     })
-
-
-@contextlib.asynccontextmanager
-async def scratch_database(server_url: str, template_db: str) -> AsyncIterator[str]:
-    """A migrated database of its own, dropped on exit (like the db_url fixture)."""
-    name = f"{RUN_ID}_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-        yield with_database(server_url, name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 _CLEAN: dict[tuple[str, int, int, str], dict[str, Any]] = {}

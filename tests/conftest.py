@@ -9,6 +9,7 @@ database this run made is dropped at the end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -111,9 +112,9 @@ async def template_db(server_url: str) -> AsyncIterator[str]:
         await admin.close()
 
 
-@pytest.fixture
-async def db_url(server_url: str, template_db: str) -> AsyncIterator[str]:
-    """A fresh, migrated database of this test's own."""
+@contextlib.asynccontextmanager
+async def scratch_database(server_url: str, template_db: str) -> AsyncIterator[str]:
+    """A migrated database of its own, copied from the template and dropped on exit."""
     name = f"{RUN_ID}_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(server_url)
     try:
@@ -122,6 +123,13 @@ async def db_url(server_url: str, template_db: str) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def db_url(server_url: str, template_db: str) -> AsyncIterator[str]:
+    """A fresh, migrated database of this test's own."""
+    async with scratch_database(server_url, template_db) as url:
+        yield url
 
 
 @pytest.fixture
