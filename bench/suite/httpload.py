@@ -31,6 +31,7 @@ class Results:
 
     offered: int = 0
     latencies: list[float] = field(default_factory=list)
+    acked: list[int] = field(default_factory=list)  # indices of the requests answered 200
     statuses: collections.Counter = field(default_factory=collections.Counter)
     outcomes: collections.Counter = field(default_factory=collections.Counter)
     errors: collections.Counter = field(default_factory=collections.Counter)
@@ -150,6 +151,7 @@ class _Client:
         r.statuses[status] += 1
         r.last_done = now
         if status == 200:
+            r.acked.append(pending[0])
             # {"result": "stored"} and friends: the outcome is the last quoted word.
             r.outcomes[body.rsplit(b'"', 2)[-2].decode("ascii", "replace")] += 1
         self._finished()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bench.suite.stats import median
 
+MB_PER_MIB = 1.048576
 BEGIN = "<!-- bench-suite:begin (written by python -m bench.suite; edits inside are overwritten) -->"
 END = "<!-- bench-suite:end -->"
 HEADER = """# Benchmarks
@@ -46,7 +47,7 @@ def _targets(res: dict) -> list[str]:
         rows.append(
             f"| ≥ 2,000 signed durable events/s for 60 s, no errors | offered {_f(rate, 0)}/s for "
             f"{_f(sustain[0]['seconds'], 0)} s: achieved {_f(_med(sustain, 'events_per_s'), 0)} events/s, "
-            f"{sum(r['not_ok'] for r in sustain)} errors, {sum(r['outcomes'].get('spooled', 0) for r in sustain)} "
+            f"{sum(r['not_ok'] for r in sustain):,} not answered 200 (503: busy), {sum(r['outcomes'].get('spooled', 0) for r in sustain)} "
             f"spooled, client p99 {_f(_med(sustain, 'p99_ms'))} ms; {len(ok_runs)}/{len(sustain)} runs held it "
             f"| {_verdict(len(ok_runs) * 2 > len(sustain))} |")
     closed = res.get("closed") or []
@@ -86,22 +87,39 @@ def _targets(res: dict) -> list[str]:
         rows.append(f"| normalisation ≤ 20 µs per number | distinct numbers {_f(norm['cold_us'], 1)} µs "
                     f"(through the cache {_f(norm['cold_cached_us'], 1)} µs); repeated number "
                     f"{_f(norm['warm_us'], 2)} µs | {_verdict(norm['cold_us'] <= 20)} |")
-    rss100 = (res.get("open") or {}).get("1.0") or []
-    rss200 = (res.get("open") or {}).get("2.0") or []
-    if rss100:
-        rows.append(f"| RSS ≤ 100 MB steady | {_f(_med(rss100, 'rss_steady_mib'))} MiB at the maximum rate "
-                    f"(peak {_f(_med(rss100, 'rss_peak_mib'))} MiB) | {_verdict(_med(rss100, 'rss_steady_mib') * 1.048576 <= 100)} |")
+    opens = res.get("open") or {}
+    fresh = opens.get("0.5") or opens.get("0.25") or []
+    at500 = res.get("at500") or []
+    rss200 = opens.get("2.0") or []
+    if fresh or at500:
+        parts, oks = [], []
+        if fresh:
+            steady = _med(fresh, "rss_steady_mib")
+            parts.append(f"{_f(steady)} MiB at {_f(fresh[0]['offered_rate'], 0)} events/s before any overload")
+            oks.append(steady * MB_PER_MIB <= 100)
+        if at500:
+            parts.append(f"{_f(_med(at500, 'rss_steady_mib'))} MiB at 500 events/s after the overload phases "
+                         "(the memory a burst took is kept)")
+            oks.append(_med(at500, "rss_steady_mib") * MB_PER_MIB <= 100)
+        rows.append(f"| RSS ≤ 100 MB steady | {'; '.join(parts)} | "
+                    f"{_verdict(all(oks)) if len(set(oks)) == 1 else 'met before an overload, **missed** after'} |")
     if rss200:
         rows.append(f"| RSS ≤ 150 MB at twice the sustainable rate | peak {_f(_med(rss200, 'rss_peak_mib'))} MiB "
-                    f"(steady {_f(_med(rss200, 'rss_steady_mib'))} MiB) | {_verdict(_med(rss200, 'rss_peak_mib') * 1.048576 <= 150)} |")
+                    f"(steady {_f(_med(rss200, 'rss_steady_mib'))} MiB) at twice the closed-loop maximum "
+                    f"({_f(rss200[0]['offered_rate'], 0)}/s) | "
+                    f"{_verdict(_med(rss200, 'rss_peak_mib') * MB_PER_MIB <= 150)} |")
     return rows
 
 
 def _phase_table(title: str, runs_by_row: list[tuple[str, list[dict]]]) -> list[str]:
-    out = [f"**{title}** (median of runs; latency in ms, client side from the scheduled send; "
-           "server side from the daemon's histogram)", "",
+    out = [f"**{title}** (median of runs; latency in ms, client side from the scheduled send; server side "
+           "from the daemon's histogram). The open loop at 100 % of the closed-loop maximum is already past what "
+           "the daemon sustains when requests come on a schedule: its queue grows, and the excess is spooled. "
+           "\"not 200\" counts 503s (busy: more than `max_concurrent_requests` in progress), which the PBX "
+           "retries.", "",
            "| load | runs | achieved events/s | calls/s | p50 | p95 | p99 | max | server p50 | server p99 "
-           "| ≤ 10 ms (server) | RSS steady / peak MiB | CPU µs/event daemon / PG | errors | outcomes (all runs) | spool replayed in |",
+           "| ≤ 10 ms (server) | RSS steady / peak MiB | CPU µs/event daemon / PG | not 200 | outcomes (all runs) "
+           "| spool replayed in |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, runs in runs_by_row:
         outcomes: dict[str, int] = {}
@@ -115,7 +133,7 @@ def _phase_table(title: str, runs_by_row: list[tuple[str, list[dict]]]) -> list[
             f"| {_f(_med(runs, 'server_p99_ms'), 2)} | {_f(_med(runs, 'server_share_le_10ms') * 100, 2)} % "
             f"| {_f(_med(runs, 'rss_steady_mib'), 0)} / {_f(_med(runs, 'rss_peak_mib'), 0)} "
             f"| {_f(_med(runs, 'daemon_cpu_us_per_event'), 0)} / {_f(_med(runs, 'pg_cpu_us_per_event'), 0)} "
-            f"| {sum(r['not_ok'] for r in runs)} | {', '.join(f'{k} {v:,}' for k, v in sorted(outcomes.items()))} "
+            f"| {sum(r['not_ok'] for r in runs):,} | {', '.join(f'{k} {v:,}' for k, v in sorted(outcomes.items()))} "
             f"| {_spool(runs)} |")
     return out + [""]
 
@@ -130,13 +148,17 @@ def section(res: dict) -> str:
     m = res.get("machine", {})
     mode = "quick" if a.get("quick") else "full"
     lines = [BEGIN, "## Event pipeline (bench/suite)", "",
-             "Reproduce with `make bench` (the full run, about 20 minutes) or "
+             "Reproduce with `make bench` (the full run, 15–25 minutes) or "
              "`make bench BENCH_ARGS=--quick` (about 3 minutes); `BENCH_ARGS=--ten-million` "
              "uses 10,000,000 contacts. See `bench/README.md` for what each phase does.", "",
              f"Run of {m.get('date', '?')}, {mode} mode{(' — ' + a['label']) if a.get('label') else ''}: "
              f"{res['base']['contacts']:,} contacts ({res['base']['phones']:,} phones, "
              f"{res['base']['open_leads']:,} open leads, loaded with COPY in {_f(res['base']['seconds'])} s), "
-             f"{a['repeats']} run(s) of each {_f(a['seconds'], 0)} s phase, whole run {_f(res.get('wall_s', 0) / 60)} min.", "",
+             f"{a['repeats']} run(s) of each {_f(a['seconds'], 0)} s phase, "
+             f"whole run {_f(res.get('wall_s', 0) / 60)} min.", "",
+             "The machine is shared: other engineers' test suites often run on it at the same time, so a "
+             "single run's wall-clock numbers can vary by a factor of two. The load average before and after "
+             "the run is in the table; the CPU per event columns depend much less on the neighbours.", "",
              "| machine | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in m.items()]
     lines += ["", "### Against the targets of issue 5", ""] + _targets(res) + [""]
@@ -186,13 +208,18 @@ def section(res: dict) -> str:
                   f"stopped waiting for it (see the check below for whether anything was lost).", ""]
     check = res.get("check")
     if check:
-        lost = [t for t, r in check["phases"].items()
-                if r["events_sent"] != r["events_in_inbox"] or r["calls_sent"] != r["communications"]]
-        sent = sum(r["events_sent"] for r in check["phases"].values())
-        calls = sum(r["calls_sent"] for r in check["phases"].values())
-        lines += [f"**Nothing lost**: after the run, the inbox held exactly the {sent:,} distinct events sent and "
-                  f"communications exactly the {calls:,} calls, phase by phase" if check["ok"] else
-                  f"**Mismatch** between events sent and stored in phases {', '.join(lost)}", ""]
+        phases = check["phases"]
+        acked = sum(r.get("events_acked", r["events_sent"]) for r in phases.values())
+        calls = sum(r.get("calls_acked", r["calls_sent"]) for r in phases.values())
+        missing = {t: r.get("acked_missing_at_least", 0) for t, r in phases.items() if not r.get("ok", True)}
+        if check["ok"]:
+            lines += [f"**Nothing acknowledged was lost**: after the run (spool replayed), the inbox held every one "
+                      f"of the {acked:,} distinct events answered 200, once, and `communications` one row for each "
+                      f"of the {calls:,} calls with such an event, phase by phase.", ""]
+        else:
+            lines += ["**Acknowledged events missing** after the run (spool replayed): "
+                      + ", ".join(f"{t}: at least {n:,}" for t, n in missing.items())
+                      + ". These events were answered 200 but are not in the inbox.", ""]
     lines.append(END)
     return "\n".join(lines) + "\n"
 
