@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import os
+import stat
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ CONNECT_BACKOFF_S = 0.5
 CONNECT_BACKOFF_MAX_S = 5.0
 CONNECT_TIMEOUT_S = 5.0
 EMBEDDED_DB_NAME = "callbridge"
+ROOT_TRIAL_DATA_BASE = Path("/var/tmp")
 
 # Errors that mean "PostgreSQL is not there (yet)", worth retrying at start-up.
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
@@ -47,11 +51,38 @@ def database_url(settings: Settings) -> Iterator[str]:
         yield url
 
 
+def _others_can_reach(path: Path) -> bool:
+    """Every existing directory on the way to ``path`` lets other users pass through."""
+    for folder in [path, *path.parents]:
+        if folder.exists() and not folder.stat().st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+def embedded_data_dir(state_dir: Path) -> Path:
+    """Where the embedded server keeps its data: ``state_dir/postgres``, except for root.
+
+    PostgreSQL refuses to run as root, so pgserver runs it as its own user
+    ``pgserver``, which cannot pass through a private folder such as /root or
+    pytest's /tmp/pytest-of-root. Rather than loosen the permissions of the
+    user's folders, a root trial run keeps the data under /var/tmp instead.
+    """
+    wanted = state_dir.resolve() / "postgres"
+    if os.geteuid() != 0 or _others_can_reach(wanted.parent):
+        return wanted
+    digest = hashlib.sha256(str(wanted).encode()).hexdigest()[:12]
+    moved = ROOT_TRIAL_DATA_BASE / f"callbridge-{digest}" / "postgres"
+    moved.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+    log.warning("embedded_postgres_relocated", wanted=str(wanted), data_dir=str(moved),
+                reason="running as root: the embedded server's user cannot reach the state directory")
+    return moved
+
+
 @contextlib.contextmanager
 def embedded_postgres(state_dir: Path) -> Iterator[str]:
     import pgserver  # imported here: only trial runs need its 40 MB of binaries
 
-    data_dir = state_dir / "postgres"
+    data_dir = embedded_data_dir(state_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     log.info("embedded_postgres_starting", data_dir=str(data_dir))
     server = pgserver.get_server(data_dir, cleanup_mode="stop")

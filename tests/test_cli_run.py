@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from adapters.mango.replay import load_steps, replay
+from daemon.database import embedded_data_dir
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, FIXTURES
 
 START_TIMEOUT_S = 90
@@ -88,7 +89,7 @@ async def test_run_with_embedded_postgres(tmp_path: Path) -> None:
     """No database configured: the daemon starts its own PostgreSQL in the state directory."""
     async for port, log in _start({}, tmp_path):
         await _call_reaches_the_api(port)
-    assert (tmp_path / "state" / "postgres" / "PG_VERSION").exists()
+    assert (embedded_data_dir(tmp_path / "state") / "PG_VERSION").exists()
 
 
 @pytest.mark.timeout(60)
