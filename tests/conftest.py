@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 import os
 import secrets
 import tempfile
@@ -213,3 +214,34 @@ def db_reset(repo: Repository):
         await load_office(repo)
 
     return reset
+
+
+async def run_cli(
+    settings: Settings, *args: str, extra_env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """Run ``python -m daemon.cli ARGS`` against the test database; (exit code, stdout, stderr)."""
+    env = (
+        {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
+        | {
+            "CALLBRIDGE_DATABASE_URL": settings.database_url or "",
+            "CALLBRIDGE_MANGO_API_KEY": API_KEY,
+            "CALLBRIDGE_MANGO_API_SALT": API_SALT,
+            "CALLBRIDGE_API_TOKEN": API_TOKEN,
+            "CALLBRIDGE_LOG_FORMAT": "json",
+            "CALLBRIDGE_STATE_DIR": str(settings.state_dir),
+        }
+        | (extra_env or {})
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "daemon.cli",
+        *args,
+        env=env,
+        cwd=Path(__file__).parent.parent,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 45)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()

@@ -20,7 +20,6 @@ import pytest
 from daemon import cli
 from daemon.importer import CONTACT_COLUMNS, ImportFileError, import_contacts, import_lines
 from daemon.managers import sync_managers
-from daemon.errors import StorageUnavailable
 from daemon.repository import Repository
 from tests.conftest import FIXTURES, example_employees, with_database
 

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -29,7 +26,7 @@ from daemon.pipeline import Pipeline
 from daemon.reconcile import apply_stats, call_finished, reconcile
 from daemon.report.window import Window
 from daemon.repository import Repository
-from tests.conftest import API_KEY, API_SALT, API_TOKEN, fixture_json
+from tests.conftest import API_KEY, API_SALT, API_TOKEN, fixture_json, run_cli
 from tests.scenarios import replay, steps
 
 STATS = fixture_json("stats_reconcile.json")
@@ -279,30 +276,10 @@ async def test_a_wrong_salt_is_refused_by_the_pbx(pbx: StandInPbx) -> None:
 
 
 async def _cli(settings: Settings, pbx: StandInPbx, *args: str) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")} | {
-        "CALLBRIDGE_DATABASE_URL": settings.database_url or "",
-        "CALLBRIDGE_MANGO_API_KEY": API_KEY,
-        "CALLBRIDGE_MANGO_API_SALT": API_SALT,
-        "CALLBRIDGE_API_TOKEN": API_TOKEN,
-        "CALLBRIDGE_LOG_FORMAT": "json",
+    return await run_cli(settings, "reconcile", *args, extra_env={
         "CALLBRIDGE_MANGO_API_URL": pbx.url,
         "CALLBRIDGE_PBX_STATS_POLL_INTERVAL_S": str(POLL_S),
-        "CALLBRIDGE_STATE_DIR": str(settings.state_dir),
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "daemon.cli",
-        "reconcile",
-        *args,
-        env=env,
-        cwd=Path(__file__).parent.parent,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 45)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    })
 
 
 async def test_cli_reconcile_twice(

@@ -7,8 +7,6 @@ import csv
 import email
 import io
 import json
-import os
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
@@ -28,7 +26,7 @@ from daemon.report.query import ROW_FIELDS
 from daemon.report.render import report_json
 from daemon.report.window import Window, WindowError, previous_close, report_window, resolve
 from daemon.repository import Repository
-from tests.conftest import API_KEY, API_SALT, API_TOKEN, auth
+from tests.conftest import auth, run_cli
 from tests.scenarios import REPORT_SINCE, REPORT_UNTIL, Step, replay, steps
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -418,34 +416,6 @@ async def test_email_carries_text_html_and_csv(
     assert ORLOV in attached.get_payload(decode=True).decode()
 
 
-async def _cli(
-    settings: Settings, *args: str, extra_env: dict[str, str] | None = None
-) -> tuple[int, str, str]:
-    env = (
-        {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
-        | {
-            "CALLBRIDGE_DATABASE_URL": settings.database_url or "",
-            "CALLBRIDGE_MANGO_API_KEY": API_KEY,
-            "CALLBRIDGE_MANGO_API_SALT": API_SALT,
-            "CALLBRIDGE_API_TOKEN": API_TOKEN,
-            "CALLBRIDGE_LOG_FORMAT": "json",
-            "CALLBRIDGE_STATE_DIR": str(settings.state_dir),
-        }
-        | (extra_env or {})
-    )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "daemon.cli",
-        *args,
-        env=env,
-        cwd=Path(__file__).parent.parent,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 45)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_cli_report_to_stdout_file_and_email(
@@ -453,7 +423,7 @@ async def test_cli_report_to_stdout_file_and_email(
 ) -> None:
     await replay(client, steps("missed_incoming.json"))
     window = ["--since", "2025-10-09", "--until", "2025-10-10T00:00+03:00"]
-    code, out, err = await _cli(settings, "report", "missed", *window, "--format", "json")
+    code, out, err = await run_cli(settings, "report", "missed", *window, "--format", "json")
     assert code == 0, err
     (row,) = json.loads(out)["rows"]
     assert (row["phone"], row["responsible_extension"]) == (ORLOV, "106")
@@ -466,7 +436,7 @@ async def test_cli_report_to_stdout_file_and_email(
         "CALLBRIDGE_REPORT_EMAIL_FROM": "cb@agency.test",
         "CALLBRIDGE_REPORT_EMAIL_TO": "sales@agency.test",
     }
-    code, out, err = await _cli(
+    code, out, err = await run_cli(
         settings,
         "report",
         "missed",
@@ -489,14 +459,14 @@ async def test_cli_report_all_and_errors(
     await replay(client, steps("missed_incoming.json"))
     await replay(client, steps("outgoing_callback.json"))
     window = ["--since", "2025-10-09", "--until", "2025-10-10"]
-    code, out, _ = await _cli(settings, "report", "missed", *window)
+    code, out, _ = await run_cli(settings, "report", "missed", *window)
     assert code == 0 and "Nobody to call back." in out
-    code, out, _ = await _cli(settings, "report", "missed", *window, "--all", "--format", "csv")
+    code, out, _ = await run_cli(settings, "report", "missed", *window, "--all", "--format", "csv")
     (row,) = list(csv.DictReader(io.StringIO(out)))
     assert (row["phone"], row["called_back"]) == (ORLOV, "true")
-    code, _, err = await _cli(settings, "report", "missed", "--since", "last tuesday")
+    code, _, err = await run_cli(settings, "report", "missed", "--since", "last tuesday")
     assert code == 1 and "since" in err and err.count("\n") == 1
-    code, _, err = await _cli(settings, "report", "missed", "--email")
+    code, _, err = await run_cli(settings, "report", "missed", "--email")
     assert code == 2 and "smtp_host" in err
 
 
