@@ -10,6 +10,7 @@ from aiohttp import web
 
 from daemon.auth import bearer_matches
 from daemon.errors import StorageUnavailable
+from daemon.contacts.identifiers import KINDS, Identifier, parse_identifier
 from daemon.phones import normalise_phone
 from daemon.keys import REPOSITORY
 
@@ -73,27 +74,34 @@ class ReadApi:
         app.router.add_get("/api/communications", self.communications)
 
     async def lookup(self, request: web.Request) -> web.Response:
-        phone = normalise_phone(request.query.get("phone"), self.region)
-        if phone is None:
-            return _error(400, "phone is missing or not a valid phone number")
+        given = [kind for kind in KINDS if request.query.get(kind, "").strip()]
+        if len(given) != 1:
+            return _error(400, "give exactly one of phone, email, telegram, vk")
+        kind = given[0]
+        found = parse_identifier(kind, request.query[kind], region=self.region)
+        if not isinstance(found, Identifier):
+            return _error(400, f"{kind} is not valid", reason=getattr(found, "reason", None))
         try:
-            card = await request.app[REPOSITORY].contact_card(phone)
+            card = await request.app[REPOSITORY].contact_card(found.kind, found.value)
         except StorageUnavailable:
             return _error(503, "storage unavailable, retry later")
         if card is None:
-            return _error(404, "no contact with this phone", phone=phone)
+            return _error(404, f"no contact with this {kind}", **{kind: found.value})
         responsible = None
         if card["responsible_extension"]:
             responsible = {"extension": card["responsible_extension"], "name": card["responsible_name"]}
         return web.json_response({
             "id": card["id"],
             "name": card["name"],
-            "phones": card["phones"] or [],
-            "emails": card["emails"] or [],
+            "phones": card["phones"],
+            "emails": card["emails"],
+            "telegram_ids": card["telegram_ids"],
+            "vk_ids": card["vk_ids"],
             "responsible": responsible,
             "open_lead_id": card["open_lead_id"],
             "tags": card["tags"] or [],
             "ad_source": card["ad_source"],
+            "do_not_call": card["do_not_call"],
         })
 
     async def communications(self, request: web.Request) -> web.Response:

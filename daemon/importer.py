@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from daemon.contacts.identifiers import normalise_email
 from daemon.phones import line_key, normalise_phone
 from daemon.repository import Repository, Tx
 
 CONTACT_COLUMNS = ("name", "phones", "email", "responsible_extension", "tags")
 LINE_COLUMNS = ("line_number", "ad_source")
 _PHONE_SPLIT = re.compile(r"[,;/\n]+")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class ImportFileError(ValueError):
@@ -90,10 +90,9 @@ def parse_contact_row(values: dict[str, str], region: str) -> tuple[ContactRow |
             warnings.append(f"not a valid phone number: {part.strip()!r}")
         elif phone not in phones:
             phones.append(phone)
-    email = values["email"].lower() or None
-    if email and not _EMAIL.match(email):
-        warnings.append(f"not a valid e-mail: {email!r}")
-        email = None
+    email = normalise_email(values["email"])
+    if values["email"].strip() and email is None:
+        warnings.append(f"not a valid e-mail: {values['email'].strip()!r}")
     extension = values["responsible_extension"] or None
     if extension and not extension.isdigit():
         warnings.append(f"responsible_extension is not an extension number: {extension!r}")
@@ -112,7 +111,7 @@ async def _merge_contact(tx: Tx, row: ContactRow) -> tuple[bool, list[str]]:
         await tx.lock(f"phone:{phone}")
     owners = [await tx.contact_id_by_phone(p) for p in row.phones]
     if row.email:
-        owners.append(await tx.contact_id_by_email(row.email))
+        owners.append(await tx.contact_id_by_identifier("email", row.email))
     existing = sorted({o for o in owners if o is not None})
     responsible_id = await tx.manager_id(row.responsible_extension) if row.responsible_extension else None
     if existing:
@@ -123,11 +122,11 @@ async def _merge_contact(tx: Tx, row: ContactRow) -> tuple[bool, list[str]]:
     else:
         contact_id = await tx.insert_contact(name=row.name, responsible_id=responsible_id, tags=row.tags)
     for phone in row.phones:
-        owner = await tx.add_phone(phone, contact_id)
+        owner = await tx.add_identifier("phone", phone, contact_id)
         if owner != contact_id:
             warnings.append(f"phone {phone} stays with contact {owner}")
     if row.email:
-        owner = await tx.add_email(row.email, contact_id)
+        owner = await tx.add_identifier("email", row.email, contact_id)
         if owner != contact_id:
             warnings.append(f"e-mail {row.email} stays with contact {owner}")
     return not existing, warnings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -108,8 +109,8 @@ class Tx:
     async def contact_id_by_phone(self, phone: str) -> int | None:
         return await self.conn.fetchval(q("contact_id_by_phone"), phone)
 
-    async def contact_id_by_email(self, email: str) -> int | None:
-        return await self.conn.fetchval(q("contact_id_by_email"), email)
+    async def contact_id_by_identifier(self, kind: str, value: str) -> int | None:
+        return await self.conn.fetchval(q("contact_id_by_identifier"), kind, value)
 
     async def create_contact_for_phone(self, phone: str, ad_source: str | None, entry_id: str) -> int:
         return await self.conn.fetchval(q("create_contact_for_phone"), phone, ad_source, entry_id)
@@ -122,14 +123,15 @@ class Tx:
                                       responsible_id: int | None, tags: Sequence[str]) -> None:
         await self.conn.execute(q("update_imported_contact"), contact_id, name, responsible_id, list(tags))
 
-    async def add_phone(self, phone: str, contact_id: int) -> int:
-        """Attach the phone; returns the contact that owns it afterwards."""
-        owner = await self.conn.fetchval(q("add_phone"), phone, contact_id)
-        return owner if owner is not None else await self.contact_id_by_phone(phone)
+    async def add_identifier(self, kind: str, value: str, contact_id: int) -> int:
+        """Attach the identifier; returns the contact that holds it afterwards."""
+        owner = await self.conn.fetchval(q("add_identifier"), kind, value, contact_id)
+        if owner is not None:
+            return owner
+        return await self.contact_id_by_identifier(kind, value)  # type: ignore[return-value]
 
-    async def add_email(self, email: str, contact_id: int) -> int:
-        owner = await self.conn.fetchval(q("add_email"), email, contact_id)
-        return owner if owner is not None else await self.contact_id_by_email(email)
+    async def add_invalid_identifier(self, contact_id: int, kind: str, value: str, reason: str) -> None:
+        await self.conn.execute(q("add_invalid_identifier"), contact_id, kind, value, reason)
 
     async def open_lead(self, contact_id: int, *, ad_source: str | None, line_number: str | None,
                         entry_id: str) -> int:
@@ -159,10 +161,15 @@ class Repository:
         with translated_errors():
             await self.pool.fetchval("SELECT 1")
 
-    async def contact_card(self, phone: str) -> dict[str, Any] | None:
+    async def contact_card(self, kind: str, value: str) -> dict[str, Any] | None:
+        """The card of whoever holds the identifier, or None."""
         with translated_errors():
-            row = await self.pool.fetchrow(q("contact_card_by_phone"), phone)
-        return dict(row) if row else None
+            row = await self.pool.fetchrow(q("contact_card_by_identifier"), kind, value)
+        if row is None:
+            return None
+        card = dict(row)
+        card["do_not_call"] = json.loads(card["do_not_call"]) if card["do_not_call"] else None
+        return card
 
     async def communications(self, *, phone: str | None = None, contact_id: int | None = None,
                              since: datetime | None = None, until: datetime | None = None,

@@ -23,23 +23,46 @@ CREATE TABLE contacts (
     -- later about that same call (its line, hence ad source) can still fill it in.
     created_by_entry_id   text,
     created_at            timestamptz NOT NULL DEFAULT now(),
-    updated_at            timestamptz NOT NULL DEFAULT now()
+    updated_at            timestamptz NOT NULL DEFAULT now(),
+    -- A merged contact is kept and points at its survivor; a purged one is hidden.
+    merged_into           bigint REFERENCES contacts (id),
+    removed_at            timestamptz
 );
 CREATE INDEX contacts_responsible_idx ON contacts (responsible_id);
+CREATE INDEX contacts_merged_into_idx ON contacts (merged_into) WHERE merged_into IS NOT NULL;
 
--- One phone belongs to one contact; the primary key is the lookup index.
-CREATE TABLE contact_phones (
-    phone        text PRIMARY KEY CHECK (phone ~ '^\+[1-9][0-9]{6,14}$'),
+-- Identifiers (issue 10): a contact holds any number of phones, e-mails and
+-- messenger accounts, and each belongs to at most one contact. Everything that
+-- finds a person goes through this one table.
+CREATE TABLE contact_identifiers (
+    kind                 text NOT NULL CHECK (kind IN ('phone', 'email', 'telegram', 'vk')),
+    value                text NOT NULL,
+    contact_id           bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+    -- «Не звонить» is kept on the identifier, so it survives merges and re-imports.
+    do_not_call_reason   text,
+    do_not_call_since    timestamptz,
+    created_at           timestamptz NOT NULL DEFAULT now(),
+    -- The primary key is the lookup index: one probe finds the person.
+    PRIMARY KEY (kind, value),
+    CONSTRAINT contact_identifiers_value_shape CHECK (CASE kind
+        WHEN 'phone' THEN value ~ '^\+[1-9][0-9]{6,14}$'
+        WHEN 'email' THEN value = lower(value) AND value ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$'
+        ELSE value ~ '^[1-9][0-9]{0,19}$'
+    END)
+);
+CREATE INDEX contact_identifiers_contact_idx ON contact_identifiers (contact_id);
+
+-- What a spreadsheet or a form put in a phone or e-mail field but is not one
+-- (`12-34`, `ivanov@`): kept on the contact and reported, never used to find anyone.
+CREATE TABLE contact_invalid_identifiers (
+    id           bigserial PRIMARY KEY,
     contact_id   bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
-    created_at   timestamptz NOT NULL DEFAULT now()
+    kind         text NOT NULL CHECK (kind IN ('phone', 'email', 'telegram', 'vk')),
+    value        text NOT NULL,
+    reason       text NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (contact_id, kind, value)
 );
-CREATE INDEX contact_phones_contact_idx ON contact_phones (contact_id);
-
-CREATE TABLE contact_emails (
-    email        text PRIMARY KEY CHECK (email = lower(email)),
-    contact_id   bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE
-);
-CREATE INDEX contact_emails_contact_idx ON contact_emails (contact_id);
 
 -- Dialled line -> ad source («Реклама»). line_key is the E.164 form when the
 -- line is a phone number, else the PBX's text verbatim (SIP lines).

@@ -208,7 +208,7 @@ def db_reset(repo: Repository):
 
     async def reset() -> None:
         await repo.pool.execute(
-            "TRUNCATE inbox, communications, leads, contact_phones, contact_emails, contacts,"
+            "TRUNCATE inbox, communications, leads, contact_identifiers, contact_invalid_identifiers, contacts,"
             " lines, managers RESTART IDENTITY CASCADE"
         )
         await load_office(repo)

@@ -66,7 +66,8 @@ async def final_state(repo: Repository) -> dict[str, Any]:
         " AS open_leads FROM communications c ORDER BY entry_id")]
     # Ids depend on sequence use (ON CONFLICT spends values), so name rows by content.
     phones_of = {r["contact_id"]: tuple(r["phones"]) for r in await conn.fetch(
-        "SELECT contact_id, array_agg(phone ORDER BY phone) AS phones FROM contact_phones GROUP BY 1")}
+        "SELECT contact_id, array_agg(value ORDER BY value) AS phones FROM contact_identifiers"
+        " WHERE kind = 'phone' GROUP BY 1")}
     lead_owner = {r["id"]: phones_of.get(r["contact_id"]) for r in await conn.fetch("SELECT * FROM leads")}
     for c in comms:
         for volatile in ("updated_at", "created_at", "id", "manager_id"):
@@ -74,8 +75,8 @@ async def final_state(repo: Repository) -> dict[str, Any]:
         c["lead_id"] = lead_owner.get(c["lead_id"], c["lead_id"])
         c["contact_id"] = phones_of.get(c["contact_id"], c["contact_id"])
     contacts = await conn.fetch(
-        "SELECT c.ad_source, c.created_by_entry_id, array_agg(p.phone ORDER BY p.phone) AS phones"
-        " FROM contacts c LEFT JOIN contact_phones p ON p.contact_id = c.id"
+        "SELECT c.ad_source, c.created_by_entry_id, array_agg(p.value ORDER BY p.value) AS phones"
+        " FROM contacts c LEFT JOIN contact_identifiers p ON p.contact_id = c.id AND p.kind = 'phone'"
         " WHERE c.created_by_entry_id IS NOT NULL GROUP BY c.id ORDER BY 3")
     leads = await conn.fetch("SELECT contact_id, status, ad_source, line_number FROM leads")
     missed = await repo.missed_callers(since=REPORT_SINCE, until=REPORT_UNTIL)

@@ -46,8 +46,10 @@ async def contacts(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
     rows = await pool.fetch(
         """
         SELECT c.name, m.extension, c.tags,
-               ARRAY(SELECT p.phone FROM contact_phones p WHERE p.contact_id = c.id ORDER BY p.phone) AS phones,
-               ARRAY(SELECT e.email FROM contact_emails e WHERE e.contact_id = c.id ORDER BY e.email) AS emails
+               ARRAY(SELECT p.value FROM contact_identifiers p
+                     WHERE p.contact_id = c.id AND p.kind = 'phone' ORDER BY p.value) AS phones,
+               ARRAY(SELECT e.value FROM contact_identifiers e
+                     WHERE e.contact_id = c.id AND e.kind = 'email' ORDER BY e.value) AS emails
         FROM contacts c LEFT JOIN managers m ON m.id = c.responsible_id
         ORDER BY c.id
         """
@@ -63,7 +65,7 @@ async def managers(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
 async def counts(pool: asyncpg.Pool) -> dict[str, int]:
     return {
         table: await pool.fetchval(f"SELECT count(*) FROM {table}")
-        for table in ("contacts", "contact_phones", "contact_emails", "managers", "lines")
+        for table in ("contacts", "contact_identifiers", "managers", "lines")
     }
 
 
@@ -130,7 +132,7 @@ async def test_any_spelling_of_a_known_phone_merges_into_its_contact(
 
     assert (report.rows, report.created, report.merged, report.skipped) == (1, 0, 1, [])
     assert await contacts(repo.pool) == SHIPPED
-    assert await repo.pool.fetchval("SELECT count(*) FROM contact_phones") == 4
+    assert await repo.pool.fetchval("SELECT count(*) FROM contact_identifiers WHERE kind = 'phone'") == 4
 
 
 async def test_four_spellings_in_one_file_and_one_cell_are_one_phone(repo: Repository, tmp_path: Path) -> None:
@@ -245,7 +247,7 @@ async def test_row_sharing_only_an_email_in_other_case_merges_and_adds_the_phone
     assert await contacts(repo.pool) == SHIPPED[:3] + [
         ("Иван Петров", "107", [], ["+79990001122"], ["ivan@example.ru"]),
     ]
-    assert await repo.pool.fetchval("SELECT contact_id FROM contact_phones WHERE phone = '+79990001122'") == ivan
+    assert await repo.pool.fetchval("SELECT contact_id FROM contact_identifiers WHERE value = '+79990001122'") == ivan
 
 
 async def test_a_row_with_an_empty_name_keeps_the_existing_name(repo: Repository, tmp_path: Path) -> None:
@@ -275,7 +277,7 @@ async def test_a_phone_owned_by_another_contact_gives_a_warning_and_stays(
         (2, f"matches several contacts [{anna}, {orlov}]; merged into {anna}"),
         (2, f"phone +79031112233 stays with contact {orlov}"),
     ]
-    assert await repo.pool.fetchval("SELECT contact_id FROM contact_phones WHERE phone = '+79031112233'") == orlov
+    assert await repo.pool.fetchval("SELECT contact_id FROM contact_identifiers WHERE value = '+79031112233'") == orlov
     assert await contacts(repo.pool) == SHIPPED
 
 
@@ -337,8 +339,7 @@ async def test_contacts_file_missing_a_column_is_refused_naming_it(
     with pytest.raises(ImportFileError, match=rf"missing column\(s\) {missing};"):
         await import_contacts(repo, path, region="RU")
 
-    assert await counts(repo.pool) == dict.fromkeys(("contacts", "contact_phones", "contact_emails", "managers",
-                                                     "lines"), 0)
+    assert await counts(repo.pool) == dict.fromkeys(("contacts", "contact_identifiers", "managers", "lines"), 0)
 
 
 async def test_lines_file_missing_a_column_is_refused_naming_it(repo: Repository, tmp_path: Path) -> None:
@@ -358,8 +359,7 @@ async def test_a_non_utf8_file_is_refused(repo: Repository, tmp_path: Path) -> N
     with pytest.raises(ImportFileError, match="not UTF-8 text"):
         await import_contacts(repo, path, region="RU")
 
-    assert await counts(repo.pool) == dict.fromkeys(("contacts", "contact_phones", "contact_emails", "managers",
-                                                     "lines"), 0)
+    assert await counts(repo.pool) == dict.fromkeys(("contacts", "contact_identifiers", "managers", "lines"), 0)
 
 
 async def test_an_empty_file_is_refused(repo: Repository, tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ async def test_click_to_call_sends_a_callback_and_answers_202_with_its_command_i
     call = [Step(s.path, {**s.json, "command_id": body["command_id"]} if "command_id" in s.json else s.json)
             for s in steps("outgoing_callback.json")]
     await replay_live(client, call, FixedClock())
-    orlov = await office.pool.fetchval("SELECT contact_id FROM contact_phones WHERE phone = '+79031112233'")
+    orlov = await office.pool.fetchval("SELECT contact_id FROM contact_identifiers WHERE value = '+79031112233'")
     comm = await office.pool.fetchrow("SELECT direction, status, contact_id, manager_extension FROM communications")
     assert dict(comm) == {"direction": "outbound", "status": "answered", "contact_id": orlov,
                           "manager_extension": "105"}

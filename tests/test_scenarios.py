@@ -42,7 +42,8 @@ async def _check_expect(repo: Repository, name: str, expect: dict[str, Any]) -> 
         "SELECT * FROM communications WHERE entry_id = ANY($1::text[])", entry_ids)]
     comm = rows[0] if rows else {}
     new_contacts = await repo.pool.fetch(
-        "SELECT c.*, (SELECT array_agg(phone) FROM contact_phones p WHERE p.contact_id = c.id) AS phones,"
+        "SELECT c.*, (SELECT array_agg(value) FROM contact_identifiers p"
+        " WHERE p.contact_id = c.id AND p.kind = 'phone') AS phones,"
         " (SELECT count(*) FROM leads l WHERE l.contact_id = c.id AND l.status = 'open') AS open_leads"
         " FROM contacts c WHERE created_by_entry_id IS NOT NULL")
     missed = [r for r in await repo.missed_callers(since=REPORT_SINCE, until=REPORT_UNTIL)

@@ -30,12 +30,12 @@ async def load_contacts(conn: asyncpg.Connection, count: int) -> float:
                 "contacts", columns=("id", "name", "responsible_id"),
                 records=((cid, f"Турист {cid}", cid % len(MANAGERS) + 1) for cid in ids))
             await conn.copy_records_to_table(
-                "contact_phones", columns=("phone", "contact_id"),
-                records=(("+" + phone_digits(cid - 1), cid) for cid in ids))
+                "contact_identifiers", columns=("kind", "value", "contact_id"),
+                records=(("phone", "+" + phone_digits(cid - 1), cid) for cid in ids))
     await conn.execute("SET session_replication_role = DEFAULT")
     await conn.execute("SELECT setval('contacts_id_seq', $1)", count)
     await conn.execute("SELECT setval('managers_id_seq', $1)", len(MANAGERS))
     await conn.execute("VACUUM ANALYZE contacts")
-    await conn.execute("VACUUM ANALYZE contact_phones")
+    await conn.execute("VACUUM ANALYZE contact_identifiers")
     await conn.execute("ANALYZE managers")
     return time.perf_counter() - started

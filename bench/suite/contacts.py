@@ -88,7 +88,7 @@ def _chunks(contacts: int, seed: int) -> Iterator[tuple[list[tuple], list[tuple]
             ad_source = rng.choice(AD_SOURCES) if rng.random() < 0.7 else None
             c_rows.append((cid, _name(rng), responsible, ad_source, list(rng.choice(TAGS))))
             for _ in range(phones_of_contact(cid)):
-                p_rows.append((phone_e164(phone_index), cid))
+                p_rows.append(("phone", phone_e164(phone_index), cid))
                 phone_index += 1
             if rng.random() < 0.3:
                 l_rows.append((cid, "open", ad_source))
@@ -115,7 +115,8 @@ async def load_base(conn: asyncpg.Connection, *, contacts: int, seed: int = 2025
         for c_rows, p_rows, l_rows in _chunks(contacts, seed):
             await conn.copy_records_to_table(
                 "contacts", records=c_rows, columns=("id", "name", "responsible_id", "ad_source", "tags"))
-            await conn.copy_records_to_table("contact_phones", records=p_rows, columns=("phone", "contact_id"))
+            await conn.copy_records_to_table("contact_identifiers", records=p_rows,
+                                             columns=("kind", "value", "contact_id"))
             await conn.copy_records_to_table("leads", records=l_rows, columns=("contact_id", "status", "ad_source"))
             phones += len(p_rows)
             leads += len(l_rows)
@@ -125,7 +126,7 @@ async def load_base(conn: asyncpg.Connection, *, contacts: int, seed: int = 2025
     await conn.execute("SET session_replication_role = DEFAULT")
     await conn.execute("SELECT setval('contacts_id_seq', $1)", contacts)
     await conn.execute("VACUUM ANALYZE contacts")
-    await conn.execute("VACUUM ANALYZE contact_phones")
+    await conn.execute("VACUUM ANALYZE contact_identifiers")
     await conn.execute("VACUUM ANALYZE leads")
     await conn.execute("ANALYZE")
     return Base(contacts=contacts, phones=phones, open_leads=leads, seconds=time.perf_counter() - started)

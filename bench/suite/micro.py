@@ -66,7 +66,7 @@ DECLARE p text; t timestamptz; found bigint;
 BEGIN
     FOREACH p IN ARRAY phones LOOP
         t := clock_timestamp();
-        SELECT contact_id INTO found FROM contact_phones WHERE phone = p;
+        SELECT contact_id INTO found FROM contact_identifiers WHERE kind = 'phone' AND value = p;
         RETURN NEXT extract(epoch FROM clock_timestamp() - t) * 1000;
     END LOOP;
 END $$;

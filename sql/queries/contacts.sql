@@ -1,24 +1,34 @@
 -- Named queries of contacts, managers and lines. Loaded once by daemon/queries.py.
 
 -- name: contact_id_by_phone
--- The hot lookup: one probe of contact_phones' primary key.
-SELECT contact_id FROM contact_phones WHERE phone = $1;
+-- The hot lookup: one probe of contact_identifiers' primary key.
+SELECT contact_id FROM contact_identifiers WHERE kind = 'phone' AND value = $1;
 
--- name: contact_card_by_phone
+-- name: contact_id_by_identifier
+SELECT contact_id FROM contact_identifiers WHERE kind = $1 AND value = $2;
+
+-- name: contact_card_by_identifier
+-- The card of whoever holds identifier ($1 kind, $2 value): one primary-key probe,
+-- then the contact's own rows by contact_identifiers_contact_idx.
 SELECT c.id, c.name, c.tags, c.ad_source,
        m.extension AS responsible_extension, m.name AS responsible_name,
-       (SELECT array_agg(p.phone ORDER BY p.created_at, p.phone)
-          FROM contact_phones p WHERE p.contact_id = c.id) AS phones,
-       (SELECT array_agg(e.email ORDER BY e.email)
-          FROM contact_emails e WHERE e.contact_id = c.id) AS emails,
+       ARRAY(SELECT i.value FROM contact_identifiers i
+             WHERE i.contact_id = c.id AND i.kind = 'phone' ORDER BY i.created_at, i.value) AS phones,
+       ARRAY(SELECT i.value FROM contact_identifiers i
+             WHERE i.contact_id = c.id AND i.kind = 'email' ORDER BY i.value) AS emails,
+       ARRAY(SELECT i.value FROM contact_identifiers i
+             WHERE i.contact_id = c.id AND i.kind = 'telegram' ORDER BY i.value) AS telegram_ids,
+       ARRAY(SELECT i.value FROM contact_identifiers i
+             WHERE i.contact_id = c.id AND i.kind = 'vk' ORDER BY i.value) AS vk_ids,
+       (SELECT jsonb_build_object('reason', d.do_not_call_reason, 'since', d.do_not_call_since)
+          FROM contact_identifiers d
+          WHERE d.contact_id = c.id AND d.do_not_call_since IS NOT NULL
+          ORDER BY d.do_not_call_since LIMIT 1)::text AS do_not_call,
        (SELECT l.id FROM leads l WHERE l.contact_id = c.id AND l.status = 'open') AS open_lead_id
-FROM contact_phones cp
-JOIN contacts c ON c.id = cp.contact_id
+FROM contact_identifiers ci
+JOIN contacts c ON c.id = ci.contact_id
 LEFT JOIN managers m ON m.id = c.responsible_id
-WHERE cp.phone = $1;
-
--- name: contact_id_by_email
-SELECT contact_id FROM contact_emails WHERE email = $1;
+WHERE ci.kind = $1 AND ci.value = $2 AND c.removed_at IS NULL;
 
 -- name: insert_contact
 INSERT INTO contacts (name, responsible_id, tags)
@@ -34,16 +44,15 @@ SET name = COALESCE($2, name),
     updated_at = now()
 WHERE id = $1;
 
--- name: add_phone
--- No row back means another contact already has the phone.
-INSERT INTO contact_phones (phone, contact_id) VALUES ($1, $2)
-ON CONFLICT (phone) DO NOTHING
+-- name: add_identifier
+-- No row back means another contact already holds the identifier.
+INSERT INTO contact_identifiers (kind, value, contact_id) VALUES ($1, $2, $3)
+ON CONFLICT (kind, value) DO NOTHING
 RETURNING contact_id;
 
--- name: add_email
-INSERT INTO contact_emails (email, contact_id) VALUES ($1, $2)
-ON CONFLICT (email) DO NOTHING
-RETURNING contact_id;
+-- name: add_invalid_identifier
+INSERT INTO contact_invalid_identifiers (contact_id, kind, value, reason) VALUES ($1, $2, $3, $4)
+ON CONFLICT (contact_id, kind, value) DO NOTHING;
 
 -- name: upsert_line
 INSERT INTO lines (line_key, line_number, ad_source)

@@ -57,8 +57,8 @@ WITH contact AS (
     VALUES ($2, $3)
     RETURNING id
 )
-INSERT INTO contact_phones (phone, contact_id)
-SELECT $1, id FROM contact
+INSERT INTO contact_identifiers (kind, value, contact_id)
+SELECT 'phone', $1, id FROM contact
 RETURNING contact_id;
 
 -- name: open_lead

@@ -4,7 +4,7 @@
 -- The routing hot path in one round trip, right after the Appeared event is stored:
 --  * claim the leg: of two daemons, only the one whose row lands goes on;
 --  * the responsible manager of the caller's phone ($4; NULL skips it): one probe
---    of contact_phones' primary key, then the contacts and managers primary keys.
+--    of contact_identifiers' primary key, then the contacts and managers primary keys.
 --    A contact this very call created ($2) is an unknown caller;
 --  * has the caller left the IVR: any other event of this leg (inbox_call_idx) or
 --    the call's summary (inbox_entry_idx); and the seconds since the Appeared
@@ -18,10 +18,10 @@ WITH claim AS (
     SELECT c.id AS contact_id,
            c.created_by_entry_id IS NOT DISTINCT FROM $2 AS new_contact,
            m.extension, m.active
-    FROM contact_phones p
+    FROM contact_identifiers p
     JOIN contacts c ON c.id = p.contact_id
     LEFT JOIN managers m ON m.id = c.responsible_id
-    WHERE p.phone = $4
+    WHERE p.kind = 'phone' AND p.value = $4
 )
 SELECT EXISTS (SELECT 1 FROM claim) AS claimed,
        found.contact_id, found.new_contact, found.extension, found.active,
