@@ -1,0 +1,1 @@
+"""Inquiries from every channel other than the PBX: forms, chats, messengers, e-mail."""
