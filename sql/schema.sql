@@ -64,6 +64,31 @@ CREATE TABLE contact_invalid_identifiers (
     UNIQUE (contact_id, kind, value)
 );
 
+-- Evidence that two active contacts are one person, found by the pipeline (an
+-- inquiry that carries a phone of one and an e-mail of the other) and proposed
+-- as an `identifier` duplicate; nothing is merged automatically. One row per
+-- pair, the lower id first; a pair marked "not a duplicate" is never proposed again.
+CREATE TABLE contact_duplicate_hints (
+    contact_low    bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+    contact_high   bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+    reason         text NOT NULL DEFAULT 'identifier',
+    evidence       jsonb NOT NULL DEFAULT '{}'::jsonb,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (contact_low, contact_high),
+    CHECK (contact_low < contact_high)
+);
+CREATE INDEX contact_duplicate_hints_high_idx ON contact_duplicate_hints (contact_high);
+
+CREATE TABLE contact_not_duplicates (
+    contact_low    bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+    contact_high   bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+    marked_by      text,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (contact_low, contact_high),
+    CHECK (contact_low < contact_high)
+);
+CREATE INDEX contact_not_duplicates_high_idx ON contact_not_duplicates (contact_high);
+
 -- Dialled line -> ad source («Реклама»). line_key is the E.164 form when the
 -- line is a phone number, else the PBX's text verbatim (SIP lines).
 CREATE TABLE lines (
@@ -76,13 +101,20 @@ CREATE TABLE lines (
 CREATE TABLE leads (
     id            bigserial PRIMARY KEY,
     contact_id    bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
-    status        text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+    -- open -> won | lost (with a reason) | archived (stale), or merged (the
+    -- younger of two open leads of contacts merged into one).
+    status        text NOT NULL DEFAULT 'open'
+                  CONSTRAINT leads_status_check CHECK (status IN ('open', 'won', 'lost', 'archived', 'merged')),
     ad_source     text,
     line_number   text,
     opened_by_entry_id text,
     created_at    timestamptz NOT NULL DEFAULT now(),
-    closed_at     timestamptz
+    closed_at     timestamptz,
+    reason            text,
+    previous_lead_id  bigint REFERENCES leads (id),
+    last_activity_at  timestamptz
 );
+CREATE INDEX leads_previous_idx ON leads (previous_lead_id) WHERE previous_lead_id IS NOT NULL;
 -- At most one open lead per contact: concurrent first calls cannot open two.
 CREATE UNIQUE INDEX leads_one_open_per_contact ON leads (contact_id) WHERE status = 'open';
 

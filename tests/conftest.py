@@ -208,7 +208,8 @@ def db_reset(repo: Repository):
 
     async def reset() -> None:
         await repo.pool.execute(
-            "TRUNCATE inbox, communications, leads, contact_identifiers, contact_invalid_identifiers, contacts,"
+            "TRUNCATE inbox, communications, leads, contact_identifiers, contact_invalid_identifiers,"
+            " contact_duplicate_hints, contact_not_duplicates, contacts,"
             " lines, managers RESTART IDENTITY CASCADE"
         )
         await load_office(repo)
