@@ -209,7 +209,7 @@ def db_reset(repo: Repository):
     async def reset() -> None:
         await repo.pool.execute(
             "TRUNCATE inbox, communications, leads, contact_phones, contact_emails, contacts,"
-            " lines, managers RESTART IDENTITY CASCADE"
+            " lines, managers, route_decisions RESTART IDENTITY CASCADE"
         )
         await load_office(repo)
 
