@@ -190,6 +190,12 @@ class Repository:
             rows = await self.pool.fetch(q("known_entry_ids"), list(entry_ids))
         return {r["entry_id"] for r in rows}
 
+    async def entries_with_live_summary(self, entry_ids: Sequence[str]) -> set[str]:
+        """Those of ``entry_ids`` whose PBX summary (not a reconciled one) is stored."""
+        with translated_errors():
+            rows = await self.pool.fetch(q("entries_with_live_summary"), list(entry_ids))
+        return {r["entry_id"] for r in rows}
+
     async def missed_callers(self, *, since: datetime, until: datetime) -> list[dict[str, Any]]:
         """Missed inbound calls in [since, until), one row per caller, with ``called_back``."""
         with translated_errors():
