@@ -95,11 +95,13 @@ class Pipeline:
 
         An inbound caller nobody knows becomes a contact, and a contact without
         an open lead gets one. An outbound call only joins what exists: managers
-        also ring hotels, airlines and suppliers, who are not leads.
+        also ring hotels, airlines and suppliers, who are not leads. Neither is
+        made while the direction is a guess from a later leg (a transfer leg of
+        an outbound call starts at the supplier): a contact made is kept.
         """
         contact_id, lead_id = current.contact_id, current.lead_id
         fill_contact_id = fill_lead_id = None
-        inbound = view.direction == "inbound"
+        inbound = view.direction == "inbound" and view.direction_certain
         if contact_id is None and phone is not None and view.direction in ("inbound", "outbound"):
             await tx.lock(f"phone:{phone}")
             contact_id = await tx.contact_id_by_phone(phone)
