@@ -50,12 +50,18 @@ class Pipeline:
                 await self.refresh_call(tx, env.entry_id)
         return "stored"
 
-    async def refresh_call(self, tx: Tx, entry_id: str) -> CallView:
+    async def refresh_call(self, tx: Tx, entry_id: str) -> CallView | None:
         # Round trips are most of an event's cost: the events and the stored
         # links come in one, and managers and fills go with the upsert. Once the
         # call has its contact and lead, only the upsert needs the line's ad
         # source, and it looks that up itself.
-        events, contact_id, lead_id = await tx.call_state(entry_id, CALL_EVENT_KINDS)
+        events, contact_id, lead_id, pruned = await tx.call_state(entry_id, CALL_EVENT_KINDS)
+        if pruned:
+            # Retention pruned this finished call's events: its row is final. The
+            # late event is kept in the inbox, but deriving the call from the few
+            # events left would make the row worse.
+            log.info("call_event_after_prune_kept", entry_id=entry_id)
+            return None
         view = derive_call(entry_id, events)
         phone = normalise_phone(view.customer_number, self.region)
         key = line_key(view.line_number, self.region)

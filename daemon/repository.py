@@ -53,11 +53,12 @@ class Tx:
         rows = await self.conn.fetch(q("call_events"), entry_id, list(kinds))
         return [DOMAIN_EVENT.validate_json(r["event"]) for r in rows]
 
-    async def call_state(self, entry_id: str, kinds: Sequence[str]) -> tuple[list[Any], int | None, int | None]:
-        """The call's events (as ``call_events``) and its communication's contact_id and lead_id."""
+    async def call_state(self, entry_id: str, kinds: Sequence[str]) -> tuple[list[Any], int | None, int | None, bool]:
+        """The call's events (as ``call_events``), its communication's contact_id and lead_id,
+        and whether its older events were pruned (retention)."""
         row = await self.conn.fetchrow(q("call_state"), entry_id, list(kinds))
         events = [DOMAIN_EVENT.validate_json(e) for e in row["events"]]
-        return events, row["contact_id"], row["lead_id"]
+        return events, row["contact_id"], row["lead_id"], row["pruned"]
 
     async def upsert_communication(self, *, fill_contact_id: int | None, fill_lead_id: int | None,
                                    line_key: str | None, **values: Any) -> None:
