@@ -120,6 +120,8 @@ CREATE INDEX inbox_entry_idx ON inbox (entry_id) WHERE entry_id IS NOT NULL;
 CREATE INDEX inbox_call_idx ON inbox (call_id) WHERE call_id IS NOT NULL;
 -- Retention prunes the oldest raw events first (migration 0004).
 CREATE INDEX inbox_received_idx ON inbox (received_at);
+-- Retention asks "is this call over?" per candidate; only calls not over are here.
+CREATE INDEX communications_unfinished_idx ON communications (entry_id) WHERE NOT finished;
 
 -- Routing decisions (issue 3): what callbridge decided for each call leg that
 -- appeared in the IVR, and the decision's mark on the call's communication.

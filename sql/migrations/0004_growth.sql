@@ -28,6 +28,8 @@ CREATE INDEX leads_contact_idx ON leads (contact_id);
 -- worse). A table of its own, not a column of communications: marking a call
 -- must not fire the screen's NOTIFY trigger for thousands of old calls.
 CREATE INDEX inbox_received_idx ON inbox (received_at);
+-- "Is this call over?" for each candidate: only calls not over are indexed (a few).
+CREATE INDEX communications_unfinished_idx ON communications (entry_id) WHERE NOT finished;
 CREATE TABLE pruned_calls (
     entry_id    text PRIMARY KEY,
     pruned_at   timestamptz NOT NULL DEFAULT now()

@@ -7,7 +7,7 @@
 
 -- name: prune_inbox_candidates
 -- The oldest prunable events, at most $2. Uses inbox_received_idx, then
--- communications' entry_id key and inbox_entry_idx per event.
+-- communications_unfinished_idx and inbox_entry_idx per event.
 SELECT i.id, i.entry_id
 FROM inbox i
 WHERE i.received_at < $1
