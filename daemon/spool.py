@@ -6,11 +6,18 @@ Append-only segment files in the state directory. Each record is
 skipped with a warning; the reader then looks for the next MAGIC, so one bad
 record never hides the ones after it. Segments are replayed oldest first and
 deleted once every record in them has been applied.
+
+One spool, one process: the directory is locked (``flock`` on ``spool.lock``)
+for as long as the spool is open. A second daemon on the same state directory
+would replay, and delete, segments the first is still writing; it stops at
+start-up instead (``SpoolLocked``). The kernel drops the lock when the process
+dies, however it dies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import struct
 import threading
@@ -21,6 +28,8 @@ from pathlib import Path
 
 import structlog
 
+from daemon.errors import CallbridgeError
+
 log = structlog.get_logger(__name__)
 
 MAGIC = b"CBS1"
@@ -28,6 +37,12 @@ HEADER = struct.Struct(">4sII")  # magic, payload length, crc32 of payload
 MAX_RECORD_BYTES = 1024 * 1024
 SEGMENT_MAX_BYTES = 4 * 1024 * 1024
 SEGMENT_GLOB = "seg-*.spool"
+LOCK_FILE = "spool.lock"
+REJECTED_DIR = "rejected"
+
+
+class SpoolLocked(CallbridgeError):
+    """Another process holds this spool directory."""
 
 
 def _segment_name(number: int) -> str:
@@ -65,6 +80,15 @@ def read_records(path: Path) -> Iterator[bytes]:
         pos = end
 
 
+def _count_records(path: Path) -> int:
+    """Records of a segment; 0 for one that cannot be read (the replayer quarantines it)."""
+    try:
+        return sum(1 for _ in read_records(path))
+    except OSError as exc:
+        log.error("spool_segment_unreadable", segment=path.name, error=f"{type(exc).__name__}: {exc}")
+        return 0
+
+
 class Spool:
     """Durable FIFO of event payloads on local disk. Thread-safe appends, one writer thread."""
 
@@ -77,9 +101,10 @@ class Spool:
         self._file_path: Path | None = None
         self._writable = True
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock_fd: int | None = _lock_directory(directory)
         existing = self.segments()
         self._next_number = (_segment_number(existing[-1]) + 1) if existing else 1
-        self._backlog = sum(sum(1 for _ in read_records(p)) for p in existing)
+        self._backlog = sum(_count_records(p) for p in existing)
         if self._backlog:
             log.info("spool_backlog_found", records=self._backlog, segments=len(existing))
 
@@ -166,13 +191,45 @@ class Spool:
 
     def set_aside(self, payload: bytes) -> Path:
         """Keep a record the database refuses in ``rejected/`` for a person to look at."""
-        folder = self.directory / "rejected"
+        folder = self.directory / REJECTED_DIR
         folder.mkdir(exist_ok=True, mode=0o700)
         path = folder / f"{zlib.crc32(payload):08x}-{len(list(folder.iterdir())):06d}.json"
         path.write_bytes(payload)
         return path
 
+    def set_aside_segment(self, path: Path) -> Path:
+        """Move a segment that cannot be read to ``rejected/``, where a person can look at it."""
+        folder = self.directory / REJECTED_DIR
+        folder.mkdir(exist_ok=True, mode=0o700)
+        target = folder / path.name
+        os.replace(path, target)
+        return target
+
     def close(self) -> None:
         with self._lock:
             self._close_segment()
         self._executor.shutdown(wait=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # and with it the lock
+            self._lock_fd = None
+
+
+def _lock_directory(directory: Path) -> int:
+    """Hold an exclusive lock on ``directory``'s lock file; SpoolLocked when another process has it."""
+    path = directory / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise SpoolLocked(
+            f"the spool {directory} is in use by another callbridge (pid {holder}); "
+            "stop that one, or give this one a state_dir of its own"
+        ) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
