@@ -37,7 +37,8 @@ from aiohttp import web
 from config.settings import Settings, load_settings
 from daemon.app import SHUTDOWN_GRACE_S, build_app
 from daemon.errors import CallbridgeError
-from daemon.keys import RELOADER, REPOSITORY, SPOOL, TASKS
+from daemon.connections import ConnectionWatch
+from daemon.keys import METRICS, RELOADER, REPOSITORY, SPOOL, TASKS
 from daemon.sdnotify import SdNotifier
 
 log = structlog.get_logger(__name__)
@@ -75,7 +76,9 @@ class Daemon:
 
     async def serve(self) -> int:
         runner = web.AppRunner(
-            self.app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S
+            self.app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S,
+            # Idle keep-alive sockets hold descriptors: close them (aiohttp's default is an hour).
+            keepalive_timeout=self.settings.http_keepalive_timeout_s,
         )
         self._install_signal_handlers()
         try:
@@ -97,6 +100,9 @@ class Daemon:
             self.app[TASKS].on_fatal = self._task_failed
             site = web.TCPSite(runner, self.settings.listen_host, self.settings.listen_port)
             await site.start()
+            if runner.server is not None:
+                watch = ConnectionWatch(runner.server, metrics=self.app[METRICS])
+                self.app[TASKS].start("connection-watch", watch.run)
             database = await self._database_at_start()
         except (CallbridgeError, OSError, TimeoutError) as exc:
             log.error("start_failed", error=f"{exc.__class__.__name__}: {exc}")
