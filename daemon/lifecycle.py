@@ -36,8 +36,8 @@ from aiohttp import web
 
 from config.settings import Settings, load_settings
 from daemon.app import SHUTDOWN_GRACE_S, build_app
-from daemon.errors import CallbridgeError
 from daemon.connections import ConnectionWatch
+from daemon.errors import CallbridgeError
 from daemon.keys import METRICS, RELOADER, REPOSITORY, SPOOL, TASKS
 from daemon.sdnotify import SdNotifier
 

@@ -85,10 +85,14 @@ class TaskGroup:
             if asyncio.iscoroutine(work):
                 work.close()
             raise RuntimeError(f"task {name!r} is already running")
-        factory = None if asyncio.iscoroutine(work) else work
-        record = TaskRecord(name=name, factory=factory)
+        if asyncio.iscoroutine(work):
+            record = TaskRecord(name=name, factory=None)
+            coro = work
+        else:
+            record = TaskRecord(name=name, factory=work)  # type: ignore[arg-type]
+            coro = work()  # type: ignore[operator]
         self._records[name] = record
-        return self._launch(record, work() if factory is not None else work)  # type: ignore[operator]
+        return self._launch(record, coro)
 
     def _launch(self, record: TaskRecord, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=record.name)

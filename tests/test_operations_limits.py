@@ -1,6 +1,7 @@
 """Connections and hang-ups (issue 9, item 13): idle keep-alive sockets are closed, their number is
 watched against the descriptor limit, and a client that hangs up mid-body is not an error."""
 
+# ruff: noqa: F811 - the tests take the imported `notify` fixture by name
 from __future__ import annotations
 
 import asyncio
@@ -55,7 +56,7 @@ async def test_a_client_hanging_up_mid_body_is_logged_at_info_and_not_counted_as
 ) -> None:
     async for daemon in start_daemon(tmp_path, notify, db_url):
         await notify.next("READY", "1")
-        reader, writer = await asyncio.open_connection("127.0.0.1", daemon.port)
+        _, writer = await asyncio.open_connection("127.0.0.1", daemon.port)
         writer.write(b"POST /mango/events/call HTTP/1.1\r\nHost: x\r\n"
                      b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
                      b"vpbx_api_key=abc&json=%7B")

@@ -1,11 +1,11 @@
 """The daemon keeps running, or exits so that systemd restarts it: crashed tasks, a database that is
 away at start, two daemons on one spool. Each test runs the real ``callbridge run`` process."""
 
+# ruff: noqa: F811 - the tests take the imported `notify` fixture by name
 from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from daemon.tasks import TaskGroup
-from tests.conftest import FIXTURES, fixture_json, signed_form
+from tests.conftest import fixture_json, signed_form
 from tests.pgproxy import PgProxy
 from tests.test_lifecycle import (  # noqa: F401 - notify is a fixture
     ROOT,
@@ -187,7 +187,7 @@ async def test_a_second_daemon_on_the_same_state_dir_refuses_to_start(
         second = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "daemon.cli", "run", env=env, cwd=ROOT,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(second.communicate(), 45)
+        _, err = await asyncio.wait_for(second.communicate(), 45)
         assert second.returncode != 0
         said = [line for line in err.decode().splitlines() if line.startswith("callbridge:")]
         assert len(said) == 1, err.decode()

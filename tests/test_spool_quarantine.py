@@ -123,8 +123,8 @@ async def test_one_bad_record_or_segment_does_not_stop_the_replay(client: TestCl
     assert await intake.replay_spool() == 4
     assert await office.pool.fetchval("SELECT count(*) FROM inbox") == 4
     rows = await office.pool.fetch("SELECT reason, dedup_key, envelope FROM event_quarantine ORDER BY id")
-    assert [r["reason"].split(":")[0] for r in rows] == ["unreadable spool record", "spool segment "
-                                                          f"{_segment_name(999)} unreadable (IsADirectoryError"]
+    segment_reason = f"spool segment {_segment_name(999)} unreadable (IsADirectoryError"
+    assert [r["reason"].split(":")[0] for r in rows] == ["unreadable spool record", segment_reason]
     assert rows[0]["envelope"] == b'{"v": 2, "what": "a record no callbridge wrote"}'
     assert (spool.directory / "rejected" / _segment_name(999)).is_dir()
     assert spool.backlog() == 0 and spool.sealed_segments() == []
