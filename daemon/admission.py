@@ -34,7 +34,7 @@ MAX_TEXT_BYTES = 64 * 1024
 INT4 = (-(2**31), 2**31 - 1)
 MAX_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z
 ID_FIELDS = ("entry_id", "call_id", "recording_id", "command_id", "taken_from_call_id")
-INT4_FIELDS = ("disconnect_reason", "completion_code", "result")
+INT4_FIELDS = ("disconnect_reason", "result")  # stored in integer columns (others only in jsonb)
 TIME_FIELDS = ("at", "created_at", "answered_at", "ended_at")
 
 

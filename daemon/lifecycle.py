@@ -97,7 +97,10 @@ class Daemon:
         try:
             if not await self._unless_stopped(runner.setup()):
                 return False
-            self.app[TASKS].on_fatal = self._task_failed
+            tasks = self.app[TASKS]
+            tasks.on_fatal = self._task_failed
+            if tasks.failed is not None:  # failed for good while the contexts were still starting
+                self._task_failed(tasks.failed, RuntimeError("failed while starting"))
             site = web.TCPSite(runner, self.settings.listen_host, self.settings.listen_port)
             await site.start()
             if runner.server is not None:

@@ -150,6 +150,8 @@ async def test_started_during_a_database_outage_it_listens_spools_and_catches_up
             assert _port_open(daemon.port)
             doc = await _health_until(daemon.url, "warn")
             assert doc["checks"]["postgresql:responseTime"][0]["status"] == "fail"
+            async with aiohttp.ClientSession() as session, session.get(daemon.url + "/metrics") as resp:
+                assert resp.status == 200  # no pool to measure yet, and still an answer
             assert [body for _, body in await _post_call(daemon.url)] == [{"result": "spooled"}] * len(CALL)
             await daemon.wait_log("database_connect_retry")
             await proxy.open()
