@@ -175,18 +175,24 @@ class Intake:
         self._spool.seal()
         applied = 0
         for segment in self._spool.sealed_segments():
+            skipped: list[tuple[int, bytes, str]] = []
             try:
-                records = list(read_records(segment))
+                records = list(read_records(segment, on_skip=lambda *s: skipped.append(s)))
             except OSError as exc:
                 if not await self._set_aside_segment(segment, exc):
                     return applied
                 continue
+            for offset, stretch, why in skipped:
+                reason = f"damaged spool bytes in {segment.name} at offset {offset}: {why}"
+                if await self._quarantine(stretch, reason, None, "unreadable") is None:
+                    return applied
             for payload in records:
                 outcome = await self._replay_record(payload)
                 if outcome is None:
                     return applied
                 applied += outcome == "applied"
-            self._spool.consumed(segment, len(records))
+            # A damaged stretch was (most likely) one appended record: the backlog counted it.
+            self._spool.consumed(segment, len(records) + len(skipped))
             log.info("spool_segment_replayed", segment=segment.name, records=len(records),
                      backlog=self._spool.backlog())
         return applied

@@ -22,7 +22,7 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,6 +38,7 @@ MAX_RECORD_BYTES = 1024 * 1024
 SEGMENT_MAX_BYTES = 4 * 1024 * 1024
 SEGMENT_GLOB = "seg-*.spool"
 LOCK_FILE = "spool.lock"
+SkipHook = Callable[[int, bytes, str], None]
 REJECTED_DIR = "rejected"
 
 
@@ -53,28 +54,35 @@ def _segment_number(path: Path) -> int:
     return int(path.stem.removeprefix("seg-"))
 
 
-def read_records(path: Path) -> Iterator[bytes]:
-    """Yield the valid payloads of one segment, skipping (and logging) corrupt stretches."""
+def read_records(path: Path, on_skip: SkipHook | None = None) -> Iterator[bytes]:
+    """Yield the valid payloads of one segment, skipping (and logging) corrupt stretches.
+
+    Each skipped stretch runs to the next MAGIC; ``on_skip(offset, stretch, why)``
+    is told of it (the replayer quarantines it: an acknowledged record may be in it).
+    """
     data = path.read_bytes()
+
+    def skip(start: int, why: str) -> int:
+        nxt = data.find(MAGIC, start + 1)
+        end = nxt if nxt >= 0 else len(data)
+        log.warning("spool_bytes_skipped", segment=path.name, offset=start, skipped=end - start, why=why)
+        if on_skip is not None:
+            on_skip(start, data[start:end], why)
+        return end
+
     pos = 0
     while pos < len(data):
         if data[pos:pos + 4] != MAGIC:
-            nxt = data.find(MAGIC, pos + 1)
-            log.warning("spool_corrupt_bytes_skipped", segment=path.name, offset=pos,
-                        skipped=(nxt if nxt >= 0 else len(data)) - pos)
-            if nxt < 0:
-                return
-            pos = nxt
+            pos = skip(pos, "no record starts here")
             continue
         if pos + HEADER.size > len(data):
-            log.warning("spool_torn_header_skipped", segment=path.name, offset=pos)
+            skip(pos, "torn record header")
             return
         _, length, crc = HEADER.unpack_from(data, pos)
         start, end = pos + HEADER.size, pos + HEADER.size + length
         payload = data[start:end]
         if length > MAX_RECORD_BYTES or end > len(data) or zlib.crc32(payload) != crc:
-            log.warning("spool_corrupt_record_skipped", segment=path.name, offset=pos)
-            pos += 1  # resynchronise on the next MAGIC
+            pos = skip(pos, "torn record" if end > len(data) else "checksum or length wrong")
             continue
         yield payload
         pos = end

@@ -116,7 +116,10 @@ async def test_one_bad_record_or_segment_does_not_stop_the_replay(client: TestCl
     spool.append_sync(b'{"v": 2, "what": "a record no callbridge wrote"}')
     env = load_envelope(dump_envelope(_leg()))
     spool.append_sync(env.model_dump_json().encode())  # as spooled before versions existed
+    spool.append_sync(b"bit rot will hit this one")
     spool.seal()
+    second = spool.segments()[-1]
+    second.write_bytes(second.read_bytes().replace(b"bit rot", b"bit ROT"))  # its checksum fails
     (spool.directory / _segment_name(999)).mkdir()  # a segment that cannot be read at all
     intake = client.app[INTAKE]
 
@@ -124,15 +127,17 @@ async def test_one_bad_record_or_segment_does_not_stop_the_replay(client: TestCl
     assert await office.pool.fetchval("SELECT count(*) FROM inbox") == 4
     rows = await office.pool.fetch("SELECT reason, dedup_key, envelope FROM event_quarantine ORDER BY id")
     segment_reason = f"spool segment {_segment_name(999)} unreadable (IsADirectoryError"
-    assert [r["reason"].split(":")[0] for r in rows] == ["unreadable spool record", segment_reason]
-    assert rows[0]["envelope"] == b'{"v": 2, "what": "a record no callbridge wrote"}'
+    assert rows[0]["reason"].startswith(f"damaged spool bytes in {second.name} at offset ")
+    assert [r["reason"].split(":")[0] for r in rows[1:]] == ["unreadable spool record", segment_reason]
+    assert rows[0]["reason"].endswith("checksum or length wrong") and rows[0]["envelope"].endswith(b"bit ROT will hit this one")
+    assert rows[1]["envelope"] == b'{"v": 2, "what": "a record no callbridge wrote"}'
     assert (spool.directory / "rejected" / _segment_name(999)).is_dir()
     assert spool.backlog() == 0 and spool.sealed_segments() == []
-    assert quarantined(client, "unreadable") == 2
+    assert quarantined(client, "unreadable") == 3
     doc = await health(client)
     assert doc["status"] == "warn"
     (check,) = doc["checks"]["spool:quarantine"]
-    assert (check["status"], check["observedValue"]) == ("warn", 2)
+    assert (check["status"], check["observedValue"]) == ("warn", 3)
     assert "event_quarantine" in check["output"]
 
 
