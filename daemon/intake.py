@@ -177,7 +177,7 @@ class Intake:
         for segment in self._spool.sealed_segments():
             skipped: list[tuple[int, bytes, str]] = []
             try:
-                records = list(read_records(segment, on_skip=lambda *s: skipped.append(s)))
+                records = list(read_records(segment, on_skip=lambda *s: skipped.append(s)))  # noqa: B023 - used at once
             except OSError as exc:
                 if not await self._set_aside_segment(segment, exc):
                     return applied
