@@ -135,7 +135,13 @@ class TaskGroup:
         log.warning("task_restarted", task=record.name, restarts=record.restarts)
         if self._on_restart is not None:
             self._on_restart(record.name)
-        self._launch(record, record.factory())
+        try:
+            coro = record.factory()
+        except Exception as exc:  # noqa: BLE001 - it cannot even be made again: that is fatal
+            self.failed = record.name
+            self.on_fatal(record.name, exc)
+            return
+        self._launch(record, coro)
 
     # -- what /health and /metrics show --------------------------------------------
     @property
