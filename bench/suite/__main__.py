@@ -180,7 +180,9 @@ class Suite:
         return out
 
     def _spool_files(self) -> list[Path]:
-        return [p for p in (self.state / "spool").glob("*") if p.is_file()]
+        from daemon.spool import SEGMENT_GLOB  # segments only: spool.lock stays while the daemon runs
+
+        return [p for p in (self.state / "spool").glob(SEGMENT_GLOB) if p.is_file()]
 
     def _profiler(self, seconds: float) -> subprocess.Popen | None:
         target, self.args.profile = self.args.profile, None  # the first closed-loop phase only
