@@ -47,15 +47,28 @@ class EventNotStorable(CallbridgeError):
 
 
 def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Every string value in a model dump, with where it is (field names are ours: not walked)."""
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _strings(key, path)
-            yield from _strings(item, f"{path}.{key}" if path else str(key))
+            if item is not None and not isinstance(item, bool | int):
+                yield from _strings(item, f"{path}.{key}")
     elif isinstance(value, list | tuple):
         for n, item in enumerate(value):
             yield from _strings(item, f"{path}.{n}")
+
+
+def _all_text_fine(texts: list[str]) -> bool:
+    """One pass over all of them: the common case, every text storable."""
+    joined = "\n".join(texts)
+    if "\x00" in joined:
+        return False
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return max(map(len, texts), default=0) <= MAX_TEXT_BYTES // 4
 
 
 def _text_problem(text: str) -> str | None:
@@ -78,13 +91,14 @@ def problems(env: Envelope, *, region: str) -> list[dict[str, str]]:
         found.append({"field": field, "problem": problem})
 
     event = env.event.model_dump()
-    for field, text in [("raw", env.raw), ("dedup_key", env.dedup_key), ("path", env.path),
-                        *_strings(event, "event")]:
-        problem = _text_problem(text)
-        if problem:
-            bad(field, problem)
-    if found:
-        return found  # the checks below would only repeat these
+    texts = [("raw", env.raw), ("dedup_key", env.dedup_key), ("path", env.path), *_strings(event, "event")]
+    if not _all_text_fine([text for _, text in texts]):
+        for field, text in texts:
+            problem = _text_problem(text)
+            if problem:
+                bad(field, problem)
+        if found:
+            return found  # the checks below would only repeat these
     if len(env.dedup_key.encode()) > MAX_KEY_BYTES:
         bad("dedup_key", f"longer than {MAX_KEY_BYTES} bytes")
     for name in ID_FIELDS:

@@ -24,6 +24,7 @@ from daemon.record_format import (
     load_envelope,
     load_stored_event,
     renamed,
+    stored_event_json,
 )
 from daemon.spool import _segment_name
 from tests.conftest import fixture_json, post_event
@@ -78,6 +79,16 @@ def test_a_record_written_before_versions_existed_still_reads() -> None:
     assert "v" not in json.loads(old)
     assert load_envelope(old) == env
     assert load_stored_event(env.event.model_dump_json()) == env.event
+
+
+async def test_stored_events_read_back_through_postgresql_whatever_their_version(pool) -> None:  # type: ignore[no-untyped-def]
+    """inbox.event as jsonb gives it back (keys reordered, spaced): today's version and the
+    unversioned shape both read as the same event."""
+    event = _leg().event
+    for written in (stored_event_json(event), event.model_dump_json()):
+        text = await pool.fetchval("SELECT $1::jsonb::text", written)
+        assert load_stored_event(text) == event
+    assert (await pool.fetchval("SELECT $1::jsonb ->> 'v'", stored_event_json(event))) == str(FORMAT_VERSION)
 
 
 def test_an_upgrade_that_renames_a_field_reads_the_old_name() -> None:
