@@ -203,15 +203,22 @@ class Intake:
             env = load_envelope(payload)
         except UnreadableRecord as exc:
             return await self._quarantine(payload, f"unreadable spool record: {exc}", None, "unreadable")
-        try:
-            await self._await_at_most(self._detached(self._pipeline.apply(env), "spool-apply"))
-        except (StorageUnavailable, TimeoutError) as exc:
-            self._mark_database_down(exc)
-            return None
-        except Exception as exc:  # noqa: BLE001 - StorageError, or whatever else this one record provokes
-            cause = exc.__cause__ if isinstance(exc, StorageError) and exc.__cause__ else exc
-            reason = f"refused by PostgreSQL: {type(cause).__name__}: {cause}"
-            return await self._quarantine(payload, reason, env.dedup_key, "refused")
+        for attempt in (1, 2):
+            try:
+                await self._await_at_most(self._detached(self._pipeline.apply(env), "spool-apply"))
+            except (StorageUnavailable, TimeoutError) as exc:
+                self._mark_database_down(exc)
+                return None
+            except Exception as exc:  # noqa: BLE001 - StorageError, or whatever else this one record provokes
+                if attempt == 1:
+                    continue  # once more: a deadlock or a serialization failure passes
+                if isinstance(exc, StorageError):
+                    cause = exc.__cause__ or exc
+                    reason = f"refused by PostgreSQL: {type(cause).__name__}: {cause}"
+                else:
+                    reason = f"could not be applied: {type(exc).__name__}: {exc}"
+                return await self._quarantine(payload, reason, env.dedup_key, "refused")
+            break
         return "applied"
 
     async def _quarantine(self, payload: bytes, reason: str, dedup_key: str | None,
