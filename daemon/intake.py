@@ -27,6 +27,7 @@ import structlog
 from daemon import admission
 from daemon.domain import Envelope
 from daemon.errors import StorageError, StorageUnavailable
+from daemon.groupcommit import GroupCommitter
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
 from daemon.quarantine import quarantine
@@ -37,6 +38,10 @@ log = structlog.get_logger(__name__)
 
 Listener = Callable[[Envelope], None]
 REPLAY_IDLE_S = 0.5
+# Spooled events handed to the group commit at a time, and how long they may take
+# (the live events go first, so under load a chunk waits for its turns).
+REPLAY_CHUNK = 512
+REPLAY_WAIT_S = 30.0
 T = TypeVar("T")
 
 
@@ -55,6 +60,9 @@ class Intake:
         # instead of each waiting out the budget, until the replayer sees it answer.
         self.database_ok = True
         self._wake = asyncio.Event()
+        # Stored events are announced by the committer, right after their commit,
+        # whoever submitted them: a webhook, the spool replayer, or a webhook that gave up waiting.
+        self.committer = GroupCommitter(pipeline, on_stored=self.announce)
 
     def wake(self) -> None:
         """Have the replayer look now (the database is back, or was just connected)."""
@@ -77,24 +85,28 @@ class Intake:
             if self._spool is None:
                 raise StorageUnavailable(str(exc) or "database did not answer in time") from exc
             return await self._to_spool(env, "database_unavailable")
-        if outcome == "stored":
-            self.announce(env)
         return outcome
 
     async def _apply_within_budget(self, env: Envelope) -> str:
-        """``pipeline.apply``, but stop waiting for it after the budget (TimeoutError).
+        """Written by the next group commit (``daemon.groupcommit``); TimeoutError past the budget.
 
-        Not ``asyncio.wait_for``: that also waits for the cancelled apply to clean
-        up, and asyncpg's clean-up of a query cancelled on a hung server (a cancel
-        request, then the connection's release) waits on that same server: 5-6 s
-        with PostgreSQL under SIGSTOP (tests/test_faults_postgres.py). So the apply
-        is a task of its own; past the budget it is cancelled and left to finish
-        in the background, keeping its in-flight slot until it does.
+        Past the budget the event is withdrawn if the writer has not taken it yet;
+        if it has, it may still commit, and the spooled copy the caller then keeps
+        is a harmless duplicate on replay. The in-flight slot is held until the
+        writer is done with the event, so a hung database fills the cap and later
+        events go straight to the spool.
         """
         await self._slots.acquire()
-        task = self._detached(self._pipeline.apply(env), "intake-apply")
-        task.add_done_callback(lambda _: self._slots.release())
-        return await self._await_at_most(task)
+        future = self.committer.submit(env, release=self._slots.release)
+        try:
+            done, _ = await asyncio.wait({future}, timeout=self._budget)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        if not done:
+            future.cancel()
+            raise TimeoutError
+        return future.result()
 
     def _detached(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
         task = asyncio.create_task(coro, name=name)
@@ -186,40 +198,75 @@ class Intake:
                 reason = f"damaged spool bytes in {segment.name} at offset {offset}: {why}"
                 if await self._quarantine(stretch, reason, None, "unreadable") is None:
                     return applied
+            loaded: list[tuple[bytes, Envelope]] = []
             for payload in records:
-                outcome = await self._replay_record(payload)
-                if outcome is None:
+                try:
+                    loaded.append((payload, load_envelope(payload)))
+                except UnreadableRecord as exc:
+                    if await self._quarantine(payload, f"unreadable spool record: {exc}", None,
+                                              "unreadable") is None:
+                        return applied
+            for start in range(0, len(loaded), REPLAY_CHUNK):
+                done = await self._replay_chunk(loaded[start:start + REPLAY_CHUNK])
+                if done is None:
                     return applied
-                applied += outcome == "applied"
+                applied += done
             # A damaged stretch was (most likely) one appended record: the backlog counted it.
             self._spool.consumed(segment, len(records) + len(skipped))
             log.info("spool_segment_replayed", segment=segment.name, records=len(records),
                      backlog=self._spool.backlog())
         return applied
 
-    async def _replay_record(self, payload: bytes) -> str | None:
-        """``applied`` or ``quarantined``; None when PostgreSQL went away (stop replaying)."""
-        try:
-            env = load_envelope(payload)
-        except UnreadableRecord as exc:
-            return await self._quarantine(payload, f"unreadable spool record: {exc}", None, "unreadable")
-        for attempt in (1, 2):
-            try:
-                await self._await_at_most(self._detached(self._pipeline.apply(env), "spool-apply"))
-            except (StorageUnavailable, TimeoutError) as exc:
+    async def _replay_chunk(self, chunk: list[tuple[bytes, Envelope]]) -> int | None:
+        """Apply spooled events through the group commit, in batches with the live ones.
+
+        Returns how many were applied (a refused one is quarantined instead); None
+        when PostgreSQL went away or did not keep up (the segment is replayed again
+        later: applying twice changes nothing).
+        """
+        futures = [self.committer.submit(env, replay=True) for _, env in chunk]
+        _, waiting = await asyncio.wait(futures, timeout=max(REPLAY_WAIT_S, self._budget))
+        if waiting:
+            for future in futures:
+                future.cancel()
+            log.warning("spool_replay_slow", waiting=len(waiting), then="trying again later")
+            return None
+        applied = 0
+        for (payload, env), future in zip(chunk, futures, strict=True):
+            if future.cancelled():
+                return None
+            exc = future.exception()
+            if exc is None:
+                applied += 1
+                continue
+            if isinstance(exc, StorageUnavailable):
                 self._mark_database_down(exc)
                 return None
-            except Exception as exc:  # noqa: BLE001 - StorageError, or whatever else this one record provokes
-                if attempt == 1:
-                    continue  # once more: a deadlock or a serialization failure passes
-                if isinstance(exc, StorageError):
-                    cause = exc.__cause__ or exc
-                    reason = f"refused by PostgreSQL: {type(cause).__name__}: {cause}"
-                else:
-                    reason = f"could not be applied: {type(exc).__name__}: {exc}"
-                return await self._quarantine(payload, reason, env.dedup_key, "refused")
-            break
-        return "applied"
+            outcome = await self._replay_again(payload, env)
+            if outcome is None:
+                return None
+            applied += outcome == "applied"
+        return applied
+
+    async def _replay_again(self, payload: bytes, env: Envelope) -> str | None:
+        """Once more on its own (what failed may have been passing); then the quarantine."""
+        future = self.committer.submit(env, replay=True)
+        done, _ = await asyncio.wait({future}, timeout=max(REPLAY_WAIT_S, self._budget))
+        if not done or future.cancelled():
+            future.cancel()
+            return None
+        exc = future.exception()
+        if exc is None:
+            return "applied"
+        if isinstance(exc, StorageUnavailable):
+            self._mark_database_down(exc)
+            return None
+        if isinstance(exc, StorageError):
+            cause = exc.__cause__ or exc
+            reason = f"refused by PostgreSQL: {type(cause).__name__}: {cause}"
+        else:
+            reason = f"could not be applied: {type(exc).__name__}: {exc}"
+        return await self._quarantine(payload, reason, env.dedup_key, "refused")
 
     async def _quarantine(self, payload: bytes, reason: str, dedup_key: str | None,
                           label: str) -> str | None:

@@ -37,6 +37,17 @@ class Tx:
     async def lock(self, key: str) -> None:
         await self.conn.execute(q("lock_key"), key)
 
+    async def lock_keys(self, keys: Sequence[str]) -> None:
+        """Take the advisory locks of all ``keys`` (as ``lock``) in one round trip, in a fixed order."""
+        await self.conn.execute(q("lock_keys"), list(keys))
+
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A savepoint: an error inside rolls back only what was done inside (StorageError)."""
+        with translated_errors():
+            async with self.conn.transaction():
+                yield
+
     # -- events -----------------------------------------------------------
     async def insert_inbox(self, env: Envelope, *, lock_key: str | None = None) -> bool:
         """Record the event under its dedup key; False when it was already there.

@@ -88,6 +88,12 @@ def read_records(path: Path, on_skip: SkipHook | None = None) -> Iterator[bytes]
         pos = end
 
 
+def _record(payload: bytes) -> bytes:
+    if len(payload) > MAX_RECORD_BYTES:
+        raise ValueError(f"spool record of {len(payload)} bytes exceeds {MAX_RECORD_BYTES}")
+    return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+
+
 def _count_records(path: Path) -> int:
     """Records of a segment; 0 for one that cannot be read (the replayer quarantines it)."""
     try:
@@ -108,6 +114,8 @@ class Spool:
         self._file: object | None = None
         self._file_path: Path | None = None
         self._writable = True
+        self._waiting: list[tuple[bytes, asyncio.Future[None]]] = []  # appends for the next group fsync
+        self._writing: asyncio.Future[None] | None = None
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock_fd: int | None = _lock_directory(directory)
         existing = self.segments()
@@ -130,17 +138,46 @@ class Spool:
 
     # -- writing -------------------------------------------------------------
     async def append(self, payload: bytes) -> None:
-        """Append and fsync one record; returns once it is on disk. Raises OSError."""
-        await asyncio.get_running_loop().run_in_executor(self._executor, self.append_sync, payload)
+        """Append and fsync one record; returns once it is on disk. Raises OSError (ValueError: too big).
+
+        Group fsync: the records that arrive while a write is on its way go
+        together in the next one, with one fsync for all of them.
+        """
+        record = _record(payload)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((record, future))
+        self._write_waiting()
+        await future
+
+    def _write_waiting(self) -> None:
+        """Hand every waiting record to the writer thread, unless a write is on its way."""
+        if self._writing is not None or not self._waiting:
+            return
+        batch, self._waiting = self._waiting, []
+        self._writing = asyncio.get_running_loop().run_in_executor(
+            self._executor, self._write_records, [record for record, _ in batch])
+        self._writing.add_done_callback(lambda done: self._written(batch, done))
+
+    def _written(self, batch: list[tuple[bytes, asyncio.Future[None]]], done: asyncio.Future[None]) -> None:
+        self._writing = None
+        exc = done.exception() if not done.cancelled() else OSError("spool write cancelled")
+        for _, future in batch:
+            if future.done():
+                continue  # its appender left (cancelled); the record is written or not, as for all
+            if exc is None:
+                future.set_result(None)
+            else:
+                future.set_exception(exc)
+        self._write_waiting()
 
     def append_sync(self, payload: bytes) -> None:
-        if len(payload) > MAX_RECORD_BYTES:
-            raise ValueError(f"spool record of {len(payload)} bytes exceeds {MAX_RECORD_BYTES}")
-        record = HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+        self._write_records([_record(payload)])
+
+    def _write_records(self, records: list[bytes]) -> None:
         with self._lock:
             try:
                 fh = self._open_segment()
-                fh.write(record)
+                fh.write(b"".join(records))
                 fh.flush()
                 os.fsync(fh.fileno())
             except OSError:
@@ -148,7 +185,7 @@ class Spool:
                 self._close_segment()
                 raise
             self._writable = True
-            self._backlog += 1
+            self._backlog += len(records)
             if fh.tell() >= self._segment_max:
                 self._close_segment()
 

@@ -4,6 +4,12 @@
 -- Serialise work on one call (or one phone) across processes for this transaction.
 SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0));
 
+-- name: lock_keys
+-- A batch's locks (daemon.groupcommit), each once, ordered by the lock itself
+-- (the hash), so that two batches never wait for each other in a cycle.
+SELECT count(pg_advisory_xact_lock(h))
+FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS ordered;
+
 -- name: insert_inbox
 -- The dedup step: a repeat delivery hits inbox.dedup_key and returns no row.
 INSERT INTO inbox (dedup_key, source, path, raw, kind, entry_id, call_id, event)

@@ -1,0 +1,233 @@
+"""Group commit: the events that arrive while a transaction is in flight go together in the next one.
+
+One transaction per event spends most of an event's cost on BEGIN, COMMIT (a
+WAL flush each), taking a pooled connection and the event loop's switches
+between them. Here one writer takes every waiting event (up to ``max_batch``)
+and writes them in one transaction; each waiter is answered only after the
+COMMIT that holds its event, so "200 means durable" is unchanged.
+
+Inside the transaction:
+
+- Every call's lock (``entry:<entry_id>``, the same advisory lock a single
+  ``Pipeline.apply`` takes) is taken first, all in one statement, in the order
+  of their hashes: two batches, in one daemon or two, then never wait for each
+  other in a cycle over calls. (The per-phone lock a new caller takes later can
+  still meet another daemon's in the opposite order; PostgreSQL then breaks the
+  deadlock and the event is retried, below.)
+- The events of one call are written under one savepoint, then the call is
+  derived once (the derivation reads every event of the call, so one refresh
+  after the last of them gives the same row as one per event). If that fails,
+  the savepoint is rolled back and the call's events are written again one by
+  one, each under its own savepoint: one bad event never spoils its neighbours.
+  A deadlock or serialization failure rolls back only the savepoint and is
+  tried again; another error is that event's alone (its waiter gets it).
+- Losing PostgreSQL fails the whole batch: nothing in it was acknowledged.
+
+A waiter that gives up (the intake's budget) cancels its future: if the writer
+has not taken the event yet it is dropped, else it may still commit. The
+intake then spools it; replaying that copy later is a harmless duplicate,
+since applying an event twice changes nothing.
+
+Spool replay uses the same writer (``submit(..., replay=True)``): live events
+go first, the backlog fills each batch's remaining room, and at least a
+quarter of each batch, so a backlog drains while new events keep coming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from daemon.domain import CALL_EVENTS, Envelope
+from daemon.errors import StorageError, StorageUnavailable
+from daemon.pipeline import Outcome, Pipeline
+from daemon.repository import Tx
+
+log = structlog.get_logger(__name__)
+
+# More savepoints than this in one transaction overflow PostgreSQL's per-backend
+# subtransaction cache, which slows every other session's snapshots.
+MAX_BATCH = 64
+RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+ATTEMPTS = 3
+
+Listener = Callable[[Envelope], None]
+
+
+@dataclass(eq=False)
+class _Item:
+    env: Envelope
+    future: asyncio.Future[Outcome]
+    release: Callable[[], None] | None
+
+
+def retryable(exc: BaseException) -> bool:
+    """A deadlock or a serialization failure: the same statement may well pass next time."""
+    return getattr(exc.__cause__, "sqlstate", None) in RETRY_SQLSTATES
+
+
+class GroupCommitter:
+    def __init__(self, pipeline: Pipeline, *, on_stored: Listener, max_batch: int = MAX_BATCH) -> None:
+        self._pipeline = pipeline
+        self._on_stored = on_stored
+        self._max_batch = max_batch
+        self._live: deque[_Item] = deque()
+        self._backlog: deque[_Item] = deque()
+        self._writer: asyncio.Task[None] | None = None
+        self.batches = 0  # committed, since start (metrics, benchmarks)
+        self.events = 0
+
+    def submit(self, env: Envelope, *, replay: bool = False,
+               release: Callable[[], None] | None = None) -> asyncio.Future[Outcome]:
+        """Queue the event; the future is ``stored``/``duplicate`` once committed, or the error.
+
+        ``release`` is called once the writer is done with the event (or drops it).
+        Cancel the future to withdraw an event the writer has not taken yet.
+        """
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        (self._backlog if replay else self._live).append(_Item(env, future, release))
+        if self._writer is None or self._writer.done():
+            # Started on demand and ends when nothing waits: no idle task to supervise.
+            # A crash fails the batch it held (below), and the next submit starts it again.
+            self._writer = asyncio.create_task(self._write(), name="group-commit")
+            self._writer.add_done_callback(self._writer_done)
+        return future
+
+    def pending(self) -> int:
+        return len(self._live) + len(self._backlog)
+
+    async def close(self) -> None:
+        """Stop writing (shutdown): waiters not yet written get CancelledError."""
+        writer, self._writer = self._writer, None
+        if writer is not None and not writer.done():
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+        for item in (*self._live, *self._backlog):
+            _finish(item, asyncio.CancelledError())
+        self._live.clear()
+        self._backlog.clear()
+
+    def _writer_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("group_commit_writer_crashed", error=repr(task.exception()))
+        if self.pending() and self._writer is task:
+            self._writer = asyncio.create_task(self._write(), name="group-commit")
+            self._writer.add_done_callback(self._writer_done)
+
+    def _take(self) -> list[_Item]:
+        batch: list[_Item] = []
+        backlog_share = max(1, self._max_batch // 4) if self._backlog else 0
+        for queue, room in ((self._live, self._max_batch - min(backlog_share, len(self._backlog))),
+                            (self._backlog, self._max_batch)):
+            while queue and len(batch) < room:
+                item = queue.popleft()
+                if item.future.done():  # withdrawn by its waiter
+                    _finish(item, None)
+                    continue
+                batch.append(item)
+        while self._live and len(batch) < self._max_batch:  # the backlog left room
+            item = self._live.popleft()
+            if item.future.done():
+                _finish(item, None)
+                continue
+            batch.append(item)
+        return batch
+
+    async def _write(self) -> None:
+        while self._live or self._backlog:
+            batch = self._take()
+            if not batch:
+                continue
+            try:
+                outcomes = await self._commit(batch)
+            except BaseException as exc:
+                for item in batch:
+                    _finish(item, exc if isinstance(exc, Exception) else asyncio.CancelledError())
+                if not isinstance(exc, Exception):
+                    raise
+                log.warning("group_commit_failed", events=len(batch), error=repr(exc))
+                continue
+            self.batches += 1
+            self.events += len(batch)
+            for item in batch:
+                outcome = outcomes[id(item)]
+                if outcome == "stored":
+                    self._on_stored(item.env)
+                _finish(item, outcome)
+
+    async def _commit(self, batch: list[_Item]) -> dict[int, Outcome | BaseException]:
+        # Stable sort: a call's events stay in arrival order, and they are neighbours.
+        batch.sort(key=lambda it: (it.env.entry_id is None, it.env.entry_id or ""))
+        keys = sorted({f"entry:{it.env.entry_id}" for it in batch if it.env.entry_id is not None})
+        results: dict[int, Outcome | BaseException] = {}
+        async with self._pipeline.repo.transaction() as tx:
+            if keys:
+                await tx.lock_keys(keys)
+            for group in _calls(batch):
+                await self._apply_call(tx, group, results)
+        return results
+
+    async def _apply_call(self, tx: Tx, group: list[_Item], results: dict[int, Any]) -> None:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                outcomes = await self._apply_under_savepoint(tx, group)
+            except StorageUnavailable:
+                raise  # the connection is gone: the whole batch with it
+            except Exception as exc:  # noqa: BLE001 - StorageError, or whatever this call's events provoke
+                if isinstance(exc, StorageError) and retryable(exc) and attempt < ATTEMPTS:
+                    log.info("group_commit_retry", entry_id=group[0].env.entry_id, error=str(exc))
+                    continue
+                if len(group) > 1:
+                    # Find the one that fails: each of the call's events on its own.
+                    for item in group:
+                        await self._apply_call(tx, [item], results)
+                    return
+                results[id(group[0])] = exc
+                return
+            for item, outcome in zip(group, outcomes, strict=True):
+                results[id(item)] = outcome
+            return
+
+    async def _apply_under_savepoint(self, tx: Tx, group: list[_Item]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        async with tx.savepoint():
+            for item in group:
+                stored = await tx.insert_inbox(item.env)
+                outcomes.append("stored" if stored else "duplicate")
+            entry_id = group[0].env.entry_id
+            if entry_id is not None and any(
+                    o == "stored" and isinstance(it.env.event, CALL_EVENTS)
+                    for it, o in zip(group, outcomes, strict=True)):
+                await self._pipeline.refresh_call(tx, entry_id)
+        return outcomes
+
+
+def _calls(batch: list[_Item]) -> Iterator[list[_Item]]:
+    """Neighbouring events of one call together; an event without a call alone."""
+    group: list[_Item] = []
+    for item in batch:
+        if group and (item.env.entry_id is None or item.env.entry_id != group[0].env.entry_id):
+            yield group
+            group = []
+        group.append(item)
+    if group:
+        yield group
+
+
+def _finish(item: _Item, result: Outcome | BaseException | None) -> None:
+    """Answer the waiter (unless it left) and give back its in-flight slot, once."""
+    if result is not None and not item.future.done():
+        if isinstance(result, asyncio.CancelledError):
+            item.future.cancel()
+        elif isinstance(result, BaseException):
+            item.future.set_exception(result)
+        else:
+            item.future.set_result(result)
+    release, item.release = item.release, None
+    if release is not None:
+        release()
