@@ -45,7 +45,7 @@ import structlog
 
 from daemon.domain import CALL_EVENTS, Envelope
 from daemon.errors import StorageError, StorageUnavailable
-from daemon.pipeline import Outcome, Pipeline
+from daemon.pipeline import CALL_EVENT_KINDS, Outcome, Pipeline
 from daemon.repository import Tx
 
 log = structlog.get_logger(__name__)
@@ -53,6 +53,10 @@ log = structlog.get_logger(__name__)
 # More savepoints than this in one transaction overflow PostgreSQL's per-backend
 # subtransaction cache, which slows every other session's snapshots.
 MAX_BATCH = 64
+# Batches in flight at once, each on its own connection. Most of a batch's time is
+# round trips (waiting), so a second and third batch fill that wait; their call
+# locks are taken in one order, so they never deadlock over calls.
+WRITERS = 3
 RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
 ATTEMPTS = 3
 
@@ -72,13 +76,15 @@ def retryable(exc: BaseException) -> bool:
 
 
 class GroupCommitter:
-    def __init__(self, pipeline: Pipeline, *, on_stored: Listener, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, pipeline: Pipeline, *, on_stored: Listener, max_batch: int = MAX_BATCH,
+                 writers: int = WRITERS) -> None:
         self._pipeline = pipeline
         self._on_stored = on_stored
         self._max_batch = max_batch
         self._live: deque[_Item] = deque()
         self._backlog: deque[_Item] = deque()
-        self._writer: asyncio.Task[None] | None = None
+        self._max_writers = writers
+        self._writers: set[asyncio.Task[None]] = set()
         self.batches = 0  # committed, since start (metrics, benchmarks)
         self.events = 0
 
@@ -91,33 +97,37 @@ class GroupCommitter:
         """
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         (self._backlog if replay else self._live).append(_Item(env, future, release))
-        if self._writer is None or self._writer.done():
-            # Started on demand and ends when nothing waits: no idle task to supervise.
-            # A crash fails the batch it held (below), and the next submit starts it again.
-            self._writer = asyncio.create_task(self._write(), name="group-commit")
-            self._writer.add_done_callback(self._writer_done)
+        if len(self._writers) < self._max_writers:
+            # Writers start on demand and end when nothing waits: no idle task to supervise.
+            # A crash fails the batch it held (below), and another starts if work waits.
+            self._start_writer()
         return future
+
+    def _start_writer(self) -> None:
+        writer = asyncio.create_task(self._write(), name="group-commit")
+        self._writers.add(writer)
+        writer.add_done_callback(self._writer_done)
 
     def pending(self) -> int:
         return len(self._live) + len(self._backlog)
 
     async def close(self) -> None:
         """Stop writing (shutdown): waiters not yet written get CancelledError."""
-        writer, self._writer = self._writer, None
-        if writer is not None and not writer.done():
+        writers, self._max_writers = list(self._writers), 0
+        for writer in writers:
             writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
+        await asyncio.gather(*writers, return_exceptions=True)
         for item in (*self._live, *self._backlog):
             _finish(item, asyncio.CancelledError())
         self._live.clear()
         self._backlog.clear()
 
     def _writer_done(self, task: asyncio.Task[None]) -> None:
+        self._writers.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("group_commit_writer_crashed", error=repr(task.exception()))
-        if self.pending() and self._writer is task:
-            self._writer = asyncio.create_task(self._write(), name="group-commit")
-            self._writer.add_done_callback(self._writer_done)
+        if self.pending() and len(self._writers) < self._max_writers:
+            self._start_writer()
 
     def _take(self) -> list[_Item]:
         batch: list[_Item] = []
@@ -163,14 +173,58 @@ class GroupCommitter:
     async def _commit(self, batch: list[_Item]) -> dict[int, Outcome | BaseException]:
         # Stable sort: a call's events stay in arrival order, and they are neighbours.
         batch.sort(key=lambda it: (it.env.entry_id is None, it.env.entry_id or ""))
-        keys = sorted({f"entry:{it.env.entry_id}" for it in batch if it.env.entry_id is not None})
+        try:
+            return await self._commit_fast(batch)
+        except StorageUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever one event provoked: find it, spare the rest
+            log.info("group_commit_careful", events=len(batch), error=repr(exc))
+            return await self._commit_carefully(batch)
+
+    async def _commit_fast(self, batch: list[_Item]) -> dict[int, Outcome | BaseException]:
+        """The common case, in the fewest round trips: the locks, all inbox rows in one
+        statement, then each call derived once. Any error rolls it all back (the caller
+        then goes event by event)."""
         results: dict[int, Outcome | BaseException] = {}
         async with self._pipeline.repo.transaction() as tx:
-            if keys:
-                await tx.lock_keys(keys)
+            await self._lock_calls(tx, batch)
+            inserted = await tx.insert_inbox_many([it.env for it in batch])
+            for item in batch:
+                stored = item.env.dedup_key in inserted
+                inserted.discard(item.env.dedup_key)  # a repeat later in the batch is a duplicate
+                results[id(item)] = "stored" if stored else "duplicate"
+            changed = [group[0].env.entry_id for group in _calls(batch)
+                       if group[0].env.entry_id is not None and any(
+                           results[id(it)] == "stored" and isinstance(it.env.event, CALL_EVENTS) for it in group)]
+            if changed:
+                await self._derive_and_store(tx, [e for e in changed if e is not None])
+        return results
+
+    async def _derive_and_store(self, tx: Tx, entry_ids: list[str]) -> None:
+        """Every changed call re-derived: their states in one query, then the phones of
+        new callers locked at once (in order, after the calls': no cycles), then each stored."""
+        states = await tx.call_states(entry_ids, CALL_EVENT_KINDS)
+        derived = [d for e in entry_ids if (d := self._pipeline.derive(e, states[e])) is not None]
+        phones = sorted({d.phone_lock for d in derived if d.phone_lock is not None})
+        if phones:
+            await tx.lock_keys(phones)
+        for call in derived:
+            await self._pipeline.store_call(tx, call, phone_locked=True)
+
+    async def _commit_carefully(self, batch: list[_Item]) -> dict[int, Outcome | BaseException]:
+        """One savepoint per call (then per event): one bad event never spoils its neighbours."""
+        results: dict[int, Outcome | BaseException] = {}
+        async with self._pipeline.repo.transaction() as tx:
+            await self._lock_calls(tx, batch)
             for group in _calls(batch):
                 await self._apply_call(tx, group, results)
         return results
+
+    @staticmethod
+    async def _lock_calls(tx: Tx, batch: list[_Item]) -> None:
+        keys = sorted({f"entry:{it.env.entry_id}" for it in batch if it.env.entry_id is not None})
+        if keys:
+            await tx.lock_keys(keys)
 
     async def _apply_call(self, tx: Tx, group: list[_Item], results: dict[int, Any]) -> None:
         for attempt in range(1, ATTEMPTS + 1):

@@ -18,7 +18,7 @@ import structlog
 from daemon.callstate import CallView, derive_call
 from daemon.domain import CALL_EVENTS, Envelope
 from daemon.phones import line_key, normalise_phone
-from daemon.repository import Repository, Tx
+from daemon.repository import CallState, Repository, Tx
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +33,25 @@ class Links:
     # The contact and lead this call made earlier, to be given facts learnt since.
     fill_contact_id: int | None = None
     fill_lead_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A call derived from its events, with the links its row already has."""
+
+    view: CallView
+    phone: str | None
+    contact_id: int | None
+    lead_id: int | None
+
+    @property
+    def phone_lock(self) -> str | None:
+        """The lock ``store_call`` takes before it looks up or makes the caller's contact."""
+        return f"phone:{self.phone}" if needs_phone_lock(self.view, self.phone, self.contact_id) else None
+
+
+def needs_phone_lock(view: CallView, phone: str | None, contact_id: int | None) -> bool:
+    return contact_id is None and phone is not None and view.direction in ("inbound", "outbound")
 
 
 class Pipeline:
@@ -55,7 +74,15 @@ class Pipeline:
         # links come in one, and managers and fills go with the upsert. Once the
         # call has its contact and lead, only the upsert needs the line's ad
         # source, and it looks that up itself.
-        events, contact_id, lead_id, pruned = await tx.call_state(entry_id, CALL_EVENT_KINDS)
+        derived = self.derive(entry_id, await tx.call_state(entry_id, CALL_EVENT_KINDS))
+        if derived is None:
+            return None
+        await self.store_call(tx, derived)
+        return derived.view
+
+    def derive(self, entry_id: str, state: CallState) -> Derived | None:
+        """The call's view from its stored events; None for a pruned call (leave its row be)."""
+        events, contact_id, lead_id, pruned = state
         if pruned:
             # Retention pruned this finished call's events: its row is final. The
             # late event is kept in the inbox, but deriving the call from the few
@@ -63,11 +90,20 @@ class Pipeline:
             log.info("call_event_after_prune_kept", entry_id=entry_id)
             return None
         view = derive_call(entry_id, events)
-        phone = normalise_phone(view.customer_number, self.region)
+        return Derived(view, normalise_phone(view.customer_number, self.region), contact_id, lead_id)
+
+    async def store_call(self, tx: Tx, derived: Derived, *, phone_locked: bool = False) -> None:
+        """Links found or made, then the communication row upserted.
+
+        ``phone_locked``: the caller already holds the phone's lock (a batch takes
+        all its phones' locks at once, in order: see ``daemon.groupcommit``).
+        """
+        view, phone, contact_id, lead_id = derived.view, derived.phone, derived.contact_id, derived.lead_id
+        entry_id = view.entry_id
         key = line_key(view.line_number, self.region)
         settled = contact_id is not None and lead_id is not None
         ad_source = None if settled else await tx.ad_source_for_line(key)
-        links = await self._links(tx, view, phone, ad_source, Links(contact_id, lead_id))
+        links = await self._links(tx, view, phone, ad_source, Links(contact_id, lead_id), phone_locked=phone_locked)
         await tx.upsert_communication(
             entry_id=entry_id,
             direction=view.direction,
@@ -93,10 +129,9 @@ class Pipeline:
             finished=view.finished,
             reconciled=view.reconciled,
         )
-        return view
 
     async def _links(self, tx: Tx, view: CallView, phone: str | None, ad_source: str | None,
-                     current: Links) -> Links:
+                     current: Links, *, phone_locked: bool = False) -> Links:
         """Contact and lead of the call: found or made once, then kept.
 
         An inbound caller nobody knows becomes a contact, and a contact without
@@ -108,8 +143,9 @@ class Pipeline:
         contact_id, lead_id = current.contact_id, current.lead_id
         fill_contact_id = fill_lead_id = None
         inbound = view.direction == "inbound" and view.direction_certain
-        if contact_id is None and phone is not None and view.direction in ("inbound", "outbound"):
-            await tx.lock(f"phone:{phone}")
+        if phone is not None and needs_phone_lock(view, phone, contact_id):
+            if not phone_locked:
+                await tx.lock(f"phone:{phone}")
             contact_id = await tx.contact_id_by_phone(phone)
             if contact_id is None and inbound:
                 contact_id = await tx.create_contact_for_phone(phone, ad_source, view.entry_id)

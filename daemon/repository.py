@@ -27,6 +27,9 @@ def translated_errors():
     except asyncpg.PostgresError as exc:
         raise StorageError(f"PostgreSQL error: {exc}") from exc
 
+# A call's events, its communication's contact_id and lead_id, and whether it was pruned.
+CallState = tuple[list[Any], int | None, int | None, bool]
+
 
 class Tx:
     """The queries of one transaction on one connection."""
@@ -62,16 +65,33 @@ class Tx:
             row_id = await self.conn.fetchval(q("insert_inbox_locked"), *args, lock_key)
         return row_id is not None
 
+    async def insert_inbox_many(self, envs: Sequence[Envelope]) -> set[str]:
+        """``insert_inbox`` for many events in one statement; the dedup keys that went in."""
+        columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [])
+        for env in envs:
+            for column, value in zip(columns, (
+                    env.dedup_key, env.source, env.path, env.raw, env.event.kind, env.entry_id,
+                    env.call_id, stored_event_json(env.event)), strict=True):
+                column.append(value)
+        rows = await self.conn.fetch(q("insert_inbox_many"), *columns)
+        return {r["dedup_key"] for r in rows}
+
     async def call_events(self, entry_id: str, kinds: Sequence[str]) -> list[Any]:
         rows = await self.conn.fetch(q("call_events"), entry_id, list(kinds))
         return [load_stored_event(r["event"]) for r in rows]
 
-    async def call_state(self, entry_id: str, kinds: Sequence[str]) -> tuple[list[Any], int | None, int | None, bool]:
+    async def call_state(self, entry_id: str, kinds: Sequence[str]) -> CallState:
         """The call's events (as ``call_events``), its communication's contact_id and lead_id,
         and whether its older events were pruned (retention)."""
         row = await self.conn.fetchrow(q("call_state"), entry_id, list(kinds))
         events = [load_stored_event(e) for e in row["events"]]
         return events, row["contact_id"], row["lead_id"], row["pruned"]
+
+    async def call_states(self, entry_ids: Sequence[str], kinds: Sequence[str]) -> dict[str, CallState]:
+        """``call_state`` of many calls in one round trip, by entry_id."""
+        rows = await self.conn.fetch(q("call_states"), list(entry_ids), list(kinds))
+        return {r["entry_id"]: ([load_stored_event(e) for e in r["events"]], r["contact_id"], r["lead_id"],
+                                r["pruned"]) for r in rows}
 
     async def upsert_communication(self, *, fill_contact_id: int | None, fill_lead_id: int | None,
                                    line_key: str | None, **values: Any) -> None:

@@ -23,14 +23,18 @@ from tests.screenkit import (
 
 
 async def test_card_of_a_known_caller_pops_up_then_follows_the_call(client: TestClient, office: Repository) -> None:
-    """The card comes when the leg rings at 105, then answered, then ended; it says who calls."""
+    """The card comes when the leg rings at 105, then answered, then ended; it says who calls.
+
+    Each step waits for the card of the phase it means (of this call): under load
+    one change may be pushed twice, and the pusher reads the state when it runs.
+    """
     ws = await open_screen(client, "105", auth())
     call = steps("answered_incoming.json")
+    entry_id = call[0][1]["entry_id"]
     await post_steps(client, call[:2])  # still in the IVR: nobody's phone rings
     await nothing_more(ws)
     await post_steps(client, call[2:3])
-    ringing = await next_card(ws)
-    assert ringing["phase"] == "ringing"
+    _, ringing = await phases_until(ws, "ringing", entry_id=entry_id)
     assert ringing["contact"]["name"] == "Кузнецова Анна Сергеевна"
     assert ringing["contact"]["is_new"] is False
     assert ringing["contact"]["tags"] == ["постоянный турист"]
@@ -43,11 +47,10 @@ async def test_card_of_a_known_caller_pops_up_then_follows_the_call(client: Test
     assert ringing["history"] == []
     assert ringing["answered_by"] is None
     await post_steps(client, call[3:4])
-    answered = await next_card(ws)
-    assert answered["phase"] == "answered"
+    _, answered = await phases_until(ws, "answered", entry_id=entry_id)
     assert answered["answered_by"] == {"extension": "105", "name": "Иванова Мария"}
     await post_steps(client, call[4:])
-    phases, ended = await phases_until(ws, "ended")
+    phases, ended = await phases_until(ws, "ended", entry_id=entry_id)
     assert in_order(phases, ["answered", "ended"])
     assert ended["talk_seconds"] == 185
     assert ended["communication_id"] == ringing["communication_id"]

@@ -17,6 +17,16 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
 ON CONFLICT (dedup_key) DO NOTHING
 RETURNING id;
 
+-- name: insert_inbox_many
+-- insert_inbox for a whole batch (daemon.groupcommit), in the order given; returns the
+-- dedup keys that went in (a repeat, even of one earlier in the same batch, does not).
+INSERT INTO inbox (dedup_key, source, path, raw, kind, entry_id, call_id, event)
+SELECT d, s, p, r, k, e, c, ev::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::text[]) AS batch (d, s, p, r, k, e, c, ev)
+ON CONFLICT (dedup_key) DO NOTHING
+RETURNING dedup_key;
+
 -- name: call_events
 -- Uses inbox_entry_idx.
 SELECT event::text AS event
@@ -44,6 +54,17 @@ SELECT ARRAY(SELECT i.event::text FROM inbox i
        EXISTS (SELECT 1 FROM pruned_calls p WHERE p.entry_id = $1) AS pruned
 FROM (VALUES (1)) AS one (x)
 LEFT JOIN communications c ON c.entry_id = $1;
+
+-- name: call_states
+-- call_state for many calls in one round trip (daemon.groupcommit).
+SELECT e.entry_id,
+       ARRAY(SELECT i.event::text FROM inbox i
+             WHERE i.entry_id = e.entry_id AND i.kind = ANY($2::text[])
+             ORDER BY i.id) AS events,
+       c.contact_id, c.lead_id,
+       EXISTS (SELECT 1 FROM pruned_calls p WHERE p.entry_id = e.entry_id) AS pruned
+FROM unnest($1::text[]) AS e (entry_id)
+LEFT JOIN communications c ON c.entry_id = e.entry_id;
 
 -- name: ad_source_for_line
 SELECT ad_source FROM lines WHERE line_key = $1;
