@@ -18,7 +18,7 @@ API::
         for row in table.rows:          # a generator: the file is streamed
             row.number                  # 1-based row of the sheet / line of the file
             row.values["phones"]        # the cell's text, stripped; "" when empty
-            row.doubts.get("phones")    # why that text may not be what was typed, if so
+            row.doubts.get("phones")    # {cell text: why it may not be what was typed}
 
 * ``aliases``: field -> header spellings. Headers compare case-, spacing- and
   punctuation-insensitively, with ё = е (``Моб. телефон`` = ``моб телефон``).
@@ -35,8 +35,9 @@ API::
 * Number cells: Excel keeps 15 significant digits as a float. A whole float becomes
   its digits (``79161234567.0`` -> ``79161234567``); a fraction, or a number past 2**53,
   or a text cell in scientific notation that dropped digits (``9.16123E+9``, as a
-  CSV saved from Excel holds it) keeps its text and gets a ``doubts`` entry: the
-  value cannot be trusted, and the caller reports it rather than guess.
+  CSV saved from Excel holds it) keeps its text and gets a ``doubts`` entry (that
+  text -> the reason, per field; a cell of a ``multi`` field is one line of the joined
+  text): the value cannot be trusted, and the caller reports it rather than guess.
 * A file that cannot be read as a table (wrong type, no header the aliases know,
   unknown sheet) raises ``SheetError`` with one line naming the file and the reason.
 """
@@ -62,7 +63,7 @@ __all__ = ["HEADER_SEARCH_ROWS", "Row", "SheetError", "Table", "header_key", "re
 class Row:
     number: int
     values: dict[str, str]
-    doubts: dict[str, str]
+    doubts: dict[str, dict[str, str]]  # field -> {the doubted cell's text: why}
 
 
 @dataclass
@@ -190,7 +191,7 @@ def _rows(raw_rows: Iterator[tuple[int, list[Any]]], plan: list[tuple[int, str]]
     fields = dict.fromkeys(name for _, name in plan)
     for number, cells in raw_rows:
         values = dict.fromkeys(fields, "")
-        doubts: dict[str, str] = {}
+        doubts: dict[str, dict[str, str]] = {}
         if not any(c not in ("", None) for c in cells):
             continue
         for index, name in plan:
@@ -203,5 +204,5 @@ def _rows(raw_rows: Iterator[tuple[int, list[Any]]], plan: list[tuple[int, str]]
                 continue  # the first column naming a single-valued field wins
             values[name] = f"{values[name]}\n{text}" if values[name] else text
             if doubt:
-                doubts[name] = f"{doubts[name]}; {doubt}" if name in doubts else doubt
+                doubts.setdefault(name, {})[text] = doubt
         yield Row(number, values, doubts)
