@@ -1,0 +1,123 @@
+"""The contact import's side of PostgreSQL: staging tables, grouping, batches (sql/queries/import.sql).
+
+One connection holds the session's temporary tables from the first COPY to the
+report; each batch is its own short transaction, committed or (dry run) rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+import asyncpg
+import structlog
+
+from daemon.contacts.import_rows import ContactRow
+from daemon.queries import q
+from daemon.repository import translated_errors
+
+log = structlog.get_logger(__name__)
+
+BATCH_ROWS = 500  # rows per transaction: bounds its locks (one per new phone) and its length
+BATCH_ATTEMPTS = 3  # a deadlock or serialization failure with a concurrent writer is retried
+REPORT_FETCH_ROWS = 5000
+_RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+
+Outcome = tuple[int, str, int | None, list[str]]
+
+
+class ImportStore:
+    def __init__(self, conn: asyncpg.Connection, *, source: str) -> None:
+        self.conn = conn
+        self.source = source  # the file's name, kept in duplicate hints' evidence
+
+    async def create_staging(self) -> None:
+        with translated_errors():
+            await self.conn.execute(q("import_drop_staging"))
+            await self.conn.execute(q("import_create_staging"))
+
+    async def drop_staging(self) -> None:
+        with translated_errors():
+            await self.conn.execute(q("import_drop_staging"))
+
+    async def stage(self, rows: Sequence[ContactRow]) -> None:
+        """COPY one chunk of parsed rows; rows without an identifier become skipped outcomes."""
+        usable = [r for r in rows if r.skip_reason is None]
+        with translated_errors():
+            await self.conn.copy_records_to_table(
+                "import_rows", columns=("row_no", "name", "responsible", "tags", "notes", "grp"),
+                records=[(r.number, r.name, r.responsible, r.tags, r.notes, r.number) for r in usable])
+            await self.conn.copy_records_to_table(
+                "import_keys", columns=("row_no", "kind", "value"),
+                records=[(r.number, i.kind, i.value) for r in usable for i in r.identifiers])
+            await self.conn.copy_records_to_table(
+                "import_invalid", columns=("row_no", "kind", "value", "reason"),
+                records=[(r.number, i.kind, i.value, i.reason) for r in usable for i in r.invalid])
+            await self.save_outcomes([(r.number, f"skipped: {r.skip_reason}", None, [])
+                                      for r in rows if r.skip_reason is not None])
+
+    async def save_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        if outcomes:
+            with translated_errors():
+                await self.conn.copy_records_to_table(
+                    "import_outcomes", columns=("row_no", "outcome", "contact_id", "notes"), records=outcomes)
+
+    async def group(self) -> list[int]:
+        """Link rows into people (connected components over shared identifiers and the
+        contacts holding them), then cut them into batches; returns the batch numbers."""
+        rounds = 0
+        with translated_errors():
+            await self.conn.execute(q("import_index_staging"))
+            while True:
+                rounds += 1
+                moved = await self.conn.fetchval(q("import_hook"))
+                moved += await self.conn.fetchval(q("import_jump"))
+                if moved == 0:
+                    break
+            await self.conn.execute(q("import_assign_batches"), BATCH_ROWS)
+            await self.conn.execute(q("import_index_batches"))
+            batches = [r["batch"] for r in await self.conn.fetch(q("import_batches"))]
+        log.debug("import_grouped", rounds=rounds, batches=len(batches))
+        return batches
+
+    async def apply(self, batch: int, *, commit: bool) -> list[Outcome]:
+        """Apply one batch in its own transaction; returns its rows' outcomes."""
+        for attempt in range(1, BATCH_ATTEMPTS + 1):
+            try:
+                with translated_errors():
+                    return await self._apply_once(batch, commit=commit)
+            except Exception as exc:
+                if not isinstance(exc.__cause__, _RETRYABLE) or attempt == BATCH_ATTEMPTS:
+                    raise
+                log.warning("import_batch_retry", batch=batch, attempt=attempt, error=str(exc.__cause__))
+        raise AssertionError("unreachable")
+
+    async def _apply_once(self, batch: int, *, commit: bool) -> list[Outcome]:
+        tx = self.conn.transaction()
+        await tx.start()
+        try:
+            await self.conn.fetchval(q("import_lock_new_phones"), batch)
+            await self.conn.execute(q("import_reset_groups"))
+            await self.conn.execute(q("import_fill_groups"), batch)
+            await self.conn.execute(q("import_resolve_managers"))
+            await self.conn.execute(q("import_create_contacts"))
+            await self.conn.execute(q("import_update_contacts"))
+            await self.conn.execute(q("import_add_identifiers"), batch)
+            await self.conn.execute(q("import_add_invalid"), batch)
+            await self.conn.execute(q("import_hint_duplicates"), self.source)
+            rows = await self.conn.fetch(q("import_batch_outcomes"), batch)
+        except BaseException:
+            await tx.rollback()
+            raise
+        if commit:
+            await tx.commit()
+        else:
+            await tx.rollback()
+        return [(r["row_no"], r["outcome"], r["contact_id"], list(r["notes"])) for r in rows]
+
+    async def outcomes(self) -> AsyncIterator[Outcome]:
+        """Every row's outcome in row order, streamed by a server-side cursor."""
+        with translated_errors():
+            async with self.conn.transaction():
+                cursor = self.conn.cursor(q("import_report_rows"), prefetch=REPORT_FETCH_ROWS)
+                async for r in cursor:
+                    yield r["row_no"], r["outcome"], r["contact_id"], list(r["notes"])
