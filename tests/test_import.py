@@ -12,6 +12,7 @@ import csv
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,7 @@ async def contact_id(pool: asyncpg.Pool, name: str) -> int:
 
 async def run(repo: Repository, path: Path, **options: Any) -> tuple[ImportReport, list[tuple[str, ...]]]:
     """Import with a --report file; the report's rows as (row, outcome, contact_id, notes)."""
-    report_path = path.with_name(path.name + ".report.csv")
+    report_path = Path(tempfile.mkdtemp(prefix="callbridge-report-")) / "report.csv"
     report = await import_contacts(repo, path, region="RU", report_path=report_path, **options)
     with report_path.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
