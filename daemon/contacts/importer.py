@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,10 +95,15 @@ async def import_contacts(repo: Repository, path: Path, *, region: str, report_p
             store = ImportStore(conn, source=path.name)
             await store.create_staging()
             try:
+                started = time.monotonic()
                 await _stage(store, table.rows, region=region)
-                for batch in await store.group():
+                log.info("import_staged", seconds=round(time.monotonic() - started, 1))
+                batches = await store.group()
+                log.info("import_grouped", batches=len(batches), seconds=round(time.monotonic() - started, 1))
+                for batch in batches:
                     outcomes = await store.apply(batch, commit=not dry_run)
                     await store.save_outcomes(outcomes)
+                log.info("import_applied", seconds=round(time.monotonic() - started, 1))
                 await _tally(store, report, report_path)
             finally:
                 await store.drop_staging()
