@@ -127,19 +127,21 @@ def _markdown(args: argparse.Namespace, machine: dict[str, str], existing: int, 
         ok = seconds <= TARGET_S and rss <= TARGET_RSS_MB
         return "meets" if ok else "misses"
 
+    machine_line = (f"Machine: {machine['cpus']}, {machine['memory']} RAM; PostgreSQL {machine['postgresql']}; "
+                    f"Python {machine['python']}; load before the run {machine['load_before']}; {machine['date']}.")
+    file_line = (f"File: {args.rows:,} rows, {path.stat().st_size / 1e6:.1f} MB .xlsx; base before the import: "
+                 f"{existing:,} contacts holding some of its phones.")
+
+    def run_line(name: str, run: tuple[float, float, str], outcomes: Counter[str]) -> str:
+        counted = ", ".join(f"{k} {v:,}" for k, v in sorted(outcomes.items()))
+        return f"| {name} | {run[0]:.1f} s | {run[1]:.0f} MB | {counted} | {verdict(run[0], run[1])} |"
+
     return "\n".join([
-        f"Machine: {machine['cpus']}, {machine['memory']} RAM; PostgreSQL {machine['postgresql']}; "
-        f"Python {machine['python']}; load before the run {machine['load_before']}; {machine['date']}.",
-        "",
-        f"File: {args.rows:,} rows, {path.stat().st_size / 1e6:.1f} MB .xlsx; base before the import: "
-        f"{existing:,} contacts holding some of its phones.",
-        "",
+        machine_line, "", file_line, "",
         "| run | wall time | peak RSS | outcomes | vs target (60 s, 300 MB) |",
         "|---|---|---|---|---|",
-        f"| first import | {first[0]:.1f} s | {first[1]:.0f} MB | "
-        f"{', '.join(f'{k} {v:,}' for k, v in sorted(first_outcomes.items()))} | {verdict(first[0], first[1])} |",
-        f"| same file again | {second[0]:.1f} s | {second[1]:.0f} MB | "
-        f"{', '.join(f'{k} {v:,}' for k, v in sorted(second_outcomes.items()))} | {verdict(second[0], second[1])} |",
+        run_line("first import", first, first_outcomes),
+        run_line("same file again", second, second_outcomes),
         "",
         f"After: {', '.join(f'{k} {v:,}' for k, v in totals.items())}.",
         f"First run said: `{first[2]}`; second: `{second[2]}`.",
