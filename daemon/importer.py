@@ -6,6 +6,7 @@ A lines file is a few dozen rows: it is applied row by row in one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,10 +38,11 @@ class LineReport:
         return out
 
 
-async def import_lines(repo: Repository, path: Path, *, region: str, sheet: str | None = None) -> LineReport:
+async def import_lines(repo: Repository, path: Path, *, region: str, sheet: str | None = None,
+                       mapping: Mapping[str, str] | None = None) -> LineReport:
     """Import ``line_number;ad_source`` rows; a line already known gets the new ad source."""
     report = LineReport()
-    with read_table(path, LINE_ALIASES, sheet=sheet) as table:
+    with read_table(path, LINE_ALIASES, sheet=sheet, mapping=mapping) as table:
         missing = [name for name in LINE_ALIASES if name not in table.columns]
         if missing:
             raise SheetError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(table.columns)}")

@@ -39,7 +39,8 @@ def _mapping(text: str) -> tuple[str, str]:
 async def run(settings: Settings, repo: Repository, args: argparse.Namespace) -> int:
     mapping = dict(args.map)
     if args.what == "lines":
-        lines = await import_lines(repo, args.file, region=settings.default_region, sheet=args.sheet)
+        lines = await import_lines(repo, args.file, region=settings.default_region, sheet=args.sheet,
+                                   mapping=mapping)
         print("\n".join(lines.lines("lines")))
         return 0
     report = await import_contacts(repo, args.file, region=settings.default_region, report_path=args.report,

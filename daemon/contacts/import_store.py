@@ -7,6 +7,7 @@ report; each batch is its own short transaction, committed or (dry run) rolled b
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import asyncpg
 import structlog
@@ -24,6 +25,9 @@ log = structlog.get_logger(__name__)
 BATCH_ROWS = 1000
 BATCH_ATTEMPTS = 3  # a deadlock or serialization failure with a concurrent writer is retried
 REPORT_FETCH_ROWS = 5000
+# The daemon's db_command_timeout_s (5 s) is for the hot path; grouping a million
+# staged rows is one statement of tens of seconds. Still bounded: a hung server fails.
+STATEMENT_TIMEOUT_S = 1800.0
 _RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
 Outcome = tuple[int, str, int | None, list[str]]
@@ -36,50 +40,60 @@ class ImportStore:
 
     async def create_staging(self) -> None:
         with translated_errors():
-            await self.conn.execute(q("import_drop_staging"))
-            await self.conn.execute(q("import_create_staging"))
+            await self._execute("import_drop_staging")
+            await self._execute("import_create_staging")
 
     async def drop_staging(self) -> None:
+        if self.conn.is_closed():
+            return  # the tables went with the session; keep the error that closed it
         with translated_errors():
-            await self.conn.execute(q("import_drop_staging"))
+            await self._execute("import_drop_staging")
+
+    async def _execute(self, name: str, *args: Any) -> None:
+        await self.conn.execute(q(name), *args, timeout=STATEMENT_TIMEOUT_S)
+
+    async def _fetchval(self, name: str, *args: Any) -> Any:
+        return await self.conn.fetchval(q(name), *args, timeout=STATEMENT_TIMEOUT_S)
+
+    async def _fetch(self, name: str, *args: Any) -> list[Any]:
+        return await self.conn.fetch(q(name), *args, timeout=STATEMENT_TIMEOUT_S)
+
+    async def _copy(self, table: str, columns: tuple[str, ...], records: list[tuple[Any, ...]]) -> None:
+        await self.conn.copy_records_to_table(table, columns=columns, records=records, timeout=STATEMENT_TIMEOUT_S)
 
     async def stage(self, rows: Sequence[ContactRow]) -> None:
         """COPY one chunk of parsed rows; rows without an identifier become skipped outcomes."""
         usable = [r for r in rows if r.skip_reason is None]
         with translated_errors():
-            await self.conn.copy_records_to_table(
-                "import_rows", columns=("row_no", "name", "responsible", "tags", "notes", "grp"),
-                records=[(r.number, r.name, r.responsible, r.tags, r.notes, r.number) for r in usable])
-            await self.conn.copy_records_to_table(
-                "import_keys", columns=("row_no", "kind", "value"),
-                records=[(r.number, i.kind, i.value) for r in usable for i in r.identifiers])
-            await self.conn.copy_records_to_table(
-                "import_invalid", columns=("row_no", "kind", "value", "reason"),
-                records=[(r.number, i.kind, i.value, i.reason) for r in usable for i in r.invalid])
+            await self._copy("import_rows", ("row_no", "name", "responsible", "tags", "notes", "grp"),
+                             [(r.number, r.name, r.responsible, r.tags, r.notes, r.number) for r in usable])
+            await self._copy("import_keys", ("row_no", "kind", "value"),
+                             [(r.number, i.kind, i.value) for r in usable for i in r.identifiers])
+            await self._copy("import_invalid", ("row_no", "kind", "value", "reason"),
+                             [(r.number, i.kind, i.value, i.reason) for r in usable for i in r.invalid])
             await self.save_outcomes([(r.number, f"skipped: {r.skip_reason}", None, [])
                                       for r in rows if r.skip_reason is not None])
 
     async def save_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         if outcomes:
             with translated_errors():
-                await self.conn.copy_records_to_table(
-                    "import_outcomes", columns=("row_no", "outcome", "contact_id", "notes"), records=outcomes)
+                await self._copy("import_outcomes", ("row_no", "outcome", "contact_id", "notes"), list(outcomes))
 
     async def group(self) -> list[int]:
         """Link rows into people (connected components over shared identifiers and the
         contacts holding them), then cut them into batches; returns the batch numbers."""
         rounds = 0
         with translated_errors():
-            await self.conn.execute(q("import_index_staging"))
+            await self._execute("import_index_staging")
             while True:
                 rounds += 1
-                moved = await self.conn.fetchval(q("import_hook"))
-                moved += await self.conn.fetchval(q("import_jump"))
+                moved = await self._fetchval("import_hook")
+                moved += await self._fetchval("import_jump")
                 if moved == 0:
                     break
-            await self.conn.execute(q("import_assign_batches"), BATCH_ROWS)
-            await self.conn.execute(q("import_index_batches"))
-            batches = [r["batch"] for r in await self.conn.fetch(q("import_batches"))]
+            await self._execute("import_assign_batches", BATCH_ROWS)
+            await self._execute("import_index_batches")
+            batches = [r["batch"] for r in await self._fetch("import_batches")]
         log.debug("import_grouped", rounds=rounds, batches=len(batches))
         return batches
 
@@ -99,16 +113,16 @@ class ImportStore:
         tx = self.conn.transaction()
         await tx.start()
         try:
-            await self.conn.fetchval(q("import_lock_new_phones"), batch)
-            await self.conn.execute(q("import_reset_groups"))
-            await self.conn.execute(q("import_fill_groups"), batch)
-            await self.conn.execute(q("import_resolve_managers"))
-            await self.conn.execute(q("import_create_contacts"))
-            await self.conn.execute(q("import_update_contacts"))
-            await self.conn.execute(q("import_add_identifiers"), batch)
-            await self.conn.execute(q("import_add_invalid"), batch)
-            await self.conn.execute(q("import_hint_duplicates"), self.source)
-            rows = await self.conn.fetch(q("import_batch_outcomes"), batch)
+            await self._fetchval("import_lock_new_phones", batch)
+            await self._execute("import_reset_groups")
+            await self._execute("import_fill_groups", batch)
+            await self._execute("import_resolve_managers")
+            await self._execute("import_create_contacts")
+            await self._execute("import_update_contacts")
+            await self._execute("import_add_identifiers", batch)
+            await self._execute("import_add_invalid", batch)
+            await self._execute("import_hint_duplicates", self.source)
+            rows = await self._fetch("import_batch_outcomes", batch)
         except BaseException:
             await tx.rollback()
             raise
@@ -122,6 +136,7 @@ class ImportStore:
         """Every row's outcome in row order, streamed by a server-side cursor."""
         with translated_errors():
             async with self.conn.transaction():
-                cursor = self.conn.cursor(q("import_report_rows"), prefetch=REPORT_FETCH_ROWS)
+                cursor = self.conn.cursor(q("import_report_rows"), prefetch=REPORT_FETCH_ROWS,
+                                          timeout=STATEMENT_TIMEOUT_S)
                 async for r in cursor:
                     yield r["row_no"], r["outcome"], r["contact_id"], list(r["notes"])
