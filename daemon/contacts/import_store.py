@@ -6,6 +6,7 @@ report; each batch is its own short transaction, committed or (dry run) rolled b
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -40,6 +41,8 @@ class ImportStore:
 
     async def create_staging(self) -> None:
         with translated_errors():
+            with contextlib.suppress(asyncpg.InvalidParameterValueError):
+                await self._execute("import_session_buffers")  # refused if temp tables were used: fine
             await self._execute("import_drop_staging")
             await self._execute("import_create_staging")
 

@@ -5,6 +5,11 @@
 -- people there, then applied in short transactions of a few hundred rows each:
 -- set-based statements, bounded locks. See docs/ARCHITECTURE.md, "Contact import".
 
+-- name: import_session_buffers
+-- Room for the staging tables in this session's memory (PostgreSQL's default is
+-- 8 MB); only possible before the session first touches a temporary table.
+SET temp_buffers = '128MB';
+
 -- name: import_create_staging
 -- import_rows: one usable row (skipped rows go straight to import_outcomes).
 -- import_keys: the row's valid identifiers, plus ('contact', id) for each contact
@@ -129,8 +134,9 @@ FROM (
 ) AS new_phones;
 
 -- name: import_reset_groups
--- DELETE, not TRUNCATE: a few hundred rows, and no new file for the table each batch.
-DELETE FROM import_groups;
+-- TRUNCATE, not DELETE: nothing vacuums a temporary table, and the dead rows of
+-- every earlier batch would be read again by each later one.
+TRUNCATE import_groups;
 
 -- name: import_fill_groups
 -- The batch's people, with the contacts that hold their identifiers now (after
