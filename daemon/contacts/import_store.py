@@ -7,6 +7,7 @@ report; each batch is its own short transaction, committed or (dry run) rolled b
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -32,6 +33,16 @@ STATEMENT_TIMEOUT_S = 1800.0
 _RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
 Outcome = tuple[int, str, int | None, list[str]]
+# One batch, in order; sent as one multi-statement script (no parameters: the batch
+# number is set in the transaction by import_batch_begin).
+_APPLY_STEPS = ("import_lock_new_phones", "import_reset_groups", "import_fill_groups", "import_resolve_managers",
+                "import_create_contacts", "import_update_contacts", "import_add_identifiers", "import_add_invalid",
+                "import_hint_duplicates")
+
+
+@functools.cache
+def _apply_script() -> str:
+    return ";\n".join(q(name).rstrip().rstrip(";") for name in _APPLY_STEPS) + ";"
 
 
 class ImportStore:
@@ -116,16 +127,9 @@ class ImportStore:
         tx = self.conn.transaction()
         await tx.start()
         try:
-            await self._fetchval("import_lock_new_phones", batch)
-            await self._execute("import_reset_groups")
-            await self._execute("import_fill_groups", batch)
-            await self._execute("import_resolve_managers")
-            await self._execute("import_create_contacts")
-            await self._execute("import_update_contacts")
-            await self._execute("import_add_identifiers", batch)
-            await self._execute("import_add_invalid", batch)
-            await self._execute("import_hint_duplicates", self.source)
-            rows = await self._fetch("import_batch_outcomes", batch)
+            await self._fetchval("import_batch_begin", str(batch), self.source)
+            await self.conn.execute(_apply_script(), timeout=STATEMENT_TIMEOUT_S)
+            rows = await self._fetch("import_batch_outcomes")
         except BaseException:
             await tx.rollback()
             raise

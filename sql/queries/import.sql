@@ -117,6 +117,12 @@ CREATE INDEX ON import_rows (grp);
 CREATE INDEX ON import_rows (batch);
 ANALYZE import_rows;
 
+-- name: import_batch_begin
+-- A batch's statements go to the server in one round trip (under a loaded CPU each
+-- round trip waits to be scheduled), so they take their batch from the transaction.
+SELECT set_config('callbridge.import_batch', $1::text, true),
+       set_config('callbridge.import_source', $2::text, true);
+
 -- name: import_lock_new_phones
 -- The call pipeline creates a contact for an unknown caller under the advisory
 -- lock phone:<e164>; taking the same locks for the phones this batch will add
@@ -126,7 +132,7 @@ SELECT count(pg_advisory_xact_lock(hashtextextended('phone:' || value, 0)))
 FROM (
     SELECT DISTINCT k.value
     FROM import_rows r JOIN import_keys k ON k.row_no = r.row_no
-    WHERE r.batch = $1 AND k.kind = 'phone'
+    WHERE r.batch = current_setting('callbridge.import_batch')::integer AND k.kind = 'phone'
       -- A scalar probe, not NOT EXISTS: an anti join would sort every phone held
       -- (statistics lag behind a running import), once per batch.
       AND (SELECT ci.contact_id FROM contact_identifiers ci WHERE ci.kind = 'phone' AND ci.value = k.value) IS NULL
@@ -158,7 +164,7 @@ SELECT r.grp, min(r.row_no),
              GROUP BY u.tag
              ORDER BY min(r3.row_no), min(u.i))
 FROM import_rows r
-WHERE r.batch = $1
+WHERE r.batch = current_setting('callbridge.import_batch')::integer
 GROUP BY r.grp;
 
 -- name: import_resolve_managers
@@ -224,7 +230,7 @@ WITH wanted AS (
     FROM import_rows r
     JOIN import_keys k ON k.row_no = r.row_no
     JOIN import_groups g ON g.grp = r.grp
-    WHERE r.batch = $1 AND k.kind IN ('phone', 'email')
+    WHERE r.batch = current_setting('callbridge.import_batch')::integer AND k.kind IN ('phone', 'email')
     ORDER BY k.kind, k.value
 ), added AS (
     INSERT INTO contact_identifiers (kind, value, contact_id)
@@ -243,7 +249,7 @@ WITH added AS (
     FROM import_rows r
     JOIN import_invalid i ON i.row_no = r.row_no
     JOIN import_groups g ON g.grp = r.grp
-    WHERE r.batch = $1
+    WHERE r.batch = current_setting('callbridge.import_batch')::integer
     ORDER BY g.target, i.kind, i.value, r.row_no
     ON CONFLICT (contact_id, kind, value) DO NOTHING
     RETURNING contact_id
@@ -258,7 +264,7 @@ WHERE g.target = a.contact_id AND NOT g.created;
 -- records the pair as a duplicate candidate, unless marked "not a duplicate".
 INSERT INTO contact_duplicate_hints (contact_low, contact_high, reason, evidence)
 SELECT least(g.target, o.id), greatest(g.target, o.id), 'identifier',
-       jsonb_build_object('source', 'import', 'file', $1::text, 'row', g.first_row)
+       jsonb_build_object('source', 'import', 'file', current_setting('callbridge.import_source'), 'row', g.first_row)
 FROM import_groups g
 CROSS JOIN LATERAL unnest(g.owners[2:]) AS o(id)
 JOIN contacts a ON a.id = g.target
@@ -291,7 +297,7 @@ SELECT r.row_no,
                ELSE '{}'::text[] END AS notes
 FROM import_rows r
 JOIN import_groups g ON g.grp = r.grp
-WHERE r.batch = $1
+WHERE r.batch = current_setting('callbridge.import_batch')::integer
 ORDER BY r.row_no;
 
 -- name: import_report_rows
