@@ -35,14 +35,27 @@ _RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 Outcome = tuple[int, str, int | None, list[str]]
 # One batch, in order; sent as one multi-statement script (no parameters: the batch
 # number is set in the transaction by import_batch_begin).
-_APPLY_STEPS = ("import_lock_new_phones", "import_reset_groups", "import_fill_groups", "import_resolve_managers",
-                "import_create_contacts", "import_update_contacts", "import_add_identifiers", "import_add_invalid",
-                "import_hint_duplicates")
+_APPLY_STEPS = ("import_lock_new_phones", "import_reset_groups", "import_fill_groups", "import_add_managers",
+                "import_managers_by_extension", "import_managers_by_name", "import_target_holders",
+                "import_target_new", "import_create_contacts", "import_analyze_groups", "import_update_contacts",
+                "import_add_identifiers", "import_add_invalid", "import_hint_duplicates")
+STAGING_TABLES = ("import_staging_rows", "import_staging_keys", "import_staging_invalid", "import_staging_outcomes",
+                  "import_staging_groups")
+_INDEX_STAGING = ("import_index_keys_by_value", "import_index_keys_by_row", "import_index_invalid_by_row",
+                  "import_add_owner_keys", "import_analyze_staging")
+_INDEX_BATCHES = ("import_index_rows_by_group", "import_index_rows_by_batch", "import_analyze_rows")
 
 
 @functools.cache
 def _apply_script() -> str:
     return ";\n".join(q(name).rstrip().rstrip(";") for name in _APPLY_STEPS) + ";"
+
+
+async def create_staging_tables(conn: asyncpg.Connection) -> None:
+    """The session's staging tables, empty (tests prepare the import's queries after this)."""
+    await conn.execute(q("import_drop_staging"))
+    for name in STAGING_TABLES:
+        await conn.execute(q(name))
 
 
 class ImportStore:
@@ -54,8 +67,7 @@ class ImportStore:
         with translated_errors():
             with contextlib.suppress(asyncpg.InvalidParameterValueError):
                 await self._execute("import_session_buffers")  # refused if temp tables were used: fine
-            await self._execute("import_drop_staging")
-            await self._execute("import_create_staging")
+            await create_staging_tables(self.conn)
 
     async def drop_staging(self) -> None:
         if self.conn.is_closed():
@@ -98,7 +110,8 @@ class ImportStore:
         contacts holding them), then cut them into batches; returns the batch numbers."""
         rounds = 0
         with translated_errors():
-            await self._execute("import_index_staging")
+            for name in _INDEX_STAGING:
+                await self._execute(name)
             while True:
                 rounds += 1
                 moved = await self._fetchval("import_hook")
@@ -106,7 +119,8 @@ class ImportStore:
                 if moved == 0:
                     break
             await self._execute("import_assign_batches", BATCH_ROWS)
-            await self._execute("import_index_batches")
+            for name in _INDEX_BATCHES:
+                await self._execute(name)
             batches = [r["batch"] for r in await self._fetch("import_batches")]
         log.debug("import_grouped", rounds=rounds, batches=len(batches))
         return batches

@@ -10,11 +10,11 @@
 -- 8 MB); only possible before the session first touches a temporary table.
 SET temp_buffers = '128MB';
 
--- name: import_create_staging
--- import_rows: one usable row (skipped rows go straight to import_outcomes).
--- import_keys: the row's valid identifiers, plus ('contact', id) for each contact
---   already holding one of them: rows are linked through shared keys.
--- grp: the smallest row number of the row's person (its connected component).
+-- The staging tables (daemon.contacts.import_store.STAGING_TABLES), one statement each
+-- so that every named query can be prepared on its own.
+-- name: import_staging_rows
+-- One usable row (skipped rows go straight to import_outcomes). grp: the smallest
+-- row number of the row's person (its connected component).
 CREATE TEMPORARY TABLE import_rows (
     row_no       integer PRIMARY KEY,
     name         text,
@@ -24,23 +24,33 @@ CREATE TEMPORARY TABLE import_rows (
     grp          integer NOT NULL,
     batch        integer
 );
+
+-- name: import_staging_keys
+-- The row's valid identifiers, plus ('contact', id) for each contact already holding
+-- one of them: rows are linked through shared keys.
 CREATE TEMPORARY TABLE import_keys (
     row_no  integer NOT NULL,
     kind    text NOT NULL,
     value   text NOT NULL
 );
+
+-- name: import_staging_invalid
 CREATE TEMPORARY TABLE import_invalid (
     row_no  integer NOT NULL,
     kind    text NOT NULL,
     value   text NOT NULL,
     reason  text NOT NULL
 );
+
+-- name: import_staging_outcomes
 CREATE TEMPORARY TABLE import_outcomes (
     row_no      integer NOT NULL,
     outcome     text NOT NULL,
     contact_id  bigint,
     notes       text[] NOT NULL
 );
+
+-- name: import_staging_groups
 -- One batch's people: the contact each becomes (target), and what changed.
 CREATE TEMPORARY TABLE import_groups (
     grp             integer PRIMARY KEY,
@@ -58,15 +68,24 @@ CREATE TEMPORARY TABLE import_groups (
 -- name: import_drop_staging
 DROP TABLE IF EXISTS import_rows, import_keys, import_invalid, import_outcomes, import_groups;
 
--- name: import_index_staging
--- After the COPY: indexes and statistics (autovacuum never analyzes temporary tables).
+-- After the COPY: indexes, owner keys and statistics (autovacuum never analyzes
+-- temporary tables). Run in this order by ImportStore.group.
+-- name: import_index_keys_by_value
 CREATE INDEX ON import_keys (kind, value);
+
+-- name: import_index_keys_by_row
 CREATE INDEX ON import_keys (row_no);
+
+-- name: import_index_invalid_by_row
 CREATE INDEX ON import_invalid (row_no);
+
+-- name: import_add_owner_keys
 INSERT INTO import_keys (row_no, kind, value)
 SELECT DISTINCT k.row_no, 'contact', ci.contact_id::text
 FROM import_keys k
 JOIN contact_identifiers ci ON ci.kind = k.kind AND ci.value = k.value;
+
+-- name: import_analyze_staging
 ANALYZE import_rows, import_keys, import_invalid;
 
 -- name: import_hook
@@ -112,9 +131,13 @@ UPDATE import_rows r SET batch = b.batch FROM numbered b WHERE r.grp = b.grp;
 -- name: import_batches
 SELECT DISTINCT batch FROM import_rows ORDER BY batch;
 
--- name: import_index_batches
+-- name: import_index_rows_by_group
 CREATE INDEX ON import_rows (grp);
+
+-- name: import_index_rows_by_batch
 CREATE INDEX ON import_rows (batch);
+
+-- name: import_analyze_rows
 ANALYZE import_rows;
 
 -- name: import_batch_begin
@@ -167,18 +190,22 @@ FROM import_rows r
 WHERE r.batch = current_setting('callbridge.import_batch')::integer
 GROUP BY r.grp;
 
--- name: import_resolve_managers
 -- "Ответственный" is an extension (a manager made if unknown, as the pipeline
 -- does) or a manager's name (case, spacing and ё-insensitive; only when one
 -- manager has that name).
+-- name: import_add_managers
 INSERT INTO managers (extension)
 SELECT DISTINCT responsible FROM import_groups
 WHERE responsible ~ '^[0-9]{1,10}$'
 ORDER BY 1
 ON CONFLICT (extension) DO NOTHING;
+
+-- name: import_managers_by_extension
 UPDATE import_groups g SET responsible_id = m.id
 FROM managers m
 WHERE g.responsible ~ '^[0-9]{1,10}$' AND m.extension = g.responsible;
+
+-- name: import_managers_by_name
 UPDATE import_groups g SET responsible_id = m.id
 FROM (
     SELECT lower(regexp_replace(translate(btrim(name), 'ёЁ', 'еЕ'), '\s+', ' ', 'g')) AS key, min(id) AS id
@@ -188,18 +215,24 @@ FROM (
 WHERE g.responsible_id IS NULL AND g.responsible IS NOT NULL
   AND lower(translate(g.responsible, 'ёЁ', 'еЕ')) = m.key;
 
--- name: import_create_contacts
 -- The lowest-numbered holder is the person's contact; a person nobody holds gets a
 -- new one, numbered in file order.
+-- name: import_target_holders
 UPDATE import_groups SET target = owners[1] WHERE cardinality(owners) > 0;
+
+-- name: import_target_new
 UPDATE import_groups g SET target = n.id, created = true
 FROM (
     SELECT grp, nextval(pg_get_serial_sequence('contacts', 'id')) AS id
     FROM (SELECT grp FROM import_groups WHERE target IS NULL ORDER BY first_row) AS fresh
 ) n
 WHERE g.grp = n.grp;
+
+-- name: import_create_contacts
 INSERT INTO contacts (id, name, responsible_id, tags)
 SELECT target, name, responsible_id, tags FROM import_groups WHERE created ORDER BY target;
+
+-- name: import_analyze_groups
 -- Statistics for the statements that join the batch to contacts: without them the
 -- planner guesses a large temporary table and scans contacts instead of probing it.
 ANALYZE import_groups;
