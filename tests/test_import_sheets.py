@@ -180,3 +180,23 @@ def test_a_zip_that_is_no_spreadsheet_is_refused(tmp_path: Path) -> None:
 ])
 def test_cell_text(value: object, expected: tuple[str, str | None]) -> None:
     assert cell_text(value) == expected
+
+
+def test_excel_unicode_text_export_utf16_tab_separated(tmp_path: Path) -> None:
+    """Excel's "Unicode text" save: UTF-16 with a BOM, tab-separated."""
+    path = tmp_path / "unicode.txt"
+    path.write_bytes("ФИО\tТелефон\r\nАнна\t8 916 123-45-67\r\n".encode("utf-16"))
+
+    info, rows = read(path)
+
+    assert (info["format"], info["encoding"]) == ("csv", "utf-16")
+    assert rows == [Row(2, {"name": "Анна", "phones": "8 916 123-45-67"}, {})]
+
+
+def test_a_file_that_is_neither_utf8_nor_windows_1251_is_refused(tmp_path: Path) -> None:
+    """Byte 0x98 is undefined in Windows-1251 and invalid as UTF-8 here: no guess is made."""
+    path = tmp_path / "odd.csv"
+    path.write_bytes("ФИО;Телефон\n".encode("cp1251") + b"\x98\x98;1\n")
+
+    with pytest.raises(SheetError, match="neither UTF-8 nor Windows-1251 text"):
+        read(path)
