@@ -21,6 +21,7 @@ from daemon import migrate as migrations
 from daemon import health
 from daemon.lifecycle import run as run_daemon
 from daemon.database import connect_with_retries, create_pool, database_url
+from daemon.contacts import cli as contacts_cli
 from daemon.errors import CallbridgeError
 from daemon.importer import ImportFileError, import_contacts, import_lines
 from daemon.logs import configure_logging
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     rec = sub.add_parser("reconcile", help="fill in calls the PBX never delivered, from its stats")
     rec.add_argument("--since", help="ISO 8601 (default: the start of yesterday, office time)")
     rec.add_argument("--until", help="ISO 8601 (default: now)")
+    contacts_cli.register(sub)
     chk = sub.add_parser("check", help="ask the running daemon's /health; non-zero exit on fail")
     chk.add_argument("--url", help="health URL (default: http://<listen>/health)")
     return parser
@@ -164,7 +166,8 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"migrate": _migrate, "import": _import, "sync-managers": _sync_managers,
-             "report": _report, "reconcile": _reconcile}
+             "report": _report, "reconcile": _reconcile,
+             "contacts": lambda s, u, a: _with_repo(s, u, lambda repo: contacts_cli.run(repo, a))}
 
 
 if __name__ == "__main__":
