@@ -43,7 +43,8 @@ def normalise_email(raw: str | None) -> str | None:
     if not raw:
         return None
     text = unicodedata.normalize("NFKC", raw).strip().strip("<>").strip().lower()
-    text = text.removeprefix("mailto:")
+    if text.startswith("mailto:"):
+        text = text[len("mailto:"):]
     if len(text) > MAX_EMAIL_CHARS or not text.isascii() or _EMAIL.fullmatch(text) is None:
         return None
     return text
