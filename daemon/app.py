@@ -23,7 +23,7 @@ from daemon.reload import Reloader
 from daemon.report import api as report_api
 from daemon.repository import Repository
 from daemon.calls_api import CallsApi
-from daemon.contacts import api as contacts_api
+from daemon.contacts import routes as contacts_api
 from daemon.routing.context import pbx_and_routing
 from daemon.screen import add_screen
 

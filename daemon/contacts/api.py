@@ -44,7 +44,7 @@ def answers(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except ContactRefused as exc:
-            return web.json_response(exc.as_json(), status=exc.status, dumps=_dumps)
+            return web.json_response(exc.as_json(), status=exc.status, dumps=dumps)
         except ValidationError as exc:
             problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
             return web.json_response({"error": "invalid request body", "problems": problems}, status=400)
@@ -94,7 +94,7 @@ def _iso(value: Any) -> Any:
     return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=_iso)
 
 
@@ -117,7 +117,7 @@ def merge_json(row: dict[str, Any]) -> dict[str, Any]:
 @answers
 async def get_card(request: web.Request) -> web.Response:
     card = await store(request).card(path_id(request, "contact_id"))
-    return web.json_response(card_json(card), dumps=_dumps)
+    return web.json_response(card_json(card), dumps=dumps)
 
 
 @answers
@@ -141,7 +141,7 @@ async def post_undo(request: web.Request) -> web.Response:
 @answers
 async def get_merges(request: web.Request) -> web.Response:
     rows = await store(request).recent_merges(limit(request, default=50, most=MAX_JOURNAL))
-    return web.json_response([merge_json(r) for r in rows], dumps=_dumps)
+    return web.json_response([merge_json(r) for r in rows], dumps=dumps)
 
 
 def add_routes(app: web.Application) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from daemon.contacts import hygiene
 from daemon.contacts.errors import ContactRefused, UndoConflict
 from daemon.contacts.merge import merge_contacts
 from daemon.contacts.store import ContactStore
@@ -41,17 +43,23 @@ def register(sub: Any) -> None:
     unmerge.add_argument("--actor", default=None)
     merges = csub.add_parser("merges", help="the journal of recent merges")
     merges.add_argument("--limit", type=int, default=20)
-    for extra in _EXTRA_REGISTRARS:
-        extra(csub)
-
-
-_EXTRA_REGISTRARS: list[Callable[[Any], None]] = []
-_EXTRA_COMMANDS: dict[str, Command] = {}
+    invalid = csub.add_parser("invalid", help="identifiers that are not valid, with reason and contact")
+    invalid.add_argument("--format", choices=("text", "csv"), default="text")
+    purge = csub.add_parser("purge", help="remove contacts with no identifier, communication, lead or trip")
+    purge.add_argument("--dry-run", action="store_true", help="only list them")
+    restore = csub.add_parser("restore", help="bring back a contact purge removed")
+    restore.add_argument("contact_id", type=int)
+    dnc = csub.add_parser("do-not-call", help="mark a contact «не звонить» (or --lift the mark)")
+    dnc.add_argument("contact_id", type=int)
+    dnc.add_argument("--reason", default=None)
+    dnc.add_argument("--lift", action="store_true")
 
 
 async def run(repo: Repository, args: argparse.Namespace) -> int:
     store = ContactStore(repo)
-    command = {"merge": _merge, "unmerge": _unmerge, "merges": _merges} | _EXTRA_COMMANDS
+    command: dict[str, Command] = {"merge": _merge, "unmerge": _unmerge, "merges": _merges,
+                                   "invalid": _invalid, "purge": _purge, "restore": _restore,
+                                   "do-not-call": _do_not_call}
     try:
         return await command[args.contacts_command](store, args)
     except ContactRefused as exc:
@@ -87,4 +95,48 @@ async def _merges(store: ContactStore, args: argparse.Namespace) -> int:
         print(f"#{m['id']} {m['created_at']:%Y-%m-%d %H:%M} {m['actor']}: "
               f"{', '.join(f'#{i}' for i in m['merged_ids'])} -> #{m['survivor_id']} ({state})"
               + (f" — {m['reason']}" if m["reason"] else ""))
+    return 0
+
+
+async def _invalid(store: ContactStore, args: argparse.Namespace) -> int:
+    rows = await hygiene.invalid_identifiers(store)
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(("contact_id", "contact_name", "kind", "value", "reason"))
+        writer.writerows((r["contact_id"], r["contact_name"] or "", r["kind"], r["value"], r["reason"])
+                         for r in rows)
+        return 0
+    for r in rows:
+        print(f"#{r['contact_id']} {r['contact_name'] or '—'}: {r['kind']} {r['value']!r}: {r['reason']}")
+    print(f"{len(rows)} invalid identifier{'s' if len(rows) != 1 else ''}")
+    return 0
+
+
+async def _purge(store: ContactStore, args: argparse.Namespace) -> int:
+    result = await hygiene.purge(store, dry_run=args.dry_run)
+    verb = "would remove" if result.dry_run else "removed"
+    for r in result.empty:
+        print(f"{verb} #{r['id']} {r['name'] or '—'}")
+    for r in result.deleted:
+        print(f"deleted for good #{r['id']} {r['name'] or '—'} (removed over {hygiene.PURGE_AFTER_DAYS} days ago)")
+    print(f"{len(result.empty)} empty contact{'s' if len(result.empty) != 1 else ''} {verb}"
+          + ("" if result.dry_run else f"; {len(result.deleted)} deleted for good"))
+    return 0
+
+
+async def _restore(store: ContactStore, args: argparse.Namespace) -> int:
+    row = await hygiene.restore(store, args.contact_id)
+    print(f"restored #{row['id']} {row['name'] or '—'}")
+    return 0
+
+
+async def _do_not_call(store: ContactStore, args: argparse.Namespace) -> int:
+    if args.lift:
+        answer = await hygiene.lift_do_not_call(store, args.contact_id)
+        print(f"#{answer['contact_id']}: do-not-call lifted")
+        return 0
+    if not args.reason:
+        raise ContactRefused(400, "give --reason (or --lift)")
+    answer = await hygiene.set_do_not_call(store, args.contact_id, args.reason)
+    print(f"#{answer['contact_id']}: do not call ({answer['do_not_call']['reason']})")
     return 0

@@ -22,6 +22,7 @@ ROW_FIELDS = (
     "line_number",
     "ad_source",
     "called_back",
+    "do_not_call_reason",
 )
 
 
@@ -38,6 +39,8 @@ class MissedRow:
     line_number: str | None
     ad_source: str | None
     called_back: bool
+    # Set when the caller asked not to be called: marked, not listed as one to call back.
+    do_not_call_reason: str | None = None
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> MissedRow:
@@ -58,7 +61,8 @@ class MissedReport:
 
     @property
     def to_call_back(self) -> int:
-        return sum(1 for row in self.rows if not row.called_back and row.phone is not None)
+        return sum(1 for row in self.rows
+                   if not row.called_back and row.phone is not None and row.do_not_call_reason is None)
 
     def groups(self) -> list[tuple[tuple[str, str | None] | None, list[MissedRow]]]:
         """Rows by responsible manager ((extension, name), or None), in report order."""

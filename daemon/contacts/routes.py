@@ -1,0 +1,12 @@
+"""Every HTTP route of the contact base, added by one line in daemon/app.py."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from daemon.contacts import api, api_hygiene
+
+
+def add_routes(app: web.Application) -> None:
+    api_hygiene.add_routes(app)
+    api.add_routes(app)
