@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from daemon.contacts import hygiene
+from daemon.contacts import duplicates, hygiene
 from daemon.contacts.errors import ContactRefused, UndoConflict
 from daemon.contacts.merge import merge_contacts
 from daemon.contacts.store import ContactStore
@@ -43,6 +43,12 @@ def register(sub: Any) -> None:
     unmerge.add_argument("--actor", default=None)
     merges = csub.add_parser("merges", help="the journal of recent merges")
     merges.add_argument("--limit", type=int, default=20)
+    dupes = csub.add_parser("duplicates", help="candidate duplicates with reason and score")
+    dupes.add_argument("--contact", type=int, default=None, help="only those of this contact")
+    dupes.add_argument("--limit", type=int, default=100)
+    notdup = csub.add_parser("not-duplicate", help="mark two contacts as not one person (never proposed again)")
+    notdup.add_argument("contact_ids", type=int, nargs=2)
+    notdup.add_argument("--actor", default=None)
     invalid = csub.add_parser("invalid", help="identifiers that are not valid, with reason and contact")
     invalid.add_argument("--format", choices=("text", "csv"), default="text")
     purge = csub.add_parser("purge", help="remove contacts with no identifier, communication, lead or trip")
@@ -59,7 +65,8 @@ async def run(repo: Repository, args: argparse.Namespace) -> int:
     store = ContactStore(repo)
     command: dict[str, Command] = {"merge": _merge, "unmerge": _unmerge, "merges": _merges,
                                    "invalid": _invalid, "purge": _purge, "restore": _restore,
-                                   "do-not-call": _do_not_call}
+                                   "do-not-call": _do_not_call, "duplicates": _duplicates,
+                                   "not-duplicate": _not_duplicate}
     try:
         return await command[args.contacts_command](store, args)
     except ContactRefused as exc:
@@ -139,4 +146,19 @@ async def _do_not_call(store: ContactStore, args: argparse.Namespace) -> int:
         raise ContactRefused(400, "give --reason (or --lift)")
     answer = await hygiene.set_do_not_call(store, args.contact_id, args.reason)
     print(f"#{answer['contact_id']}: do not call ({answer['do_not_call']['reason']})")
+    return 0
+
+
+async def _duplicates(store: ContactStore, args: argparse.Namespace) -> int:
+    found = await duplicates.duplicates(store, limit=args.limit, contact_id=args.contact)
+    for c in found:
+        ids = " ".join(f"#{i}" for i in c.contact_ids)
+        print(f"{c.score:.2f} {c.reason:<10} {ids}  {json.dumps(c.evidence, ensure_ascii=False)}")
+    print(f"{len(found)} candidate{'s' if len(found) != 1 else ''}")
+    return 0
+
+
+async def _not_duplicate(store: ContactStore, args: argparse.Namespace) -> int:
+    pair = await duplicates.mark_not_duplicates(store, list(args.contact_ids), actor=args.actor or _actor())
+    print(f"#{pair[0]} and #{pair[1]}: not a duplicate (never proposed again)")
     return 0

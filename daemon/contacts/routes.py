@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from daemon.contacts import api, api_hygiene
+from daemon.contacts import api, api_duplicates, api_hygiene
 
 
 def add_routes(app: web.Application) -> None:
+    api_duplicates.add_routes(app)
     api_hygiene.add_routes(app)
     api.add_routes(app)
