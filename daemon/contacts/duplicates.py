@@ -22,7 +22,7 @@ from daemon.queries import q
 from daemon.repository import Tx
 
 SIMILAR_PHONE_DIGITS = 2  # a typo or two in the same number
-MAX_NAME_GROUP = 200  # a name this common is no evidence by itself
+MAX_NAME_GROUP = 20  # beyond this, a name's holders are compared only if they share a manager
 SIMILARITY_THRESHOLD = 0.6  # pg_trgm similarity of two name keys for "similar"
 
 

@@ -27,28 +27,41 @@ ORDER BY h.created_at DESC;
 -- name: name_duplicates
 -- Same normalised name (contacts.name_key: case, ё/е and word order ignored)
 -- plus evidence: a shared responsible manager or a similar phone (same length,
--- at most SIMILAR_PHONE_DIGITS = $2 digits differ). A name held by more than
--- $3 contacts says nothing by itself and is skipped. Groups come from
--- contacts_name_key_idx (partial: active contacts only).
-WITH groups AS (
+-- at most $2 digits differ). Pairs come from two equi-joins, so the work grows
+-- with the pairs, not with the square of the base: the same name and the same
+-- manager; or the same name held by at most $3 contacts (a name that common
+-- says little by itself, and comparing all its holders' phones would be
+-- quadratic). Only active contacts (contacts_name_key_idx is partial on that).
+-- (No CTE over contacts: a CTE scan has no index, and joins to one went quadratic.)
+WITH small_groups AS (
     SELECT name_key FROM contacts
     WHERE merged_into IS NULL AND removed_at IS NULL AND name_key IS NOT NULL
     GROUP BY name_key HAVING count(*) BETWEEN 2 AND $3
+), candidates AS (
+    SELECT a.id AS low, b.id AS high, true AS same_manager
+    FROM contacts a
+    JOIN contacts b ON b.name_key = a.name_key AND b.responsible_id = a.responsible_id AND b.id > a.id
+    WHERE a.merged_into IS NULL AND a.removed_at IS NULL AND a.name_key IS NOT NULL
+      AND b.merged_into IS NULL AND b.removed_at IS NULL
+    UNION ALL
+    SELECT a.id, b.id, false
+    FROM small_groups g
+    JOIN contacts a ON a.name_key = g.name_key
+    JOIN contacts b ON b.name_key = g.name_key AND b.id > a.id
+    WHERE a.merged_into IS NULL AND a.removed_at IS NULL
+      AND b.merged_into IS NULL AND b.removed_at IS NULL
+      AND (a.responsible_id IS NULL OR a.responsible_id IS DISTINCT FROM b.responsible_id)
 ), pairs AS (
-    SELECT a.id AS low, b.id AS high,
-           a.responsible_id IS NOT NULL AND a.responsible_id = b.responsible_id AS same_manager,
+    SELECT p.low, p.high, p.same_manager,
            EXISTS (
                SELECT 1 FROM contact_identifiers pa
-               JOIN contact_identifiers pb ON pb.contact_id = b.id AND pb.kind = 'phone'
+               JOIN contact_identifiers pb ON pb.contact_id = p.high AND pb.kind = 'phone'
                                           AND length(pb.value) = length(pa.value)
-               WHERE pa.contact_id = a.id AND pa.kind = 'phone'
+               WHERE pa.contact_id = p.low AND pa.kind = 'phone'
                  AND (SELECT count(*) FROM generate_series(1, length(pa.value)) AS i
                       WHERE substr(pa.value, i, 1) <> substr(pb.value, i, 1)) <= $2
            ) AS similar_phone
-    FROM groups g
-    JOIN contacts a ON a.name_key = g.name_key AND a.merged_into IS NULL AND a.removed_at IS NULL
-    JOIN contacts b ON b.name_key = g.name_key AND b.merged_into IS NULL AND b.removed_at IS NULL
-                   AND b.id > a.id
+    FROM candidates p
 )
 SELECT ARRAY[p.low, p.high] AS contact_ids, 'name' AS reason,
        (0.5 + CASE WHEN p.same_manager THEN 0.25 ELSE 0 END
@@ -66,7 +79,8 @@ LIMIT $1;
 -- Candidates for one contact ($1) by similar name, with the same evidence as
 -- name_duplicates: pg_trgm's % over contacts_name_key_trgm_idx (GIN), and
 -- 0.5 x similarity() in the score; the threshold is pg_trgm.similarity_threshold,
--- set for the transaction.
+-- set for the transaction. The name key is a sub-select (an InitPlan parameter)
+-- so that the planner can put it into the index condition.
 WITH me AS (SELECT id, name_key, responsible_id FROM contacts WHERE id = contact_survivor($1)),
 found AS (
     SELECT c.id, similarity(c.name_key, me.name_key) AS similarity,
@@ -80,7 +94,7 @@ found AS (
                       WHERE substr(pa.value, i, 1) <> substr(pb.value, i, 1)) <= $2
            ) AS similar_phone
     FROM me
-    JOIN contacts c ON c.name_key % me.name_key AND c.id <> me.id
+    JOIN contacts c ON c.name_key % (SELECT name_key FROM me) AND c.id <> me.id
                     AND c.merged_into IS NULL AND c.removed_at IS NULL
     WHERE NOT EXISTS (SELECT 1 FROM contact_not_duplicates n
                       WHERE n.contact_low = least(me.id, c.id) AND n.contact_high = greatest(me.id, c.id))
@@ -110,7 +124,7 @@ found AS (
                       WHERE substr(pa.value, i, 1) <> substr(pb.value, i, 1)) <= $2
            ) AS similar_phone
     FROM me
-    JOIN contacts c ON c.name_key = me.name_key AND c.id <> me.id
+    JOIN contacts c ON c.name_key = (SELECT name_key FROM me) AND c.id <> me.id
                     AND c.merged_into IS NULL AND c.removed_at IS NULL
     WHERE NOT EXISTS (SELECT 1 FROM contact_not_duplicates n
                       WHERE n.contact_low = least(me.id, c.id) AND n.contact_high = greatest(me.id, c.id))
