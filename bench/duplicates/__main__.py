@@ -28,7 +28,7 @@ import asyncpg
 
 from bench.suite.contacts import load_base
 from daemon import migrate
-from daemon.contacts.duplicates import MAX_NAME_GROUP, SIMILAR_PHONE_DIGITS, SIMILARITY_THRESHOLD
+from daemon.contacts.duplicates import SIMILAR_PHONE_DIGITS, SIMILARITY_THRESHOLD
 from daemon.contacts.merge import merge_contacts
 from daemon.contacts.undo import undo_merge
 from daemon.logs import configure_logging
@@ -86,7 +86,7 @@ async def plans(conn: asyncpg.Connection, pairs: list[tuple[int, int]]) -> None:
     shown = [f"{k}={await conn.fetchval('SELECT current_setting($1)', k)}"
              for k in ("lc_collate", "lc_ctype", "server_version")]
     print("\n## Settings: " + ", ".join(shown))
-    original, copy = pairs[0]
+    copy = pairs[0][1]
     key = await conn.fetchval("SELECT name_key FROM contacts WHERE id = $1", copy)
     print(f"one contact: #{copy}, name_key {key!r}")
     async with conn.transaction():
@@ -99,15 +99,14 @@ async def plans(conn: asyncpg.Connection, pairs: list[tuple[int, int]]) -> None:
                       "кузнецова анна сергеевна")
         found, rows = await timed(conn, q("similar_names_of_contact"), copy, SIMILAR_PHONE_DIGITS, 100)
         print(f"similar names of one contact: {found * 1000:.1f} ms, {rows} candidates")
-    await explain(conn, "whole-base name candidates (top 100)", q("name_duplicates"), 100,
-                  SIMILAR_PHONE_DIGITS, MAX_NAME_GROUP)
-    for name, args in (("name_duplicates", (100, SIMILAR_PHONE_DIGITS, MAX_NAME_GROUP)),
-                       ("name_duplicates", (100_000, SIMILAR_PHONE_DIGITS, MAX_NAME_GROUP)),
+    await explain(conn, "whole-base name candidates (top 100)", q("name_duplicates"), 100, SIMILAR_PHONE_DIGITS)
+    for name, args in (("name_duplicates", (100, SIMILAR_PHONE_DIGITS)),
+                       ("name_duplicates", (100_000, SIMILAR_PHONE_DIGITS)),
                        ("identifier_duplicates", (100,))):
         took, rows = await timed(conn, q(name), *args, repeats=1)
         print(f"{name} limit {args[0]}: {took:.2f} s, {rows} rows")
     found = {tuple(r["contact_ids"]) for r in await conn.fetch(q("name_duplicates"), 1_000_000,
-                                                                SIMILAR_PHONE_DIGITS, MAX_NAME_GROUP)}
+                                                                SIMILAR_PHONE_DIGITS)}
     recall = sum((min(a, b), max(a, b)) in found for a, b in pairs) / len(pairs)
     print(f"planted re-typed copies found among name candidates: {recall:.1%} (the rest: hints, or no evidence)")
 

@@ -3,7 +3,8 @@
 * ``identifier`` (score 1.0): the pipeline saw one inquiry carry identifiers of
   both (contact_duplicate_hints);
 * ``name``: the same normalised name (contacts.name_key: case, ё/е and word
-  order ignored) plus a shared responsible manager or a similar phone; 0.5 for
+  order ignored) plus a shared responsible manager or a similar phone (at most
+  two digits different, within one half of the number); 0.5 for
   the name, 0.25 for each piece of evidence. For one contact, with pg_trgm,
   similar names count too (0.5 × trigram similarity).
 
@@ -21,8 +22,7 @@ from daemon.contacts.store import ContactStore
 from daemon.queries import q
 from daemon.repository import Tx
 
-SIMILAR_PHONE_DIGITS = 2  # a typo or two in the same number
-MAX_NAME_GROUP = 20  # beyond this, a name's holders are compared only if they share a manager
+SIMILAR_PHONE_DIGITS = 2  # a typo or two in one half of the number (the other half equal)
 SIMILARITY_THRESHOLD = 0.6  # pg_trgm similarity of two name keys for "similar"
 
 
@@ -48,7 +48,7 @@ async def duplicates(store: ContactStore, *, limit: int, contact_id: int | None 
     if contact_id is not None:
         return await _of_contact(store, contact_id, limit)
     found = _candidates(await store.fetch("identifier_duplicates", limit))
-    found += _candidates(await store.fetch("name_duplicates", limit, SIMILAR_PHONE_DIGITS, MAX_NAME_GROUP))
+    found += _candidates(await store.fetch("name_duplicates", limit, SIMILAR_PHONE_DIGITS))
     found.sort(key=lambda c: (-c.score, c.reason != "identifier", c.contact_ids))
     return found[:limit]
 

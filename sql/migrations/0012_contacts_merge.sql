@@ -17,6 +17,8 @@ CREATE TABLE contact_merges (
     undo_forced   boolean NOT NULL DEFAULT false
 );
 CREATE INDEX contact_merges_survivor_idx ON contact_merges (survivor_id);
+-- A merge finds every lead of the contacts it joins (only open ones were indexed).
+CREATE INDEX leads_contact_idx ON leads (contact_id);
 CREATE INDEX contact_merges_created_idx ON contact_merges (created_at);
 
 CREATE TABLE contact_merge_rows (

@@ -26,42 +26,39 @@ ORDER BY h.created_at DESC;
 
 -- name: name_duplicates
 -- Same normalised name (contacts.name_key: case, ё/е and word order ignored)
--- plus evidence: a shared responsible manager or a similar phone (same length,
--- at most $2 digits differ). Pairs come from two equi-joins, so the work grows
--- with the pairs, not with the square of the base: the same name and the same
--- manager; or the same name held by at most $3 contacts (a name that common
--- says little by itself, and comparing all its holders' phones would be
--- quadratic). Only active contacts (contacts_name_key_idx is partial on that).
--- (No CTE over contacts: a CTE scan has no index, and joins to one went quadratic.)
-WITH small_groups AS (
-    SELECT name_key FROM contacts
-    WHERE merged_into IS NULL AND removed_at IS NULL AND name_key IS NOT NULL
-    GROUP BY name_key HAVING count(*) BETWEEN 2 AND $3
-), candidates AS (
-    SELECT a.id AS low, b.id AS high, true AS same_manager
+-- plus evidence: a shared responsible manager, or a similar phone: the same
+-- length, at most $2 digits different, all in one half of the number (the
+-- other half equal). Pairs come from equi-joins only, so the work grows with
+-- the pairs found, not with the square of a name's holders: (name, manager),
+-- and (name, length, which half, that half's digits). Only active contacts.
+-- (No CTE over contacts alone: a CTE scan has no index, and a join to one went quadratic.)
+WITH manager_pairs AS (
+    SELECT a.id AS low, b.id AS high
     FROM contacts a
     JOIN contacts b ON b.name_key = a.name_key AND b.responsible_id = a.responsible_id AND b.id > a.id
     WHERE a.merged_into IS NULL AND a.removed_at IS NULL AND a.name_key IS NOT NULL
       AND b.merged_into IS NULL AND b.removed_at IS NULL
-    UNION ALL
-    SELECT a.id, b.id, false
-    FROM small_groups g
-    JOIN contacts a ON a.name_key = g.name_key
-    JOIN contacts b ON b.name_key = g.name_key AND b.id > a.id
-    WHERE a.merged_into IS NULL AND a.removed_at IS NULL
-      AND b.merged_into IS NULL AND b.removed_at IS NULL
-      AND (a.responsible_id IS NULL OR a.responsible_id IS DISTINCT FROM b.responsible_id)
+), halves AS (
+    SELECT c.id, c.name_key, h.n, i.value, length(i.value) AS len,
+           CASE h.n WHEN 1 THEN left(i.value, length(i.value) / 2)
+                    ELSE substr(i.value, length(i.value) / 2 + 1) END AS half
+    FROM contacts c
+    JOIN contact_identifiers i ON i.contact_id = c.id AND i.kind = 'phone'
+    CROSS JOIN (VALUES (1), (2)) AS h (n)
+    WHERE c.merged_into IS NULL AND c.removed_at IS NULL AND c.name_key IS NOT NULL
+), phone_pairs AS (
+    SELECT DISTINCT a.id AS low, b.id AS high
+    FROM halves a
+    JOIN halves b ON b.name_key = a.name_key AND b.n = a.n AND b.half = a.half AND b.len = a.len
+                 AND b.id > a.id
+    WHERE (SELECT count(*) FROM generate_series(1, a.len) AS i
+           WHERE substr(a.value, i, 1) <> substr(b.value, i, 1)) <= $2
 ), pairs AS (
-    SELECT p.low, p.high, p.same_manager,
-           EXISTS (
-               SELECT 1 FROM contact_identifiers pa
-               JOIN contact_identifiers pb ON pb.contact_id = p.high AND pb.kind = 'phone'
-                                          AND length(pb.value) = length(pa.value)
-               WHERE pa.contact_id = p.low AND pa.kind = 'phone'
-                 AND (SELECT count(*) FROM generate_series(1, length(pa.value)) AS i
-                      WHERE substr(pa.value, i, 1) <> substr(pb.value, i, 1)) <= $2
-           ) AS similar_phone
-    FROM candidates p
+    SELECT low, high, bool_or(same_manager) AS same_manager, bool_or(similar_phone) AS similar_phone
+    FROM (SELECT low, high, true AS same_manager, false AS similar_phone FROM manager_pairs
+          UNION ALL
+          SELECT low, high, false, true FROM phone_pairs) AS found
+    GROUP BY low, high
 )
 SELECT ARRAY[p.low, p.high] AS contact_ids, 'name' AS reason,
        (0.5 + CASE WHEN p.same_manager THEN 0.25 ELSE 0 END
@@ -69,8 +66,7 @@ SELECT ARRAY[p.low, p.high] AS contact_ids, 'name' AS reason,
        jsonb_build_object('same_name', true, 'same_manager', p.same_manager,
                           'similar_phone', p.similar_phone)::text AS evidence
 FROM pairs p
-WHERE (p.same_manager OR p.similar_phone)
-  AND NOT EXISTS (SELECT 1 FROM contact_not_duplicates n WHERE n.contact_low = p.low AND n.contact_high = p.high)
+WHERE NOT EXISTS (SELECT 1 FROM contact_not_duplicates n WHERE n.contact_low = p.low AND n.contact_high = p.high)
   AND NOT EXISTS (SELECT 1 FROM contact_duplicate_hints h WHERE h.contact_low = p.low AND h.contact_high = p.high)
 ORDER BY score DESC, p.low, p.high
 LIMIT $1;
@@ -90,6 +86,8 @@ found AS (
                JOIN contact_identifiers pb ON pb.contact_id = c.id AND pb.kind = 'phone'
                                           AND length(pb.value) = length(pa.value)
                WHERE pa.contact_id = me.id AND pa.kind = 'phone'
+                 AND (left(pa.value, length(pa.value) / 2) = left(pb.value, length(pb.value) / 2)
+                      OR substr(pa.value, length(pa.value) / 2 + 1) = substr(pb.value, length(pb.value) / 2 + 1))
                  AND (SELECT count(*) FROM generate_series(1, length(pa.value)) AS i
                       WHERE substr(pa.value, i, 1) <> substr(pb.value, i, 1)) <= $2
            ) AS similar_phone
@@ -120,6 +118,8 @@ found AS (
                JOIN contact_identifiers pb ON pb.contact_id = c.id AND pb.kind = 'phone'
                                           AND length(pb.value) = length(pa.value)
                WHERE pa.contact_id = me.id AND pa.kind = 'phone'
+                 AND (left(pa.value, length(pa.value) / 2) = left(pb.value, length(pb.value) / 2)
+                      OR substr(pa.value, length(pa.value) / 2 + 1) = substr(pb.value, length(pb.value) / 2 + 1))
                  AND (SELECT count(*) FROM generate_series(1, length(pa.value)) AS i
                       WHERE substr(pa.value, i, 1) <> substr(pb.value, i, 1)) <= $2
            ) AS similar_phone
