@@ -28,7 +28,11 @@ import asyncpg
 
 from bench.suite.contacts import load_base
 from daemon import migrate
-from daemon.contacts.duplicates import SIMILAR_PHONE_DIGITS, SIMILARITY_THRESHOLD
+from daemon.contacts.duplicates import (
+    NAME_QUERY_WORK_MEM,
+    SIMILAR_PHONE_DIGITS,
+    SIMILARITY_THRESHOLD,
+)
 from daemon.contacts.merge import merge_contacts
 from daemon.contacts.undo import undo_merge
 from daemon.logs import configure_logging
@@ -99,6 +103,7 @@ async def plans(conn: asyncpg.Connection, pairs: list[tuple[int, int]]) -> None:
                       "кузнецова анна сергеевна")
         found, rows = await timed(conn, q("similar_names_of_contact"), copy, SIMILAR_PHONE_DIGITS, 100)
         print(f"similar names of one contact: {found * 1000:.1f} ms, {rows} candidates")
+    await conn.execute(f"SET work_mem = '{NAME_QUERY_WORK_MEM}'")  # as duplicates() sets it for its transaction
     await explain(conn, "whole-base name candidates (top 100)", q("name_duplicates"), 100, SIMILAR_PHONE_DIGITS)
     for name, args in (("name_duplicates", (100, SIMILAR_PHONE_DIGITS)),
                        ("name_duplicates", (100_000, SIMILAR_PHONE_DIGITS)),

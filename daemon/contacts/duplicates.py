@@ -4,7 +4,7 @@
   both (contact_duplicate_hints);
 * ``name``: the same normalised name (contacts.name_key: case, ё/е and word
   order ignored) plus a shared responsible manager or a similar phone (at most
-  two digits different, within one half of the number); 0.5 for
+  two digits different, all among the last five or all among the five before); 0.5 for
   the name, 0.25 for each piece of evidence. For one contact, with pg_trgm,
   similar names count too (0.5 × trigram similarity).
 
@@ -22,7 +22,9 @@ from daemon.contacts.store import ContactStore
 from daemon.queries import q
 from daemon.repository import Tx
 
-SIMILAR_PHONE_DIGITS = 2  # a typo or two in one half of the number (the other half equal)
+# A typo or two among the last five digits, or among the five before them (the rest equal).
+SIMILAR_PHONE_DIGITS = 2
+NAME_QUERY_WORK_MEM = "64MB"
 SIMILARITY_THRESHOLD = 0.6  # pg_trgm similarity of two name keys for "similar"
 
 
@@ -48,7 +50,12 @@ async def duplicates(store: ContactStore, *, limit: int, contact_id: int | None 
     if contact_id is not None:
         return await _of_contact(store, contact_id, limit)
     found = _candidates(await store.fetch("identifier_duplicates", limit))
-    found += _candidates(await store.fetch("name_duplicates", limit, SIMILAR_PHONE_DIGITS))
+
+    async def by_name(tx: Tx) -> list[dict[str, Any]]:
+        await tx.conn.execute(q("set_work_mem"), NAME_QUERY_WORK_MEM)
+        return [dict(r) for r in await tx.conn.fetch(q("name_duplicates"), limit, SIMILAR_PHONE_DIGITS)]
+
+    found += _candidates(await store.in_transaction(by_name))
     found.sort(key=lambda c: (-c.score, c.reason != "identifier", c.contact_ids))
     return found[:limit]
 

@@ -27,10 +27,12 @@ ORDER BY h.created_at DESC;
 -- name: name_duplicates
 -- Same normalised name (contacts.name_key: case, ё/е and word order ignored)
 -- plus evidence: a shared responsible manager, or a similar phone: the same
--- length, at most $2 digits different, all in one half of the number (the
--- other half equal). Pairs come from equi-joins only, so the work grows with
--- the pairs found, not with the square of a name's holders: (name, manager),
--- and (name, length, which half, that half's digits). Only active contacts.
+-- length, at most $2 digits different, all among the last five digits or all
+-- among the five before them. Pairs come from equi-joins only, so the work
+-- grows with the pairs found, not with the square of a name's holders:
+-- (name, manager), and (name, the phone but its last five digits) or
+-- (name, country prefix and last five digits), hashed into one bigint key.
+-- Only active contacts.
 -- (No CTE over contacts alone: a CTE scan has no index, and a join to one went quadratic.)
 WITH manager_pairs AS (
     SELECT a.id AS low, b.id AS high
@@ -39,9 +41,10 @@ WITH manager_pairs AS (
     WHERE a.merged_into IS NULL AND a.removed_at IS NULL AND a.name_key IS NOT NULL
       AND b.merged_into IS NULL AND b.removed_at IS NULL
 ), halves AS (
-    SELECT c.id, c.name_key, h.n, i.value, length(i.value) AS len,
-           CASE h.n WHEN 1 THEN left(i.value, length(i.value) / 2)
-                    ELSE substr(i.value, length(i.value) / 2 + 1) END AS half
+    SELECT c.id, i.value,
+           hashtextextended(c.name_key || '|' || CASE h.n
+               WHEN 1 THEN left(i.value, length(i.value) - 5)
+               ELSE '*' || left(i.value, length(i.value) - 10) || right(i.value, 5) END, 0) AS key
     FROM contacts c
     JOIN contact_identifiers i ON i.contact_id = c.id AND i.kind = 'phone'
     CROSS JOIN (VALUES (1), (2)) AS h (n)
@@ -49,9 +52,9 @@ WITH manager_pairs AS (
 ), phone_pairs AS (
     SELECT DISTINCT a.id AS low, b.id AS high
     FROM halves a
-    JOIN halves b ON b.name_key = a.name_key AND b.n = a.n AND b.half = a.half AND b.len = a.len
-                 AND b.id > a.id
-    WHERE (SELECT count(*) FROM generate_series(1, a.len) AS i
+    JOIN halves b ON b.key = a.key AND b.id > a.id
+    WHERE length(a.value) = length(b.value)
+      AND (SELECT count(*) FROM generate_series(1, length(a.value)) AS i
            WHERE substr(a.value, i, 1) <> substr(b.value, i, 1)) <= $2
 ), pairs AS (
     SELECT low, high, bool_or(same_manager) AS same_manager, bool_or(similar_phone) AS similar_phone
@@ -86,8 +89,9 @@ found AS (
                JOIN contact_identifiers pb ON pb.contact_id = c.id AND pb.kind = 'phone'
                                           AND length(pb.value) = length(pa.value)
                WHERE pa.contact_id = me.id AND pa.kind = 'phone'
-                 AND (left(pa.value, length(pa.value) / 2) = left(pb.value, length(pb.value) / 2)
-                      OR substr(pa.value, length(pa.value) / 2 + 1) = substr(pb.value, length(pb.value) / 2 + 1))
+                 AND (left(pa.value, length(pa.value) - 5) = left(pb.value, length(pb.value) - 5)
+                      OR left(pa.value, length(pa.value) - 10) || right(pa.value, 5)
+                         = left(pb.value, length(pb.value) - 10) || right(pb.value, 5))
                  AND (SELECT count(*) FROM generate_series(1, length(pa.value)) AS i
                       WHERE substr(pa.value, i, 1) <> substr(pb.value, i, 1)) <= $2
            ) AS similar_phone
@@ -118,8 +122,9 @@ found AS (
                JOIN contact_identifiers pb ON pb.contact_id = c.id AND pb.kind = 'phone'
                                           AND length(pb.value) = length(pa.value)
                WHERE pa.contact_id = me.id AND pa.kind = 'phone'
-                 AND (left(pa.value, length(pa.value) / 2) = left(pb.value, length(pb.value) / 2)
-                      OR substr(pa.value, length(pa.value) / 2 + 1) = substr(pb.value, length(pb.value) / 2 + 1))
+                 AND (left(pa.value, length(pa.value) - 5) = left(pb.value, length(pb.value) - 5)
+                      OR left(pa.value, length(pa.value) - 10) || right(pa.value, 5)
+                         = left(pb.value, length(pb.value) - 10) || right(pb.value, 5))
                  AND (SELECT count(*) FROM generate_series(1, length(pa.value)) AS i
                       WHERE substr(pa.value, i, 1) <> substr(pb.value, i, 1)) <= $2
            ) AS similar_phone
@@ -138,6 +143,11 @@ FROM me, found f
 WHERE f.same_manager OR f.similar_phone
 ORDER BY score DESC, f.id
 LIMIT $3;
+
+-- name: set_work_mem
+-- The whole-base candidate query hashes a few million rows; more memory keeps
+-- its joins in hash tables instead of sorts on disk (this transaction only).
+SELECT set_config('work_mem', $1::text, true);
 
 -- name: has_pg_trgm
 SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm');
