@@ -220,3 +220,19 @@ async def test_merge_and_unmerge_from_the_command_line(settings: Settings, offic
     assert await snapshot(office) == before
     code, out, err = await run_cli(settings, "contacts", "unmerge", str(merge_id))
     assert code == 1 and "already" in err
+
+
+async def test_trips_move_with_the_merge_once_the_table_exists(client: TestClient, office: Repository,
+                                                               base: dict[str, int]) -> None:
+    """The lead-lifecycle work adds trips; a merge moves them and undo brings them back."""
+    await office.pool.execute("CREATE TABLE trips (id bigserial PRIMARY KEY,"
+                              " contact_id bigint NOT NULL REFERENCES contacts (id))")
+    trip = await office.pool.fetchval("INSERT INTO trips (contact_id) VALUES ($1) RETURNING id", base["work"])
+    before = await snapshot(office)
+    status, answer = await post_json(client, "/api/contacts/merge",
+                                     {"survivor_id": base["anna"], "merged_ids": [base["work"]]})
+    assert (status, answer["moved"]["trips"]) == (200, 1)
+    assert await office.pool.fetchval("SELECT contact_id FROM trips WHERE id = $1", trip) == base["anna"]
+    assert await orphans(office) == []
+    status, _ = await post_json(client, f"/api/merges/{answer['merge_id']}/undo")
+    assert status == 200 and await snapshot(office) == before

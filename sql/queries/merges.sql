@@ -208,7 +208,8 @@ UPDATE contact_merge_rows r SET after = CASE r.table_name
                                                     'merged_into', c.merged_into, 'updated_at', c.updated_at)
                           FROM contacts c WHERE c.id = (r.row_key->>'id')::bigint)
     END
-WHERE r.merge_id = $1 AND r.action = 'update';
+-- (trips: journal_after_trips, which can name that table only where it exists)
+WHERE r.merge_id = $1 AND r.action = 'update' AND r.table_name <> 'trips';
 
 -- name: merge_journal_counts
 SELECT table_name, count(*) AS n FROM contact_merge_rows
