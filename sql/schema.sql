@@ -117,6 +117,7 @@ CREATE TABLE leads (
 CREATE INDEX leads_previous_idx ON leads (previous_lead_id) WHERE previous_lead_id IS NOT NULL;
 -- At most one open lead per contact: concurrent first calls cannot open two.
 CREATE UNIQUE INDEX leads_one_open_per_contact ON leads (contact_id) WHERE status = 'open';
+CREATE INDEX leads_contact_idx ON leads (contact_id);
 
 -- One row per PBX call (entry_id). Every column but note is derived from the
 -- call's events in the inbox, so any delivery order gives the same row.
@@ -147,9 +148,14 @@ CREATE TABLE communications (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX communications_contact_idx ON communications (contact_id, started_at);
-CREATE INDEX communications_phone_idx ON communications (phone, started_at);
+-- History is read newest first, ties by id, LIMIT n: these indexes are in that
+-- order, so a scan stops after n rows (migration 0004).
+CREATE INDEX communications_contact_idx ON communications (contact_id, started_at DESC NULLS LAST, id DESC);
+CREATE INDEX communications_phone_idx ON communications (phone, started_at DESC NULLS LAST, id DESC);
 CREATE INDEX communications_started_idx ON communications (started_at);
+-- Foreign keys looked up or deleted by (migration 0004).
+CREATE INDEX communications_lead_idx ON communications (lead_id) WHERE lead_id IS NOT NULL;
+CREATE INDEX communications_manager_idx ON communications (manager_id) WHERE manager_id IS NOT NULL;
 
 -- Every accepted PBX event, verbatim, under its dedup key: a repeat delivery
 -- hits the unique key and is acknowledged without effect.
@@ -167,6 +173,10 @@ CREATE TABLE inbox (
 );
 CREATE INDEX inbox_entry_idx ON inbox (entry_id) WHERE entry_id IS NOT NULL;
 CREATE INDEX inbox_call_idx ON inbox (call_id) WHERE call_id IS NOT NULL;
+-- Retention prunes the oldest raw events first (migration 0004).
+CREATE INDEX inbox_received_idx ON inbox (received_at);
+-- Retention asks "is this call over?" per candidate; only calls not over are here.
+CREATE INDEX communications_unfinished_idx ON communications (entry_id) WHERE NOT finished;
 
 -- Routing decisions (issue 3): what callbridge decided for each call leg that
 -- appeared in the IVR, and the decision's mark on the call's communication.
@@ -214,6 +224,16 @@ CREATE TRIGGER communications_notify_call
     AFTER INSERT OR UPDATE ON communications
     FOR EACH ROW EXECUTE FUNCTION callbridge_notify_call();
 
+-- Retention (issue 9, migration 0004): the calls whose raw events were pruned
+-- from the inbox. Their communication is then final: a late or re-delivered
+-- event of the call is kept in the inbox but does not re-derive it from the few
+-- events left. (Not a column of communications: marking must not fire the
+-- screen's NOTIFY trigger.)
+CREATE TABLE pruned_calls (
+    entry_id    text PRIMARY KEY,
+    pruned_at   timestamptz NOT NULL DEFAULT now()
+);
+
 -- Contacts: merge with an audit trail and undo, duplicates, hygiene (issue 10, items 3-7).
 
 -- The journal of merges. One row per merge (who, when, why), and one row per
@@ -233,8 +253,6 @@ CREATE TABLE contact_merges (
     undo_forced   boolean NOT NULL DEFAULT false
 );
 CREATE INDEX contact_merges_survivor_idx ON contact_merges (survivor_id);
--- A merge finds every lead of the contacts it joins (only open ones were indexed).
-CREATE INDEX leads_contact_idx ON leads (contact_id);
 CREATE INDEX contact_merges_created_idx ON contact_merges (created_at);
 
 CREATE TABLE contact_merge_rows (
@@ -286,4 +304,48 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         WHERE chain.depth < 100
     )
     SELECT id FROM chain ORDER BY depth DESC LIMIT 1
+$$;
+
+-- Trips arrive with the lead-lifecycle work (a trips table with contact_id).
+-- These functions name that table in PL/pgSQL, which plans a statement only
+-- when it runs, so every named query still prepares before the table exists.
+CREATE FUNCTION contact_has_trips(p_contact bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF to_regclass('trips') IS NULL THEN
+        RETURN false;
+    END IF;
+    RETURN EXISTS (SELECT 1 FROM trips t WHERE t.contact_id = p_contact);
+END;
+$$;
+
+CREATE FUNCTION contact_merge_trips(p_merge bigint, p_survivor bigint, p_merged bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO contact_merge_rows (merge_id, table_name, row_key, action, before, after)
+    SELECT p_merge, 'trips', jsonb_build_object('id', t.id), 'update',
+           jsonb_build_object('contact_id', t.contact_id), jsonb_build_object('contact_id', p_survivor)
+    FROM trips t WHERE t.contact_id = ANY(p_merged);
+    UPDATE trips t SET contact_id = p_survivor WHERE t.contact_id = ANY(p_merged);
+END;
+$$;
+
+CREATE FUNCTION contact_merge_trip_conflicts(p_merge bigint) RETURNS SETOF jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
+    SELECT j.row_key FROM contact_merge_rows j
+    LEFT JOIN trips t ON t.id = (j.row_key->>'id')::bigint
+    WHERE j.merge_id = p_merge AND j.table_name = 'trips'
+      AND (t.id IS NULL OR t.contact_id IS DISTINCT FROM (j.after->>'contact_id')::bigint);
+END;
+$$;
+
+CREATE FUNCTION contact_restore_trips(p_merge bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE trips t SET contact_id = (j.before->>'contact_id')::bigint
+    FROM contact_merge_rows j
+    WHERE j.merge_id = p_merge AND j.table_name = 'trips' AND t.id = (j.row_key->>'id')::bigint;
+END;
 $$;

@@ -12,8 +12,17 @@ from aiohttp.test_utils import TestClient
 from daemon.repository import Repository
 from tests.conftest import API_TOKEN
 from tests.contactkit import contact_of, load_dupes
-from tests.test_ui_browser import LAPTOP, WAIT_MS, _shoot, pytestmark  # noqa: F401
-from tests.test_ui_browser import browser, daemon, fake_pbx  # noqa: F401  (fixtures)
+
+# The browser and daemon fixtures, and the skip when there is no Chromium, are the screen test's.
+from tests.test_ui_browser import (  # noqa: F401
+    LAPTOP,
+    WAIT_MS,
+    _shoot,
+    browser,
+    daemon,
+    fake_pbx,
+    pytestmark,
+)
 
 
 @pytest.mark.timeout(60)

@@ -51,16 +51,14 @@ class PurgeResult:
 
 
 async def purge(store: ContactStore, *, dry_run: bool) -> PurgeResult:
-    trips = await store.pool.fetchval("SELECT to_regclass('trips') IS NOT NULL")
-    empty = await store.fetch("empty_contacts_without_trips" if trips else "empty_contacts")
+    empty = await store.fetch("empty_contacts")
     if dry_run:
         return PurgeResult(empty, [], True)
 
     async def job(tx: Tx) -> list[dict[str, Any]]:
         marked = {r["id"] for r in await tx.conn.fetch(q("mark_removed"), [r["id"] for r in empty])}
         empty[:] = [r for r in empty if r["id"] in marked]
-        name = "delete_long_removed_without_trips" if trips else "delete_long_removed"
-        return [dict(r) for r in await tx.conn.fetch(q(name), PURGE_AFTER_DAYS)]
+        return [dict(r) for r in await tx.conn.fetch(q("delete_long_removed"), PURGE_AFTER_DAYS)]
 
     deleted = await store.in_transaction(job)
     return PurgeResult(empty, deleted, False)

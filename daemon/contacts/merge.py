@@ -103,9 +103,7 @@ async def _move_rows(conn: asyncpg.Connection, merge_id: int, survivor_id: int, 
     await conn.execute(q("repoint_hints"), merge_id, merged, survivor_id)
     await conn.execute(q("repoint_not_duplicates"), merge_id, merged, survivor_id)
     if await trips_have_contacts(conn):
-        await conn.execute(q("journal_trips"), merge_id, merged)
-        await conn.execute(q("move_trips"), survivor_id, merged)
-        await conn.execute(q("journal_after_trips"), merge_id)
+        await conn.execute(q("merge_trips"), merge_id, survivor_id, merged)
 
 
 def _checked_ids(survivor_id: int, merged_ids: Sequence[int]) -> list[int]:

@@ -17,8 +17,6 @@ CREATE TABLE contact_merges (
     undo_forced   boolean NOT NULL DEFAULT false
 );
 CREATE INDEX contact_merges_survivor_idx ON contact_merges (survivor_id);
--- A merge finds every lead of the contacts it joins (only open ones were indexed).
-CREATE INDEX leads_contact_idx ON leads (contact_id);
 CREATE INDEX contact_merges_created_idx ON contact_merges (created_at);
 
 CREATE TABLE contact_merge_rows (
@@ -70,4 +68,48 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         WHERE chain.depth < 100
     )
     SELECT id FROM chain ORDER BY depth DESC LIMIT 1
+$$;
+
+-- Trips arrive with the lead-lifecycle work (a trips table with contact_id).
+-- These functions name that table in PL/pgSQL, which plans a statement only
+-- when it runs, so every named query still prepares before the table exists.
+CREATE FUNCTION contact_has_trips(p_contact bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF to_regclass('trips') IS NULL THEN
+        RETURN false;
+    END IF;
+    RETURN EXISTS (SELECT 1 FROM trips t WHERE t.contact_id = p_contact);
+END;
+$$;
+
+CREATE FUNCTION contact_merge_trips(p_merge bigint, p_survivor bigint, p_merged bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO contact_merge_rows (merge_id, table_name, row_key, action, before, after)
+    SELECT p_merge, 'trips', jsonb_build_object('id', t.id), 'update',
+           jsonb_build_object('contact_id', t.contact_id), jsonb_build_object('contact_id', p_survivor)
+    FROM trips t WHERE t.contact_id = ANY(p_merged);
+    UPDATE trips t SET contact_id = p_survivor WHERE t.contact_id = ANY(p_merged);
+END;
+$$;
+
+CREATE FUNCTION contact_merge_trip_conflicts(p_merge bigint) RETURNS SETOF jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
+    SELECT j.row_key FROM contact_merge_rows j
+    LEFT JOIN trips t ON t.id = (j.row_key->>'id')::bigint
+    WHERE j.merge_id = p_merge AND j.table_name = 'trips'
+      AND (t.id IS NULL OR t.contact_id IS DISTINCT FROM (j.after->>'contact_id')::bigint);
+END;
+$$;
+
+CREATE FUNCTION contact_restore_trips(p_merge bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE trips t SET contact_id = (j.before->>'contact_id')::bigint
+    FROM contact_merge_rows j
+    WHERE j.merge_id = p_merge AND j.table_name = 'trips' AND t.id = (j.row_key->>'id')::bigint;
+END;
 $$;

@@ -24,24 +24,15 @@ ORDER BY v.contact_id, v.kind, v.value;
 
 -- name: empty_contacts
 -- Active contacts with nothing to find them by or to show for them: no
--- identifier, no communication, no lead (nor a contact merged into them).
+-- identifier, no communication, no lead, no trip (contact_has_trips: false
+-- until the trips table exists), nor a contact merged into them.
 SELECT c.id, c.name, c.created_at FROM contacts c
 WHERE c.merged_into IS NULL AND c.removed_at IS NULL
   AND NOT EXISTS (SELECT 1 FROM contact_identifiers i WHERE i.contact_id = c.id)
   AND NOT EXISTS (SELECT 1 FROM communications x WHERE x.contact_id = c.id)
   AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.contact_id = c.id)
   AND NOT EXISTS (SELECT 1 FROM contacts m WHERE m.merged_into = c.id)
-ORDER BY c.id;
-
--- name: empty_contacts_without_trips
--- The same, once the trips table exists: and no trip.
-SELECT c.id, c.name, c.created_at FROM contacts c
-WHERE c.merged_into IS NULL AND c.removed_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM contact_identifiers i WHERE i.contact_id = c.id)
-  AND NOT EXISTS (SELECT 1 FROM communications x WHERE x.contact_id = c.id)
-  AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.contact_id = c.id)
-  AND NOT EXISTS (SELECT 1 FROM contacts m WHERE m.merged_into = c.id)
-  AND NOT EXISTS (SELECT 1 FROM trips t WHERE t.contact_id = c.id)
+  AND NOT contact_has_trips(c.id)
 ORDER BY c.id;
 
 -- name: mark_removed
@@ -51,6 +42,7 @@ WHERE c.id = ANY($1::bigint[]) AND c.removed_at IS NULL AND c.merged_into IS NUL
   AND NOT EXISTS (SELECT 1 FROM contact_identifiers i WHERE i.contact_id = c.id)
   AND NOT EXISTS (SELECT 1 FROM communications x WHERE x.contact_id = c.id)
   AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.contact_id = c.id)
+  AND NOT contact_has_trips(c.id)
 RETURNING c.id;
 
 -- name: delete_long_removed
@@ -63,17 +55,7 @@ WHERE c.removed_at < now() - make_interval(days => $1)
   AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.contact_id = c.id)
   AND NOT EXISTS (SELECT 1 FROM contacts m WHERE m.merged_into = c.id)
   AND NOT EXISTS (SELECT 1 FROM contact_merges j WHERE j.survivor_id = c.id OR c.id = ANY(j.merged_ids))
-RETURNING id, name;
-
--- name: delete_long_removed_without_trips
-DELETE FROM contacts c
-WHERE c.removed_at < now() - make_interval(days => $1)
-  AND NOT EXISTS (SELECT 1 FROM contact_identifiers i WHERE i.contact_id = c.id)
-  AND NOT EXISTS (SELECT 1 FROM communications x WHERE x.contact_id = c.id)
-  AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.contact_id = c.id)
-  AND NOT EXISTS (SELECT 1 FROM contacts m WHERE m.merged_into = c.id)
-  AND NOT EXISTS (SELECT 1 FROM contact_merges j WHERE j.survivor_id = c.id OR c.id = ANY(j.merged_ids))
-  AND NOT EXISTS (SELECT 1 FROM trips t WHERE t.contact_id = c.id)
+  AND NOT contact_has_trips(c.id)
 RETURNING id, name;
 
 -- name: restore_removed

@@ -208,7 +208,7 @@ UPDATE contact_merge_rows r SET after = CASE r.table_name
                                                     'merged_into', c.merged_into, 'updated_at', c.updated_at)
                           FROM contacts c WHERE c.id = (r.row_key->>'id')::bigint)
     END
--- (trips: journal_after_trips, which can name that table only where it exists)
+-- (trips: contact_merge_trips writes theirs; it can name that table only where it exists)
 WHERE r.merge_id = $1 AND r.action = 'update' AND r.table_name <> 'trips';
 
 -- name: merge_journal_counts
@@ -220,30 +220,6 @@ WHERE merge_id = $1 AND action = 'update' GROUP BY table_name;
 SELECT to_regclass('trips') IS NOT NULL AND EXISTS (
     SELECT 1 FROM information_schema.columns
     WHERE table_schema = current_schema() AND table_name = 'trips' AND column_name = 'contact_id');
-
--- name: journal_trips
-INSERT INTO contact_merge_rows (merge_id, table_name, row_key, action, before)
-SELECT $1, 'trips', jsonb_build_object('id', id), 'update', jsonb_build_object('contact_id', contact_id)
-FROM trips WHERE contact_id = ANY($2::bigint[]);
-
--- name: move_trips
-UPDATE trips SET contact_id = $1 WHERE contact_id = ANY($2::bigint[]);
-
--- name: journal_after_trips
-UPDATE contact_merge_rows r SET after = jsonb_build_object('contact_id', t.contact_id)
-FROM trips t
-WHERE r.merge_id = $1 AND r.table_name = 'trips' AND t.id = (r.row_key->>'id')::bigint;
-
--- name: undo_conflicts_trips
-SELECT j.table_name, j.row_key FROM contact_merge_rows j
-LEFT JOIN trips t ON t.id = (j.row_key->>'id')::bigint
-WHERE j.merge_id = $1 AND j.table_name = 'trips'
-  AND (t.id IS NULL OR t.contact_id IS DISTINCT FROM (j.after->>'contact_id')::bigint);
-
--- name: restore_trips
-UPDATE trips t SET contact_id = (j.before->>'contact_id')::bigint
-FROM contact_merge_rows j
-WHERE j.merge_id = $1 AND j.table_name = 'trips' AND t.id = (j.row_key->>'id')::bigint;
 
 -- name: undo_lock_merge
 SELECT id, survivor_id, merged_ids, undone_at FROM contact_merges WHERE id = $1 FOR UPDATE;
@@ -408,3 +384,13 @@ FROM contact_merges m
 JOIN contacts s ON s.id = m.survivor_id
 ORDER BY m.created_at DESC, m.id DESC
 LIMIT $1;
+
+-- name: merge_trips
+-- (contact_merge_trips, migration 0012: journals and moves them; call only when trips exist)
+SELECT contact_merge_trips($1, $2, $3::bigint[]);
+
+-- name: undo_conflicts_trips
+SELECT 'trips' AS table_name, k AS row_key FROM contact_merge_trip_conflicts($1) AS k;
+
+-- name: restore_trips
+SELECT contact_restore_trips($1);
