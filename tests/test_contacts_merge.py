@@ -236,3 +236,21 @@ async def test_trips_move_with_the_merge_once_the_table_exists(client: TestClien
     assert await orphans(office) == []
     status, _ = await post_json(client, f"/api/merges/{answer['merge_id']}/undo")
     assert status == 200 and await snapshot(office) == before
+
+
+async def test_calls_arriving_during_a_merge_end_with_the_survivor(
+        client: TestClient, office: Repository, base: dict[str, int]) -> None:
+    """Events of the merged contacts' calls processed while the merge runs: afterwards no
+    communication or lead points at a merged contact, and at most one lead is open."""
+    calls = [call_in(client, phone[1:], f"race{n}", concurrently=True)
+             for n, phone in enumerate((ANNA_WORK, ANNA_OLD, ANNA_WORK, ANNA))]
+    merge = post_json(client, "/api/contacts/merge",
+                      {"survivor_id": base["anna"], "merged_ids": [base["work"], base["old"]]})
+    results = await asyncio.gather(merge, *calls)
+    assert results[0][0] == 200
+    assert await orphans(office) == []
+    assert await office.pool.fetchval(
+        "SELECT count(*) FROM leads WHERE contact_id = $1 AND status = 'open'", base["anna"]) == 1
+    assert not await office.pool.fetchval(
+        "SELECT count(*) FROM communications c JOIN leads l ON l.id = c.lead_id"
+        " WHERE l.status = 'merged' OR l.contact_id <> c.contact_id")
