@@ -5,10 +5,10 @@
 SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0));
 
 -- name: lock_keys
--- A batch's locks (daemon.groupcommit), each once, ordered by the lock itself
--- (the hash), so that two batches never wait for each other in a cycle.
-SELECT count(pg_advisory_xact_lock(h))
-FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS ordered;
+-- A batch's locks (daemon.groupcommit), each once, sorted by key as the other
+-- batch lockers sort theirs (merges, imports, retention): nobody waits in a cycle.
+SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))
+FROM (SELECT DISTINCT k FROM unnest($1::text[]) AS u (k) ORDER BY k) AS ordered;
 
 -- name: insert_inbox
 -- The dedup step: a repeat delivery hits inbox.dedup_key and returns no row.
