@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from daemon.auth import bearer_matches
-from daemon.errors import StorageUnavailable
 from daemon.contacts.identifiers import KINDS, Identifier, parse_identifier
-from daemon.phones import normalise_phone
+from daemon.errors import StorageUnavailable
 from daemon.keys import REPOSITORY
+from daemon.phones import normalise_phone
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_COMMUNICATIONS = 500
@@ -47,7 +47,7 @@ def _is_number(text: str, *, max_digits: int = 9) -> bool:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).isoformat() if value else None
+    return value.astimezone(UTC).isoformat() if value else None
 
 
 def _parse_time(request: web.Request, name: str) -> datetime | None:
@@ -60,7 +60,7 @@ def _parse_time(request: web.Request, name: str) -> datetime | None:
         raise web.HTTPBadRequest(
             text=f'{{"error": "{name} must be an ISO 8601 time"}}', content_type="application/json"
         ) from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class ReadApi:

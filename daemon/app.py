@@ -10,20 +10,20 @@ from aiohttp import web
 from adapters.mango.webhooks import BadRequest, MangoWebhooks
 from config.settings import WEBHOOK_BODY_LIMIT_BYTES, Settings
 from daemon import health, metrics_endpoint, security
-from daemon.api import ReadApi, bearer_auth
 from daemon.admission import EventNotStorable
+from daemon.api import ReadApi, bearer_auth
+from daemon.calls_api import CallsApi
+from daemon.contacts import routes as contacts_api
 from daemon.dbconnect import CONNECT_TASK, background_connect, database_context
 from daemon.domain import Envelope
 from daemon.keys import INTAKE, METRICS, RELOADER, REPOSITORY, SETTINGS, SPOOL, TASKS
-from daemon.spool import Spool
 from daemon.metrics import Metrics
-from daemon.tasks import TaskGroup
 from daemon.reload import Reloader
 from daemon.report import api as report_api
-from daemon.calls_api import CallsApi
-from daemon.contacts import routes as contacts_api
 from daemon.routing.context import pbx_and_routing
 from daemon.screen import add_screen
+from daemon.spool import Spool
+from daemon.tasks import TaskGroup
 
 log = structlog.get_logger(__name__)
 

@@ -17,14 +17,14 @@ import asyncpg
 from adapters.mango.client import MangoClient, PbxApiError
 from adapters.mango.replay import load_steps, replay
 from config.settings import Settings, SettingsError, load_settings
-from daemon import migrate as migrations
 from daemon import health, retention
-from daemon.lifecycle import run as run_daemon
-from daemon.database import connect_with_retries, create_pool, database_url
+from daemon import migrate as migrations
 from daemon.contacts import cli as contacts_cli
-from daemon.errors import CallbridgeError
 from daemon.contacts import import_cli
+from daemon.database import connect_with_retries, create_pool, database_url
+from daemon.errors import CallbridgeError
 from daemon.importer import ImportFileError
+from daemon.lifecycle import run as run_daemon
 from daemon.logs import configure_logging
 from daemon.managers import sync_managers
 from daemon.pipeline import Pipeline

@@ -25,7 +25,7 @@ import functools
 import inspect
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,7 +82,7 @@ def redact(text: str, secrets: list[str]) -> str:
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _check(

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from adapters.mango.client import MangoClient
 from config.settings import Settings
 from daemon.intake import Intake
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
 from daemon.reload import Reloader
+from daemon.repository import Repository
+from daemon.routing.router import Clock, Router
 from daemon.spool import Spool
 from daemon.tasks import TaskGroup
-from daemon.repository import Repository
-from adapters.mango.client import MangoClient
-from daemon.routing.router import Clock, Router
 
 SETTINGS = web.AppKey("settings", Settings)
 REPOSITORY = web.AppKey("repository", Repository)

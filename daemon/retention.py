@@ -14,7 +14,7 @@ Run by ``callbridge prune`` (daily by ``callbridge-prune.timer``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import structlog
@@ -39,7 +39,7 @@ class PruneReport:
 
 
 def cutoff_for(days: int, now: datetime | None = None) -> datetime:
-    return (now or datetime.now(timezone.utc)) - timedelta(days=days)
+    return (now or datetime.now(UTC)) - timedelta(days=days)
 
 
 async def _one_batch(pool: asyncpg.Pool, cutoff: datetime, batch: int) -> tuple[int, int, int]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sys
 import os
 import secrets
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -64,7 +64,7 @@ def with_database(url: str, name: str) -> str:
 async def _answers(url: str) -> bool:
     try:
         conn = await asyncpg.connect(url, timeout=3)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     await conn.close()
     return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -25,8 +25,8 @@ REPLAYED = [
     "internal_call.json",
 ]
 # The whole example day: every scenario's timestamps fall inside it.
-REPORT_SINCE = datetime(2025, 10, 1, tzinfo=timezone.utc)
-REPORT_UNTIL = datetime(2025, 11, 1, tzinfo=timezone.utc)
+REPORT_SINCE = datetime(2025, 10, 1, tzinfo=UTC)
+REPORT_UNTIL = datetime(2025, 11, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -87,14 +87,14 @@ async def _call_reaches_the_api(port: int) -> None:
 @pytest.mark.timeout(180)
 async def test_run_with_embedded_postgres(tmp_path: Path) -> None:
     """No database configured: the daemon starts its own PostgreSQL in the state directory."""
-    async for port, log in _start({}, tmp_path):
+    async for port, _log in _start({}, tmp_path):
         await _call_reaches_the_api(port)
     assert (embedded_data_dir(tmp_path / "state") / "PG_VERSION").exists()
 
 
 @pytest.mark.timeout(60)
 async def test_run_with_configured_database(db_url: str, tmp_path: Path) -> None:
-    async for port, log in _start({"CALLBRIDGE_DATABASE_URL": db_url}, tmp_path):
+    async for port, _log in _start({"CALLBRIDGE_DATABASE_URL": db_url}, tmp_path):
         await _call_reaches_the_api(port)
     assert not (tmp_path / "state" / "postgres").exists()
 

@@ -21,11 +21,11 @@ import pytest
 
 from daemon import cli
 from daemon.importer import ImportFileError, ImportReport, import_contacts, import_lines
-
-CONTACT_COLUMNS = ("name", "phones", "email", "responsible_extension", "tags")
 from daemon.managers import sync_managers
 from daemon.repository import Repository
 from tests.conftest import FIXTURES, example_employees, with_database
+
+CONTACT_COLUMNS = ("name", "phones", "email", "responsible_extension", "tags")
 
 HEADER = "name;phones;email;responsible_extension;tags\n"
 SHIPPED = [

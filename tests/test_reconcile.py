@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -33,8 +33,8 @@ STATS = fixture_json("stats_reconcile.json")
 EXPECT = STATS["expect"]
 KNOWN = "MTI4OTY2MjMzMTk="
 WINDOW = Window(
-    since=datetime.fromtimestamp(STATS["request"]["date_from"], timezone.utc),
-    until=datetime.fromtimestamp(STATS["request"]["date_to"], timezone.utc),
+    since=datetime.fromtimestamp(STATS["request"]["date_from"], UTC),
+    until=datetime.fromtimestamp(STATS["request"]["date_to"], UTC),
 )
 POLL_S = 0.05
 

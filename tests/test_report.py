@@ -9,7 +9,7 @@ import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -73,7 +73,7 @@ async def test_missed_caller_is_listed_for_the_responsible_manager(
     assert (
         row.first_missed_at
         == row.last_missed_at
-        == datetime.fromtimestamp(1760003595, timezone.utc)
+        == datetime.fromtimestamp(1760003595, UTC)
     )
 
 
@@ -167,7 +167,7 @@ def test_window_follows_the_report_settings_without_office_hours(settings: Setti
             "report_working_days": ("mon", "tue", "wed", "thu", "fri", "sat"),
         }
     )
-    now = datetime(2025, 10, 13, 5, 30, tzinfo=timezone.utc)  # Monday 08:30 in Moscow
+    now = datetime(2025, 10, 13, 5, 30, tzinfo=UTC)  # Monday 08:30 in Moscow
     assert report_window(custom, now) == Window(
         since=now - timedelta(days=7), until=now, night_since=datetime(2025, 10, 11, 18, 0, tzinfo=MOSCOW)
     )
@@ -187,8 +187,8 @@ def test_window_follows_the_office_hours_and_holidays_when_set() -> None:
     office = load_settings(
         {"CALLBRIDGE_CONFIG": "", "CALLBRIDGE_TIMEZONE": "Europe/Moscow"}
     ).model_copy(update={"office_hours": hours})
-    monday = datetime(2025, 10, 13, 5, 30, tzinfo=timezone.utc)
-    tuesday = datetime(2025, 10, 14, 5, 30, tzinfo=timezone.utc)
+    monday = datetime(2025, 10, 13, 5, 30, tzinfo=UTC)
+    tuesday = datetime(2025, 10, 14, 5, 30, tzinfo=UTC)
     assert report_window(office, monday).night_since == datetime(2025, 10, 12, 0, 0, tzinfo=MOSCOW)
     assert report_window(office, tuesday).night_since == datetime(2025, 10, 13, 19, 30, tzinfo=MOSCOW)
     closed_saturday = office.model_copy(update={"holidays": [date(2025, 10, 11)]})
@@ -225,7 +225,7 @@ def test_times_without_an_offset_are_office_time_and_bad_ones_are_refused(
 
 
 def sample_report(include_all: bool = True) -> MissedReport:
-    at = datetime(2025, 10, 9, 9, 53, 15, tzinfo=timezone.utc)
+    at = datetime(2025, 10, 9, 9, 53, 15, tzinfo=UTC)
     rows = (
         MissedRow(
             ORLOV,
@@ -259,8 +259,8 @@ def sample_report(include_all: bool = True) -> MissedReport:
     )
     return MissedReport(
         window=Window(
-            datetime(2025, 10, 8, 16, 0, tzinfo=timezone.utc),
-            datetime(2025, 10, 10, 5, 30, tzinfo=timezone.utc),
+            datetime(2025, 10, 8, 16, 0, tzinfo=UTC),
+            datetime(2025, 10, 10, 5, 30, tzinfo=UTC),
         ),
         tz=MOSCOW,
         include_called_back=include_all,
@@ -355,7 +355,7 @@ async def test_api_default_window_ends_now(client: TestClient) -> None:
     resp = await client.get("/api/reports/missed", headers=auth())
     doc = await resp.json()
     until = datetime.fromisoformat(doc["until"])
-    assert abs((datetime.now(timezone.utc) - until).total_seconds()) < 60
+    assert abs((datetime.now(UTC) - until).total_seconds()) < 60
     assert datetime.fromisoformat(doc["night_since"]).strftime("%H:%M") == "19:00"
     assert 6.9 < (until - datetime.fromisoformat(doc["since"])).total_seconds() / 86400 <= 7
 

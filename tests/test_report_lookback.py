@@ -6,7 +6,7 @@ moved to fixed office times around a Tuesday morning report.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -92,7 +92,7 @@ async def test_a_window_past_the_cap_is_refused_with_its_reason(client: TestClie
     window = resolve(lambda end: report_window(settings, end), since="2025-07-14", until="2025-10-14",
                      tz=MOSCOW, max_days=settings.report_max_window_days)
     assert window.until - window.since == timedelta(days=92)
-    assert window.since.tzinfo is not None and window.until > datetime(2025, 1, 1, tzinfo=timezone.utc)
+    assert window.since.tzinfo is not None and window.until > datetime(2025, 1, 1, tzinfo=UTC)
 
 
 async def test_cli_refuses_a_window_past_the_cap_in_one_line(office: Repository, settings: Settings) -> None:

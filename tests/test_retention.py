@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -15,7 +15,7 @@ from tests.scenarios import replay, steps
 
 ANSWERED = "MTI4OTY2MjMzMTk="  # answered_incoming.json
 MISSED = "NTAwOTQxMTAyMg=="  # missed_incoming.json
-CUTOFF = datetime.now(timezone.utc) - timedelta(days=180)
+CUTOFF = datetime.now(UTC) - timedelta(days=180)
 
 
 async def _age(repo: Repository, entry_id: str | None, days: int) -> None:

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import asyncpg
 
+from bench.suite.__main__ import ADMIN_URL, KEYS
 from bench.suite.calls import CallMaker, requests
 from bench.suite.contacts import load_base
 from bench.suite.daemon import REPO_ROOT, CpuMeter, Daemon, free_port
 from bench.suite.httpload import open_loop
 from bench.suite.machine import describe
 from bench.suite.stats import median, percentile
-from bench.suite.__main__ import ADMIN_URL, KEYS
 from daemon import migrate
 from daemon.logs import configure_logging
 

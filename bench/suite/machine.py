@@ -30,7 +30,7 @@ async def describe(conn: asyncpg.Connection) -> dict[str, str]:
         ["shared_buffers", "synchronous_commit", "fsync", "max_connections"])}
     load1, load5, _ = os.getloadavg()
     return {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpus": f"{os.cpu_count()} × {_cpu_model()} ({'KVM guest' if 'hypervisor' in Path('/proc/cpuinfo').read_text() else 'bare'})",
         "memory": f"{_mem_gib():.1f} GiB",
         "postgresql": (await conn.fetchval("SHOW server_version")) + " on 127.0.0.1:5432, same machine; "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,7 +58,7 @@ class MissedReport:
     tz: ZoneInfo
     include_called_back: bool
     rows: tuple[MissedRow, ...]
-    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def age_hours(self, row: MissedRow) -> int | None:
         """Whole hours the caller had waited for a call back at the window's end (now, by default)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from config.settings import WEEKDAYS, Settings, day_ranges
@@ -91,7 +91,7 @@ def report_window(settings: Settings, now: datetime | None = None) -> Window:
     The lookback never starts after the previous close (a long weekend can be
     longer than a short lookback).
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     night = night_since(settings, now)
     since = min(now - timedelta(days=settings.report_lookback_days), night)
     return Window(since=since, until=now, night_since=night)
@@ -103,7 +103,7 @@ def reconcile_window(settings: Settings, now: datetime | None = None) -> Window:
     Run nightly, consecutive windows overlap by a day, which costs nothing
     (a call we have is a duplicate) and covers a night the timer missed.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     yesterday = now.astimezone(settings.tz).date() - timedelta(days=1)
     return Window(since=datetime.combine(yesterday, time(0, 0), tzinfo=settings.tz), until=now)
 
@@ -134,7 +134,7 @@ def resolve(
     the default marks it). A window longer than ``max_days`` is refused: every
     report reads the rows of its window, and an unbounded one reads the base.
     """
-    end = parse_time(until, tz, name="until") if until else (now or datetime.now(timezone.utc))
+    end = parse_time(until, tz, name="until") if until else (now or datetime.now(UTC))
     default = default_for(end)
     start = parse_time(since, tz, name="since") if since else default.since
     if end <= start:
