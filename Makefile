@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TRIAL_CONFIG := config/trial.toml
 
-.PHONY: run test bench bench-routing bench-sidebyside bench-explain bench-import install clean
+.PHONY: run test lint bench bench-routing bench-sidebyside bench-explain bench-import install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "callbridge needs Python 3.11 or newer")'
@@ -26,6 +26,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Static checks (CI runs them before the tests): ruff with pyproject's rule set,
+# mypy on daemon/, adapters/ and config/ (pyproject's [tool.mypy]).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # The event pipeline benchmark (bench/README.md): a throw-away database on the
 # PostgreSQL at 127.0.0.1:5432, the daemon driven with whole signed calls;

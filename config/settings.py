@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -280,7 +281,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     toml_file = env.get(CONFIG_ENV) or None
     if toml_file and not Path(toml_file).is_file():
         raise SettingsError(f"{CONFIG_ENV}: no such file {toml_file!r}")
-    from_env = {
+    from_env: dict[str, Any] = {
         name: env[f"{ENV_PREFIX}{name.upper()}"]
         for name in Settings.model_fields
         if env.get(f"{ENV_PREFIX}{name.upper()}")

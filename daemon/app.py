@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import cast
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from adapters.mango.webhooks import BadRequest, MangoWebhooks
 from config.settings import WEBHOOK_BODY_LIMIT_BYTES, Settings
@@ -35,11 +37,13 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     settings.require("mango_api_key", "mango_api_salt", "api_token")
     app = web.Application(
         client_max_size=WEBHOOK_BODY_LIMIT_BYTES,
-        middlewares=[*security.middlewares(
+        # security's middlewares are plain callables; aiohttp's Middleware is a protocol
+        # that also names the parameters: the same thing at runtime.
+        middlewares=cast(list[Middleware], [*security.middlewares(
             prefix=settings.mango_prefix, allowed=settings.pbx_allowed_networks,
             trusted_proxies=settings.trusted_proxies, max_concurrent=settings.max_concurrent_requests,
             timeout_s=settings.request_timeout_s,
-        ), bearer_auth(settings.secret("api_token"))],
+        ), bearer_auth(settings.secret("api_token"))]),
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()

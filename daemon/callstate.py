@@ -104,14 +104,16 @@ def _recordings(changes: list[RecordingChanged], stored: list[RecordingStored],
                 summary: CallFinished | None) -> tuple[str, ...]:
     first_seen: dict[str, int] = {}
     failed: set[str] = set()
-    for ev in [*changes, *stored]:
+    seen: list[RecordingChanged | RecordingStored] = [*changes, *stored]
+    for ev in seen:
         first_seen[ev.recording_id] = min(first_seen.get(ev.recording_id, ev.at), ev.at)
     for ch in changes:
         code = ch.completion_code
         if ch.state == "completed" and code is not None and code // 100 * 100 != RECORDING_SAVED_CLASS:
             failed.add(ch.recording_id)  # e.g. 4002: too short, never saved
-    for rid in summary.recording_ids if summary else ():
-        first_seen.setdefault(rid, summary.created_at)
+    if summary is not None:
+        for rid in summary.recording_ids:
+            first_seen.setdefault(rid, summary.created_at)
     failed -= {ev.recording_id for ev in stored}
     keep = [rid for rid in first_seen if rid not in failed]
     return tuple(sorted(keep, key=lambda rid: (first_seen[rid], rid)))
@@ -152,7 +154,8 @@ def derive_call(entry_id: str, events: Iterable[object]) -> CallView:
     answered_at = None
     if answered:
         answered_at = summary.answered_at if summary else None
-        answered_at = answered_at or min((g.connected_at for g in talk_legs), default=None)
+        connected = [g.connected_at for g in talk_legs if g.connected_at is not None]
+        answered_at = answered_at or min(connected, default=None)
     ended_at = summary.ended_at if summary else None
     if ended_at is None and finished:
         ended_at = max(g.disconnected_at for g in legs)  # type: ignore[type-var]

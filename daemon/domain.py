@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 LegState = Literal["appeared", "connected", "on_hold", "disconnected"]
 Direction = Literal["inbound", "outbound", "internal"]
+RecordingState = Literal["started", "continued", "completed"]
 
 
 class _Event(BaseModel):
@@ -71,7 +72,7 @@ class RecordingChanged(_Event):
     recording_id: str
     entry_id: str
     call_id: str | None = None
-    state: Literal["started", "continued", "completed"]
+    state: RecordingState
     seq: int | None = None
     extension: str | None = None
     at: int

@@ -271,7 +271,7 @@ class Repository:
         with translated_errors():
             row = await self.pool.fetchrow(q("claim_call_and_find_responsible"),
                                            call_id, entry_id, command_id, phone, dedup_key)
-        return dict(row)  # type: ignore[arg-type]  # the query always returns one row
+        return dict(row)  # the query always returns one row
 
     async def route_progress(self, *, call_id: str, dedup_key: str, entry_id: str) -> tuple[bool, float]:
         """(has the caller left the IVR, seconds since the Appeared event was stored)."""

@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 import structlog
 
@@ -111,7 +112,7 @@ class Spool:
         self._segment_max = segment_max_bytes
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-writer")
-        self._file: object | None = None
+        self._file: BinaryIO | None = None
         self._file_path: Path | None = None
         self._writable = True
         self._waiting: list[tuple[bytes, asyncio.Future[None]]] = []  # appends for the next group fsync
@@ -189,7 +190,7 @@ class Spool:
             if fh.tell() >= self._segment_max:
                 self._close_segment()
 
-    def _open_segment(self):  # type: ignore[no-untyped-def]
+    def _open_segment(self) -> BinaryIO:
         if self._file is None:
             path = self.directory / _segment_name(self._next_number)
             self._next_number += 1
@@ -206,7 +207,7 @@ class Spool:
     def _close_segment(self) -> None:
         if self._file is not None:
             try:
-                self._file.close()  # type: ignore[attr-defined]
+                self._file.close()
             finally:
                 self._file = None
                 self._file_path = None

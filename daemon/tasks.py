@@ -89,8 +89,8 @@ class TaskGroup:
             record = TaskRecord(name=name, factory=None)
             coro = work
         else:
-            record = TaskRecord(name=name, factory=work)  # type: ignore[arg-type]
-            coro = work()  # type: ignore[operator]
+            record = TaskRecord(name=name, factory=work)
+            coro = work()
         self._records[name] = record
         return self._launch(record, coro)
 

@@ -248,7 +248,7 @@ class MangoClient:
                 extension=extension,
                 name=general.get("name") or None,
                 email=(general.get("email") or "").lower() or None,
-                user_id=int(user_id) if str(user_id or "").isdigit() else None,
+                user_id=int(str(user_id)) if str(user_id or "").isdigit() else None,
             ))
         return found
 

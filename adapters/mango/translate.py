@@ -12,22 +12,28 @@ from daemon.domain import (
     CallFinished,
     CallLegChanged,
     CommandResult,
+    Direction,
+    DomainEvent,
     DtmfCollected,
+    LegState,
     Party,
     RecordingChanged,
+    RecordingState,
     RecordingStored,
 )
 
 SOURCE = "mango"
 
-_CALL_STATES = {
+_CALL_STATES: dict[str, LegState] = {
     "Appeared": "appeared",
     "Connected": "connected",
     "OnHold": "on_hold",
     "Disconnected": "disconnected",
 }
-_RECORDING_STATES = {"Started": "started", "Continued": "continued", "Completed": "completed"}
-_DIRECTIONS = {0: "internal", 1: "inbound", 2: "outbound"}
+_RECORDING_STATES: dict[str, RecordingState] = {
+    "Started": "started", "Continued": "continued", "Completed": "completed",
+}
+_DIRECTIONS: dict[int, Direction] = {0: "internal", 1: "inbound", 2: "outbound"}
 
 
 class UnknownValue(ValueError):
@@ -41,7 +47,7 @@ class UnknownValue(ValueError):
 @dataclass(frozen=True)
 class Translated:
     dedup_key: str
-    event: object
+    event: DomainEvent
 
 
 def _party(p: m.WireParty) -> Party:
