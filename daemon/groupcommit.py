@@ -9,9 +9,9 @@ COMMIT that holds its event, so "200 means durable" is unchanged.
 Inside the transaction:
 
 - Every call's lock (``entry:<entry_id>``, the same advisory lock a single
-  ``Pipeline.apply`` takes) is taken first, all in one statement, sorted by key
-  (in SQL, as retention, merges and imports sort theirs); then the inbox rows go
-  in with one statement and every changed call's events come back with one;
+  ``Pipeline.apply`` takes) is taken first, sorted by key (in SQL, as
+  retention, merges and imports sort theirs), in the same statement that then
+  puts all inbox rows in; every changed call's events come back with one more;
   then the phone locks of the new callers, again all at once and sorted; then
   each call's links and row. Every batch takes calls before phones, each in one
   order, so batches (in one daemon or two, three writers each) never wait for
@@ -191,8 +191,7 @@ class GroupCommitter:
         then goes event by event)."""
         results: dict[int, Outcome | BaseException] = {}
         async with self._pipeline.repo.transaction() as tx:
-            await self._lock_calls(tx, batch)
-            inserted = await tx.insert_inbox_many([it.env for it in batch])
+            inserted = await tx.insert_inbox_many([it.env for it in batch], lock_keys=_call_locks(batch))
             for item in batch:
                 stored = item.env.dedup_key in inserted
                 inserted.discard(item.env.dedup_key)  # a repeat later in the batch is a duplicate
@@ -226,7 +225,7 @@ class GroupCommitter:
 
     @staticmethod
     async def _lock_calls(tx: Tx, batch: list[_Item]) -> None:
-        keys = sorted({f"entry:{it.env.entry_id}" for it in batch if it.env.entry_id is not None})
+        keys = _call_locks(batch)
         if keys:
             await tx.lock_keys(keys)
 
@@ -263,6 +262,11 @@ class GroupCommitter:
                     for it, o in zip(group, outcomes, strict=True)):
                 await self._pipeline.refresh_call(tx, entry_id)
         return outcomes
+
+
+def _call_locks(batch: list[_Item]) -> list[str]:
+    """The batch's call locks (the database sorts them: see the queries)."""
+    return list({f"entry:{it.env.entry_id}" for it in batch if it.env.entry_id is not None})
 
 
 def _calls(batch: list[_Item]) -> Iterator[list[_Item]]:

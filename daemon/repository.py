@@ -65,15 +65,22 @@ class Tx:
             row_id = await self.conn.fetchval(q("insert_inbox_locked"), *args, lock_key)
         return row_id is not None
 
-    async def insert_inbox_many(self, envs: Sequence[Envelope]) -> set[str]:
-        """``insert_inbox`` for many events in one statement; the dedup keys that went in."""
+    async def insert_inbox_many(self, envs: Sequence[Envelope], *,
+                                lock_keys: Sequence[str] | None = None) -> set[str]:
+        """``insert_inbox`` for many events in one statement; the dedup keys that went in.
+
+        With ``lock_keys``, first take those locks (as ``lock_keys``), in the same round trip.
+        """
         columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [])
         for env in envs:
             for column, value in zip(columns, (
                     env.dedup_key, env.source, env.path, env.raw, env.event.kind, env.entry_id,
                     env.call_id, stored_event_json(env.event)), strict=True):
                 column.append(value)
-        rows = await self.conn.fetch(q("insert_inbox_many"), *columns)
+        if lock_keys is None:
+            rows = await self.conn.fetch(q("insert_inbox_many"), *columns)
+        else:
+            rows = await self.conn.fetch(q("insert_inbox_many_locked"), *columns, list(lock_keys))
         return {r["dedup_key"] for r in rows}
 
     async def call_events(self, entry_id: str, kinds: Sequence[str]) -> list[Any]:

@@ -27,6 +27,23 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
 ON CONFLICT (dedup_key) DO NOTHING
 RETURNING dedup_key;
 
+-- name: insert_inbox_many_locked
+-- lock_keys ($9) and insert_inbox_many in one round trip. Every lock is taken
+-- before the first row goes in (the one-row aggregate must finish before the
+-- join yields a row); the reads that follow are later statements, whose
+-- snapshots include whatever the locks' previous holders committed.
+WITH locked AS (
+    SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) AS n
+    FROM (SELECT DISTINCT k FROM unnest($9::text[]) AS u (k) ORDER BY k) AS ordered
+)
+INSERT INTO inbox (dedup_key, source, path, raw, kind, entry_id, call_id, event)
+SELECT d, s, p, r, k, e, c, ev::jsonb
+FROM locked,
+     unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::text[]) AS batch (d, s, p, r, k, e, c, ev)
+ON CONFLICT (dedup_key) DO NOTHING
+RETURNING dedup_key;
+
 -- name: call_events
 -- Uses inbox_entry_idx.
 SELECT event::text AS event
