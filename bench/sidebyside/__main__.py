@@ -119,15 +119,20 @@ async def _phase(target, database: str, *, rate: float, seconds: float, tag: str
     maker = CallMaker(tag=tag, base_phones=CONTACTS, seed=hash(tag) & 0xFFFF, t0=1_760_000_000)
     bodies, _ = requests(maker, int(rate * seconds), keys=KEYS, host=target.host)
     meter = CpuMeter(target, ADMIN_URL, database)
+    memory = getattr(target, "status_kib", None)  # callbridge's; the reference's is not compared
+    if memory is not None:
+        target.reset_peak()
     before = await meter.snapshot()
     res = await open_loop(bodies, rate=rate, duration_s=seconds, host="127.0.0.1", port=target.port)
     after = await meter.snapshot()
+    kib = memory() if memory is not None else {"VmRSS": 0, "VmHWM": 0}
     own, backends = CpuMeter.spent(before, after)
     ok = max(1, res.ok)
     return {
         "p50_ms": percentile(res.latencies, 50) * 1000, "p99_ms": percentile(res.latencies, 99) * 1000,
         "achieved": res.ok / max(1e-9, (res.last_done or res.sent_all_at) - res.started),
         "errors": res.failed, "cpu_ms": own * 1000 / ok, "pg_cpu_ms": backends * 1000 / ok,
+        "rss_mb": kib["VmRSS"] / 1024, "peak_rss_mb": kib["VmHWM"] / 1024,
     }
 
 
@@ -136,8 +141,9 @@ def _table(results: dict[float, dict[str, list[dict]]], seconds: float, rounds: 
         f"Open loop, {rounds} rounds × {seconds:g} s per rate and receiver, alternating; medians over rounds. "
         "CPU is per event answered 200: the receiver's process / its PostgreSQL backends.", "",
         "| offered ev/s | p50 ref | p50 callbridge | p99 ref | p99 callbridge | p99 × | achieved ref / callbridge "
-        "| errors ref / callbridge | CPU ms/ev ref (proc+pg) | CPU ms/ev callbridge (proc+pg) | CPU × |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| errors ref / callbridge | CPU ms/ev ref (proc+pg) | CPU ms/ev callbridge (proc+pg) | CPU × "
+        "| callbridge RSS after / peak |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for rate, by in sorted(results.items()):
         m = {who: {k: median([r[k] for r in runs]) for k in runs[0]} for who, runs in by.items()}
@@ -148,7 +154,8 @@ def _table(results: dict[float, dict[str, list[dict]]], seconds: float, rounds: 
             f"| {cb['p99_ms']:.1f} ms | {cb['p99_ms'] / ref['p99_ms']:.2f} | {ref['achieved']:,.0f} / "
             f"{cb['achieved']:,.0f} | {ref['errors']:.0f} / {cb['errors']:.0f} "
             f"| {ref['cpu_ms']:.2f}+{ref['pg_cpu_ms']:.2f} = {cpu_ref:.2f} "
-            f"| {cb['cpu_ms']:.2f}+{cb['pg_cpu_ms']:.2f} = {cpu_cb:.2f} | {cpu_cb / cpu_ref:.2f} |")
+            f"| {cb['cpu_ms']:.2f}+{cb['pg_cpu_ms']:.2f} = {cpu_cb:.2f} | {cpu_cb / cpu_ref:.2f} "
+            f"| {cb['rss_mb']:.0f} / {cb['peak_rss_mb']:.0f} MB |")
     return lines
 
 
@@ -188,7 +195,9 @@ async def run(args: argparse.Namespace) -> int:
                     results[rate][who].append(r)
                     print(f"{who:>10} {rate:>6,.0f}/s round {rnd + 1}: p50 {r['p50_ms']:.1f} ms, "
                           f"p99 {r['p99_ms']:.1f} ms, {r['achieved']:,.0f}/s, errors {r['errors']}, "
-                          f"CPU {r['cpu_ms']:.2f}+{r['pg_cpu_ms']:.2f} ms/ev", flush=True)
+                          f"CPU {r['cpu_ms']:.2f}+{r['pg_cpu_ms']:.2f} ms/ev"
+                          + (f", RSS {r['rss_mb']:.0f} MB (peak {r['peak_rss_mb']:.0f})" if r["rss_mb"] else "")
+                          + f", load {os.getloadavg()[0]:.1f}", flush=True)
                     await asyncio.sleep(SETTLE_S)
     finally:
         await cb.stop()
