@@ -81,6 +81,7 @@ def database_context(url: str, *, apply_migrations: bool):
                 log.info("database_ready", pool_max=settings.db_pool_max)
             yield
         finally:
+            await app[INTAKE].committer.close()  # its writers hold pool connections
             await repo.close()
 
     return ctx
