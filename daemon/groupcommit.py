@@ -211,8 +211,10 @@ class GroupCommitter:
         phones = sorted({d.phone_lock for d in derived if d.phone_lock is not None})
         if phones:
             await tx.lock_keys(phones)
-        for call in derived:
-            await self._pipeline.store_call(tx, call, phone_locked=True)
+        # Links first (round trips only for calls still without contact or lead), then every
+        # row in one pipelined executemany.
+        rows = [await self._pipeline.communication(tx, call, phone_locked=True) for call in derived]
+        await tx.upsert_communications(rows)
 
     async def _commit_carefully(self, batch: list[_Item]) -> dict[int, Outcome | BaseException]:
         """One savepoint per call (then per event): one bad event never spoils its neighbours."""

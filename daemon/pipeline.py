@@ -11,7 +11,7 @@ call processed at the same moment, by one daemon or two, cannot race.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 
@@ -92,9 +92,14 @@ class Pipeline:
         view = derive_call(entry_id, events)
         return Derived(view, normalise_phone(view.customer_number, self.region), contact_id, lead_id)
 
-    async def store_call(self, tx: Tx, derived: Derived, *, phone_locked: bool = False) -> None:
-        """Links found or made, then the communication row upserted.
+    async def store_call(self, tx: Tx, derived: Derived) -> None:
+        """Links found or made, then the communication row upserted."""
+        await tx.upsert_communication(**await self.communication(tx, derived))
 
+    async def communication(self, tx: Tx, derived: Derived, *, phone_locked: bool = False) -> dict[str, Any]:
+        """The communication row's values (``Tx.upsert_communication``'s arguments), links found or made.
+
+        A call that has its contact and lead costs no round trip here.
         ``phone_locked``: the caller already holds the phone's lock (a batch takes
         all its phones' locks at once, in order: see ``daemon.groupcommit``).
         """
@@ -104,7 +109,7 @@ class Pipeline:
         settled = contact_id is not None and lead_id is not None
         ad_source = None if settled else await tx.ad_source_for_line(key)
         links = await self._links(tx, view, phone, ad_source, Links(contact_id, lead_id), phone_locked=phone_locked)
-        await tx.upsert_communication(
+        return dict(
             entry_id=entry_id,
             direction=view.direction,
             status=view.status,

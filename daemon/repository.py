@@ -31,6 +31,20 @@ def translated_errors():
 CallState = tuple[list[Any], int | None, int | None, bool]
 
 
+def _communication_args(*, fill_contact_id: int | None, fill_lead_id: int | None, line_key: str | None,
+                        **values: Any) -> tuple[Any, ...]:
+    """upsert_communication's positional parameters."""
+    return (
+        values["entry_id"], values["direction"], values["status"], values["phone"],
+        values["phone_raw"], values["contact_id"], values["lead_id"],
+        values["manager_extension"], list(values["participants"]), values["line_number"],
+        values["ad_source"], values["started_at"], values["answered_at"],
+        values["ended_at"], values["talk_seconds"], list(values["recording_ids"]),
+        values["disconnect_reason"], values["finished"], values["reconciled"],
+        fill_contact_id, fill_lead_id, values["ad_source_known"], line_key,
+    )
+
+
 class Tx:
     """The queries of one transaction on one connection."""
 
@@ -108,16 +122,13 @@ class Tx:
         given the ad source and line if it still lacks them (None: leave them be).
         ``ad_source`` None without ``ad_source_known``: look it up by ``line_key`` here.
         """
-        await self.conn.execute(
-            q("upsert_communication"),
-            values["entry_id"], values["direction"], values["status"], values["phone"],
-            values["phone_raw"], values["contact_id"], values["lead_id"],
-            values["manager_extension"], list(values["participants"]), values["line_number"],
-            values["ad_source"], values["started_at"], values["answered_at"],
-            values["ended_at"], values["talk_seconds"], list(values["recording_ids"]),
-            values["disconnect_reason"], values["finished"], values["reconciled"],
-            fill_contact_id, fill_lead_id, values["ad_source_known"], line_key,
-        )
+        await self.conn.execute(q("upsert_communication"), *_communication_args(
+            fill_contact_id=fill_contact_id, fill_lead_id=fill_lead_id, line_key=line_key, **values))
+
+    async def upsert_communications(self, rows: Sequence[dict[str, Any]]) -> None:
+        """``upsert_communication`` for many calls (each dict its keyword arguments), pipelined:
+        one wait for all of them."""
+        await self.conn.executemany(q("upsert_communication"), [_communication_args(**r) for r in rows])
 
     # -- lines and managers ----------------------------------------------
     async def ad_source_for_line(self, key: str | None) -> str | None:
