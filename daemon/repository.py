@@ -10,20 +10,9 @@ from typing import Any
 
 import asyncpg
 
-from daemon.database import UNAVAILABLE_ERRORS
+from daemon.database import translated_errors  # errors sorted by SQLSTATE
 from daemon.domain import DOMAIN_EVENT, Envelope
-from daemon.errors import StorageError, StorageUnavailable
 from daemon.queries import q
-
-
-@contextlib.contextmanager
-def translated_errors():
-    try:
-        yield
-    except UNAVAILABLE_ERRORS as exc:
-        raise StorageUnavailable(f"PostgreSQL unavailable: {exc!r}") from exc
-    except asyncpg.PostgresError as exc:
-        raise StorageError(f"PostgreSQL error: {exc}") from exc
 
 
 class Tx:
