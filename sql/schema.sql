@@ -155,6 +155,29 @@ BEGIN
 END;
 $$;
 
+-- Only on a change a screen can see (migration 0009): a new communication, an
+-- update of a column its caller card shows (or joins by), or a leg event of the
+-- call stored in the inbox (a leg may stop ringing without changing the row).
 CREATE TRIGGER communications_notify_call
-    AFTER INSERT OR UPDATE ON communications
+    AFTER INSERT ON communications
     FOR EACH ROW EXECUTE FUNCTION callbridge_notify_call();
+
+CREATE TRIGGER communications_notify_call_change
+    AFTER UPDATE ON communications
+    FOR EACH ROW
+    WHEN ((OLD.status, OLD.direction, OLD.phone, OLD.phone_raw, OLD.contact_id, OLD.lead_id,
+           OLD.manager_id, OLD.manager_extension, OLD.participants, OLD.line_number, OLD.ad_source,
+           OLD.started_at, OLD.answered_at, OLD.ended_at, OLD.finished, OLD.talk_seconds, OLD.note,
+           OLD.routed_to, OLD.route_result)
+          IS DISTINCT FROM
+          (NEW.status, NEW.direction, NEW.phone, NEW.phone_raw, NEW.contact_id, NEW.lead_id,
+           NEW.manager_id, NEW.manager_extension, NEW.participants, NEW.line_number, NEW.ad_source,
+           NEW.started_at, NEW.answered_at, NEW.ended_at, NEW.finished, NEW.talk_seconds, NEW.note,
+           NEW.routed_to, NEW.route_result))
+    EXECUTE FUNCTION callbridge_notify_call();
+
+CREATE TRIGGER inbox_notify_call_leg
+    AFTER INSERT ON inbox
+    FOR EACH ROW
+    WHEN (NEW.kind = 'call_leg' AND NEW.entry_id IS NOT NULL)
+    EXECUTE FUNCTION callbridge_notify_call();

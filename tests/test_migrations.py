@@ -71,7 +71,7 @@ async def test_migrate_twice_applies_nothing_the_second_time(empty_db: str) -> N
         versions = [r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY 1")]
     finally:
         await conn.close()
-    assert [m.version for m in first] == versions == list(range(1, migrate.latest_version() + 1))
+    assert [m.version for m in first] == versions == [m.version for m in migrate.available_migrations()]  # numbers are assigned per branch: gaps until merged
     assert second == []
 
 
@@ -84,7 +84,7 @@ async def test_concurrent_migrate_applies_each_migration_once(empty_db: str) -> 
         for c in conns:
             await c.close()
     applied = sorted(m.version for result in results for m in result)
-    assert applied == list(range(1, migrate.latest_version() + 1))
+    assert applied == [m.version for m in migrate.available_migrations()]  # numbers are assigned per branch: gaps until merged
 
 
 def test_every_named_query_parses() -> None:
