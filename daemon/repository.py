@@ -196,6 +196,13 @@ class Repository:
                                            call_id, entry_id, command_id, phone, dedup_key)
         return dict(row)  # type: ignore[arg-type]  # the query always returns one row
 
+    async def reserve_route_slot(self, *, interval_s: float, tolerance_s: float,
+                                 max_wait_s: float) -> float | None:
+        """Take the next slot of the shared route limit if it starts within ``max_wait_s``:
+        the seconds to wait for it (0: go now), or None when it is further off (nothing taken)."""
+        with translated_errors():
+            return await self.pool.fetchval(q("reserve_route_slot"), interval_s, tolerance_s, max_wait_s)
+
     async def route_progress(self, *, call_id: str, dedup_key: str, entry_id: str) -> tuple[bool, float]:
         """(has the caller left the IVR, seconds since the Appeared event was stored)."""
         with translated_errors():

@@ -135,6 +135,19 @@ CREATE TABLE route_decisions (
 );
 CREATE INDEX route_decisions_entry_idx ON route_decisions (entry_id);
 
+-- The PBX's route limit (issue 9, item 7) is per product, not per daemon: two
+-- daemons pacing themselves each sent twice the allowed rate and collected 429s.
+-- One shared schedule for all: the "theoretical arrival time" of the generic
+-- cell rate algorithm (GCRA). A daemon reserves the next slot with a single
+-- UPDATE ... RETURNING on this row (sql/queries/routing.sql, reserve_route_slot)
+-- and waits until then; the row lock orders the daemons, the database's clock
+-- is the one clock they share.
+CREATE TABLE route_rate_bucket (
+    id   smallint PRIMARY KEY CHECK (id = 1),
+    tat  timestamptz NOT NULL DEFAULT '-infinity'
+);
+INSERT INTO route_rate_bucket (id) VALUES (1);
+
 ALTER TABLE communications
     ADD COLUMN routed_to         text,
     ADD COLUMN route_reason      text,
