@@ -28,7 +28,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from daemon.app import build_app
 from daemon.keys import INTAKE, SPOOL
 from daemon.repository import Repository
-from tests.callgen import app_settings, clean_state, distinct_events, durable_state, generate_calls, stream
+from tests.callgen import (
+    app_settings,
+    clean_state,
+    distinct_events,
+    durable_state,
+    generate_calls,
+    stream,
+)
 from tests.conftest import load_office
 from tests.faults import Sender, eventually
 from tests.test_faults_postgres import private_postgres  # noqa: F401  (a fixture)

@@ -75,6 +75,8 @@ HOSTILE_TEXT = st.sampled_from([
     "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "&amp;&lt;", "]]>", "{{7*7}}",
     "\x00", "\x00\x01\x1f\x7f", "\u2028\u2029", "\ufeff", "\ud800", "\udfff", "\U0001f600",
     "sip:79161234567@trunk", "tel:+79161234567", "sip:@", "+", "8 (916) 123-45-67", "7" * 64,
+    "7916\uff11\uff12\uff13\uff14\uff15\uff16\uff17", "\u0667\u0669\u0661\u0666\u0661\u0662\u0663\u0664\u0665\u0666\u0667",
+    "7916\u00b2234567", "sip:7916\uff11\uff12\uff13\uff14\uff15\uff16\uff17@trunk",
     "", " ", "null", "NaN", "-0", "1e999",
 ])
 NUMBERS = st.one_of(

@@ -490,8 +490,8 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(hostile: str) -> Non
     row = MissedRow(hostile, 7, hostile, "106", hostile, 1, at, at, hostile, hostile, False)
     report = MissedReport(window=WINDOW, tz=MOSCOW, include_called_back=True, rows=(row,))
     (parsed,) = list(csv.DictReader(io.StringIO(RENDERERS["csv"](report))))
-    for field in ("phone", "contact_name", "responsible_name", "line_number", "ad_source"):
-        assert parsed[field] == "'" + hostile, field
+    for column in ("phone", "contact_name", "responsible_name", "line_number", "ad_source"):
+        assert parsed[column] == "'" + hostile, column
     # Numbers stay numbers: a phone in E.164 starts with "+" and is no formula.
     plain = MissedRow("+79161234567", 8, "-", "105", None, 1, at, at, "+74951234567", None, False)
     (kept,) = list(csv.DictReader(io.StringIO(RENDERERS["csv"](
