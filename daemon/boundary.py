@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from daemon.errors import BadInput, StorageError, StorageRefused, StorageUnavailable
+from daemon.errors import BadInput, StorageRefused, StorageUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -81,14 +81,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return json_error(400, "the body could not be read", detail=str(exc)[:MAX_DETAIL_CHARS])
     except UnicodeError:
         return json_error(400, "the body is not text in its declared charset")
-    except OSError as exc:
-        if exc.errno in (errno.ENAMETOOLONG, errno.EINVAL):  # a file name the OS will not even look up
-            return json_error(404, "not found")
-        raise
-    except StorageError:
-        log.exception("request_failed")
-        return json_error(500, "internal error")
-    except Exception:
+    except Exception as exc:  # StorageError included: a query or a handler of ours is wrong
+        if isinstance(exc, OSError) and exc.errno in (errno.ENAMETOOLONG, errno.EINVAL):
+            return json_error(404, "not found")  # a file name the OS will not even look up
         log.exception("request_failed")
         return json_error(500, "internal error")
 
