@@ -53,10 +53,14 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 #   25006 read-only SQL transaction (a standby promoted late, or read-only set).
 PASSING_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 PASSING_SQLSTATES = frozenset({"25006", "55P03"})  # 55P03: lock_not_available (lock_timeout)
-# Classes that mean "this value is refused": the input's fault, not the server's.
+# "This value is refused": the input's fault, not the server's, answered with a 4xx.
 #   22 data exception (bad encoding, NUL, out-of-range number or date),
-#   23 integrity constraint (a CHECK, NOT NULL or foreign key the input broke).
-REFUSED_SQLSTATE_CLASSES = frozenset({"22", "23"})
+#   23502 not null and 23514 check violations (a value the schema rules out).
+# Not a unique (23505), foreign key (23503) or exclusion (23P01) violation: those
+# can come from a race with another writer, so they stay errors (a 500, which the
+# PBX retries), never a 4xx that would have the event dropped.
+REFUSED_SQLSTATE_CLASSES = frozenset({"22"})
+REFUSED_SQLSTATES = frozenset({"23502", "23514"})
 
 
 def classify(exc: BaseException) -> type[StorageError | StorageUnavailable] | None:
@@ -70,7 +74,7 @@ def classify(exc: BaseException) -> type[StorageError | StorageUnavailable] | No
         state = str(getattr(exc, "sqlstate", "") or "")
         if state in PASSING_SQLSTATES or state[:2] in PASSING_SQLSTATE_CLASSES:
             return StorageUnavailable
-        if state[:2] in REFUSED_SQLSTATE_CLASSES:
+        if state in REFUSED_SQLSTATES or state[:2] in REFUSED_SQLSTATE_CLASSES:
             return StorageRefused
         return StorageError
     if isinstance(exc, UNAVAILABLE_ERRORS):

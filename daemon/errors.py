@@ -14,7 +14,7 @@ class StorageError(CallbridgeError):
 
 
 class StorageRefused(StorageError):
-    """PostgreSQL refused a value (SQLSTATE class 22 or 23): the input's fault, answered with a 4xx."""
+    """PostgreSQL refused a value (SQLSTATE class 22, a NOT NULL or CHECK): the input's fault, a 4xx."""
 
     def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
         super().__init__(message)

@@ -11,7 +11,8 @@ from daemon.errors import StorageError, StorageRefused, StorageUnavailable
 PASSING = ["08006", "40001", "40P01", "53100", "53200", "53300", "57014", "57P01", "57P03", "58030", "25006",
            "55P03"]
 REFUSED = ["22012", "22021", "22P02", "23502", "23514"]
-BUGS = ["42P01", "42703", "XX000", "0A000"]
+# A unique or foreign key violation may be a race with another writer: an error, never the input's fault.
+BUGS = ["42P01", "42703", "XX000", "0A000", "23505", "23503"]
 
 
 async def _raise(pool: asyncpg.Pool, sqlstate: str) -> None:
