@@ -105,7 +105,7 @@ def source_allowlist(*, prefix: str, allowed: Sequence[str], trusted_proxies: Se
 
 # A handler that outlives the limits by design (the screen's WebSocket, once it is
 # upgraded) calls this to leave them: its slot is freed and its deadline cleared.
-DETACH_LIMITS = web.RequestKey("detach_limits", Callable[[], None])
+DETACH_LIMITS: web.RequestKey[Callable[[], None]] = web.RequestKey("detach_limits")
 
 
 def request_limits(*, max_concurrent: int, timeout_s: float) -> Middleware:
