@@ -11,7 +11,7 @@ from aiohttp.typedefs import Middleware
 
 from adapters.mango.webhooks import BadRequest, MangoWebhooks
 from config.settings import WEBHOOK_BODY_LIMIT_BYTES, Settings
-from daemon import health, metrics_endpoint, security
+from daemon import boundary, health, metrics_endpoint, security
 from daemon.admission import EventNotStorable
 from daemon.api import ReadApi, bearer_auth
 from daemon.calls_api import CallsApi
@@ -37,9 +37,10 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     settings.require("mango_api_key", "mango_api_salt", "api_token")
     app = web.Application(
         client_max_size=WEBHOOK_BODY_LIMIT_BYTES,
-        # security's middlewares are plain callables; aiohttp's Middleware is a protocol
-        # that also names the parameters: the same thing at runtime.
-        middlewares=cast(list[Middleware], [*security.middlewares(
+        # The log context and the error answers wrap everything else, the limits included.
+        # Ours are plain callables; aiohttp's Middleware is a protocol that also
+        # names the parameters: the same thing at runtime.
+        middlewares=cast(list[Middleware], [*boundary.middlewares(), *security.middlewares(
             prefix=settings.mango_prefix, allowed=settings.pbx_allowed_networks,
             trusted_proxies=settings.trusted_proxies, max_concurrent=settings.max_concurrent_requests,
             timeout_s=settings.request_timeout_s,

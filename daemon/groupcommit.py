@@ -48,7 +48,7 @@ from typing import Any
 import structlog
 
 from daemon.domain import CALL_EVENTS, Envelope
-from daemon.errors import StorageError, StorageUnavailable
+from daemon.errors import StorageUnavailable
 from daemon.pipeline import CALL_EVENT_KINDS, Outcome, Pipeline
 from daemon.repository import Tx
 
@@ -75,7 +75,10 @@ class _Item:
 
 
 def retryable(exc: BaseException) -> bool:
-    """A deadlock or a serialization failure: the same statement may well pass next time."""
+    """A deadlock or a serialization failure: the same statement may well pass next time.
+
+    (daemon.database classes these as StorageUnavailable, "passing"; here they are
+    one transaction's bad luck, not the database gone, and are retried at once.)"""
     return getattr(exc.__cause__, "sqlstate", None) in RETRY_SQLSTATES
 
 
@@ -179,9 +182,9 @@ class GroupCommitter:
         batch.sort(key=lambda it: (it.env.entry_id is None, it.env.entry_id or ""))
         try:
             return await self._commit_fast(batch)
-        except StorageUnavailable:
-            raise
         except Exception as exc:  # noqa: BLE001 - whatever one event provoked: find it, spare the rest
+            if isinstance(exc, StorageUnavailable) and not retryable(exc):
+                raise  # the connection is gone: the whole batch with it
             log.info("group_commit_careful", events=len(batch), error=repr(exc))
             return await self._commit_carefully(batch)
 
@@ -235,10 +238,10 @@ class GroupCommitter:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 outcomes = await self._apply_under_savepoint(tx, group)
-            except StorageUnavailable:
-                raise  # the connection is gone: the whole batch with it
             except Exception as exc:  # noqa: BLE001 - StorageError, or whatever this call's events provoke
-                if isinstance(exc, StorageError) and retryable(exc) and attempt < ATTEMPTS:
+                if isinstance(exc, StorageUnavailable) and not retryable(exc):
+                    raise  # the connection is gone: the whole batch with it
+                if retryable(exc) and attempt < ATTEMPTS:
                     log.info("group_commit_retry", entry_id=group[0].env.entry_id, error=str(exc))
                     continue
                 if len(group) > 1:
