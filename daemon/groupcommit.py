@@ -216,7 +216,8 @@ class GroupCommitter:
             await tx.lock_keys(phones)
         # Links first (round trips only for calls still without contact or lead), then every
         # row in one pipelined executemany.
-        rows = [await self._pipeline.communication(tx, call, phone_locked=True) for call in derived]
+        lookups = await self._pipeline.lookups(tx, derived)
+        rows = [await self._pipeline.communication(tx, call, phone_locked=True, lookups=lookups) for call in derived]
         await tx.upsert_communications(rows)
 
     async def _commit_carefully(self, batch: list[_Item]) -> dict[int, Outcome | BaseException]:

@@ -45,9 +45,22 @@ class Derived:
     lead_id: int | None
 
     @property
+    def settled(self) -> bool:
+        """The call already has its contact and its lead."""
+        return self.contact_id is not None and self.lead_id is not None
+
+    @property
     def phone_lock(self) -> str | None:
         """The lock ``store_call`` takes before it looks up or makes the caller's contact."""
         return f"phone:{self.phone}" if needs_phone_lock(self.view, self.phone, self.contact_id) else None
+
+
+@dataclass
+class Lookups:
+    """A batch's lookups, made at once: phone -> its contact (None: nobody's), line key -> ad source."""
+
+    contacts: dict[str, int | None]
+    ad_sources: dict[str, str | None]
 
 
 def needs_phone_lock(view: CallView, phone: str | None, contact_id: int | None) -> bool:
@@ -96,19 +109,40 @@ class Pipeline:
         """Links found or made, then the communication row upserted."""
         await tx.upsert_communication(**await self.communication(tx, derived))
 
-    async def communication(self, tx: Tx, derived: Derived, *, phone_locked: bool = False) -> dict[str, Any]:
+    async def lookups(self, tx: Tx, calls: list[Derived]) -> Lookups:
+        """The contacts of the new callers' phones and the ad sources of the unsettled calls'
+        lines, for a whole batch in one round trip. Call it after the phone locks: the
+        contacts read here are then the ones ``_links`` would have read one by one."""
+        phones = sorted({c.phone for c in calls if c.phone is not None and c.phone_lock is not None})
+        keys = sorted({k for c in calls if not c.settled
+                       and (k := line_key(c.view.line_number, self.region)) is not None})
+        if not phones and not keys:
+            return Lookups({}, {})
+        contacts, ad_sources = await tx.batch_lookups(phones, keys)
+        return Lookups({p: contacts.get(p) for p in phones}, {k: ad_sources.get(k) for k in keys})
+
+    async def communication(self, tx: Tx, derived: Derived, *, phone_locked: bool = False,
+                            lookups: Lookups | None = None) -> dict[str, Any]:
         """The communication row's values (``Tx.upsert_communication``'s arguments), links found or made.
 
         A call that has its contact and lead costs no round trip here.
         ``phone_locked``: the caller already holds the phone's lock (a batch takes
         all its phones' locks at once, in order: see ``daemon.groupcommit``).
+        ``lookups``: what the batch looked up at once (``lookups``); kept up to date
+        here when a contact is made, for the batch's later calls from that phone.
         """
         view, phone, contact_id, lead_id = derived.view, derived.phone, derived.contact_id, derived.lead_id
         entry_id = view.entry_id
         key = line_key(view.line_number, self.region)
         settled = contact_id is not None and lead_id is not None
-        ad_source = None if settled else await tx.ad_source_for_line(key)
-        links = await self._links(tx, view, phone, ad_source, Links(contact_id, lead_id), phone_locked=phone_locked)
+        if settled:
+            ad_source = None
+        elif lookups is not None and key in lookups.ad_sources:
+            ad_source = lookups.ad_sources[key]
+        else:
+            ad_source = await tx.ad_source_for_line(key)
+        links = await self._links(tx, view, phone, ad_source, Links(contact_id, lead_id), phone_locked=phone_locked,
+                                  lookups=lookups)
         return dict(
             entry_id=entry_id,
             direction=view.direction,
@@ -136,7 +170,7 @@ class Pipeline:
         )
 
     async def _links(self, tx: Tx, view: CallView, phone: str | None, ad_source: str | None,
-                     current: Links, *, phone_locked: bool = False) -> Links:
+                     current: Links, *, phone_locked: bool = False, lookups: Lookups | None = None) -> Links:
         """Contact and lead of the call: found or made once, then kept.
 
         An inbound caller nobody knows becomes a contact, and a contact without
@@ -151,10 +185,15 @@ class Pipeline:
         if phone is not None and needs_phone_lock(view, phone, contact_id):
             if not phone_locked:
                 await tx.lock(f"phone:{phone}")
-            contact_id = await tx.contact_id_by_phone(phone)
+            if lookups is not None and phone in lookups.contacts:
+                contact_id = lookups.contacts[phone]
+            else:
+                contact_id = await tx.contact_id_by_phone(phone)
             if contact_id is None and inbound:
                 contact_id = await tx.create_contact_for_phone(phone, ad_source, view.entry_id)
                 log.info("contact_created", contact_id=contact_id, ad_source=ad_source)
+                if lookups is not None:
+                    lookups.contacts[phone] = contact_id
         elif contact_id is not None:
             fill_contact_id = contact_id
         if contact_id is not None and lead_id is None:

@@ -98,6 +98,15 @@ class Tx:
         events = [load_stored_event(e) for e in row["events"]]
         return events, row["contact_id"], row["lead_id"], row["pruned"]
 
+    async def batch_lookups(self, phones: Sequence[str], line_keys: Sequence[str]
+                            ) -> tuple[dict[str, int], dict[str, str | None]]:
+        """``contact_id_by_phone`` and ``ad_source_for_line`` for many, in one round trip
+        (absent: nobody holds the phone / no such line)."""
+        rows = await self.conn.fetch(q("batch_lookups"), list(phones), list(line_keys))
+        contacts = {r["key"]: r["contact_id"] for r in rows if r["what"] == "phone"}
+        ad_sources = {r["key"]: r["ad_source"] for r in rows if r["what"] == "line"}
+        return contacts, ad_sources
+
     async def call_states(self, entry_ids: Sequence[str], kinds: Sequence[str]) -> dict[str, CallState]:
         """``call_state`` of many calls in one round trip, by entry_id."""
         rows = await self.conn.fetch(q("call_states"), list(entry_ids), list(kinds))

@@ -86,6 +86,14 @@ SELECT e.entry_id,
 FROM unnest($1::text[]) AS e (entry_id)
 LEFT JOIN communications c ON c.entry_id = e.entry_id;
 
+-- name: batch_lookups
+-- contact_id_by_phone for many phones ($1) and ad_source_for_line for many line keys ($2),
+-- in one round trip (daemon.groupcommit; the phones are locked by then).
+SELECT 'phone' AS what, value AS key, contact_id, NULL::text AS ad_source
+FROM contact_identifiers WHERE kind = 'phone' AND value = ANY($1::text[])
+UNION ALL
+SELECT 'line', line_key, NULL, ad_source FROM lines WHERE line_key = ANY($2::text[]);
+
 -- name: ad_source_for_line
 SELECT ad_source FROM lines WHERE line_key = $1;
 
