@@ -209,7 +209,7 @@ def db_reset(repo: Repository):
     async def reset() -> None:
         await repo.pool.execute(
             "TRUNCATE inbox, communications, leads, contact_identifiers, contact_invalid_identifiers,"
-            " contact_duplicate_hints, contact_not_duplicates, contacts,"
+            " contact_duplicate_hints, contact_not_duplicates, contact_referrals, contacts,"
             " lines, managers RESTART IDENTITY CASCADE"
         )
         await load_office(repo)
