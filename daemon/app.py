@@ -13,6 +13,8 @@ from daemon import health, metrics_endpoint, migrate, security
 from daemon.api import ReadApi, bearer_auth
 from daemon.database import create_pool
 from daemon.domain import Envelope
+from daemon.inquiries import api as inquiries_api
+from daemon.inquiries.pipeline import InquiryPipeline
 from daemon.intake import Intake
 from daemon.keys import INTAKE, METRICS, PIPELINE, RELOADER, REPOSITORY, SETTINGS, SPOOL, TASKS
 from daemon.spool import Spool
@@ -65,6 +67,7 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     ReadApi(region=settings.default_region).add_routes(app)
     CallsApi(region=settings.default_region).add_routes(app)
     report_api.add_routes(app)
+    inquiries_api.add_routes(app)
     health.add_routes(app)
     metrics_endpoint.add_routes(app)
     return app
@@ -97,7 +100,9 @@ def _database(url: str, *, apply_migrations: bool):
                     await migrate.migrate(conn)
             repo = Repository(pool)
             app[REPOSITORY] = repo
-            app[PIPELINE] = Pipeline(repo, region=settings.default_region)
+            inquiries = InquiryPipeline(region=settings.default_region, settings=lambda: app[RELOADER].current,
+                                        on_filed=app[METRICS].inquiry_filed)
+            app[PIPELINE] = Pipeline(repo, region=settings.default_region, inquiries=inquiries)
             app[INTAKE] = Intake(app[PIPELINE], spool=app.get(SPOOL), db_budget_s=settings.db_budget_s,
                                  max_in_flight=settings.max_in_flight)
             log.info("database_ready", pool_max=settings.db_pool_max)
