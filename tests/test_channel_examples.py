@@ -20,8 +20,17 @@ from daemon.app import build_app
 from daemon.contacts.identifiers import Identifier, parse_identifier
 from daemon.repository import Repository
 from tests.channels import (
-    MERGE, ORDER, channel_settings, communication_of, example, final_state, identifiers_of, inbox_count, replay,
-    source_of, stored_inquiry,
+    MERGE,
+    ORDER,
+    channel_settings,
+    communication_of,
+    example,
+    final_state,
+    identifiers_of,
+    inbox_count,
+    replay,
+    source_of,
+    stored_inquiry,
 )
 
 

@@ -8,8 +8,17 @@ from typing import Any
 from adapters.form import fields as f
 from daemon.contacts.identifiers import normalise_email
 from daemon.inquiries.delivery import (
-    Delivery, Reply, Translated, content_hash, form_fields, lookup, require_token, text, utm_from_fields,
-    utm_from_url, utm_present,
+    Delivery,
+    Reply,
+    Translated,
+    content_hash,
+    form_fields,
+    lookup,
+    require_token,
+    text,
+    utm_from_fields,
+    utm_from_url,
+    utm_present,
 )
 from daemon.inquiries.model import Inquiry, Referrer
 from daemon.phones import normalise_phone

@@ -13,7 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from daemon.inquiries.delivery import (
-    Delivery, Malformed, Reply, Translated, content_hash, epoch, json_object, obj, require_token, text,
+    Delivery,
+    Malformed,
+    Reply,
+    Translated,
+    content_hash,
+    epoch,
+    json_object,
+    obj,
+    require_token,
+    text,
 )
 from daemon.inquiries.model import Inquiry, Utm
 from daemon.inquiries.textscan import emails_in, phones_in

@@ -13,7 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from daemon.inquiries.delivery import (
-    Delivery, Malformed, Refused, Reply, Translated, epoch, json_object, obj, secret_matches, text,
+    Delivery,
+    Malformed,
+    Refused,
+    Reply,
+    Translated,
+    epoch,
+    json_object,
+    obj,
+    secret_matches,
+    text,
 )
 from daemon.inquiries.model import Inquiry
 from daemon.inquiries.textscan import emails_in, phones_in

@@ -8,7 +8,15 @@ from urllib.parse import unquote
 
 from adapters.form.translate import form_inquiry
 from daemon.inquiries.delivery import (
-    UTM_KEYS, Delivery, Reply, Translated, form_fields, lookup, require_token, text, utm_present,
+    UTM_KEYS,
+    Delivery,
+    Reply,
+    Translated,
+    form_fields,
+    lookup,
+    require_token,
+    text,
+    utm_present,
 )
 from daemon.inquiries.model import Utm
 

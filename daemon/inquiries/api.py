@@ -21,7 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from daemon.errors import StorageUnavailable
 from daemon.inquiries.delivery import text
 from daemon.inquiries.endpoints import (
-    BodyTooLarge, envelope, error, inquiry_webhook, raw_text, read_body, validation_problem,
+    BodyTooLarge,
+    envelope,
+    error,
+    inquiry_webhook,
+    raw_text,
+    read_body,
+    validation_problem,
 )
 from daemon.inquiries.model import Inquiry, Referrer, Utm
 from daemon.inquiries.pipeline import entry_id_of

@@ -88,10 +88,11 @@ def merge_available() -> MergeContacts | None:
 
 class InquiryPipeline:
     def __init__(self, *, region: str, settings: Callable[[], Settings],
-                 merge: MergeContacts | None = merge_available(), on_filed: Callable[[str, str], None] | None = None) -> None:
+                 merge: MergeContacts | None | bool = True, on_filed: Callable[[str, str], None] | None = None) -> None:
         self.region = region
         self._settings = settings  # the reloadable settings: read on every inquiry
-        self._merge = merge
+        # True: the contacts-merge work's merge_contacts when installed; False: never merge.
+        self._merge = merge_available() if merge is True else (merge or None)
         self._on_filed = on_filed
 
     async def file(self, tx: Tx, event: InquiryReceived) -> Filed:
@@ -232,9 +233,9 @@ class InquiryPipeline:
         email = next((i.value for i in identifiers if i.kind == "email"), None)
         utm = inquiry.utm.model_dump(exclude_none=True) or None
         text = (inquiry.text or "")[:MAX_TEXT_CHARS] or None
-        common = dict(contact_id=contact_id, lead_id=lead_id, phone=phone, email=email, ad_source=ad_source,
-                      at=inquiry.received_at, text=text, utm=utm, page_url=inquiry.page_url,
-                      replied_at=replied_at)
+        common = {"contact_id": contact_id, "lead_id": lead_id, "phone": phone, "email": email,
+                  "ad_source": ad_source, "at": inquiry.received_at, "text": text, "utm": utm,
+                  "page_url": inquiry.page_url, "replied_at": replied_at}
         if conv is not None:
             await store.append_message(max_chars=MAX_TEXT_CHARS, id=conv.id, **common)
             return conv.id
@@ -271,4 +272,4 @@ def _evidence(inquiry: Inquiry, holders: dict[Identifier, Holder], other: Holder
                         "channel": inquiry.channel}, "identifiers": held}
 
 
-__all__ = ["Filed", "InquiryPipeline", "REFERRAL_AD_SOURCE", "entry_id_of", "lock_key_of"]
+__all__ = ["REFERRAL_AD_SOURCE", "Filed", "InquiryPipeline", "entry_id_of", "lock_key_of"]
