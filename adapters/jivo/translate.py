@@ -21,6 +21,7 @@ from daemon.inquiries.delivery import (
     epoch,
     json_object,
     obj,
+    objects,
     require_token,
     text,
 )
@@ -86,14 +87,12 @@ def _contacts(visitor: dict[str, Any]) -> tuple[list[str], list[str]]:
 
 def _transcript(event: dict[str, Any], delivery: Delivery) -> tuple[str | None, str, int | None]:
     """(the transcript, what the visitor said, when an operator first wrote) of chat_finished."""
-    messages = obj(event.get("chat")).get("messages")
-    if not isinstance(messages, list):
-        return None, "", None
-    agents = {text(a.get("id")): text(a.get("name")) for a in event.get("agents") or [] if isinstance(a, dict)}
+    messages = objects(obj(event.get("chat")).get("messages"))
+    agents = {text(a.get("id")): text(a.get("name")) for a in objects(event.get("agents"))}
     visitor_name = text(obj(event.get("visitor")).get("name")) or "Посетитель"
     lines, said, replied_at = [], [], None
     for item in messages:
-        if not isinstance(item, dict) or not (body := text(item.get("message"), limit=None)):
+        if not (body := text(item.get("message"), limit=None)):
             continue
         if text(item.get("type")) == "agent":
             who = agents.get(text(item.get("agent_id"))) or "Оператор"

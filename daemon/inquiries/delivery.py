@@ -166,6 +166,11 @@ def obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def objects(value: Any) -> list[dict[str, Any]]:
+    """The objects of a list; anything else is no list at all."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def utm_from_fields(fields: Mapping[str, Any]) -> Utm:
     return Utm(**{key: lookup(fields, (f"utm_{key}",)) for key in UTM_KEYS})
 
