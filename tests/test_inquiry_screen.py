@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import load_settings
 from daemon.app import build_app
+from daemon.report import missed_report
+from daemon.report.render import render_text, report_json
+from daemon.report.window import Window
 from daemon.repository import Repository
-from tests.channels import channel_env, example, replay
+from tests.channels import SOURCES, channel_env, example, replay
 from tests.conftest import auth
-from tests.screenkit import next_card, nothing_more, open_screen
+from tests.screenkit import moved, next_card, nothing_more, open_screen, post_steps
 
 
 @pytest.fixture
@@ -71,3 +74,33 @@ async def test_communications_api_shows_channel_source_text_and_utm(
     assert item["page_url"] == "https://x.example/?a=1"
     assert await office.pool.fetchval("SELECT length(text) FROM communications WHERE id = $1",
                                       made["communication_id"]) == 5000
+
+
+async def test_morning_report_lists_inquiries_nobody_answered(app_client: TestClient, office: Repository) -> None:
+    """Of a form, a called-back API inquiry, a replied VK chat and an unreachable one, only the
+    form is listed; the unreachable one is counted."""
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    await replay(app_client, example("tilda_form_custom_names_hidden_utm"))
+    resp = await app_client.post("/api/inquiries", headers=auth(), json={
+        "source": "partner-site", "external_id": "called-back", "phone": "+79031112233", "text": "Перезвоните"})
+    assert resp.status == 201
+    await post_steps(app_client, moved("outgoing_callback.json", suffix="-cb", ago_s=-30))
+    secret = SOURCES["vk-group"]["secret"]
+    for kind, event_id, from_id in (("message_new", "r1", 77), ("message_reply", "r2", -5)):
+        resp = await app_client.post("/inquiries/vk-group", json={
+            "type": kind, "group_id": 9, "event_id": event_id, "secret": secret,
+            "object": {"message": {"id": 1, "peer_id": 77, "from_id": from_id, "text": "Привет",
+                                   "date": int(datetime.now(UTC).timestamp())}}})
+        assert resp.status == 200
+    resp = await app_client.post("/api/inquiries", headers=auth(), json={
+        "source": "partner-site", "external_id": "nobody", "text": "без контактов"})
+    assert (await resp.json())["unreachable"]
+    report = await missed_report(office, Window(since, datetime.now(UTC) + timedelta(minutes=5)),
+                                 tz=ZoneInfo("Europe/Moscow"))
+    rows = report.inquiries.rows
+    assert [(r.source, r.phone) for r in rows] == [("tilda-site", "+79035551234")]
+    assert report.inquiries.unreachable == 1
+    text = render_text(report)
+    assert "Inquiries nobody answered: 1 (and 1 with no way to reply)" in text
+    assert "Египет на двоих" in text
+    assert report_json(report)["unanswered_inquiries"]["rows"][0]["source"] == "tilda-site"

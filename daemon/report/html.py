@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
+from daemon.report.inquiries import section_html
 from daemon.report.query import MissedReport, MissedRow
 from daemon.report.render import manager_title, readable_phone, summary_line, when, window_title
 
@@ -50,5 +51,6 @@ def render_html(report: MissedReport) -> str:
             css = ' class="done"' if row.called_back else ""
             parts.append(f"<tr{css}>{_cells(row, report)}</tr>")
         parts.append("</tbody></table>")
+    parts += section_html(report.inquiries, lambda value: value.astimezone(report.tz))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

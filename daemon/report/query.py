@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from daemon.report.inquiries import InquirySection, unanswered_inquiries
 from daemon.report.window import Window
 from daemon.repository import Repository
 
@@ -51,6 +52,7 @@ class MissedReport:
     include_called_back: bool
     rows: tuple[MissedRow, ...]
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    inquiries: InquirySection = field(default_factory=InquirySection)  # nobody answered them
 
     @property
     def missed_calls(self) -> int:
@@ -96,4 +98,5 @@ async def missed_report(
         tz=tz,
         include_called_back=include_called_back,
         rows=tuple(sorted(rows, key=_order)),
+        inquiries=await unanswered_inquiries(repo, window),
     )
