@@ -10,22 +10,15 @@ import ipaddress
 import json
 import os
 import re
-from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
