@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from daemon.errors import StorageUnavailable
+from daemon.errors import StorageError, StorageUnavailable
 from daemon.inquiries.delivery import text
 from daemon.inquiries.endpoints import (
     BodyTooLarge,
@@ -111,7 +111,7 @@ async def post_inquiry(request: web.Request) -> web.Response:
     try:
         outcome = await request.app[INTAKE].accept(env)
         result = None if outcome == "spooled" else await _result(request, entry_id_of(inquiry))
-    except StorageUnavailable:
+    except (StorageUnavailable, StorageError):
         return error(503, "storage unavailable, retry later")
     if result is None:
         return web.json_response({"spooled": True, "source": inquiry.source,

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from adapters import form, jivo, telegram, tilda, vk
 from daemon.domain import Envelope, InquiryReceived
-from daemon.errors import StorageUnavailable
+from daemon.errors import StorageError, StorageUnavailable
 from daemon.inquiries.delivery import Delivery, Malformed, Refused, Reply, Translated
 from daemon.inquiries.model import Inquiry
 from daemon.keys import INTAKE, RELOADER
@@ -118,7 +118,9 @@ async def inquiry_webhook(request: web.Request) -> web.StreamResponse:
     env = envelope(translated.inquiry, path=request.path, raw=raw_text(body), replied_at=translated.replied_at)
     try:
         outcome = await request.app[INTAKE].accept(env)
-    except StorageUnavailable as exc:
+    except (StorageUnavailable, StorageError) as exc:
+        # StorageError too: a deadlock or a serialisation failure is worth the sender's retry,
+        # and it was not stored, so it must not be acknowledged.
         log.error("inquiry_not_stored", error=str(exc))
         return error(503, "storage unavailable, retry later")
     log.info("inquiry_webhook", outcome=outcome, kind=source.kind, external_id=translated.inquiry.external_id,

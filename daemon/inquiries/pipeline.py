@@ -109,8 +109,11 @@ class InquiryPipeline:
         if inquiry.from_agency:
             return await self._agency_message(store, inquiry, conv, replied_at)
         identifiers, invalid = await self._identifiers(store, inquiry)
-        for identifier in sorted(identifiers, key=_lock_key):
-            await tx.lock(_lock_key(identifier))
+        referrer_ids = self._referrer_identifiers(inquiry)
+        # All in one sorted order (the referrer's too): two inquiries naming each
+        # other's phones must not take the same locks in opposite orders.
+        for key in sorted({_lock_key(i) for i in identifiers + referrer_ids}):
+            await tx.lock(key)
         holders = await store.holders(identifiers)
         conv_holder = await store.contact(conv.contact_id) if conv and conv.contact_id else None
         primary, absorbed, others = self._choose(identifiers, holders, conv_holder, conv)
@@ -139,7 +142,7 @@ class InquiryPipeline:
                     await store.duplicate_hint(contact_id, other.contact_id, _evidence(inquiry, holders, other))
             if not new_contact:
                 await store.fill_contact(contact_id, name=_clean(inquiry.name), ad_source=ad_source)
-        referrer_id = await self._referrer(tx, store, inquiry, entry_id, contact_id)
+        referrer_id = await self._referrer(tx, store, inquiry, referrer_ids, entry_id, contact_id)
         lead_id = None
         if contact_id is not None:
             lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id)
@@ -202,19 +205,21 @@ class InquiryPipeline:
                                  f"or e-mail of a known contact")
         log.info("messenger_contact_absorbed", survivor_id=survivor_id, merged_id=holder.contact_id)
 
-    async def _referrer(self, tx: Tx, store: InquiryStore, inquiry: Inquiry, entry_id: str,
-                        contact_id: int | None) -> int | None:
-        """The referrer's contact, found by identifier or made; None without one."""
-        if not has_referrer(inquiry) or contact_id is None:
-            return None
+    def _referrer_identifiers(self, inquiry: Inquiry) -> list[Identifier]:
+        if not has_referrer(inquiry):
+            return []
         ref = inquiry.referrer
         assert ref is not None
         found = [parse_identifier("phone", ref.phone, region=self.region), parse_identifier("email", ref.email)]
-        identifiers = [i for i in found if isinstance(i, Identifier)]
-        if not identifiers:
+        return [i for i in found if isinstance(i, Identifier)]
+
+    async def _referrer(self, tx: Tx, store: InquiryStore, inquiry: Inquiry, identifiers: list[Identifier],
+                        entry_id: str, contact_id: int | None) -> int | None:
+        """The referrer's contact, found by identifier or made (its locks are already held)."""
+        if not identifiers or contact_id is None:
             return None
-        for identifier in sorted(identifiers, key=_lock_key):
-            await tx.lock(_lock_key(identifier))
+        ref = inquiry.referrer
+        assert ref is not None
         holders = await store.holders(identifiers)
         referrer_id = next((holders[i].contact_id for i in identifiers if i in holders), None)
         if referrer_id is None:
