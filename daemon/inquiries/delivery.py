@@ -98,7 +98,8 @@ def json_object(body: bytes) -> dict[str, Any]:
 def form_fields(delivery: Delivery) -> dict[str, Any]:
     """A JSON object, a URL-encoded form or a multipart form (files ignored)."""
     ctype = delivery.content_type
-    if ctype == "application/json" or (not ctype and delivery.body.lstrip()[:1] == b"{"):
+    # A JSON object is JSON whatever the sender called it (text/plain is common in site scripts).
+    if ctype == "application/json" or (ctype != "multipart/form-data" and delivery.body.lstrip()[:1] == b"{"):
         return json_object(delivery.body)
     if ctype == "multipart/form-data":
         return _multipart(delivery)
