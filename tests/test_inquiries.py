@@ -257,3 +257,20 @@ async def test_agency_reply_marks_the_conversation_replied(app_client: TestClien
     assert comm["message_count"] == 2 and comm["replied_at"] is not None
     assert comm["text"] == "Здравствуйте\nДобрый день!"
     assert await repo.pool.fetchval("SELECT count(*) FROM contacts") == 1
+
+
+async def test_submit_files_an_inquiry_from_outside_http(app_client: TestClient, repo: Repository) -> None:
+    """The e-mail poller's way in: the same intake and pipeline, deduplicated by source and external id."""
+    from datetime import UTC, datetime
+
+    from daemon.inquiries.model import Inquiry
+    from daemon.inquiries.submit import submit
+
+    inquiry = Inquiry(channel="email", source="mailbox", external_id="<m1@example.ru>",
+                      received_at=datetime.now(UTC), name="Павел", emails=("Pavel@Example.ru",), text="Тур?")
+    intake = app_client.app[INTAKE]
+    assert await submit(intake, inquiry, path="imap/mailbox/INBOX", raw=b"From: x\r\n\r\nTur\x00") == "stored"
+    assert await submit(intake, inquiry, path="imap/mailbox/INBOX", raw=b"From: x\r\n\r\nTur") == "duplicate"
+    comm = await repo.pool.fetchrow("SELECT * FROM communications WHERE source = 'mailbox'")
+    assert comm["channel"] == "email" and comm["email"] == "pavel@example.ru"
+    assert await contact_by(repo, "email", "pavel@example.ru") == comm["contact_id"]
