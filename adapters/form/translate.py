@@ -37,8 +37,8 @@ def translate(delivery: Delivery) -> Translated:
 def form_inquiry(delivery: Delivery, fields: Mapping[str, Any], *, channel: str,
                  external_id: str | None) -> Inquiry:
     """The inquiry of a flat form; shared with Tilda, whose fields are named by the site owner."""
-    phone = lookup(fields, f.PHONE)
-    email = lookup(fields, f.EMAIL)
+    phone = text(lookup(fields, f.PHONE))
+    email = text(lookup(fields, f.EMAIL))
     message = lookup(fields, f.TEXT)
     page_url = text(lookup(fields, f.PAGE_URL)) or text(delivery.headers.get("Referer"))
     utm = utm_from_fields(fields)
@@ -55,8 +55,8 @@ def form_inquiry(delivery: Delivery, fields: Mapping[str, Any], *, channel: str,
         external_id=external_id[:500],
         received_at=delivery.received_at,
         name=text(lookup(fields, f.NAME)),
-        phones=(text(phone),) if text(phone) else (),
-        emails=(text(email),) if text(email) else (),
+        phones=(phone,) if phone else (),
+        emails=(email,) if email else (),
         text=text(message, limit=None),
         page_url=page_url,
         utm=utm,

@@ -126,8 +126,9 @@ def _multipart(delivery: Delivery) -> dict[str, Any]:
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str) or part.get_filename():
             continue  # files are not inquiries
-        payload = part.get_payload(decode=True) or b""
-        fields.setdefault(name, payload.decode("utf-8", "replace"))
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            fields.setdefault(name, payload.decode("utf-8", "replace"))
     return fields
 
 

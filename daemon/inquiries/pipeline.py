@@ -119,6 +119,7 @@ class InquiryPipeline:
         primary, absorbed, others = self._choose(identifiers, holders, conv_holder, conv)
         ad_source = ad_source_for(inquiry, settings)
         new_contact = False
+        contact_id: int | None
         if primary is None and identifiers:
             contact_id = await store.create_contact(name=_clean(inquiry.name), ad_source=ad_source,
                                                     entry_id=entry_id)
@@ -130,8 +131,8 @@ class InquiryPipeline:
                 await self._absorb(tx, contact_id, holder, inquiry)
             taken = {h.contact_id for h in absorbed}
             for identifier in identifiers:
-                holder = holders.get(identifier)
-                if holder is None or holder.contact_id in taken:
+                held = holders.get(identifier)
+                if held is None or held.contact_id in taken:
                     owner = await tx.add_identifier(identifier.kind, identifier.value, contact_id)
                     if owner != contact_id:
                         others.append(Holder(owner, None, False))
