@@ -274,3 +274,50 @@ async def test_submit_files_an_inquiry_from_outside_http(app_client: TestClient,
     comm = await repo.pool.fetchrow("SELECT * FROM communications WHERE source = 'mailbox'")
     assert comm["channel"] == "email" and comm["email"] == "pavel@example.ru"
     assert await contact_by(repo, "email", "pavel@example.ru") == comm["contact_id"]
+
+
+async def test_telegram_deep_link_payload_maps_to_an_ad_source(db_url: str, tmp_path: Path,
+                                                               repo: Repository) -> None:
+    """``/start ya_turkey_may`` from an ad's link: the payload goes through [utm_sources]."""
+    utm = json.dumps({"ya_turkey_may": "Яндекс.Директ"})
+    app = build_app(load_settings(channel_env(db_url, tmp_path / "state", CALLBRIDGE_UTM_SOURCES=utm)),
+                    database_url=db_url, apply_migrations=False)
+    async with TestClient(TestServer(app)) as client:
+        assert await post_tg(client, tg_update(1, text="/start ya_turkey_may")) == 200
+        assert await post_tg(client, tg_update(2, chat=8080, text="/start unknown_campaign")) == 200
+    ad_sources = await repo.pool.fetch("SELECT ad_source FROM leads ORDER BY id")
+    assert [r["ad_source"] for r in ad_sources] == ["Яндекс.Директ", "Telegram"]
+
+
+async def test_messages_of_a_new_chat_arriving_at_once_make_one_contact(
+        app_client: TestClient, repo: Repository) -> None:
+    """Twenty messages of a new person's chat, posted concurrently (and each twice): one contact,
+    one lead, one communication with every message once."""
+    import asyncio
+
+    updates = [tg_update(n, chat=9090, date=1_764_000_000 + n, text=f"m{n}") for n in range(1, 21)]
+    statuses = await asyncio.gather(*(post_tg(app_client, u) for u in updates + updates))
+    assert set(statuses) == {200}
+    assert await repo.pool.fetchval("SELECT count(*) FROM contacts") == 1
+    assert await repo.pool.fetchval("SELECT count(*) FROM leads") == 1
+    comm = await repo.pool.fetchrow("SELECT * FROM communications WHERE source = 'tg-bot'")
+    assert comm["message_count"] == 20
+    assert sorted(comm["text"].splitlines()) == sorted(f"m{n}" for n in range(1, 21))
+
+
+async def test_a_form_and_a_call_of_one_new_number_at_once_make_one_contact(
+        app_client: TestClient, repo: Repository) -> None:
+    """The form takes the call pipeline's phone lock: racing, they still make one contact and one lead."""
+    import asyncio
+
+    from tests.screenkit import moved, post_steps
+
+    number = "79267770011"
+    call = moved("missed_incoming.json", suffix="-race", ago_s=10, number=number)
+    form = app_client.post("/inquiries/site-form", json={"phone": "+" + number, "name": "Гонка"},
+                           headers={"Authorization": f"Bearer {SOURCES['site-form']['secret']}"})
+    resp, _ = await asyncio.gather(form, post_steps(app_client, call))
+    assert resp.status == 200
+    assert await repo.pool.fetchval("SELECT count(*) FROM contacts") == 1
+    assert await repo.pool.fetchval("SELECT count(*) FROM leads") == 1
+    assert await repo.pool.fetchval("SELECT count(DISTINCT contact_id) FROM communications") == 1
