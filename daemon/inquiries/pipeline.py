@@ -21,6 +21,7 @@ call pipeline takes, so a call and a form of one new number make one contact.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -127,29 +128,27 @@ class InquiryPipeline:
         else:
             contact_id = primary.contact_id if primary else None
         if contact_id is not None:
-            for holder in absorbed:
-                await self._absorb(tx, contact_id, holder, inquiry)
-            taken = {h.contact_id for h in absorbed}
-            for identifier in identifiers:
-                held = holders.get(identifier)
-                if held is None or held.contact_id in taken:
-                    owner = await tx.add_identifier(identifier.kind, identifier.value, contact_id)
-                    if owner != contact_id:
-                        others.append(Holder(owner, None, False))
-            for bad in invalid:
-                await tx.add_invalid_identifier(contact_id, bad.kind, bad.value, bad.reason)
-            for other in _unique(others):
-                if other.contact_id != contact_id:
-                    await store.duplicate_hint(contact_id, other.contact_id, _evidence(inquiry, holders, other))
+            await self._link(tx, store, inquiry, contact_id, identifiers, invalid, holders, others,
+                             absorbed={h.contact_id for h in absorbed})
             if not new_contact:
                 await store.fill_contact(contact_id, name=_clean(inquiry.name), ad_source=ad_source)
         referrer_id = await self._referrer(tx, store, inquiry, referrer_ids, entry_id, contact_id)
-        lead_id = None
-        if contact_id is not None:
+        write = functools.partial(self._communication, store, inquiry, conv, entry_id=entry_id,
+                                  identifiers=identifiers, ad_source=ad_source, replied_at=replied_at)
+        if absorbed and contact_id is not None and conv is not None:
+            # The message joins the conversation as it stands (the chat's own contact and
+            # lead); the merge then moves the conversation, its lead and identifiers to the
+            # survivor, so its journal sees the rows as this transaction leaves them.
+            communication_id = await write(contact_id=None, lead_id=None)
+            for holder in absorbed:
+                await self._absorb(tx, contact_id, holder, inquiry)
             lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id)
-        communication_id = await self._communication(
-            store, inquiry, conv, entry_id=entry_id, contact_id=contact_id, lead_id=lead_id,
-            identifiers=identifiers, ad_source=ad_source, replied_at=replied_at)
+            await store.relink(communication_id, contact_id, lead_id)
+        else:
+            lead_id = None
+            if contact_id is not None:
+                lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id)
+            communication_id = await write(contact_id=contact_id, lead_id=lead_id)
         if referrer_id is not None and contact_id is not None:
             await store.add_referral(contact_id, referrer_id, communication_id)
         outcome = "unreachable" if contact_id is None else ("new_contact" if new_contact else "known_contact")
@@ -177,6 +176,25 @@ class InquiryPipeline:
                 invalid.append(found)
         ours = await store.agency_phones([i.value for i in valid if i.kind == "phone"])
         return [i for i in valid if not (i.kind == "phone" and i.value in ours)], invalid
+
+    async def _link(self, tx: Tx, store: InquiryStore, inquiry: Inquiry, contact_id: int,
+                    identifiers: list[Identifier], invalid: list[InvalidIdentifier],
+                    holders: dict[Identifier, Holder], others: list[Holder], *, absorbed: set[int]) -> None:
+        """Give the contact the identifiers nobody holds; propose the other holders as duplicates.
+
+        Those of contacts about to be absorbed are left to the merge, which moves them.
+        """
+        for identifier in identifiers:
+            held = holders.get(identifier)
+            if held is None:
+                owner = await tx.add_identifier(identifier.kind, identifier.value, contact_id)
+                if owner != contact_id:  # cannot happen under the identifier's lock; still no merge
+                    others.append(Holder(owner, None, False))
+        for bad in invalid:
+            await tx.add_invalid_identifier(contact_id, bad.kind, bad.value, bad.reason)
+        for other in _unique(others):
+            if other.contact_id != contact_id and other.contact_id not in absorbed:
+                await store.duplicate_hint(contact_id, other.contact_id, _evidence(inquiry, holders, other))
 
     def _choose(self, identifiers: list[Identifier], holders: dict[Identifier, Holder],
                 conv_holder: Holder | None, conv: Conversation | None

@@ -85,5 +85,9 @@ class InquiryStore:
     async def append_message(self, *, max_chars: int, **values: Any) -> None:
         await self.conn.execute(q("inquiry_append_message"), _json(values), max_chars)
 
+    async def relink(self, communication_id: int, contact_id: int, lead_id: int) -> None:
+        """Point the communication at this contact and lead, if it does not already."""
+        await self.conn.execute(q("inquiry_relink"), communication_id, contact_id, lead_id)
+
     async def add_referral(self, contact_id: int, referrer_id: int, communication_id: int) -> None:
         await self.conn.execute(q("inquiry_insert_referral"), contact_id, referrer_id, communication_id)

@@ -99,6 +99,12 @@ FROM jsonb_to_record($1::jsonb) AS v (
     at timestamptz, text text, utm jsonb, page_url text, replied_at timestamptz)
 WHERE c.id = v.id;
 
+-- name: inquiry_relink
+-- After an absorbing merge: the conversation on the survivor and its open lead
+-- (a no-op when the merge already put it there, so its journal stays exact).
+UPDATE communications SET contact_id = $2, lead_id = $3, updated_at = now()
+WHERE id = $1 AND (contact_id IS DISTINCT FROM $2 OR lead_id IS DISTINCT FROM $3);
+
 -- name: inquiry_insert_referral
 INSERT INTO contact_referrals (contact_id, referrer_id, communication_id)
 VALUES ($1, $2, $3)
