@@ -83,3 +83,26 @@ async def test_phone_shared_first_needs_no_merge(app_client: TestClient, office:
     comm = await pool.fetchrow("SELECT * FROM communications WHERE source = 'tg-bot'")
     assert comm["contact_id"] == anna and comm["message_count"] == 3
     assert await pool.fetchval("SELECT count(*) FROM leads WHERE contact_id = $1 AND status = 'open'", anna) == 1
+
+
+async def test_absorbing_merge_is_journaled_and_can_be_undone(app_client: TestClient, office: Repository) -> None:
+    """The chat's own contact, absorbed when Анна shares her phone, comes back by undoing the merge."""
+    if not MERGE:
+        pytest.skip("needs daemon/contacts/merge.py (contacts-merge work)")
+    from daemon.contacts.undo import undo_merge
+
+    pool = office.pool
+    anna = await pool.fetchval("SELECT contact_id FROM contact_identifiers WHERE kind = 'phone' AND value = $1",
+                               ANNA_PHONE)
+    for name in ("telegram_start_deeplink", "telegram_text_message", "telegram_contact_shared"):
+        status, _ = await replay(app_client, example(name))
+        assert status == 200
+    merge = await pool.fetchrow("SELECT * FROM contact_merges")
+    assert merge["survivor_id"] == anna and merge["actor"] == "inquiry-pipeline"
+    [chat_contact] = merge["merged_ids"]
+    assert await pool.fetchval("SELECT merged_into FROM contacts WHERE id = $1", chat_contact) == anna
+    async with office.transaction() as tx:
+        await undo_merge(tx, merge_id=merge["id"], actor="test")
+    assert await pool.fetchval("SELECT merged_into FROM contacts WHERE id = $1", chat_contact) is None
+    assert await identifiers_of(pool, chat_contact) == {("telegram", "412345678")}
+    assert ("telegram", "412345678") not in await identifiers_of(pool, anna)
