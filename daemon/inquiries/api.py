@@ -141,5 +141,5 @@ async def referrals(request: web.Request) -> web.Response:
     return web.json_response([
         {"contact_id": r["contact_id"], "name": r["name"], "phones": r["phones"], "emails": r["emails"],
          "communication_id": r["communication_id"], "referred_at": r["created_at"].astimezone(UTC).isoformat()}
-        for r in rows
+        for r in sorted(rows, key=lambda r: (r["created_at"], r["contact_id"]))
     ])

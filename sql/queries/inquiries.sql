@@ -121,16 +121,20 @@ FROM communications c
 WHERE c.entry_id = $1;
 
 -- name: contact_referrals
--- Whom contact $1 brought. Uses contact_referrals_referrer_idx.
-SELECT r.contact_id, ct.name, r.communication_id, r.created_at,
+-- Whom contact $1 brought, also as a contact since merged into it; a brought
+-- contact merged into another is shown as its survivor. Uses
+-- contact_referrals_referrer_idx and contacts_merged_into_idx.
+SELECT DISTINCT ON (b.id) b.id AS contact_id, b.name, r.communication_id, r.created_at,
        ARRAY(SELECT i.value FROM contact_identifiers i
-             WHERE i.contact_id = r.contact_id AND i.kind = 'phone' ORDER BY i.value) AS phones,
+             WHERE i.contact_id = b.id AND i.kind = 'phone' ORDER BY i.value) AS phones,
        ARRAY(SELECT i.value FROM contact_identifiers i
-             WHERE i.contact_id = r.contact_id AND i.kind = 'email' ORDER BY i.value) AS emails
+             WHERE i.contact_id = b.id AND i.kind = 'email' ORDER BY i.value) AS emails
 FROM contact_referrals r
 JOIN contacts ct ON ct.id = r.contact_id
+JOIN contacts b ON b.id = COALESCE(ct.merged_into, ct.id)
 WHERE r.referrer_id = $1
-ORDER BY r.created_at, r.contact_id;
+   OR r.referrer_id IN (SELECT m.id FROM contacts m WHERE m.merged_into = $1)
+ORDER BY b.id, r.created_at;
 
 -- name: contact_exists
 SELECT EXISTS (SELECT 1 FROM contacts WHERE id = $1 AND removed_at IS NULL);
