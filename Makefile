@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TRIAL_CONFIG := config/trial.toml
 
-.PHONY: run test bench bench-routing bench-sidebyside install clean
+.PHONY: run test bench bench-routing bench-sidebyside bench-explain install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "callbridge needs Python 3.11 or newer")'
@@ -42,6 +42,11 @@ bench-routing: $(STAMP)
 # (bench/reference), same open-loop load, alternating; writes docs/BENCHMARKS.md.
 bench-sidebyside: $(STAMP)
 	$(BIN)/python -m bench.sidebyside $(BENCH_ARGS)
+
+# The hot queries' plans (EXPLAIN ANALYZE) at a million contacts and two million
+# calls, with this build's indexes and those before migration 0004 (bench/README.md).
+bench-explain: $(STAMP)
+	$(BIN)/python -m bench.suite.explain $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) state .pytest_cache .hypothesis

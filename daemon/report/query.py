@@ -11,7 +11,7 @@ from daemon.report.inquiries import InquirySection, unanswered_inquiries
 from daemon.report.window import Window
 from daemon.repository import Repository
 
-ROW_FIELDS = (
+RECORD_FIELDS = (
     "phone",
     "contact_id",
     "contact_name",
@@ -23,7 +23,10 @@ ROW_FIELDS = (
     "line_number",
     "ad_source",
     "called_back",
+    "waiting_since",
 )
+# What CSV and JSON carry per row: the record, and its age and whether it is the night's.
+ROW_FIELDS = (*RECORD_FIELDS, "age_hours", "since_close")
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,12 @@ class MissedRow:
     line_number: str | None
     ad_source: str | None
     called_back: bool
+    # The first missed call not reached back since; None once called back.
+    waiting_since: datetime | None = None
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> MissedRow:
-        return cls(**{name: record[name] for name in ROW_FIELDS})
+        return cls(**{name: record[name] for name in RECORD_FIELDS})
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,17 @@ class MissedReport:
     rows: tuple[MissedRow, ...]
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     inquiries: InquirySection = field(default_factory=InquirySection)  # nobody answered them
+
+    def age_hours(self, row: MissedRow) -> int | None:
+        """Whole hours the caller had waited for a call back at the window's end (now, by default)."""
+        if row.waiting_since is None:
+            return None
+        return max(0, int((self.window.until - row.waiting_since).total_seconds() // 3600))
+
+    def since_close(self, row: MissedRow) -> bool | None:
+        """Whether the caller was missed since the previous close (None: not the default window)."""
+        night = self.window.night_since
+        return None if night is None else row.last_missed_at >= night
 
     @property
     def missed_calls(self) -> int:
@@ -75,11 +91,12 @@ class MissedReport:
         return list(found.items())
 
 
-def _order(row: MissedRow) -> tuple[Any, ...]:
-    """Managers by extension, the unassigned after them; newest missed call first."""
+def _order(row: MissedRow, night: datetime | None) -> tuple[Any, ...]:
+    """Managers by extension, the unassigned after them; the night's callers first; newest first."""
     return (
         row.responsible_extension is None,
         row.responsible_extension or "",
+        night is not None and row.last_missed_at < night,
         -row.last_missed_at.timestamp(),
         row.phone or "",
     )
@@ -97,6 +114,6 @@ async def missed_report(
         window=window,
         tz=tz,
         include_called_back=include_called_back,
-        rows=tuple(sorted(rows, key=_order)),
+        rows=tuple(sorted(rows, key=lambda row: _order(row, window.night_since))),
         inquiries=await unanswered_inquiries(repo, window),
     )

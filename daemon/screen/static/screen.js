@@ -76,12 +76,6 @@ function duration(seconds) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
-function officeToday() {
-  // en-CA formats a date as YYYY-MM-DD.
-  return new Intl.DateTimeFormat("en-CA", { timeZone: state.timezone, year: "numeric", month: "2-digit", day: "2-digit" })
-    .format(new Date());
-}
-
 function person(p) {
   if (!p) return null;
   return p.name ? `${p.name} (доб. ${p.extension})` : `доб. ${p.extension}`;
@@ -307,17 +301,20 @@ async function loadMissed() {
   const status = $("missed-status");
   status.className = "status";
   status.textContent = "Загружаем…";
-  const result = await api("GET", `/api/reports/missed?since=${officeToday()}&all=true`);
+  // The report's default window: every caller missed in the last report_lookback_days
+  // and not reached back since, the night's first. Called-back callers are kept
+  // only for the night (today's context); older ones are done.
+  const result = await api("GET", "/api/reports/missed?all=true");
   if (!result.ok) {
     status.className = "status error";
     status.textContent = `Список не загрузился: ${problem(result)}`;
     return;
   }
-  const rows = result.data.rows || [];
+  const rows = (result.data.rows || []).filter((r) => !r.called_back || r.since_close);
   const waiting = rows.filter((r) => !r.called_back && r.phone).length;
   $("missed-summary").textContent = rows.length
     ? `Абонентов: ${rows.length}, ждут звонка: ${waiting}. Время офиса (${state.timezone}).`
-    : "Сегодня пропущенных звонков нет.";
+    : "Пропущенных звонков, которым не перезвонили, нет.";
   $("missed-table").hidden = rows.length === 0;
   $("missed-table").tBodies[0].replaceChildren(...rows.map(missedRow));
   status.textContent = "";
@@ -345,9 +342,20 @@ function missedRow(row) {
     who,
     el("td", { text: responsible }),
     el("td", { class: "num", text: String(row.missed_calls) }),
-    el("td", { text: clock(row.last_missed_at) }),
+    missedWhen(row),
     el("td", { text: row.ad_source || "—" }),
     action);
+}
+
+function missedWhen(row) {
+  // Today's calls by the clock, older ones with their date; below, how long the caller waits.
+  const today = day(row.last_missed_at) === day(new Date().toISOString());
+  const cell = el("td", {}, el("div", { text: today ? clock(row.last_missed_at) : when(row.last_missed_at) }));
+  if (row.age_hours !== null && row.age_hours !== undefined) {
+    const days = Math.floor(row.age_hours / 24), hours = row.age_hours % 24;
+    cell.append(el("div", { class: "muted", text: `ждёт ${days ? `${days} д ${hours} ч` : `${hours} ч`}` }));
+  }
+  return cell;
 }
 
 async function callBack(phone, button) {
