@@ -57,7 +57,8 @@ WHERE NOT EXISTS (SELECT 1 FROM contact_not_duplicates n
 ON CONFLICT (contact_low, contact_high) DO NOTHING;
 
 -- name: inquiry_insert_communication
--- A new inquiry, or the first message of a conversation.
+-- A new inquiry, or the first message of a conversation. finished: nothing is
+-- derived for it from PBX events (and it stays out of communications_unfinished_idx).
 INSERT INTO communications (
     entry_id, channel, direction, status, phone, email, contact_id, lead_id, ad_source,
     started_at, source, external_id, conversation_key, text, utm, page_url,
@@ -65,7 +66,7 @@ INSERT INTO communications (
 )
 SELECT v.entry_id, v.channel, 'inbound', 'received', v.phone, v.email, v.contact_id, v.lead_id,
        v.ad_source, v.at, v.source, v.external_id, v.conversation_key, v.text, v.utm, v.page_url,
-       1, v.at, v.replied_at, false
+       1, v.at, v.replied_at, true
 FROM jsonb_to_record($1::jsonb) AS v (
     entry_id text, channel text, phone text, email text, contact_id bigint, lead_id bigint,
     ad_source text, at timestamptz, source text, external_id text, conversation_key text,
