@@ -171,6 +171,8 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)  # whose X-Forwarded-For is believed
     max_concurrent_requests: int = Field(default=1024, ge=1)
     request_timeout_s: float = Field(default=30.0, gt=0)
+    # Idle keep-alive connections are closed after this long (each holds a descriptor).
+    http_keepalive_timeout_s: float = Field(default=15.0, gt=0)
     # Inquiries (issue 11): the senders, utm_source -> ad source, and how long a
     # chat may be silent before its next message starts a new communication.
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
