@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -321,3 +322,24 @@ async def test_a_form_and_a_call_of_one_new_number_at_once_make_one_contact(
     assert await repo.pool.fetchval("SELECT count(*) FROM contacts") == 1
     assert await repo.pool.fetchval("SELECT count(*) FROM leads") == 1
     assert await repo.pool.fetchval("SELECT count(DISTINCT contact_id) FROM communications") == 1
+
+
+async def test_a_long_jivo_chat_is_filed_whole(app_client: TestClient, repo: Repository) -> None:
+    """A finished chat of 400 messages (over 100 kB, past the PBX webhooks' 64 kB) is stored verbatim."""
+    secret = SOURCES["jivo-chat"]["secret"]
+    messages = [{"message": f"Сообщение номер {n}: " + "турция " * 20, "timestamp": 1_764_000_000 + n,
+                 "type": "visitor" if n % 2 else "agent"} for n in range(400)]
+    body = {"event_name": "chat_finished", "widget_id": "1", "chat_id": 77,
+            "visitor": {"name": "Долгий", "phone": "+79990007777"}, "chat": {"messages": messages}}
+    raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    assert len(raw) > 100_000
+    resp = await app_client.post(f"/inquiries/jivo-chat?token={secret}", data=raw,
+                                 headers={"Content-Type": "application/json"})
+    assert resp.status == 200, await resp.text()
+    assert await repo.pool.fetchval("SELECT raw FROM inbox WHERE source = 'jivo-chat'") == raw.decode()
+    text = await repo.pool.fetchval("SELECT text FROM communications WHERE source = 'jivo-chat'")
+    assert text.count("\n") == 399 and "Сообщение номер 399" in text
+    too_big = b'{"event_name": "offline_message", "x": "' + b"a" * (1024 * 1024) + b'"}'
+    resp = await app_client.post(f"/inquiries/jivo-chat?token={secret}", data=io.BytesIO(too_big),
+                                 headers={"Content-Type": "application/json"})
+    assert resp.status == 413

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from daemon.admission import EventNotStorable
 from daemon.errors import StorageError, StorageUnavailable
 from daemon.inquiries.delivery import text
 from daemon.inquiries.endpoints import (
@@ -111,6 +112,8 @@ async def post_inquiry(request: web.Request) -> web.Response:
     try:
         outcome = await request.app[INTAKE].accept(env)
         result = None if outcome == "spooled" else await _result(request, entry_id_of(inquiry))
+    except EventNotStorable as exc:
+        return error(400, "the database would refuse this inquiry", fields=exc.problems)
     except (StorageUnavailable, StorageError):
         return error(503, "storage unavailable, retry later")
     if result is None:

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from adapters import form, jivo, telegram, tilda, vk
 from daemon.domain import Envelope, InquiryReceived
+from daemon.admission import EventNotStorable
 from daemon.errors import StorageError, StorageUnavailable
 from daemon.inquiries.delivery import Delivery, Malformed, Refused, Reply, Translated
 from daemon.inquiries.model import Inquiry
@@ -118,6 +119,9 @@ async def inquiry_webhook(request: web.Request) -> web.StreamResponse:
     env = envelope(translated.inquiry, path=request.path, raw=raw_text(body), replied_at=translated.replied_at)
     try:
         outcome = await request.app[INTAKE].accept(env)
+    except EventNotStorable as exc:
+        log.warning("inquiry_not_storable", problems=exc.problems)
+        return error(400, "the database would refuse this inquiry", fields=exc.problems)
     except (StorageUnavailable, StorageError) as exc:
         # StorageError too: a deadlock or a serialisation failure is worth the sender's retry,
         # and it was not stored, so it must not be acknowledged.

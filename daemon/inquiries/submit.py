@@ -5,7 +5,8 @@
 Made durable like a PBX event (PostgreSQL, or the spool while it is away) and
 filed by the inquiry pipeline; ``stored``, ``duplicate`` (the same source and
 external id before: an e-mail's Message-ID) or ``spooled``. Raises
-StorageUnavailable when nothing could keep it: take the message again later.
+StorageUnavailable when nothing could keep it (take the message again later),
+and daemon.admission.EventNotStorable when PostgreSQL would refuse it (set it aside).
 """
 
 from __future__ import annotations
