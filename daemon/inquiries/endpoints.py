@@ -23,8 +23,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from adapters import form, jivo, telegram, tilda, vk
-from daemon.domain import Envelope, InquiryReceived
 from daemon.admission import EventNotStorable
+from daemon.domain import Envelope, InquiryReceived
 from daemon.errors import StorageError, StorageUnavailable
 from daemon.inquiries.delivery import Delivery, Malformed, Refused, Reply, Translated
 from daemon.inquiries.model import Inquiry
