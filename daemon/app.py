@@ -14,6 +14,7 @@ from daemon.api import ReadApi, bearer_auth
 from daemon.admission import EventNotStorable
 from daemon.dbconnect import CONNECT_TASK, background_connect, database_context
 from daemon.domain import Envelope
+from daemon.inquiries import api as inquiries_api
 from daemon.keys import INTAKE, METRICS, RELOADER, REPOSITORY, SETTINGS, SPOOL, TASKS
 from daemon.spool import Spool
 from daemon.metrics import Metrics
@@ -68,6 +69,7 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     ReadApi(region=settings.default_region).add_routes(app)
     CallsApi(region=settings.default_region).add_routes(app)
     report_api.add_routes(app)
+    inquiries_api.add_routes(app)
     contacts_api.add_routes(app)
     health.add_routes(app)
     metrics_endpoint.add_routes(app)
