@@ -7,16 +7,17 @@ reads the environment.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -57,6 +58,46 @@ def day_ranges(text: str) -> tuple[tuple[time, time | None], ...]:
 def _number_as_text(value: object) -> object:
     """TOML lets people write extensions as numbers (``administrator_extension = 101``)."""
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+SourceKind = Literal["tilda", "form", "jivo", "telegram", "vk", "email", "api"]
+SOURCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+# Kinds whose sender proves itself with the configured secret (PROTOCOLS.md).
+KINDS_WITH_SECRET = frozenset({"tilda", "form", "jivo", "telegram", "vk"})
+
+
+class SourceSettings(BaseModel):
+    """One ``[sources.<name>]``: a sender of inquiries and how it proves itself.
+
+    ``secret``: Tilda, form and Jivo give it as ``?token=`` (a form may send
+    ``Authorization: Bearer``), Telegram as ``X-Telegram-Bot-Api-Secret-Token``,
+    VK as the ``secret`` field of the body. ``confirmation``: VK's code for the
+    server-address handshake. The ``imap_*`` settings are read by the e-mail
+    poller of ``email`` sources.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: SourceKind
+    secret: SecretStr | None = None
+    confirmation: str | None = None
+    ad_source: str | None = None
+    imap_host: str | None = None
+    imap_port: int = Field(default=993, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    folder: str = "INBOX"
+    done_folder: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> SourceSettings:
+        if self.kind in KINDS_WITH_SECRET and (self.secret is None or not self.secret.get_secret_value()):
+            raise ValueError(f"a {self.kind} source needs a secret")
+        if self.kind == "vk" and not self.confirmation:
+            raise ValueError("a vk source needs its confirmation code")
+        if self.kind == "email" and not (self.imap_host and self.username and self.password):
+            raise ValueError("an email source needs imap_host, username and password")
+        return self
 
 
 class SettingsError(Exception):
@@ -131,6 +172,11 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(default=30.0, gt=0)
     # Idle keep-alive connections are closed after this long (each holds a descriptor).
     http_keepalive_timeout_s: float = Field(default=15.0, gt=0)
+    # Inquiries (issue 11): the senders, utm_source -> ad source, and how long a
+    # chat may be silent before its next message starts a new communication.
+    sources: dict[str, SourceSettings] = Field(default_factory=dict)
+    utm_sources: dict[str, str] = Field(default_factory=dict)
+    conversation_idle_s: float = Field(default=7200.0, gt=0)
 
     @classmethod
     def settings_customise_sources(
@@ -148,6 +194,31 @@ class Settings(BaseSettings):
         if toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+    @field_validator("sources", "utm_sources", mode="before")
+    @classmethod
+    def _json_table(cls, value: object) -> object:
+        """A TOML table, or JSON in an environment variable."""
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("expected a TOML table, or a JSON object in the variable") from None
+        return value
+
+    @field_validator("sources")
+    @classmethod
+    def _source_names(cls, value: dict[str, SourceSettings]) -> dict[str, SourceSettings]:
+        for name in value:
+            if not re.fullmatch(SOURCE_NAME, name):
+                raise ValueError(f"source name {name!r}: use a-z, 0-9, '-' and '_' (it is part of a URL)")
+        return value
+
+    @field_validator("utm_sources")
+    @classmethod
+    def _utm_keys_lower(cls, value: dict[str, str]) -> dict[str, str]:
+        # Tilda's TILDAUTM cookie lower-cases the values: compare lower-cased.
+        return {key.strip().lower(): ad for key, ad in value.items()}
 
     @field_validator("listen")
     @classmethod

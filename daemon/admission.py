@@ -31,6 +31,9 @@ E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")  # contact_phones' CHECK, ASCII digit
 MAX_KEY_BYTES = 1024  # inbox.dedup_key (unique index)
 MAX_ID_BYTES = 512  # entry_id, call_id, recording_id, command_id (indexed)
 MAX_TEXT_BYTES = 64 * 1024
+# An inquiry's raw request may be a finished Jivo chat with its whole transcript
+# (the inquiry endpoints take bodies up to 1 MiB; undecodable bytes grow 3-fold as U+FFFD).
+MAX_INQUIRY_TEXT_BYTES = 4 * 1024 * 1024
 INT4 = (-(2**31), 2**31 - 1)
 MAX_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z
 ID_FIELDS = ("entry_id", "call_id", "recording_id", "command_id", "taken_from_call_id")
@@ -59,7 +62,7 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _strings(item, f"{path}.{n}")
 
 
-def _all_text_fine(texts: list[str]) -> bool:
+def _all_text_fine(texts: list[str], limit: int = MAX_TEXT_BYTES) -> bool:
     """One pass over all of them: the common case, every text storable."""
     joined = "\n".join(texts)
     if "\x00" in joined:
@@ -68,18 +71,18 @@ def _all_text_fine(texts: list[str]) -> bool:
         joined.encode("utf-8")
     except UnicodeEncodeError:
         return False
-    return max(map(len, texts), default=0) <= MAX_TEXT_BYTES // 4
+    return max(map(len, texts), default=0) <= limit // 4
 
 
-def _text_problem(text: str) -> str | None:
+def _text_problem(text: str, limit: int = MAX_TEXT_BYTES) -> str | None:
     if "\x00" in text:
         return "contains a NUL character"
     try:
         size = len(text.encode("utf-8"))
     except UnicodeEncodeError:
         return "contains a lone surrogate (not valid Unicode text)"
-    if size > MAX_TEXT_BYTES:
-        return f"longer than {MAX_TEXT_BYTES} bytes"
+    if size > limit:
+        return f"longer than {limit} bytes"
     return None
 
 
@@ -92,9 +95,10 @@ def problems(env: Envelope, *, region: str) -> list[dict[str, str]]:
 
     event = env.event.model_dump()
     texts = [("raw", env.raw), ("dedup_key", env.dedup_key), ("path", env.path), *_strings(event, "event")]
-    if not _all_text_fine([text for _, text in texts]):
+    limit = MAX_INQUIRY_TEXT_BYTES if env.event.kind == "inquiry" else MAX_TEXT_BYTES
+    if not _all_text_fine([text for _, text in texts], limit):
         for field, text in texts:
-            problem = _text_problem(text)
+            problem = _text_problem(text, limit)
             if problem:
                 bad(field, problem)
         if found:

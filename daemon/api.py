@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -18,6 +19,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_COMMUNICATIONS = 500
 DEFAULT_COMMUNICATIONS = 100
 BIGINT_DIGITS = 18  # every 18-digit number fits PostgreSQL's bigint
+TEXT_SHOWN_CHARS = 4000
 
 
 def bearer_auth(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
@@ -151,4 +153,13 @@ def communication_json(row: dict[str, Any]) -> dict[str, Any]:
         "note": row["note"],
         "routed_to": row.get("routed_to"),
         "route_reason": row.get("route_reason"),
+        # Inquiries (issue 11): which sender, what was written (a transcript is cut
+        # here; the whole text stays in the database), and the ad campaign's tags.
+        "source": row.get("source"),
+        "text": (row.get("text") or "")[:TEXT_SHOWN_CHARS] or None,
+        "utm": json.loads(row["utm"]) if row.get("utm") else None,
+        "page_url": row.get("page_url"),
+        "email": row.get("email"),
+        "message_count": row.get("message_count"),
+        "replied_at": _iso(row.get("replied_at")),
     }

@@ -18,6 +18,7 @@ from daemon.calls_api import CallsApi
 from daemon.contacts import routes as contacts_api
 from daemon.dbconnect import CONNECT_TASK, background_connect, database_context
 from daemon.domain import Envelope
+from daemon.inquiries import api as inquiries_api
 from daemon.keys import INTAKE, METRICS, RELOADER, REPOSITORY, SETTINGS, SPOOL, TASKS
 from daemon.metrics import Metrics
 from daemon.reload import Reloader
@@ -72,6 +73,7 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     ReadApi(region=settings.default_region).add_routes(app)
     CallsApi(region=settings.default_region).add_routes(app)
     report_api.add_routes(app)
+    inquiries_api.add_routes(app)
     contacts_api.add_routes(app)
     health.add_routes(app)
     metrics_endpoint.add_routes(app)

@@ -26,8 +26,9 @@ from config.settings import Settings
 from daemon import migrate
 from daemon.database import CONNECT_BACKOFF_S, create_pool
 from daemon.errors import CallbridgeError, StorageError, StorageUnavailable
+from daemon.inquiries.pipeline import InquiryPipeline
 from daemon.intake import Intake
-from daemon.keys import INTAKE, METRICS, PIPELINE, REPOSITORY, SETTINGS, SPOOL
+from daemon.keys import INTAKE, METRICS, PIPELINE, RELOADER, REPOSITORY, SETTINGS, SPOOL
 from daemon.pipeline import Pipeline
 from daemon.repository import Repository
 
@@ -63,7 +64,9 @@ def database_context(url: str, *, apply_migrations: bool):
         settings = app[SETTINGS]
         repo = Repository()
         app[REPOSITORY] = repo
-        app[PIPELINE] = Pipeline(repo, region=settings.default_region)
+        inquiries = InquiryPipeline(region=settings.default_region, settings=lambda: app[RELOADER].current,
+                                    on_filed=app[METRICS].inquiry_filed)
+        app[PIPELINE] = Pipeline(repo, region=settings.default_region, inquiries=inquiries)
         app[INTAKE] = Intake(app[PIPELINE], spool=app.get(SPOOL), db_budget_s=settings.db_budget_s,
                              max_in_flight=settings.max_in_flight, metrics=app.get(METRICS))
         try:

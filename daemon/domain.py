@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from daemon.inquiries.model import Inquiry
+
 LegState = Literal["appeared", "connected", "on_hold", "disconnected"]
 Direction = Literal["inbound", "outbound", "internal"]
 RecordingState = Literal["started", "continued", "completed"]
@@ -108,9 +110,21 @@ class CommandResult(_Event):
     at: int | None = None
 
 
+class InquiryReceived(_Event):
+    """A form, chat message or other inquiry from a channel other than the PBX.
+
+    ``replied_at``: when the agency's side wrote in it (a Jivo transcript
+    carries both sides), Unix seconds.
+    """
+
+    kind: Literal["inquiry"] = "inquiry"
+    inquiry: Inquiry
+    replied_at: int | None = None
+
+
 DomainEvent = Annotated[
     CallLegChanged | CallFinished | RecordingChanged | RecordingStored | DtmfCollected
-    | CommandResult,
+    | CommandResult | InquiryReceived,
     Field(discriminator="kind"),
 ]
 DOMAIN_EVENT = TypeAdapter(DomainEvent)

@@ -47,8 +47,9 @@ from typing import Any
 
 import structlog
 
-from daemon.domain import CALL_EVENTS, Envelope
+from daemon.domain import CALL_EVENTS, Envelope, InquiryReceived
 from daemon.errors import StorageUnavailable
+from daemon.inquiries.pipeline import lock_key_of
 from daemon.pipeline import CALL_EVENT_KINDS, Outcome, Pipeline
 from daemon.repository import Tx
 
@@ -204,7 +205,15 @@ class GroupCommitter:
                            results[id(it)] == "stored" and isinstance(it.env.event, CALL_EVENTS) for it in group)]
             if changed:
                 await self._derive_and_store(tx, [e for e in changed if e is not None])
+            for item in batch:  # inquiries last, in arrival order (the sort keeps it)
+                if results[id(item)] == "stored":
+                    await self._file_inquiry(tx, item.env)
         return results
+
+    async def _file_inquiry(self, tx: Tx, env: Envelope) -> None:
+        """A form, chat or message (daemon/inquiries): filed as ``Pipeline.apply`` files it."""
+        if isinstance(env.event, InquiryReceived) and self._pipeline.inquiries is not None:
+            await self._pipeline.inquiries.file(tx, env.event)
 
     async def _derive_and_store(self, tx: Tx, entry_ids: list[str]) -> None:
         """Every changed call re-derived: their states in one query, then the phones of
@@ -267,12 +276,18 @@ class GroupCommitter:
                     o == "stored" and isinstance(it.env.event, CALL_EVENTS)
                     for it, o in zip(group, outcomes, strict=True)):
                 await self._pipeline.refresh_call(tx, entry_id)
+            for it, o in zip(group, outcomes, strict=True):
+                if o == "stored":
+                    await self._file_inquiry(tx, it.env)
         return outcomes
 
 
 def _call_locks(batch: list[_Item]) -> list[str]:
-    """The batch's call locks (the database sorts them: see the queries)."""
-    return list({f"entry:{it.env.entry_id}" for it in batch if it.env.entry_id is not None})
+    """The batch's call (and conversation) locks, as ``Pipeline.apply`` takes them one by one
+    (the database sorts them: see the queries)."""
+    keys = {f"entry:{it.env.entry_id}" for it in batch if it.env.entry_id is not None}
+    keys |= {k for it in batch if it.env.entry_id is None and (k := lock_key_of(it.env)) is not None}
+    return list(keys)
 
 
 def _calls(batch: list[_Item]) -> Iterator[list[_Item]]:

@@ -70,6 +70,9 @@ class Metrics:
             "callbridge_client_disconnects_total", "Requests whose client hung up before sending the"
             " whole body (not counted as events)", registry=r)
         self.pbx_api_last: PbxApiResult | None = None
+        self.inquiries = Counter(
+            "callbridge_inquiries_total", "Inquiries filed, by channel and outcome "
+            "(new_contact, known_contact, unreachable)", ["channel", "outcome"], registry=r)
 
     def event_seen(self, kind: str, outcome: str, started_perf: float) -> None:
         self.events.labels(kind, outcome).inc()
@@ -84,3 +87,6 @@ class Metrics:
         self.pbx_api_requests.labels(label).inc()
         self.pbx_api_last = PbxApiResult(path=path, outcome=label, at=time.time(), status=status,
                                          code=code)
+
+    def inquiry_filed(self, channel: str, outcome: str) -> None:
+        self.inquiries.labels(channel, outcome).inc()

@@ -16,7 +16,8 @@ from typing import Any, Literal
 import structlog
 
 from daemon.callstate import CallView, derive_call
-from daemon.domain import CALL_EVENTS, Envelope
+from daemon.domain import CALL_EVENTS, Envelope, InquiryReceived
+from daemon.inquiries.pipeline import InquiryPipeline, lock_key_of
 from daemon.phones import line_key, normalise_phone
 from daemon.repository import CallState, Repository, Tx
 
@@ -68,18 +69,21 @@ def needs_phone_lock(view: CallView, phone: str | None, contact_id: int | None) 
 
 
 class Pipeline:
-    def __init__(self, repo: Repository, *, region: str) -> None:
+    def __init__(self, repo: Repository, *, region: str, inquiries: InquiryPipeline | None = None) -> None:
         self.repo = repo
         self.region = region
+        self.inquiries = inquiries  # files forms, chats and messages (daemon/inquiries)
 
     async def apply(self, env: Envelope) -> Outcome:
         """Make the event durable and apply it; a repeat is a no-op."""
         async with self.repo.transaction() as tx:
-            lock_key = f"entry:{env.entry_id}" if env.entry_id is not None else None
+            lock_key = f"entry:{env.entry_id}" if env.entry_id is not None else lock_key_of(env)
             if not await tx.insert_inbox(env, lock_key=lock_key):
                 return "duplicate"
             if isinstance(env.event, CALL_EVENTS) and env.entry_id is not None:
                 await self.refresh_call(tx, env.entry_id)
+            elif isinstance(env.event, InquiryReceived) and self.inquiries is not None:
+                await self.inquiries.file(tx, env.event)
         return "stored"
 
     async def refresh_call(self, tx: Tx, entry_id: str) -> CallView | None:

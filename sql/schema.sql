@@ -126,7 +126,8 @@ CREATE TABLE communications (
     entry_id           text NOT NULL UNIQUE,
     channel            text NOT NULL DEFAULT 'call',
     direction          text CHECK (direction IN ('inbound', 'outbound', 'internal')),
-    status             text NOT NULL CHECK (status IN ('ringing', 'answered', 'missed')),
+    status             text NOT NULL CONSTRAINT communications_status_check
+                       CHECK (status IN ('ringing', 'answered', 'missed', 'received')),
     phone              text,
     phone_raw          text,
     contact_id         bigint REFERENCES contacts (id) ON DELETE SET NULL,
@@ -249,6 +250,36 @@ CREATE TABLE pruned_calls (
     entry_id    text PRIMARY KEY,
     pruned_at   timestamptz NOT NULL DEFAULT now()
 );
+
+-- Every inquiry, every channel (issue 11, channels-http): a communication is a
+-- call, or an inquiry from another channel (entry_id 'inq:<source>:<external id
+-- of its first message>'): one form, or one conversation of a chat while it lasts.
+ALTER TABLE communications
+    ADD COLUMN source            text,
+    ADD COLUMN external_id       text,
+    ADD COLUMN conversation_key  text,
+    ADD COLUMN text              text,
+    ADD COLUMN utm               jsonb,
+    ADD COLUMN page_url          text,
+    ADD COLUMN email             text,
+    ADD COLUMN message_count     integer NOT NULL DEFAULT 0,
+    ADD COLUMN last_message_at   timestamptz,
+    -- When someone of the agency first wrote back in the conversation.
+    ADD COLUMN replied_at        timestamptz;
+-- The open conversation of a chat: one probe per message.
+CREATE INDEX communications_conversation_idx ON communications (source, conversation_key, last_message_at)
+    WHERE conversation_key IS NOT NULL;
+
+-- «Реклама — Рекомендация»: who brought whom, and by which inquiry.
+CREATE TABLE contact_referrals (
+    contact_id        bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+    referrer_id       bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+    communication_id  bigint REFERENCES communications (id) ON DELETE SET NULL,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (contact_id, referrer_id),
+    CHECK (contact_id <> referrer_id)
+);
+CREATE INDEX contact_referrals_referrer_idx ON contact_referrals (referrer_id);
 
 -- Events PostgreSQL refused on replay from the spool, or spool records that
 -- could not be read (issue 9, items 2 and 11). Each was acknowledged to the

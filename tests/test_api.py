@@ -75,6 +75,14 @@ async def test_communications_by_phone_and_by_contact(client: TestClient, office
         "note": None,
         "routed_to": None,  # an outbound call is never routed
         "route_reason": None,
+        # What inquiries (forms, chats) fill in; nothing for a call.
+        "source": None,
+        "text": None,
+        "utm": None,
+        "page_url": None,
+        "email": None,
+        "message_count": 0,
+        "replied_at": None,
     }
     assert missed["manager_extension"] is None and missed["talk_seconds"] == 0
     by_contact = await (await client.get(f"/api/communications?contact_id={missed['contact_id']}",

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from daemon.report.inquiries import InquirySection, unanswered_inquiries
 from daemon.report.window import Window
 from daemon.repository import Repository
 
@@ -59,6 +60,7 @@ class MissedReport:
     include_called_back: bool
     rows: tuple[MissedRow, ...]
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    inquiries: InquirySection = field(default_factory=InquirySection)  # nobody answered them
 
     def age_hours(self, row: MissedRow) -> int | None:
         """Whole hours the caller had waited for a call back at the window's end (now, by default)."""
@@ -117,4 +119,5 @@ async def missed_report(
         tz=tz,
         include_called_back=include_called_back,
         rows=tuple(sorted(rows, key=lambda row: _order(row, window.night_since))),
+        inquiries=await unanswered_inquiries(repo, window),
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 import phonenumbers
 
+from daemon.report.inquiries import section_json, section_text
 from daemon.report.query import ROW_FIELDS, MissedReport, MissedRow
 
 FORMATS = ("text", "csv", "json", "html")
@@ -117,6 +118,7 @@ def report_json(report: MissedReport) -> dict[str, Any]:
         "callers": len(report.rows),
         "missed_calls": report.missed_calls,
         "rows": [row_json(row, report) for row in report.rows],
+        "unanswered_inquiries": section_json(report.inquiries, lambda value: iso(value, report)),
     }
 
 
@@ -184,4 +186,5 @@ def render_text(report: MissedReport) -> str:
     for key, rows in report.groups():
         lines += ["", f"{manager_title(key)}: {len(rows)} caller{'s' if len(rows) != 1 else ''}"]
         lines += [_text_row(row, report) for row in rows]
+    lines += section_text(report.inquiries, lambda value: local(value, report))
     return "\n".join(lines) + "\n"

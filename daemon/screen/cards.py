@@ -16,6 +16,7 @@ from daemon.repository import Repository
 from daemon.screen.phase import Phase, legs_of
 
 HISTORY_SIZE = 5
+INQUIRY_TEXT_SHOWN_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -117,4 +118,9 @@ def card_json(snapshot: CallSnapshot, *, phase: Phase, region: str) -> dict[str,
         "talk_seconds": call["talk_seconds"],
         "note": call["note"],
         "history": [_history_item(row) for row in snapshot.history],
+        # Inquiries (forms, chats): the channel, the sender and the start of what was written.
+        "channel": call.get("channel", "call"),
+        "source": call.get("source"),
+        "email": call.get("email"),
+        "text": (call.get("text") or "")[:INQUIRY_TEXT_SHOWN_CHARS] or None,
     }

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from daemon.callstate import Leg, fold_leg
 from daemon.domain import CallLegChanged
 
-Phase = Literal["ringing", "answered", "ended", "taken", "missed"]
+Phase = Literal["ringing", "answered", "ended", "taken", "missed", "inquiry"]
 # Phases of a call that is still on the manager's phone: a card in one of them
 # pops up even on a screen that has not shown this call before.
 LIVE_PHASES: frozenset[str] = frozenset({"ringing", "answered"})
@@ -38,6 +38,8 @@ def phase_for(extension: str, call: Mapping[str, Any], legs: Iterable[Leg]) -> P
     talked in it, or when callbridge routed it there (the leg may not have
     appeared yet). ``taken`` means a colleague answered while this phone rang.
     """
+    if call.get("channel", "call") != "call":
+        return inquiry_phase(extension, call)
     if call["direction"] == "internal":
         return None  # a colleague calling: no caller card
     mine = [leg for leg in legs if leg.callee.extension == extension]
@@ -55,3 +57,10 @@ def phase_for(extension: str, call: Mapping[str, Any], legs: Iterable[Leg]) -> P
     if call["status"] == "answered":
         return "taken"
     return "missed"
+
+
+def inquiry_phase(extension: str, inquiry: Mapping[str, Any]) -> Phase | None:
+    """A form or chat inquiry pops up for the contact's responsible manager, or, when
+    there is none, for everyone signed in."""
+    responsible = inquiry.get("responsible_extension")
+    return "inquiry" if responsible in (None, extension) else None

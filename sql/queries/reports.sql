@@ -48,3 +48,27 @@ FROM per_caller p
 LEFT JOIN contacts ct ON ct.id = p.contact_id
 LEFT JOIN managers mg ON mg.id = ct.responsible_id
 ORDER BY mg.extension NULLS LAST, p.last_missed_at DESC;
+
+-- name: unanswered_inquiries
+-- Inquiries (forms, chats, messengers, e-mail) that came in [$1, $2) and that
+-- nobody has answered since: no reply in the conversation and no outbound call
+-- to the contact after it came. Unreachable ones (no contact) are counted apart.
+-- Uses communications_started_idx, then communications_contact_idx.
+SELECT c.id AS communication_id, c.channel, c.source, c.started_at, c.contact_id,
+       ct.name AS contact_name, c.phone, c.email, c.ad_source,
+       mg.extension AS responsible_extension, mg.name AS responsible_name,
+       left(c.text, 200) AS excerpt
+FROM communications c
+JOIN contacts ct ON ct.id = c.contact_id
+LEFT JOIN managers mg ON mg.id = ct.responsible_id
+WHERE c.channel <> 'call' AND c.started_at >= $1 AND c.started_at < $2
+  AND c.replied_at IS NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM communications o
+      WHERE o.contact_id = c.contact_id AND o.channel = 'call' AND o.direction = 'outbound'
+        AND o.started_at > c.started_at)
+ORDER BY mg.extension NULLS LAST, c.started_at;
+
+-- name: unreachable_inquiries
+SELECT count(*) FROM communications
+WHERE channel <> 'call' AND contact_id IS NULL AND started_at >= $1 AND started_at < $2;

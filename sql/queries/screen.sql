@@ -13,8 +13,12 @@ SELECT c.id, c.entry_id, c.direction, c.status, c.phone, c.phone_raw, c.contact_
        rm.extension AS responsible_extension, rm.name AS responsible_name,
        ol.id AS open_lead_id, ol.created_at AS open_lead_created_at,
        ol.ad_source AS open_lead_ad_source,
-       (SELECT extract(epoch FROM clock_timestamp() - max(i.received_at))::float8
-          FROM inbox i WHERE i.entry_id = c.entry_id) AS quiet_s
+       CASE WHEN c.channel = 'call'
+            THEN (SELECT extract(epoch FROM clock_timestamp() - max(i.received_at))::float8
+                    FROM inbox i WHERE i.entry_id = c.entry_id)
+            -- An inquiry (form, chat) has no inbox rows by entry_id: its last change counts.
+            ELSE extract(epoch FROM clock_timestamp() - c.updated_at)::float8 END AS quiet_s,
+       c.channel, c.source, c.text, c.email, c.message_count
 FROM communications c
 LEFT JOIN managers am ON am.id = c.manager_id
 LEFT JOIN contacts ct ON ct.id = c.contact_id
@@ -59,6 +63,7 @@ SELECT entry_id
 FROM communications
 WHERE started_at >= $1 AND ended_at IS NULL AND NOT finished
   AND direction IS DISTINCT FROM 'internal'
+  AND channel = 'call'
 ORDER BY started_at;
 
 -- name: screen_manager

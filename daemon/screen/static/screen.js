@@ -15,7 +15,10 @@ const PHASES = {
   ended: { text: "Разговор завершён", cls: "ended" },
   taken: { text: "Ответил коллега", cls: "taken" },
   missed: { text: "Пропущенный звонок", cls: "missed" },
+  inquiry: { text: "Новое обращение", cls: "ringing" },
 };
+const CHANNELS = { web_form: "Заявка с сайта", chat: "Чат на сайте", telegram: "Telegram", vk: "ВКонтакте",
+  email: "E-mail", api: "Заявка" };
 const DIRECTIONS = { inbound: "Входящий", outbound: "Исходящий", internal: "Внутренний" };
 
 const state = {
@@ -203,7 +206,12 @@ function showCard(card) {
   const contact = card.contact;
   $("caller-name").textContent = contact && contact.name ? contact.name : (card.phone_e164 ? "Новый абонент" : "Номер скрыт");
   $("caller-name").classList.toggle("unknown", !(contact && contact.name));
-  $("caller-phone").textContent = card.phone || "Номер скрыт";
+  const inquiry = card.channel && card.channel !== "call";
+  if (inquiry && !(contact && contact.name)) $("caller-name").textContent = "Новое обращение";
+  $("caller-phone").textContent = card.phone || (inquiry ? (card.email || "") : "Номер скрыт");
+  if (inquiry) badge.textContent = `${phase.text}: ${CHANNELS[card.channel] || card.channel}`;
+  $("inquiry-text").hidden = !(inquiry && card.text);
+  $("inquiry-text").textContent = inquiry && card.text ? card.text : "";
   $("responsible").textContent = person(card.responsible) || "не назначен";
   const tags = $("tags");
   tags.replaceChildren(...(contact && contact.tags.length ? contact.tags.map((t) => el("span", { class: "tag", text: t })) : [el("span", { class: "muted", text: "нет" })]));

@@ -1,0 +1,64 @@
+"""A generic form webhook: Bearer or ``?token=``, JSON / URL-encoded / multipart, alias keys."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.form import fields as f
+from daemon.contacts.identifiers import normalise_email
+from daemon.inquiries.delivery import (
+    Delivery,
+    Reply,
+    Translated,
+    content_hash,
+    form_fields,
+    lookup,
+    require_token,
+    text,
+    utm_from_fields,
+    utm_from_url,
+    utm_present,
+)
+from daemon.inquiries.model import Inquiry, Referrer
+from daemon.phones import normalise_phone
+
+ANSWER = Reply(200, {"ok": True})
+
+
+def translate(delivery: Delivery) -> Translated:
+    require_token(delivery)
+    fields = form_fields(delivery)
+    return Translated(form_inquiry(delivery, fields, channel="web_form",
+                                   external_id=lookup(fields, f.EXTERNAL_ID)
+                                   or text(delivery.headers.get("Idempotency-Key"))), ANSWER)
+
+
+def form_inquiry(delivery: Delivery, fields: Mapping[str, Any], *, channel: str,
+                 external_id: str | None) -> Inquiry:
+    """The inquiry of a flat form; shared with Tilda, whose fields are named by the site owner."""
+    phone = text(lookup(fields, f.PHONE))
+    email = text(lookup(fields, f.EMAIL))
+    message = lookup(fields, f.TEXT)
+    page_url = text(lookup(fields, f.PAGE_URL)) or text(delivery.headers.get("Referer"))
+    utm = utm_from_fields(fields)
+    if not utm_present(utm):
+        utm = utm_from_url(page_url)
+    if external_id is None:
+        external_id = content_hash(delivery.source, normalise_phone(phone or "", delivery.region) or phone,
+                                   normalise_email(email) or email, message)
+    referrer = Referrer(name=text(lookup(fields, f.REFERRER_NAME)), phone=text(lookup(fields, f.REFERRER_PHONE)),
+                        email=text(lookup(fields, f.REFERRER_EMAIL)))
+    return Inquiry(
+        channel=channel,  # type: ignore[arg-type]
+        source=delivery.source,
+        external_id=external_id[:500],
+        received_at=delivery.received_at,
+        name=text(lookup(fields, f.NAME)),
+        phones=(phone,) if phone else (),
+        emails=(email,) if email else (),
+        text=text(message, limit=None),
+        page_url=page_url,
+        utm=utm,
+        referrer=referrer if (referrer.phone or referrer.email) else None,
+    )

@@ -1,0 +1,5 @@
+"""Jivo chat widget Webhooks API (kind ``jivo``): PROTOCOLS.md §3."""
+
+from adapters.jivo.translate import translate
+
+__all__ = ["translate"]

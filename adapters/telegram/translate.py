@@ -1,0 +1,72 @@
+"""Telegram: ``X-Telegram-Bot-Api-Secret-Token`` (set by our ``setWebhook``), one ``Update`` per POST.
+
+Only ``message`` updates are filed (an edited message has the same id and is
+not news; other updates are not inquiries). The person is ``from.id``; a phone
+arrives only as a shared contact, trusted as the sender's own only when
+``contact.user_id == from.id``, or typed in the text. External id
+``<chat.id>:<message_id>`` (``update_id`` restarts at random after a week of
+silence); the conversation is the chat.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from daemon.inquiries.delivery import (
+    Delivery,
+    Malformed,
+    Refused,
+    Reply,
+    Translated,
+    epoch,
+    json_object,
+    obj,
+    secret_matches,
+    text,
+)
+from daemon.inquiries.model import Inquiry
+from daemon.inquiries.textscan import emails_in, phones_in
+
+ANSWER = Reply(200, None)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def translate(delivery: Delivery) -> Translated:
+    if not secret_matches(delivery.headers.get(SECRET_HEADER), delivery.settings):
+        raise Refused(f"missing or wrong {SECRET_HEADER}")
+    update = json_object(delivery.body)
+    if "update_id" not in update:
+        raise Malformed("update_id is missing: not a Telegram Update")
+    message = update.get("message")
+    if not isinstance(message, dict):
+        return Translated(None, ANSWER)  # edited messages, callbacks, member changes: not inquiries
+    sender, chat = obj(message.get("from")), obj(message.get("chat"))
+    chat_id, message_id = text(chat.get("id")), text(message.get("message_id"))
+    if chat_id is None or message_id is None:
+        raise Malformed("message.chat.id and message.message_id are required")
+    if sender.get("is_bot") is True:
+        return Translated(None, ANSWER)
+    body = text(message.get("text"), limit=None) or text(message.get("caption"), limit=None)
+    phones = _own_contact(message, sender) + phones_in(body, delivery.region)[:1]
+    inquiry = Inquiry(
+        channel="telegram", source=delivery.source, external_id=f"{chat_id}:{message_id}"[:500],
+        received_at=epoch(message.get("date"), default=delivery.received_at),
+        conversation_id=f"tg:{chat_id}"[:500], name=_name(sender), phones=tuple(phones),
+        emails=tuple(emails_in(body)[:1]), telegram_id=text(sender.get("id")), text=body,
+    )
+    return Translated(inquiry, ANSWER)
+
+
+def _own_contact(message: dict[str, Any], sender: dict[str, Any]) -> list[str]:
+    """The phone of a shared contact, when it is the sender's own (a forwarded card is someone else)."""
+    contact = obj(message.get("contact"))
+    phone = text(contact.get("phone_number"))
+    if phone is None or text(contact.get("user_id")) is None or text(contact.get("user_id")) != text(sender.get("id")):
+        return []
+    # Telegram sends it without "+" in practice: 79161234567.
+    return [phone if phone.startswith("+") else "+" + phone]
+
+
+def _name(sender: dict[str, Any]) -> str | None:
+    parts = [text(sender.get("first_name")), text(sender.get("last_name"))]
+    return " ".join(p for p in parts if p) or None

@@ -1,0 +1,148 @@
+"""The inquiry API: ``POST /api/inquiries`` (our own contract), referrals, and the routes.
+
+``POST /api/inquiries`` (bearer token, checked by the /api middleware) takes
+``{source, external_id, name, phone, email, telegram, vk, text, page_url,
+utm{...}, referrer{name, phone, email}}`` and answers ``201 {communication_id,
+contact_id, lead_id, new_contact, new_lead, unreachable}``; the same source and
+external_id again is ``200`` with the same ids, read back from what was stored.
+While PostgreSQL is away the inquiry is spooled and the answer is ``202``
+without ids (it is durable, and filed when the database is back).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from daemon.admission import EventNotStorable
+from daemon.errors import StorageError, StorageUnavailable
+from daemon.inquiries.delivery import text
+from daemon.inquiries.endpoints import (
+    BodyTooLarge,
+    envelope,
+    error,
+    inquiry_webhook,
+    raw_text,
+    read_body,
+    validation_problem,
+)
+from daemon.inquiries.model import Inquiry, Referrer, Utm
+from daemon.inquiries.pipeline import entry_id_of
+from daemon.keys import INTAKE, REPOSITORY
+from daemon.queries import q
+from daemon.repository import translated_errors
+
+BIGINT_DIGITS = 18
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ApiUtm(_Loose):
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+    content: str | None = None
+    term: str | None = None
+
+
+class ApiReferrer(_Loose):
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+class ApiInquiry(_Loose):
+    source: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    external_id: str | int = Field(union_mode="left_to_right")
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    telegram: str | int | None = None
+    vk: str | int | None = None
+    text: str | None = None
+    page_url: str | None = None
+    utm: ApiUtm | None = None
+    referrer: ApiReferrer | None = None
+
+    def inquiry(self, received_at: datetime) -> Inquiry:
+        utm = self.utm or ApiUtm()
+        ref = self.referrer
+        return Inquiry(
+            channel="api", source=self.source, external_id=text(self.external_id, limit=500) or "-",
+            received_at=received_at, name=text(self.name),
+            phones=tuple(p for p in [text(self.phone)] if p), emails=tuple(e for e in [text(self.email)] if e),
+            telegram_id=text(self.telegram), vk_id=text(self.vk), text=text(self.text, limit=None),
+            page_url=text(self.page_url),
+            utm=Utm(**{k: text(getattr(utm, k)) for k in ("source", "medium", "campaign", "content", "term")}),
+            referrer=Referrer(name=text(ref.name), phone=text(ref.phone), email=text(ref.email)) if ref else None,
+        )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/inquiries/{source}", inquiry_webhook)
+    app.router.add_post("/api/inquiries", post_inquiry)
+    app.router.add_get("/api/contacts/{contact_id}/referrals", referrals)
+
+
+async def post_inquiry(request: web.Request) -> web.Response:
+    try:
+        body = await read_body(request)
+    except BodyTooLarge:
+        return error(413, "body too large")
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return error(400, "body is not JSON", detail=str(exc)[:120])
+    if not isinstance(data, dict):
+        return error(400, "body must be a JSON object")
+    try:
+        given = ApiInquiry.model_validate(data)
+    except ValidationError as exc:
+        return error(400, "invalid inquiry", fields=validation_problem(exc))
+    if text(given.external_id) is None:
+        return error(400, "invalid inquiry", fields=[{"field": "external_id", "problem": "must not be empty"}])
+    inquiry = given.inquiry(datetime.now(UTC))
+    env = envelope(inquiry, path=request.path, raw=raw_text(body))
+    try:
+        outcome = await request.app[INTAKE].accept(env)
+        result = None if outcome == "spooled" else await _result(request, entry_id_of(inquiry))
+    except EventNotStorable as exc:
+        return error(400, "the database would refuse this inquiry", fields=exc.problems)
+    except (StorageUnavailable, StorageError):
+        return error(503, "storage unavailable, retry later")
+    if result is None:
+        return web.json_response({"spooled": True, "source": inquiry.source,
+                                  "external_id": inquiry.external_id}, status=202)
+    return web.json_response(result, status=201 if outcome == "stored" else 200)
+
+
+async def _result(request: web.Request, entry_id: str) -> dict[str, Any] | None:
+    with translated_errors():
+        row = await request.app[REPOSITORY].pool.fetchrow(q("inquiry_result"), entry_id)
+    return dict(row) if row else None
+
+
+async def referrals(request: web.Request) -> web.Response:
+    """Whom the contact brought («Рекомендация»)."""
+    given = request.match_info["contact_id"]
+    if not (given.isascii() and given.isdigit() and len(given) <= BIGINT_DIGITS):
+        return error(400, "contact id must be a number")
+    pool = request.app[REPOSITORY].pool
+    try:
+        with translated_errors():
+            if not await pool.fetchval(q("contact_exists"), int(given)):
+                return error(404, "no such contact")
+            rows = await pool.fetch(q("contact_referrals"), int(given))
+    except StorageUnavailable:
+        return error(503, "storage unavailable, retry later")
+    return web.json_response([
+        {"contact_id": r["contact_id"], "name": r["name"], "phones": r["phones"], "emails": r["emails"],
+         "communication_id": r["communication_id"], "referred_at": r["created_at"].astimezone(UTC).isoformat()}
+        for r in sorted(rows, key=lambda r: (r["created_at"], r["contact_id"]))
+    ])

@@ -1,0 +1,299 @@
+"""The inquiry pipeline: one inquiry, one transaction, the same steps for every channel.
+
+After the inbox took the raw request (dedup by source and external id), an
+inquiry is filed: its identifiers are canonicalised; the contact is found by
+any of them and given those it lacked; an identifier held by ANOTHER contact
+merges nothing but proposes the pair as an ``identifier`` duplicate; a contact
+is made when nobody matches and the inquiry gives a way to reply; the open
+lead is joined or opened (``Tx.open_lead``) with the ad source.
+
+One exception to "never merge": a contact known only by a messenger id, made
+by this very conversation, is merged into the contact whose phone or e-mail
+the conversation reveals (a journaled, undoable merge, ``merge_contacts``).
+
+A chat's messages grow one communication while the conversation lasts (an
+idle gap closes it): the new text is appended, never re-derived.
+
+Locks, in the order of docs/ARCHITECTURE: the conversation (taken with the
+inbox insert), then the identifiers sorted. A phone's lock key is the one the
+call pipeline takes, so a call and a form of one new number make one contact.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from config.settings import Settings
+from daemon.contacts.identifiers import Identifier, InvalidIdentifier, Kind, parse_identifier
+from daemon.domain import Envelope, InquiryReceived
+from daemon.inquiries.model import MAX_TEXT_CHARS, Inquiry
+from daemon.inquiries.rules import REFERRAL_AD_SOURCE, ad_source_for, has_referrer
+from daemon.inquiries.store import Conversation, Holder, InquiryStore
+from daemon.repository import Tx
+
+log = structlog.get_logger(__name__)
+
+STRENGTH: dict[str, int] = {"phone": 0, "email": 1, "telegram": 2, "vk": 3}
+MERGE_ACTOR = "inquiry-pipeline"
+MergeContacts = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Filed:
+    communication_id: int | None
+    contact_id: int | None
+    lead_id: int | None
+    new_contact: bool
+    unreachable: bool
+
+
+def entry_id_of(inquiry: Inquiry) -> str:
+    return f"inq:{inquiry.source}:{inquiry.external_id}"
+
+
+def lock_key_of(env: Envelope) -> str | None:
+    """The conversation's lock (messages of one chat are filed one at a time)."""
+    if not isinstance(env.event, InquiryReceived):
+        return None
+    inquiry = env.event.inquiry
+    if inquiry.conversation_id is None:
+        return None
+    return f"conversation:{inquiry.source}:{inquiry.conversation_id}"
+
+
+def _lock_key(identifier: Identifier) -> str:
+    return f"phone:{identifier.value}" if identifier.kind == "phone" else f"{identifier.kind}:{identifier.value}"
+
+
+def _unique(items: list[Holder]) -> list[Holder]:
+    seen: dict[int, Holder] = {}
+    for item in items:
+        seen.setdefault(item.contact_id, item)
+    return list(seen.values())
+
+
+def merge_available() -> MergeContacts | None:
+    """``merge_contacts`` of the contacts-merge work, once it is there."""
+    try:
+        from daemon.contacts.merge import merge_contacts
+    except ImportError:
+        return None
+    return merge_contacts
+
+
+class InquiryPipeline:
+    def __init__(self, *, region: str, settings: Callable[[], Settings],
+                 merge: MergeContacts | None | bool = True, on_filed: Callable[[str, str], None] | None = None) -> None:
+        self.region = region
+        self._settings = settings  # the reloadable settings: read on every inquiry
+        # True: the contacts-merge work's merge_contacts when installed; False: never merge.
+        self._merge = merge_available() if merge is True else (merge or None)
+        self._on_filed = on_filed
+
+    async def file(self, tx: Tx, event: InquiryReceived) -> Filed:
+        inquiry = event.inquiry
+        store = InquiryStore(tx.conn)
+        settings = self._settings()
+        at = inquiry.received_at
+        replied_at = _epoch(event.replied_at) or (at if inquiry.from_agency else None)
+        conv = None
+        if inquiry.conversation_id is not None:
+            conv = await store.open_conversation(inquiry.source, inquiry.conversation_id, at,
+                                                 settings.conversation_idle_s)
+        entry_id = conv.entry_id if conv is not None else entry_id_of(inquiry)
+        if inquiry.from_agency:
+            return await self._agency_message(store, inquiry, conv, replied_at)
+        identifiers, invalid = await self._identifiers(store, inquiry)
+        referrer_ids = self._referrer_identifiers(inquiry)
+        # All in one sorted order (the referrer's too): two inquiries naming each
+        # other's phones must not take the same locks in opposite orders.
+        for key in sorted({_lock_key(i) for i in identifiers + referrer_ids}):
+            await tx.lock(key)
+        holders = await store.holders(identifiers)
+        conv_holder = await store.contact(conv.contact_id) if conv and conv.contact_id else None
+        primary, absorbed, others = self._choose(identifiers, holders, conv_holder, conv)
+        ad_source = ad_source_for(inquiry, settings)
+        new_contact = False
+        contact_id: int | None
+        if primary is None and identifiers:
+            contact_id = await store.create_contact(name=_clean(inquiry.name), ad_source=ad_source,
+                                                    entry_id=entry_id)
+            new_contact = True
+        else:
+            contact_id = primary.contact_id if primary else None
+        if contact_id is not None:
+            await self._link(tx, store, inquiry, contact_id, identifiers, invalid, holders, others,
+                             absorbed={h.contact_id for h in absorbed})
+            if not new_contact:
+                await store.fill_contact(contact_id, name=_clean(inquiry.name), ad_source=ad_source)
+        referrer_id = await self._referrer(tx, store, inquiry, referrer_ids, entry_id, contact_id)
+        write = functools.partial(self._communication, store, inquiry, conv, entry_id=entry_id,
+                                  identifiers=identifiers, ad_source=ad_source, replied_at=replied_at)
+        if absorbed and contact_id is not None and conv is not None:
+            # The message joins the conversation as it stands (the chat's own contact and
+            # lead); the merge then moves the conversation, its lead and identifiers to the
+            # survivor, so its journal sees the rows as this transaction leaves them.
+            communication_id = await write(contact_id=None, lead_id=None)
+            for holder in absorbed:
+                await self._absorb(tx, contact_id, holder, inquiry)
+            lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id)
+            await store.relink(communication_id, contact_id, lead_id)
+        else:
+            lead_id = None
+            if contact_id is not None:
+                lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id)
+            communication_id = await write(contact_id=contact_id, lead_id=lead_id)
+        if referrer_id is not None and contact_id is not None:
+            await store.add_referral(contact_id, referrer_id, communication_id)
+        outcome = "unreachable" if contact_id is None else ("new_contact" if new_contact else "known_contact")
+        log.info("inquiry_filed", source=inquiry.source, external_id=inquiry.external_id, outcome=outcome,
+                 contact_id=contact_id, lead_id=lead_id, communication_id=communication_id,
+                 conversation=conv is not None, merged=[h.contact_id for h in absorbed])
+        if self._on_filed is not None:
+            self._on_filed(inquiry.channel, outcome)
+        return Filed(communication_id, contact_id, lead_id, new_contact, contact_id is None)
+
+    # -- steps ------------------------------------------------------------------
+    async def _identifiers(self, store: InquiryStore, inquiry: Inquiry
+                           ) -> tuple[list[Identifier], list[InvalidIdentifier]]:
+        """Canonical identifiers (each once, the agency's own lines dropped) and the invalid ones."""
+        raw: list[tuple[Kind, str | None]] = [("phone", p) for p in inquiry.phones]
+        raw += [("email", e) for e in inquiry.emails]
+        raw += [("telegram", inquiry.telegram_id), ("vk", inquiry.vk_id)]
+        valid: list[Identifier] = []
+        invalid: list[InvalidIdentifier] = []
+        for kind, text in raw:
+            found = parse_identifier(kind, text, region=self.region)
+            if isinstance(found, Identifier) and found not in valid:
+                valid.append(found)
+            elif isinstance(found, InvalidIdentifier):
+                invalid.append(found)
+        ours = await store.agency_phones([i.value for i in valid if i.kind == "phone"])
+        return [i for i in valid if not (i.kind == "phone" and i.value in ours)], invalid
+
+    async def _link(self, tx: Tx, store: InquiryStore, inquiry: Inquiry, contact_id: int,
+                    identifiers: list[Identifier], invalid: list[InvalidIdentifier],
+                    holders: dict[Identifier, Holder], others: list[Holder], *, absorbed: set[int]) -> None:
+        """Give the contact the identifiers nobody holds; propose the other holders as duplicates.
+
+        Those of contacts about to be absorbed are left to the merge, which moves them.
+        """
+        for identifier in identifiers:
+            held = holders.get(identifier)
+            if held is None:
+                owner = await tx.add_identifier(identifier.kind, identifier.value, contact_id)
+                if owner != contact_id:  # cannot happen under the identifier's lock; still no merge
+                    others.append(Holder(owner, None, False))
+        for bad in invalid:
+            await tx.add_invalid_identifier(contact_id, bad.kind, bad.value, bad.reason)
+        for other in _unique(others):
+            if other.contact_id != contact_id and other.contact_id not in absorbed:
+                await store.duplicate_hint(contact_id, other.contact_id, _evidence(inquiry, holders, other))
+
+    def _choose(self, identifiers: list[Identifier], holders: dict[Identifier, Holder],
+                conv_holder: Holder | None, conv: Conversation | None
+                ) -> tuple[Holder | None, list[Holder], list[Holder]]:
+        """(primary contact, contacts to absorb into it, contacts to propose as duplicates)."""
+        by_strength = [holders[i] for i in sorted(identifiers, key=lambda i: STRENGTH[i.kind]) if i in holders]
+        everyone = _unique(([conv_holder] if conv_holder else []) + by_strength)
+        if not everyone:
+            return None, [], []
+
+        def absorbable(h: Holder) -> bool:
+            return (self._merge is not None and conv is not None and h.messenger_only
+                    and h.created_by_entry_id == conv.entry_id)
+
+        solid = [h for h in everyone if not absorbable(h)]
+        if not solid:
+            return everyone[0], [], everyone[1:]
+        primary = conv_holder if conv_holder in solid else solid[0]
+        absorbed = [h for h in everyone if absorbable(h)] if not primary.messenger_only else []
+        others = [h for h in everyone if h is not primary and h not in absorbed]
+        return primary, absorbed, others
+
+    async def _absorb(self, tx: Tx, survivor_id: int, holder: Holder, inquiry: Inquiry) -> None:
+        assert self._merge is not None
+        await self._merge(tx, survivor_id=survivor_id, merged_ids=[holder.contact_id], actor=MERGE_ACTOR,
+                          reason=f"conversation {inquiry.source}:{inquiry.conversation_id} revealed a phone "
+                                 f"or e-mail of a known contact")
+        log.info("messenger_contact_absorbed", survivor_id=survivor_id, merged_id=holder.contact_id)
+
+    def _referrer_identifiers(self, inquiry: Inquiry) -> list[Identifier]:
+        if not has_referrer(inquiry):
+            return []
+        ref = inquiry.referrer
+        assert ref is not None
+        found = [parse_identifier("phone", ref.phone, region=self.region), parse_identifier("email", ref.email)]
+        return [i for i in found if isinstance(i, Identifier)]
+
+    async def _referrer(self, tx: Tx, store: InquiryStore, inquiry: Inquiry, identifiers: list[Identifier],
+                        entry_id: str, contact_id: int | None) -> int | None:
+        """The referrer's contact, found by identifier or made (its locks are already held)."""
+        if not identifiers or contact_id is None:
+            return None
+        ref = inquiry.referrer
+        assert ref is not None
+        holders = await store.holders(identifiers)
+        referrer_id = next((holders[i].contact_id for i in identifiers if i in holders), None)
+        if referrer_id is None:
+            referrer_id = await store.create_contact(name=_clean(ref.name), ad_source=None,
+                                                     entry_id=f"{entry_id}:referrer")
+        for identifier in identifiers:
+            if identifier not in holders:
+                await tx.add_identifier(identifier.kind, identifier.value, referrer_id)
+        return referrer_id if referrer_id != contact_id else None
+
+    async def _communication(self, store: InquiryStore, inquiry: Inquiry, conv: Conversation | None, *,
+                             entry_id: str, contact_id: int | None, lead_id: int | None,
+                             identifiers: list[Identifier], ad_source: str | None,
+                             replied_at: datetime | None) -> int:
+        phone = next((i.value for i in identifiers if i.kind == "phone"), None)
+        email = next((i.value for i in identifiers if i.kind == "email"), None)
+        utm = inquiry.utm.model_dump(exclude_none=True) or None
+        text = (inquiry.text or "")[:MAX_TEXT_CHARS] or None
+        common = {"contact_id": contact_id, "lead_id": lead_id, "phone": phone, "email": email,
+                  "ad_source": ad_source, "at": inquiry.received_at, "text": text, "utm": utm,
+                  "page_url": inquiry.page_url, "replied_at": replied_at}
+        if conv is not None:
+            await store.append_message(max_chars=MAX_TEXT_CHARS, id=conv.id, **common)
+            return conv.id
+        return await store.insert_communication(
+            entry_id=entry_id, channel=inquiry.channel, source=inquiry.source, external_id=inquiry.external_id,
+            conversation_key=inquiry.conversation_id, **common)
+
+    async def _agency_message(self, store: InquiryStore, inquiry: Inquiry, conv: Conversation | None,
+                              replied_at: datetime | None) -> Filed:
+        """A manager's reply: it joins the conversation, identifies nobody, opens nothing."""
+        if conv is None:
+            log.info("agency_message_without_conversation", source=inquiry.source)
+            return Filed(None, None, None, False, False)
+        await store.append_message(max_chars=MAX_TEXT_CHARS, id=conv.id, contact_id=None, lead_id=None,
+                                   phone=None, email=None, ad_source=None, at=inquiry.received_at,
+                                   text=(inquiry.text or "")[:MAX_TEXT_CHARS] or None, utm=None,
+                                   page_url=None, replied_at=replied_at)
+        return Filed(conv.id, conv.contact_id, conv.lead_id, False, False)
+
+
+def _clean(text: str | None) -> str | None:
+    text = (text or "").strip()
+    return text[:200] or None
+
+
+def _epoch(value: int | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+def _evidence(inquiry: Inquiry, holders: dict[Identifier, Holder], other: Holder) -> dict[str, Any]:
+    """What the duplicate hint shows: which inquiry, and which of its identifiers the other holds."""
+    held = [{"kind": i.kind, "value": i.value} for i, h in holders.items() if h.contact_id == other.contact_id]
+    return {"inquiry": {"source": inquiry.source, "external_id": inquiry.external_id,
+                        "channel": inquiry.channel}, "identifiers": held}
+
+
+__all__ = ["REFERRAL_AD_SOURCE", "Filed", "InquiryPipeline", "entry_id_of", "lock_key_of"]

@@ -1,0 +1,93 @@
+"""The inquiry pipeline's SQL (sql/queries/inquiries.sql), on the pipeline's transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from daemon.contacts.identifiers import Identifier
+from daemon.queries import q
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """A contact found by an identifier, and what decides whether it may be absorbed."""
+
+    contact_id: int
+    created_by_entry_id: str | None
+    messenger_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: int
+    entry_id: str
+    contact_id: int | None
+    lead_id: int | None
+
+
+def _json(values: dict[str, Any]) -> str:
+    return json.dumps(values, ensure_ascii=False, default=_encode)
+
+
+def _encode(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+class InquiryStore:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def holders(self, identifiers: Sequence[Identifier]) -> dict[Identifier, Holder]:
+        if not identifiers:
+            return {}
+        rows = await self.conn.fetch(q("inquiry_identifier_holders"),
+                                     [i.kind for i in identifiers], [i.value for i in identifiers])
+        return {Identifier(r["kind"], r["value"]): Holder(r["contact_id"], r["created_by_entry_id"],
+                                                           r["messenger_only"]) for r in rows}
+
+    async def contact(self, contact_id: int) -> Holder | None:
+        """The contact as a Holder; None when it is gone or merged into another."""
+        row = await self.conn.fetchrow(q("inquiry_contact_facts"), contact_id)
+        if row is None or row["merged_into"] is not None:
+            return None
+        return Holder(row["contact_id"], row["created_by_entry_id"], row["messenger_only"])
+
+    async def open_conversation(self, source: str, key: str, at: datetime, idle_s: float) -> Conversation | None:
+        row = await self.conn.fetchrow(q("inquiry_open_conversation"), source, key, at, idle_s)
+        return Conversation(row["id"], row["entry_id"], row["contact_id"], row["lead_id"]) if row else None
+
+    async def agency_phones(self, phones: Sequence[str]) -> set[str]:
+        if not phones:
+            return set()
+        rows = await self.conn.fetch(q("inquiry_agency_phones"), list(phones))
+        return {r["line_key"] for r in rows}
+
+    async def create_contact(self, *, name: str | None, ad_source: str | None, entry_id: str) -> int:
+        return await self.conn.fetchval(q("inquiry_create_contact"), name, ad_source, entry_id)
+
+    async def fill_contact(self, contact_id: int, *, name: str | None, ad_source: str | None) -> None:
+        await self.conn.execute(q("inquiry_fill_contact"), contact_id, name, ad_source)
+
+    async def duplicate_hint(self, a: int, b: int, evidence: dict[str, Any]) -> None:
+        await self.conn.execute(q("inquiry_duplicate_hint"), a, b, _json(evidence))
+
+    async def insert_communication(self, **values: Any) -> int:
+        return await self.conn.fetchval(q("inquiry_insert_communication"), _json(values))
+
+    async def append_message(self, *, max_chars: int, **values: Any) -> None:
+        await self.conn.execute(q("inquiry_append_message"), _json(values), max_chars)
+
+    async def relink(self, communication_id: int, contact_id: int, lead_id: int) -> None:
+        """Point the communication at this contact and lead, if it does not already."""
+        await self.conn.execute(q("inquiry_relink"), communication_id, contact_id, lead_id)
+
+    async def add_referral(self, contact_id: int, referrer_id: int, communication_id: int) -> None:
+        await self.conn.execute(q("inquiry_insert_referral"), contact_id, referrer_id, communication_id)

@@ -1,0 +1,103 @@
+"""The morning report's section of inquiries nobody answered (issue 11).
+
+A form, chat, messenger or e-mail inquiry that came in the report's window and
+that has had neither a reply in its conversation nor an outbound call to the
+person since. Inquiries with no way to reply (``unreachable``) are only counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from daemon.queries import q
+from daemon.report.window import Window
+from daemon.repository import Repository, translated_errors
+
+CHANNEL_NAMES = {"web_form": "form", "chat": "site chat", "telegram": "Telegram", "vk": "VK", "email": "e-mail",
+                 "api": "API"}
+FIELDS = ("communication_id", "channel", "source", "started_at", "contact_id", "contact_name", "phone", "email",
+          "ad_source", "responsible_extension", "responsible_name", "excerpt")
+
+
+@dataclass(frozen=True)
+class UnansweredInquiry:
+    communication_id: int
+    channel: str
+    source: str | None
+    started_at: datetime
+    contact_id: int
+    contact_name: str | None
+    phone: str | None
+    email: str | None
+    ad_source: str | None
+    responsible_extension: str | None
+    responsible_name: str | None
+    excerpt: str | None
+
+
+@dataclass(frozen=True)
+class InquirySection:
+    rows: tuple[UnansweredInquiry, ...] = ()
+    unreachable: int = 0
+
+
+async def unanswered_inquiries(repo: Repository, window: Window) -> InquirySection:
+    with translated_errors():
+        rows = await repo.pool.fetch(q("unanswered_inquiries"), window.since, window.until)
+        unreachable = await repo.pool.fetchval(q("unreachable_inquiries"), window.since, window.until)
+    return InquirySection(tuple(UnansweredInquiry(**{k: r[k] for k in FIELDS}) for r in rows), unreachable)
+
+
+def _who(row: UnansweredInquiry) -> str:
+    return " ".join(p for p in (row.contact_name, row.phone, row.email) if p) or f"contact {row.contact_id}"
+
+
+def _manager(row: UnansweredInquiry) -> str:
+    if not row.responsible_extension:
+        return "no responsible manager"
+    return " ".join(p for p in (row.responsible_extension, row.responsible_name) if p)
+
+
+def summary(section: InquirySection) -> str:
+    return (f"Inquiries nobody answered: {len(section.rows)}"
+            + (f" (and {section.unreachable} with no way to reply)" if section.unreachable else ""))
+
+
+def section_text(section: InquirySection, local: Any) -> list[str]:
+    """Lines for the text report; ``local`` turns a UTC time into office time. None without inquiries."""
+    if not section.rows and not section.unreachable:
+        return []
+    lines = ["", summary(section)]
+    for row in section.rows:
+        excerpt = (row.excerpt or "").replace("\n", " ")[:80]
+        lines.append(f"  {local(row.started_at).strftime('%d.%m %H:%M')}  {CHANNEL_NAMES.get(row.channel, row.channel)}"
+                     f" ({row.source or '—'})  {_who(row)}  [{_manager(row)}]  {excerpt}")
+    return lines
+
+
+def section_html(section: InquirySection, local: Any) -> list[str]:
+    if not section.rows and not section.unreachable:
+        return []
+    parts = [f"<h2>{escape(summary(section))}</h2>"]
+    if not section.rows:
+        return parts
+    parts.append("<table><thead><tr><th>When</th><th>Channel</th><th>Who</th><th>Responsible</th>"
+                 "<th>Ad source</th><th>Wrote</th></tr></thead><tbody>")
+    for row in section.rows:
+        cells = [local(row.started_at).strftime("%d.%m %H:%M"),
+                 f"{CHANNEL_NAMES.get(row.channel, row.channel)} ({row.source or '—'})", _who(row), _manager(row),
+                 row.ad_source or "—", row.excerpt or ""]
+        parts.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
+    parts.append("</tbody></table>")
+    return parts
+
+
+def section_json(section: InquirySection, iso: Any) -> dict[str, Any]:
+    return {
+        "unreachable": section.unreachable,
+        "rows": [{k: (iso(getattr(r, k)) if k == "started_at" else getattr(r, k)) for k in FIELDS}
+                 for r in section.rows],
+    }

@@ -1,0 +1,141 @@
+-- Named queries of the inquiry pipeline (daemon/inquiries). Loaded once by daemon/queries.py.
+-- Long statements take one jsonb argument read by jsonb_to_record: named parameters.
+
+-- name: inquiry_identifier_holders
+-- Who holds each of the inquiry's identifiers ($1 kinds, $2 values, in pairs):
+-- primary-key probes of contact_identifiers. messenger_only: the contact has no
+-- phone or e-mail (a Telegram or VK chat that started without one).
+SELECT i.kind, i.value, i.contact_id, c.created_by_entry_id,
+       NOT EXISTS (SELECT 1 FROM contact_identifiers o
+                   WHERE o.contact_id = i.contact_id AND o.kind IN ('phone', 'email')) AS messenger_only
+FROM unnest($1::text[], $2::text[]) AS w (kind, value)
+JOIN contact_identifiers i ON i.kind = w.kind AND i.value = w.value
+JOIN contacts c ON c.id = i.contact_id
+WHERE c.removed_at IS NULL AND c.merged_into IS NULL;
+
+-- name: inquiry_contact_facts
+-- The same facts about one contact (the one a conversation is already linked to).
+SELECT c.id AS contact_id, c.created_by_entry_id, c.merged_into,
+       NOT EXISTS (SELECT 1 FROM contact_identifiers o
+                   WHERE o.contact_id = c.id AND o.kind IN ('phone', 'email')) AS messenger_only
+FROM contacts c WHERE c.id = $1;
+
+-- name: inquiry_open_conversation
+-- The communication of this chat that is still going on at $3 (within $4 seconds
+-- of its messages), locked for this message. Uses communications_conversation_idx.
+SELECT id, entry_id, contact_id, lead_id
+FROM communications
+WHERE source = $1 AND conversation_key = $2
+  AND last_message_at >= $3::timestamptz - make_interval(secs => $4)
+  AND started_at <= $3::timestamptz + make_interval(secs => $4)
+ORDER BY last_message_at DESC
+LIMIT 1
+FOR UPDATE;
+
+-- name: inquiry_agency_phones
+-- Which of these phones are the agency's own lines (never a client's identifier).
+SELECT line_key FROM lines WHERE line_key = ANY($1::text[]);
+
+-- name: inquiry_create_contact
+INSERT INTO contacts (name, ad_source, created_by_entry_id)
+VALUES ($1, $2, $3)
+RETURNING id;
+
+-- name: inquiry_fill_contact
+-- An inquiry names a contact that had no name, or no ad source yet.
+UPDATE contacts
+SET name = COALESCE(name, $2), ad_source = COALESCE(ad_source, $3), updated_at = now()
+WHERE id = $1 AND ((name IS NULL AND $2::text IS NOT NULL) OR (ad_source IS NULL AND $3::text IS NOT NULL));
+
+-- name: inquiry_duplicate_hint
+-- Two contacts that look like one person; never a pair marked as not duplicates.
+INSERT INTO contact_duplicate_hints (contact_low, contact_high, reason, evidence)
+SELECT least($1::bigint, $2::bigint), greatest($1::bigint, $2::bigint), 'identifier', $3::jsonb
+WHERE NOT EXISTS (SELECT 1 FROM contact_not_duplicates n
+                  WHERE n.contact_low = least($1::bigint, $2::bigint)
+                    AND n.contact_high = greatest($1::bigint, $2::bigint))
+ON CONFLICT (contact_low, contact_high) DO NOTHING;
+
+-- name: inquiry_insert_communication
+-- A new inquiry, or the first message of a conversation. finished: nothing is
+-- derived for it from PBX events (and it stays out of communications_unfinished_idx).
+INSERT INTO communications (
+    entry_id, channel, direction, status, phone, email, contact_id, lead_id, ad_source,
+    started_at, source, external_id, conversation_key, text, utm, page_url,
+    message_count, last_message_at, replied_at, finished
+)
+SELECT v.entry_id, v.channel, 'inbound', 'received', v.phone, v.email, v.contact_id, v.lead_id,
+       v.ad_source, v.at, v.source, v.external_id, v.conversation_key, v.text, v.utm, v.page_url,
+       1, v.at, v.replied_at, true
+FROM jsonb_to_record($1::jsonb) AS v (
+    entry_id text, channel text, phone text, email text, contact_id bigint, lead_id bigint,
+    ad_source text, at timestamptz, source text, external_id text, conversation_key text,
+    text text, utm jsonb, page_url text, replied_at timestamptz)
+RETURNING id;
+
+-- name: inquiry_append_message
+-- One more message of an open conversation: the transcript grows by the new
+-- text only (never re-derived from all messages), up to $2 characters; what the
+-- conversation did not know yet (contact, lead, phone, e-mail, UTM, page) is filled in.
+UPDATE communications c
+SET text = CASE
+        WHEN v.text IS NULL OR v.text = '' THEN c.text
+        WHEN c.text IS NULL OR c.text = '' THEN left(v.text, $2)
+        WHEN length(c.text) >= $2 THEN c.text
+        ELSE left(c.text || E'\n' || v.text, $2) END,
+    contact_id = COALESCE(v.contact_id, c.contact_id),
+    lead_id = COALESCE(v.lead_id, c.lead_id),
+    phone = COALESCE(c.phone, v.phone),
+    email = COALESCE(c.email, v.email),
+    ad_source = COALESCE(c.ad_source, v.ad_source),
+    utm = COALESCE(c.utm, v.utm),
+    page_url = COALESCE(c.page_url, v.page_url),
+    message_count = c.message_count + 1,
+    started_at = LEAST(c.started_at, v.at),
+    last_message_at = GREATEST(c.last_message_at, v.at),
+    replied_at = LEAST(c.replied_at, v.replied_at),
+    updated_at = now()
+FROM jsonb_to_record($1::jsonb) AS v (
+    id bigint, contact_id bigint, lead_id bigint, phone text, email text, ad_source text,
+    at timestamptz, text text, utm jsonb, page_url text, replied_at timestamptz)
+WHERE c.id = v.id;
+
+-- name: inquiry_relink
+-- After an absorbing merge: the conversation on the survivor and its open lead
+-- (a no-op when the merge already put it there, so its journal stays exact).
+UPDATE communications SET contact_id = $2, lead_id = $3, updated_at = now()
+WHERE id = $1 AND (contact_id IS DISTINCT FROM $2 OR lead_id IS DISTINCT FROM $3);
+
+-- name: inquiry_insert_referral
+INSERT INTO contact_referrals (contact_id, referrer_id, communication_id)
+VALUES ($1, $2, $3)
+ON CONFLICT (contact_id, referrer_id) DO NOTHING;
+
+-- name: inquiry_result
+-- What POST /api/inquiries answers, read back from what the pipeline stored.
+SELECT c.id AS communication_id, c.contact_id, c.lead_id,
+       EXISTS (SELECT 1 FROM contacts ct WHERE ct.id = c.contact_id AND ct.created_by_entry_id = c.entry_id)
+           AS new_contact,
+       EXISTS (SELECT 1 FROM leads l WHERE l.id = c.lead_id AND l.opened_by_entry_id = c.entry_id) AS new_lead,
+       c.contact_id IS NULL AS unreachable
+FROM communications c
+WHERE c.entry_id = $1;
+
+-- name: contact_referrals
+-- Whom contact $1 brought, also as a contact since merged into it; a brought
+-- contact merged into another is shown as its survivor. Uses
+-- contact_referrals_referrer_idx and contacts_merged_into_idx.
+SELECT DISTINCT ON (b.id) b.id AS contact_id, b.name, r.communication_id, r.created_at,
+       ARRAY(SELECT i.value FROM contact_identifiers i
+             WHERE i.contact_id = b.id AND i.kind = 'phone' ORDER BY i.value) AS phones,
+       ARRAY(SELECT i.value FROM contact_identifiers i
+             WHERE i.contact_id = b.id AND i.kind = 'email' ORDER BY i.value) AS emails
+FROM contact_referrals r
+JOIN contacts ct ON ct.id = r.contact_id
+JOIN contacts b ON b.id = COALESCE(ct.merged_into, ct.id)
+WHERE r.referrer_id = $1
+   OR r.referrer_id IN (SELECT m.id FROM contacts m WHERE m.merged_into = $1)
+ORDER BY b.id, r.created_at;
+
+-- name: contact_exists
+SELECT EXISTS (SELECT 1 FROM contacts WHERE id = $1 AND removed_at IS NULL);
