@@ -82,7 +82,7 @@ def message(headers: dict[str, str], body: bytes = b"", *, charset: str | None =
     if ctype:
         head["Content-Type"] = ctype + (f"; charset={charset}" if charset else "")
         head["Content-Transfer-Encoding"] = cte
-    lines = [f"{k}: {v}".encode("utf-8") for k, v in head.items() if v is not None]
+    lines = [f"{k}: {v}".encode() for k, v in head.items() if v is not None]
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
@@ -237,5 +237,5 @@ def test_no_bytes_break_the_parser(raw: bytes) -> None:
 def test_cyrillic_guess_and_html() -> None:
     assert guess_cyrillic("Привет, как дела".encode("cp1251")) == "cp1251"
     assert guess_cyrillic("Привет, как дела".encode("koi8-r")) == "koi8-r"
-    assert decode_bytes("ёжик".encode("utf-8"), "windows-1251") == "ёжик"
+    assert decode_bytes("ёжик".encode(), "windows-1251") == "ёжик"
     assert html_to_text("<div>a</div><div>b &lt;c&gt;</div>") == "a\n\nb <c>"

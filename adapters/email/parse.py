@@ -14,15 +14,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
+from email.errors import HeaderParseError
 from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import Literal
 
 from adapters.email.decode import decode_bytes, html_to_text, repair_header, tidy
 from adapters.email.phones import find_phone
 from daemon.inquiries.model import MAX_TEXT_CHARS, Inquiry
 
-CHANNEL = "email"
+CHANNEL: Literal["email"] = "email"
 MAX_EXTERNAL_ID_CHARS = 500
 BULK_PRECEDENCE = {"bulk", "junk", "list"}
 BOUNCE_SENDERS = {"mailer-daemon", "postmaster"}
@@ -136,7 +138,7 @@ def header_text(msg: Message, name: str) -> str | None:
     unfolded = "".join(str(raw).replace("\r\n", "\n").split("\n"))
     try:
         pieces = decode_header(unfolded)
-    except Exception:  # a malformed encoded word: keep the header as written
+    except (ValueError, LookupError, HeaderParseError):  # a malformed encoded word: keep it as written
         return repair_header(unfolded).strip()
     out = []
     for piece, charset in pieces:
@@ -196,8 +198,8 @@ def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     try:
         if " ".join(str(header).split()) == " ".join(decoded.split()):
-            pairs = [(a.display_name or "", a.addr_spec) for a in header.addresses]
-    except Exception:  # the email package gave up on the header: read it the simple way below
+            pairs = [(a.display_name or "", a.addr_spec) for a in getattr(header, "addresses", ())]
+    except (ValueError, IndexError, HeaderParseError):  # the email package gave up: read it simply below
         pairs = []
     if not pairs:
         pairs = getaddresses([decoded])
@@ -230,7 +232,7 @@ def _sent_at(msg: Message, now: datetime) -> datetime:
 
 def _body_bytes(raw: bytes) -> bytes:
     for sep in (b"\r\n\r\n", b"\n\n"):
-        head, found, body = raw.partition(sep)
+        _, found, body = raw.partition(sep)
         if found:
             return body
     return b""
