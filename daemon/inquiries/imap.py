@@ -148,7 +148,8 @@ class ImapSession:
         finally:
             if self.client.has_pending_idle():
                 self.client.idle_done()
-        await asyncio.wait_for(idle, self.endpoint.timeout_s)
+        # A push may be the server's BYE: then the IDLE never completes, the connection is gone.
+        await self._until_lost(asyncio.wait_for(idle, self.endpoint.timeout_s))
 
     async def _until_lost(self, awaitable) -> None:  # type: ignore[no-untyped-def]
         waiting = asyncio.ensure_future(awaitable)
