@@ -162,6 +162,8 @@ def running_dovecot(binary: str) -> Iterator[Dovecot]:
 
 
 # -- a client for the tests' own look at the mailbox ---------------------------------
+from daemon.inquiries.imap import quote_mailbox  # noqa: E402 - the server part above needs none of the daemon
+
 async def _session(server: Dovecot, account: Account):  # type: ignore[no-untyped-def]
     import aioimaplib
 
@@ -177,7 +179,7 @@ async def append(server: Dovecot, account: Account, messages: list[bytes], folde
     client = await _session(server, account)
     try:
         for raw in messages:
-            response = await client.append(raw, mailbox=folder)
+            response = await client.append(raw, mailbox=quote_mailbox(folder))
             assert response.result == "OK", response
     finally:
         await client.logout()
@@ -187,7 +189,7 @@ async def messages_in(server: Dovecot, account: Account, folder: str) -> list[by
     """Every message in ``folder`` (none when it does not exist), oldest first."""
     client = await _session(server, account)
     try:
-        selected = await client.select(folder)
+        selected = await client.select(quote_mailbox(folder))
         if selected.result != "OK":
             return []
         found = await client.fetch("1:*", "(BODY.PEEK[])")

@@ -162,9 +162,9 @@ async def test_idle_push_over_tls(dovecot: Dovecot, repo: Repository, running) -
 
 async def test_polling_and_copy_expunge_without_move(dovecot: Dovecot, repo: Repository, running) -> None:
     """Without IDLE the poller polls; without MOVE it copies, flags \\Deleted and expunges.
-    A watched folder other than INBOX and a separate folder for skipped mail work too."""
+    A watched folder other than INBOX and a separate, Cyrillic-named folder for skipped mail work too."""
     account = dovecot.add_account()
-    cfg = config(dovecot, account, use_idle=False, use_move=False, folder="Leads", skipped_folder="Robots")
+    cfg = config(dovecot, account, use_idle=False, use_move=False, folder="Leads", skipped_folder="Роботы")
     client_raw, _ = example("email_multipart_reply_to")
     robot_raw, _ = example("email_autoreply_koi8r")
     # The watched folder is the client's to create; the poller makes only its own folders.
@@ -177,7 +177,7 @@ async def test_polling_and_copy_expunge_without_move(dovecot: Dovecot, repo: Rep
                      and run.poller.waiting, "both messages")
     assert await messages_in(dovecot, account, "Leads") == []
     assert await messages_in(dovecot, account, DONE) == [client_raw]
-    assert await messages_in(dovecot, account, "Robots") == [robot_raw]
+    assert await messages_in(dovecot, account, "Роботы") == [robot_raw]
     # Polling: a later message is found by the next poll.
     later, _ = example("email_plain_encoded_subject")
     await append(dovecot, account, [later], folder="Leads")

@@ -9,6 +9,7 @@ servers (MOVE or COPY + \\Deleted + EXPUNGE, IDLE or not).
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import ssl
 from dataclasses import dataclass
@@ -39,9 +40,30 @@ class Endpoint:
     ssl_context: ssl.SSLContext | None = None  # None: the system's trusted CAs
 
 
+def utf7_mailbox(name: str) -> str:
+    """A mailbox name in IMAP's modified UTF-7 (RFC 3501 §5.1.3): «Обработанные» -> ``&BB4EMQ...-``."""
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            encoded = base64.b64encode("".join(pending).encode("utf-16-be")).decode("ascii")
+            out.append("&" + encoded.rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7E:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            pending.append(ch)
+    flush()
+    return "".join(out)
+
+
 def quote_mailbox(name: str) -> str:
-    """A mailbox name as an IMAP quoted string (names with spaces, "[Gmail]/..." and such)."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A mailbox name as an IMAP quoted string (spaces, "[Gmail]/...", Cyrillic names)."""
+    return '"' + utf7_mailbox(name).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _ok(response: aioimaplib.Response, what: str) -> aioimaplib.Response:
