@@ -239,3 +239,44 @@ def test_cyrillic_guess_and_html() -> None:
     assert guess_cyrillic("Привет, как дела".encode("koi8-r")) == "koi8-r"
     assert decode_bytes("ёжик".encode(), "windows-1251") == "ёжик"
     assert html_to_text("<div>a</div><div>b &lt;c&gt;</div>") == "a\n\nb <c>"
+
+
+_RUSSIAN = st.text(alphabet="абвгдежзийклмнопрстуфхцчшщъыьэюяАБВГДЕЖЗИЙКЛМНОПРСТУФХЦЧШЩЭЮЯ ,.!", min_size=1,
+                   max_size=80)
+_MOBILES = st.integers(min_value=9_000_000_000, max_value=9_999_999_999).map(lambda n: f"+7{n}")
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=_RUSSIAN.filter(lambda s: s.strip(" ,.!")), subject=_RUSSIAN, words=_RUSSIAN, phone=_MOBILES,
+       charset=st.sampled_from(["utf-8", "windows-1251", "koi8-r"]),
+       cte=st.sampled_from(["quoted-printable", "base64", "8bit"]),
+       html=st.booleans(), reply_to=st.booleans())
+def test_any_russian_letter_reads_back(name: str, subject: str, words: str, phone: str, charset: str,
+                                       cte: str, html: bool, reply_to: bool) -> None:
+    """A letter written by a mail client in any of the usual charsets and encodings gives
+    back its author (Reply-To over From), its words and the phone written in it."""
+    from email.headerregistry import Address
+    from email.message import EmailMessage
+    from email.policy import SMTP
+
+    from daemon.phones import format_for_people
+
+    msg = EmailMessage()
+    client = Address(display_name=name.strip(), addr_spec="client@example.ru")
+    msg["From"] = Address(display_name="Сайт", addr_spec="noreply@tury-primer.ru") if reply_to else client
+    if reply_to:
+        msg["Reply-To"] = client
+    msg["Subject"] = subject
+    msg["Message-ID"] = "<prop@example.ru>"
+    text = f"{words}\nТелефон: {format_for_people(phone)}\n"
+    body = f"<p>{words}</p><p>Телефон: {format_for_people(phone)}</p>" if html else text
+    msg.set_content(body.encode(charset), maintype="text", subtype="html" if html else "plain",
+                    cte=cte, params={"charset": charset})
+    parsed = parse_email(msg.as_bytes(policy=SMTP), source="mail", own_addresses=AGENCY, now=NOW)
+    inquiry = parsed.inquiry
+    assert inquiry is not None
+    assert inquiry.emails == ("client@example.ru",)
+    assert inquiry.name == name.strip()
+    assert inquiry.phones == (phone,)
+    assert " ".join(words.split()) in " ".join((inquiry.text or "").split())
+    assert parsed.subject == " ".join(subject.split()) or parsed.subject == subject.strip()

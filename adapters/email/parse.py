@@ -10,6 +10,7 @@ client. Auto-replies and bounces are recognised and skipped (RFC 3834).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -195,14 +196,23 @@ def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
     if header is None:
         return []
     decoded = header_text(msg, name) or ""
-    pairs: list[tuple[str, str]] = []
     try:
-        if " ".join(str(header).split()) == " ".join(decoded.split()):
-            pairs = [(a.display_name or "", a.addr_spec) for a in getattr(header, "addresses", ())]
+        parsed = [(a.display_name or "", a.addr_spec) for a in getattr(header, "addresses", ())]
     except (ValueError, IndexError, HeaderParseError):  # the email package gave up: read it simply below
-        pairs = []
-    if not pairs:
-        pairs = getaddresses([decoded])
+        parsed = []
+    simple = getaddresses([decoded])
+    if parsed and not all(display in decoded for display, _ in parsed):
+        # The package read a name differently from us (a charset label it believed):
+        # keep its structure, take our reading of the name where we found the same address.
+        # (It also joins adjacent encoded words with a space, which RFC 2047 §6.2 drops.)
+        ours = {addr.strip().lower(): display for display, addr in simple if display}
+        if len(parsed) == 1:
+            pattern = r'\s*"?(.*?)"?\s*<\s*' + re.escape(parsed[0][1]) + r"\s*>\s*"
+            only = re.fullmatch(pattern, decoded, re.DOTALL | re.IGNORECASE)
+            if only and only.group(1).strip():
+                ours[parsed[0][1].lower()] = only.group(1)
+        parsed = [(ours.get(addr.lower(), display), addr) for display, addr in parsed]
+    pairs = parsed or simple
     return [(n.strip(), a.strip().lower()) for n, a in pairs if "@" in a and not a.startswith("@")]
 
 
