@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import re
 from html.parser import HTMLParser
+from itertools import pairwise
 
 CYRILLIC_SINGLE_BYTE = ("cp1251", "koi8-r")
 # Labels that promise nothing about Russian 8-bit bytes (codec names): a message
@@ -27,14 +28,25 @@ def _codec(label: str | None) -> str | None:
 
 
 def guess_cyrillic(data: bytes) -> str:
-    """``cp1251`` or ``koi8-r`` for 8-bit Russian text, by where its letters fall.
+    """``cp1251`` or ``koi8-r`` for 8-bit Russian text.
 
-    Lower-case letters outnumber capitals in any prose. Windows-1251 puts
-    а..я at 0xE0-0xFF and А..Я at 0xC0-0xDF; KOI8-R the other way round.
+    The two charsets hold the same letters with the cases swapped (Windows-1251
+    has а..я at 0xE0-0xFF, KOI8-R has А..Я there), so read the wrong way a
+    capitalised word turns into "дНАПШИ": a capital right after a small letter,
+    which real words almost never have. The reading with fewer of those wins;
+    on a tie (all-lowercase text has none either way) the one with more small
+    letters, since small letters outnumber capitals in any prose.
     """
-    upper_half = sum(1 for b in data if b >= 0xE0)
-    lower_half = sum(1 for b in data if 0xC0 <= b < 0xE0)
-    return "cp1251" if upper_half >= lower_half else "koi8-r"
+    readings = {codec: data.decode(codec, errors="replace") for codec in ("cp1251", "koi8-r")}
+    return min(readings, key=lambda codec: (_case_breaks(readings[codec]), -_small_letters(readings[codec])))
+
+
+def _case_breaks(text: str) -> int:
+    return sum(1 for a, b in pairwise(text) if "а" <= a <= "я" and "А" <= b <= "Я")
+
+
+def _small_letters(text: str) -> int:
+    return sum(1 for ch in text if "а" <= ch <= "я" or ch == "ё")
 
 
 def decode_bytes(data: bytes, declared: str | None) -> str:
