@@ -233,3 +233,11 @@ async def test_a_filer_that_cannot_store_leaves_the_message_in_place(
     await eventually(lambda: run.poller.totals.filed == 1 and run.poller.waiting, "the second try")
     assert refusals == ["<1747032067.4821.kuznetsova@mail.yandex.ru>"]
     assert await messages_in(dovecot, account, DONE) == [raw]
+
+
+def test_the_done_folder_cannot_be_the_watched_one(dovecot: Dovecot) -> None:
+    account = Account("x", "y")
+    with pytest.raises(ValueError, match="must differ"):
+        config(dovecot, account, done_folder="inbox")
+    with pytest.raises(ValueError, match="must differ"):
+        config(dovecot, account, folder="Leads", skipped_folder="Leads")

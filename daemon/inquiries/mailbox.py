@@ -52,6 +52,13 @@ class MailboxConfig:
     use_idle: bool = True
     use_move: bool = True
 
+    def __post_init__(self) -> None:
+        # Moving into the watched folder gives the message a new UID there: it
+        # would be taken, found a duplicate and moved again, forever.
+        for target in (self.done_folder, self.skipped_folder):
+            if target is not None and target.lower() == self.folder.lower():
+                raise ValueError(f"source {self.source}: done/skipped folder must differ from folder {self.folder!r}")
+
 
 @dataclass
 class PassCounts:
