@@ -1,5 +1,5 @@
 """The ``callbridge`` command: run, migrate, import, sync-managers, replay, report, reconcile,
-check."""
+prune, check."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from adapters.mango.client import MangoClient, PbxApiError
 from adapters.mango.replay import load_steps, replay
 from config.settings import Settings, SettingsError, load_settings
 from daemon import migrate as migrations
-from daemon import health
+from daemon import health, retention
 from daemon.lifecycle import run as run_daemon
 from daemon.database import connect_with_retries, create_pool, database_url
 from daemon.errors import CallbridgeError
@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     rec = sub.add_parser("reconcile", help="fill in calls the PBX never delivered, from its stats")
     rec.add_argument("--since", help="ISO 8601 (default: the start of yesterday, office time)")
     rec.add_argument("--until", help="ISO 8601 (default: now)")
+    prn = sub.add_parser("prune", help="delete raw PBX events older than inbox_retention_days "
+                                       "(finished calls only; derived rows are kept)")
+    prn.add_argument("--older-than-days", type=int, help="override inbox_retention_days (at least 1)")
     chk = sub.add_parser("check", help="ask the running daemon's /health; non-zero exit on fail")
     chk.add_argument("--url", help="health URL (default: http://<listen>/health)")
     return parser
@@ -157,6 +160,21 @@ async def _reconcile(settings: Settings, url: str, args: argparse.Namespace) -> 
     return await _with_repo(settings, url, job)
 
 
+async def _prune(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    days = args.older_than_days if args.older_than_days is not None else settings.inbox_retention_days
+    if days == 0 and args.older_than_days is None:
+        print("inbox_retention_days is 0: raw events are kept forever, nothing pruned")
+        return 0
+    if days < 1:
+        print("callbridge: prune: --older-than-days must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    cutoff = retention.cutoff_for(days)
+    report = await _with_repo(settings, url, lambda repo: retention.prune_inbox(
+        repo.pool, cutoff=cutoff, batch=settings.inbox_prune_batch))
+    print(report.line())
+    return 0
+
+
 async def _check(settings: Settings, args: argparse.Namespace) -> int:
     doc = await health.fetch_health(args.url or health.local_health_url(settings))
     print(json.dumps(doc, ensure_ascii=False, indent=2))
@@ -164,7 +182,7 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"migrate": _migrate, "import": _import, "sync-managers": _sync_managers,
-             "report": _report, "reconcile": _reconcile}
+             "report": _report, "reconcile": _reconcile, "prune": _prune}
 
 
 if __name__ == "__main__":
