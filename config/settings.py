@@ -7,6 +7,7 @@ reads the environment.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 from datetime import date, time
@@ -22,6 +23,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from config.sources import SourceSettings
 
 ENV_PREFIX = "CALLBRIDGE_"
 CONFIG_ENV = "CALLBRIDGE_CONFIG"
@@ -128,6 +131,10 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)  # whose X-Forwarded-For is believed
     max_concurrent_requests: int = Field(default=1024, ge=1)
     request_timeout_s: float = Field(default=30.0, gt=0)
+    # E-mail inquiries (issue 11 item 5): the mailboxes to read, and the agency's
+    # own addresses, never taken for a client's.
+    sources: dict[str, SourceSettings] = Field(default_factory=dict)
+    agency_emails: tuple[str, ...] = ()
 
     @classmethod
     def settings_customise_sources(
@@ -145,6 +152,27 @@ class Settings(BaseSettings):
         if toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _sources_json(cls, value: object) -> object:
+        """A TOML table, or JSON in CALLBRIDGE_SOURCES."""
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("expected a TOML table, or a JSON object in the variable") from None
+        return value
+
+    @field_validator("agency_emails", mode="before")
+    @classmethod
+    def _agency_emails(cls, value: object) -> object:
+        """A list in TOML, or ``a@x,b@x`` in CALLBRIDGE_AGENCY_EMAILS; compared lower-cased."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return tuple(str(a).strip().lower() for a in value if str(a).strip())
+        return value
 
     @field_validator("listen")
     @classmethod

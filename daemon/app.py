@@ -13,6 +13,7 @@ from daemon import health, metrics_endpoint, migrate, security
 from daemon.api import ReadApi, bearer_auth
 from daemon.database import create_pool
 from daemon.domain import Envelope
+from daemon.inquiries.mail_tasks import start_mailboxes
 from daemon.intake import Intake
 from daemon.keys import INTAKE, METRICS, PIPELINE, RELOADER, REPOSITORY, SETTINGS, SPOOL, TASKS
 from daemon.spool import Spool
@@ -83,6 +84,7 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
     tasks = TaskGroup()
     app[TASKS] = tasks
     tasks.start("spool-replayer", app[INTAKE].replay_forever(app[REPOSITORY].ping))
+    start_mailboxes(app, app[SETTINGS])  # one "mailbox:<source>" task per e-mail source
     yield
     await tasks.stop()
 

@@ -24,6 +24,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aioimaplib  # type: ignore[import-untyped]
+
+from daemon.inquiries.imap import quote_mailbox
+
 START_TIMEOUT_S = 20.0
 
 
@@ -162,11 +166,7 @@ def running_dovecot(binary: str) -> Iterator[Dovecot]:
 
 
 # -- a client for the tests' own look at the mailbox ---------------------------------
-from daemon.inquiries.imap import quote_mailbox  # noqa: E402 - the server part above needs none of the daemon
-
 async def _session(server: Dovecot, account: Account):  # type: ignore[no-untyped-def]
-    import aioimaplib
-
     client = aioimaplib.IMAP4(host="127.0.0.1", port=server.plain_port, timeout=10)
     await client.wait_hello_from_server()
     response = await client.login(account.username, account.password)

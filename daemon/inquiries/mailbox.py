@@ -74,7 +74,6 @@ class MailboxPoller:
         self.file_inquiry = file_inquiry
         self.totals = PassCounts()
         self.passes = 0  # completed passes over the folder; tests wait on it
-        self.opened = False  # the current connection got as far as selecting the folder
         self.waiting = False  # drained, waiting for news (IDLE or the poll interval)
         self._uidvalidity: int | None = None
         self._last_uid = 0
@@ -85,13 +84,13 @@ class MailboxPoller:
         pause = BACKOFF_FIRST_S
         while True:
             session = ImapSession(self.config.endpoint)
-            self.opened = False
+            passes_before = self.passes
             try:
                 await self._connected(session)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure of one mailbox must not stop the daemon
-                if self.opened:  # it worked for a while: start the pauses over
+                if self.passes > passes_before:  # it worked for a while: start the pauses over
                     pause = BACKOFF_FIRST_S
                 self._log.warning("mailbox_retry", error=f"{type(exc).__name__}: {exc}", retry_in_s=pause)
             finally:
@@ -110,20 +109,24 @@ class MailboxPoller:
             # A new UIDVALIDITY voids every UID we knew (RFC 3501 §2.3.1.1).
             self._uidvalidity, self._last_uid = uidvalidity, 0
         idle = cfg.use_idle and session.has("IDLE")
-        self.opened = True
         self._log.info("mailbox_open", uidvalidity=uidvalidity, idle=idle, move=session.has("MOVE"))
         while True:
-            await self.drain(session)
+            # Again until a search finds nothing: aioimaplib drops the EXISTS a
+            # server sends with the answer to another command (mail that came
+            # during this pass), and IDLE would not announce it again.
+            while await self.drain(session):
+                pass
             self.waiting = True
             try:
                 await session.wait_for_news(use_idle=cfg.use_idle, poll_interval_s=cfg.poll_interval_s)
             finally:
                 self.waiting = False
 
-    async def drain(self, session: ImapSession) -> PassCounts:
-        """Take every message not yet seen in this connection, oldest first."""
+    async def drain(self, session: ImapSession) -> int:
+        """Take every message not yet seen in this connection, oldest first; how many there were."""
         counts = PassCounts()
-        for uid in await session.uids_after(self._last_uid):
+        uids = await session.uids_after(self._last_uid)
+        for uid in uids:
             await self._take(session, uid, counts)
             self._last_uid = max(self._last_uid, uid)
         self.passes += 1
@@ -131,7 +134,7 @@ class MailboxPoller:
             setattr(self.totals, name, getattr(self.totals, name) + getattr(counts, name))
         if counts.filed or counts.duplicate or counts.skipped or counts.failed:
             self._log.info("mailbox_pass", **vars(counts))
-        return counts
+        return len(uids)
 
     async def _take(self, session: ImapSession, uid: int, counts: PassCounts) -> None:
         cfg = self.config

@@ -1,0 +1,71 @@
+"""One supervised mailbox task per ``email`` source, started with the daemon's other tasks.
+
+The settings name the mailbox (``[sources.<name>]`` with ``kind = "email"``);
+the task is ``mailbox:<name>`` in the daemon's TaskGroup, so it is cancelled
+(and its connection dropped) on shutdown. Each message is filed through the
+seam ``filer_for`` gives, and is durable before it leaves the folder.
+"""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+
+from config.settings import Settings
+from daemon.inquiries.imap import Endpoint
+from daemon.inquiries.mail_inbox import inbox_filer
+from daemon.inquiries.mailbox import FileInquiry, MailboxConfig, MailboxPoller
+from daemon.keys import REPOSITORY, TASKS
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_DONE_FOLDER = "Processed"
+
+
+def mailbox_configs(settings: Settings) -> list[MailboxConfig]:
+    """A poller's configuration for each ``email`` source in the settings."""
+    own = tuple(a.strip().lower() for a in settings.agency_emails)
+    configs = []
+    for name, source in sorted(settings.sources.items()):
+        if source.kind != "email":
+            continue
+        username = source.username or ""
+        endpoint = Endpoint(
+            host=source.imap_host or "", port=source.imap_port, security=source.imap_security,
+            username=username, password=source.password.get_secret_value() if source.password else "",
+            timeout_s=source.imap_timeout_s,
+        )
+        # The mailbox's own address is the agency's too: mail from it is the agency writing.
+        mailbox_address = (username.lower(),) if "@" in username else ()
+        configs.append(MailboxConfig(
+            source=name, endpoint=endpoint, folder=source.folder,
+            done_folder=source.done_folder or DEFAULT_DONE_FOLDER, skipped_folder=source.skipped_folder,
+            own_addresses=own + mailbox_address, poll_interval_s=source.poll_interval_s,
+        ))
+    return configs
+
+
+def filer_for(app: web.Application, *, folder: str) -> FileInquiry:
+    """How a mailbox task files a message.
+
+    The inquiry pipeline (contact, lead, communication) is not on this branch
+    yet: until it is, a message is made durable as its raw text in the inbox
+    under the pipeline's own dedup key (``inquiry:<source>:<Message-ID>``), so
+    the switch to the pipeline's intake (``Intake.accept`` of an
+    ``InquiryReceived`` envelope) keeps every message already taken as taken.
+    """
+    return inbox_filer(app[REPOSITORY], folder=folder)
+
+
+def start_mailboxes(app: web.Application, settings: Settings) -> list[str]:
+    """Start a ``mailbox:<source>`` task per e-mail source; returns the task names."""
+    names = []
+    for config in mailbox_configs(settings):
+        poller = MailboxPoller(config, filer_for(app, folder=config.folder))
+        name = f"mailbox:{config.source}"
+        app[TASKS].start(name, poller.run_forever())
+        log.info("mailbox_task_started", source=config.source, host=config.endpoint.host,
+                 folder=config.folder, done_folder=config.done_folder)
+        names.append(name)
+    return names
+
