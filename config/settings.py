@@ -131,6 +131,8 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)  # whose X-Forwarded-For is believed
     max_concurrent_requests: int = Field(default=1024, ge=1)
     request_timeout_s: float = Field(default=30.0, gt=0)
+    # Idle keep-alive connections are closed after this long (each holds a descriptor).
+    http_keepalive_timeout_s: float = Field(default=15.0, gt=0)
     # E-mail inquiries (issue 11 item 5): the mailboxes to read, and the agency's
     # own addresses, never taken for a client's.
     sources: dict[str, SourceSettings] = Field(default_factory=dict)

@@ -50,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--url", help="webhook base (default: http://<listen><mango_prefix>)")
     report = sub.add_parser("report", help="the missed-call report (whom to call back)")
     report.add_argument("what", choices=("missed",))
-    report.add_argument("--since", help="ISO 8601, office time if no offset (default: last close)")
+    report.add_argument("--since", help="ISO 8601, office time if no offset (default: report_lookback_days "
+                                        "back, the night's callers first)")
     report.add_argument("--until", help="ISO 8601 (default: now)")
     report.add_argument("--format", choices=FORMATS, default="text")
     report.add_argument("--all", action="store_true", help="keep callers called back since")
@@ -71,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging(level=settings.log_level, fmt=settings.log_format)
+        configure_logging(level=settings.log_level, fmt=settings.log_format,
+                          secrets=health.secrets_of(settings))
         if args.command == "run":
             settings.require("mango_api_key", "mango_api_salt", "api_token")
             with database_url(settings) as url:

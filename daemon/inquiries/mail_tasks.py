@@ -63,7 +63,8 @@ def start_mailboxes(app: web.Application, settings: Settings) -> list[str]:
     for config in mailbox_configs(settings):
         poller = MailboxPoller(config, filer_for(app, folder=config.folder))
         name = f"mailbox:{config.source}"
-        app[TASKS].start(name, poller.run_forever())
+        # A factory: were the task ever to die, the group makes it again (daemon.tasks).
+        app[TASKS].start(name, poller.run_forever)
         log.info("mailbox_task_started", source=config.source, host=config.endpoint.host,
                  folder=config.folder, done_folder=config.done_folder)
         names.append(name)
