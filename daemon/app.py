@@ -22,6 +22,7 @@ from daemon.tasks import TaskGroup
 from daemon.reload import Reloader
 from daemon.report import api as report_api
 from daemon.calls_api import CallsApi
+from daemon.contacts import routes as contacts_api
 from daemon.routing.context import pbx_and_routing
 from daemon.screen import add_screen
 
@@ -67,6 +68,7 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     ReadApi(region=settings.default_region).add_routes(app)
     CallsApi(region=settings.default_region).add_routes(app)
     report_api.add_routes(app)
+    contacts_api.add_routes(app)
     health.add_routes(app)
     metrics_endpoint.add_routes(app)
     return app

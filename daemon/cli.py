@@ -21,8 +21,10 @@ from daemon import migrate as migrations
 from daemon import health, retention
 from daemon.lifecycle import run as run_daemon
 from daemon.database import connect_with_retries, create_pool, database_url
+from daemon.contacts import cli as contacts_cli
 from daemon.errors import CallbridgeError
-from daemon.importer import ImportFileError, import_contacts, import_lines
+from daemon.contacts import import_cli
+from daemon.importer import ImportFileError
 from daemon.logs import configure_logging
 from daemon.managers import sync_managers
 from daemon.pipeline import Pipeline
@@ -41,9 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the daemon (embedded PostgreSQL when no database is configured)")
     sub.add_parser("migrate", help="apply pending database migrations")
-    imp = sub.add_parser("import", help="import a CSV file")
-    imp.add_argument("what", choices=("contacts", "lines"))
-    imp.add_argument("file", type=Path)
+    import_cli.register(sub)
     sub.add_parser("sync-managers", help="load employees and extensions from the PBX")
     rep = sub.add_parser("replay", help="post a scenario file's PBX events, signed, to a running daemon")
     rep.add_argument("files", type=Path, nargs="+")
@@ -63,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     prn = sub.add_parser("prune", help="delete raw PBX events older than inbox_retention_days "
                                        "(finished calls only; derived rows are kept)")
     prn.add_argument("--older-than-days", type=int, help="override inbox_retention_days (at least 1)")
+    contacts_cli.register(sub)
     chk = sub.add_parser("check", help="ask the running daemon's /health; non-zero exit on fail")
     chk.add_argument("--url", help="health URL (default: http://<listen>/health)")
     return parser
@@ -87,7 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"callbridge: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (CallbridgeError, ImportFileError, PbxApiError, ValueError, OSError,
+    except ImportFileError as exc:  # a file we cannot read: the user's to fix, nothing was written
+        print(f"callbridge: {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (CallbridgeError, PbxApiError, ValueError, OSError,
             aiohttp.ClientError) as exc:
         print(f"callbridge: {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -115,12 +119,7 @@ async def _migrate(settings: Settings, url: str, args: argparse.Namespace) -> in
 
 
 async def _import(settings: Settings, url: str, args: argparse.Namespace) -> int:
-    importer = import_contacts if args.what == "contacts" else import_lines
-    report = await _with_repo(
-        settings, url, lambda repo: importer(repo, args.file, region=settings.default_region)
-    )
-    print("\n".join(report.lines(args.what)))
-    return 0
+    return await _with_repo(settings, url, lambda repo: import_cli.run(settings, repo, args))
 
 
 async def _sync_managers(settings: Settings, url: str, args: argparse.Namespace) -> int:
@@ -184,7 +183,8 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"migrate": _migrate, "import": _import, "sync-managers": _sync_managers,
-             "report": _report, "reconcile": _reconcile, "prune": _prune}
+             "report": _report, "reconcile": _reconcile, "prune": _prune,
+             "contacts": lambda s, u, a: _with_repo(s, u, lambda repo: contacts_cli.run(repo, a))}
 
 
 if __name__ == "__main__":

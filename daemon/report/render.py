@@ -148,6 +148,8 @@ def _text_row(row: MissedRow, report: MissedReport) -> str:
     line = row.line_number or "—"
     source = f" ({row.ad_source})" if row.ad_source else ""
     done = "  [called back]" if row.called_back else ""
+    if row.do_not_call_reason is not None:
+        done += f"  [do not call: {row.do_not_call_reason}]"
     age = age_text(report.age_hours(row))
     night = "  [earlier]" if report.since_close(row) is False else ""
     return (f"  {who} {name} {calls} {when(row, report).ljust(26)} line {line}{source}{done}"
