@@ -9,7 +9,7 @@ from aiohttp import web
 
 from adapters.mango.webhooks import BadRequest, MangoWebhooks
 from config.settings import WEBHOOK_BODY_LIMIT_BYTES, Settings
-from daemon import health, metrics_endpoint, security
+from daemon import boundary, health, metrics_endpoint, security
 from daemon.api import ReadApi, bearer_auth
 from daemon.admission import EventNotStorable
 from daemon.dbconnect import CONNECT_TASK, background_connect, database_context
@@ -36,7 +36,8 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     settings.require("mango_api_key", "mango_api_salt", "api_token")
     app = web.Application(
         client_max_size=WEBHOOK_BODY_LIMIT_BYTES,
-        middlewares=[*security.middlewares(
+        # The log context and the error answers wrap everything else, the limits included.
+        middlewares=[*boundary.middlewares(), *security.middlewares(
             prefix=settings.mango_prefix, allowed=settings.pbx_allowed_networks,
             trusted_proxies=settings.trusted_proxies, max_concurrent=settings.max_concurrent_requests,
             timeout_s=settings.request_timeout_s,

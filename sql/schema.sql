@@ -200,6 +200,19 @@ CREATE TABLE route_decisions (
 );
 CREATE INDEX route_decisions_entry_idx ON route_decisions (entry_id);
 
+-- The PBX's route limit (issue 9, item 7) is per product, not per daemon: two
+-- daemons pacing themselves each sent twice the allowed rate and collected 429s.
+-- One shared schedule for all: the "theoretical arrival time" of the generic
+-- cell rate algorithm (GCRA). A daemon reserves the next slot with a single
+-- UPDATE ... RETURNING on this row (sql/queries/routing.sql, reserve_route_slot)
+-- and waits until then; the row lock orders the daemons, the database's clock
+-- is the one clock they share.
+CREATE TABLE route_rate_bucket (
+    id   smallint PRIMARY KEY CHECK (id = 1),
+    tat  timestamptz NOT NULL DEFAULT '-infinity'
+);
+INSERT INTO route_rate_bucket (id) VALUES (1);
+
 ALTER TABLE communications
     ADD COLUMN routed_to         text,
     ADD COLUMN route_reason      text,
@@ -220,8 +233,11 @@ BEGIN
 END;
 $$;
 
+-- Only on a change a screen can see (migration 0009): a new communication, an
+-- update of a column its caller card shows (or joins by), or a leg event of the
+-- call stored in the inbox (a leg may stop ringing without changing the row).
 CREATE TRIGGER communications_notify_call
-    AFTER INSERT OR UPDATE ON communications
+    AFTER INSERT ON communications
     FOR EACH ROW EXECUTE FUNCTION callbridge_notify_call();
 
 -- Retention (issue 9, migration 0004): the calls whose raw events were pruned
@@ -366,3 +382,23 @@ BEGIN
     WHERE j.merge_id = p_merge AND j.table_name = 'trips' AND t.id = (j.row_key->>'id')::bigint;
 END;
 $$;
+
+CREATE TRIGGER communications_notify_call_change
+    AFTER UPDATE ON communications
+    FOR EACH ROW
+    WHEN ((OLD.status, OLD.direction, OLD.phone, OLD.phone_raw, OLD.contact_id, OLD.lead_id,
+           OLD.manager_id, OLD.manager_extension, OLD.participants, OLD.line_number, OLD.ad_source,
+           OLD.started_at, OLD.answered_at, OLD.ended_at, OLD.finished, OLD.talk_seconds, OLD.note,
+           OLD.routed_to, OLD.route_result)
+          IS DISTINCT FROM
+          (NEW.status, NEW.direction, NEW.phone, NEW.phone_raw, NEW.contact_id, NEW.lead_id,
+           NEW.manager_id, NEW.manager_extension, NEW.participants, NEW.line_number, NEW.ad_source,
+           NEW.started_at, NEW.answered_at, NEW.ended_at, NEW.finished, NEW.talk_seconds, NEW.note,
+           NEW.routed_to, NEW.route_result))
+    EXECUTE FUNCTION callbridge_notify_call();
+
+CREATE TRIGGER inbox_notify_call_leg
+    AFTER INSERT ON inbox
+    FOR EACH ROW
+    WHEN (NEW.kind = 'call_leg' AND NEW.entry_id IS NOT NULL)
+    EXECUTE FUNCTION callbridge_notify_call();
