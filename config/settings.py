@@ -10,15 +10,22 @@ import ipaddress
 import json
 import os
 import re
+from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -89,6 +96,12 @@ class SourceSettings(BaseModel):
     password: SecretStr | None = None
     folder: str = "INBOX"
     done_folder: str | None = None
+    # The e-mail poller's own (README "E-mail inquiries"): "tls" is TLS from the
+    # first byte (port 993); "plain" only for a server on this machine or in tests.
+    imap_security: Literal["tls", "plain"] = "tls"
+    skipped_folder: str | None = None  # auto-replies and bounces; None: done_folder
+    poll_interval_s: float = Field(default=60.0, gt=0)  # servers without IDLE
+    imap_timeout_s: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _complete(self) -> SourceSettings:
@@ -178,6 +191,8 @@ class Settings(BaseSettings):
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
     utm_sources: dict[str, str] = Field(default_factory=dict)
     conversation_idle_s: float = Field(default=7200.0, gt=0)
+    # The agency's own e-mail addresses: never taken for a client's (e-mail inquiries).
+    agency_emails: tuple[str, ...] = ()
 
     @classmethod
     def settings_customise_sources(
@@ -220,6 +235,16 @@ class Settings(BaseSettings):
     def _utm_keys_lower(cls, value: dict[str, str]) -> dict[str, str]:
         # Tilda's TILDAUTM cookie lower-cases the values: compare lower-cased.
         return {key.strip().lower(): ad for key, ad in value.items()}
+
+    @field_validator("agency_emails", mode="before")
+    @classmethod
+    def _agency_emails(cls, value: object) -> object:
+        """A list in TOML, or ``a@x,b@x`` in CALLBRIDGE_AGENCY_EMAILS; compared lower-cased."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return tuple(str(a).strip().lower() for a in value if str(a).strip())
+        return value
 
     @field_validator("listen")
     @classmethod

@@ -15,6 +15,7 @@ from daemon.admission import EventNotStorable
 from daemon.dbconnect import CONNECT_TASK, background_connect, database_context
 from daemon.domain import Envelope
 from daemon.inquiries import api as inquiries_api
+from daemon.inquiries.mail_tasks import start_mailboxes
 from daemon.keys import INTAKE, METRICS, RELOADER, REPOSITORY, SETTINGS, SPOOL, TASKS
 from daemon.spool import Spool
 from daemon.metrics import Metrics
@@ -98,6 +99,7 @@ def _background_tasks(database_url: str, *, apply_migrations: bool):
         if not repo.connected:
             tasks.start(CONNECT_TASK, background_connect(app, database_url, apply_migrations=apply_migrations))
         tasks.start("spool-replayer", lambda: intake.replay_forever(repo.ping))
+        start_mailboxes(app, app[SETTINGS])  # one "mailbox:<source>" task per e-mail source
         yield
         await tasks.stop()
 
