@@ -134,3 +134,38 @@ async def test_mail_becomes_contacts_leads_and_communications(
 async def contact_of(pool, kind: str, value: str) -> int | None:  # type: ignore[no-untyped-def]
     return await pool.fetchval("SELECT contact_id FROM contact_identifiers WHERE kind = $1 AND value = $2",
                                kind, value)
+
+
+async def test_a_known_caller_on_four_channels_is_one_contact_with_one_lead(
+        db_url: str, tmp_path: Path, dovecot: Dovecot, office) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11's "done when": Анна, known from the imported base, calls; fills in the Tilda form
+    with a new e-mail; writes in Telegram and shares her phone there; then sends an e-mail from
+    that address. One contact, one open lead, four communications, every one on that lead."""
+    from tests.channels import SOURCES, replay
+    from tests.channels import example as http_example
+    from tests.screenkit import moved, post_steps
+
+    pool = office.pool
+    anna = await contact_of(pool, "phone", "+79161234567")
+    active = "SELECT count(*) FROM contacts WHERE merged_into IS NULL AND removed_at IS NULL"
+    people_before = await pool.fetchval(active)
+    account = dovecot.add_account()
+    settings = mail_settings(db_url, tmp_path / "state", dovecot, account, extra_sources=SOURCES)
+    app = build_app(settings, database_url=db_url, apply_migrations=False)
+    async with TestClient(TestServer(app)) as client:
+        await post_steps(client, moved("answered_incoming.json", suffix="-anna", ago_s=3600))
+        for name in ("tilda_form_with_cookies", "telegram_start_deeplink", "telegram_text_message",
+                     "telegram_contact_shared"):
+            status, body = await replay(client, http_example(name))
+            assert status == 200, (name, body)
+        await append(dovecot, account, [example("email_plain_encoded_subject")[0]])
+        await _wait_until_taken(dovecot, account)
+
+    assert await contact_of(pool, "telegram", "412345678") == anna
+    assert await contact_of(pool, "email", "anna.kuznetsova@yandex.ru") == anna
+    leads = await pool.fetch("SELECT id FROM leads WHERE contact_id = $1 AND status = 'open'", anna)
+    comms = await pool.fetch("SELECT channel, lead_id FROM communications WHERE contact_id = $1 ORDER BY id", anna)
+    assert len(leads) == 1
+    assert [c["channel"] for c in comms] == ["call", "web_form", "telegram", "email"]
+    assert {c["lead_id"] for c in comms} == {leads[0]["id"]}
+    assert await pool.fetchval(active) == people_before  # the chat's own contact was absorbed
