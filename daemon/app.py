@@ -14,6 +14,7 @@ from daemon.api import ReadApi, bearer_auth
 from daemon.database import create_pool
 from daemon.domain import Envelope
 from daemon.intake import Intake
+from daemon.leads import web as leads_web
 from daemon.keys import INTAKE, METRICS, PIPELINE, RELOADER, REPOSITORY, SETTINGS, SPOOL, TASKS
 from daemon.spool import Spool
 from daemon.metrics import Metrics
@@ -65,6 +66,7 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     ReadApi(region=settings.default_region).add_routes(app)
     CallsApi(region=settings.default_region).add_routes(app)
     report_api.add_routes(app)
+    leads_web.add_routes(app)
     health.add_routes(app)
     metrics_endpoint.add_routes(app)
     return app
@@ -97,7 +99,8 @@ def _database(url: str, *, apply_migrations: bool):
                     await migrate.migrate(conn)
             repo = Repository(pool)
             app[REPOSITORY] = repo
-            app[PIPELINE] = Pipeline(repo, region=settings.default_region)
+            app[PIPELINE] = Pipeline(repo, region=settings.default_region,
+                                     lead_stale_days=settings.lead_stale_days)
             app[INTAKE] = Intake(app[PIPELINE], spool=app.get(SPOOL), db_budget_s=settings.db_budget_s,
                                  max_in_flight=settings.max_in_flight)
             log.info("database_ready", pool_max=settings.db_pool_max)

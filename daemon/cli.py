@@ -19,6 +19,7 @@ from adapters.mango.replay import load_steps, replay
 from config.settings import Settings, SettingsError, load_settings
 from daemon import migrate as migrations
 from daemon import health
+from daemon.leads import cli as leads_cli
 from daemon.lifecycle import run as run_daemon
 from daemon.database import connect_with_retries, create_pool, database_url
 from daemon.errors import CallbridgeError
@@ -42,14 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the daemon (embedded PostgreSQL when no database is configured)")
     sub.add_parser("migrate", help="apply pending database migrations")
     imp = sub.add_parser("import", help="import a CSV file")
-    imp.add_argument("what", choices=("contacts", "lines"))
+    imp.add_argument("what", choices=("contacts", "lines", *leads_cli.IMPORTS))
     imp.add_argument("file", type=Path)
     sub.add_parser("sync-managers", help="load employees and extensions from the PBX")
     rep = sub.add_parser("replay", help="post a scenario file's PBX events, signed, to a running daemon")
     rep.add_argument("files", type=Path, nargs="+")
     rep.add_argument("--url", help="webhook base (default: http://<listen><mango_prefix>)")
     report = sub.add_parser("report", help="the missed-call report (whom to call back)")
-    report.add_argument("what", choices=("missed",))
+    report.add_argument("what", choices=("missed", *leads_cli.REPORTS))
     report.add_argument("--since", help="ISO 8601, office time if no offset (default: last close)")
     report.add_argument("--until", help="ISO 8601 (default: now)")
     report.add_argument("--format", choices=FORMATS, default="text")
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     rec = sub.add_parser("reconcile", help="fill in calls the PBX never delivered, from its stats")
     rec.add_argument("--since", help="ISO 8601 (default: the start of yesterday, office time)")
     rec.add_argument("--until", help="ISO 8601 (default: now)")
+    leads_cli.register(sub)
     chk = sub.add_parser("check", help="ask the running daemon's /health; non-zero exit on fail")
     chk.add_argument("--url", help="health URL (default: http://<listen>/health)")
     return parser
@@ -110,6 +112,8 @@ async def _migrate(settings: Settings, url: str, args: argparse.Namespace) -> in
 
 
 async def _import(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    if args.what in leads_cli.IMPORTS:
+        return await _leads(settings, url, args)
     importer = import_contacts if args.what == "contacts" else import_lines
     report = await _with_repo(
         settings, url, lambda repo: importer(repo, args.file, region=settings.default_region)
@@ -142,6 +146,8 @@ async def _replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    if args.what in leads_cli.REPORTS:
+        return await _leads(settings, url, args)
     request = ReportRequest(since=args.since, until=args.until, fmt=args.format,
                             include_all=args.all, output=args.output, email=args.email)
     return await _with_repo(settings, url, lambda repo: report_missed(settings, repo, request))
@@ -149,12 +155,16 @@ async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int
 
 async def _reconcile(settings: Settings, url: str, args: argparse.Namespace) -> int:
     async def job(repo: Repository) -> int:
-        pipeline = Pipeline(repo, region=settings.default_region)
+        pipeline = Pipeline(repo, region=settings.default_region, lead_stale_days=settings.lead_stale_days)
         report = await reconcile_command(settings, pipeline, since=args.since, until=args.until)
         print("\n".join(report.lines()))
         return 0 if report.ok else EXIT_FAILURE
 
     return await _with_repo(settings, url, job)
+
+
+async def _leads(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    return await _with_repo(settings, url, lambda repo: leads_cli.run(settings, repo.pool, args))
 
 
 async def _check(settings: Settings, args: argparse.Namespace) -> int:
@@ -164,7 +174,7 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"migrate": _migrate, "import": _import, "sync-managers": _sync_managers,
-             "report": _report, "reconcile": _reconcile}
+             "report": _report, "reconcile": _reconcile, **dict.fromkeys(leads_cli.HANDLERS, _leads)}
 
 
 if __name__ == "__main__":

@@ -210,7 +210,7 @@ def db_reset(repo: Repository):
         await repo.pool.execute(
             "TRUNCATE inbox, communications, leads, contact_identifiers, contact_invalid_identifiers,"
             " contact_duplicate_hints, contact_not_duplicates, contacts,"
-            " lines, managers RESTART IDENTITY CASCADE"
+            " lines, managers, trips, contact_computed_tags, contact_tag_removals RESTART IDENTITY CASCADE"
         )
         await load_office(repo)
 

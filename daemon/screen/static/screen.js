@@ -118,8 +118,7 @@ function signOut(message) {
   state.token = null;
   clearTimeout(state.retryTimer);
   if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; }
-  $("view-call").hidden = true;
-  $("view-missed").hidden = true;
+  for (const section of document.querySelectorAll("main > section[id^='view-']")) section.hidden = true;
   $("tabs").hidden = true;
   $("who").hidden = true;
   $("sign-in").hidden = false;
@@ -230,6 +229,7 @@ function showCard(card) {
   state.noteSynced = received;
 
   renderHistory(card.history);
+  document.dispatchEvent(new CustomEvent("callbridge:card", { detail: { card, isNewCall } }));
   document.title = card.phase === "ringing"
     ? `☎ ${$("caller-name").textContent} · callbridge` : "Экран менеджера · callbridge";
 }
@@ -361,10 +361,12 @@ async function callBack(phone, button) {
 // -- views ------------------------------------------------------------------------------
 function showView(view) {
   state.view = view;
-  $("view-call").hidden = view !== "call";
-  $("view-missed").hidden = view !== "missed";
+  for (const section of document.querySelectorAll("main > section[id^='view-']")) {
+    section.hidden = section.id !== `view-${view}`;
+  }
   for (const tab of document.querySelectorAll(".tab")) tab.classList.toggle("active", tab.dataset.view === view);
   if (view === "missed") loadMissed();
+  document.dispatchEvent(new CustomEvent("callbridge:view", { detail: view }));
 }
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -1,0 +1,72 @@
+"""/api/leads: list a contact's leads, close one as won or lost; the reasons a lost lead may give."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from daemon.errors import StorageUnavailable
+from daemon.keys import RELOADER, REPOSITORY
+from daemon.leads.lifecycle import STATUSES, LeadError, close_lead, lead_json, list_leads, validate_close
+
+BIGINT_DIGITS = 18
+
+
+def _error(status: int, problem: str) -> web.Response:
+    return web.json_response({"error": problem}, status=status)
+
+
+def _id(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= BIGINT_DIGITS else None
+
+
+async def leads(request: web.Request) -> web.Response:
+    query = request.query
+    contact_text, status = query.get("contact_id"), query.get("status")
+    if contact_text is None and status is None:
+        return _error(400, "give contact_id=<id> or status=<status> (or both)")
+    contact_id = None
+    if contact_text is not None:
+        contact_id = _id(contact_text)
+        if contact_id is None:
+            return _error(400, "contact_id must be a number")
+    if status is not None and status not in STATUSES:
+        return _error(400, f"status must be one of {', '.join(STATUSES)}")
+    try:
+        rows = await list_leads(request.app[REPOSITORY].pool, contact_id=contact_id, status=status)
+    except StorageUnavailable:
+        return _error(503, "storage unavailable, retry later")
+    return web.json_response([lead_json(r) for r in rows])
+
+
+async def close(request: web.Request) -> web.Response:
+    lead_id = _id(request.match_info["lead_id"])
+    if lead_id is None:
+        return _error(404, "no such lead")
+    try:
+        body: Any = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _error(400, "the body must be JSON: {\"outcome\": \"won\"|\"lost\", \"reason\": \"…\"}")
+    if not isinstance(body, dict):
+        return _error(400, "the body must be a JSON object")
+    reasons = request.app[RELOADER].current.lead_lost_reasons
+    try:
+        outcome, reason = validate_close(body.get("outcome"), body.get("reason"), reasons)
+        row = await close_lead(request.app[REPOSITORY].pool, lead_id, outcome, reason)
+    except LeadError as exc:
+        return _error(exc.status, str(exc))
+    except StorageUnavailable:
+        return _error(503, "storage unavailable, retry later")
+    return web.json_response(lead_json(row))
+
+
+async def reasons(request: web.Request) -> web.Response:
+    return web.json_response({"reasons": list(request.app[RELOADER].current.lead_lost_reasons)})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/leads", leads)
+    app.router.add_get("/api/leads/reasons", reasons)
+    app.router.add_put("/api/leads/{lead_id}/close", close)

@@ -1,0 +1,11 @@
+"""Every route of daemon/leads, registered with one call from daemon/app.py."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from daemon.leads import api
+
+
+def add_routes(app: web.Application) -> None:
+    api.add_routes(app)
