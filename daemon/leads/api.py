@@ -9,6 +9,7 @@ from aiohttp import web
 
 from daemon.errors import StorageUnavailable
 from daemon.keys import RELOADER, REPOSITORY
+from daemon.leads.tags import MAX_TAG_CHARS, add_tag, remove_tag
 from daemon.leads.lifecycle import STATUSES, LeadError, close_lead, lead_json, list_leads, validate_close
 
 BIGINT_DIGITS = 18
@@ -66,7 +67,46 @@ async def reasons(request: web.Request) -> web.Response:
     return web.json_response({"reasons": list(request.app[RELOADER].current.lead_lost_reasons)})
 
 
+async def untag(request: web.Request) -> web.Response:
+    """DELETE /api/contacts/{id}/tags/{tag}: removed by hand, and a computed tag stays removed."""
+    contact_id = _id(request.match_info["contact_id"])
+    tag = request.match_info["tag"].strip()
+    if contact_id is None or not tag:
+        return _error(404, "no such contact or tag")
+    try:
+        tags = await remove_tag(request.app[REPOSITORY].pool, contact_id, tag,
+                                by=request.query.get("by") or None)
+    except StorageUnavailable:
+        return _error(503, "storage unavailable, retry later")
+    if tags is None:
+        return _error(404, f"no contact {contact_id}")
+    return web.json_response({"id": contact_id, "tags": tags})
+
+
+async def tag(request: web.Request) -> web.Response:
+    """POST /api/contacts/{id}/tags {"tag": "…"}: a manager's own tag."""
+    contact_id = _id(request.match_info["contact_id"])
+    if contact_id is None:
+        return _error(404, "no such contact")
+    try:
+        body: Any = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    text = body.get("tag") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TAG_CHARS:
+        return _error(400, f'the body must be {{"tag": "…"}} with 1..{MAX_TAG_CHARS} characters')
+    try:
+        tags = await add_tag(request.app[REPOSITORY].pool, contact_id, text.strip())
+    except StorageUnavailable:
+        return _error(503, "storage unavailable, retry later")
+    if tags is None:
+        return _error(404, f"no contact {contact_id}")
+    return web.json_response({"id": contact_id, "tags": tags})
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/contacts/{contact_id}/tags", tag)
+    app.router.add_delete("/api/contacts/{contact_id}/tags/{tag}", untag)
     app.router.add_get("/api/leads", leads)
     app.router.add_get("/api/leads/reasons", reasons)
     app.router.add_put("/api/leads/{lead_id}/close", close)

@@ -22,6 +22,7 @@ ROW_FIELDS = (
     "line_number",
     "ad_source",
     "called_back",
+    "tags",
 )
 
 
@@ -38,10 +39,13 @@ class MissedRow:
     line_number: str | None
     ad_source: str | None
     called_back: bool
+    tags: tuple[str, ...] = ()  # the contact's, computed ones included (daemon/leads/tags.py)
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> MissedRow:
-        return cls(**{name: record[name] for name in ROW_FIELDS})
+        values = {name: record[name] for name in ROW_FIELDS}
+        values["tags"] = tuple(values["tags"] or ())
+        return cls(**values)
 
 
 @dataclass(frozen=True)

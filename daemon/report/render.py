@@ -87,6 +87,7 @@ def row_json(row: MissedRow, report: MissedReport) -> dict[str, Any]:
     values = {name: getattr(row, name) for name in ROW_FIELDS}
     values["first_missed_at"] = iso(row.first_missed_at, report)
     values["last_missed_at"] = iso(row.last_missed_at, report)
+    values["tags"] = list(row.tags)
     return values
 
 
@@ -112,6 +113,8 @@ def _csv_value(value: object) -> object:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(value)
     return value
 
 
@@ -132,7 +135,8 @@ def _text_row(row: MissedRow, report: MissedReport) -> str:
     line = row.line_number or "—"
     source = f" ({row.ad_source})" if row.ad_source else ""
     done = "  [called back]" if row.called_back else ""
-    return f"  {who} {name} {calls} {when(row, report).ljust(26)} line {line}{source}{done}"
+    tags = f"  [{', '.join(row.tags)}]" if row.tags else ""
+    return f"  {who} {name} {calls} {when(row, report).ljust(26)} line {line}{source}{done}{tags}"
 
 
 def render_text(report: MissedReport) -> str:
