@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--all", action="store_true", help="keep callers called back since")
     report.add_argument("--output", type=Path, help="write to this file instead of stdout")
     report.add_argument("--email", action="store_true", help="also e-mail it (smtp_* settings)")
+    leads_cli.register_report_options(report)
     rec = sub.add_parser("reconcile", help="fill in calls the PBX never delivered, from its stats")
     rec.add_argument("--since", help="ISO 8601 (default: the start of yesterday, office time)")
     rec.add_argument("--until", help="ISO 8601 (default: now)")
@@ -148,6 +149,8 @@ async def _replay(settings: Settings, args: argparse.Namespace) -> int:
 async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int:
     if args.what in leads_cli.REPORTS:
         return await _leads(settings, url, args)
+    if args.format not in FORMATS:
+        raise ValueError(f"report {args.what} has no format {args.format}")
     request = ReportRequest(since=args.since, until=args.until, fmt=args.format,
                             include_all=args.all, output=args.output, email=args.email)
     return await _with_repo(settings, url, lambda repo: report_missed(settings, repo, request))

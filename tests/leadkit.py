@@ -8,7 +8,7 @@ call starts at ``at``. Posted through the real signed webhook.
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -65,3 +65,38 @@ async def post_call(client: TestClient, template: str, *, name: str, number: str
     items = call_at(template, name=name, number=number, at=at, line=line)
     await replay(client, items)
     return entry_id_of(items)
+
+
+# -- the hand-counted week (tests/test_leads_analytics.py writes out every figure) --------
+MSK = timezone(timedelta(hours=3))
+P1, P2, P3, P4, P5, ANNA = ("79260000101", "79260000102", "79260000103", "79260000104", "79260000105",
+                            "79161234567")
+WEEK_SINCE = datetime(2025, 3, 3, tzinfo=MSK)  # Monday
+WEEK_UNTIL = datetime(2025, 3, 8, tzinfo=MSK)
+OFFICE_HOURS = {day: "09:00-19:00" for day in ("mon", "tue", "wed", "thu", "fri")}
+
+
+def msk(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2025, 3, day, hour, minute, tzinfo=MSK)
+
+
+# (name, template, number, time, line). #0 is before the window and opens P5's lead.
+WEEK_CALLS = (
+    ("w0", ANSWERED, P5, datetime(2025, 2, 28, 10, 0, tzinfo=MSK), "avito"),
+    ("w1", ANSWERED, P1, msk(3, 10), "yandex"),
+    ("w2", MISSED, P2, msk(3, 18, 50), "avito"),
+    ("w2cb", CALLBACK, P2, msk(4, 9, 5), "avito"),
+    ("w3", MISSED, P1, msk(4, 11), "yandex"),
+    ("w3cb", CALLBACK, P1, msk(4, 11, 5), "yandex"),
+    ("w4", MISSED, ANNA, msk(5, 12), "none"),
+    ("w5", MISSED, P3, msk(5, 13), "yandex"),
+    ("w6", ANSWERED, P3, msk(5, 14), "yandex"),
+    ("w7", ANSWERED, P4, msk(6, 15), "avito"),
+    ("w8", MISSED, P5, msk(7, 10), "avito"),
+)
+
+
+async def post_week(client: TestClient) -> dict[str, str]:
+    """Every call of the week through the webhooks; name -> entry_id."""
+    return {name: await post_call(client, template, name=name, number=number, at=at, line=line)
+            for name, template, number, at, line in WEEK_CALLS}

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import asyncpg
 
 from config.settings import Settings
+from daemon.leads.analytics import GROUPINGS, analytics
+from daemon.leads.analytics_api import window
 from daemon.leads.lifecycle import archive_stale
+from daemon.leads.render import render_csv, render_html, render_json, render_text
+from daemon.routing.policy import OfficeHours
 from daemon.leads.tags import refresh_tags
 
 
@@ -19,8 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     tags.add_argument("what", choices=("refresh",))
 
 
+def register_report_options(report: argparse.ArgumentParser) -> None:
+    """Options of ``report analytics`` and ``report lost-clients`` on the main ``report`` parser."""
+    report.add_argument("--by", choices=GROUPINGS, default="ad_source", help="analytics: group by")
+
+
 async def run(settings: Settings, pool: asyncpg.Pool, args: argparse.Namespace) -> int:
     """Run the parsed command (``callbridge leads|tags …``, ``import trips``, ``report analytics|lost-clients``)."""
+    if args.command == "report":
+        return await report_command(settings, pool, args)
     return await HANDLERS[args.command](settings, pool, args)
 
 
@@ -39,7 +52,32 @@ async def tags_command(settings: Settings, pool: asyncpg.Pool, args: argparse.Na
     return 0
 
 
+async def analytics_report(settings: Settings, pool: asyncpg.Pool, args: argparse.Namespace) -> int:
+    since, until = window(args.since, args.until, settings)
+    hours = OfficeHours.from_settings(settings)
+    result = await analytics(pool, since=since, until=until, by=args.by, hours=hours)
+    if args.format == "html":
+        days = await analytics(pool, since=since, until=until, by="day", hours=hours)
+        text = render_html(result, daily_rows=days.rows)
+    else:
+        text = {"text": render_text, "csv": render_csv, "json": render_json}[args.format](result)
+    _write(text, args.output)
+    return 0
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+async def report_command(settings: Settings, pool: asyncpg.Pool, args: argparse.Namespace) -> int:
+    return await REPORT_HANDLERS[args.what](settings, pool, args)
+
+
 HANDLERS = {"leads": leads_command, "tags": tags_command}
 # Choices this package adds to the main parser's ``import`` and ``report`` commands.
 IMPORTS: tuple[str, ...] = ()
-REPORTS: tuple[str, ...] = ()
+REPORT_HANDLERS = {"analytics": analytics_report}
+REPORTS = tuple(REPORT_HANDLERS)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from daemon.leads import api
+from daemon.leads import analytics_api, api
 
 
 def add_routes(app: web.Application) -> None:
     api.add_routes(app)
+    analytics_api.add_routes(app)
