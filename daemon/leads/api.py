@@ -9,6 +9,7 @@ from aiohttp import web
 
 from daemon.errors import StorageUnavailable
 from daemon.keys import RELOADER, REPOSITORY
+from daemon.leads import lost
 from daemon.leads.tags import MAX_TAG_CHARS, add_tag, remove_tag
 from daemon.leads.lifecycle import STATUSES, LeadError, close_lead, lead_json, list_leads, validate_close
 
@@ -104,7 +105,30 @@ async def tag(request: web.Request) -> web.Response:
     return web.json_response({"id": contact_id, "tags": tags})
 
 
+LOST_CONTENT_TYPES = {"json": "application/json", "csv": "text/csv", "text": "text/plain",
+                      "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+async def lost_clients(request: web.Request) -> web.Response:
+    """GET /api/reports/lost-clients?format=json|csv|xlsx|text."""
+    fmt = request.query.get("format", "json")
+    if fmt not in lost.LOST_FORMATS:
+        return _error(400, f"format must be one of {', '.join(lost.LOST_FORMATS)}")
+    try:
+        rows = await lost.lost_clients(request.app[REPOSITORY].pool, request.app[RELOADER].current)
+    except StorageUnavailable:
+        return _error(503, "storage unavailable, retry later")
+    if fmt == "json":
+        return web.json_response({"rows": [lost.row_json(r) for r in rows]})
+    if fmt == "xlsx":
+        return web.Response(body=lost.render_xlsx(rows), content_type=LOST_CONTENT_TYPES[fmt],
+                            headers={"Content-Disposition": 'attachment; filename="lost-clients.xlsx"'})
+    text = lost.render_csv(rows) if fmt == "csv" else lost.render_text(rows)
+    return web.Response(text=text, content_type=LOST_CONTENT_TYPES[fmt], charset="utf-8")
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/reports/lost-clients", lost_clients)
     app.router.add_post("/api/contacts/{contact_id}/tags", tag)
     app.router.add_delete("/api/contacts/{contact_id}/tags/{tag}", untag)
     app.router.add_get("/api/leads", leads)

@@ -9,6 +9,7 @@ from pathlib import Path
 import asyncpg
 
 from config.settings import Settings
+from daemon.leads import lost
 from daemon.leads.analytics import GROUPINGS, analytics
 from daemon.leads.analytics_api import window
 from daemon.leads.lifecycle import archive_stale
@@ -28,6 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def register_report_options(report: argparse.ArgumentParser) -> None:
     """Options of ``report analytics`` and ``report lost-clients`` on the main ``report`` parser."""
     report.add_argument("--by", choices=GROUPINGS, default="ad_source", help="analytics: group by")
+    report.add_argument("--assign", action="append", metavar="EXT",
+                        help="lost-clients: spread them over these managers (repeat, or 105,106)")
+    for action in report._actions:  # lost-clients also writes the callers' spreadsheet
+        if action.dest == "format" and action.choices is not None and "xlsx" not in action.choices:
+            action.choices = (*action.choices, "xlsx")
 
 
 async def run(settings: Settings, pool: asyncpg.Pool, args: argparse.Namespace) -> int:
@@ -53,6 +59,8 @@ async def tags_command(settings: Settings, pool: asyncpg.Pool, args: argparse.Na
 
 
 async def analytics_report(settings: Settings, pool: asyncpg.Pool, args: argparse.Namespace) -> int:
+    if args.format not in ("text", "csv", "json", "html"):
+        raise ValueError(f"report analytics has no {args.format} format; use text, csv, json or html")
     since, until = window(args.since, args.until, settings)
     hours = OfficeHours.from_settings(settings)
     result = await analytics(pool, since=since, until=until, by=args.by, hours=hours)
@@ -72,6 +80,22 @@ def _write(text: str, output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
 
 
+async def lost_clients_report(settings: Settings, pool: asyncpg.Pool, args: argparse.Namespace) -> int:
+    rows = await lost.lost_clients(pool, settings)
+    if args.assign:
+        await lost.assign(pool, rows, [e for text in args.assign for e in text.split(",")])
+    if args.format == "xlsx":
+        if args.output is None:
+            raise ValueError("--format xlsx needs --output FILE")
+        args.output.write_bytes(lost.render_xlsx(rows))
+        return 0
+    if args.format == "html":
+        raise ValueError("report lost-clients has no html format; use text, csv, xlsx or json")
+    render = {"text": lost.render_text, "csv": lost.render_csv, "json": lost.render_json}[args.format]
+    _write(render(rows), args.output)
+    return 0
+
+
 async def report_command(settings: Settings, pool: asyncpg.Pool, args: argparse.Namespace) -> int:
     return await REPORT_HANDLERS[args.what](settings, pool, args)
 
@@ -79,5 +103,5 @@ async def report_command(settings: Settings, pool: asyncpg.Pool, args: argparse.
 HANDLERS = {"leads": leads_command, "tags": tags_command}
 # Choices this package adds to the main parser's ``import`` and ``report`` commands.
 IMPORTS: tuple[str, ...] = ()
-REPORT_HANDLERS = {"analytics": analytics_report}
+REPORT_HANDLERS = {"analytics": analytics_report, "lost-clients": lost_clients_report}
 REPORTS = tuple(REPORT_HANDLERS)
