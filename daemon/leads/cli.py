@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 
 from config.settings import Settings
-from daemon.leads import lost
+from daemon.leads import lost, trips
 from daemon.leads.analytics import GROUPINGS, analytics
 from daemon.leads.analytics_api import window
 from daemon.leads.lifecycle import archive_stale
@@ -40,6 +40,10 @@ async def run(settings: Settings, pool: asyncpg.Pool, args: argparse.Namespace) 
     """Run the parsed command (``callbridge leads|tags …``, ``import trips``, ``report analytics|lost-clients``)."""
     if args.command == "report":
         return await report_command(settings, pool, args)
+    if args.command == "import":
+        report = await trips.import_trips(pool, args.file, settings)
+        print("\n".join(report.lines()))
+        return 0
     return await HANDLERS[args.command](settings, pool, args)
 
 
@@ -102,6 +106,6 @@ async def report_command(settings: Settings, pool: asyncpg.Pool, args: argparse.
 
 HANDLERS = {"leads": leads_command, "tags": tags_command}
 # Choices this package adds to the main parser's ``import`` and ``report`` commands.
-IMPORTS: tuple[str, ...] = ()
+IMPORTS = ("trips",)
 REPORT_HANDLERS = {"analytics": analytics_report, "lost-clients": lost_clients_report}
 REPORTS = tuple(REPORT_HANDLERS)
