@@ -25,7 +25,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
-from daemon.leads.analytics import analytics, analytics_json
+from daemon.leads.analytics import analytics
 from daemon.leads.officetime import office_seconds, percentile
 from daemon.repository import Repository
 from daemon.routing.policy import OfficeHours
@@ -82,7 +82,7 @@ async def close_week_leads(client: TestClient, office_repo: Repository, entries:
 
 
 @pytest.fixture
-async def week(client: TestClient, office: Repository) -> dict[str, str]:  # noqa: F811
+async def week(client: TestClient, office: Repository) -> dict[str, str]:
     entries = await post_week(client)
     await close_week_leads(client, office, entries)
     return entries

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_ui_browser are parameters here)
 """The lead pieces of the manager's screen in a real browser: «Закрыть лид» on the card."""
 
 from __future__ import annotations
@@ -15,12 +16,19 @@ from tests.leadkit import post_week
 from tests.screenkit import moved
 from tests.test_leads_analytics import close_week_leads
 from tests.test_ui_browser import (  # noqa: F401
-    LAPTOP, WAIT_MS, _replay, _screenshot_paths, browser, daemon, fake_pbx)
+    LAPTOP,
+    WAIT_MS,
+    _replay,
+    _screenshot_paths,
+    browser,
+    daemon,
+    fake_pbx,
+)
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")
 
 
-async def _signed_in(daemon: TestClient, browser: Any, extension: str = "105") -> Any:  # noqa: F811
+async def _signed_in(daemon: TestClient, browser: Any, extension: str = "105") -> Any:
     page = await browser.new_page(viewport=LAPTOP, locale="ru-RU")
     page.set_default_timeout(WAIT_MS)
     await page.goto(str(daemon.make_url("/ui/")))
@@ -33,7 +41,7 @@ async def _signed_in(daemon: TestClient, browser: Any, extension: str = "105") -
 
 @pytest.mark.timeout(60)
 async def test_manager_closes_the_callers_lead_as_lost_with_a_reason(
-        daemon: TestClient, browser: Any) -> None:  # noqa: F811
+        daemon: TestClient, browser: Any) -> None:
     page = await _signed_in(daemon, browser)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -56,7 +64,7 @@ async def test_manager_closes_the_callers_lead_as_lost_with_a_reason(
 
 @pytest.mark.timeout(90)
 async def test_analytics_tab_shows_the_table_and_both_charts(
-        daemon: TestClient, browser: Any, tmp_path: Path) -> None:  # noqa: F811
+        daemon: TestClient, browser: Any, tmp_path: Path) -> None:
     entries = await post_week(daemon)
     await close_week_leads(daemon, Repository(daemon.app[REPOSITORY].pool), entries)
     page = await _signed_in(daemon, browser)

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from config.settings import Settings
 from daemon.repository import Repository
 from tests.conftest import auth, run_cli
-from tests.leadkit import ANSWERED, CALLBACK, MISSED, call_at, entry_id_of, post_call
+from tests.leadkit import ANSWERED, CALLBACK, MISSED, call_at, post_call
 from tests.scenarios import replay
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)

@@ -11,7 +11,13 @@ from daemon.errors import StorageUnavailable
 from daemon.keys import RELOADER, REPOSITORY
 from daemon.leads.analytics import GROUPINGS, analytics, analytics_json
 from daemon.leads.charts import bars, daily
-from daemon.leads.render import ANALYTICS_FORMATS, CONTENT_TYPES, render_csv, render_html, render_text
+from daemon.leads.render import (
+    ANALYTICS_FORMATS,
+    CONTENT_TYPES,
+    render_csv,
+    render_html,
+    render_text,
+)
 from daemon.report.window import WindowError, parse_time
 from daemon.routing.policy import OfficeHours
 

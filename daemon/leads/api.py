@@ -10,8 +10,15 @@ from aiohttp import web
 from daemon.errors import StorageUnavailable
 from daemon.keys import RELOADER, REPOSITORY
 from daemon.leads import lost
+from daemon.leads.lifecycle import (
+    STATUSES,
+    LeadError,
+    close_lead,
+    lead_json,
+    list_leads,
+    validate_close,
+)
 from daemon.leads.tags import MAX_TAG_CHARS, add_tag, remove_tag
-from daemon.leads.lifecycle import STATUSES, LeadError, close_lead, lead_json, list_leads, validate_close
 
 BIGINT_DIGITS = 18
 

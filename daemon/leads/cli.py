@@ -14,8 +14,8 @@ from daemon.leads.analytics import GROUPINGS, analytics
 from daemon.leads.analytics_api import window
 from daemon.leads.lifecycle import archive_stale
 from daemon.leads.render import render_csv, render_html, render_json, render_text
-from daemon.routing.policy import OfficeHours
 from daemon.leads.tags import refresh_tags
+from daemon.routing.policy import OfficeHours
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -63,9 +63,9 @@ class TripsReport:
     unknown_statuses: dict[str, int] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
-        out = [f"trips: {self.rows} rows, {self.inserted} new, {self.updated} updated, "
-               f"{len(self.rejected)} rejected; {self.contacts_created} buyers became contacts; "
-               f"{self.leads_won} leads won"]
+        out = [(f"trips: {self.rows} rows, {self.inserted} new, {self.updated} updated, "
+                f"{len(self.rejected)} rejected; {self.contacts_created} buyers became contacts; "
+                f"{self.leads_won} leads won")]
         if self.without_buyer:
             out.append(f"  {self.without_buyer} bookings name no phone or e-mail: stored without a contact")
         for status, count in sorted(self.unknown_statuses.items()):
