@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from config.settings import Settings
 from daemon.repository import Repository
 from tests.conftest import auth, run_cli
-from tests.leadkit import ANSWERED, CALLBACK, MISSED, call_at, post_call
+from tests.leadkit import ANSWERED, CALLBACK, MISSED, call_at, entry_id_of, post_call
 from tests.scenarios import replay
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
@@ -152,3 +152,18 @@ async def test_leads_archive_closes_only_stale_leads_and_is_idempotent(
     code, out, _ = await run_cli(settings, "leads", "archive", "--stale-days", "2")
     assert code == 0 and "leads archived: 1" in out
     assert (await _lead_of(office.pool, fresh))["status"] == "archived"
+
+
+async def test_two_calls_at_once_after_a_stale_lead_open_one_new_lead(
+        client: TestClient, office: Repository) -> None:
+    """The stale lead is archived once and one new lead opened, whichever call's transaction goes first."""
+    first = await post_call(client, ANSWERED, name="r0", number=ANNA, at=T0)
+    a = call_at(MISSED, name="r1", number=ANNA, at=T0 + timedelta(days=40))
+    b = call_at(ANSWERED, name="r2", number=ANNA, at=T0 + timedelta(days=40, hours=1))
+    await replay(client, [step for pair in zip(a, b) for step in pair] + a[len(b):] + b[len(a):],
+                 concurrently=True)
+    old = await _lead_of(office.pool, first)
+    new_a, new_b = await _lead_of(office.pool, entry_id_of(a)), await _lead_of(office.pool, entry_id_of(b))
+    assert new_a["id"] == new_b["id"] != old["id"]
+    assert new_a["previous_lead_id"] == old["id"] and old["status"] == "archived"
+    assert await office.pool.fetchval("SELECT count(*) FROM leads") == 2
