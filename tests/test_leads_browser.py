@@ -28,8 +28,9 @@ from tests.test_ui_browser import (  # noqa: F401
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")
 
 
-async def _signed_in(daemon: TestClient, browser: Any, extension: str = "105") -> Any:
-    page = await browser.new_page(viewport=LAPTOP, locale="ru-RU")
+async def _signed_in(daemon: TestClient, browser: Any, extension: str = "105",
+                     viewport: dict[str, int] = LAPTOP) -> Any:
+    page = await browser.new_page(viewport=viewport, locale="ru-RU")
     page.set_default_timeout(WAIT_MS)
     await page.goto(str(daemon.make_url("/ui/")))
     await page.fill("#token", API_TOKEN)
@@ -67,7 +68,7 @@ async def test_analytics_tab_shows_the_table_and_both_charts(
         daemon: TestClient, browser: Any, tmp_path: Path) -> None:
     entries = await post_week(daemon)
     await close_week_leads(daemon, Repository(daemon.app[REPOSITORY].pool), entries)
-    page = await _signed_in(daemon, browser)
+    page = await _signed_in(daemon, browser, viewport={"width": 1600, "height": 720})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     await page.click(".tab[data-view=analytics]")

@@ -14,7 +14,10 @@ const ANALYTICS_COLUMNS = [
 function analyticsCell(name, value) {
   if (value === null || value === undefined) return "—";
   if (name === "missed_share") return `${(value * 100).toFixed(1)} %`;
-  if (name.startsWith("first_answer")) return duration(value);
+  if (name.startsWith("first_answer")) {
+    const s = Math.round(value);
+    return s >= 3600 ? `${Math.floor(s / 3600)} ч ${Math.floor((s % 3600) / 60)} мин` : duration(s);
+  }
   if (name === "revenue") return value.toLocaleString("ru-RU", { maximumFractionDigits: 2 });
   return String(value);
 }
