@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TRIAL_CONFIG := config/trial.toml
 
-.PHONY: run test bench bench-routing install clean
+.PHONY: run test bench bench-routing bench-sidebyside bench-explain install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "callbridge needs Python 3.11 or newer")'
@@ -37,6 +37,16 @@ bench: $(STAMP)
 # million contacts on the PostgreSQL at 127.0.0.1:5432, dropped at the end.
 bench-routing: $(STAMP)
 	$(BIN)/python -m bench.routing
+
+# Issue 13's comparison: callbridge against the bare reference receiver
+# (bench/reference), same open-loop load, alternating; writes docs/BENCHMARKS.md.
+bench-sidebyside: $(STAMP)
+	$(BIN)/python -m bench.sidebyside $(BENCH_ARGS)
+
+# The hot queries' plans (EXPLAIN ANALYZE) at a million contacts and two million
+# calls, with this build's indexes and those before migration 0004 (bench/README.md).
+bench-explain: $(STAMP)
+	$(BIN)/python -m bench.suite.explain $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) state .pytest_cache .hypothesis

@@ -117,6 +117,15 @@ class Settings(BaseSettings):
     # office_hours when set, else report_day_end (office time) on report_working_days.
     report_day_end: str = Field(default="19:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     report_working_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    # Issue 9: the morning report and the screen list every caller missed within
+    # this many days and not reached back since (the night's first); any report
+    # window longer than report_max_window_days is refused.
+    report_lookback_days: int = Field(default=7, ge=1, le=93)
+    report_max_window_days: int = Field(default=93, ge=1, le=3660)
+    # Raw PBX events older than this are pruned from the inbox (`callbridge prune`
+    # and the daemon's daily pass); derived rows are kept. 0 keeps them forever.
+    inbox_retention_days: int = Field(default=180, ge=0)
+    inbox_prune_batch: int = Field(default=5000, ge=1, le=100_000)
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_security: str = Field(default="starttls", pattern="^(none|starttls|tls)$")

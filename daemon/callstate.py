@@ -4,27 +4,44 @@
 them into a canonical order first and combines them with min/max/union, so any
 delivery order, with or without duplicates, gives the same answer. The PBX's
 summary, when present, is its final word and wins over what the legs suggest.
+
+Until the summary comes, the legs are partial evidence, and the rules are
+written for it (docs/ARCHITECTURE.md, "Rules the derivation applies"):
+* only a leg at an employee (``abonent``) that connects is a conversation; a
+  queue, IVR or voicemail leg that connects is the PBX playing something;
+* the PBX ringing an employee for a callback (a leg that results from a command
+  and continues no other leg) is not a conversation, and makes the call outbound;
+* the direction comes from the call's first leg, never from a later one (a
+  transfer leg of an outbound call starts at the customer); when that first
+  leg has not arrived, the direction is a guess (``direction_certain`` False)
+  on which no contact or lead may be made;
+* a leg handing the caller on (IVR or queue, reason 1100) ends the call only
+  when the leg it handed to has ended too, whatever the one-second timestamps say.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from daemon.calllegs import (
+    Leg,
+    direction_from_legs,
+    finished_by_legs,
+    fold_leg,
+    last_ended,
+    legs_of,
+)
 from daemon.domain import (
     CallFinished,
     CallLegChanged,
     Direction,
-    Party,
     RecordingChanged,
     RecordingStored,
 )
 
-IVR_LOCATION = "ivr"
-# The IVR leg ends with "normal" (1100) when the scheme forwards the caller to
-# the next leg, so that alone does not mean the call is over.
-FORWARDED_REASON = 1100
+__all__ = ["CallView", "Leg", "derive_call", "fold_leg"]  # Leg and fold_leg: the screen reads legs too
+
 RECORDING_SAVED_CLASS = 1000
 # communications.talk_seconds is a PostgreSQL integer; only nonsense timestamps
 # (which the adapter lets through up to year 9999) make a call last longer.
@@ -48,80 +65,26 @@ class CallView:
     disconnect_reason: int | None
     finished: bool
     reconciled: bool
-
-
-@dataclass
-class Leg:
-    """One call leg folded from its events."""
-
-    call_id: str
-    appeared_at: int
-    caller: Party = Party()
-    callee: Party = Party()
-    location: str | None = None
-    line_number: str | None = None
-    connected_at: int | None = None
-    disconnected_at: int | None = None
-    last_state: str = "appeared"
-    disconnect_reason: int | None = None
-    talk_parties: list[str] = field(default_factory=list)
-
-    @property
-    def talked(self) -> bool:
-        return self.connected_at is not None and self.location != IVR_LOCATION
-
-
-_STATE_RANK = {"appeared": 0, "on_hold": 1, "connected": 2, "disconnected": 3}
-
-
-def _merge_party(old: Party, new: Party) -> Party:
-    return Party(
-        extension=new.extension or old.extension, number=new.number or old.number
-    )
-
-
-def fold_leg(events: list[CallLegChanged]) -> Leg:
-    """Fold one leg's events; later seq (then later state) wins for each known field."""
-    ordered = sorted(events, key=lambda e: (e.seq, _STATE_RANK[e.state], e.at))
-    leg = Leg(call_id=ordered[0].call_id, appeared_at=min(e.at for e in ordered))
-    for ev in ordered:
-        leg.caller = _merge_party(leg.caller, ev.caller)
-        leg.callee = _merge_party(leg.callee, ev.callee)
-        leg.location = ev.location or leg.location
-        leg.line_number = ev.line_number or leg.line_number
-        leg.last_state = ev.state
-        if ev.state == "connected":
-            leg.connected_at = ev.at if leg.connected_at is None else min(leg.connected_at, ev.at)
-        if ev.state == "disconnected":
-            leg.disconnected_at = max(leg.disconnected_at or ev.at, ev.at)
-            leg.disconnect_reason = ev.disconnect_reason
-    return leg
-
-
-def _legs(events: Iterable[CallLegChanged]) -> list[Leg]:
-    by_call: dict[str, list[CallLegChanged]] = defaultdict(list)
-    for ev in events:
-        by_call[ev.call_id].append(ev)
-    return sorted((fold_leg(evs) for evs in by_call.values()), key=lambda g: (g.appeared_at, g.call_id))
-
-
-def _direction_from_legs(legs: list[Leg]) -> Direction | None:
-    if not legs:
-        return None
-    if any(leg.caller.extension is None for leg in legs):
-        return "inbound"  # someone outside the office called in (maybe hidden)
-    if any(leg.callee.extension is None for leg in legs):
-        return "outbound"
-    return "internal"
+    # False while the call's first leg (and the summary) are still missing: the
+    # direction is then read off a later leg and may be wrong, so nothing that
+    # cannot be undone (a new contact, a new lead) may follow from it.
+    direction_certain: bool = True
 
 
 def _customer_number(direction: Direction | None, summary: CallFinished | None, legs: list[Leg]) -> str | None:
+    # The legs in the order they began: the first leg's outside party is the customer.
+    legs = sorted(legs, key=lambda g: (g.taken_from_call_id is not None, g.appeared_at, g.call_id))
+    side = []
     if direction == "inbound":
         side = [summary.caller] if summary else []
         side += [leg.caller for leg in legs if leg.caller.extension is None]
     elif direction == "outbound":
         side = [summary.callee] if summary else []
-        side += [leg.callee for leg in legs if leg.callee.extension is None]
+        for leg in legs:
+            # A callback's first leg shows the number it will dial as its caller.
+            party = leg.caller if leg.rings_employee_for_callback else leg.callee
+            side += [party] if party.extension is None else []
+        side += [leg.caller for leg in legs if leg.caller.extension is None]
     else:
         return None
     return next((p.number for p in side if p.number), None)
@@ -154,13 +117,6 @@ def _recordings(changes: list[RecordingChanged], stored: list[RecordingStored],
     return tuple(sorted(keep, key=lambda rid: (first_seen[rid], rid)))
 
 
-def _finished_by_legs(legs: list[Leg]) -> bool:
-    if not legs or any(leg.disconnected_at is None for leg in legs):
-        return False
-    last = max(legs, key=lambda g: (g.disconnected_at, g.call_id))
-    return not (last.location == IVR_LOCATION and last.disconnect_reason == FORWARDED_REASON)
-
-
 def _pick_summary(summaries: list[CallFinished]) -> CallFinished | None:
     """The PBX's own summary beats a reconciled one; among equals the latest end wins."""
     if not summaries:
@@ -171,15 +127,16 @@ def _pick_summary(summaries: list[CallFinished]) -> CallFinished | None:
 def derive_call(entry_id: str, events: Iterable[object]) -> CallView:
     """Derive the call's communication fields from all its events, in any order."""
     evs = list(events)
-    legs = _legs(e for e in evs if isinstance(e, CallLegChanged))
+    legs = legs_of(e for e in evs if isinstance(e, CallLegChanged))
     summary = _pick_summary([e for e in evs if isinstance(e, CallFinished)])
     changes = [e for e in evs if isinstance(e, RecordingChanged)]
     stored = [e for e in evs if isinstance(e, RecordingStored)]
 
-    direction = summary.direction if summary else _direction_from_legs(legs)
+    leg_direction, certain = direction_from_legs(legs)
+    direction = summary.direction if summary else leg_direction
     talk_legs = [leg for leg in legs if leg.talked]
     answered = summary.talked if summary else bool(talk_legs)
-    finished = summary is not None or _finished_by_legs(legs)
+    finished = summary is not None or finished_by_legs(legs)
     participants = _talk_extensions(direction, talk_legs) if answered else ()
 
     manager = None
@@ -212,7 +169,7 @@ def derive_call(entry_id: str, events: Iterable[object]) -> CallView:
         status = "missed" if finished else "ringing"
     reason = summary.disconnect_reason if summary else None
     if reason is None and legs:
-        reason = max(legs, key=lambda g: (g.disconnected_at or 0, g.call_id)).disconnect_reason
+        reason = last_ended(legs).disconnect_reason
     line = (summary.line_number if summary else None) or next(
         (g.line_number for g in legs if g.line_number), None
     )
@@ -232,4 +189,5 @@ def derive_call(entry_id: str, events: Iterable[object]) -> CallView:
         disconnect_reason=reason,
         finished=finished,
         reconciled=summary is not None and summary.reconciled and not legs,
+        direction_certain=summary is not None or certain,
     )

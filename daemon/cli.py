@@ -1,5 +1,5 @@
 """The ``callbridge`` command: run, migrate, import, sync-managers, replay, report, reconcile,
-check."""
+prune, check."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from adapters.mango.client import MangoClient, PbxApiError
 from adapters.mango.replay import load_steps, replay
 from config.settings import Settings, SettingsError, load_settings
 from daemon import migrate as migrations
-from daemon import health
+from daemon import health, retention
 from daemon.leads import cli as leads_cli
 from daemon.lifecycle import run as run_daemon
 from daemon.database import connect_with_retries, create_pool, database_url
@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--url", help="webhook base (default: http://<listen><mango_prefix>)")
     report = sub.add_parser("report", help="the missed-call report (whom to call back)")
     report.add_argument("what", choices=("missed", *leads_cli.REPORTS))
-    report.add_argument("--since", help="ISO 8601, office time if no offset (default: last close)")
+    report.add_argument("--since", help="ISO 8601, office time if no offset (default: report_lookback_days "
+                                        "back, the night's callers first)")
     report.add_argument("--until", help="ISO 8601 (default: now)")
     report.add_argument("--format", choices=FORMATS, default="text")
     report.add_argument("--all", action="store_true", help="keep callers called back since")
@@ -62,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--since", help="ISO 8601 (default: the start of yesterday, office time)")
     rec.add_argument("--until", help="ISO 8601 (default: now)")
     leads_cli.register(sub)
+    prn = sub.add_parser("prune", help="delete raw PBX events older than inbox_retention_days "
+                                       "(finished calls only; derived rows are kept)")
+    prn.add_argument("--older-than-days", type=int, help="override inbox_retention_days (at least 1)")
     chk = sub.add_parser("check", help="ask the running daemon's /health; non-zero exit on fail")
     chk.add_argument("--url", help="health URL (default: http://<listen>/health)")
     return parser
@@ -170,6 +174,21 @@ async def _leads(settings: Settings, url: str, args: argparse.Namespace) -> int:
     return await _with_repo(settings, url, lambda repo: leads_cli.run(settings, repo.pool, args))
 
 
+async def _prune(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    days = args.older_than_days if args.older_than_days is not None else settings.inbox_retention_days
+    if days == 0 and args.older_than_days is None:
+        print("inbox_retention_days is 0: raw events are kept forever, nothing pruned")
+        return 0
+    if days < 1:
+        print("callbridge: prune: --older-than-days must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    cutoff = retention.cutoff_for(days)
+    report = await _with_repo(settings, url, lambda repo: retention.prune_inbox(
+        repo.pool, cutoff=cutoff, batch=settings.inbox_prune_batch))
+    print(report.line())
+    return 0
+
+
 async def _check(settings: Settings, args: argparse.Namespace) -> int:
     doc = await health.fetch_health(args.url or health.local_health_url(settings))
     print(json.dumps(doc, ensure_ascii=False, indent=2))
@@ -177,7 +196,8 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"migrate": _migrate, "import": _import, "sync-managers": _sync_managers,
-             "report": _report, "reconcile": _reconcile, **dict.fromkeys(leads_cli.HANDLERS, _leads)}
+             "report": _report, "reconcile": _reconcile, "prune": _prune,
+             **dict.fromkeys(leads_cli.HANDLERS, _leads)}
 
 
 if __name__ == "__main__":

@@ -52,12 +52,18 @@ class Pipeline:
                 await self.refresh_call(tx, env.entry_id)
         return "stored"
 
-    async def refresh_call(self, tx: Tx, entry_id: str) -> CallView:
+    async def refresh_call(self, tx: Tx, entry_id: str) -> CallView | None:
         # Round trips are most of an event's cost: the events and the stored
         # links come in one, and managers and fills go with the upsert. Once the
         # call has its contact and lead, only the upsert needs the line's ad
         # source, and it looks that up itself.
-        events, contact_id, lead_id = await tx.call_state(entry_id, CALL_EVENT_KINDS)
+        events, contact_id, lead_id, pruned = await tx.call_state(entry_id, CALL_EVENT_KINDS)
+        if pruned:
+            # Retention pruned this finished call's events: its row is final. The
+            # late event is kept in the inbox, but deriving the call from the few
+            # events left would make the row worse.
+            log.info("call_event_after_prune_kept", entry_id=entry_id)
+            return None
         view = derive_call(entry_id, events)
         phone = normalise_phone(view.customer_number, self.region)
         key = line_key(view.line_number, self.region)
@@ -97,11 +103,13 @@ class Pipeline:
 
         An inbound caller nobody knows becomes a contact, and a contact without
         an open lead gets one. An outbound call only joins what exists: managers
-        also ring hotels, airlines and suppliers, who are not leads.
+        also ring hotels, airlines and suppliers, who are not leads. Neither is
+        made while the direction is a guess from a later leg (a transfer leg of
+        an outbound call starts at the supplier): a contact made is kept.
         """
         contact_id, lead_id = current.contact_id, current.lead_id
         fill_contact_id = fill_lead_id = None
-        inbound = view.direction == "inbound"
+        inbound = view.direction == "inbound" and view.direction_certain
         if contact_id is None and phone is not None and view.direction in ("inbound", "outbound"):
             await tx.lock(f"phone:{phone}")
             contact_id = await tx.contact_id_by_phone(phone)

@@ -3,10 +3,14 @@
 The PBX does not promise to deliver its webhooks. Each night (and on demand)
 we fetch its statistics for a window and turn every call in them into the
 ``CallFinished`` event its summary would have been, marked ``reconciled``,
-under the summary's own dedup key ``mango:summary:<entry_id>``. Applied
-through the same pipeline as live events, a call whose summary we have is a
-duplicate and changes nothing; a call we never heard of is created; a call
-whose summary was lost is completed. Running it twice changes nothing.
+under a dedup key of its own, ``mango:reconciled:<entry_id>``. It must not
+borrow the live summary's key (``mango:summary:<entry_id>``): a live summary
+arriving after a reconcile would then be answered "duplicate" and dropped,
+and the derivation's preference for the PBX's own words could never apply.
+Applied through the same pipeline as live events: a call whose live summary
+we have is left alone (nothing is stored); a call we never heard of is
+created; a call whose summary was lost is completed. Running it twice
+changes nothing (the second reconciled summary is a duplicate).
 """
 
 from __future__ import annotations
@@ -95,8 +99,13 @@ def call_finished(rows: list[StatsRow]) -> CallFinished:
     )
 
 
+def dedup_key(entry_id: str) -> str:
+    """The reconciled summary's own key, beside (never instead of) the live ``mango:summary:``."""
+    return f"{SOURCE}:reconciled:{entry_id}"
+
+
 def envelopes(rows: list[StatsRow]) -> list[Envelope]:
-    """One envelope per call, keyed like the live summary, the CSV lines as its raw text."""
+    """One envelope per call, under its reconciled key, the CSV lines as its raw text."""
     by_entry: dict[str, list[StatsRow]] = defaultdict(list)
     for row in rows:
         by_entry[row.entry_id].append(row)
@@ -108,7 +117,7 @@ def envelopes(rows: list[StatsRow]) -> list[Envelope]:
                 source=SOURCE,
                 path=PATH,
                 raw=raw,
-                dedup_key=f"{SOURCE}:summary:{entry_id}",
+                dedup_key=dedup_key(entry_id),
                 event=call_finished(entry_rows),
             )
         )
@@ -127,9 +136,15 @@ async def apply_stats(
     report = ReconcileReport(window=window, bad_lines=bad)
     pending = envelopes(rows)
     report.calls = len(pending)
-    known = await pipeline.repo.known_entry_ids([env.entry_id for env in pending if env.entry_id])
+    entry_ids = [env.entry_id for env in pending if env.entry_id]
+    known = await pipeline.repo.known_entry_ids(entry_ids)
+    summarised = await pipeline.repo.entries_with_live_summary(entry_ids)
     for env in pending:
         entry_id = env.entry_id or ""
+        if entry_id in summarised:
+            # The PBX's own summary is there and would win anyway: store nothing.
+            report.known += 1
+            continue
         try:
             outcome = await pipeline.apply(env)
         except StorageError:

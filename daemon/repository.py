@@ -56,11 +56,12 @@ class Tx:
         rows = await self.conn.fetch(q("call_events"), entry_id, list(kinds))
         return [DOMAIN_EVENT.validate_json(r["event"]) for r in rows]
 
-    async def call_state(self, entry_id: str, kinds: Sequence[str]) -> tuple[list[Any], int | None, int | None]:
-        """The call's events (as ``call_events``) and its communication's contact_id and lead_id."""
+    async def call_state(self, entry_id: str, kinds: Sequence[str]) -> tuple[list[Any], int | None, int | None, bool]:
+        """The call's events (as ``call_events``), its communication's contact_id and lead_id,
+        and whether its older events were pruned (retention)."""
         row = await self.conn.fetchrow(q("call_state"), entry_id, list(kinds))
         events = [DOMAIN_EVENT.validate_json(e) for e in row["events"]]
-        return events, row["contact_id"], row["lead_id"]
+        return events, row["contact_id"], row["lead_id"], row["pruned"]
 
     async def upsert_communication(self, *, fill_contact_id: int | None, fill_lead_id: int | None,
                                    line_key: str | None, **values: Any) -> None:
@@ -228,6 +229,12 @@ class Repository:
         """Those of ``entry_ids`` that already have a communication."""
         with translated_errors():
             rows = await self.pool.fetch(q("known_entry_ids"), list(entry_ids))
+        return {r["entry_id"] for r in rows}
+
+    async def entries_with_live_summary(self, entry_ids: Sequence[str]) -> set[str]:
+        """Those of ``entry_ids`` whose PBX summary (not a reconciled one) is stored."""
+        with translated_errors():
+            rows = await self.pool.fetch(q("entries_with_live_summary"), list(entry_ids))
         return {r["entry_id"] for r in rows}
 
     async def missed_callers(self, *, since: datetime, until: datetime) -> list[dict[str, Any]]:

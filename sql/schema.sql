@@ -117,6 +117,7 @@ CREATE TABLE leads (
 CREATE INDEX leads_previous_idx ON leads (previous_lead_id) WHERE previous_lead_id IS NOT NULL;
 -- At most one open lead per contact: concurrent first calls cannot open two.
 CREATE UNIQUE INDEX leads_one_open_per_contact ON leads (contact_id) WHERE status = 'open';
+CREATE INDEX leads_contact_idx ON leads (contact_id);
 
 -- One row per PBX call (entry_id). Every column but note is derived from the
 -- call's events in the inbox, so any delivery order gives the same row.
@@ -147,9 +148,14 @@ CREATE TABLE communications (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX communications_contact_idx ON communications (contact_id, started_at);
-CREATE INDEX communications_phone_idx ON communications (phone, started_at);
+-- History is read newest first, ties by id, LIMIT n: these indexes are in that
+-- order, so a scan stops after n rows (migration 0004).
+CREATE INDEX communications_contact_idx ON communications (contact_id, started_at DESC NULLS LAST, id DESC);
+CREATE INDEX communications_phone_idx ON communications (phone, started_at DESC NULLS LAST, id DESC);
 CREATE INDEX communications_started_idx ON communications (started_at);
+-- Foreign keys looked up or deleted by (migration 0004).
+CREATE INDEX communications_lead_idx ON communications (lead_id) WHERE lead_id IS NOT NULL;
+CREATE INDEX communications_manager_idx ON communications (manager_id) WHERE manager_id IS NOT NULL;
 
 -- Every accepted PBX event, verbatim, under its dedup key: a repeat delivery
 -- hits the unique key and is acknowledged without effect.
@@ -167,6 +173,10 @@ CREATE TABLE inbox (
 );
 CREATE INDEX inbox_entry_idx ON inbox (entry_id) WHERE entry_id IS NOT NULL;
 CREATE INDEX inbox_call_idx ON inbox (call_id) WHERE call_id IS NOT NULL;
+-- Retention prunes the oldest raw events first (migration 0004).
+CREATE INDEX inbox_received_idx ON inbox (received_at);
+-- Retention asks "is this call over?" per candidate; only calls not over are here.
+CREATE INDEX communications_unfinished_idx ON communications (entry_id) WHERE NOT finished;
 
 -- Routing decisions (issue 3): what callbridge decided for each call leg that
 -- appeared in the IVR, and the decision's mark on the call's communication.
@@ -214,17 +224,23 @@ CREATE TRIGGER communications_notify_call
     AFTER INSERT OR UPDATE ON communications
     FOR EACH ROW EXECUTE FUNCTION callbridge_notify_call();
 
+-- Retention (issue 9, migration 0004): the calls whose raw events were pruned
+-- from the inbox. Their communication is then final: a late or re-delivered
+-- event of the call is kept in the inbox but does not re-derive it from the few
+-- events left. (Not a column of communications: marking must not fire the
+-- screen's NOTIFY trigger.)
+CREATE TABLE pruned_calls (
+    entry_id    text PRIMARY KEY,
+    pruned_at   timestamptz NOT NULL DEFAULT now()
+);
+
 -- Leads, trips and computed tags (issue 12, migration 0008).
 
 -- A lead opens at its first communication's own time (the PBX's or the sender's
 -- timestamp), not when the row was written: a late or reconciled call counts on its day.
 ALTER TABLE leads ADD COLUMN opened_at timestamptz NOT NULL DEFAULT now();
--- A contact's leads, newest last (previous_lead_id, GET /api/leads?contact_id=).
-CREATE INDEX leads_contact_idx ON leads (contact_id, id);
 -- `leads archive` finds the stale open leads by this.
 CREATE INDEX leads_open_activity_idx ON leads (last_activity_at) WHERE status = 'open';
--- A lead's communications (communication_ids, analytics).
-CREATE INDEX communications_lead_idx ON communications (lead_id) WHERE lead_id IS NOT NULL;
 
 -- Bookings from the booking system, keyed by its order number: a re-import updates.
 CREATE TABLE trips (

@@ -207,11 +207,12 @@ def db_reset(repo: Repository):
     """Empty every table and load the example agency again, within one test."""
 
     async def reset() -> None:
-        await repo.pool.execute(
-            "TRUNCATE inbox, communications, leads, contact_identifiers, contact_invalid_identifiers,"
-            " contact_duplicate_hints, contact_not_duplicates, contacts,"
-            " lines, managers, trips, contact_computed_tags, contact_tag_removals RESTART IDENTITY CASCADE"
+        # Every table the migrations made (so a new one can never be left behind).
+        truncate = await repo.pool.fetchval(
+            "SELECT 'TRUNCATE ' || string_agg(quote_ident(tablename), ', ') || ' RESTART IDENTITY CASCADE'"
+            " FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
         )
+        await repo.pool.execute(truncate)
         await load_office(repo)
 
     return reset

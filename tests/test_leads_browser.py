@@ -72,6 +72,8 @@ async def test_analytics_tab_shows_the_table_and_both_charts(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     await page.click(".tab[data-view=analytics]")
+    await page.wait_for_selector("#analytics-status:has-text('Обращений: 0')")  # the last 30 days: quiet
+    assert await page.input_value("#analytics-until") != ""
     await page.fill("#analytics-since", "2025-03-03")
     await page.fill("#analytics-until", "2025-03-07")
     await page.click("#analytics-form button[type=submit]")

@@ -24,6 +24,18 @@ CATALOG = {
     "indexes": """
         SELECT tablename, indexname, indexdef FROM pg_indexes
         WHERE schemaname = 'public' ORDER BY 1, 2""",
+    # Functions and triggers are schema too: a trigger added by a migration but
+    # missing from schema.sql (or the reverse) must fail the comparison.
+    "functions": """
+        SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS args,
+               pg_get_functiondef(p.oid) AS def
+        FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
+        ORDER BY 1, 2""",
+    "triggers": """
+        SELECT tgrelid::regclass::text AS tbl, tgname, pg_get_triggerdef(oid) AS def
+        FROM pg_trigger WHERE NOT tgisinternal
+          AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace)
+        ORDER BY 1, 2""",
 }
 
 
@@ -60,6 +72,7 @@ async def test_migrations_equal_schema_sql(db_url: str, empty_db: str) -> None:
         await conn.close()
     migrated, from_schema = await _snapshot(db_url), await _snapshot(empty_db)
     assert migrated["columns"], "no tables found: the comparison would prove nothing"
+    assert migrated["functions"] and migrated["triggers"], "the NOTIFY trigger is missing from the catalog"
     assert migrated == from_schema
 
 
@@ -87,9 +100,30 @@ async def test_concurrent_migrate_applies_each_migration_once(empty_db: str) -> 
     assert applied == [m.version for m in migrate.available_migrations()]
 
 
-def test_every_named_query_parses() -> None:
+async def test_every_named_query_is_prepared_against_the_migrated_schema(db_url: str) -> None:
+    """PostgreSQL parses, plans and types each query: a wrong column, table or cast fails here."""
     from daemon.queries import queries
 
     found = queries()
     assert {"insert_inbox", "contact_id_by_phone", "missed_callers", "upsert_communication"} <= set(found)
-    assert all(sql.strip() for sql in found.values())
+    conn = await asyncpg.connect(db_url)
+    try:
+        refused = {}
+        for name, sql in found.items():
+            try:
+                await conn.prepare(sql)
+            except asyncpg.PostgresError as exc:
+                refused[name] = f"{type(exc).__name__}: {exc}"
+    finally:
+        await conn.close()
+    assert refused == {}
+
+
+async def test_a_query_naming_a_missing_column_is_refused_by_prepare(db_url: str) -> None:
+    """The check above can fail: prepare does not accept a query the schema cannot run."""
+    conn = await asyncpg.connect(db_url)
+    try:
+        with pytest.raises(asyncpg.UndefinedColumnError):
+            await conn.prepare("SELECT no_such_column FROM communications WHERE entry_id = $1")
+    finally:
+        await conn.close()

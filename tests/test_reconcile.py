@@ -301,3 +301,43 @@ async def test_cli_reconcile_twice(
     assert pbx.requests == [STATS["request"], STATS["request"]]
     for secret in (API_KEY, API_SALT, API_TOKEN):
         assert secret not in out + err
+
+
+async def _final(repo: Repository) -> dict[str, Any]:
+    from tests.scenarios import final_state
+
+    return await final_state(repo)
+
+
+async def test_a_live_summary_after_a_reconcile_is_stored_and_wins(
+    client: TestClient, office: Repository, pipeline: Pipeline, stats: StatsClient
+) -> None:
+    """Reconcile first (the webhooks were late), then the live call: the PBX's own summary wins."""
+    await reconcile(pipeline, stats, WINDOW)
+    before = await communication(office, KNOWN)
+    assert before is not None and before["reconciled"] is True
+    summary = next(s for s in steps("answered_incoming.json") if s.path == "/events/summary")
+    from tests.conftest import post_event
+
+    resp = await post_event(client, summary.path, summary.json)
+    assert (resp.status, await resp.json()) == (200, {"result": "stored"})
+    after = await communication(office, KNOWN)
+    assert after is not None
+    assert (after["reconciled"], after["talk_seconds"], after["manager_extension"]) == (False, 185, "105")
+
+
+async def test_reconcile_then_live_equals_live_then_reconcile(
+    client: TestClient, office: Repository, pipeline: Pipeline, stats: StatsClient, db_reset
+) -> None:
+    """Either order of the statistics and the live events leaves the same office."""
+    live = steps("answered_incoming.json")
+    await replay(client, live)
+    await reconcile(pipeline, stats, WINDOW)
+    live_first = await _final(office)
+    await db_reset()
+    await reconcile(pipeline, stats, WINDOW)
+    await replay(client, live)
+    reconcile_first = await _final(office)
+    assert reconcile_first == live_first
+    known = [c for c in live_first["communications"] if c["entry_id"] == KNOWN]
+    assert [(c["reconciled"], c["status"], c["talk_seconds"]) for c in known] == [(False, "answered", 185)]

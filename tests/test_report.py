@@ -9,7 +9,7 @@ import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -169,7 +169,7 @@ def test_window_follows_the_report_settings_without_office_hours(settings: Setti
     )
     now = datetime(2025, 10, 13, 5, 30, tzinfo=timezone.utc)  # Monday 08:30 in Moscow
     assert report_window(custom, now) == Window(
-        since=datetime(2025, 10, 11, 18, 0, tzinfo=MOSCOW), until=now
+        since=now - timedelta(days=7), until=now, night_since=datetime(2025, 10, 11, 18, 0, tzinfo=MOSCOW)
     )
 
 
@@ -189,10 +189,10 @@ def test_window_follows_the_office_hours_and_holidays_when_set() -> None:
     ).model_copy(update={"office_hours": hours})
     monday = datetime(2025, 10, 13, 5, 30, tzinfo=timezone.utc)
     tuesday = datetime(2025, 10, 14, 5, 30, tzinfo=timezone.utc)
-    assert report_window(office, monday).since == datetime(2025, 10, 12, 0, 0, tzinfo=MOSCOW)
-    assert report_window(office, tuesday).since == datetime(2025, 10, 13, 19, 30, tzinfo=MOSCOW)
+    assert report_window(office, monday).night_since == datetime(2025, 10, 12, 0, 0, tzinfo=MOSCOW)
+    assert report_window(office, tuesday).night_since == datetime(2025, 10, 13, 19, 30, tzinfo=MOSCOW)
     closed_saturday = office.model_copy(update={"holidays": [date(2025, 10, 11)]})
-    assert report_window(closed_saturday, monday).since == datetime(
+    assert report_window(closed_saturday, monday).night_since == datetime(
         2025, 10, 10, 17, 0, tzinfo=MOSCOW
     )
 
@@ -356,7 +356,8 @@ async def test_api_default_window_ends_now(client: TestClient) -> None:
     doc = await resp.json()
     until = datetime.fromisoformat(doc["until"])
     assert abs((datetime.now(timezone.utc) - until).total_seconds()) < 60
-    assert datetime.fromisoformat(doc["since"]).strftime("%H:%M") == "19:00"
+    assert datetime.fromisoformat(doc["night_since"]).strftime("%H:%M") == "19:00"
+    assert 6.9 < (until - datetime.fromisoformat(doc["since"])).total_seconds() / 86400 <= 7
 
 
 # -- delivery: CLI, file, e-mail -------------------------------------------------------------

@@ -20,6 +20,8 @@ UNITS = (
     "callbridge-report.timer",
     "callbridge-reconcile.service",
     "callbridge-reconcile.timer",
+    "callbridge-prune.service",
+    "callbridge-prune.timer",
     "callbridge-leads-archive.service",
     "callbridge-leads-archive.timer",
     "callbridge-tags-refresh.service",
@@ -130,6 +132,9 @@ def test_timers_name_their_services_schedule_and_are_persistent() -> None:
     assert directives("callbridge-reconcile.service")["ExecStart"] == [
         f"{INSTALLED_BINARY} reconcile"
     ]
+    prune = directives("callbridge-prune.timer")
+    assert (prune["OnCalendar"], prune["Persistent"]) == (["*-*-* 04:00:00 Europe/Moscow"], ["true"])
+    assert directives("callbridge-prune.service")["ExecStart"] == [f"{INSTALLED_BINARY} prune"]
 
 
 @needs_analyze

@@ -121,7 +121,8 @@ async def _earlier_calls(client: TestClient) -> None:
 
 
 async def _todays_missed_calls(client: TestClient) -> None:
-    """Three callers today (office time): one to call back, one already called back, one hidden."""
+    """Three callers today (office time): one to call back, one already called back, one hidden;
+    and one missed two days ago whom nobody rang back."""
     now = int(time.time())
     office = client.app[SETTINGS].tz
     midnight = int(datetime.now(office).replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
@@ -132,6 +133,9 @@ async def _todays_missed_calls(client: TestClient) -> None:
     await post_steps(client, moved("hidden_number_after_hours.json", suffix="-m2", at=start + span // 5))
     await post_steps(client, moved("missed_incoming.json", suffix="-m3", at=start + 2 * span // 5))
     await post_steps(client, moved("outgoing_callback.json", suffix="-m4", at=start + 7 * span // 10))
+    # Two days ago, and nobody rang back: still on the list (report_lookback_days), with its age.
+    await post_steps(client, moved("missed_incoming.json", suffix="-m5", ago_s=2 * 86400 + 3 * 3600,
+                                   number="79035550205"))
 
 
 @pytest.mark.timeout(60)
@@ -178,9 +182,11 @@ async def test_manager_signs_in_sees_the_card_saves_a_note_and_calls_back(
     await page.click(".tab[data-view=missed]")
     await page.wait_for_selector("#missed-table tbody tr")
     table = page.locator("#missed-table tbody tr")
-    assert await table.count() == 3
-    assert await page.locator("button.call-back").count() == 1
+    assert await table.count() == 4
+    assert await page.locator("button.call-back").count() == 2
     assert "Перезвонили" in await page.inner_text("#missed-table")
+    older = table.filter(has_text="+7 903 555-02-05")
+    assert "ждёт 2 д 3 ч" in await older.inner_text()
     hidden_row = table.filter(has_text="Номер скрыт")
     assert await hidden_row.locator("button").count() == 0
 

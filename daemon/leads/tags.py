@@ -43,12 +43,11 @@ async def refresh_tags(pool: asyncpg.Pool, settings: Settings, *, now: datetime 
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute(q("tags_lock"))
             detected = await conn.execute(q("tags_detect_removals"))
-            await conn.execute(q("tags_wanted"), now, REGULAR, COLD, DO_NOT_CALL,
-                               settings.tag_regular_min_trips, settings.tag_regular_months,
-                               settings.tag_cold_months)
-            removed = await conn.fetch(q("tags_remove_stale"))
-            added = await conn.fetch(q("tags_add_new"))
-    return RefreshReport(added=sum(r["added"] for r in added), removed_contacts=len(removed),
+            changed = await conn.fetch(q("tags_refresh"), now, REGULAR, COLD, DO_NOT_CALL,
+                                       settings.tag_regular_min_trips, settings.tag_regular_months,
+                                       settings.tag_cold_months)
+    return RefreshReport(added=sum(r["added"] for r in changed),
+                         removed_contacts=sum(1 for r in changed if r["removed"]),
                          removals_detected=int(detected.rsplit(" ", 1)[-1]))
 
 

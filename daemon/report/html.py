@@ -5,7 +5,14 @@ from __future__ import annotations
 from html import escape
 
 from daemon.report.query import MissedReport, MissedRow
-from daemon.report.render import manager_title, readable_phone, summary_line, when, window_title
+from daemon.report.render import (
+    age_text,
+    manager_title,
+    readable_phone,
+    summary_line,
+    when,
+    window_title,
+)
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}"
@@ -13,7 +20,7 @@ STYLE = (
     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
     "th{background:#f3f3f3}tr.done td{color:#888}"
 )
-COLUMNS = ("Phone", "Contact", "Missed", "When", "Line", "Ad source", "Called back")
+COLUMNS = ("Phone", "Contact", "Missed", "When", "Waiting", "Line", "Ad source", "Called back")
 
 
 def _cells(row: MissedRow, report: MissedReport) -> str:
@@ -26,6 +33,7 @@ def _cells(row: MissedRow, report: MissedReport) -> str:
         escape(row.contact_name or "—"),
         str(row.missed_calls),
         escape(when(row, report)),
+        escape(age_text(report.age_hours(row)).removeprefix("waiting ") or "—"),
         escape(row.line_number or "—"),
         escape(row.ad_source or "—"),
         "yes" if row.called_back else "no",

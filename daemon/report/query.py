@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from daemon.report.window import Window
 from daemon.repository import Repository
 
-ROW_FIELDS = (
+RECORD_FIELDS = (
     "phone",
     "contact_id",
     "contact_name",
@@ -22,8 +22,11 @@ ROW_FIELDS = (
     "line_number",
     "ad_source",
     "called_back",
+    "waiting_since",
     "tags",
 )
+# What CSV and JSON carry per row: the record, and its age and whether it is the night's.
+ROW_FIELDS = (*RECORD_FIELDS, "age_hours", "since_close")
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,13 @@ class MissedRow:
     line_number: str | None
     ad_source: str | None
     called_back: bool
+    # The first missed call not reached back since; None once called back.
+    waiting_since: datetime | None = None
     tags: tuple[str, ...] = ()  # the contact's, computed ones included (daemon/leads/tags.py)
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> MissedRow:
-        values = {name: record[name] for name in ROW_FIELDS}
+        values = {name: record[name] for name in RECORD_FIELDS}
         values["tags"] = tuple(values["tags"] or ())
         return cls(**values)
 
@@ -55,6 +60,17 @@ class MissedReport:
     include_called_back: bool
     rows: tuple[MissedRow, ...]
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def age_hours(self, row: MissedRow) -> int | None:
+        """Whole hours the caller had waited for a call back at the window's end (now, by default)."""
+        if row.waiting_since is None:
+            return None
+        return max(0, int((self.window.until - row.waiting_since).total_seconds() // 3600))
+
+    def since_close(self, row: MissedRow) -> bool | None:
+        """Whether the caller was missed since the previous close (None: not the default window)."""
+        night = self.window.night_since
+        return None if night is None else row.last_missed_at >= night
 
     @property
     def missed_calls(self) -> int:
@@ -77,11 +93,12 @@ class MissedReport:
         return list(found.items())
 
 
-def _order(row: MissedRow) -> tuple[Any, ...]:
-    """Managers by extension, the unassigned after them; newest missed call first."""
+def _order(row: MissedRow, night: datetime | None) -> tuple[Any, ...]:
+    """Managers by extension, the unassigned after them; the night's callers first; newest first."""
     return (
         row.responsible_extension is None,
         row.responsible_extension or "",
+        night is not None and row.last_missed_at < night,
         -row.last_missed_at.timestamp(),
         row.phone or "",
     )
@@ -99,5 +116,5 @@ async def missed_report(
         window=window,
         tz=tz,
         include_called_back=include_called_back,
-        rows=tuple(sorted(rows, key=_order)),
+        rows=tuple(sorted(rows, key=lambda row: _order(row, window.night_since))),
     )

@@ -60,7 +60,11 @@ def manager_title(key: tuple[str, str | None] | None) -> str:
 def window_title(report: MissedReport) -> str:
     fmt = "%a %d.%m.%Y %H:%M"
     since, until = local(report.window.since, report), local(report.window.until, report)
-    return f"{since.strftime(fmt)} – {until.strftime(fmt)} ({report.tz.key})"
+    title = f"{since.strftime(fmt)} – {until.strftime(fmt)} ({report.tz.key})"
+    if report.window.night_since is not None:
+        night = local(report.window.night_since, report)
+        title += f"; the night's calls (since {night.strftime(fmt)}) first, then those still waiting"
+    return title
 
 
 def when(row: MissedRow, report: MissedReport) -> str:
@@ -83,10 +87,21 @@ def summary_line(report: MissedReport) -> str:
     )
 
 
+def age_text(hours: int | None) -> str:
+    """``waiting 5 h`` or ``waiting 2 d 3 h``; empty once called back."""
+    if hours is None:
+        return ""
+    days, rest = divmod(hours, 24)
+    return f"waiting {days} d {rest} h" if days else f"waiting {rest} h"
+
+
 def row_json(row: MissedRow, report: MissedReport) -> dict[str, Any]:
-    values = {name: getattr(row, name) for name in ROW_FIELDS}
+    values: dict[str, Any] = {name: getattr(row, name) for name in ROW_FIELDS[:-2]}
     values["first_missed_at"] = iso(row.first_missed_at, report)
     values["last_missed_at"] = iso(row.last_missed_at, report)
+    values["waiting_since"] = iso(row.waiting_since, report) if row.waiting_since else None
+    values["age_hours"] = report.age_hours(row)
+    values["since_close"] = report.since_close(row)
     values["tags"] = list(row.tags)
     return values
 
@@ -95,6 +110,7 @@ def report_json(report: MissedReport) -> dict[str, Any]:
     return {
         "since": iso(report.window.since, report),
         "until": iso(report.window.until, report),
+        "night_since": iso(report.window.night_since, report) if report.window.night_since else None,
         "timezone": report.tz.key,
         "include_called_back": report.include_called_back,
         "generated_at": iso(report.generated_at, report),
@@ -135,8 +151,11 @@ def _text_row(row: MissedRow, report: MissedReport) -> str:
     line = row.line_number or "—"
     source = f" ({row.ad_source})" if row.ad_source else ""
     done = "  [called back]" if row.called_back else ""
+    age = age_text(report.age_hours(row))
+    night = "  [earlier]" if report.since_close(row) is False else ""
     tags = f"  [{', '.join(row.tags)}]" if row.tags else ""
-    return f"  {who} {name} {calls} {when(row, report).ljust(26)} line {line}{source}{done}{tags}"
+    return (f"  {who} {name} {calls} {when(row, report).ljust(26)} line {line}{source}{done}"
+            f"{'  ' + age if age else ''}{night}{tags}")
 
 
 def render_text(report: MissedReport) -> str:

@@ -1,10 +1,13 @@
 """Report and reconciliation windows, in the office's time zone.
 
-The morning report covers "since the office closed on the previous working
-day": on Tuesday morning that is Monday 19:00, on Monday morning Friday 19:00.
-The days and closing times are the routing's ``office_hours`` when they are
-set, else ``report_day_end`` on ``report_working_days``; ``holidays`` are
-skipped like weekends.
+The morning report lists every caller missed in the last ``report_lookback_days``
+and not reached back since, so that a caller missed at 15:00 whom nobody rang
+back by the evening is still there the next morning. The night's calls (since
+the office closed on the previous working day: on Tuesday morning Monday 19:00,
+on Monday morning Friday 19:00) come first. The days and closing times are the
+routing's ``office_hours`` when they are set, else ``report_day_end`` on
+``report_working_days``; ``holidays`` are skipped like weekends. A window asked
+for with --since/--until is taken exactly, up to ``report_max_window_days``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ class WindowError(ValueError):
 class Window:
     since: datetime
     until: datetime
+    # The previous close, when the window is the morning report's default: the
+    # calls missed since then are the night's, listed first.
+    night_since: datetime | None = None
 
 
 def previous_close(
@@ -72,13 +78,23 @@ def _last_end(ranges: tuple[tuple[time, time | None], ...]) -> time | None:
     return None if None in ends else max(ends)  # type: ignore[type-var]
 
 
-def report_window(settings: Settings, now: datetime | None = None) -> Window:
-    """The morning report's default window: the previous working day's close -> now."""
-    now = now or datetime.now(timezone.utc)
-    since = previous_close(
+def night_since(settings: Settings, now: datetime) -> datetime:
+    """The previous working day's close, before ``now``."""
+    return previous_close(
         now, tz=settings.tz, closing=office_closing(settings), holidays=frozenset(settings.holidays)
     )
-    return Window(since=since, until=now)
+
+
+def report_window(settings: Settings, now: datetime | None = None) -> Window:
+    """The morning report's default: ``report_lookback_days`` back -> now, the night marked.
+
+    The lookback never starts after the previous close (a long weekend can be
+    longer than a short lookback).
+    """
+    now = now or datetime.now(timezone.utc)
+    night = night_since(settings, now)
+    since = min(now - timedelta(days=settings.report_lookback_days), night)
+    return Window(since=since, until=now, night_since=night)
 
 
 def reconcile_window(settings: Settings, now: datetime | None = None) -> Window:
@@ -110,10 +126,22 @@ def resolve(
     until: str | None,
     tz: ZoneInfo,
     now: datetime | None = None,
+    max_days: int | None = None,
 ) -> Window:
-    """The window the user asked for; a missing end is the default's, computed for ``until``."""
+    """The window the user asked for; a missing end is the default's, computed for ``until``.
+
+    Without --since it is the default window for that end (the night marked, if
+    the default marks it). A window longer than ``max_days`` is refused: every
+    report reads the rows of its window, and an unbounded one reads the base.
+    """
     end = parse_time(until, tz, name="until") if until else (now or datetime.now(timezone.utc))
-    start = parse_time(since, tz, name="since") if since else default_for(end).since
+    default = default_for(end)
+    start = parse_time(since, tz, name="since") if since else default.since
     if end <= start:
         raise WindowError(f"until ({end.isoformat()}) must be after since ({start.isoformat()})")
-    return Window(since=start, until=end)
+    if max_days is not None and end - start > timedelta(days=max_days):
+        raise WindowError(
+            f"the window from since ({start.isoformat()}) to until ({end.isoformat()}) is longer "
+            f"than {max_days} days (report_max_window_days); ask for a shorter one"
+        )
+    return Window(since=start, until=end, night_since=None if since else default.night_since)

@@ -9,12 +9,10 @@ UPDATE leads l SET
                                 (SELECT max(c.started_at) FROM communications c WHERE c.lead_id = l.id),
                                 l.created_at);
 ALTER TABLE leads ALTER COLUMN opened_at SET DEFAULT now(), ALTER COLUMN opened_at SET NOT NULL;
--- A contact's leads, newest last (previous_lead_id, GET /api/leads?contact_id=).
-CREATE INDEX leads_contact_idx ON leads (contact_id, id);
+-- (A contact's leads and a lead's communications are found by migration 0004's
+-- leads_contact_idx and communications_lead_idx.)
 -- `leads archive` finds the stale open leads by this.
 CREATE INDEX leads_open_activity_idx ON leads (last_activity_at) WHERE status = 'open';
--- A lead's communications (communication_ids, analytics).
-CREATE INDEX communications_lead_idx ON communications (lead_id) WHERE lead_id IS NOT NULL;
 
 -- Bookings from the booking system, keyed by its order number: a re-import updates.
 CREATE TABLE trips (

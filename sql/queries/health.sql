@@ -11,3 +11,10 @@ SELECT (SELECT max(version) FROM schema_migrations) AS schema_version,
 -- name: known_entry_ids
 -- Which of these calls already have a communication (communications.entry_id is unique).
 SELECT entry_id FROM communications WHERE entry_id = ANY($1::text[]);
+
+-- name: entries_with_live_summary
+-- Which of these calls have the PBX's own summary (not a reconciled one) in the inbox.
+-- Uses inbox_entry_idx.
+SELECT DISTINCT entry_id FROM inbox
+WHERE entry_id = ANY($1::text[]) AND kind = 'call_finished'
+  AND (event->>'reconciled')::boolean IS NOT TRUE;

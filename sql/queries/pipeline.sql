@@ -29,11 +29,13 @@ ON CONFLICT (dedup_key) DO NOTHING
 RETURNING id;
 
 -- name: call_state
--- The call's events (call_events) and its communication's links, in one round trip.
+-- The call's events (call_events) and its communication's links, in one round trip;
+-- pruned: the call's older events were pruned (retention), so it must not be re-derived.
 SELECT ARRAY(SELECT i.event::text FROM inbox i
              WHERE i.entry_id = $1 AND i.kind = ANY($2::text[])
              ORDER BY i.id) AS events,
-       c.contact_id, c.lead_id
+       c.contact_id, c.lead_id,
+       EXISTS (SELECT 1 FROM pruned_calls p WHERE p.entry_id = $1) AS pruned
 FROM (VALUES (1)) AS one (x)
 LEFT JOIN communications c ON c.entry_id = $1;
 
@@ -95,7 +97,7 @@ UPDATE leads SET status = 'archived',
 WHERE id = $1 AND status = 'open';
 
 -- name: last_lead_of_contact
--- Uses leads_contact_idx.
+-- Uses leads_contact_idx (migration 0004).
 SELECT id FROM leads WHERE contact_id = $1 ORDER BY id DESC LIMIT 1;
 
 -- name: upsert_communication

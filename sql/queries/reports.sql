@@ -5,15 +5,26 @@
 -- numbers make one row with a NULL phone. Uses communications_started_idx,
 -- then communications_phone_idx for "was the caller reached later".
 WITH missed AS (
-    SELECT COALESCE(phone, phone_raw) AS caller, *
-    FROM communications
-    WHERE direction = 'inbound' AND status = 'missed'
-      AND started_at >= $1 AND started_at < $2
+    SELECT COALESCE(m.phone, m.phone_raw) AS caller, m.*,
+           -- Reached back after this missed call (an answered call with the caller,
+           -- either way). Uses communications_phone_idx.
+           EXISTS (
+               SELECT 1 FROM communications later
+               WHERE later.phone = COALESCE(m.phone, m.phone_raw)
+                 AND later.status = 'answered'
+                 AND later.direction IN ('inbound', 'outbound')
+                 AND later.started_at > m.started_at
+           ) AS reached_after
+    FROM communications m
+    WHERE m.direction = 'inbound' AND m.status = 'missed'
+      AND m.started_at >= $1 AND m.started_at < $2
 ), per_caller AS (
     SELECT caller,
            count(*) AS missed_calls,
            min(started_at) AS first_missed_at,
            max(started_at) AS last_missed_at,
+           -- The first miss nobody has answered for since: how long the caller waits.
+           min(started_at) FILTER (WHERE NOT reached_after) AS waiting_since,
            (array_agg(contact_id ORDER BY started_at DESC, id DESC))[1] AS contact_id,
            (array_agg(line_number ORDER BY started_at DESC, id DESC))[1] AS line_number,
            (array_agg(ad_source ORDER BY started_at DESC, id DESC))[1] AS ad_source
@@ -23,14 +34,8 @@ WITH missed AS (
 SELECT p.caller AS phone, p.contact_id, ct.name AS contact_name, ct.tags,
        mg.extension AS responsible_extension, mg.name AS responsible_name,
        p.missed_calls, p.first_missed_at, p.last_missed_at, p.line_number, p.ad_source,
-       EXISTS (
-           SELECT 1 FROM communications later
-           WHERE p.caller IS NOT NULL
-             AND later.phone = p.caller
-             AND later.status = 'answered'
-             AND later.direction IN ('inbound', 'outbound')
-             AND later.started_at > p.last_missed_at
-       ) AS called_back
+       -- Reached after the last missed call; a hidden caller never is.
+       p.waiting_since IS NULL AS called_back, p.waiting_since
 FROM per_caller p
 LEFT JOIN contacts ct ON ct.id = p.contact_id
 LEFT JOIN managers mg ON mg.id = ct.responsible_id

@@ -17,66 +17,63 @@ INSERT INTO contact_tag_removals (contact_id, tag, removed_by)
 SELECT contact_id, tag, 'detected' FROM gone
 ON CONFLICT (contact_id, tag) DO NOTHING;
 
--- name: tags_wanted
--- Every (contact, computed tag) that holds at $1 (now), for active contacts,
--- less the ones removed by hand. $2..$4: the three tag names; $5 minimum paid
--- trips, $6 their months, $7 months of silence for «холодный».
-CREATE TEMP TABLE tags_wanted ON COMMIT DROP AS
-SELECT w.contact_id, w.tag FROM (
-    SELECT t.contact_id, $2::text AS tag
-    FROM trips t
-    WHERE t.status = 'paid' AND t.contact_id IS NOT NULL
-      AND t.starts_on >= ($1::timestamptz - make_interval(months => $6::int))::date
-      AND t.starts_on <= $1::timestamptz::date
-    GROUP BY t.contact_id
-    HAVING count(*) >= $5::int
-    UNION ALL
-    SELECT c.id, $3::text
-    FROM contacts c
-    WHERE GREATEST(
-              (SELECT max(m.started_at) FROM communications m WHERE m.contact_id = c.id),
-              (SELECT max(GREATEST(t.starts_on, t.ends_on))::timestamptz FROM trips t WHERE t.contact_id = c.id)
-          ) < $1::timestamptz - make_interval(months => $7::int)
-    UNION ALL
-    SELECT DISTINCT i.contact_id, $4::text
-    FROM contact_identifiers i
-    WHERE i.do_not_call_since IS NOT NULL
-) w
-JOIN contacts c ON c.id = w.contact_id AND c.merged_into IS NULL AND c.removed_at IS NULL
-WHERE NOT EXISTS (SELECT 1 FROM contact_tag_removals r WHERE r.contact_id = w.contact_id AND r.tag = w.tag);
-
--- name: tags_remove_stale
--- Computed tags whose condition no longer holds leave contacts.tags.
-WITH stale AS (
+-- name: tags_refresh
+-- In one statement: every (contact, computed tag) that holds at $1 (now) for
+-- active contacts, less those removed by hand ($2..$4: the three tag names; $5
+-- minimum paid trips, $6 their months, $7 months of silence for «холодный»);
+-- computed tags whose condition ended leave contacts.tags, and wanted tags a
+-- contact lacks are added and recorded as computed. A wanted tag the contact
+-- already carries (set by hand, imported) stays the manager's own: not recorded.
+WITH wanted AS (
+    SELECT w.contact_id, w.tag FROM (
+        SELECT t.contact_id, $2::text AS tag
+        FROM trips t
+        WHERE t.status = 'paid' AND t.contact_id IS NOT NULL
+          AND t.starts_on >= ($1::timestamptz - make_interval(months => $6::int))::date
+          AND t.starts_on <= $1::timestamptz::date
+        GROUP BY t.contact_id
+        HAVING count(*) >= $5::int
+        UNION ALL
+        SELECT c.id, $3::text
+        FROM contacts c
+        WHERE GREATEST(
+                  (SELECT max(m.started_at) FROM communications m WHERE m.contact_id = c.id),
+                  (SELECT max(GREATEST(t.starts_on, t.ends_on))::timestamptz FROM trips t
+                   WHERE t.contact_id = c.id)
+              ) < $1::timestamptz - make_interval(months => $7::int)
+        UNION ALL
+        SELECT DISTINCT i.contact_id, $4::text
+        FROM contact_identifiers i
+        WHERE i.do_not_call_since IS NOT NULL
+    ) w
+    JOIN contacts c ON c.id = w.contact_id AND c.merged_into IS NULL AND c.removed_at IS NULL
+    WHERE NOT EXISTS (SELECT 1 FROM contact_tag_removals r WHERE r.contact_id = w.contact_id AND r.tag = w.tag)
+), stale AS (
     DELETE FROM contact_computed_tags ct
-    WHERE NOT EXISTS (SELECT 1 FROM tags_wanted w WHERE w.contact_id = ct.contact_id AND w.tag = ct.tag)
+    WHERE NOT EXISTS (SELECT 1 FROM wanted w WHERE w.contact_id = ct.contact_id AND w.tag = ct.tag)
     RETURNING ct.contact_id, ct.tag
-), per_contact AS (
-    SELECT contact_id, array_agg(tag) AS tags FROM stale GROUP BY contact_id
-)
-UPDATE contacts c
-SET tags = ARRAY(SELECT t FROM unnest(c.tags) AS t WHERE t <> ALL (p.tags)), updated_at = now()
-FROM per_contact p
-WHERE c.id = p.contact_id
-RETURNING c.id;
-
--- name: tags_add_new
--- Wanted tags a contact lacks are added and recorded as computed; one the
--- contact already carries (set by hand or imported) stays the manager's own.
-WITH missing AS (
-    SELECT w.contact_id, w.tag FROM tags_wanted w JOIN contacts c ON c.id = w.contact_id
+), missing AS (
+    SELECT w.contact_id, w.tag FROM wanted w JOIN contacts c ON c.id = w.contact_id
     WHERE NOT (w.tag = ANY (c.tags))
 ), recorded AS (
     INSERT INTO contact_computed_tags (contact_id, tag)
     SELECT contact_id, tag FROM missing
     ON CONFLICT (contact_id, tag) DO NOTHING
-), per_contact AS (
-    SELECT contact_id, array_agg(tag ORDER BY tag) AS tags FROM missing GROUP BY contact_id
+), changes AS (
+    SELECT contact_id,
+           COALESCE(array_agg(tag ORDER BY tag) FILTER (WHERE adding), '{}') AS adds,
+           COALESCE(array_agg(tag) FILTER (WHERE NOT adding), '{}') AS removes
+    FROM (SELECT contact_id, tag, true AS adding FROM missing
+          UNION ALL
+          SELECT contact_id, tag, false FROM stale) AS x
+    GROUP BY contact_id
 )
-UPDATE contacts c SET tags = c.tags || p.tags, updated_at = now()
-FROM per_contact p
-WHERE c.id = p.contact_id
-RETURNING c.id, cardinality(p.tags) AS added;
+UPDATE contacts c
+SET tags = ARRAY(SELECT t FROM unnest(c.tags) AS t WHERE t <> ALL (ch.removes)) || ch.adds,
+    updated_at = now()
+FROM changes ch
+WHERE c.id = ch.contact_id
+RETURNING c.id, cardinality(ch.adds) AS added, cardinality(ch.removes) AS removed;
 
 -- name: tag_remove_by_hand
 -- A manager removes a tag from a contact: gone from contacts.tags, and never

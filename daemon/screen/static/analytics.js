@@ -22,9 +22,15 @@ function analyticsCell(name, value) {
   return String(value);
 }
 
+function analyticsToday() {
+  // en-CA formats a date as YYYY-MM-DD; the office's day, not the browser's.
+  return new Intl.DateTimeFormat("en-CA", { timeZone: state.timezone, year: "numeric", month: "2-digit", day: "2-digit" })
+    .format(new Date());
+}
+
 function analyticsDefaults() {
   if ($("analytics-until").value) return;
-  const today = officeToday();
+  const today = analyticsToday();
   const start = new Date(`${today}T00:00:00Z`);
   start.setUTCDate(start.getUTCDate() - 29);
   $("analytics-since").value = start.toISOString().slice(0, 10);

@@ -73,12 +73,6 @@ function duration(seconds) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
-function officeToday() {
-  // en-CA formats a date as YYYY-MM-DD.
-  return new Intl.DateTimeFormat("en-CA", { timeZone: state.timezone, year: "numeric", month: "2-digit", day: "2-digit" })
-    .format(new Date());
-}
-
 function person(p) {
   if (!p) return null;
   return p.name ? `${p.name} (доб. ${p.extension})` : `доб. ${p.extension}`;
@@ -299,17 +293,20 @@ async function loadMissed() {
   const status = $("missed-status");
   status.className = "status";
   status.textContent = "Загружаем…";
-  const result = await api("GET", `/api/reports/missed?since=${officeToday()}&all=true`);
+  // The report's default window: every caller missed in the last report_lookback_days
+  // and not reached back since, the night's first. Called-back callers are kept
+  // only for the night (today's context); older ones are done.
+  const result = await api("GET", "/api/reports/missed?all=true");
   if (!result.ok) {
     status.className = "status error";
     status.textContent = `Список не загрузился: ${problem(result)}`;
     return;
   }
-  const rows = result.data.rows || [];
+  const rows = (result.data.rows || []).filter((r) => !r.called_back || r.since_close);
   const waiting = rows.filter((r) => !r.called_back && r.phone).length;
   $("missed-summary").textContent = rows.length
     ? `Абонентов: ${rows.length}, ждут звонка: ${waiting}. Время офиса (${state.timezone}).`
-    : "Сегодня пропущенных звонков нет.";
+    : "Пропущенных звонков, которым не перезвонили, нет.";
   $("missed-table").hidden = rows.length === 0;
   $("missed-table").tBodies[0].replaceChildren(...rows.map(missedRow));
   status.textContent = "";
@@ -337,9 +334,18 @@ function missedRow(row) {
     who,
     el("td", { text: responsible }),
     el("td", { class: "num", text: String(row.missed_calls) }),
-    el("td", { text: clock(row.last_missed_at) }),
+    el("td", { text: missedWhen(row) }),
     el("td", { text: row.ad_source || "—" }),
     action);
+}
+
+function missedWhen(row) {
+  // Today's calls by the clock, older ones with their date; and how long the caller waits.
+  const when = day(row.last_missed_at) === day(new Date().toISOString())
+    ? clock(row.last_missed_at) : `${day(row.last_missed_at)} ${clock(row.last_missed_at)}`;
+  if (row.age_hours === null || row.age_hours === undefined) return when;
+  const days = Math.floor(row.age_hours / 24), hours = row.age_hours % 24;
+  return `${when} · ждёт ${days ? `${days} д ${hours} ч` : `${hours} ч`}`;
 }
 
 async function callBack(phone, button) {

@@ -1,0 +1,1 @@
+"""Side-by-side: callbridge and the bare reference receiver under the same open-loop load."""
