@@ -24,6 +24,8 @@ TALK_LOCATIONS = ("abonent", None)
 HANDOFF_LOCATIONS = ("ivr", "queue")
 FORWARDED_REASON = 1100
 FIRST_SEQ = 1  # the PBX numbers each leg's notifications from 1
+
+
 @dataclass
 class Leg:
     """One call leg folded from its events."""

@@ -265,8 +265,7 @@ async def test_sighup_reloads_settings_without_dropping_a_request(
         ) as session:
             async with session.get(daemon.url + "/api/reports/missed") as resp:
                 doc = await resp.json()
-        # The default window now reaches back report_lookback_days, in the new office time.
-        assert doc["timezone"] == "Asia/Yekaterinburg" and doc["since"].endswith("+05:00")
+        assert doc["timezone"] == "Asia/Yekaterinburg" and doc["night_since"].endswith("T18:00:00+05:00")
 
         config.write_text('timezone = "Mars/Olympus"\n')
         daemon.proc.send_signal(signal.SIGHUP)

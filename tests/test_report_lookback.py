@@ -16,7 +16,7 @@ from config.settings import Settings
 from daemon.report import RENDERERS, missed_report
 from daemon.report.window import WindowError, report_window, resolve
 from daemon.repository import Repository
-from tests.conftest import auth
+from tests.conftest import auth, run_cli
 from tests.screenkit import moved, post_steps
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -93,3 +93,9 @@ async def test_a_window_past_the_cap_is_refused_with_its_reason(client: TestClie
                      tz=MOSCOW, max_days=settings.report_max_window_days)
     assert window.until - window.since == timedelta(days=92)
     assert window.since.tzinfo is not None and window.until > datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+
+async def test_cli_refuses_a_window_past_the_cap_in_one_line(office: Repository, settings: Settings) -> None:
+    code, out, err = await run_cli(settings, "report", "missed", "--since", "2025-01-01", "--until", "2025-10-14")
+    assert (code, out) == (1, "")
+    assert err.count("\n") == 1 and "longer than 93 days" in err

@@ -334,18 +334,20 @@ function missedRow(row) {
     who,
     el("td", { text: responsible }),
     el("td", { class: "num", text: String(row.missed_calls) }),
-    el("td", { text: missedWhen(row) }),
+    missedWhen(row),
     el("td", { text: row.ad_source || "—" }),
     action);
 }
 
 function missedWhen(row) {
-  // Today's calls by the clock, older ones with their date; and how long the caller waits.
-  const when = day(row.last_missed_at) === day(new Date().toISOString())
-    ? clock(row.last_missed_at) : `${day(row.last_missed_at)} ${clock(row.last_missed_at)}`;
-  if (row.age_hours === null || row.age_hours === undefined) return when;
-  const days = Math.floor(row.age_hours / 24), hours = row.age_hours % 24;
-  return `${when} · ждёт ${days ? `${days} д ${hours} ч` : `${hours} ч`}`;
+  // Today's calls by the clock, older ones with their date; below, how long the caller waits.
+  const today = day(row.last_missed_at) === day(new Date().toISOString());
+  const cell = el("td", {}, el("div", { text: today ? clock(row.last_missed_at) : when(row.last_missed_at) }));
+  if (row.age_hours !== null && row.age_hours !== undefined) {
+    const days = Math.floor(row.age_hours / 24), hours = row.age_hours % 24;
+    cell.append(el("div", { class: "muted", text: `ждёт ${days ? `${days} д ${hours} ч` : `${hours} ч`}` }));
+  }
+  return cell;
 }
 
 async function callBack(phone, button) {
