@@ -140,6 +140,8 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)  # whose X-Forwarded-For is believed
     max_concurrent_requests: int = Field(default=1024, ge=1)
     request_timeout_s: float = Field(default=30.0, gt=0)
+    # Idle keep-alive connections are closed after this long (each holds a descriptor).
+    http_keepalive_timeout_s: float = Field(default=15.0, gt=0)
     # Leads, tags, trips and lost clients (issue 12).
     lead_stale_days: int = Field(default=30, ge=1)  # no activity this long: the lead is archived
     lead_lost_reasons: tuple[str, ...] = DEFAULT_LOST_REASONS

@@ -7,22 +7,20 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
-from adapters.mango.webhooks import MangoWebhooks
+from adapters.mango.webhooks import BadRequest, MangoWebhooks
 from config.settings import WEBHOOK_BODY_LIMIT_BYTES, Settings
-from daemon import health, metrics_endpoint, migrate, security
+from daemon import health, metrics_endpoint, security
 from daemon.api import ReadApi, bearer_auth
-from daemon.database import create_pool
+from daemon.admission import EventNotStorable
+from daemon.dbconnect import CONNECT_TASK, background_connect, database_context
 from daemon.domain import Envelope
-from daemon.intake import Intake
 from daemon.leads import web as leads_web
-from daemon.keys import INTAKE, METRICS, PIPELINE, RELOADER, REPOSITORY, SETTINGS, SPOOL, TASKS
+from daemon.keys import INTAKE, METRICS, RELOADER, REPOSITORY, SETTINGS, SPOOL, TASKS
 from daemon.spool import Spool
 from daemon.metrics import Metrics
 from daemon.tasks import TaskGroup
-from daemon.pipeline import Pipeline
 from daemon.reload import Reloader
 from daemon.report import api as report_api
-from daemon.repository import Repository
 from daemon.calls_api import CallsApi
 from daemon.routing.context import pbx_and_routing
 from daemon.screen import add_screen
@@ -48,13 +46,16 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     app[RELOADER] = Reloader(settings)
     if settings.spool_enabled:
         app.cleanup_ctx.append(_spool)
-    app.cleanup_ctx.append(_database(database_url, apply_migrations=apply_migrations))
-    app.cleanup_ctx.append(_background_tasks)
+    app.cleanup_ctx.append(database_context(database_url, apply_migrations=apply_migrations))
+    app.cleanup_ctx.append(_background_tasks(database_url, apply_migrations=apply_migrations))
     app.cleanup_ctx.append(pbx_and_routing)
     add_screen(app, database_url=database_url)  # after the tasks context: starts tasks in it
 
     async def sink(env: Envelope) -> str:
-        return await app[INTAKE].accept(env)
+        try:
+            return await app[INTAKE].accept(env)
+        except EventNotStorable as exc:  # refused before the 200, rather than lost after it
+            raise BadRequest(400, "event cannot be stored", fields=exc.problems) from None
 
     MangoWebhooks(
         api_key=settings.secret("mango_api_key"),
@@ -80,33 +81,21 @@ async def _spool(app: web.Application) -> AsyncIterator[None]:
     spool.close()
 
 
-async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
-    """Registered after the database so that it is cleaned up first: tasks stop before the pool closes."""
-    tasks = TaskGroup()
-    app[TASKS] = tasks
-    tasks.start("spool-replayer", app[INTAKE].replay_forever(app[REPOSITORY].ping))
-    yield
-    await tasks.stop()
+def _background_tasks(database_url: str, *, apply_migrations: bool):
+    """Registered after the database so that it is cleaned up first: tasks stop before the pool closes.
 
+    The replayer and the connector are restartable (factories); see daemon.tasks.
+    """
 
-def _database(url: str, *, apply_migrations: bool):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        settings = app[SETTINGS]
-        pool = await create_pool(settings, url, attempts=settings.db_connect_attempts)
-        try:
-            if apply_migrations:
-                async with pool.acquire() as conn:
-                    await migrate.migrate(conn)
-            repo = Repository(pool)
-            app[REPOSITORY] = repo
-            app[PIPELINE] = Pipeline(repo, region=settings.default_region,
-                                     lead_stale_days=settings.lead_stale_days)
-            app[INTAKE] = Intake(app[PIPELINE], spool=app.get(SPOOL), db_budget_s=settings.db_budget_s,
-                                 max_in_flight=settings.max_in_flight)
-            log.info("database_ready", pool_max=settings.db_pool_max)
-            yield
-        finally:
-            await pool.close()
+        metrics = app[METRICS]
+        tasks = TaskGroup(on_restart=lambda name: metrics.task_restarts.labels(name).inc())
+        app[TASKS] = tasks
+        intake, repo = app[INTAKE], app[REPOSITORY]
+        if not repo.connected:
+            tasks.start(CONNECT_TASK, background_connect(app, database_url, apply_migrations=apply_migrations))
+        tasks.start("spool-replayer", lambda: intake.replay_forever(repo.ping))
+        yield
+        await tasks.stop()
 
     return ctx
-

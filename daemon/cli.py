@@ -75,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging(level=settings.log_level, fmt=settings.log_format)
+        configure_logging(level=settings.log_level, fmt=settings.log_format,
+                          secrets=health.secrets_of(settings))
         if args.command == "run":
             settings.require("mango_api_key", "mango_api_salt", "api_token")
             with database_url(settings) as url:

@@ -11,7 +11,8 @@ spool to fall back on. While PostgreSQL is down but the spool accepts events,
 the status is ``warn`` (200) with the PostgreSQL check failing, so traffic keeps
 coming and monitoring still alerts. Anything else amiss (a schema other than
 this build's, a spool that cannot be written while the database is fine, a
-failing PBX API) is ``warn`` too.
+failing PBX API, a background task that crashed and was restarted, an
+acknowledged event kept in the quarantine table) is ``warn`` too.
 
 Liveness is not health: the systemd watchdog is fed by the event loop alone
 (``daemon.lifecycle``), so a database outage never gets the daemon restarted.
@@ -36,8 +37,9 @@ from pydantic import SecretStr
 from config.settings import Settings
 from daemon import migrate
 from daemon.errors import CallbridgeError
-from daemon.keys import INTAKE, METRICS, REPOSITORY, SETTINGS, SPOOL
+from daemon.keys import INTAKE, METRICS, REPOSITORY, SETTINGS, SPOOL, TASKS
 from daemon.metrics import Metrics
+from daemon.quarantine import open_count
 
 HEALTH_CONTENT_TYPE = "application/health+json"
 DB_PROBE_TIMEOUT_S = 2.0
@@ -105,6 +107,10 @@ async def probe_database(app: web.Application, secrets: list[str]) -> DatabasePr
     repo = app.get(REPOSITORY)
     if repo is None:
         return DatabaseProbe(ok=False, error="database pool not open")
+    if not repo.connected:
+        return DatabaseProbe(
+            ok=False, error="PostgreSQL has not answered since the start; connecting in the background"
+        )
     intake = app.get(INTAKE)
     budget_s = app[SETTINGS].db_budget_s
     if intake is not None and not getattr(intake, "database_ok", True):
@@ -198,6 +204,35 @@ def _pbx_api_check(metrics: Metrics | None) -> list[dict[str, Any]]:
     return _check("pass" if last.ok else "warn", "system", value=last.outcome, output=detail)
 
 
+def _tasks_check(app: web.Application) -> list[dict[str, Any]]:
+    tasks = app.get(TASKS)
+    if tasks is None:
+        return _check("pass", "component", value=0, output="no background tasks")
+    restarted = tasks.recently_restarted()
+    if not restarted:
+        return _check("pass", "component", value=0)
+    detail = "; ".join(f"{r.name} restarted {r.restarts}x, last error {r.last_error}" for r in restarted)
+    return _check("warn", "component", value=sum(r.restarts for r in restarted), output=detail[:500])
+
+
+async def _quarantine_check(app: web.Application, db: DatabaseProbe, secrets: list[str]) -> list[dict[str, Any]]:
+    """Acknowledged events that could not be stored: the table's open rows, else this process's count."""
+    intake = app.get(INTAKE)
+    count: int | None = None
+    if db.ok:
+        try:
+            count = await open_count(app[REPOSITORY], timeout_s=min(DB_PROBE_TIMEOUT_S, app[SETTINGS].db_budget_s))
+        except (CallbridgeError, TimeoutError):
+            count = None
+    if count is None:
+        count = getattr(intake, "quarantined", 0)
+    if not count:
+        return _check("pass", "datastore", value=0, unit="events")
+    return _check("warn", "datastore", value=count, unit="events",
+                  output=redact(f"{count} acknowledged event(s) could not be stored: see the table "
+                                "event_quarantine (rows without resolved_at)", secrets))
+
+
 async def health_document(app: web.Application) -> dict[str, Any]:
     """The whole health answer of this daemon."""
     settings = app[SETTINGS]
@@ -208,6 +243,8 @@ async def health_document(app: web.Application) -> dict[str, Any]:
     checks = _database_checks(db) | {
         "pbx:lastEventAge": _last_event_check(db, metrics),
         "spool:backlog": spool_check,
+        "spool:quarantine": await _quarantine_check(app, db, secrets),
+        "tasks:restarts": _tasks_check(app),
         "pbx:lastApiResult": _pbx_api_check(metrics),
     }
     others = [

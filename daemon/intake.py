@@ -8,6 +8,12 @@ spool through the same idempotent pipeline as soon as the database answers.
 Listeners (routing, screen pop) run after an event is stored in PostgreSQL
 and must not block the PBX's 200: they are called synchronously and are
 expected to hand work to a background task.
+
+Nothing acknowledged may be lost later. Before anything else, ``accept`` asks
+``daemon.admission`` whether PostgreSQL will take the event (400 if not). On
+replay, a record that cannot be read, or that PostgreSQL still refuses, goes
+to the quarantine table with its reason (``daemon.quarantine``), is counted,
+and turns /health to warn; the replay goes on with the next record.
 """
 
 from __future__ import annotations
@@ -18,9 +24,13 @@ from typing import Any, TypeVar
 
 import structlog
 
+from daemon import admission
 from daemon.domain import Envelope
 from daemon.errors import StorageError, StorageUnavailable
+from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
+from daemon.quarantine import quarantine
+from daemon.record_format import UnreadableRecord, dump_envelope, load_envelope
 from daemon.spool import Spool, read_records
 
 log = structlog.get_logger(__name__)
@@ -32,8 +42,10 @@ T = TypeVar("T")
 
 class Intake:
     def __init__(self, pipeline: Pipeline, *, spool: Spool | None = None, db_budget_s: float = 2.0,
-                 max_in_flight: int = 256) -> None:
+                 max_in_flight: int = 256, metrics: Metrics | None = None) -> None:
         self._pipeline = pipeline
+        self._metrics = metrics
+        self.quarantined = 0  # by this process, since it started
         self._spool = spool
         self._budget = db_budget_s
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -44,11 +56,17 @@ class Intake:
         self.database_ok = True
         self._wake = asyncio.Event()
 
+    def wake(self) -> None:
+        """Have the replayer look now (the database is back, or was just connected)."""
+        self._wake.set()
+
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
     async def accept(self, env: Envelope) -> str:
-        """``stored``, ``duplicate`` or ``spooled``; raises StorageUnavailable if nothing could keep it."""
+        """``stored``, ``duplicate`` or ``spooled``; raises StorageUnavailable if nothing could keep it,
+        EventNotStorable (before anything is kept) if PostgreSQL would refuse it."""
+        admission.check(env, region=self._pipeline.region)
         if self._spool is not None and (not self.database_ok or self._slots.locked()):
             reason = "database_unavailable" if not self.database_ok else "overloaded"
             return await self._to_spool(env, reason)
@@ -117,7 +135,7 @@ class Intake:
     async def _to_spool(self, env: Envelope, reason: str) -> str:
         assert self._spool is not None
         try:
-            await self._spool.append(env.model_dump_json().encode("utf-8"))
+            await self._spool.append(dump_envelope(env))
         except (OSError, ValueError) as exc:
             log.error("spool_append_failed", error=repr(exc))
             raise StorageUnavailable(f"database and spool both unavailable: {exc}") from exc
@@ -146,29 +164,93 @@ class Intake:
             await self.replay_spool()
 
     async def replay_spool(self) -> int:
-        """Apply every sealed segment oldest first; returns how many records were applied."""
+        """Apply every sealed segment oldest first; returns how many records were applied.
+
+        Stops (to start the segment again later: apply is idempotent) only when
+        PostgreSQL goes away. A segment or record that cannot be read, and an
+        event PostgreSQL refuses, is quarantined and the replay goes on.
+        """
         if self._spool is None or self._spool.backlog() == 0:
             return 0
         self._spool.seal()
         applied = 0
         for segment in self._spool.sealed_segments():
-            records = list(read_records(segment))
-            for payload in records:
-                env = Envelope.model_validate_json(payload)
-                try:
-                    await self._await_at_most(self._detached(self._pipeline.apply(env), "spool-apply"))
-                except (StorageUnavailable, TimeoutError) as exc:
-                    # Stop here; the whole segment is replayed again later (apply is idempotent).
-                    self._mark_database_down(exc)
+            skipped: list[tuple[int, bytes, str]] = []
+            try:
+                records = list(read_records(segment, on_skip=lambda *s: skipped.append(s)))  # noqa: B023 - used at once
+            except OSError as exc:
+                if not await self._set_aside_segment(segment, exc):
                     return applied
-                except StorageError:
-                    # The database refuses this one record for good: keep it aside
-                    # rather than block every record behind it forever.
-                    self._spool.set_aside(payload)
-                    log.exception("spool_record_set_aside", dedup_key=env.dedup_key)
-                    continue
-                applied += 1
-            self._spool.consumed(segment, len(records))
+                continue
+            for offset, stretch, why in skipped:
+                reason = f"damaged spool bytes in {segment.name} at offset {offset}: {why}"
+                if await self._quarantine(stretch, reason, None, "unreadable") is None:
+                    return applied
+            for payload in records:
+                outcome = await self._replay_record(payload)
+                if outcome is None:
+                    return applied
+                applied += outcome == "applied"
+            # A damaged stretch was (most likely) one appended record: the backlog counted it.
+            self._spool.consumed(segment, len(records) + len(skipped))
             log.info("spool_segment_replayed", segment=segment.name, records=len(records),
                      backlog=self._spool.backlog())
         return applied
+
+    async def _replay_record(self, payload: bytes) -> str | None:
+        """``applied`` or ``quarantined``; None when PostgreSQL went away (stop replaying)."""
+        try:
+            env = load_envelope(payload)
+        except UnreadableRecord as exc:
+            return await self._quarantine(payload, f"unreadable spool record: {exc}", None, "unreadable")
+        for attempt in (1, 2):
+            try:
+                await self._await_at_most(self._detached(self._pipeline.apply(env), "spool-apply"))
+            except (StorageUnavailable, TimeoutError) as exc:
+                self._mark_database_down(exc)
+                return None
+            except Exception as exc:  # noqa: BLE001 - StorageError, or whatever else this one record provokes
+                if attempt == 1:
+                    continue  # once more: a deadlock or a serialization failure passes
+                if isinstance(exc, StorageError):
+                    cause = exc.__cause__ or exc
+                    reason = f"refused by PostgreSQL: {type(cause).__name__}: {cause}"
+                else:
+                    reason = f"could not be applied: {type(exc).__name__}: {exc}"
+                return await self._quarantine(payload, reason, env.dedup_key, "refused")
+            break
+        return "applied"
+
+    async def _quarantine(self, payload: bytes, reason: str, dedup_key: str | None,
+                          label: str) -> str | None:
+        try:
+            await self._await_at_most(self._detached(
+                quarantine(self._pipeline.repo, payload, reason=reason, dedup_key=dedup_key),
+                "spool-quarantine"))
+        except (StorageUnavailable, TimeoutError) as exc:
+            self._mark_database_down(exc)
+            return None
+        except StorageError:
+            # Not even the quarantine takes it: keep the record as a file rather than lose it.
+            assert self._spool is not None
+            path = self._spool.set_aside(payload)
+            log.exception("quarantine_failed", dedup_key=dedup_key, kept_in=str(path))
+        log.error("event_quarantined", why=label, reason=reason, dedup_key=dedup_key)
+        self.quarantined += 1
+        if self._metrics is not None:
+            self._metrics.events_quarantined.labels(label).inc()
+        return "quarantined"
+
+    async def _set_aside_segment(self, segment: Any, exc: OSError) -> bool:
+        """A segment that cannot be read at all: quarantined, then moved to rejected/ for a person
+        (its bytes, if any, stay there). False when PostgreSQL went away: stop replaying."""
+        assert self._spool is not None
+        reason = (f"spool segment {segment.name} unreadable ({type(exc).__name__}: {exc}); "
+                  f"moved to {self._spool.directory / 'rejected' / segment.name}")
+        if await self._quarantine(reason.encode(), reason, None, "unreadable") is None:
+            return False
+        try:
+            self._spool.set_aside_segment(segment)
+        except OSError:
+            log.exception("spool_segment_unmovable", segment=str(segment))
+        return True

@@ -1,8 +1,11 @@
 """The daemon's life under systemd: start, serve, reload, stop.
 
-* Start: the app's cleanup contexts open the spool and the database pool (with
-  bounded retries, ``db_connect_attempts``), then the HTTP server listens.
-  Only when both are true does systemd hear ``READY=1``. If PostgreSQL never
+* Start: the app's cleanup contexts open the spool (locked: one process per
+  spool) and try the database pool, then the HTTP server listens.
+  ``READY=1`` means "events are kept": with a spool that is true as soon as
+  the port listens, even while PostgreSQL is away (it is then connected in the
+  background, ``daemon.dbconnect``, and /health says warn). Without a spool,
+  READY waits for PostgreSQL (``db_connect_attempts`` tries); if it never
   answers, the start fails with one clear error and a non-zero exit, and
   systemd's ``Restart=on-failure`` tries again later.
 * Run: ``WATCHDOG=1`` is sent from a task on the event loop at half of
@@ -15,6 +18,8 @@
   flight up to ``SHUTDOWN_GRACE_S`` to finish, stop the background tasks, close
   the pool and the spool, exit 0. All of it fits in ``STOP_BUDGET_S``, below
   the unit's ``TimeoutStopSec``.
+* A background task that fails for good (``daemon.tasks``): the same stop, but
+  the exit status is ``EXIT_TASK_FAILED``, so systemd restarts the daemon.
 """
 
 from __future__ import annotations
@@ -31,8 +36,9 @@ from aiohttp import web
 
 from config.settings import Settings, load_settings
 from daemon.app import SHUTDOWN_GRACE_S, build_app
+from daemon.connections import ConnectionWatch
 from daemon.errors import CallbridgeError
-from daemon.keys import RELOADER, REPOSITORY
+from daemon.keys import METRICS, RELOADER, REPOSITORY, SPOOL, TASKS
 from daemon.sdnotify import SdNotifier
 
 log = structlog.get_logger(__name__)
@@ -42,6 +48,8 @@ T = TypeVar("T")
 # and closing the pool: the unit's TimeoutStopSec (20 s) must stay above it.
 STOP_BUDGET_S = SHUTDOWN_GRACE_S + 7.0
 STARTUP_PROBE_TIMEOUT_S = 5.0
+EXIT_STOP_TIMED_OUT = 1
+EXIT_TASK_FAILED = 3  # non-zero: Restart=on-failure starts a fresh process
 
 
 class Daemon:
@@ -64,10 +72,13 @@ class Daemon:
         self._reload_task: asyncio.Task[None] | None = None
         self._reload_again = False
         self._watchdog_task: asyncio.Task[None] | None = None
+        self._failed_task: str | None = None
 
     async def serve(self) -> int:
         runner = web.AppRunner(
-            self.app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S
+            self.app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S,
+            # Idle keep-alive sockets hold descriptors: close them (aiohttp's default is an hour).
+            keepalive_timeout=self.settings.http_keepalive_timeout_s,
         )
         self._install_signal_handlers()
         try:
@@ -75,7 +86,10 @@ class Daemon:
                 await self._stop.wait()
         finally:
             stopped_in_time = await self._shutdown(runner)
-        return 0 if stopped_in_time else 1
+        if self._failed_task is not None:
+            log.error("exiting_after_task_failure", task=self._failed_task, exit_status=EXIT_TASK_FAILED)
+            return EXIT_TASK_FAILED
+        return 0 if stopped_in_time else EXIT_STOP_TIMED_OUT
 
     # -- start -------------------------------------------------------------------
     async def _start(self, runner: web.AppRunner) -> bool:
@@ -83,11 +97,16 @@ class Daemon:
         try:
             if not await self._unless_stopped(runner.setup()):
                 return False
+            tasks = self.app[TASKS]
+            tasks.on_fatal = self._task_failed
+            if tasks.failed is not None:  # failed for good while the contexts were still starting
+                self._task_failed(tasks.failed, RuntimeError("failed while starting"))
             site = web.TCPSite(runner, self.settings.listen_host, self.settings.listen_port)
             await site.start()
-            # The pool proved itself while opening; ask once more now that we listen,
-            # so READY=1 means "the database answers and the port is open".
-            await asyncio.wait_for(self.app[REPOSITORY].ping(), timeout=STARTUP_PROBE_TIMEOUT_S)
+            if runner.server is not None:
+                watch = ConnectionWatch(runner.server, metrics=self.app[METRICS])
+                self.app[TASKS].start("connection-watch", watch.run)
+            database = await self._database_at_start()
         except (CallbridgeError, OSError, TimeoutError) as exc:
             log.error("start_failed", error=f"{exc.__class__.__name__}: {exc}")
             self.notifier.status(f"start failed: {exc.__class__.__name__}")
@@ -96,12 +115,35 @@ class Daemon:
             "listening", listen=self.settings.listen, webhook_prefix=self.settings.mango_prefix
         )
         self._ready = True
-        self.notifier.ready(f"listening on {self.settings.listen}")
+        self.notifier.ready(f"listening on {self.settings.listen}" + (
+            "" if database else "; PostgreSQL not connected yet, events are spooled"))
         if self.notifier.watchdog_interval_s:
             self._watchdog_task = asyncio.get_running_loop().create_task(
                 self._feed_watchdog(self.notifier.watchdog_interval_s), name="sd-watchdog"
             )
         return True
+
+    async def _database_at_start(self) -> bool:
+        """Whether PostgreSQL answers now. Without a spool it must (else the start fails);
+        with one, events are kept either way, so READY=1 does not wait for it."""
+        repo = self.app[REPOSITORY]
+        try:
+            # The pool proved itself while opening; ask once more now that we listen.
+            await asyncio.wait_for(repo.ping(), timeout=STARTUP_PROBE_TIMEOUT_S)
+        except (CallbridgeError, OSError, TimeoutError) as exc:
+            if self.app.get(SPOOL) is None:
+                raise
+            log.warning("listening_without_database", error=f"{exc.__class__.__name__}: {exc}",
+                        spool=str(self.app[SPOOL].directory))
+            return False
+        return True
+
+    def _task_failed(self, name: str, exc: BaseException) -> None:
+        """A background task is beyond restarting: stop, and exit non-zero (``serve``)."""
+        log.critical("task_failed_for_good", task=name, error=f"{type(exc).__name__}: {exc}")
+        self._failed_task = self._failed_task or name
+        self.notifier.status(f"stopping: background task {name} failed")
+        self._request_stop(f"task {name} failed")
 
     async def _unless_stopped(self, work: Awaitable[T]) -> bool:
         """Run ``work`` unless SIGTERM comes first; then cancel it. True when it completed."""

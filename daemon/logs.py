@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 
 import structlog
 import structlog.tracebacks
@@ -14,17 +15,54 @@ _STDLIB_HANDLER = "callbridge-structlog"
 # tracebacks in the journal carry no locals.
 _TRACEBACKS_WITHOUT_LOCALS = structlog.processors.ExceptionRenderer(
     structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+REDACTED = "[redacted]"
+# A quote of a secret cut short (aiohttp's "line too long" error quotes 100 bytes of the line)
+# is redacted too, from this many characters on.
+PARTIAL_SECRET_CHARS = 16
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}
 
 
-def configure_logging(*, level: str = "info", fmt: str = "auto") -> None:
-    """``fmt``: ``json``, ``console`` or ``auto`` (console on a TTY, else JSON)."""
+def redact_secrets(text: str, secrets: Sequence[str]) -> str:
+    """``text`` without any of ``secrets``, whole or cut short (a quote of their first characters)."""
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+        if len(secret) < PARTIAL_SECRET_CHARS or "://" in secret:
+            continue  # a URL's first characters ("postgresql://") are no secret
+        head = secret[:PARTIAL_SECRET_CHARS]
+        start = text.find(head)
+        while start >= 0:
+            end = start + PARTIAL_SECRET_CHARS
+            while end < len(text) and end - start < len(secret) and text[end] == secret[end - start]:
+                end += 1
+            text = text[:start] + REDACTED + text[end:]
+            start = text.find(head, start + len(REDACTED))
+    return text
+
+
+def _redactor(secrets: Sequence[str]) -> structlog.typing.Processor:
+    """The last processor: the rendered line, whatever produced it (our events, aiohttp's
+    errors quoting a request line, tracebacks), with every secret replaced."""
+    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def redact(_logger: object, _name: str, rendered: object) -> object:
+        if isinstance(rendered, str) and ordered:
+            return redact_secrets(rendered, ordered)
+        return rendered
+
+    return redact  # type: ignore[return-value]  # the last processor gets the rendered line
+
+
+def configure_logging(*, level: str = "info", fmt: str = "auto", secrets: Sequence[str] = ()) -> None:
+    """``fmt``: ``json``, ``console`` or ``auto`` (console on a TTY, else JSON). No line holds any
+    of ``secrets`` (the key, salt, token, database password)."""
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     tail: list[structlog.typing.Processor] = (
-        [structlog.dev.ConsoleRenderer()]
+        [structlog.dev.ConsoleRenderer(), _redactor(secrets)]
         if use_console
-        else [_TRACEBACKS_WITHOUT_LOCALS, structlog.processors.JSONRenderer(ensure_ascii=False)]
+        else [_TRACEBACKS_WITHOUT_LOCALS, structlog.processors.JSONRenderer(ensure_ascii=False),
+              _redactor(secrets)]
     )
     structlog.configure(
         processors=[

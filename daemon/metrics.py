@@ -56,6 +56,19 @@ class Metrics:
         self.pbx_api_requests = Counter(
             "callbridge_pbx_api_requests_total", "Requests to the PBX's API by outcome",
             ["outcome"], registry=r)
+        self.events_quarantined = Counter(
+            "callbridge_events_quarantined_total",
+            "Acknowledged events kept in the quarantine table instead of stored: a spool record that"
+            " could not be read (unreadable) or that PostgreSQL refused (refused)", ["reason"], registry=r)
+        self.task_restarts = Counter(
+            "callbridge_task_restarts_total", "Background tasks restarted after a crash", ["task"],
+            registry=r)
+        self.http_connections = Gauge(
+            "callbridge_http_connections", "Open HTTP connections (idle keep-alive ones included)",
+            registry=r)
+        self.client_disconnects = Counter(
+            "callbridge_client_disconnects_total", "Requests whose client hung up before sending the"
+            " whole body (not counted as events)", registry=r)
         self.pbx_api_last: PbxApiResult | None = None
 
     def event_seen(self, kind: str, outcome: str, started_perf: float) -> None:

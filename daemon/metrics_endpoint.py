@@ -20,7 +20,7 @@ from daemon.metrics import Metrics
 
 async def refresh_gauges(app: web.Application, metrics: Metrics) -> None:
     repo = app.get(REPOSITORY)
-    if repo is not None:
+    if repo is not None and repo.connected:  # not yet while PostgreSQL is away since the start
         pool = repo.pool
         metrics.pool_in_use.set(max(0, pool.get_size() - pool.get_idle_size()))
     spool = app.get(SPOOL)

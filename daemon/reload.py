@@ -48,6 +48,7 @@ RESTART_ONLY = frozenset(
         "db_connect_attempts",
         "spool_enabled",
         "db_budget_s",
+        "http_keepalive_timeout_s",
         "max_in_flight",
         "log_format",
         "log_level",

@@ -12,9 +12,10 @@ from typing import Any
 import asyncpg
 
 from daemon.database import UNAVAILABLE_ERRORS
-from daemon.domain import DOMAIN_EVENT, Envelope
+from daemon.domain import Envelope
 from daemon.errors import StorageError, StorageUnavailable
 from daemon.queries import q
+from daemon.record_format import load_stored_event, stored_event_json
 
 LEAD_STALE_DAYS = 30  # the lead_stale_days setting's default
 
@@ -45,7 +46,7 @@ class Tx:
         With ``lock_key``, first take that advisory lock (as ``lock``), in the same round trip.
         """
         args = (env.dedup_key, env.source, env.path, env.raw, env.event.kind, env.entry_id,
-                env.call_id, env.event.model_dump_json())
+                env.call_id, stored_event_json(env.event))
         if lock_key is None:
             row_id = await self.conn.fetchval(q("insert_inbox"), *args)
         else:
@@ -54,13 +55,13 @@ class Tx:
 
     async def call_events(self, entry_id: str, kinds: Sequence[str]) -> list[Any]:
         rows = await self.conn.fetch(q("call_events"), entry_id, list(kinds))
-        return [DOMAIN_EVENT.validate_json(r["event"]) for r in rows]
+        return [load_stored_event(r["event"]) for r in rows]
 
     async def call_state(self, entry_id: str, kinds: Sequence[str]) -> tuple[list[Any], int | None, int | None, bool]:
         """The call's events (as ``call_events``), its communication's contact_id and lead_id,
         and whether its older events were pruned (retention)."""
         row = await self.conn.fetchrow(q("call_state"), entry_id, list(kinds))
-        events = [DOMAIN_EVENT.validate_json(e) for e in row["events"]]
+        events = [load_stored_event(e) for e in row["events"]]
         return events, row["contact_id"], row["lead_id"], row["pruned"]
 
     async def upsert_communication(self, *, fill_contact_id: int | None, fill_lead_id: int | None,
@@ -182,8 +183,28 @@ class Tx:
 class Repository:
     """Owns the pool; hands out transactions and answers the read side."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+    def __init__(self, pool: asyncpg.Pool | None = None) -> None:
+        # None until PostgreSQL first answers: the daemon starts (and spools) without it,
+        # and daemon.dbconnect attaches the pool once it is open.
+        self._pool = pool
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StorageUnavailable("PostgreSQL not connected yet")
+        return self._pool
+
+    @property
+    def connected(self) -> bool:
+        return self._pool is not None
+
+    def attach(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
@@ -287,7 +308,7 @@ class Repository:
         """The call's leg events (CallLegChanged), oldest stored first."""
         with translated_errors():
             rows = await self.pool.fetch(q("screen_call_legs"), entry_id)
-        return [DOMAIN_EVENT.validate_json(r["event"]) for r in rows]
+        return [load_stored_event(r["event"]) for r in rows]
 
     async def screen_history(self, *, contact_id: int | None, phone: str | None, exclude_entry_id: str,
                              limit: int) -> list[dict[str, Any]]:

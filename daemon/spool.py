@@ -6,20 +6,29 @@ Append-only segment files in the state directory. Each record is
 skipped with a warning; the reader then looks for the next MAGIC, so one bad
 record never hides the ones after it. Segments are replayed oldest first and
 deleted once every record in them has been applied.
+
+One spool, one process: the directory is locked (``flock`` on ``spool.lock``)
+for as long as the spool is open. A second daemon on the same state directory
+would replay, and delete, segments the first is still writing; it stops at
+start-up instead (``SpoolLocked``). The kernel drops the lock when the process
+dies, however it dies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import structlog
+
+from daemon.errors import CallbridgeError
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +37,13 @@ HEADER = struct.Struct(">4sII")  # magic, payload length, crc32 of payload
 MAX_RECORD_BYTES = 1024 * 1024
 SEGMENT_MAX_BYTES = 4 * 1024 * 1024
 SEGMENT_GLOB = "seg-*.spool"
+LOCK_FILE = "spool.lock"
+SkipHook = Callable[[int, bytes, str], None]
+REJECTED_DIR = "rejected"
+
+
+class SpoolLocked(CallbridgeError):
+    """Another process holds this spool directory."""
 
 
 def _segment_name(number: int) -> str:
@@ -38,31 +54,47 @@ def _segment_number(path: Path) -> int:
     return int(path.stem.removeprefix("seg-"))
 
 
-def read_records(path: Path) -> Iterator[bytes]:
-    """Yield the valid payloads of one segment, skipping (and logging) corrupt stretches."""
+def read_records(path: Path, on_skip: SkipHook | None = None) -> Iterator[bytes]:
+    """Yield the valid payloads of one segment, skipping (and logging) corrupt stretches.
+
+    Each skipped stretch runs to the next MAGIC; ``on_skip(offset, stretch, why)``
+    is told of it (the replayer quarantines it: an acknowledged record may be in it).
+    """
     data = path.read_bytes()
+
+    def skip(start: int, why: str) -> int:
+        nxt = data.find(MAGIC, start + 1)
+        end = nxt if nxt >= 0 else len(data)
+        log.warning("spool_bytes_skipped", segment=path.name, offset=start, skipped=end - start, why=why)
+        if on_skip is not None:
+            on_skip(start, data[start:end], why)
+        return end
+
     pos = 0
     while pos < len(data):
         if data[pos:pos + 4] != MAGIC:
-            nxt = data.find(MAGIC, pos + 1)
-            log.warning("spool_corrupt_bytes_skipped", segment=path.name, offset=pos,
-                        skipped=(nxt if nxt >= 0 else len(data)) - pos)
-            if nxt < 0:
-                return
-            pos = nxt
+            pos = skip(pos, "no record starts here")
             continue
         if pos + HEADER.size > len(data):
-            log.warning("spool_torn_header_skipped", segment=path.name, offset=pos)
+            skip(pos, "torn record header")
             return
         _, length, crc = HEADER.unpack_from(data, pos)
         start, end = pos + HEADER.size, pos + HEADER.size + length
         payload = data[start:end]
         if length > MAX_RECORD_BYTES or end > len(data) or zlib.crc32(payload) != crc:
-            log.warning("spool_corrupt_record_skipped", segment=path.name, offset=pos)
-            pos += 1  # resynchronise on the next MAGIC
+            pos = skip(pos, "torn record" if end > len(data) else "checksum or length wrong")
             continue
         yield payload
         pos = end
+
+
+def _count_records(path: Path) -> int:
+    """Records of a segment; 0 for one that cannot be read (the replayer quarantines it)."""
+    try:
+        return sum(1 for _ in read_records(path))
+    except OSError as exc:
+        log.error("spool_segment_unreadable", segment=path.name, error=f"{type(exc).__name__}: {exc}")
+        return 0
 
 
 class Spool:
@@ -77,9 +109,10 @@ class Spool:
         self._file_path: Path | None = None
         self._writable = True
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock_fd: int | None = _lock_directory(directory)
         existing = self.segments()
         self._next_number = (_segment_number(existing[-1]) + 1) if existing else 1
-        self._backlog = sum(sum(1 for _ in read_records(p)) for p in existing)
+        self._backlog = sum(_count_records(p) for p in existing)
         if self._backlog:
             log.info("spool_backlog_found", records=self._backlog, segments=len(existing))
 
@@ -166,13 +199,45 @@ class Spool:
 
     def set_aside(self, payload: bytes) -> Path:
         """Keep a record the database refuses in ``rejected/`` for a person to look at."""
-        folder = self.directory / "rejected"
+        folder = self.directory / REJECTED_DIR
         folder.mkdir(exist_ok=True, mode=0o700)
         path = folder / f"{zlib.crc32(payload):08x}-{len(list(folder.iterdir())):06d}.json"
         path.write_bytes(payload)
         return path
 
+    def set_aside_segment(self, path: Path) -> Path:
+        """Move a segment that cannot be read to ``rejected/``, where a person can look at it."""
+        folder = self.directory / REJECTED_DIR
+        folder.mkdir(exist_ok=True, mode=0o700)
+        target = folder / path.name
+        os.replace(path, target)
+        return target
+
     def close(self) -> None:
         with self._lock:
             self._close_segment()
         self._executor.shutdown(wait=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # and with it the lock
+            self._lock_fd = None
+
+
+def _lock_directory(directory: Path) -> int:
+    """Hold an exclusive lock on ``directory``'s lock file; SpoolLocked when another process has it."""
+    path = directory / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise SpoolLocked(
+            f"the spool {directory} is in use by another callbridge (pid {holder}); "
+            "stop that one, or give this one a state_dir of its own"
+        ) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd

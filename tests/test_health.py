@@ -90,6 +90,8 @@ async def test_health_passes_and_describes_each_part(client: TestClient) -> None
         "postgresql:schemaVersion",
         "pbx:lastEventAge",
         "spool:backlog",
+        "spool:quarantine",
+        "tasks:restarts",
         "pbx:lastApiResult",
     }
     rtt = check(doc, "postgresql:responseTime")

@@ -129,8 +129,10 @@ def notify(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Noti
 
 
 async def start_daemon(
-    tmp_path: Path, notify: NotifySocket, database_url: str, **settings: str
+    tmp_path: Path, notify: NotifySocket, database_url: str, *, module: str = "daemon.cli",
+    extra_env: dict[str, str] | None = None, **settings: str
 ) -> AsyncIterator[Daemon]:
+    """``python -m MODULE run`` (``tests.crashy`` injects faults) with ``settings`` as CALLBRIDGE_*."""
     port = _free_port()
     env = {
         k: v
@@ -148,11 +150,11 @@ async def start_daemon(
         "CALLBRIDGE_MANGO_API_URL": "http://127.0.0.1:9/vpbx/",
         "NOTIFY_SOCKET": notify.address,
         "WATCHDOG_USEC": str(WATCHDOG_USEC),
-    } | {f"CALLBRIDGE_{k.upper()}": v for k, v in settings.items()}
+    } | {f"CALLBRIDGE_{k.upper()}": v for k, v in settings.items()} | (extra_env or {})
     log = tmp_path / "daemon.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "daemon.cli", "run", env=env, stdout=out, stderr=out, cwd=ROOT
+            sys.executable, "-m", module, "run", env=env, stdout=out, stderr=out, cwd=ROOT
         )
     daemon = Daemon(proc, port, log, notify, env)
     try:
@@ -206,9 +208,11 @@ async def test_a_vanished_notify_socket_does_not_hurt(tmp_path: Path) -> None:
 async def test_start_fails_clearly_when_postgres_never_answers(
     tmp_path: Path, notify: NotifySocket
 ) -> None:
-    """Bounded retries, one clear error, a non-zero exit, and never READY=1."""
+    """Without a spool nothing could keep an event: bounded retries, one clear error, a non-zero
+    exit, and never READY=1. (With a spool the daemon starts: tests/test_runtime_supervision.py.)"""
     dead = f"postgresql://postgres@127.0.0.1:{_free_port()}/postgres"
-    async for daemon in start_daemon(tmp_path, notify, dead, db_connect_attempts="2"):
+    async for daemon in start_daemon(tmp_path, notify, dead, db_connect_attempts="2",
+                                     spool_enabled="false"):
         code = await asyncio.wait_for(daemon.proc.wait(), 30)
         assert code == 1
         text = daemon.log.read_text()
@@ -455,9 +459,11 @@ async def test_reload_hooks_get_old_and_new_and_one_failure_spares_the_others() 
 async def test_sigterm_while_still_connecting_stops_at_once(
     tmp_path: Path, notify: NotifySocket
 ) -> None:
-    """systemd stopping a daemon that waits for PostgreSQL: no wait for the retries to run out."""
+    """systemd stopping a daemon that waits for PostgreSQL (it has no spool, so it must wait):
+    no wait for the retries to run out."""
     dead = f"postgresql://postgres@127.0.0.1:{_free_port()}/postgres"
-    async for daemon in start_daemon(tmp_path, notify, dead, db_connect_attempts="50"):
+    async for daemon in start_daemon(tmp_path, notify, dead, db_connect_attempts="50",
+                                     spool_enabled="false"):
         await daemon.wait_log("database_connect_retry")
         daemon.proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(daemon.proc.wait(), 15) == 0

@@ -163,7 +163,11 @@ async def test_two_daemons_on_one_database_send_one_route(
 ) -> None:
     """Both daemons are told of the same Appeared event; the claim in route_decisions lets
     exactly one of them send."""
-    async with daemon(db_url, tmp_path, pbx) as first, daemon(db_url, tmp_path, pbx) as second:
+    # Two daemons, two state directories: one spool belongs to one process (issue 9, item 6).
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    async with daemon(db_url, tmp_path / "first", pbx) as first, \
+            daemon(db_url, tmp_path / "second", pbx) as second:
         assert (await post_event(first, "/events/call", APPEARED)).status == 200
         translated = call_event(CallEvent.model_validate(APPEARED))
         env = Envelope(source="mango", path="events/call", raw="{}", dedup_key=translated.dedup_key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ async def test_a_corrupt_record_in_the_middle_does_not_hide_the_next(tmp_path: P
 
 async def test_an_unwritable_spool_raises_and_says_so(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
-    (tmp_path / "spool").rmdir()
+    shutil.rmtree(tmp_path / "spool")  # the directory (and its lock file) replaced by a file
     (tmp_path / "spool").write_text("in the way")
     with pytest.raises(OSError):
         await spool.append(b"x")

@@ -32,6 +32,10 @@ NOT_COMMAND_RESULTS = frozenset({"stat", "stats"})
 MAX_ERRORS_SHOWN = 5
 
 
+class ClientGone(Exception):
+    """The sender hung up before its whole body arrived: nobody to answer, nothing to keep."""
+
+
 class BadRequest(Exception):
     def __init__(self, status: int, problem: str, **details: Any) -> None:
         super().__init__(problem)
@@ -77,6 +81,11 @@ class MangoWebhooks:
                 self._metrics.signature_failures.inc()
             self._metrics.event_seen(_path_label(path), f"rejected_{exc.status}", started)
             return web.json_response(exc.body, status=exc.status)
+        except ClientGone:
+            # Not a failed event and not our error: the PBX (or whoever) will send it again.
+            log.info("webhook_client_gone", elapsed_ms=_ms(started))
+            self._metrics.client_disconnects.inc()
+            return web.Response(status=400)
         except StorageUnavailable as exc:
             log.error("webhook_not_stored", error=str(exc), elapsed_ms=_ms(started))
             self._metrics.event_seen(env.event.kind, "unavailable", started)
@@ -113,6 +122,8 @@ class MangoWebhooks:
             raise BadRequest(413, "body too large", limit_bytes=self._body_limit) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(400, "malformed form body", detail=str(exc)[:200]) from None
+        except ConnectionResetError:  # aiohttp: "Connection lost" while reading the body
+            raise ClientGone from None
         fields = {}
         for name in ("vpbx_api_key", "sign", "json"):
             value = form.get(name)

@@ -32,6 +32,7 @@ from bench.suite.micro import lookup_latency, normalisation_cost
 from bench.suite.stats import diff, histogram, histogram_quantile, median, percentile, share_at_most
 from daemon import migrate
 from daemon.logs import configure_logging
+from daemon.spool import SEGMENT_GLOB
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 KEYS = Keys(api_key="bench4lqk1r8ry8ntqk4bq5gmrg83ay3x", api_salt="benchyq3b4wxjqjmkfn6hx9u1jpb4yde1")
@@ -180,7 +181,8 @@ class Suite:
         return out
 
     def _spool_files(self) -> list[Path]:
-        return [p for p in (self.state / "spool").glob("*") if p.is_file()]
+        # Segments only: spool.lock stays while the daemon runs.
+        return [p for p in (self.state / "spool").glob(SEGMENT_GLOB) if p.is_file()]
 
     def _profiler(self, seconds: float) -> subprocess.Popen | None:
         target, self.args.profile = self.args.profile, None  # the first closed-loop phase only
