@@ -7,7 +7,6 @@ import json
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 import xlsxwriter
 from aiohttp.test_utils import TestClient
 
@@ -17,8 +16,6 @@ from daemon.repository import Repository
 from tests.conftest import auth, run_cli
 from tests.leadkit import P1, P4, WEEK_SINCE, WEEK_UNTIL, post_week
 from tests.test_leads_analytics import AVITO, NO_SOURCE, TOTALS, YANDEX, office_hours
-
-pytest.importorskip("daemon.sheets", reason="the shared spreadsheet reader (contacts-import) is not merged yet")
 
 HEADER = ["Номер заявки", "Клиент", "Телефон", "E-mail", "Вылет", "Возвращение", "Стоимость", "Оплата",
           "Менеджер", "Дата заявки"]
