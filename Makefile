@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TRIAL_CONFIG := config/trial.toml
 
-.PHONY: run test bench bench-routing bench-sidebyside bench-explain install clean
+.PHONY: run test bench bench-routing bench-sidebyside bench-explain bench-import install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "callbridge needs Python 3.11 or newer")'
@@ -50,3 +50,9 @@ bench-explain: $(STAMP)
 
 clean:
 	rm -rf $(VENV) state .pytest_cache .hypothesis
+
+# The contact import benchmark (docs/BENCHMARKS.md): a messy 100,000-row .xlsx imported
+# twice by the real console script into a throw-away database on 127.0.0.1:5432.
+# `make bench-import IMPORT_ARGS="--rows 1000000"` for the million.
+bench-import: $(STAMP)
+	$(BIN)/python -m bench.contacts_import $(IMPORT_ARGS)

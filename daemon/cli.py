@@ -23,7 +23,8 @@ from daemon.leads import cli as leads_cli
 from daemon.lifecycle import run as run_daemon
 from daemon.database import connect_with_retries, create_pool, database_url
 from daemon.errors import CallbridgeError
-from daemon.importer import ImportFileError, import_contacts, import_lines
+from daemon.contacts import import_cli
+from daemon.importer import ImportFileError
 from daemon.logs import configure_logging
 from daemon.managers import sync_managers
 from daemon.pipeline import Pipeline
@@ -42,9 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the daemon (embedded PostgreSQL when no database is configured)")
     sub.add_parser("migrate", help="apply pending database migrations")
-    imp = sub.add_parser("import", help="import a CSV file")
-    imp.add_argument("what", choices=("contacts", "lines", *leads_cli.IMPORTS))
-    imp.add_argument("file", type=Path)
+    import_cli.register(sub)
+    leads_cli.register_imports(sub.choices["import"])
     sub.add_parser("sync-managers", help="load employees and extensions from the PBX")
     rep = sub.add_parser("replay", help="post a scenario file's PBX events, signed, to a running daemon")
     rep.add_argument("files", type=Path, nargs="+")
@@ -90,7 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"callbridge: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (CallbridgeError, ImportFileError, PbxApiError, ValueError, OSError,
+    except ImportFileError as exc:  # a file we cannot read: the user's to fix, nothing was written
+        print(f"callbridge: {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (CallbridgeError, PbxApiError, ValueError, OSError,
             aiohttp.ClientError) as exc:
         print(f"callbridge: {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -120,12 +123,7 @@ async def _migrate(settings: Settings, url: str, args: argparse.Namespace) -> in
 async def _import(settings: Settings, url: str, args: argparse.Namespace) -> int:
     if args.what in leads_cli.IMPORTS:
         return await _leads(settings, url, args)
-    importer = import_contacts if args.what == "contacts" else import_lines
-    report = await _with_repo(
-        settings, url, lambda repo: importer(repo, args.file, region=settings.default_region)
-    )
-    print("\n".join(report.lines(args.what)))
-    return 0
+    return await _with_repo(settings, url, lambda repo: import_cli.run(settings, repo, args))
 
 
 async def _sync_managers(settings: Settings, url: str, args: argparse.Namespace) -> int:

@@ -94,3 +94,11 @@ async def test_lost_clients_from_a_csv_export(settings: Settings, client: TestCl
         ("Старый Клиент", 2, 420000.5, (today - timedelta(days=400)).isoformat(), ["+79270000001"],
          ["old@example.ru"]),
     ]
+
+
+async def test_a_file_without_order_numbers_is_refused_with_a_reason(settings: Settings, tmp_path: Path) -> None:
+    export = tmp_path / "no-orders.csv"
+    export.write_text("ФИО;Телефон;Сумма\nКто-то;+7 927 000-00-09;1000\n", encoding="utf-8")
+    code, out, err = await run_cli(settings, "import", "trips", str(export))
+    assert code == 1
+    assert "no order number column" in err

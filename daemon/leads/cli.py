@@ -26,6 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     tags.add_argument("what", choices=("refresh",))
 
 
+def register_imports(imp: argparse.ArgumentParser) -> None:
+    """``import trips`` beside the contact import's choices (daemon/contacts/import_cli.py)."""
+    for action in imp._actions:
+        if action.dest == "what" and action.choices is not None:
+            action.choices = (*action.choices, *IMPORTS)
+
+
 def register_report_options(report: argparse.ArgumentParser) -> None:
     """Options of ``report analytics`` and ``report lost-clients`` on the main ``report`` parser."""
     report.add_argument("--by", choices=GROUPINGS, default="ad_source", help="analytics: group by")
@@ -41,7 +48,7 @@ async def run(settings: Settings, pool: asyncpg.Pool, args: argparse.Namespace) 
     if args.command == "report":
         return await report_command(settings, pool, args)
     if args.command == "import":
-        report = await trips.import_trips(pool, args.file, settings)
+        report = await trips.import_trips(pool, args.file, settings, sheet=getattr(args, "sheet", None))
         print("\n".join(report.lines()))
         return 0
     return await HANDLERS[args.command](settings, pool, args)

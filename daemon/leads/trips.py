@@ -8,9 +8,7 @@ was open wins that lead. The file is read by the shared spreadsheet reader
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone, tzinfo
 from decimal import Decimal
@@ -23,6 +21,7 @@ from daemon.contacts.identifiers import Identifier, parse_identifier
 from daemon.leads.tripvalues import map_status, parse_amount, parse_date
 from daemon.queries import q
 from daemon.repository import translated_errors
+from daemon.sheets import read_table
 
 ALIASES = {
     "order": ("Номер заявки", "№ заявки", "Заявка", "Номер брони", "Номер", "Order", "Order number"),
@@ -176,20 +175,14 @@ async def _buyers(conn: asyncpg.Connection, bookings: list[Booking], report: Tri
     return out
 
 
-async def import_trips(pool: asyncpg.Pool, path: Path, settings: Settings,
-                       *, now: datetime | None = None) -> TripsReport:
+async def import_trips(pool: asyncpg.Pool, path: Path, settings: Settings, *, sheet: str | None = None,
+                       now: datetime | None = None) -> TripsReport:
+    """Read the export with the shared reader (daemon/sheets) and store its bookings; SheetError, ValueError."""
     now = now or datetime.now(timezone.utc)
     report = TripsReport()
-    try:
-        from daemon.sheets import read_table  # the shared reader (contacts-import), once merged
-    except ImportError:
-        fields, rows = _minimal_table(path)
-        bookings = _bookings(path, fields, rows, settings, report, now=now)
-    else:
-        with read_table(path, ALIASES) as table:
-            fields = set(table.columns)
-            bookings = _bookings(path, fields, ((r.number, r.values) for r in table.rows), settings, report,
-                                 now=now)
+    with read_table(path, ALIASES, sheet=sheet) as table:
+        fields = set(table.columns)
+        bookings = _bookings(path, fields, ((r.number, r.values) for r in table.rows), settings, report, now=now)
     await store_bookings(pool, bookings, report, booked_dates="booked" in fields)
     return report
 
@@ -200,70 +193,3 @@ def _bookings(path: Path, fields: set[str], rows: Iterable[tuple[int, Mapping[st
         raise ValueError(f"{path}: no order number column (one of {', '.join(ALIASES['order'])})")
     return parse_rows(rows, settings, report, now=now)
 
-
-# -- reading the file ---------------------------------------------------------------
-# The shared reader (daemon/sheets, from the contacts-import work) is used when it
-# is installed. Until it is merged, this minimal one reads the same files: CSV
-# (UTF-8 or Windows-1251; ';', ',' or tab) and .xlsx/.xls/.ods through calamine.
-HEADER_SEARCH_ROWS = 10
-
-
-def _header_key(text: str) -> str:
-    folded = text.casefold().replace("ё", "е")
-    return "".join(ch for ch in folded if ch.isalnum())
-
-
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _raw_rows(path: Path) -> list[list[object]]:
-    if path.suffix.lower() == ".csv":
-        data = path.read_bytes()
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = data.decode("cp1251")
-        first = text.splitlines()[0] if text else ""
-        delimiter = max(";,\t", key=first.count)
-        return [list(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
-    import python_calamine
-
-    try:
-        book = python_calamine.CalamineWorkbook.from_path(str(path))
-        return [list(r) for r in book.get_sheet_by_index(0).to_python()]
-    except python_calamine.CalamineError as exc:
-        raise ValueError(f"{path}: cannot read it as a spreadsheet: {exc}") from exc
-
-
-def _minimal_table(path: Path) -> tuple[set[str], Iterator[tuple[int, dict[str, str]]]]:
-    """(fields found, rows as (row number, {field: text})); ValueError when no header is known."""
-    raw = _raw_rows(path)
-    by_key = {_header_key(h): name for name, spellings in ALIASES.items() for h in spellings}
-    best: tuple[int, dict[int, str]] | None = None
-    for index, cells in enumerate(raw[:HEADER_SEARCH_ROWS]):
-        plan: dict[int, str] = {}
-        for col, cell in enumerate(cells):
-            name = by_key.get(_header_key(_cell_text(cell)))
-            if name is not None and name not in plan.values():
-                plan[col] = name
-        if plan and (best is None or len(plan) > len(best[1])):
-            best = (index, plan)
-    if best is None:
-        raise ValueError(f"{path}: no header with an order number, client, phone, … column")
-    header_index, plan = best
-
-    def rows() -> Iterator[tuple[int, dict[str, str]]]:
-        for index in range(header_index + 1, len(raw)):
-            cells = raw[index]
-            values = {name: _cell_text(cells[col]) if col < len(cells) else "" for col, name in plan.items()}
-            if any(values.values()):
-                yield index + 1, values
-
-    return set(plan.values()), rows()

@@ -1,0 +1,1 @@
+"""The contact import benchmark: ``make bench-import`` (see bench/README.md)."""

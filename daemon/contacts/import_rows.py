@@ -1,0 +1,84 @@
+"""One spreadsheet row of a contacts export, made into clean values (no database here).
+
+Which headers mean what (``CONTACT_ALIASES``), how a phones or e-mail cell is split,
+which values are identifiers, which are kept as invalid ones, and when a row cannot
+make a contact at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from daemon.contacts.identifiers import Identifier, InvalidIdentifier, parse_identifier
+from daemon.sheets import Row
+
+# The old CSV format's own names (name;phones;email;responsible_extension;tags) come first.
+CONTACT_ALIASES: dict[str, tuple[str, ...]] = {
+    "name": ("name", "ФИО", "Имя", "Клиент", "Контакт", "Full name"),
+    "phones": ("phones", "Телефон", "Телефоны", "Моб. телефон", "Мобильный телефон", "Мобильный",
+               "Phone", "Phones", "Mobile"),
+    "email": ("email", "E-mail", "Email", "Эл. почта", "Электронная почта", "Почта", "Mail"),
+    "responsible": ("responsible_extension", "Ответственный", "Менеджер", "Responsible", "Manager"),
+    "tags": ("tags", "Метки", "Теги", "Tags"),
+}
+MULTI_FIELDS = frozenset({"phones", "email", "tags"})  # several columns add up
+IDENTIFIER_FIELDS = ("phones", "email")
+NO_IDENTIFIER = "no valid phone or e-mail"
+_PHONE_SPLIT = re.compile(r"[,;/]+")
+_EMAIL_SPLIT = re.compile(r"[,;\s]+")
+_TAG_SPLIT = re.compile(r"[,;\n]+")
+
+
+@dataclass
+class ContactRow:
+    number: int
+    name: str | None = None
+    responsible: str | None = None
+    tags: list[str] = field(default_factory=list)
+    identifiers: list[Identifier] = field(default_factory=list)
+    invalid: list[InvalidIdentifier] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def skip_reason(self) -> str | None:
+        """Why this row makes no contact, or None: only a valid phone or e-mail finds a person."""
+        if self.identifiers:
+            return None
+        return "; ".join([*self.notes, NO_IDENTIFIER])
+
+
+def parse_contact_row(row: Row, *, region: str) -> ContactRow:
+    values = row.values
+    out = ContactRow(row.number)
+    out.name = " ".join(values.get("name", "").split()) or None
+    out.responsible = " ".join(values.get("responsible", "").split()) or None
+    out.tags = list(dict.fromkeys(t.strip() for t in _TAG_SPLIT.split(values.get("tags", "")) if t.strip()))
+    _phones(out, values.get("phones", ""), row.doubts.get("phones", {}), region)
+    _emails(out, values.get("email", ""))
+    return out
+
+
+def _phones(out: ContactRow, text: str, doubts: dict[str, str], region: str) -> None:
+    for line in text.split("\n"):
+        if line.strip() in doubts:
+            # A number cell that lost digits: never guess which number it was.
+            reason = doubts[line.strip()]
+            _add(out, InvalidIdentifier("phone", line.strip(), reason), note=f"phone {reason}")
+            continue
+        for part in _PHONE_SPLIT.split(line):
+            _add(out, parse_identifier("phone", part, region=region))
+
+
+def _emails(out: ContactRow, text: str) -> None:
+    for part in _EMAIL_SPLIT.split(text):
+        _add(out, parse_identifier("email", part))
+
+
+def _add(out: ContactRow, found: Identifier | InvalidIdentifier | None, *, note: str | None = None) -> None:
+    if isinstance(found, Identifier):
+        if found not in out.identifiers:
+            out.identifiers.append(found)
+    elif found is not None and found not in out.invalid:
+        out.invalid.append(found)
+        out.notes.append(note or f"{found.reason}: {found.value!r}")

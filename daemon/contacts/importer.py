@@ -1,0 +1,142 @@
+"""``callbridge import contacts FILE``: an agency's export, of any size, into one contact per person.
+
+The file is read by daemon.sheets (xlsx, xls, ods, CSV), each row parsed in Python
+(daemon.contacts.import_rows), COPied in chunks into temporary tables, linked into
+people there, and applied in short set-based batches (daemon.contacts.import_store):
+memory and locks stay flat however long the file. Every row gets an outcome:
+``created``, ``updated #id``, ``merged into #id`` or ``skipped: reason``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from daemon.contacts.import_rows import (
+    CONTACT_ALIASES,
+    IDENTIFIER_FIELDS,
+    MULTI_FIELDS,
+    ContactRow,
+    parse_contact_row,
+)
+from daemon.contacts.import_store import ImportStore, Outcome
+from daemon.repository import Repository
+from daemon.sheets import Row, SheetError, read_table
+
+log = structlog.get_logger(__name__)
+
+STAGE_CHUNK_ROWS = 5000  # rows parsed and COPied at a time: the importer's memory
+REPORT_COLUMNS = ("row", "outcome", "contact_id", "notes")
+LISTED_PROBLEMS = 20  # rows named on the terminal; the --report file has them all
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    merged: int = 0
+    skipped: int = 0
+    noted: int = 0  # rows imported with a note (an invalid phone kept, an identifier left elsewhere)
+    dry_run: bool = False
+    problems: list[tuple[int, str]] = field(default_factory=list)  # the first LISTED_PROBLEMS
+
+    def count(self, outcomes: Iterable[Outcome]) -> None:
+        for row_no, outcome, _, notes in outcomes:
+            self.rows += 1
+            if outcome.startswith("skipped"):
+                self.skipped += 1
+                self._problem(row_no, outcome)
+                continue
+            if outcome == "created":
+                self.created += 1
+            elif outcome.startswith("updated"):
+                self.updated += 1
+            else:
+                self.merged += 1
+            if notes:
+                self.noted += 1
+                self._problem(row_no, f"{outcome}; note: {'; '.join(notes)}")
+
+    def _problem(self, row_no: int, text: str) -> None:
+        if len(self.problems) < LISTED_PROBLEMS:
+            self.problems.append((row_no, text))
+
+    def lines(self, what: str = "contacts") -> list[str]:
+        head = (f"{what}: {self.rows} rows, {self.created} created, {self.updated} updated, "
+                f"{self.merged} merged, {self.skipped} skipped, {self.noted} with notes")
+        out = [head + (" (dry run: nothing committed)" if self.dry_run else "")]
+        out += [f"  row {n}: {text}" for n, text in sorted(self.problems)]
+        hidden = self.skipped + self.noted - len(self.problems)
+        if hidden > 0:
+            out.append(f"  … and {hidden} more (see --report FILE)")
+        return out
+
+
+async def import_contacts(repo: Repository, path: Path, *, region: str, report_path: Path | None = None,
+                          dry_run: bool = False, sheet: str | None = None,
+                          mapping: Mapping[str, str] | None = None) -> ImportReport:
+    """Import a contacts export; see the module docstring. Raises SheetError for a bad file
+    before anything is written."""
+    report = ImportReport(dry_run=dry_run)
+    with read_table(path, CONTACT_ALIASES, sheet=sheet, mapping=mapping, multi=MULTI_FIELDS) as table:
+        if not any(f in table.columns for f in IDENTIFIER_FIELDS):
+            raise SheetError(f"{path}: no phone or e-mail column; found {_found(table.columns)}, "
+                             f"expected one of {', '.join(CONTACT_ALIASES['phones'] + CONTACT_ALIASES['email'])}")
+        log.info("import_started", file=str(path), format=table.format, sheet=table.sheet,
+                 encoding=table.encoding, columns=table.columns, dry_run=dry_run)
+        async with repo.pool.acquire() as conn:
+            store = ImportStore(conn, source=path.name)
+            await store.create_staging()
+            try:
+                started = time.monotonic()
+                await _stage(store, table.rows, region=region)
+                log.info("import_staged", seconds=round(time.monotonic() - started, 1))
+                batches = await store.group()
+                log.info("import_grouped", batches=len(batches), seconds=round(time.monotonic() - started, 1))
+                for batch in batches:
+                    outcomes = await store.apply(batch, commit=not dry_run)
+                    await store.save_outcomes(outcomes)
+                log.info("import_applied", seconds=round(time.monotonic() - started, 1))
+                await _tally(store, report, report_path)
+            finally:
+                await store.drop_staging()
+    log.info("import_done", created=report.created, updated=report.updated, merged=report.merged,
+             skipped=report.skipped, dry_run=dry_run)
+    return report
+
+
+def _found(columns: Mapping[str, list[str]]) -> str:
+    return ", ".join(f"{h!r} ({f})" for f, headers in columns.items() for h in headers) or "nothing"
+
+
+async def _stage(store: ImportStore, rows: Iterator[Row], *, region: str) -> None:
+    chunk: list[ContactRow] = []
+    for row in rows:
+        chunk.append(parse_contact_row(row, region=region))
+        if len(chunk) == STAGE_CHUNK_ROWS:
+            await store.stage(chunk)
+            chunk = []
+    if chunk:
+        await store.stage(chunk)
+
+
+async def _tally(store: ImportStore, report: ImportReport, report_path: Path | None) -> None:
+    """Count the outcomes and write the --report CSV, reading them once, in row order."""
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if report_path is not None:
+            # UTF-8 with a BOM, so that Excel shows the Cyrillic right.
+            out = stack.enter_context(report_path.open("w", encoding="utf-8-sig", newline=""))
+            writer = csv.writer(out)
+            writer.writerow(REPORT_COLUMNS)
+        async for row_no, outcome, contact_id, notes in store.outcomes():
+            report.count([(row_no, outcome, contact_id, notes)])
+            if writer is not None:
+                writer.writerow((row_no, outcome, "" if contact_id is None else contact_id, "; ".join(notes)))

@@ -1,0 +1,203 @@
+"""``callbridge import contacts`` of real exports: xlsx with messy headers and number cells,
+ods, internal duplicates, dry runs, and the call pipeline writing at the same time.
+
+Every test imports into a real PostgreSQL and asserts the rows left there and the per-row
+report (which must account for every row of the file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from daemon import cli
+from daemon.contacts.importer import import_contacts
+from daemon.repository import Repository
+from tests.spreadsheets import write_ods, write_xlsx
+from tests.test_import import cli_env, contacts
+
+__all__ = ["cli_env"]  # a fixture of test_import, used here too
+
+MESSY_HEADER = ["  ФИО ", "Моб.телефон", "ТЕЛЕФОНЫ", "e-mail", "Ответственный", "Метки", "Комментарий"]
+MESSY_ROWS: list[list[Any]] = [
+    ["Кузнецова Анна", 79161234567.0, "8 (495) 000-11-22; +7 903 111-22-33", "Anna@Example.ru", 105, "vip", "x"],
+    ["Орлов Дмитрий", 9031112233, None, None, None, "горящие туры", None],      # Анна's 2nd phone
+    [None, None, "89855554433\n8 985 555 44 33", "ivanov@", "106", None, None],  # one phone, twice
+    ["Семья Васильевых", None, None, "vasilyevy@example.ru", None, "vip; холодный", None],
+    ["Потерянный", 9.16123e21, "12-34", None, None, None, None],                   # nothing valid
+    ["Васильев", None, "+7 926 000-00-01", "VASILYEVY@example.ru", None, None, None],  # = row 7
+    [None, None, None, None, None, None, "только комментарий"],
+]
+
+
+async def read_report(path: Path) -> list[tuple[str, ...]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["row", "outcome", "contact_id", "notes"]
+    return [tuple(r) for r in rows[1:]]
+
+
+async def snapshot(pool: asyncpg.Pool) -> list[list[tuple[Any, ...]]]:
+    return [
+        [tuple(r) for r in await pool.fetch(f"SELECT * FROM {table} ORDER BY 1, 2")]
+        for table in ("contacts", "contact_identifiers", "contact_invalid_identifiers", "managers",
+                      "contact_duplicate_hints")
+    ]
+
+
+def messy_xlsx(tmp_path: Path) -> Path:
+    return write_xlsx(tmp_path / "Клиенты.xlsx", [["Выгрузка из CRM, 01.12.2026"], [], MESSY_HEADER, *MESSY_ROWS])
+
+
+async def test_messy_xlsx_export_imports_in_one_command(repo: Repository, tmp_path: Path) -> None:
+    """A title line, headers in odd spelling, phones as number cells and several per cell,
+    a row that duplicates another by e-mail (in other case), a row whose only phone lost its
+    digits in Excel: four contacts, and every row of the sheet accounted for in the report."""
+    report_path = tmp_path / "report.csv"
+
+    report = await import_contacts(repo, messy_xlsx(tmp_path), region="RU", report_path=report_path)
+
+    assert await read_report(report_path) == [
+        ("4", "created", "1", ""),
+        ("5", "merged into #1", "1", ""),
+        ("6", "created", "2", "not an e-mail address: 'ivanov@'"),
+        ("7", "created", "3", ""),
+        ("8", ("skipped: phone number cell 9.16123e+21 has more digits than Excel keeps (15): the last ones "
+               "are lost; not a valid phone number: '12-34'; no valid phone or e-mail"), "", ""),
+        ("9", "merged into #3", "3", ""),
+        ("10", "skipped: no valid phone or e-mail", "", ""),
+    ]
+    assert (report.rows, report.created, report.updated, report.merged, report.skipped) == (7, 3, 0, 2, 2)
+    assert await contacts(repo.pool) == [
+        ("Кузнецова Анна", "105", ["vip", "горящие туры"],
+         ["+74950001122", "+79031112233", "+79161234567"], ["anna@example.ru"]),
+        (None, "106", [], ["+79855554433"], []),
+        ("Семья Васильевых", None, ["vip", "холодный"], ["+79260000001"], ["vasilyevy@example.ru"]),
+    ]
+    invalid = await repo.pool.fetch("SELECT contact_id, kind, value FROM contact_invalid_identifiers")
+    assert [tuple(r) for r in invalid] == [(2, "email", "ivanov@")]
+
+
+async def test_a_second_import_of_the_same_export_changes_nothing(repo: Repository, tmp_path: Path) -> None:
+    """Same rows, same database: nothing created or updated, every table byte for byte the same."""
+    path = messy_xlsx(tmp_path)
+    await import_contacts(repo, path, region="RU")
+    before = await snapshot(repo.pool)
+
+    report = await import_contacts(repo, path, region="RU", report_path=tmp_path / "second.csv")
+
+    assert (report.created, report.updated, report.merged, report.skipped) == (0, 0, 5, 2)
+    assert await snapshot(repo.pool) == before
+    assert [r[1] for r in await read_report(tmp_path / "second.csv")][:3] == [
+        "merged into #1", "merged into #1", "merged into #2"]
+
+
+async def test_dry_run_reports_everything_and_commits_nothing(repo: Repository, tmp_path: Path) -> None:
+    """``--dry-run`` gives the same outcomes as the real run would, and leaves the database as it was."""
+    before = await snapshot(repo.pool)
+
+    report = await import_contacts(repo, messy_xlsx(tmp_path), region="RU", dry_run=True,
+                                   report_path=tmp_path / "dry.csv")
+
+    assert await snapshot(repo.pool) == before
+    assert (report.rows, report.created, report.merged, report.skipped, report.dry_run) == (7, 3, 2, 2, True)
+    assert report.lines()[0].endswith("(dry run: nothing committed)")
+    assert [r[1][:7] for r in await read_report(tmp_path / "dry.csv")] == [
+        "created", "merged ", "created", "created", "skipped", "merged ", "skipped"]
+
+
+async def test_rows_chained_through_shared_identifiers_and_an_existing_contact_are_one_person(
+    repo: Repository, tmp_path: Path
+) -> None:
+    """Row 2 and row 5 share nothing directly, but 2-3 share a phone, 3-4 an e-mail and 4 holds
+    a phone of existing contact #1, as does row 5: all four rows are #1, its blanks filled."""
+    await repo.pool.execute(
+        "INSERT INTO contacts (id, name) VALUES (1, NULL);"
+        "INSERT INTO contact_identifiers (kind, value, contact_id) VALUES ('phone', '+79990000004', 1),"
+        " ('email', 'old@example.ru', 1);"
+        "SELECT setval('contacts_id_seq', 1)")
+    path = write_xlsx(tmp_path / "chain.xlsx", [
+        ["Name", "Phone", "Email"],
+        ["Первый", 79990000001, None],
+        [None, "79990000001, 79990000002", "chain@example.ru"],
+        [None, 79990000004, "CHAIN@example.ru"],
+        [None, None, "old@example.ru"],
+        ["Отдельный", 79990000009, None],
+    ])
+
+    report = await import_contacts(repo, path, region="RU", report_path=tmp_path / "r.csv")
+
+    assert [r[:3] for r in await read_report(tmp_path / "r.csv")] == [
+        ("2", "updated #1", "1"), ("3", "merged into #1", "1"), ("4", "merged into #1", "1"),
+        ("5", "merged into #1", "1"), ("6", "created", "2")]
+    assert (report.created, report.updated, report.merged) == (1, 1, 3)
+    assert await contacts(repo.pool) == [
+        ("Первый", None, [], ["+79990000001", "+79990000002", "+79990000004"], ["chain@example.ru", "old@example.ru"]),
+        ("Отдельный", None, [], ["+79990000009"], []),
+    ]
+
+
+async def test_ods_export_imports(repo: Repository, tmp_path: Path) -> None:
+    """LibreOffice's .ods, read by calamine like xlsx (``.xls`` has no writer here to test with)."""
+    path = write_ods(tmp_path / "c.ods", [["Клиент", "Телефон", "Почта"], ["Анна", 79161234567, "a@example.ru"]])
+
+    report = await import_contacts(repo, path, region="RU")
+
+    assert report.created == 1
+    assert await contacts(repo.pool) == [("Анна", None, [], ["+79161234567"], ["a@example.ru"])]
+
+
+async def test_import_waits_for_a_callers_phone_lock_then_joins_the_contact_the_call_made(
+    repo: Repository, tmp_path: Path
+) -> None:
+    """The pipeline creates a contact for an unknown caller under the advisory lock
+    ``phone:<e164>``. An import adding that phone takes the same lock, so it waits for the call's
+    transaction and then finds the new contact: no second contact, no unique-key error."""
+    path = write_xlsx(tmp_path / "c.xlsx", [["ФИО", "Телефон"], ["Анна", 79161234567], ["Борис", 79031112233]])
+    call = await repo.pool.acquire()
+    try:
+        tx = call.transaction()
+        await tx.start()
+        await call.execute("SELECT pg_advisory_xact_lock(hashtextextended('phone:+79161234567', 0))")
+        importing = asyncio.create_task(import_contacts(repo, path, region="RU", report_path=tmp_path / "r.csv"))
+        while not await repo.pool.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"):
+            await asyncio.sleep(0.01)  # until the import waits on the call's lock
+        caller = await call.fetchval(
+            "WITH c AS (INSERT INTO contacts (ad_source) VALUES ('Avito') RETURNING id) "
+            "INSERT INTO contact_identifiers (kind, value, contact_id) SELECT 'phone', '+79161234567', id FROM c "
+            "RETURNING contact_id")
+        await tx.commit()
+    finally:
+        await repo.pool.release(call)
+    report = await importing
+
+    assert (report.created, report.updated) == (1, 1)
+    assert [r[1] for r in await read_report(tmp_path / "r.csv")] == [f"updated #{caller}", "created"]
+    assert await contacts(repo.pool) == [("Анна", None, [], ["+79161234567"], []),
+                                         ("Борис", None, [], ["+79031112233"], [])]
+
+
+async def test_cli_options_report_sheet_map_and_dry_run(cli_env: str, repo: Repository, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """``--sheet`` picks the sheet, ``--map`` reads an unknown column as phones, ``--report``
+    writes the outcomes, ``--dry-run`` commits nothing and says so."""
+    path = write_xlsx(tmp_path / "book.xlsx", [["Итоги"], ["ничего"]],
+                      more_sheets={"Клиенты": [["Имя", "Рабочий номер"], ["Анна", 79161234567]]})
+    args = ["import", "contacts", str(path), "--sheet", "Клиенты", "--map", "Рабочий номер=phones",
+            "--report", str(tmp_path / "r.csv")]
+
+    code = await asyncio.to_thread(cli.main, [*args, "--dry-run"])
+    assert code == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.startswith("contacts: 1 rows, 1 created, 0 updated, 0 merged, 0 skipped, "
+                                              "0 with notes (dry run: nothing committed)")
+    assert await repo.pool.fetchval("SELECT count(*) FROM contacts") == 0
+
+    assert await asyncio.to_thread(cli.main, args) == 0
+    assert await contacts(repo.pool) == [("Анна", None, [], ["+79161234567"], [])]
+    assert [r[1] for r in await read_report(tmp_path / "r.csv")] == ["created"]
