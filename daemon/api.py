@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from aiohttp import web
 
 from daemon.auth import bearer_matches
-from daemon.errors import StorageUnavailable
 from daemon.contacts.identifiers import KINDS, Identifier, parse_identifier
+from daemon.errors import BadInput
+from daemon.keys import RELOADER, REPOSITORY, SETTINGS
 from daemon.phones import normalise_phone
-from daemon.keys import REPOSITORY
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_COMMUNICATIONS = 500
@@ -20,21 +20,17 @@ DEFAULT_COMMUNICATIONS = 100
 BIGINT_DIGITS = 18  # every 18-digit number fits PostgreSQL's bigint
 
 
-def _error(status: int, problem: str, **details: Any) -> web.Response:
-    return web.json_response({"error": problem, **details}, status=status)
-
-
 def bearer_auth(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     """Middleware: every /api/* request needs ``Authorization: Bearer <token>``."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith("/api/"):
-            if not bearer_matches(request.headers.get("Authorization", ""), token):
-                return web.json_response(
-                    {"error": "missing or wrong bearer token"}, status=401,
-                    headers={"WWW-Authenticate": 'Bearer realm="callbridge"'},
-                )
+        if request.path.startswith("/api/") and not bearer_matches(
+                request.headers.get("Authorization", ""), token):
+            return web.json_response(
+                {"error": "missing or wrong bearer token"}, status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="callbridge"'},
+            )
         return await handler(request)
 
     return middleware
@@ -47,20 +43,30 @@ def _is_number(text: str, *, max_digits: int = 9) -> bool:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).isoformat() if value else None
+    return value.astimezone(UTC).isoformat() if value else None
 
 
-def _parse_time(request: web.Request, name: str) -> datetime | None:
-    text = request.query.get(name)
+def office_tz(request: web.Request) -> tzinfo:
+    """The office's time zone as of now (SIGHUP may change it)."""
+    settings = request.app[RELOADER].current if RELOADER in request.app else request.app[SETTINGS]
+    return settings.tz
+
+
+def parse_time(text: str | None, name: str, tz: tzinfo) -> datetime | None:
+    """ISO 8601; without an offset it is office time, as in the reports. BadInput when it is not
+    a time or falls outside the years 1..9999 once in UTC (which neither Python nor the driver hold)."""
     if not text:
         return None
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise web.HTTPBadRequest(
-            text=f'{{"error": "{name} must be an ISO 8601 time"}}', content_type="application/json"
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        raise BadInput(400, f"{name} must be an ISO 8601 time") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise BadInput(400, f"{name} is out of range (years 1 to 9999)") from None
 
 
 class ReadApi:
@@ -76,17 +82,14 @@ class ReadApi:
     async def lookup(self, request: web.Request) -> web.Response:
         given = [kind for kind in KINDS if request.query.get(kind, "").strip()]
         if len(given) != 1:
-            return _error(400, "give exactly one of phone, email, telegram, vk")
+            raise BadInput(400, "give exactly one of phone, email, telegram, vk")
         kind = given[0]
         found = parse_identifier(kind, request.query[kind], region=self.region)
         if not isinstance(found, Identifier):
-            return _error(400, f"{kind} is not valid", reason=getattr(found, "reason", None))
-        try:
-            card = await request.app[REPOSITORY].contact_card(found.kind, found.value)
-        except StorageUnavailable:
-            return _error(503, "storage unavailable, retry later")
+            raise BadInput(400, f"{kind} is not valid", reason=getattr(found, "reason", None))
+        card = await request.app[REPOSITORY].contact_card(found.kind, found.value)
         if card is None:
-            return _error(404, f"no contact with this {kind}", **{kind: found.value})
+            raise BadInput(404, f"no contact with this {kind}", **{kind: found.value})
         responsible = None
         if card["responsible_extension"]:
             responsible = {"extension": card["responsible_extension"], "name": card["responsible_name"]}
@@ -110,21 +113,19 @@ class ReadApi:
         if "phone" in query:
             phone = normalise_phone(query["phone"], self.region)
             if phone is None:
-                return _error(400, "phone is not a valid phone number")
+                raise BadInput(400, "phone is not a valid phone number")
         elif _is_number(query.get("contact_id", ""), max_digits=BIGINT_DIGITS):
             contact_id = int(query["contact_id"])
         else:
-            return _error(400, "give phone=<number> or contact_id=<id>")
+            raise BadInput(400, "give phone=<number> or contact_id=<id> (ASCII digits)")
         limit_text = query.get("limit", str(DEFAULT_COMMUNICATIONS))
         if not _is_number(limit_text) or not 0 < int(limit_text) <= MAX_COMMUNICATIONS:
-            return _error(400, f"limit must be 1..{MAX_COMMUNICATIONS}")
-        try:
-            rows = await request.app[REPOSITORY].communications(
-                phone=phone, contact_id=contact_id, since=_parse_time(request, "since"),
-                until=_parse_time(request, "until"), limit=int(limit_text),
-            )
-        except StorageUnavailable:
-            return _error(503, "storage unavailable, retry later")
+            raise BadInput(400, f"limit must be 1..{MAX_COMMUNICATIONS}")
+        tz = office_tz(request)
+        rows = await request.app[REPOSITORY].communications(
+            phone=phone, contact_id=contact_id, since=parse_time(query.get("since"), "since", tz),
+            until=parse_time(query.get("until"), "until", tz), limit=int(limit_text),
+        )
         return web.json_response([communication_json(r) for r in rows])
 
 

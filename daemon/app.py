@@ -9,7 +9,7 @@ from aiohttp import web
 
 from adapters.mango.webhooks import BadRequest, MangoWebhooks
 from config.settings import WEBHOOK_BODY_LIMIT_BYTES, Settings
-from daemon import health, metrics_endpoint, security
+from daemon import boundary, health, metrics_endpoint, security
 from daemon.api import ReadApi, bearer_auth
 from daemon.admission import EventNotStorable
 from daemon.dbconnect import CONNECT_TASK, background_connect, database_context
@@ -22,6 +22,7 @@ from daemon.tasks import TaskGroup
 from daemon.reload import Reloader
 from daemon.report import api as report_api
 from daemon.calls_api import CallsApi
+from daemon.contacts import routes as contacts_api
 from daemon.routing.context import pbx_and_routing
 from daemon.screen import add_screen
 
@@ -35,7 +36,8 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     settings.require("mango_api_key", "mango_api_salt", "api_token")
     app = web.Application(
         client_max_size=WEBHOOK_BODY_LIMIT_BYTES,
-        middlewares=[*security.middlewares(
+        # The log context and the error answers wrap everything else, the limits included.
+        middlewares=[*boundary.middlewares(), *security.middlewares(
             prefix=settings.mango_prefix, allowed=settings.pbx_allowed_networks,
             trusted_proxies=settings.trusted_proxies, max_concurrent=settings.max_concurrent_requests,
             timeout_s=settings.request_timeout_s,
@@ -68,6 +70,7 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     CallsApi(region=settings.default_region).add_routes(app)
     report_api.add_routes(app)
     leads_web.add_routes(app)
+    contacts_api.add_routes(app)
     health.add_routes(app)
     metrics_endpoint.add_routes(app)
     return app

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
 
 import structlog
 from aiohttp import web
 
 from adapters.mango.client import RECORDING_NOT_FOUND_CODE, MangoClient, Outcome, PbxApiError
-from daemon.errors import StorageUnavailable
+from daemon.errors import BadInput
+from daemon.inputs import json_object, storable_text
 from daemon.keys import METRICS, PBX_CLIENT, REPOSITORY
 from daemon.phones import normalise_phone
 
 log = structlog.get_logger(__name__)
 
 RECORDING_ACTIONS = ("download", "play")
-MAX_EXTENSION_CHARS = 32
+MAX_LINE_CHARS = 64
 
 
-def _error(status: int, problem: str, **details: Any) -> web.Response:
-    return web.json_response({"error": problem, **details}, status=status)
+EXTENSION = re.compile(r"^[0-9A-Za-z_-]{1,32}$")
 
 
 class CallsApi:
@@ -37,25 +37,21 @@ class CallsApi:
         arrive later with this command_id and join the customer's contact as an
         outbound call.
         """
-        try:
-            body = await request.json()
-        except ValueError:
-            return _error(400, "expected a JSON object {extension, phone}")
-        if not isinstance(body, dict):
-            return _error(400, "expected a JSON object {extension, phone}")
+        body = await json_object(request, example='{"extension": "105", "phone": "..."}')
         extension = str(body.get("extension") or "").strip()
-        if not extension or len(extension) > MAX_EXTENSION_CHARS:
-            return _error(400, "extension is missing")
-        phone = normalise_phone(str(body.get("phone") or ""), self.region)
+        if not extension:
+            raise BadInput(400, "extension is missing")
+        if not EXTENSION.match(extension):
+            raise BadInput(400, "extension must be 1 to 32 letters, digits, _ or -")
+        phone = normalise_phone(storable_text(str(body.get("phone") or ""), "phone"), self.region)
         if phone is None:
-            return _error(400, "phone is missing or not a valid phone number")
+            raise BadInput(400, "phone is missing or not a valid phone number")
         line_number = body.get("line_number")
-        try:
-            active = await request.app[REPOSITORY].manager_active(extension)
-        except StorageUnavailable:
-            return _error(503, "storage unavailable, retry later")
+        if line_number is not None:
+            line_number = storable_text(str(line_number), "line_number")[:MAX_LINE_CHARS]
+        active = await request.app[REPOSITORY].manager_active(extension)
         if not active:
-            return _error(422, "no active manager with this extension", extension=extension)
+            raise BadInput(422, "no active manager with this extension", extension=extension)
         client: MangoClient = request.app[PBX_CLIENT]
         # The PBX dials numbers as digits without '+' (79161234567).
         outcome = await client.callback(extension, phone.lstrip("+"),
@@ -68,15 +64,15 @@ class CallsApi:
             return web.json_response({"command_id": outcome.command_id, "extension": extension,
                                       "phone": phone}, status=202)
         status = 429 if outcome.outcome is Outcome.RATE_LIMITED else 502
-        return _error(status, "the PBX did not accept the call", outcome=outcome.outcome.value,
-                      code=outcome.code, command_id=outcome.command_id)
+        raise BadInput(status, "the PBX did not accept the call", outcome=outcome.outcome.value,
+                       code=outcome.code, command_id=outcome.command_id)
 
     async def recording(self, request: web.Request) -> web.StreamResponse:
         """302 to a fresh one-shot link from the PBX; the link is never stored (it expires)."""
         recording_id = request.match_info["recording_id"]
         action = request.query.get("action", "download")
         if action not in RECORDING_ACTIONS:
-            return _error(400, f"action must be one of {', '.join(RECORDING_ACTIONS)}")
+            raise BadInput(400, f"action must be one of {', '.join(RECORDING_ACTIONS)}")
         client: MangoClient = request.app[PBX_CLIENT]
         try:
             link = await client.recording_link(recording_id, action=action)
@@ -88,7 +84,7 @@ class CallsApi:
             request.app[METRICS].pbx_api_result("queries/recording/post", outcome,
                                                 status=exc.status, code=exc.code)
             if not_found:
-                return _error(404, "the PBX has no such recording", recording_id=recording_id)
-            return _error(502, "the PBX gave no link", outcome=outcome, code=exc.code)
+                raise BadInput(404, "the PBX has no such recording", recording_id=recording_id) from exc
+            raise BadInput(502, "the PBX gave no link", outcome=outcome, code=exc.code) from exc
         request.app[METRICS].pbx_api_result("queries/recording/post", "success", status=302)
         return web.Response(status=302, headers={"Location": link, "Cache-Control": "no-store"})

@@ -22,6 +22,7 @@ from daemon import health, retention
 from daemon.leads import cli as leads_cli
 from daemon.lifecycle import run as run_daemon
 from daemon.database import connect_with_retries, create_pool, database_url
+from daemon.contacts import cli as contacts_cli
 from daemon.errors import CallbridgeError
 from daemon.contacts import import_cli
 from daemon.importer import ImportFileError
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     prn = sub.add_parser("prune", help="delete raw PBX events older than inbox_retention_days "
                                        "(finished calls only; derived rows are kept)")
     prn.add_argument("--older-than-days", type=int, help="override inbox_retention_days (at least 1)")
+    contacts_cli.register(sub)
     chk = sub.add_parser("check", help="ask the running daemon's /health; non-zero exit on fail")
     chk.add_argument("--url", help="health URL (default: http://<listen>/health)")
     return parser
@@ -196,6 +198,7 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 _COMMANDS = {"migrate": _migrate, "import": _import, "sync-managers": _sync_managers,
              "report": _report, "reconcile": _reconcile, "prune": _prune,
+             "contacts": lambda s, u, a: _with_repo(s, u, lambda repo: contacts_cli.run(repo, a)),
              **dict.fromkeys(leads_cli.HANDLERS, _leads)}
 
 

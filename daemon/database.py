@@ -15,7 +15,7 @@ import asyncpg
 import structlog
 
 from config.settings import Settings, SettingsError
-from daemon.errors import StorageError, StorageUnavailable
+from daemon.errors import StorageError, StorageRefused, StorageUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +34,78 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.InterfaceError,
     asyncpg.TooManyConnectionsError,
+    # A connection the server ended in the middle of an operation can be left in a
+    # protocol state asyncpg refuses to leave ("cannot switch to state 15; another
+    # operation is in progress"): seen when PostgreSQL restarts under load
+    # (tests/test_faults_restart.py). The connection is gone, not the event bad.
+    asyncpg.InternalClientError,
 )
+
+
+# SQLSTATE classes (and single codes) of errors that pass: the server is away,
+# restarting, failing over, out of a resource, or chose this transaction as a
+# deadlock or serialization victim. Retrying later (or spooling now) is right;
+# the event itself is fine. https://www.postgresql.org/docs/current/errcodes-appendix.html
+#   08 connection exception, 40 transaction rollback (deadlock, serialization),
+#   53 insufficient resources (too many connections, out of memory or disk),
+#   57 operator intervention (admin shutdown, cannot connect now, query canceled
+#      by statement_timeout), 58 system error (I/O error on the server),
+#   25006 read-only SQL transaction (a standby promoted late, or read-only set).
+PASSING_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+PASSING_SQLSTATES = frozenset({"25006", "55P03"})  # 55P03: lock_not_available (lock_timeout)
+# "This value is refused": the input's fault, not the server's, answered with a 4xx.
+#   22 data exception (bad encoding, NUL, out-of-range number or date),
+#   23502 not null and 23514 check violations (a value the schema rules out).
+# Not a unique (23505), foreign key (23503) or exclusion (23P01) violation: those
+# can come from a race with another writer, so they stay errors (a 500, which the
+# PBX retries), never a 4xx that would have the event dropped.
+REFUSED_SQLSTATE_CLASSES = frozenset({"22"})
+REFUSED_SQLSTATES = frozenset({"23502", "23514"})
+
+
+def classify(exc: BaseException) -> type[StorageError | StorageUnavailable] | None:
+    """Which of our errors an exception from the driver means; None: not a database error.
+
+    Sorted by SQLSTATE, not by Python class: asyncpg maps a SQLSTATE to a class
+    (AdminShutdownError, DeadlockDetectedError, ReadOnlySQLTransactionError...),
+    and a class list misses every code nobody thought of.
+    """
+    if isinstance(exc, asyncpg.PostgresError):
+        state = str(getattr(exc, "sqlstate", "") or "")
+        if state in PASSING_SQLSTATES or state[:2] in PASSING_SQLSTATE_CLASSES:
+            return StorageUnavailable
+        if state in REFUSED_SQLSTATES or state[:2] in REFUSED_SQLSTATE_CLASSES:
+            return StorageRefused
+        return StorageError
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        return StorageUnavailable
+    return None
+
+
+def translate(exc: BaseException) -> StorageError | StorageUnavailable | None:
+    """Our exception for ``exc`` (to be raised ``from`` it), or None to let it through."""
+    kind = classify(exc)
+    if kind is None:
+        return None
+    state = getattr(exc, "sqlstate", None)
+    suffix = f" (SQLSTATE {state})" if state else ""
+    if kind is StorageUnavailable:
+        return StorageUnavailable(f"PostgreSQL unavailable: {exc!r}{suffix}")
+    if kind is StorageRefused:
+        return StorageRefused(f"PostgreSQL refused a value: {exc}{suffix}", sqlstate=state)
+    return StorageError(f"PostgreSQL error: {exc}{suffix}")
+
+
+@contextlib.contextmanager
+def translated_errors() -> Iterator[None]:
+    """asyncpg's and the socket's errors become ours, sorted by ``classify``."""
+    try:
+        yield
+    except Exception as exc:
+        ours = translate(exc)
+        if ours is None:
+            raise
+        raise ours from exc
 
 
 @contextlib.contextmanager
@@ -105,10 +176,13 @@ async def connect_with_retries(url: str, *, attempts: int = CONNECT_ATTEMPTS) ->
     for attempt in range(1, attempts + 1):
         try:
             return await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_S)
-        except asyncpg.PostgresError as exc:
-            # Wrong database name, password or permissions: retrying will not help.
-            raise StorageError(f"PostgreSQL refused the connection: {exc}") from exc
-        except UNAVAILABLE_ERRORS as exc:
+        except Exception as exc:
+            if classify(exc) is not StorageUnavailable:
+                if isinstance(exc, asyncpg.PostgresError):
+                    # Wrong database name, password or permissions: retrying will not help.
+                    raise StorageError(f"PostgreSQL refused the connection: {exc}") from exc
+                raise
+            # Not there, starting up or shutting down (57P03), too many connections: retry.
             if attempt == attempts:
                 raise StorageUnavailable(f"PostgreSQL did not answer after {attempts} attempts: {exc}") from exc
             log.warning("database_connect_retry", attempt=attempt, error=str(exc), retry_in_s=delay)
@@ -148,10 +222,12 @@ async def create_pool(settings: Settings, url: str, *, attempts: int = CONNECT_A
     )
     try:
         return await asyncpg.create_pool(url, **pool_kwargs)
-    except asyncpg.PostgresError as exc:
-        raise StorageError(f"PostgreSQL refused the connection: {exc}") from exc
-    except UNAVAILABLE_ERRORS as exc:
-        raise StorageUnavailable(f"PostgreSQL pool could not be opened: {exc}") from exc
+    except Exception as exc:
+        if classify(exc) is StorageUnavailable:
+            raise StorageUnavailable(f"PostgreSQL pool could not be opened: {exc}") from exc
+        if isinstance(exc, asyncpg.PostgresError):
+            raise StorageError(f"PostgreSQL refused the connection: {exc}") from exc
+        raise
 
 
 @contextlib.asynccontextmanager

@@ -11,3 +11,23 @@ class StorageUnavailable(CallbridgeError):
 
 class StorageError(CallbridgeError):
     """PostgreSQL answered with an error we did not expect."""
+
+
+class StorageRefused(StorageError):
+    """PostgreSQL refused a value (SQLSTATE class 22, a NOT NULL or CHECK): the input's fault, a 4xx."""
+
+    def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class BadInput(CallbridgeError):
+    """The request is at fault: answered ``status`` (a 4xx) with ``{"error": problem, **details}``.
+
+    Raised by any handler; daemon/boundary.py's error middleware writes the answer.
+    """
+
+    def __init__(self, status: int, problem: str, **details: object) -> None:
+        super().__init__(problem)
+        self.status = status
+        self.body: dict[str, object] = {"error": problem, **details}

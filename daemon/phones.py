@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 import phonenumbers
@@ -14,7 +15,7 @@ MAX_INPUT_CHARS = 64
 
 # A Russian number in one of the four usual spellings, separators removed:
 # +7 / 7 / 8 / nothing, then the ten-digit national number (which never starts with 0).
-_RU_NUMBER = re.compile(r"(?:\+7|7|8)?([1-9]\d{9})")
+_RU_NUMBER = re.compile(r"(?:\+7|7|8)?([1-9][0-9]{9})")
 _RU_SEPARATORS = str.maketrans("", "", " -()")
 RU_COUNTRY_CODE = 7
 
@@ -32,7 +33,7 @@ def normalise_phone(raw: str | None, region: str = "RU") -> str | None:
     """
     if not raw:
         return None
-    text = _strip_sip(raw.strip())
+    text = _strip_sip(ascii_digits(raw.strip()))
     if text is None or len(text) > MAX_INPUT_CHARS:
         return None
     if region == "RU":
@@ -44,7 +45,7 @@ def normalise_phone(raw: str | None, region: str = "RU") -> str | None:
 
 def _parsed(text: str, region: str) -> str | None:
     """The general path: phonenumbers' parser, as written, then with "+" before the digits."""
-    digits = "".join(ch for ch in text if ch.isdigit())
+    digits = "".join(ch for ch in text if "0" <= ch <= "9")
     if len(digits) < MIN_NATIONAL_DIGITS:
         return None
     candidates = [text]
@@ -74,12 +75,22 @@ def _russian(text: str) -> str | None:
     return f"+{RU_COUNTRY_CODE}{match[1]}" if phonenumbers.is_valid_number(number) else None
 
 
+def ascii_digits(text: str) -> str:
+    """Decimal digits of any script as ASCII: ``7916１２３４５６７`` (full-width) and ``٧٩١٦...``
+    (Arabic-Indic) are the digits a person typed. Without this, ``\\d`` and ``isdigit``
+    let them through to the database's ``[0-9]`` CHECK, which refused the whole call."""
+    if text.isascii():
+        return text
+    return "".join(str(d) if (d := unicodedata.decimal(ch, None)) is not None else ch for ch in text)
+
+
 def _strip_sip(text: str) -> str | None:
     """A SIP URI whose user part is a phone number (``sip:79161234567@trunk``) is that number;
     any other URI (an employee's device, ``sip:ivanova@vpbx...``) is not a phone."""
     if text.lower().startswith(("sip:", "sips:", "tel:")):
         user = text.split(":", 1)[1].split("@", 1)[0].split(";", 1)[0]
-        return user if user.lstrip("+").isdigit() else None
+        number = user.lstrip("+")
+        return user if number.isascii() and number.isdigit() else None
     return None if "@" in text or ":" in text else text
 
 

@@ -11,23 +11,13 @@ from typing import Any
 
 import asyncpg
 
-from daemon.database import UNAVAILABLE_ERRORS
+from daemon.database import translated_errors  # errors sorted by SQLSTATE
 from daemon.domain import Envelope
 from daemon.errors import StorageError, StorageUnavailable
 from daemon.queries import q
 from daemon.record_format import load_stored_event, stored_event_json
 
 LEAD_STALE_DAYS = 30  # the lead_stale_days setting's default
-
-
-@contextlib.contextmanager
-def translated_errors():
-    try:
-        yield
-    except UNAVAILABLE_ERRORS as exc:
-        raise StorageUnavailable(f"PostgreSQL unavailable: {exc!r}") from exc
-    except asyncpg.PostgresError as exc:
-        raise StorageError(f"PostgreSQL error: {exc}") from exc
 
 
 class Tx:
@@ -274,6 +264,13 @@ class Repository:
             row = await self.pool.fetchrow(q("claim_call_and_find_responsible"),
                                            call_id, entry_id, command_id, phone, dedup_key)
         return dict(row)  # type: ignore[arg-type]  # the query always returns one row
+
+    async def reserve_route_slot(self, *, interval_s: float, tolerance_s: float,
+                                 max_wait_s: float) -> float | None:
+        """Take the next slot of the shared route limit if it starts within ``max_wait_s``:
+        the seconds to wait for it (0: go now), or None when it is further off (nothing taken)."""
+        with translated_errors():
+            return await self.pool.fetchval(q("reserve_route_slot"), interval_s, tolerance_s, max_wait_s)
 
     async def route_progress(self, *, call_id: str, dedup_key: str, entry_id: str) -> tuple[bool, float]:
         """(has the caller left the IVR, seconds since the Appeared event was stored)."""

@@ -7,8 +7,9 @@ Two aiohttp middlewares:
   runs longer than ``request_timeout_s`` (503: the PBX retries, and a webhook
   that was stored before the timeout is a harmless duplicate then). Overload
   of the database is the intake's business (it spools past ``max_in_flight``);
-  this cap is far above that one and guards the process itself. WebSocket
-  upgrades (the manager's screen) are long-lived by design and not counted.
+  this cap is far above that one and guards the process itself. A WebSocket
+  (the manager's screen) is long-lived by design: it counts until it is
+  upgraded, and ws.py caps the sockets still waiting for their token.
 - ``source_allowlist``: requests under the webhook prefix must come from
   ``pbx_allowed_networks`` (empty: from anywhere; the signature is checked
   anyway). Behind a reverse proxy the peer is the proxy, so the client's
@@ -102,21 +103,43 @@ def source_allowlist(*, prefix: str, allowed: Sequence[str], trusted_proxies: Se
     return middleware
 
 
+# A handler that outlives the limits by design (the screen's WebSocket, once it is
+# upgraded) calls this to leave them: its slot is freed and its deadline cleared.
+DETACH_LIMITS: web.RequestKey[Callable[[], None]] = web.RequestKey("detach_limits")
+
+
 def request_limits(*, max_concurrent: int, timeout_s: float) -> Middleware:
-    """Middleware: refuse past ``max_concurrent`` requests in progress; stop any after ``timeout_s``."""
+    """Middleware: refuse past ``max_concurrent`` requests in progress; stop any after ``timeout_s``.
+
+    Every request counts, whatever its headers say: an ``Upgrade: websocket``
+    header used to skip both the cap and the timeout on any route. Only a
+    handler that calls ``request[DETACH_LIMITS]()`` leaves them (ws.py, after
+    its own cap on sockets still waiting for their token).
+    """
     in_progress = 0
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         nonlocal in_progress
-        if _is_websocket(request):
-            return await handler(request)  # the screen's socket lives for hours by design
         if in_progress >= max_concurrent:
             log.warning("request_refused_busy", in_progress=in_progress, path=request.path)
             return web.json_response({"error": "too many requests in progress, retry later"}, status=503,
                                      headers={"Retry-After": str(RETRY_AFTER_S)})
         in_progress += 1
+        counted = True
         deadline = asyncio.timeout(timeout_s)
+
+        def release() -> None:
+            nonlocal in_progress, counted
+            if counted:
+                counted = False
+                in_progress -= 1
+
+        def detach() -> None:
+            release()
+            deadline.reschedule(None)  # called from inside the handler: the deadline is entered
+
+        request[DETACH_LIMITS] = detach
         try:
             async with deadline:
                 return await handler(request)
@@ -127,13 +150,9 @@ def request_limits(*, max_concurrent: int, timeout_s: float) -> Middleware:
             return web.json_response({"error": "request took too long, retry later"}, status=503,
                                      headers={"Retry-After": str(RETRY_AFTER_S)})
         finally:
-            in_progress -= 1
+            release()
 
     return middleware
-
-
-def _is_websocket(request: web.Request) -> bool:
-    return request.headers.get("Upgrade", "").lower() == "websocket"
 
 
 def middlewares(*, prefix: str, allowed: Sequence[str], trusted_proxies: Sequence[str],

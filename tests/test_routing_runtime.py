@@ -261,3 +261,30 @@ async def test_a_reload_that_adds_office_hours_switches_routing_on(
         assert result.ok
         await replay_live(client, ANSWERED[:1], FixedClock())
     assert pbx.routes() == [{"call_id": APPEARED["call_id"], "to_number": "105"}]
+
+
+async def test_two_daemons_share_the_pbx_route_limit(
+    db_url: str, tmp_path: Path, pbx: StandInPbx, office: Repository
+) -> None:
+    """The PBX counts routes per office: with two daemons on one database the combined pace stays
+    within route_rate_per_s (each used to allow the whole rate, so together they sent twice it)."""
+    rate, calls = 4.0, 12
+    burst = int(rate)
+    env = {"route_rate_per_s": str(rate), "ivr_hold_s": "60"}
+    async with (routing_client(routing_settings(db_url, tmp_path, pbx, state_dir=str(tmp_path / "a"), **env))
+                as first,
+                routing_client(routing_settings(db_url, tmp_path, pbx, state_dir=str(tmp_path / "b"), **env))
+                as second):
+        legs = [{**APPEARED, "entry_id": f"{APPEARED['entry_id']}-{n}", "call_id": f"{APPEARED['call_id']}-{n}"}
+                for n in range(calls)]
+        answers = await asyncio.gather(*(post_event((first, second)[n % 2], "/events/call", leg)
+                                         for n, leg in enumerate(legs)))
+        assert {a.status for a in answers} == {200}
+        await asyncio.gather(first.app[ROUTER].drain(), second.app[ROUTER].drain())
+    arrivals = sorted(r.at for r in pbx.received if r.path == "commands/route")
+    assert len(arrivals) == calls  # every call routed once, none given up
+    # After the burst, a route every 1/rate seconds at most: the last cannot come sooner than this.
+    # (A lower bound only: a loaded machine makes the span longer, never shorter.)
+    assert arrivals[-1] - arrivals[0] >= (calls - burst) / rate * 0.9, arrivals
+    reasons = await office.pool.fetch("SELECT DISTINCT route_reason FROM communications")
+    assert [r["route_reason"] for r in reasons] == ["responsible"]

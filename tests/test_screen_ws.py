@@ -235,14 +235,22 @@ async def test_listener_reconnects_after_its_connection_is_killed(client: TestCl
     await ws.close()
 
 
+async def _notify_triggers(repo: Repository, action: str) -> None:
+    """Every trigger that NOTIFYs the screens (migration 0009: new rows, visible changes, legs)."""
+    for table, trigger in (("communications", "communications_notify_call"),
+                           ("communications", "communications_notify_call_change"),
+                           ("inbox", "inbox_notify_call_leg")):
+        await repo.pool.execute(f"ALTER TABLE {table} {action} TRIGGER {trigger}")
+
+
 async def test_a_call_not_heard_while_the_listener_was_away_shows_after_it_is_back(
         client: TestClient, office: Repository) -> None:
     """Notifications sent while the LISTEN connection is down are lost: a reconnect looks again."""
     ws = await open_screen(client, "105", auth())
     # A gap: the call rings at 105 but no notification reaches any listener.
-    await office.pool.execute("ALTER TABLE communications DISABLE TRIGGER communications_notify_call")
+    await _notify_triggers(office, "DISABLE")
     await post_steps(client, moved("answered_incoming.json", suffix="-gap", ago_s=3)[:3])
-    await office.pool.execute("ALTER TABLE communications ENABLE TRIGGER communications_notify_call")
+    await _notify_triggers(office, "ENABLE")
     await nothing_more(ws)
     await office.pool.execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from config.settings import SettingsError, load_settings
 from daemon.app import build_app
+from daemon.screen.keys import SCREEN_AUTH_GATE
 from daemon.security import client_address, parse_networks
 from tests.callgen import app_settings
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, auth, fixture_json, signed_form
@@ -338,3 +339,59 @@ async def test_a_websocket_authorization_header_that_is_not_utf8_is_refused_not_
     status_line = await asyncio.wait_for(reader.readline(), timeout=10)
     writer.close()
     assert status_line.startswith(b"HTTP/1.1 401"), status_line
+
+
+# -- WebSocket headers and sockets waiting for their token (issue 9, item 10) -------------------
+
+async def _half_sent_upgrade(client: TestClient) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A webhook that says ``Upgrade: websocket`` and never finishes its body."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(b"POST /mango/events/call HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                 b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\njson=")
+    await writer.drain()
+    return reader, writer
+
+
+async def test_an_upgrade_header_does_not_escape_the_request_timeout(db_url: str, tmp_path: Path) -> None:
+    """The header alone used to skip both limits on any route: a slow body held a handler for ever."""
+    async with _limited_client(db_url, tmp_path, request_timeout_s="0.5") as client:
+        reader, writer = await _half_sent_upgrade(client)
+        try:
+            answer = await asyncio.wait_for(reader.read(4096), timeout=10)
+        finally:
+            writer.close()
+        assert answer.startswith(b"HTTP/1.1 503"), answer[:200]
+        assert b"request took too long" in answer
+
+
+async def test_an_upgrade_header_does_not_escape_the_concurrency_cap(db_url: str, tmp_path: Path) -> None:
+    async with _limited_client(db_url, tmp_path, max_concurrent_requests="2") as client:
+        slow = [await _half_sent_upgrade(client) for _ in range(2)]
+        try:
+            async def cap_reached() -> bool:
+                resp = await client.get("/health")
+                await resp.read()
+                return resp.status == 503
+
+            await eventually(cap_reached, what="the cap to count requests that say Upgrade")
+        finally:
+            for _, writer in slow:
+                writer.close()
+
+
+async def test_sockets_waiting_for_their_token_are_capped(client: TestClient) -> None:
+    """Upgraded sockets that have not sent their token yet: past the cap, a 503 before the upgrade;
+    once one authenticates, its place is free again."""
+    client.app[SCREEN_AUTH_GATE].limit = 2
+    waiting = [await client.ws_connect("/ws?extension=105") for _ in range(2)]
+    try:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await client.ws_connect("/ws?extension=105")
+        assert refused.value.status == 503
+        await waiting[0].send_json({"type": "auth", "token": API_TOKEN})
+        assert (await waiting[0].receive_json(timeout=10))["type"] == "hello"
+        third = await client.ws_connect("/ws?extension=105")
+        await third.close()
+    finally:
+        for ws in waiting:
+            await ws.close()

@@ -135,7 +135,9 @@ def sms_event(ev: m.SmsEvent) -> Translated:
 def command_result(command: str, ev: m.CommandResultEvent) -> Translated:
     result = CommandResult(command=command, command_id=ev.command_id, result=ev.result,
                            at=ev.timestamp)
-    return Translated(f"{SOURCE}:result:{command}:{ev.command_id}", result)
+    # Keyed by the command id alone: our command ids are unique across commands, and a
+    # signed body replayed under other result paths must not add a row each time.
+    return Translated(f"{SOURCE}:result:{ev.command_id}", result)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ durable store (200, or 503 when nothing could store it).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,7 +21,7 @@ from adapters.mango import models as m
 from adapters.mango.signature import verify
 from adapters.mango.translate import EVENT_PATHS, SOURCE, Translated, UnknownValue, command_result
 from daemon.domain import Envelope
-from daemon.errors import StorageUnavailable
+from daemon.errors import BadInput, StorageRefused, StorageUnavailable
 from daemon.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -30,17 +31,19 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Stats-ready notifications carry a request key, not a command result.
 NOT_COMMAND_RESULTS = frozenset({"stat", "stats"})
 MAX_ERRORS_SHOWN = 5
+MAX_PATH_LOGGED = 64
 
 
 class ClientGone(Exception):
     """The sender hung up before its whole body arrived: nobody to answer, nothing to keep."""
 
 
-class BadRequest(Exception):
-    def __init__(self, status: int, problem: str, **details: Any) -> None:
-        super().__init__(problem)
-        self.status = status
-        self.body = {"error": problem, **details}
+# Result paths are the PBX's command names ("route", "callback", "sms/send"...):
+# anything else (a NUL, a 5,000-character name) is not a result of ours.
+RESULT_COMMAND = re.compile(r"^[a-z][a-z0-9_/-]{0,31}$")
+
+
+BadRequest = BadInput  # the name this module always used
 
 
 class MangoWebhooks:
@@ -58,47 +61,53 @@ class MangoWebhooks:
         app.router.add_post(prefix + "/{path:.*}", self.handle)
 
     async def handle(self, request: web.Request) -> web.Response:
+        """One event: counted and logged here, answered by daemon/boundary.py when it fails."""
         path = request.match_info["path"].strip("/")
         started = time.perf_counter()
-        # Keep-alive connections serve many requests in one task: start clean.
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(pbx_path=path)
+        structlog.contextvars.bind_contextvars(pbx_path=path[:MAX_PATH_LOGGED])
+        kind = _path_label(path)
         try:
             reader = self._reader(path)
             if reader is None:
-                log.info("pbx_unhandled_post", path=path)  # the PBX's connection check, or news
+                log.info("pbx_unhandled_post")  # the PBX's connection check, or news
                 return web.json_response({"result": "ignored"})
             raw = await self._signed_json(request)
             translated = self._parse(raw, reader)
             env = Envelope(source=SOURCE, path=path, raw=raw, dedup_key=translated.dedup_key,
                            event=translated.event)
+            kind = env.event.kind
             structlog.contextvars.bind_contextvars(entry_id=env.entry_id, call_id=env.call_id)
             outcome = await self._sink(env)
-        except BadRequest as exc:
-            log.warning("webhook_rejected", status=exc.status, problem=exc.body["error"],
-                        elapsed_ms=_ms(started))
-            if exc.status == 403:
-                self._metrics.signature_failures.inc()
-            self._metrics.event_seen(_path_label(path), f"rejected_{exc.status}", started)
-            return web.json_response(exc.body, status=exc.status)
         except ClientGone:
             # Not a failed event and not our error: the PBX (or whoever) will send it again.
             log.info("webhook_client_gone", elapsed_ms=_ms(started))
             self._metrics.client_disconnects.inc()
             return web.Response(status=400)
+        except StorageRefused as exc:
+            # PostgreSQL refused a value the models let through: the event's fault, and
+            # answering 500 would have the PBX resend it forever.
+            self._rejected(path, started, BadInput(400, "invalid event", detail=str(exc)[:200]))
+            raise BadInput(400, "invalid event", detail="a value was refused by the database") from exc
+        except BadInput as exc:
+            self._rejected(path, started, exc)
+            raise
         except StorageUnavailable as exc:
             log.error("webhook_not_stored", error=str(exc), elapsed_ms=_ms(started))
-            self._metrics.event_seen(env.event.kind, "unavailable", started)
-            return web.json_response({"error": "storage unavailable, retry later"}, status=503)
+            self._metrics.event_seen(kind, "unavailable", started)
+            raise
         except Exception:
-            # The boundary: whatever went wrong, the PBX gets a JSON answer that
-            # says the event was not stored (so it may retry), and we get the trace.
-            log.exception("webhook_not_stored", elapsed_ms=_ms(started))
+            # The boundary middleware logs the trace and answers 500 (not stored: the PBX retries).
             self._metrics.event_seen(_path_label(path), "error", started)
-            return web.json_response({"error": "internal error, event not stored"}, status=500)
+            raise
         log.info("webhook", outcome=outcome, kind=env.event.kind, elapsed_ms=_ms(started))
         self._metrics.event_seen(env.event.kind, outcome, started)
         return web.json_response({"result": outcome})
+
+    def _rejected(self, path: str, started: float, exc: BadInput) -> None:
+        log.warning("webhook_rejected", status=exc.status, problem=exc.body["error"], elapsed_ms=_ms(started))
+        if exc.status == 403:
+            self._metrics.signature_failures.inc()
+        self._metrics.event_seen(_path_label(path), f"rejected_{exc.status}", started)
 
     @staticmethod
     def _reader(path: str) -> Callable[[dict[str, Any]], Translated] | None:
@@ -106,9 +115,11 @@ class MangoWebhooks:
         if kind is not None:
             return lambda data: kind.translate(kind.model.model_validate(data))
         command = path.removeprefix("result/")
-        if command != path and command and command not in NOT_COMMAND_RESULTS:
-            return lambda data: command_result(command, m.CommandResultEvent.model_validate(data))
-        return None
+        if command == path or not command or command in NOT_COMMAND_RESULTS:
+            return None
+        if not RESULT_COMMAND.match(command):
+            raise BadInput(400, "unknown result path", limit="a command name of at most 32 characters")
+        return lambda data: command_result(command, m.CommandResultEvent.model_validate(data))
 
     async def _signed_json(self, request: web.Request) -> str:
         if request.content_type not in FORM_TYPES:
@@ -124,6 +135,10 @@ class MangoWebhooks:
             raise BadRequest(400, "malformed form body", detail=str(exc)[:200]) from None
         except ConnectionResetError:  # aiohttp: "Connection lost" while reading the body
             raise ClientGone from None
+        except LookupError:  # charset=klingon: Python knows no such codec
+            raise BadRequest(400, "unknown charset", charset=str(request.charset)[:40]) from None
+        except web.RequestPayloadError as exc:  # Content-Encoding: gzip over bytes that are not
+            raise BadRequest(400, "the body could not be decoded", detail=str(exc)[:200]) from None
         fields = {}
         for name in ("vpbx_api_key", "sign", "json"):
             value = form.get(name)
@@ -141,6 +156,8 @@ class MangoWebhooks:
             data = json.loads(raw)
         except ValueError as exc:
             raise BadRequest(400, "json field is not valid JSON", detail=str(exc)[:200]) from None
+        except RecursionError:
+            raise BadRequest(400, "json field is nested too deeply") from None
         if not isinstance(data, dict):
             raise BadRequest(400, "json field must be a JSON object")
         try:

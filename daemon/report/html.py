@@ -38,6 +38,8 @@ def _cells(row: MissedRow, report: MissedReport) -> str:
         escape(row.ad_source or "—"),
         "yes" if row.called_back else "no",
     ]
+    if row.do_not_call_reason is not None:
+        values[-1] = f"do not call: {escape(row.do_not_call_reason)}"
     return f"<td>{phone_cell}</td>" + "".join(f"<td>{v}</td>" for v in values)
 
 
@@ -55,7 +57,7 @@ def render_html(report: MissedReport) -> str:
         parts.append(f"<h2>{escape(manager_title(key))}</h2>")
         parts.append(f"<table><thead><tr>{header}</tr></thead><tbody>")
         for row in rows:
-            css = ' class="done"' if row.called_back else ""
+            css = ' class="done"' if row.called_back or row.do_not_call_reason is not None else ""
             parts.append(f"<tr{css}>{_cells(row, report)}</tr>")
         parts.append("</tbody></table>")
     parts.append("</body></html>")

@@ -23,6 +23,7 @@ RECORD_FIELDS = (
     "ad_source",
     "called_back",
     "waiting_since",
+    "do_not_call_reason",
     "tags",
 )
 # What CSV and JSON carry per row: the record, and its age and whether it is the night's.
@@ -44,6 +45,8 @@ class MissedRow:
     called_back: bool
     # The first missed call not reached back since; None once called back.
     waiting_since: datetime | None = None
+    # Set when the caller asked not to be called: marked, not listed as one to call back.
+    do_not_call_reason: str | None = None
     tags: tuple[str, ...] = ()  # the contact's, computed ones included (daemon/leads/tags.py)
 
     @classmethod
@@ -78,7 +81,8 @@ class MissedReport:
 
     @property
     def to_call_back(self) -> int:
-        return sum(1 for row in self.rows if not row.called_back and row.phone is not None)
+        return sum(1 for row in self.rows
+                   if not row.called_back and row.phone is not None and row.do_not_call_reason is None)
 
     def groups(self) -> list[tuple[tuple[str, str | None] | None, list[MissedRow]]]:
         """Rows by responsible manager ((extension, name), or None), in report order."""

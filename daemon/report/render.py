@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -124,6 +125,24 @@ def render_json(report: MissedReport) -> str:
     return json.dumps(report_json(report), ensure_ascii=False, indent=2) + "\n"
 
 
+# A cell a spreadsheet would run as a formula (=HYPERLINK(...), +cmd|..., @SUM...): OWASP's
+# "CSV injection". A leading tab or CR is read as blank and the next character decides.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Numbers (a phone in E.164, a signed count) start with + or - but are no formula.
+PLAIN_NUMBER = re.compile(r"^[+-]?[0-9][0-9 ().-]*$")
+
+
+def csv_safe(text: str) -> str:
+    """``text``, or ``'text`` when a spreadsheet would take it for a formula.
+
+    Names, lines and ad sources come from callers and spreadsheets we do not
+    control, and the report is e-mailed to be opened in Excel or LibreOffice.
+    """
+    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
 def _csv_value(value: object) -> object:
     if value is None:
         return ""
@@ -131,12 +150,16 @@ def _csv_value(value: object) -> object:
         return "true" if value else "false"
     if isinstance(value, list):
         return ", ".join(value)
+    if isinstance(value, str):
+        return csv_safe(value)
     return value
 
 
 def render_csv(report: MissedReport) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # RFC 4180's CRLF: the writer then quotes any cell holding a CR or LF (with "\n"
+    # alone, a CR in a caller's name went out unquoted and broke the row).
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(ROW_FIELDS)
     for row in report.rows:
         values = row_json(row, report)
@@ -151,6 +174,8 @@ def _text_row(row: MissedRow, report: MissedReport) -> str:
     line = row.line_number or "—"
     source = f" ({row.ad_source})" if row.ad_source else ""
     done = "  [called back]" if row.called_back else ""
+    if row.do_not_call_reason is not None:
+        done += f"  [do not call: {row.do_not_call_reason}]"
     age = age_text(report.age_hours(row))
     night = "  [earlier]" if report.since_close(row) is False else ""
     tags = f"  [{', '.join(row.tags)}]" if row.tags else ""

@@ -22,8 +22,10 @@ from daemon.keys import (
     SETTINGS,
     TASKS,
 )
+from daemon.repository import Repository
+from daemon.routing.pacing import SharedRateLimit
 from daemon.routing.policy import RoutingPolicy
-from daemon.routing.router import Router, limiter_for
+from daemon.routing.router import Router
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +47,7 @@ async def pbx_and_routing(app: web.Application) -> AsyncIterator[None]:
         app[PBX_CLIENT] = client
         policy = RoutingPolicy.from_settings(settings)
         router = Router(repo=app[REPOSITORY], client=client, policy=policy,
-                        limiter=limiter_for(settings.route_rate_per_s),
+                        limiter=SharedRateLimit(app[REPOSITORY], settings.route_rate_per_s),
                         ivr_hold_s=settings.ivr_hold_s,
                         request_timeout_s=settings.pbx_request_timeout_s,
                         metrics=app[METRICS], clock=app.get(ROUTING_CLOCK))
@@ -54,7 +56,8 @@ async def pbx_and_routing(app: web.Application) -> AsyncIterator[None]:
         app[INTAKE].subscribe(router.on_event)
         task = app[TASKS].start(ROUTING_TASK, router.run())
         if RELOADER in app:
-            app[RELOADER].subscribe(lambda old, new: _reconfigure(router, old, new))
+            repo = app[REPOSITORY]
+            app[RELOADER].subscribe(lambda old, new: _reconfigure(router, repo, old, new))
         _log_policy(settings, policy)
         try:
             yield
@@ -63,10 +66,10 @@ async def pbx_and_routing(app: web.Application) -> AsyncIterator[None]:
             await asyncio.gather(task, return_exceptions=True)
 
 
-def _reconfigure(router: Router, old: Settings, new: Settings) -> None:
+def _reconfigure(router: Router, repo: Repository, old: Settings, new: Settings) -> None:
     policy = RoutingPolicy.from_settings(new)
     rate_changed = new.route_rate_per_s != old.route_rate_per_s
-    limiter = limiter_for(new.route_rate_per_s) if rate_changed else None
+    limiter = SharedRateLimit(repo, new.route_rate_per_s) if rate_changed else None
     router.reconfigure(policy=policy, ivr_hold_s=new.ivr_hold_s,
                        request_timeout_s=new.pbx_request_timeout_s, limiter=limiter)
     _log_policy(new, policy)

@@ -9,8 +9,9 @@ the supervised task that works the queue, each job in a task of its own:
    up by one indexed probe when the policy needs it, and tells whether the
    caller has already left the IVR;
 2. the policy decides;
-3. a route command waits for a token of the PBX's rate limit, but never longer
-   than the caller can still be in the IVR;
+3. a route command waits for a slot of the PBX's rate limit, which every daemon
+   shares through PostgreSQL (``pacing.py``), but never longer than the caller
+   can still be in the IVR;
 4. a leg that has moved on (a later event of it, or the call's summary, in the
    inbox) or waited longer than the IVR hold is dropped as ``too_late``: a late
    route would pull a caller out of whatever the PBX's scheme has since done
@@ -32,7 +33,6 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import structlog
-from aiolimiter import AsyncLimiter
 
 from adapters.mango.client import CommandOutcome, MangoClient, Outcome, new_command_id
 from daemon.domain import CallLegChanged, CommandResult, Envelope
@@ -40,6 +40,7 @@ from daemon.errors import CallbridgeError
 from daemon.metrics import Metrics
 from daemon.phones import normalise_phone
 from daemon.repository import Repository
+from daemon.routing.pacing import SharedRateLimit
 from daemon.routing.policy import Decision, Reason, Responsible, RoutingPolicy
 
 log = structlog.get_logger(__name__)
@@ -77,16 +78,9 @@ class ResultJob:
     result: int
 
 
-def limiter_for(rate_per_s: float) -> AsyncLimiter:
-    """A token bucket of ``rate_per_s``; below one per second it holds a single token."""
-    if rate_per_s >= 1:
-        return AsyncLimiter(rate_per_s, 1.0)
-    return AsyncLimiter(1, 1.0 / rate_per_s)
-
-
 class Router:
     def __init__(self, *, repo: Repository, client: MangoClient, policy: RoutingPolicy,
-                 limiter: AsyncLimiter, ivr_hold_s: float, request_timeout_s: float,
+                 limiter: SharedRateLimit, ivr_hold_s: float, request_timeout_s: float,
                  metrics: Metrics, clock: Clock | None = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._repo = repo
@@ -105,7 +99,7 @@ class Router:
         self._idle.set()
 
     def reconfigure(self, *, policy: RoutingPolicy, ivr_hold_s: float, request_timeout_s: float,
-                    limiter: AsyncLimiter | None = None) -> None:
+                    limiter: SharedRateLimit | None = None) -> None:
         """Take new rules (SIGHUP); jobs already deciding finish under the old ones."""
         self._policy = policy
         self._hold_s = ivr_hold_s
@@ -200,17 +194,16 @@ class Router:
         if not decision.routes:
             await self._finish(job, decision, decision.reason)
             return
-        if self._limiter.has_capacity():
-            await self._limiter.acquire()  # returns at once: the check above is still fresh
-            moved_on, age_s = row["moved_on"], row["age_s"] or 0.0
+        # The PBX's limit is the office's, shared with every other daemon: a slot of it
+        # is reserved in PostgreSQL, never further off than the caller can still wait.
+        wait_s = await self._limiter.reserve(max_wait_s=self._hold_s - (self._monotonic() - job.seen))
+        if wait_s is None:
+            await self._finish(job, decision, "too_late", why="rate_limit_wait")
+            return
+        if wait_s <= 0:
+            moved_on, age_s = row["moved_on"], row["age_s"] or 0.0  # the claim's check is still fresh
         else:
-            waited = self._monotonic() - job.seen
-            try:
-                await asyncio.wait_for(self._limiter.acquire(),
-                                       timeout=max(self._hold_s - waited, 0.0))
-            except TimeoutError:
-                await self._finish(job, decision, "too_late", why="rate_limit_wait")
-                return
+            await asyncio.sleep(wait_s)
             moved_on, age_s = await self._repo.route_progress(
                 call_id=job.call_id, dedup_key=job.dedup_key, entry_id=job.entry_id)
         remaining_s = self._hold_s - max(age_s, self._monotonic() - job.seen)

@@ -19,8 +19,9 @@ from aiohttp import web
 
 from daemon.keys import REPOSITORY, SETTINGS, TASKS
 from daemon.screen.api import ScreenApi
+from daemon.screen.gate import AuthGate
 from daemon.screen.hub import ScreenHub
-from daemon.screen.keys import SCREEN_HUB, SCREEN_LISTENER
+from daemon.screen.keys import SCREEN_AUTH_GATE, SCREEN_HUB, SCREEN_LISTENER
 from daemon.screen.listener import CallListener
 from daemon.screen.ws import screen_socket
 
@@ -29,13 +30,14 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def add_screen(app: web.Application, *, database_url: str) -> None:
     """Routes and resources of the screen; call after the database and task contexts are added."""
+    app[SCREEN_AUTH_GATE] = AuthGate()
     app.cleanup_ctx.append(_screen_context(database_url))
     app.on_shutdown.append(_close_screens)
     app.router.add_get("/ws", screen_socket)
     ScreenApi().add_routes(app)
     app.router.add_get("/ui", _to_page)
     app.router.add_get("/ui/", _page)
-    app.router.add_static("/ui/", STATIC_DIR, append_version=False)
+    app.router.add_get("/ui/{name}", _static_file)
 
 
 def _screen_context(database_url: str):
@@ -65,3 +67,16 @@ async def _to_page(request: web.Request) -> web.StreamResponse:
 
 async def _page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC_DIR / "index.html")
+
+
+# The page's files, listed once: a request names one of them or gets a 404, so a
+# name of 300 bytes, a NUL or a "../" never reaches the file system (a name over
+# 255 bytes made the OS refuse the lookup: a 500 whose log named the install path).
+STATIC_FILES = frozenset(p.name for p in STATIC_DIR.iterdir() if p.is_file())
+
+
+async def _static_file(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    if name not in STATIC_FILES:
+        raise web.HTTPNotFound()
+    return web.FileResponse(STATIC_DIR / name)

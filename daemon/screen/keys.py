@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from daemon.screen.gate import AuthGate
 from daemon.screen.hub import ScreenHub
 from daemon.screen.listener import CallListener
 
 SCREEN_HUB = web.AppKey("screen_hub", ScreenHub)
 SCREEN_LISTENER = web.AppKey("screen_listener", CallListener)
+SCREEN_AUTH_GATE = web.AppKey("screen_auth_gate", AuthGate)

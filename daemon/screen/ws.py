@@ -25,7 +25,8 @@ from daemon.auth import bearer_matches, token_matches
 from daemon.errors import StorageError, StorageUnavailable
 from daemon.keys import REPOSITORY, SETTINGS
 from daemon.screen.hub import CLOSE_TIMEOUT_S, Screen
-from daemon.screen.keys import SCREEN_HUB, SCREEN_LISTENER
+from daemon.screen.keys import SCREEN_AUTH_GATE, SCREEN_HUB, SCREEN_LISTENER
+from daemon.security import DETACH_LIMITS
 
 log = structlog.get_logger(__name__)
 
@@ -49,7 +50,7 @@ async def _first_message_token(ws: web.WebSocketResponse) -> str:
         return ""
     try:
         data = json.loads(msg.data)
-    except ValueError:
+    except (ValueError, RecursionError):  # 4 KiB of "[" is valid-looking and too deep
         return ""
     token = data.get("token") if isinstance(data, dict) and data.get("type") == "auth" else None
     return token if isinstance(token, str) else ""
@@ -64,9 +65,25 @@ async def screen_socket(request: web.Request) -> web.StreamResponse:
     header = request.headers.get("Authorization")
     if header is not None and not bearer_matches(header, expected):
         return web.json_response({"error": "missing or wrong bearer token"}, status=401)
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_MESSAGE_BYTES, timeout=CLOSE_TIMEOUT_S)
-    await ws.prepare(request)
-    if header is None and not token_matches(await _first_message_token(ws), expected):
+    gate = request.app[SCREEN_AUTH_GATE]
+    if header is None and not gate.enter():
+        log.warning("screen_refused_busy", waiting_for_token=gate.waiting)
+        return web.json_response({"error": "too many screens waiting to authenticate, retry later"},
+                                 status=503, headers={"Retry-After": "1"})
+    try:
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_MESSAGE_BYTES,
+                                   timeout=CLOSE_TIMEOUT_S)
+        await ws.prepare(request)
+        # Upgraded: from here the socket lives by its own rules (the gate, the auth
+        # timeout, the heartbeat), not by the request cap and timeout.
+        detach = request.get(DETACH_LIMITS)
+        if detach is not None:
+            detach()
+        authorized = header is not None or token_matches(await _first_message_token(ws), expected)
+    finally:
+        if header is None:
+            gate.leave()
+    if not authorized:
         log.info("screen_unauthorized", extension=extension)
         await ws.close(code=CLOSE_UNAUTHORIZED, message=b"missing or wrong token")
         return ws

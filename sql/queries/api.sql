@@ -11,10 +11,10 @@ ORDER BY c.started_at DESC NULLS LAST, c.id DESC
 LIMIT $4;
 
 -- name: communications_by_contact
--- Uses communications_contact_idx.
+-- Uses communications_contact_idx. A merged contact's id leads to its survivor.
 SELECT c.*
 FROM communications c
-WHERE c.contact_id = $1
+WHERE c.contact_id = contact_survivor($1)
   AND ($2::timestamptz IS NULL OR c.started_at >= $2)
   AND ($3::timestamptz IS NULL OR c.started_at < $3)
 ORDER BY c.started_at DESC NULLS LAST, c.id DESC

@@ -74,3 +74,30 @@ RETURNING id, (xmax = 0) AS inserted;
 UPDATE managers SET active = false, updated_at = now()
 WHERE active AND NOT (extension = ANY($1::text[]))
 RETURNING extension;
+
+-- name: contact_card_by_id
+-- A contact by id, following merged_into to the survivor (contact_survivor):
+-- an id a merge retired still finds the person. Removed contacts are hidden.
+SELECT c.id, c.name, c.tags, c.ad_source, c.created_at, c.responsible_id,
+       m.extension AS responsible_extension, m.name AS responsible_name,
+       ARRAY(SELECT i.value FROM contact_identifiers i
+             WHERE i.contact_id = c.id AND i.kind = 'phone' ORDER BY i.created_at, i.value) AS phones,
+       ARRAY(SELECT i.value FROM contact_identifiers i
+             WHERE i.contact_id = c.id AND i.kind = 'email' ORDER BY i.value) AS emails,
+       ARRAY(SELECT i.value FROM contact_identifiers i
+             WHERE i.contact_id = c.id AND i.kind = 'telegram' ORDER BY i.value) AS telegram_ids,
+       ARRAY(SELECT i.value FROM contact_identifiers i
+             WHERE i.contact_id = c.id AND i.kind = 'vk' ORDER BY i.value) AS vk_ids,
+       ARRAY(SELECT v.kind || ': ' || v.value FROM contact_invalid_identifiers v
+             WHERE v.contact_id = c.id ORDER BY v.id) AS invalid_identifiers,
+       (SELECT jsonb_build_object('reason', d.do_not_call_reason, 'since', d.do_not_call_since)
+          FROM contact_identifiers d
+          WHERE d.contact_id = c.id AND d.do_not_call_since IS NOT NULL
+          ORDER BY d.do_not_call_since LIMIT 1)::text AS do_not_call,
+       (SELECT l.id FROM leads l WHERE l.contact_id = c.id AND l.status = 'open') AS open_lead_id,
+       (SELECT count(*) FROM communications x WHERE x.contact_id = c.id) AS communications,
+       (SELECT count(*) FROM leads l WHERE l.contact_id = c.id) AS leads,
+       (SELECT max(x.started_at) FROM communications x WHERE x.contact_id = c.id) AS last_communication_at
+FROM contacts c
+LEFT JOIN managers m ON m.id = c.responsible_id
+WHERE c.id = contact_survivor($1) AND c.removed_at IS NULL;

@@ -31,13 +31,16 @@ RETURNING id;
 -- name: call_state
 -- The call's events (call_events) and its communication's links, in one round trip;
 -- pruned: the call's older events were pruned (retention), so it must not be re-derived.
+-- The communication is locked (FOR UPDATE) so that a contact merge committed
+-- meanwhile is seen here and not overwritten with the links read before it.
 SELECT ARRAY(SELECT i.event::text FROM inbox i
              WHERE i.entry_id = $1 AND i.kind = ANY($2::text[])
              ORDER BY i.id) AS events,
        c.contact_id, c.lead_id,
        EXISTS (SELECT 1 FROM pruned_calls p WHERE p.entry_id = $1) AS pruned
 FROM (VALUES (1)) AS one (x)
-LEFT JOIN communications c ON c.entry_id = $1;
+LEFT JOIN LATERAL (SELECT contact_id, lead_id FROM communications
+                   WHERE entry_id = $1 FOR UPDATE) AS c ON true;
 
 -- name: ad_source_for_line
 SELECT ad_source FROM lines WHERE line_key = $1;

@@ -71,3 +71,16 @@ WHERE c.entry_id = d.entry_id AND c.route_command_id IS NOT DISTINCT FROM $1;
 -- name: manager_active
 -- Click-to-call rings only a manager the PBX still lists.
 SELECT active FROM managers WHERE extension = $1;
+
+-- name: reserve_route_slot
+-- The next slot of the PBX's route limit, shared by every daemon (GCRA on the one
+-- row of route_rate_bucket, by its primary key). $1: seconds between routes at the
+-- limit's rate; $2: the burst tolerance in seconds; $3: the longest wait the caller
+-- accepts. A slot further off than that is not taken (no row returned); otherwise
+-- the slot is taken and wait_s says how long until it starts (0: now).
+UPDATE route_rate_bucket b
+SET tat = greatest(b.tat, c.now) + make_interval(secs => $1)
+FROM (SELECT clock_timestamp() AS now) c
+WHERE b.id = 1
+  AND greatest(b.tat, c.now) - make_interval(secs => $2) <= c.now + make_interval(secs => $3)
+RETURNING greatest(0, extract(epoch FROM b.tat - make_interval(secs => $1 + $2) - c.now))::float8 AS wait_s;

@@ -1,0 +1,151 @@
+"""HTTP API of the contact base under /api (behind the API's bearer token):
+cards by id, merge and undo, the merge journal. Later sections add duplicates,
+hygiene and do-not-call (daemon/contacts/api_*.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
+
+from daemon.contacts.errors import ContactRefused
+from daemon.contacts.merge import merge_contacts
+from daemon.contacts.store import ContactStore
+from daemon.contacts.undo import undo_merge
+from daemon.errors import StorageError, StorageUnavailable
+from daemon.keys import REPOSITORY
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_ID = 2**63 - 1
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
+MAX_JOURNAL = 500
+
+
+class MergeBody(BaseModel):
+    survivor_id: int = Field(gt=0, le=MAX_ID)
+    merged_ids: list[int] = Field(min_length=1, max_length=100)
+    actor: str = Field(default="api", min_length=1, max_length=200)
+    reason: str = Field(default="", max_length=2000)
+
+
+class UndoBody(BaseModel):
+    actor: str = Field(default="api", min_length=1, max_length=200)
+
+
+def answers(handler: Handler) -> Handler:
+    """Our refusals and bad input become 4xx with a reason; an absent database a 503."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ContactRefused as exc:
+            return web.json_response(exc.as_json(), status=exc.status, dumps=dumps)
+        except ValidationError as exc:
+            problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
+            return web.json_response({"error": "invalid request body", "problems": problems}, status=400)
+        except StorageUnavailable:
+            return web.json_response({"error": "storage unavailable, retry later"}, status=503)
+        except StorageError as exc:
+            if getattr(exc.__cause__, "sqlstate", "").startswith("40"):
+                return web.json_response({"error": "busy, retry"}, status=503)
+            raise
+
+    return wrapped
+
+
+def store(request: web.Request) -> ContactStore:
+    return ContactStore(request.app[REPOSITORY])
+
+
+async def json_body(request: web.Request) -> Any:
+    try:
+        return await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ContactRefused(400, "the body must be JSON") from None
+
+
+def path_id(request: web.Request, name: str) -> int:
+    text = request.match_info[name]
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
+        raise ContactRefused(400, f"{name} must be a positive integer")
+    return int(text)
+
+
+def flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name, "").lower()
+    if value not in TRUE_WORDS | FALSE_WORDS:
+        raise ContactRefused(400, f"{name} must be true or false")
+    return value in TRUE_WORDS
+
+
+def limit(request: web.Request, *, default: int, most: int) -> int:
+    text = request.query.get("limit", str(default))
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= most:
+        raise ContactRefused(400, f"limit must be 1..{most}")
+    return int(text)
+
+
+def _iso(value: Any) -> Any:
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_iso)
+
+
+def card_json(card: dict[str, Any]) -> dict[str, Any]:
+    responsible = None
+    if card["responsible_extension"]:
+        responsible = {"extension": card["responsible_extension"], "name": card["responsible_name"]}
+    keys = ("id", "requested_id", "name", "phones", "emails", "telegram_ids", "vk_ids", "invalid_identifiers",
+            "open_lead_id", "ad_source", "do_not_call", "communications", "leads")
+    doc = {k: card[k] for k in keys}
+    doc |= {"responsible": responsible, "tags": card["tags"] or [],
+            "created_at": _iso(card["created_at"]), "last_communication_at": _iso(card["last_communication_at"])}
+    return doc
+
+
+def merge_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: _iso(v) for k, v in row.items()}
+
+
+@answers
+async def get_card(request: web.Request) -> web.Response:
+    card = await store(request).card(path_id(request, "contact_id"))
+    return web.json_response(card_json(card), dumps=dumps)
+
+
+@answers
+async def post_merge(request: web.Request) -> web.Response:
+    body = MergeBody.model_validate(await json_body(request))
+    result = await store(request).in_transaction(lambda tx: merge_contacts(
+        tx, survivor_id=body.survivor_id, merged_ids=body.merged_ids, actor=body.actor, reason=body.reason))
+    return web.json_response(result.as_json())
+
+
+@answers
+async def post_undo(request: web.Request) -> web.Response:
+    merge_id = path_id(request, "merge_id")
+    force = flag(request, "force")
+    body = UndoBody.model_validate(await json_body(request) if request.can_read_body else {})
+    result = await store(request).in_transaction(
+        lambda tx: undo_merge(tx, merge_id=merge_id, actor=body.actor, force=force))
+    return web.json_response(result.as_json())
+
+
+@answers
+async def get_merges(request: web.Request) -> web.Response:
+    rows = await store(request).recent_merges(limit(request, default=50, most=MAX_JOURNAL))
+    return web.json_response([merge_json(r) for r in rows], dumps=dumps)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/contacts/merge", post_merge)
+    app.router.add_get(r"/api/contacts/{contact_id:\d+}", get_card)
+    app.router.add_get("/api/merges", get_merges)
+    app.router.add_post("/api/merges/{merge_id}/undo", post_undo)

@@ -1,0 +1,41 @@
+"""``GET /api/contacts/duplicates`` and ``POST /api/contacts/not-duplicates``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from daemon.contacts import duplicates
+from daemon.contacts.api import MAX_ID, ContactRefused, answers, json_body, limit, store
+
+MAX_CANDIDATES = 500
+
+
+class NotDuplicatesBody(BaseModel):
+    contact_ids: list[int] = Field(min_length=2, max_length=2)
+    actor: str = Field(default="api", min_length=1, max_length=200)
+
+
+@answers
+async def get_duplicates(request: web.Request) -> web.Response:
+    text = request.query.get("contact_id")
+    contact_id = None
+    if text is not None:
+        if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
+            raise ContactRefused(400, "contact_id must be a positive integer")
+        contact_id = int(text)
+    found = await duplicates.duplicates(store(request), limit=limit(request, default=100, most=MAX_CANDIDATES),
+                                        contact_id=contact_id)
+    return web.json_response([c.as_json() for c in found])
+
+
+@answers
+async def post_not_duplicates(request: web.Request) -> web.Response:
+    body = NotDuplicatesBody.model_validate(await json_body(request))
+    pair = await duplicates.mark_not_duplicates(store(request), body.contact_ids, actor=body.actor)
+    return web.json_response({"contact_ids": pair, "not_duplicates": True})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/contacts/duplicates", get_duplicates)
+    app.router.add_post("/api/contacts/not-duplicates", post_not_duplicates)

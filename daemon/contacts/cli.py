@@ -1,0 +1,164 @@
+"""``callbridge contacts ...``: merge, unmerge and the base's hygiene from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from daemon.contacts import duplicates, hygiene
+from daemon.contacts.errors import ContactRefused, UndoConflict
+from daemon.contacts.merge import merge_contacts
+from daemon.contacts.store import ContactStore
+from daemon.contacts.undo import undo_merge
+from daemon.repository import Repository
+
+Command = Callable[[ContactStore, argparse.Namespace], Awaitable[int]]
+EXIT_REFUSED = 1
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def register(sub: Any) -> None:
+    """Add ``contacts`` and its subcommands to the top-level parser's subparsers."""
+    contacts = sub.add_parser("contacts", help="the contact base: merge, duplicates, hygiene")
+    csub = contacts.add_subparsers(dest="contacts_command", required=True)
+    merge = csub.add_parser("merge", help="merge contacts into the first one (journaled, undoable)")
+    merge.add_argument("survivor_id", type=int)
+    merge.add_argument("merged_ids", type=int, nargs="+")
+    merge.add_argument("--reason", default="", help="why (kept in the journal)")
+    merge.add_argument("--actor", default=None, help="who (default: cli:<user>)")
+    unmerge = csub.add_parser("unmerge", help="undo a merge by its id")
+    unmerge.add_argument("merge_id", type=int)
+    unmerge.add_argument("--force", action="store_true", help="overwrite rows changed since the merge")
+    unmerge.add_argument("--actor", default=None)
+    merges = csub.add_parser("merges", help="the journal of recent merges")
+    merges.add_argument("--limit", type=int, default=20)
+    dupes = csub.add_parser("duplicates", help="candidate duplicates with reason and score")
+    dupes.add_argument("--contact", type=int, default=None, help="only those of this contact")
+    dupes.add_argument("--limit", type=int, default=100)
+    notdup = csub.add_parser("not-duplicate", help="mark two contacts as not one person (never proposed again)")
+    notdup.add_argument("contact_ids", type=int, nargs=2)
+    notdup.add_argument("--actor", default=None)
+    invalid = csub.add_parser("invalid", help="identifiers that are not valid, with reason and contact")
+    invalid.add_argument("--format", choices=("text", "csv"), default="text")
+    purge = csub.add_parser("purge", help="remove contacts with no identifier, communication, lead or trip")
+    purge.add_argument("--dry-run", action="store_true", help="only list them")
+    restore = csub.add_parser("restore", help="bring back a contact purge removed")
+    restore.add_argument("contact_id", type=int)
+    dnc = csub.add_parser("do-not-call", help="mark a contact «не звонить» (or --lift the mark)")
+    dnc.add_argument("contact_id", type=int)
+    dnc.add_argument("--reason", default=None)
+    dnc.add_argument("--lift", action="store_true")
+
+
+async def run(repo: Repository, args: argparse.Namespace) -> int:
+    store = ContactStore(repo)
+    command: dict[str, Command] = {"merge": _merge, "unmerge": _unmerge, "merges": _merges,
+                                   "invalid": _invalid, "purge": _purge, "restore": _restore,
+                                   "do-not-call": _do_not_call, "duplicates": _duplicates,
+                                   "not-duplicate": _not_duplicate}
+    try:
+        return await command[args.contacts_command](store, args)
+    except ContactRefused as exc:
+        print(f"callbridge: contacts {args.contacts_command}: {exc.problem}", file=sys.stderr)
+        if isinstance(exc, UndoConflict):
+            for row in exc.rows:
+                print(f"  changed: {row['table']} {json.dumps(row['key'], ensure_ascii=False)}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+async def _merge(store: ContactStore, args: argparse.Namespace) -> int:
+    result = await store.in_transaction(lambda tx: merge_contacts(
+        tx, survivor_id=args.survivor_id, merged_ids=args.merged_ids, actor=args.actor or _actor(),
+        reason=args.reason))
+    moved = ", ".join(f"{k} {v}" for k, v in result.moved.items())
+    print(f"merge #{result.merge_id}: {', '.join(f'#{i}' for i in result.merged_ids)} "
+          f"into #{result.survivor_id}; moved {moved}")
+    return 0
+
+
+async def _unmerge(store: ContactStore, args: argparse.Namespace) -> int:
+    result = await store.in_transaction(lambda tx: undo_merge(
+        tx, merge_id=args.merge_id, actor=args.actor or _actor(), force=args.force))
+    print(f"merge #{result.merge_id} undone: {', '.join(f'#{i}' for i in result.restored_ids)} "
+          f"restored beside #{result.survivor_id}"
+          + (f"; {len(result.forced_rows)} changed rows overwritten" if result.forced_rows else ""))
+    return 0
+
+
+async def _merges(store: ContactStore, args: argparse.Namespace) -> int:
+    for m in await store.recent_merges(args.limit):
+        state = f"undone {m['undone_at']:%Y-%m-%d %H:%M} by {m['undone_by']}" if m["undone_at"] else "active"
+        print(f"#{m['id']} {m['created_at']:%Y-%m-%d %H:%M} {m['actor']}: "
+              f"{', '.join(f'#{i}' for i in m['merged_ids'])} -> #{m['survivor_id']} ({state})"
+              + (f" — {m['reason']}" if m["reason"] else ""))
+    return 0
+
+
+async def _invalid(store: ContactStore, args: argparse.Namespace) -> int:
+    rows = await hygiene.invalid_identifiers(store)
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(("contact_id", "contact_name", "kind", "value", "reason"))
+        writer.writerows((r["contact_id"], r["contact_name"] or "", r["kind"], r["value"], r["reason"])
+                         for r in rows)
+        return 0
+    for r in rows:
+        print(f"#{r['contact_id']} {r['contact_name'] or '—'}: {r['kind']} {r['value']!r}: {r['reason']}")
+    print(f"{len(rows)} invalid identifier{'s' if len(rows) != 1 else ''}")
+    return 0
+
+
+async def _purge(store: ContactStore, args: argparse.Namespace) -> int:
+    result = await hygiene.purge(store, dry_run=args.dry_run)
+    verb = "would remove" if result.dry_run else "removed"
+    for r in result.empty:
+        print(f"{verb} #{r['id']} {r['name'] or '—'}")
+    for r in result.deleted:
+        print(f"deleted for good #{r['id']} {r['name'] or '—'} (removed over {hygiene.PURGE_AFTER_DAYS} days ago)")
+    print(f"{len(result.empty)} empty contact{'s' if len(result.empty) != 1 else ''} {verb}"
+          + ("" if result.dry_run else f"; {len(result.deleted)} deleted for good"))
+    return 0
+
+
+async def _restore(store: ContactStore, args: argparse.Namespace) -> int:
+    row = await hygiene.restore(store, args.contact_id)
+    print(f"restored #{row['id']} {row['name'] or '—'}")
+    return 0
+
+
+async def _do_not_call(store: ContactStore, args: argparse.Namespace) -> int:
+    if args.lift:
+        answer = await hygiene.lift_do_not_call(store, args.contact_id)
+        print(f"#{answer['contact_id']}: do-not-call lifted")
+        return 0
+    if not args.reason:
+        raise ContactRefused(400, "give --reason (or --lift)")
+    answer = await hygiene.set_do_not_call(store, args.contact_id, args.reason)
+    print(f"#{answer['contact_id']}: do not call ({answer['do_not_call']['reason']})")
+    return 0
+
+
+async def _duplicates(store: ContactStore, args: argparse.Namespace) -> int:
+    found = await duplicates.duplicates(store, limit=args.limit, contact_id=args.contact)
+    for c in found:
+        ids = " ".join(f"#{i}" for i in c.contact_ids)
+        print(f"{c.score:.2f} {c.reason:<10} {ids}  {json.dumps(c.evidence, ensure_ascii=False)}")
+    print(f"{len(found)} candidate{'s' if len(found) != 1 else ''}")
+    return 0
+
+
+async def _not_duplicate(store: ContactStore, args: argparse.Namespace) -> int:
+    pair = await duplicates.mark_not_duplicates(store, list(args.contact_ids), actor=args.actor or _actor())
+    print(f"#{pair[0]} and #{pair[1]}: not a duplicate (never proposed again)")
+    return 0

@@ -1,0 +1,176 @@
+// «База»: duplicate candidates side by side, merge, "not a duplicate", and the
+// journal of recent merges with undo. Its own file: it talks only to /api
+// (with the token screen.js keeps in localStorage) and shows itself when its
+// tab is the active one.
+"use strict";
+
+(() => {
+  const TOKEN_KEY = "callbridge.token";
+  const el = (id) => document.getElementById(id);
+  const CANDIDATES = 30;
+  const JOURNAL = 20;
+
+  async function call(method, path, body) {
+    const headers = { Authorization: `Bearer ${localStorage.getItem(TOKEN_KEY) || ""}` };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    let data = null;
+    try { data = await resp.json(); } catch (_) { /* not JSON */ }
+    return { ok: resp.ok, status: resp.status, data };
+  }
+
+  const problem = (r) => (r.data && r.data.error) || `ошибка ${r.status}`;
+
+  function node(tag, props = {}, ...children) {
+    const n = document.createElement(tag);
+    Object.assign(n, props);
+    n.append(...children.filter((c) => c !== null && c !== undefined));
+    return n;
+  }
+
+  function say(text, kind = "") {
+    const status = el("base-status");
+    status.textContent = text;
+    status.className = `status ${kind}`;
+  }
+
+  const when = (iso) => (iso ? new Date(iso).toLocaleString("ru-RU", { dateStyle: "short", timeStyle: "short" }) : "—");
+
+  // -- a contact's card ------------------------------------------------------------
+  function fact(label, value) {
+    return [node("dt", { textContent: label }), node("dd", { textContent: value || "—" })];
+  }
+
+  function cardView(card, pairKey, checked) {
+    const radio = node("input", { type: "radio", name: `survivor-${pairKey}`, value: String(card.id), checked });
+    const responsible = card.responsible ? `${card.responsible.name || ""} (доб. ${card.responsible.extension})` : "";
+    const dnc = card.do_not_call ? node("p", { className: "dnc", textContent: `Не звонить: ${card.do_not_call.reason}` }) : null;
+    return node("article", { className: "base-card" },
+      node("label", { className: "keep" }, radio, ` Оставить #${card.id}`),
+      node("h3", { className: "base-name", textContent: card.name || "Без имени" }),
+      dnc,
+      node("dl", { className: "facts" },
+        ...fact("Телефоны", card.phones.join(", ")),
+        ...fact("E-mail", card.emails.join(", ")),
+        ...fact("Ответственный", responsible),
+        ...fact("Теги", card.tags.join(", ")),
+        ...fact("Обращений", String(card.communications)),
+        ...fact("Последнее", when(card.last_communication_at)),
+        ...fact("Лидов", String(card.leads))));
+  }
+
+  const REASONS = { identifier: "один человек (телефон и e-mail в одном обращении)", name: "то же имя" };
+
+  function evidenceText(c) {
+    const parts = [];
+    if (c.evidence.same_manager) parts.push("тот же ответственный");
+    if (c.evidence.similar_phone) parts.push("похожий телефон");
+    return parts.length ? ` · ${parts.join(", ")}` : "";
+  }
+
+  async function candidateView(c) {
+    const cards = await Promise.all(c.contact_ids.map((id) => call("GET", `/api/contacts/${id}`)));
+    if (cards.some((r) => !r.ok)) return null;  // merged or removed since the list was made
+    const [a, b] = cards.map((r) => r.data);
+    const key = c.contact_ids.join("-");
+    // The card with more history is the likelier survivor.
+    const keepA = a.communications + a.leads >= b.communications + b.leads;
+    const item = node("li", { className: "candidate" });
+    item.dataset.pair = key;
+    const merge = node("button", { type: "button", className: "primary merge", textContent: "Объединить" });
+    const notDup = node("button", { type: "button", className: "not-dup", textContent: "Не дубликат" });
+    merge.addEventListener("click", () => mergePair(item, c.contact_ids));
+    notDup.addEventListener("click", () => notDuplicate(item, c.contact_ids));
+    item.append(
+      node("div", { className: "candidate-head" },
+        node("span", { className: `reason ${c.reason}`, textContent: REASONS[c.reason] || c.reason }),
+        node("span", { className: "muted", textContent: ` оценка ${c.score.toFixed(2)}${evidenceText(c)}` })),
+      node("div", { className: "pair" }, cardView(a, key, keepA), cardView(b, key, !keepA)),
+      node("div", { className: "row" }, merge, notDup));
+    return item;
+  }
+
+  async function loadCandidates() {
+    const list = el("dup-list");
+    const r = await call("GET", `/api/contacts/duplicates?limit=${CANDIDATES}`);
+    if (!r.ok) { say(problem(r), "bad"); return; }
+    const items = (await Promise.all(r.data.map(candidateView))).filter(Boolean);
+    list.replaceChildren(...items);
+    el("dup-empty").hidden = items.length > 0;
+  }
+
+  async function mergePair(item, ids) {
+    const chosen = item.querySelector(`input[name="survivor-${ids.join("-")}"]:checked`);
+    const survivor = Number(chosen.value);
+    const merged = ids.filter((id) => id !== survivor);
+    const r = await call("POST", "/api/contacts/merge", { survivor_id: survivor, merged_ids: merged, actor: actor(), reason: "«База»: кандидат в дубликаты" });
+    if (!r.ok) { say(`Не объединено: ${problem(r)}`, "bad"); return; }
+    say(`Объединено в #${r.data.survivor_id}: обращений ${r.data.moved.communications}, лидов ${r.data.moved.leads}`, "ok");
+    await refresh();
+  }
+
+  async function notDuplicate(item, ids) {
+    const r = await call("POST", "/api/contacts/not-duplicates", { contact_ids: ids, actor: actor() });
+    if (!r.ok) { say(problem(r), "bad"); return; }
+    item.remove();
+    say(`#${ids[0]} и #${ids[1]} больше не будут предлагаться`, "ok");
+  }
+
+  const actor = () => `screen:${localStorage.getItem("callbridge.extension") || "?"}`;
+
+  // -- the journal -----------------------------------------------------------------------
+  function journalRow(m) {
+    const who = `${m.merged_names.map((n, i) => `${n || "Без имени"} (#${m.merged_ids[i]})`).join(", ")} → ${m.survivor_name || "Без имени"} (#${m.survivor_id})`;
+    const state = m.undone_at ? node("span", { className: "muted", textContent: `отменено ${when(m.undone_at)}` }) : null;
+    const row = node("li", { className: "merge-row" },
+      node("span", { className: "muted", textContent: `#${m.id} ${when(m.created_at)} · ${m.actor}` }),
+      node("span", { className: "who", textContent: who }), state);
+    row.dataset.merge = String(m.id);
+    if (!m.undone_at) {
+      const undo = node("button", { type: "button", className: "undo", textContent: "Отменить" });
+      undo.addEventListener("click", () => undoMerge(row, m.id, false));
+      row.append(undo);
+    }
+    return row;
+  }
+
+  async function undoMerge(row, id, force) {
+    const r = await call("POST", `/api/merges/${id}/undo${force ? "?force=true" : ""}`, {});
+    if (r.ok) { say(`Объединение #${id} отменено`, "ok"); await refresh(); return; }
+    say(`Не отменено: ${problem(r)}`, "bad");
+    if (r.status === 409 && r.data.rows && !row.querySelector(".force")) {
+      const force = node("button", { type: "button", className: "force", textContent: "Отменить всё равно" });
+      force.addEventListener("click", () => undoMerge(row, id, true));
+      row.append(force);
+    }
+  }
+
+  async function loadJournal() {
+    const r = await call("GET", `/api/merges?limit=${JOURNAL}`);
+    if (!r.ok) { say(problem(r), "bad"); return; }
+    el("merge-journal").replaceChildren(...r.data.map(journalRow));
+    el("journal-empty").hidden = r.data.length > 0;
+  }
+
+  async function refresh() {
+    await Promise.all([loadCandidates(), loadJournal()]);
+  }
+
+  // -- showing the view ------------------------------------------------------------------
+  function init() {
+    const tab = document.querySelector('.tab[data-view="base"]');
+    const view = el("view-base");
+    if (!tab || !view) return;
+    // screen.js marks the active tab (also when a call switches views by itself); follow it.
+    const follow = () => {
+      const shown = tab.classList.contains("active") && !el("tabs").hidden;
+      if (shown && view.hidden) { view.hidden = false; say(""); refresh(); }
+      if (!shown) view.hidden = true;
+    };
+    new MutationObserver(follow).observe(tab, { attributes: true, attributeFilter: ["class"] });
+    new MutationObserver(follow).observe(el("tabs"), { attributes: true, attributeFilter: ["hidden"] });
+    el("base-refresh").addEventListener("click", () => { say(""); refresh(); });
+  }
+
+  document.addEventListener("DOMContentLoaded", init);
+})();

@@ -1,0 +1,74 @@
+"""The «База» tab in a real browser (Debian's Chromium via Playwright): duplicate candidates
+side by side, "not a duplicate", merge, and undo from the journal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from daemon.repository import Repository
+from tests.conftest import API_TOKEN
+from tests.contactkit import contact_of, load_dupes
+
+# The browser and daemon fixtures, and the skip when there is no Chromium, are the screen test's.
+from tests.test_ui_browser import (  # noqa: F401
+    LAPTOP,
+    WAIT_MS,
+    _shoot,
+    browser,
+    daemon,
+    fake_pbx,
+    pytestmark,
+)
+
+
+@pytest.mark.timeout(60)
+async def test_base_tab_merges_undoes_and_dismisses_candidates(
+        daemon: TestClient, browser: Any, repo: Repository, tmp_path: Path) -> None:  # noqa: F811
+    await load_dupes(repo)
+    anna = await contact_of(repo, "phone", "+79161234567")
+    work = await contact_of(repo, "phone", "+79165550011")
+    old = await contact_of(repo, "phone", "+79165550022")
+    await repo.pool.execute("INSERT INTO contact_duplicate_hints (contact_low, contact_high, evidence)"
+                            " VALUES ($1, $2, '{}')", min(anna, work), max(anna, work))
+    page = await browser.new_page(viewport=LAPTOP, locale="ru-RU")
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(str(daemon.make_url("/ui/")))
+    await page.fill("#token", API_TOKEN)
+    await page.fill("#extension", "105")
+    await page.click("#sign-in-form button[type=submit]")
+    await page.click('.tab[data-view="base"]')
+    await page.wait_for_selector("#view-base:not([hidden]) .candidate")
+    assert await page.is_hidden("#view-call")
+    pairs = page.locator(".candidate")
+    assert await pairs.count() == 2
+    first = pairs.nth(0)
+    assert await first.get_attribute("data-pair") == f"{min(anna, work)}-{max(anna, work)}"
+    assert "один человек" in await first.locator(".reason").inner_text()
+    names = await first.locator(".base-name").all_inner_texts()
+    assert sorted(names) == ["Анна Кузнецова", "Кузнецова Анна Сергеевна"]
+    await _shoot(page, tmp_path, "screen-base.png")
+
+    await page.click(f'.candidate[data-pair="{work}-{old}"] .not-dup')
+    await page.wait_for_selector(f'.candidate[data-pair="{work}-{old}"]', state="detached")
+    assert await repo.pool.fetchval("SELECT count(*) FROM contact_not_duplicates"
+                                    " WHERE contact_low = $1 AND contact_high = $2", work, old) == 1
+
+    await page.check(f'input[name="survivor-{min(anna, work)}-{max(anna, work)}"][value="{anna}"]')
+    await page.click(".candidate .merge")
+    await page.wait_for_selector(".merge-row .undo")
+    assert "Объединено" in await page.inner_text("#base-status")
+    assert await repo.pool.fetchval("SELECT merged_into FROM contacts WHERE id = $1", work) == anna
+    assert await page.locator(".candidate").count() == 0
+
+    await page.click(".merge-row .undo")
+    await page.wait_for_selector(".merge-row :text('отменено')")
+    assert await repo.pool.fetchval("SELECT merged_into FROM contacts WHERE id = $1", work) is None
+    await page.click('.tab[data-view="call"]')
+    assert await page.is_hidden("#view-base")
+    assert errors == []
