@@ -120,3 +120,14 @@ async def test_assign_spreads_them_and_a_call_takes_one_off_the_list(
     code, out, err = await run_cli(settings, "report", "lost-clients")
     assert code == 0, err
     assert "Lost clients: 1" in out and "Лост Один" in out and "Лост Два" not in out
+
+
+async def test_a_name_that_looks_like_a_formula_stays_text(client: TestClient, office: Repository) -> None:
+    pool = office.pool
+    sly = await contact(pool, '=HYPERLINK("http://x","Жми")', "+79270000009")
+    await trip(pool, "F1", sly, 400, "1000")
+    text = await (await client.get("/api/reports/lost-clients", params={"format": "csv"}, headers=auth())).text()
+    assert "'=HYPERLINK" in text
+    resp = await client.get("/api/reports/lost-clients", params={"format": "xlsx"}, headers=auth())
+    sheet = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(await resp.read())).get_sheet_by_index(0)
+    assert sheet.to_python()[1][1] == '=HYPERLINK("http://x","Жми")'  # a string cell, not a formula

@@ -21,6 +21,7 @@ import asyncpg
 
 from config.settings import Settings
 from daemon.queries import q
+from daemon.report.render import csv_safe
 from daemon.repository import translated_errors
 
 LOST_FORMATS = ("text", "csv", "xlsx", "json")
@@ -90,7 +91,8 @@ def render_csv(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FIELDS)
-    writer.writerows(_cells(r) for r in rows)
+    # A name typed as "=HYPERLINK(…)" must stay text in the callers' spreadsheet program.
+    writer.writerows([csv_safe(v) if isinstance(v, str) else v for v in _cells(r)] for r in rows)
     return out.getvalue()
 
 
@@ -126,6 +128,8 @@ def render_xlsx(rows: list[dict[str, Any]]) -> bytes:
                 sheet.write_datetime(n, col, datetime.combine(row["last_trip_end"], datetime.min.time()), day)
             elif name == "last_contact_at" and row["last_contact_at"] is not None:
                 sheet.write_datetime(n, col, row["last_contact_at"].astimezone(timezone.utc), day)
+            elif isinstance(value, str):
+                sheet.write_string(n, col, value)  # never a formula, whatever the text
             else:
                 sheet.write(n, col, value)
     sheet.set_column(0, 0, 8)

@@ -10,6 +10,7 @@ from typing import Any
 
 from daemon.leads.analytics import FIELDS, Analytics, analytics_json
 from daemon.leads.charts import bars, daily
+from daemon.report.render import csv_safe
 
 ANALYTICS_FORMATS = ("text", "csv", "json", "html")
 CONTENT_TYPES = {"text": "text/plain", "csv": "text/csv", "json": "application/json", "html": "text/html"}
@@ -50,7 +51,7 @@ def render_csv(result: Analytics) -> str:
     for row in [*result.rows, {"key": "TOTAL", **result.totals}]:
         values = [("" if row[name] is None else json.dumps(row[name], ensure_ascii=False))
                   if name == "lost_reasons" else ("" if row[name] is None else row[name]) for name in FIELDS]
-        writer.writerow(["" if row["key"] is None else row["key"], *values])
+        writer.writerow(["" if row["key"] is None else csv_safe(str(row["key"])), *values])
     return out.getvalue()
 
 

@@ -149,7 +149,7 @@ def _csv_value(value: object) -> object:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ", ".join(value)
+        return csv_safe(", ".join(value))
     if isinstance(value, str):
         return csv_safe(value)
     return value
