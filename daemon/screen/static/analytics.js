@@ -81,7 +81,9 @@ async function loadAnalytics() {
 }
 
 document.addEventListener("callbridge:view", (event) => {
-  if (event.detail === "analytics") loadAnalytics();
+  if (event.detail !== "analytics") return;
+  $("view-analytics").hidden = false;
+  loadAnalytics();
 });
 
 document.addEventListener("DOMContentLoaded", () => {

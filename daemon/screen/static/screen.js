@@ -369,9 +369,11 @@ async function callBack(phone, button) {
 // -- views ------------------------------------------------------------------------------
 function showView(view) {
   state.view = view;
+  // Other views hide; an add-on tab (base.js, analytics.js) shows its own section itself.
   for (const section of document.querySelectorAll("main > section[id^='view-']")) {
-    section.hidden = section.id !== `view-${view}`;
+    if (section.id !== `view-${view}`) section.hidden = true;
   }
+  if (view === "call" || view === "missed") $(`view-${view}`).hidden = false;
   for (const tab of document.querySelectorAll(".tab")) tab.classList.toggle("active", tab.dataset.view === view);
   if (view === "missed") loadMissed();
   document.dispatchEvent(new CustomEvent("callbridge:view", { detail: view }));
