@@ -10,22 +10,23 @@ from aiohttp import web
 from adapters.mango.webhooks import BadRequest, MangoWebhooks
 from config.settings import WEBHOOK_BODY_LIMIT_BYTES, Settings
 from daemon import boundary, health, metrics_endpoint, security
-from daemon.api import ReadApi, bearer_auth
 from daemon.admission import EventNotStorable
+from daemon.api import ReadApi, bearer_auth
+from daemon.calls_api import CallsApi
+from daemon.contacts import routes as contacts_api
 from daemon.dbconnect import CONNECT_TASK, background_connect, database_context
 from daemon.domain import Envelope
 from daemon.inquiries import api as inquiries_api
 from daemon.inquiries.mail_tasks import start_mailboxes
 from daemon.keys import INTAKE, METRICS, RELOADER, REPOSITORY, SETTINGS, SPOOL, TASKS
-from daemon.spool import Spool
+from daemon.leads import web as leads_web
 from daemon.metrics import Metrics
-from daemon.tasks import TaskGroup
 from daemon.reload import Reloader
 from daemon.report import api as report_api
-from daemon.calls_api import CallsApi
-from daemon.contacts import routes as contacts_api
 from daemon.routing.context import pbx_and_routing
 from daemon.screen import add_screen
+from daemon.spool import Spool
+from daemon.tasks import TaskGroup
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +72,7 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     CallsApi(region=settings.default_region).add_routes(app)
     report_api.add_routes(app)
     inquiries_api.add_routes(app)
+    leads_web.add_routes(app)
     contacts_api.add_routes(app)
     health.add_routes(app)
     metrics_endpoint.add_routes(app)

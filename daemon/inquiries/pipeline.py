@@ -134,12 +134,14 @@ class InquiryPipeline:
             communication_id = await write(contact_id=None, lead_id=None)
             for holder in absorbed:
                 await self._absorb(tx, contact_id, holder, inquiry)
-            lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id)
+            lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id,
+                                         at=inquiry.received_at, stale_days=settings.lead_stale_days)
             await store.relink(communication_id, contact_id, lead_id)
         else:
             lead_id = None
             if contact_id is not None:
-                lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id)
+                lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id,
+                                         at=inquiry.received_at, stale_days=settings.lead_stale_days)
             communication_id = await write(contact_id=contact_id, lead_id=lead_id)
         if referrer_id is not None and contact_id is not None:
             await store.add_referral(contact_id, referrer_id, communication_id)
