@@ -17,7 +17,15 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -88,6 +96,12 @@ class SourceSettings(BaseModel):
     password: SecretStr | None = None
     folder: str = "INBOX"
     done_folder: str | None = None
+    # The e-mail poller's own (README "E-mail inquiries"): "tls" is TLS from the
+    # first byte (port 993); "plain" only for a server on this machine or in tests.
+    imap_security: Literal["tls", "plain"] = "tls"
+    skipped_folder: str | None = None  # auto-replies and bounces; None: done_folder
+    poll_interval_s: float = Field(default=60.0, gt=0)  # servers without IDLE
+    imap_timeout_s: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _complete(self) -> SourceSettings:
@@ -98,6 +112,18 @@ class SourceSettings(BaseModel):
         if self.kind == "email" and not (self.imap_host and self.username and self.password):
             raise ValueError("an email source needs imap_host, username and password")
         return self
+
+
+DEFAULT_LOST_REASONS = ("Конкуренты", "Переезд", "Финансовые причины", "Нерешительный турист",
+                        "Купил в другом агентстве", "Не дозвонились", "Другое")
+DEFAULT_TRIP_STATUSES = {
+    "оплачена": "paid", "оплачено": "paid", "оплачено полностью": "paid", "оплачена полностью": "paid",
+    "оплата получена": "paid", "подтверждена": "paid", "paid": "paid",
+    "аннулирована": "cancelled", "аннулировано": "cancelled", "отменена": "cancelled",
+    "отменено": "cancelled", "отказ": "cancelled", "cancelled": "cancelled", "canceled": "cancelled",
+    "не оплачена": "pending", "частично оплачена": "pending", "ожидает оплаты": "pending",
+    "новая": "pending", "в работе": "pending", "pending": "pending",
+}
 
 
 class SettingsError(Exception):
@@ -177,6 +203,18 @@ class Settings(BaseSettings):
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
     utm_sources: dict[str, str] = Field(default_factory=dict)
     conversation_idle_s: float = Field(default=7200.0, gt=0)
+    # The agency's own e-mail addresses: never taken for a client's (e-mail inquiries).
+    agency_emails: tuple[str, ...] = ()
+    # Leads, tags, trips and lost clients (issue 12).
+    lead_stale_days: int = Field(default=30, ge=1)  # no activity this long: the lead is archived
+    lead_lost_reasons: tuple[str, ...] = DEFAULT_LOST_REASONS
+    tag_regular_min_trips: int = Field(default=3, ge=1)  # «постоянный турист»: paid trips ...
+    tag_regular_months: int = Field(default=24, ge=1)  # ... that started within this many months
+    tag_cold_months: int = Field(default=18, ge=1)  # «холодный»: no communication and no trip
+    # Booking-system status (compared lower-cased, trimmed) -> paid | cancelled | pending.
+    trip_statuses: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TRIP_STATUSES))
+    lost_client_trip_months: int = Field(default=12, ge=1)  # last trip ended longer ago than this
+    lost_client_silence_months: int = Field(default=6, ge=1)  # and no communication for this long
 
     @classmethod
     def settings_customise_sources(
@@ -219,6 +257,16 @@ class Settings(BaseSettings):
     def _utm_keys_lower(cls, value: dict[str, str]) -> dict[str, str]:
         # Tilda's TILDAUTM cookie lower-cases the values: compare lower-cased.
         return {key.strip().lower(): ad for key, ad in value.items()}
+
+    @field_validator("agency_emails", mode="before")
+    @classmethod
+    def _agency_emails(cls, value: object) -> object:
+        """A list in TOML, or ``a@x,b@x`` in CALLBRIDGE_AGENCY_EMAILS; compared lower-cased."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return tuple(str(a).strip().lower() for a in value if str(a).strip())
+        return value
 
     @field_validator("listen")
     @classmethod
@@ -269,7 +317,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown region {value!r}, expected a code such as RU")
         return value.upper()
 
-    @field_validator("report_working_days", "report_email_to", mode="before")
+    @field_validator("report_working_days", "report_email_to", "lead_lost_reasons", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         """A list in TOML, or ``a,b,c`` in an environment variable."""
@@ -290,6 +338,14 @@ class Settings(BaseSettings):
                 except ValueError:
                     raise ValueError(f"{item!r} is not an IP address or network such as 81.88.80.0/24") from None
         return value
+
+    @field_validator("trip_statuses")
+    @classmethod
+    def _trip_statuses_known(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted({v for v in value.values() if v not in ("paid", "cancelled", "pending")})
+        if bad:
+            raise ValueError(f"statuses map to paid, cancelled or pending; got {bad}")
+        return {k.strip().lower(): v for k, v in value.items()}
 
     @field_validator("report_working_days")
     @classmethod

@@ -19,7 +19,9 @@ from daemon.contacts import routes as contacts_api
 from daemon.dbconnect import CONNECT_TASK, background_connect, database_context
 from daemon.domain import Envelope
 from daemon.inquiries import api as inquiries_api
+from daemon.inquiries.mail_tasks import start_mailboxes
 from daemon.keys import INTAKE, METRICS, RELOADER, REPOSITORY, SETTINGS, SPOOL, TASKS
+from daemon.leads import web as leads_web
 from daemon.metrics import Metrics
 from daemon.reload import Reloader
 from daemon.report import api as report_api
@@ -74,6 +76,7 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     CallsApi(region=settings.default_region).add_routes(app)
     report_api.add_routes(app)
     inquiries_api.add_routes(app)
+    leads_web.add_routes(app)
     contacts_api.add_routes(app)
     health.add_routes(app)
     metrics_endpoint.add_routes(app)
@@ -102,6 +105,7 @@ def _background_tasks(database_url: str, *, apply_migrations: bool):
         if not repo.connected:
             tasks.start(CONNECT_TASK, background_connect(app, database_url, apply_migrations=apply_migrations))
         tasks.start("spool-replayer", lambda: intake.replay_forever(repo.ping))
+        start_mailboxes(app, app[SETTINGS])  # one "mailbox:<source>" task per e-mail source
         yield
         await tasks.stop()
 

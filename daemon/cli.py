@@ -24,6 +24,7 @@ from daemon.contacts import import_cli
 from daemon.database import connect_with_retries, create_pool, database_url
 from daemon.errors import CallbridgeError
 from daemon.importer import ImportFileError
+from daemon.leads import cli as leads_cli
 from daemon.lifecycle import run as run_daemon
 from daemon.logs import configure_logging
 from daemon.managers import sync_managers
@@ -44,12 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the daemon (embedded PostgreSQL when no database is configured)")
     sub.add_parser("migrate", help="apply pending database migrations")
     import_cli.register(sub)
+    leads_cli.register_imports(sub.choices["import"])
     sub.add_parser("sync-managers", help="load employees and extensions from the PBX")
     rep = sub.add_parser("replay", help="post a scenario file's PBX events, signed, to a running daemon")
     rep.add_argument("files", type=Path, nargs="+")
     rep.add_argument("--url", help="webhook base (default: http://<listen><mango_prefix>)")
     report = sub.add_parser("report", help="the missed-call report (whom to call back)")
-    report.add_argument("what", choices=("missed",))
+    report.add_argument("what", choices=("missed", *leads_cli.REPORTS))
     report.add_argument("--since", help="ISO 8601, office time if no offset (default: report_lookback_days "
                                         "back, the night's callers first)")
     report.add_argument("--until", help="ISO 8601 (default: now)")
@@ -57,9 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--all", action="store_true", help="keep callers called back since")
     report.add_argument("--output", type=Path, help="write to this file instead of stdout")
     report.add_argument("--email", action="store_true", help="also e-mail it (smtp_* settings)")
+    leads_cli.register_report_options(report)
     rec = sub.add_parser("reconcile", help="fill in calls the PBX never delivered, from its stats")
     rec.add_argument("--since", help="ISO 8601 (default: the start of yesterday, office time)")
     rec.add_argument("--until", help="ISO 8601 (default: now)")
+    leads_cli.register(sub)
     prn = sub.add_parser("prune", help="delete raw PBX events older than inbox_retention_days "
                                        "(finished calls only; derived rows are kept)")
     prn.add_argument("--older-than-days", type=int, help="override inbox_retention_days (at least 1)")
@@ -119,6 +123,8 @@ async def _migrate(settings: Settings, url: str, args: argparse.Namespace) -> in
 
 
 async def _import(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    if args.what in leads_cli.IMPORTS:
+        return await _leads(settings, url, args)
     return await _with_repo(settings, url, lambda repo: import_cli.run(settings, repo, args))
 
 
@@ -146,6 +152,10 @@ async def _replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    if args.what in leads_cli.REPORTS:
+        return await _leads(settings, url, args)
+    if args.format not in FORMATS:
+        raise ValueError(f"report {args.what} has no format {args.format}")
     request = ReportRequest(since=args.since, until=args.until, fmt=args.format,
                             include_all=args.all, output=args.output, email=args.email)
     return await _with_repo(settings, url, lambda repo: report_missed(settings, repo, request))
@@ -153,12 +163,16 @@ async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int
 
 async def _reconcile(settings: Settings, url: str, args: argparse.Namespace) -> int:
     async def job(repo: Repository) -> int:
-        pipeline = Pipeline(repo, region=settings.default_region)
+        pipeline = Pipeline(repo, region=settings.default_region, lead_stale_days=settings.lead_stale_days)
         report = await reconcile_command(settings, pipeline, since=args.since, until=args.until)
         print("\n".join(report.lines()))
         return 0 if report.ok else EXIT_FAILURE
 
     return await _with_repo(settings, url, job)
+
+
+async def _leads(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    return await _with_repo(settings, url, lambda repo: leads_cli.run(settings, repo.pool, args))
 
 
 async def _prune(settings: Settings, url: str, args: argparse.Namespace) -> int:
@@ -184,7 +198,8 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 _COMMANDS = {"migrate": _migrate, "import": _import, "sync-managers": _sync_managers,
              "report": _report, "reconcile": _reconcile, "prune": _prune,
-             "contacts": lambda s, u, a: _with_repo(s, u, lambda repo: contacts_cli.run(repo, a))}
+             "contacts": lambda s, u, a: _with_repo(s, u, lambda repo: contacts_cli.run(repo, a)),
+             **dict.fromkeys(leads_cli.HANDLERS, _leads)}
 
 
 if __name__ == "__main__":

@@ -66,7 +66,8 @@ def database_context(url: str, *, apply_migrations: bool):
         app[REPOSITORY] = repo
         inquiries = InquiryPipeline(region=settings.default_region, settings=lambda: app[RELOADER].current,
                                     on_filed=app[METRICS].inquiry_filed)
-        app[PIPELINE] = Pipeline(repo, region=settings.default_region, inquiries=inquiries)
+        app[PIPELINE] = Pipeline(repo, region=settings.default_region, inquiries=inquiries,
+                                 lead_stale_days=settings.lead_stale_days)
         app[INTAKE] = Intake(app[PIPELINE], spool=app.get(SPOOL), db_budget_s=settings.db_budget_s,
                              max_in_flight=settings.max_in_flight, metrics=app.get(METRICS))
         try:

@@ -11,6 +11,7 @@ call processed at the same moment, by one daemon or two, cannot race.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import structlog
@@ -19,7 +20,7 @@ from daemon.callstate import CallView, derive_call
 from daemon.domain import CALL_EVENTS, Envelope, InquiryReceived
 from daemon.inquiries.pipeline import InquiryPipeline, lock_key_of
 from daemon.phones import line_key, normalise_phone
-from daemon.repository import CallState, Repository, Tx
+from daemon.repository import LEAD_STALE_DAYS, CallState, Repository, Tx
 
 log = structlog.get_logger(__name__)
 
@@ -69,10 +70,12 @@ def needs_phone_lock(view: CallView, phone: str | None, contact_id: int | None) 
 
 
 class Pipeline:
-    def __init__(self, repo: Repository, *, region: str, inquiries: InquiryPipeline | None = None) -> None:
+    def __init__(self, repo: Repository, *, region: str, inquiries: InquiryPipeline | None = None,
+                 lead_stale_days: int = LEAD_STALE_DAYS) -> None:
         self.repo = repo
         self.region = region
         self.inquiries = inquiries  # files forms, chats and messages (daemon/inquiries)
+        self.lead_stale_days = lead_stale_days
 
     async def apply(self, env: Envelope) -> Outcome:
         """Make the event durable and apply it; a repeat is a no-op."""
@@ -201,12 +204,15 @@ class Pipeline:
         elif contact_id is not None:
             fill_contact_id = contact_id
         if contact_id is not None and lead_id is None:
+            # The lead's clock is the call's own time, so a late delivery counts on its day.
+            at = None if view.started_at is None else datetime.fromtimestamp(view.started_at, UTC)
             if inbound:
                 lead_id = await tx.open_lead(
-                    contact_id, ad_source=ad_source, line_number=view.line_number, entry_id=view.entry_id
+                    contact_id, ad_source=ad_source, line_number=view.line_number, entry_id=view.entry_id,
+                    at=at, stale_days=self.lead_stale_days,
                 )
             else:
-                lead_id = await tx.find_open_lead(contact_id)
+                lead_id = await tx.join_open_lead(contact_id, at=at, stale_days=self.lead_stale_days)
         elif lead_id is not None and inbound:
             fill_lead_id = lead_id
         return Links(contact_id=contact_id, lead_id=lead_id, fill_contact_id=fill_contact_id,

@@ -35,6 +35,9 @@ def _communication_args(*, fill_contact_id: int | None, fill_lead_id: int | None
     )
 
 
+LEAD_STALE_DAYS = 30  # the lead_stale_days setting's default
+
+
 class Tx:
     """The queries of one transaction on one connection."""
 
@@ -184,12 +187,43 @@ class Tx:
         await self.conn.execute(q("add_invalid_identifier"), contact_id, kind, value, reason)
 
     async def open_lead(self, contact_id: int, *, ad_source: str | None, line_number: str | None,
-                        entry_id: str) -> int:
-        """The contact's open lead, opened now if it has none."""
-        opened = await self.conn.fetchval(q("open_lead"), contact_id, ad_source, line_number, entry_id)
+                        entry_id: str, at: datetime | None = None,
+                        stale_days: int = LEAD_STALE_DAYS) -> int:
+        """The contact's open lead, joined, or a new one naming the contact's previous lead.
+
+        ``at`` is the communication's own time (None: now). An open lead with no
+        activity for ``stale_days`` before ``at`` is archived here and then, so
+        that the answer does not depend on the nightly `leads archive` having run.
+        """
+        current = await self.conn.fetchrow(q("open_lead_for_update"), contact_id, at, stale_days)
+        if current is not None and not current["stale"]:
+            await self.conn.execute(q("touch_lead"), current["id"], at)
+            return current["id"]
+        if current is not None:
+            await self.conn.execute(q("archive_lead_stale"), current["id"], stale_days)
+            previous = current["id"]
+        else:
+            previous = await self.conn.fetchval(q("last_lead_of_contact"), contact_id)
+        opened = await self.conn.fetchval(q("open_lead"), contact_id, ad_source, line_number, entry_id,
+                                          at, previous)
         if opened is not None:
             return opened
-        return await self.find_open_lead(contact_id)  # type: ignore[return-value]
+        # A concurrent call of the same contact opened it first: join that one.
+        lead_id = await self.find_open_lead(contact_id)
+        await self.conn.execute(q("touch_lead"), lead_id, at)
+        return lead_id  # type: ignore[return-value]
+
+    async def join_open_lead(self, contact_id: int, *, at: datetime | None = None,
+                             stale_days: int = LEAD_STALE_DAYS) -> int | None:
+        """The contact's open lead, if it is not stale at ``at`` (a stale one is archived); opens none."""
+        current = await self.conn.fetchrow(q("open_lead_for_update"), contact_id, at, stale_days)
+        if current is None:
+            return None
+        if current["stale"]:
+            await self.conn.execute(q("archive_lead_stale"), current["id"], stale_days)
+            return None
+        await self.conn.execute(q("touch_lead"), current["id"], at)
+        return current["id"]
 
     async def find_open_lead(self, contact_id: int) -> int | None:
         return await self.conn.fetchval(q("find_open_lead"), contact_id)

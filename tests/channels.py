@@ -10,12 +10,10 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings, load_settings
-from daemon.inquiries.pipeline import merge_available
 from tests.conftest import API_KEY, API_SALT, API_TOKEN
 
 # The contacts-merge work (daemon/contacts/merge.py) absorbs a messenger-only contact
 # into the one whose phone its conversation reveals; without it the pair is a hint.
-MERGE = merge_available()
 EXAMPLES_DIR = Path(__file__).parent / "fixtures" / "channels"
 # The sources the examples' paths name, with the secrets their headers carry.
 SOURCES: dict[str, dict[str, Any]] = {

@@ -34,6 +34,7 @@ from daemon.importer import import_contacts, import_lines
 from daemon.logs import configure_logging
 from daemon.managers import sync_managers
 from daemon.repository import Repository
+from tests.imapkit import Dovecot, dovecot_binary, running_dovecot
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -89,6 +90,18 @@ def server_url() -> Iterator[str]:
             yield server.get_uri("postgres")
         finally:
             server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    """A real IMAP server (Dovecot) for the whole run; tests add their own accounts."""
+    binary = dovecot_binary()
+    if binary is None:
+        if os.environ.get("CI"):  # CI installs it (.ci/run): a missing server is a failure there
+            pytest.fail("Dovecot is not installed; .ci/run installs dovecot-imapd")
+        pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd; .ci/run does)")
+    with running_dovecot(binary) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

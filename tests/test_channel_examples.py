@@ -20,7 +20,6 @@ from daemon.app import build_app
 from daemon.contacts.identifiers import Identifier, parse_identifier
 from daemon.repository import Repository
 from tests.channels import (
-    MERGE,
     ORDER,
     channel_settings,
     communication_of,
@@ -108,14 +107,8 @@ async def _check_stored(pool: asyncpg.Pool, name: str, ex: dict[str, Any]) -> No
     held = await identifiers_of(pool, contact_id)
     for kind, key in (("phone", "phone"), ("email", "email"), ("telegram", "telegram_user_id"),
                       ("vk", "vk_user_id")):
-        if expect.get(key) and (kind, str(expect[key])) not in held:
-            assert not MERGE, (name, kind)
-            # Without the merge, the chat's own contact and the holder are proposed as one person.
-            holder = await pool.fetchval("SELECT contact_id FROM contact_identifiers WHERE kind = $1 AND value = $2",
-                                         kind, str(expect[key]))
-            assert await pool.fetchval(
-                "SELECT count(*) FROM contact_duplicate_hints WHERE contact_low = least($1::bigint, $2::bigint)"
-                " AND contact_high = greatest($1::bigint, $2::bigint)", holder, contact_id) == 1, (name, kind)
+        if expect.get(key):
+            assert (kind, str(expect[key])) in held, (name, kind)
     assert await pool.fetchval("SELECT count(*) FROM leads WHERE contact_id = $1 AND status = 'open'",
                                contact_id) == 1, name
     if "referrer_phone" in expect:
@@ -152,8 +145,7 @@ async def test_examples_in_order_shuffled_and_twice_end_the_same(
     for names in orders:
         await db_reset()
         final = await _run(channels, repo.pool, names)
-        if MERGE or names.index("telegram_contact_shared") > names.index("telegram_start_deeplink"):
-            assert final == reference, names
+        assert final == reference, names
 
 
 async def test_the_story_makes_the_expected_people(channels: TestClient, repo: Repository, db_reset: Any) -> None:
@@ -162,7 +154,7 @@ async def test_the_story_makes_the_expected_people(channels: TestClient, repo: R
     await _run(channels, repo.pool, ORDER)
     anna = await repo.pool.fetchval(
         "SELECT contact_id FROM contact_identifiers WHERE kind = 'phone' AND value = '+79161234567'")
-    telegram = {("telegram", "412345678")} if MERGE else set()
+    telegram = {("telegram", "412345678")}
     assert await identifiers_of(repo.pool, anna) >= {
         ("phone", "+79161234567"), ("email", "anna.k@example.ru"), ("email", "anna.kuznetsova@yandex.ru"),
         *telegram}

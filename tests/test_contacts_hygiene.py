@@ -99,9 +99,8 @@ async def test_purge_removes_empty_contacts_in_two_stages(client: TestClient, se
     assert code == 0, err
     assert [f"would remove #{i}" in out for i in empty] == [True] * 3
     assert "Кузнецова" not in out
-    await office.pool.execute("CREATE TABLE trips (id bigserial PRIMARY KEY,"
-                              " contact_id bigint REFERENCES contacts (id))")
-    await office.pool.execute("INSERT INTO trips (contact_id) VALUES ($1)", empty[2])
+    await office.pool.execute("INSERT INTO trips (order_number, contact_id, status, booked_at)"
+                              " VALUES ('H-1', $1, 'paid', now())", empty[2])
     code, out, err = await run_cli(settings, "contacts", "purge")
     assert code == 0, err
     assert "2 empty contacts removed" in out and f"#{empty[2]}" not in out

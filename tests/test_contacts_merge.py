@@ -225,9 +225,8 @@ async def test_merge_and_unmerge_from_the_command_line(settings: Settings, offic
 async def test_trips_move_with_the_merge_once_the_table_exists(client: TestClient, office: Repository,
                                                                base: dict[str, int]) -> None:
     """The lead-lifecycle work adds trips; a merge moves them and undo brings them back."""
-    await office.pool.execute("CREATE TABLE trips (id bigserial PRIMARY KEY,"
-                              " contact_id bigint NOT NULL REFERENCES contacts (id))")
-    trip = await office.pool.fetchval("INSERT INTO trips (contact_id) VALUES ($1) RETURNING id", base["work"])
+    trip = await office.pool.fetchval("INSERT INTO trips (order_number, contact_id, status, booked_at)"
+                                      " VALUES ('M-1', $1, 'paid', now()) RETURNING id", base["work"])
     before = await snapshot(office)
     status, answer = await post_json(client, "/api/contacts/merge",
                                      {"survivor_id": base["anna"], "merged_ids": [base["work"]]})

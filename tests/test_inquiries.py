@@ -15,7 +15,7 @@ from config.settings import load_settings
 from daemon.app import build_app
 from daemon.keys import INTAKE, METRICS, RELOADER
 from daemon.repository import Repository
-from tests.channels import MERGE, SOURCES, channel_env, identifiers_of
+from tests.channels import SOURCES, channel_env, identifiers_of
 from tests.conftest import auth
 
 TG = {"X-Telegram-Bot-Api-Secret-Token": SOURCES["tg-bot"]["secret"]}
@@ -149,14 +149,9 @@ async def test_phone_typed_in_a_chat_identifies_the_person(app_client: TestClien
     comm = await office.pool.fetchrow("SELECT * FROM communications WHERE source = 'tg-bot'")
     assert comm["phone"] == ANNA_PHONE
     chat_contact = await contact_by(office, "telegram", "700700")
-    if MERGE:
-        assert chat_contact == anna == comm["contact_id"]
-        assert await office.pool.fetchval("SELECT count(*) FROM leads WHERE status = 'open' AND contact_id = $1",
-                                          anna) == 1
-    else:
-        assert await office.pool.fetchval("SELECT count(*) FROM contact_duplicate_hints WHERE contact_low = $1"
-                                          " AND contact_high = $2", min(anna, chat_contact),
-                                          max(anna, chat_contact)) == 1
+    assert chat_contact == anna == comm["contact_id"]
+    assert await office.pool.fetchval("SELECT count(*) FROM leads WHERE status = 'open' AND contact_id = $1",
+                                      anna) == 1
 
 
 async def test_shared_contact_of_someone_else_is_not_the_senders_phone(

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from config.settings import load_settings
 from daemon.app import build_app
 from daemon.repository import Repository
-from tests.channels import MERGE, channel_env, example, identifiers_of, replay
+from tests.channels import channel_env, example, identifiers_of, replay
 from tests.screenkit import moved, post_steps
 
 ANNA_PHONE = "+79161234567"
@@ -52,11 +52,6 @@ async def test_known_caller_form_and_telegram_are_one_contact_with_one_lead(
         assert status == 200, body
     chat_contact = await pool.fetchval("SELECT contact_id FROM contact_identifiers WHERE kind = 'telegram'"
                                        " AND value = '412345678'")
-    if not MERGE:
-        # Without the contacts merge the chat's own contact stays, proposed as Анна's duplicate.
-        assert await pool.fetchval("SELECT count(*) FROM contact_duplicate_hints WHERE contact_low = $1"
-                                   " AND contact_high = $2", min(anna, chat_contact), max(anna, chat_contact)) == 1
-        pytest.skip("absorbing the chat's contact needs daemon/contacts/merge.py (contacts-merge work)")
     assert chat_contact == anna
     assert await identifiers_of(pool, anna) >= {("phone", ANNA_PHONE), ("email", "anna.k@example.ru"),
                                                 ("email", "anna.kuznetsova@yandex.ru"), ("telegram", "412345678")}
@@ -87,8 +82,6 @@ async def test_phone_shared_first_needs_no_merge(app_client: TestClient, office:
 
 async def test_absorbing_merge_is_journaled_and_can_be_undone(app_client: TestClient, office: Repository) -> None:
     """The chat's own contact, absorbed when Анна shares her phone, comes back by undoing the merge."""
-    if not MERGE:
-        pytest.skip("needs daemon/contacts/merge.py (contacts-merge work)")
     from daemon.contacts.undo import undo_merge
 
     pool = office.pool

@@ -22,6 +22,10 @@ UNITS = (
     "callbridge-reconcile.timer",
     "callbridge-prune.service",
     "callbridge-prune.timer",
+    "callbridge-leads-archive.service",
+    "callbridge-leads-archive.timer",
+    "callbridge-tags-refresh.service",
+    "callbridge-tags-refresh.timer",
 )
 INSTALLED_BINARY = "/opt/callbridge/.venv/bin/callbridge"
 ANALYZE = shutil.which("systemd-analyze")
@@ -153,3 +157,16 @@ def test_report_timer_fires_on_working_mornings_at_half_past_eight_moscow() -> N
     for stamp in stamps:
         when = datetime.strptime(stamp, "%a %Y-%m-%d %H:%M:%S")
         assert when.weekday() < 5 and (when.hour, when.minute) == (5, 30), stamp
+
+
+def test_nightly_lead_and_tag_timers_run_after_reconciliation() -> None:
+    """`leads archive` and `tags refresh` run every night after the 02:30 reconciliation, and catch up."""
+    for name, command, at in (("leads-archive", "leads archive", "03:00:00"),
+                              ("tags-refresh", "tags refresh", "03:15:00")):
+        timer = directives(f"callbridge-{name}.timer")
+        assert timer["OnCalendar"] == [f"*-*-* {at} Europe/Moscow"]
+        assert timer["Persistent"] == ["true"]
+        service = directives(f"callbridge-{name}.service")
+        assert service["ExecStart"] == [f"{INSTALLED_BINARY} {command}"]
+        assert service["Type"] == ["oneshot"]
+        assert "callbridge-reconcile.service" in service["After"][0].split()

@@ -31,6 +31,7 @@ import structlog
 
 from config.settings import Settings
 from daemon.contacts.identifiers import Identifier, InvalidIdentifier, Kind, parse_identifier
+from daemon.contacts.merge import merge_contacts
 from daemon.domain import Envelope, InquiryReceived
 from daemon.inquiries.model import MAX_TEXT_CHARS, Inquiry
 from daemon.inquiries.rules import REFERRAL_AD_SOURCE, ad_source_for, has_referrer
@@ -78,22 +79,13 @@ def _unique(items: list[Holder]) -> list[Holder]:
     return list(seen.values())
 
 
-def merge_available() -> MergeContacts | None:
-    """``merge_contacts`` of the contacts-merge work, once it is there."""
-    try:
-        from daemon.contacts.merge import merge_contacts
-    except ImportError:
-        return None
-    return merge_contacts
-
-
 class InquiryPipeline:
     def __init__(self, *, region: str, settings: Callable[[], Settings],
                  merge: MergeContacts | None | bool = True, on_filed: Callable[[str, str], None] | None = None) -> None:
         self.region = region
         self._settings = settings  # the reloadable settings: read on every inquiry
-        # True: the contacts-merge work's merge_contacts when installed; False: never merge.
-        self._merge = merge_available() if merge is True else (merge or None)
+        # True: daemon.contacts.merge.merge_contacts; False: never merge (propose only).
+        self._merge = merge_contacts if merge is True else (merge or None)
         self._on_filed = on_filed
 
     async def file(self, tx: Tx, event: InquiryReceived) -> Filed:
@@ -142,12 +134,14 @@ class InquiryPipeline:
             communication_id = await write(contact_id=None, lead_id=None)
             for holder in absorbed:
                 await self._absorb(tx, contact_id, holder, inquiry)
-            lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id)
+            lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id,
+                                         at=inquiry.received_at, stale_days=settings.lead_stale_days)
             await store.relink(communication_id, contact_id, lead_id)
         else:
             lead_id = None
             if contact_id is not None:
-                lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id)
+                lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id,
+                                         at=inquiry.received_at, stale_days=settings.lead_stale_days)
             communication_id = await write(contact_id=contact_id, lead_id=lead_id)
         if referrer_id is not None and contact_id is not None:
             await store.add_referral(contact_id, referrer_id, communication_id)

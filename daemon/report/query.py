@@ -25,6 +25,7 @@ RECORD_FIELDS = (
     "called_back",
     "waiting_since",
     "do_not_call_reason",
+    "tags",
 )
 # What CSV and JSON carry per row: the record, and its age and whether it is the night's.
 ROW_FIELDS = (*RECORD_FIELDS, "age_hours", "since_close")
@@ -47,10 +48,13 @@ class MissedRow:
     waiting_since: datetime | None = None
     # Set when the caller asked not to be called: marked, not listed as one to call back.
     do_not_call_reason: str | None = None
+    tags: tuple[str, ...] = ()  # the contact's, computed ones included (daemon/leads/tags.py)
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> MissedRow:
-        return cls(**{name: record[name] for name in RECORD_FIELDS})
+        values = {name: record[name] for name in RECORD_FIELDS}
+        values["tags"] = tuple(values["tags"] or ())
+        return cls(**values)
 
 
 @dataclass(frozen=True)

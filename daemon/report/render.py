@@ -104,6 +104,7 @@ def row_json(row: MissedRow, report: MissedReport) -> dict[str, Any]:
     values["waiting_since"] = iso(row.waiting_since, report) if row.waiting_since else None
     values["age_hours"] = report.age_hours(row)
     values["since_close"] = report.since_close(row)
+    values["tags"] = list(row.tags)
     return values
 
 
@@ -149,6 +150,8 @@ def _csv_value(value: object) -> object:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return csv_safe(", ".join(value))
     if isinstance(value, str):
         return csv_safe(value)
     return value
@@ -177,8 +180,9 @@ def _text_row(row: MissedRow, report: MissedReport) -> str:
         done += f"  [do not call: {row.do_not_call_reason}]"
     age = age_text(report.age_hours(row))
     night = "  [earlier]" if report.since_close(row) is False else ""
+    tags = f"  [{', '.join(row.tags)}]" if row.tags else ""
     return (f"  {who} {name} {calls} {when(row, report).ljust(26)} line {line}{source}{done}"
-            f"{'  ' + age if age else ''}{night}")
+            f"{'  ' + age if age else ''}{night}{tags}")
 
 
 def render_text(report: MissedReport) -> str:

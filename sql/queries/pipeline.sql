@@ -120,13 +120,40 @@ RETURNING contact_id;
 
 -- name: open_lead
 -- leads_one_open_per_contact makes this race-free: a second opener gets no row.
-INSERT INTO leads (contact_id, ad_source, line_number, opened_by_entry_id)
-VALUES ($1, $2, $3, $4)
+-- $5: the communication's own time; $6: the contact's previous lead.
+INSERT INTO leads (contact_id, ad_source, line_number, opened_by_entry_id, opened_at, last_activity_at,
+                   previous_lead_id)
+VALUES ($1, $2, $3, $4, COALESCE($5::timestamptz, now()), COALESCE($5::timestamptz, now()), $6)
 ON CONFLICT (contact_id) WHERE status = 'open' DO NOTHING
 RETURNING id;
 
 -- name: find_open_lead
 SELECT id FROM leads WHERE contact_id = $1 AND status = 'open';
+
+-- name: open_lead_for_update
+-- The contact's open lead, locked until commit, and whether it had gone stale
+-- by $2 (the new communication's time; NULL: now): no activity for $3 days.
+SELECT id, COALESCE(last_activity_at, opened_at) + make_interval(days => $3::int)
+           < COALESCE($2::timestamptz, now()) AS stale
+FROM leads WHERE contact_id = $1 AND status = 'open'
+FOR UPDATE;
+
+-- name: touch_lead
+-- Activity is the latest communication time seen (GREATEST skips NULLs), so
+-- out-of-order deliveries leave the same value.
+UPDATE leads SET last_activity_at = GREATEST(last_activity_at, COALESCE($2::timestamptz, now()))
+WHERE id = $1;
+
+-- name: archive_lead_stale
+-- Closed at the moment it went stale, whoever notices (this or `leads archive`):
+-- the same closed_at either way.
+UPDATE leads SET status = 'archived',
+                 closed_at = COALESCE(last_activity_at, opened_at) + make_interval(days => $2::int)
+WHERE id = $1 AND status = 'open';
+
+-- name: last_lead_of_contact
+-- Uses leads_contact_idx (migration 0004).
+SELECT id FROM leads WHERE contact_id = $1 ORDER BY id DESC LIMIT 1;
 
 -- name: upsert_communication
 -- The derived communication and what goes with it, in one statement:

@@ -31,7 +31,7 @@ WITH missed AS (
     FROM missed
     GROUP BY caller
 )
-SELECT p.caller AS phone, p.contact_id, ct.name AS contact_name,
+SELECT p.caller AS phone, p.contact_id, ct.name AS contact_name, ct.tags,
        mg.extension AS responsible_extension, mg.name AS responsible_name,
        p.missed_calls, p.first_missed_at, p.last_missed_at, p.line_number, p.ad_source,
        -- Reached after the last missed call; a hidden caller never is.

@@ -11,7 +11,7 @@ SELECT c.id, c.entry_id, c.direction, c.status, c.phone, c.phone_raw, c.contact_
        c.note, c.routed_to, c.route_result,
        ct.name AS contact_name, ct.tags, ct.ad_source AS contact_ad_source,
        rm.extension AS responsible_extension, rm.name AS responsible_name,
-       ol.id AS open_lead_id, ol.created_at AS open_lead_created_at,
+       ol.id AS open_lead_id, ol.opened_at AS open_lead_created_at,
        ol.ad_source AS open_lead_ad_source,
        CASE WHEN c.channel = 'call'
             THEN (SELECT extract(epoch FROM clock_timestamp() - max(i.received_at))::float8

@@ -115,8 +115,7 @@ function signOut(message) {
   state.token = null;
   clearTimeout(state.retryTimer);
   if (state.ws) { state.ws.onclose = null; state.ws.close(); state.ws = null; }
-  $("view-call").hidden = true;
-  $("view-missed").hidden = true;
+  for (const section of document.querySelectorAll("main > section[id^='view-']")) section.hidden = true;
   $("tabs").hidden = true;
   $("who").hidden = true;
   $("sign-in").hidden = false;
@@ -232,6 +231,7 @@ function showCard(card) {
   state.noteSynced = received;
 
   renderHistory(card.history);
+  document.dispatchEvent(new CustomEvent("callbridge:card", { detail: { card, isNewCall } }));
   document.title = card.phase === "ringing"
     ? `☎ ${$("caller-name").textContent} · callbridge` : "Экран менеджера · callbridge";
 }
@@ -377,10 +377,14 @@ async function callBack(phone, button) {
 // -- views ------------------------------------------------------------------------------
 function showView(view) {
   state.view = view;
-  $("view-call").hidden = view !== "call";
-  $("view-missed").hidden = view !== "missed";
+  // Other views hide; an add-on tab (base.js, analytics.js) shows its own section itself.
+  for (const section of document.querySelectorAll("main > section[id^='view-']")) {
+    if (section.id !== `view-${view}`) section.hidden = true;
+  }
+  if (view === "call" || view === "missed") $(`view-${view}`).hidden = false;
   for (const tab of document.querySelectorAll(".tab")) tab.classList.toggle("active", tab.dataset.view === view);
   if (view === "missed") loadMissed();
+  document.dispatchEvent(new CustomEvent("callbridge:view", { detail: view }));
 }
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -1,0 +1,75 @@
+"""One supervised mailbox task per ``email`` source, started with the daemon's other tasks.
+
+The settings name the mailbox (``[sources.<name>]`` with ``kind = "email"``);
+the task is ``mailbox:<name>`` in the daemon's TaskGroup, so it is cancelled
+(and its connection dropped) on shutdown. Each message is filed through the
+seam ``filer_for`` gives, and is durable before it leaves the folder.
+"""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+
+from config.settings import Settings
+from daemon.inquiries.imap import Endpoint
+from daemon.inquiries.mailbox import FileInquiry, MailboxConfig, MailboxPoller
+from daemon.inquiries.model import Inquiry
+from daemon.inquiries.submit import submit
+from daemon.keys import INTAKE, TASKS
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_DONE_FOLDER = "Processed"
+
+
+def mailbox_configs(settings: Settings) -> list[MailboxConfig]:
+    """A poller's configuration for each ``email`` source in the settings."""
+    own = tuple(a.strip().lower() for a in settings.agency_emails)
+    configs = []
+    for name, source in sorted(settings.sources.items()):
+        if source.kind != "email":
+            continue
+        username = source.username or ""
+        endpoint = Endpoint(
+            host=source.imap_host or "", port=source.imap_port, security=source.imap_security,
+            username=username, password=source.password.get_secret_value() if source.password else "",
+            timeout_s=source.imap_timeout_s,
+        )
+        # The mailbox's own address is the agency's too: mail from it is the agency writing.
+        mailbox_address = (username.lower(),) if "@" in username else ()
+        configs.append(MailboxConfig(
+            source=name, endpoint=endpoint, folder=source.folder,
+            done_folder=source.done_folder or DEFAULT_DONE_FOLDER, skipped_folder=source.skipped_folder,
+            own_addresses=own + mailbox_address, poll_interval_s=source.poll_interval_s,
+        ))
+    return configs
+
+
+def filer_for(app: web.Application, *, folder: str) -> FileInquiry:
+    """File through the intake, exactly as a web form's inquiry: the inquiry pipeline
+    (contact, lead, communication) in PostgreSQL, or the local spool while it is away.
+
+    ``StorageUnavailable`` (neither could keep it) and ``EventNotStorable``
+    propagate: the poller leaves the message in the folder and tries again later.
+    """
+
+    async def file(inquiry: Inquiry, raw: bytes) -> str:
+        return await submit(app[INTAKE], inquiry, path=f"imap/{folder}", raw=raw)
+
+    return file
+
+
+def start_mailboxes(app: web.Application, settings: Settings) -> list[str]:
+    """Start a ``mailbox:<source>`` task per e-mail source; returns the task names."""
+    names = []
+    for config in mailbox_configs(settings):
+        poller = MailboxPoller(config, filer_for(app, folder=config.folder))
+        name = f"mailbox:{config.source}"
+        # A factory: were the task ever to die, the group makes it again (daemon.tasks).
+        app[TASKS].start(name, poller.run_forever)
+        log.info("mailbox_task_started", source=config.source, host=config.endpoint.host,
+                 folder=config.folder, done_folder=config.done_folder)
+        names.append(name)
+    return names
+

@@ -1,0 +1,131 @@
+"""Channel analytics: per ad source, channel, line, manager or day, what the inquiries became.
+
+One query returns one row per inquiry in the window with what is known about
+it (its lead, whether it opened it, when the person was first answered); the
+figures are counted here, so that every group and the totals use the same
+definitions (README, «Аналитика»).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from daemon.leads.officetime import office_seconds, percentile
+from daemon.queries import q
+from daemon.repository import translated_errors
+from daemon.routing.policy import OfficeHours
+
+GROUPINGS = ("ad_source", "channel", "line", "manager", "day")
+FIELDS = ("inquiries", "contacts", "new_contacts", "leads_opened", "leads_joined", "calls", "missed",
+          "missed_share", "called_back_15m", "called_back_same_day", "first_answer_p50_s",
+          "first_answer_p90_s", "won", "lost", "lost_reasons", "open", "revenue")
+CALLED_BACK_S = 15 * 60
+
+
+@dataclass(frozen=True)
+class Analytics:
+    since: datetime
+    until: datetime
+    by: str
+    rows: list[dict[str, Any]]
+    totals: dict[str, Any]
+    timezone: str
+
+
+def _key(row: dict[str, Any], by: str, hours: OfficeHours) -> Any:
+    if by == "day":
+        return row["started_at"].astimezone(hours.tz).date().isoformat()
+    column = {"line": "line_number", "manager": "manager_extension"}.get(by, by)
+    return row[column]
+
+
+def figures(rows: list[dict[str, Any]], hours: OfficeHours) -> dict[str, Any]:
+    """Every figure of one group of inquiry rows (see the README for the definitions)."""
+    opened = {r["lead_id"]: r for r in rows if r["opened_lead"]}
+    touched = {r["lead_id"] for r in rows if r["lead_id"] is not None}
+    calls = [r for r in rows if r["channel"] == "call"]
+    missed = [r for r in calls if r["status"] == "missed"]
+    waits = [office_seconds(hours, r["started_at"], r["answered_at"] or r["reached_at"])
+             for r in rows if (r["answered_at"] or r["reached_at"]) is not None]
+    lost_reasons: dict[str, int] = {}
+    for lead in opened.values():
+        if lead["lead_status"] == "lost":
+            reason = lead["lead_reason"] or "—"
+            lost_reasons[reason] = lost_reasons.get(reason, 0) + 1
+    p50, p90 = percentile(waits, 0.5), percentile(waits, 0.9)
+    return {
+        "inquiries": len(rows),
+        "contacts": len({r["contact_id"] for r in rows if r["contact_id"] is not None}),
+        "new_contacts": len({r["contact_id"] for r in rows if r["new_contact"]}),
+        "leads_opened": len(opened),
+        "leads_joined": len(touched - set(opened)),
+        "calls": len(calls),
+        "missed": len(missed),
+        "missed_share": round(len(missed) / len(calls), 4) if calls else None,
+        "called_back_15m": sum(1 for r in missed if _reached_within(r, CALLED_BACK_S)),
+        "called_back_same_day": sum(1 for r in missed if _reached_same_day(r, hours)),
+        "first_answer_p50_s": None if p50 is None else round(p50, 1),
+        "first_answer_p90_s": None if p90 is None else round(p90, 1),
+        "won": sum(1 for r in opened.values() if r["lead_status"] == "won"),
+        "lost": sum(lost_reasons.values()),
+        "lost_reasons": dict(sorted(lost_reasons.items())),
+        "open": sum(1 for r in opened.values() if r["lead_status"] == "open"),
+        "revenue": float(sum((Decimal(r["lead_revenue"]) for r in opened.values()), Decimal(0))),
+    }
+
+
+def _reached_within(row: dict[str, Any], seconds: int) -> bool:
+    reached = row["reached_at"]
+    return reached is not None and (reached - row["ended_at"]).total_seconds() <= seconds
+
+
+def _reached_same_day(row: dict[str, Any], hours: OfficeHours) -> bool:
+    reached = row["reached_at"]
+    return reached is not None and (reached.astimezone(hours.tz).date()
+                                    == row["started_at"].astimezone(hours.tz).date())
+
+
+def _days(since: datetime, until: datetime, hours: OfficeHours) -> Iterable[str]:
+    day: date = since.astimezone(hours.tz).date()
+    last = (until - timedelta(microseconds=1)).astimezone(hours.tz).date()
+    while day <= last:
+        yield day.isoformat()
+        day += timedelta(days=1)
+
+
+def _order(item: tuple[Any, list[dict[str, Any]]]) -> tuple[Any, ...]:
+    key, rows = item
+    return (-len(rows), key is None, str(key or ""))
+
+
+def aggregate(rows: list[dict[str, Any]], *, since: datetime, until: datetime, by: str,
+              hours: OfficeHours) -> Analytics:
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    if by == "day":  # every day of the window, quiet ones too: the chart has no gaps
+        groups = {day: [] for day in _days(since, until, hours)}
+    for row in rows:
+        groups.setdefault(_key(row, by, hours), []).append(row)
+    items = sorted(groups.items()) if by == "day" else sorted(groups.items(), key=_order)
+    return Analytics(since=since, until=until, by=by, timezone=hours.tz.key,
+                     rows=[{"key": key, **figures(group, hours)} for key, group in items],
+                     totals=figures(rows, hours))
+
+
+async def analytics(pool: asyncpg.Pool, *, since: datetime, until: datetime, by: str,
+                    hours: OfficeHours) -> Analytics:
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
+    with translated_errors():
+        records = await pool.fetch(q("analytics_inquiries"), since, until)
+    return aggregate([dict(r) for r in records], since=since, until=until, by=by, hours=hours)
+
+
+def analytics_json(result: Analytics) -> dict[str, Any]:
+    return {"since": result.since.isoformat(), "until": result.until.isoformat(), "by": result.by,
+            "timezone": result.timezone, "rows": result.rows, "totals": result.totals}

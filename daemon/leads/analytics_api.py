@@ -1,0 +1,89 @@
+"""``GET /api/analytics`` (the table, any format) and ``GET /api/analytics/charts`` (its two SVGs)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from config.settings import Settings
+from daemon.errors import StorageUnavailable
+from daemon.keys import RELOADER, REPOSITORY
+from daemon.leads.analytics import GROUPINGS, analytics, analytics_json
+from daemon.leads.charts import bars, daily
+from daemon.leads.render import (
+    ANALYTICS_FORMATS,
+    CONTENT_TYPES,
+    render_csv,
+    render_html,
+    render_text,
+)
+from daemon.report.window import WindowError, parse_time
+from daemon.routing.policy import OfficeHours
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 732  # two years: one query, counted in memory
+
+
+def window(since: str | None, until: str | None, settings: Settings) -> tuple[datetime, datetime]:
+    """The asked window (office time when no offset is given); default the last 30 days. WindowError."""
+    end = parse_time(until, settings.tz, name="until") if until else datetime.now(UTC)
+    start = parse_time(since, settings.tz, name="since") if since else end - timedelta(days=DEFAULT_DAYS)
+    if end <= start:
+        raise WindowError("until must be after since")
+    if end - start > timedelta(days=MAX_DAYS):
+        raise WindowError(f"the window may span at most {MAX_DAYS} days")
+    return start, end
+
+
+def _error(status: int, problem: str) -> web.Response:
+    return web.json_response({"error": problem}, status=status)
+
+
+async def table(request: web.Request) -> web.Response:
+    settings = request.app[RELOADER].current
+    by, fmt = request.query.get("by", "ad_source"), request.query.get("format", "json")
+    if by not in GROUPINGS:
+        return _error(400, f"by must be one of {', '.join(GROUPINGS)}")
+    if fmt not in ANALYTICS_FORMATS:
+        return _error(400, f"format must be one of {', '.join(ANALYTICS_FORMATS)}")
+    try:
+        since, until = window(request.query.get("since"), request.query.get("until"), settings)
+        hours = OfficeHours.from_settings(settings)
+        result = await analytics(request.app[REPOSITORY].pool, since=since, until=until, by=by, hours=hours)
+        days = None
+        if fmt == "html":
+            days = (await analytics(request.app[REPOSITORY].pool, since=since, until=until, by="day",
+                                    hours=hours)).rows
+    except WindowError as exc:
+        return _error(400, str(exc))
+    except StorageUnavailable:
+        return _error(503, "storage unavailable, retry later")
+    if fmt == "json":
+        return web.json_response(analytics_json(result))
+    text = {"csv": render_csv, "text": render_text}.get(fmt, lambda r: render_html(r, daily_rows=days))(result)
+    return web.Response(text=text, content_type=CONTENT_TYPES[fmt], charset="utf-8")
+
+
+async def charts(request: web.Request) -> web.Response:
+    """The «Аналитика» tab's two charts as SVG text: per ad source, and per day."""
+    settings = request.app[RELOADER].current
+    try:
+        since, until = window(request.query.get("since"), request.query.get("until"), settings)
+        hours = OfficeHours.from_settings(settings)
+        pool = request.app[REPOSITORY].pool
+        per_source = await analytics(pool, since=since, until=until, by="ad_source", hours=hours)
+        per_day = await analytics(pool, since=since, until=until, by="day", hours=hours)
+    except WindowError as exc:
+        return _error(400, str(exc))
+    except StorageUnavailable:
+        return _error(503, "storage unavailable, retry later")
+    return web.json_response({
+        "ad_source": bars(per_source.rows, title="Обращения и пропущенные по рекламе"),
+        "daily": daily(per_day.rows, title="Обращения по дням и доля пропущенных"),
+    })
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/analytics", table)
+    app.router.add_get("/api/analytics/charts", charts)

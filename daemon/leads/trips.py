@@ -1,0 +1,195 @@
+"""``callbridge import trips FILE``: bookings from the booking system, keyed by order number.
+
+A re-import updates (never duplicates); the buyer is found by phone or e-mail
+(an unknown buyer becomes a contact); a booking made while the buyer's lead
+was open wins that lead. The file is read by the shared spreadsheet reader
+(daemon/sheets: .xlsx, .xls, .ods, .csv, headers found by alias).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, tzinfo
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+
+from config.settings import Settings
+from daemon.contacts.identifiers import Identifier, parse_identifier
+from daemon.leads.tripvalues import map_status, parse_amount, parse_date
+from daemon.queries import q
+from daemon.repository import translated_errors
+from daemon.sheets import read_table
+
+ALIASES = {
+    "order": ("Номер заявки", "№ заявки", "Заявка", "Номер брони", "Номер", "Order", "Order number"),
+    "name": ("Клиент", "ФИО", "Покупатель", "Заказчик", "Турист", "Name", "Client"),
+    "phones": ("Телефон", "Телефоны", "Моб. телефон", "Мобильный", "Phone"),
+    "email": ("E-mail", "Email", "Эл. почта", "Почта", "Mail"),
+    "starts": ("Дата начала", "Вылет", "Дата вылета", "Начало тура", "Заезд", "Start"),
+    "ends": ("Дата окончания", "Возвращение", "Дата возвращения", "Окончание тура", "Выезд", "End"),
+    "amount": ("Сумма", "Стоимость", "Цена", "Сумма заявки", "Amount", "Price"),
+    "status": ("Статус", "Оплата", "Статус оплаты", "Статус заявки", "Status"),
+    "manager": ("Менеджер", "Manager"),
+    "booked": ("Дата заявки", "Дата создания", "Создана", "Дата бронирования", "Booked", "Created"),
+}
+
+
+@dataclass(frozen=True)
+class Booking:
+    row: int
+    order: str
+    name: str | None
+    identifiers: tuple[Identifier, ...]
+    status: str
+    status_raw: str
+    amount: Decimal | None
+    starts: date | None
+    ends: date | None
+    manager: str | None
+    booked_at: datetime
+
+
+@dataclass
+class TripsReport:
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    contacts_created: int = 0
+    leads_won: int = 0
+    without_buyer: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    unknown_statuses: dict[str, int] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        out = [(f"trips: {self.rows} rows, {self.inserted} new, {self.updated} updated, "
+                f"{len(self.rejected)} rejected; {self.contacts_created} buyers became contacts; "
+                f"{self.leads_won} leads won")]
+        if self.without_buyer:
+            out.append(f"  {self.without_buyer} bookings name no phone or e-mail: stored without a contact")
+        for status, count in sorted(self.unknown_statuses.items()):
+            out.append(f"  status {status!r} ({count} rows) is not in trip_statuses: stored as pending")
+        out += [f"  row {row}: {reason}" for row, reason in self.rejected]
+        return out
+
+
+def parse_booking(number: int, values: Mapping[str, str], *, statuses: Mapping[str, str], region: str,
+                  now: datetime, tz: tzinfo) -> Booking:
+    """One row as a Booking; ValueError names what is wrong. An unknown status is pending."""
+    order = values.get("order", "").strip()
+    if not order:
+        raise ValueError("no order number")
+    found = []
+    for line in values.get("phones", "").replace(";", "\n").replace(",", "\n").splitlines():
+        ident = parse_identifier("phone", line, region=region)
+        if isinstance(ident, Identifier):
+            found.append(ident)
+    email = parse_identifier("email", values.get("email", ""), region=region)
+    if isinstance(email, Identifier):
+        found.append(email)
+    raw_status = values.get("status", "").strip()
+    booked = parse_date(values.get("booked", ""))
+    return Booking(
+        row=number, order=order, name=values.get("name", "").strip() or None,
+        identifiers=tuple(dict.fromkeys(found)),
+        status=map_status(raw_status, statuses) or "pending", status_raw=raw_status,
+        amount=parse_amount(values.get("amount", "")),
+        starts=parse_date(values.get("starts", "")), ends=parse_date(values.get("ends", "")),
+        manager=values.get("manager", "").strip() or None,
+        booked_at=now if booked is None else datetime.combine(booked, time(12), tzinfo=tz),
+    )
+
+
+def parse_rows(rows: Iterable[tuple[int, Mapping[str, str]]], settings: Settings, report: TripsReport,
+               *, now: datetime) -> list[Booking]:
+    """Every good row (the last of repeated order numbers wins); the rest go to ``report.rejected``."""
+    bookings: dict[str, Booking] = {}
+    for number, values in rows:
+        report.rows += 1
+        try:
+            booking = parse_booking(number, values, statuses=settings.trip_statuses,
+                                    region=settings.default_region, now=now, tz=settings.tz)
+        except ValueError as exc:
+            report.rejected.append((number, str(exc)))
+            continue
+        if booking.status_raw and map_status(booking.status_raw, settings.trip_statuses) is None:
+            report.unknown_statuses[booking.status_raw] = report.unknown_statuses.get(booking.status_raw, 0) + 1
+        bookings.pop(booking.order, None)
+        bookings[booking.order] = booking
+    return list(bookings.values())
+
+
+async def store_bookings(pool: asyncpg.Pool, bookings: list[Booking], report: TripsReport, *,
+                         booked_dates: bool) -> None:
+    """Buyers found or made, trips upserted in one statement, leads won in another; one transaction."""
+    if not bookings:
+        return
+    with translated_errors():
+        async with pool.acquire() as conn, conn.transaction():
+            buyers = await _buyers(conn, bookings, report)
+            result = await conn.fetch(q("trips_upsert"), [b.order for b in bookings],
+                                      [buyers.get(b.order) for b in bookings], [b.status for b in bookings],
+                                      [b.status_raw for b in bookings], [b.amount for b in bookings],
+                                      [b.starts for b in bookings], [b.ends for b in bookings],
+                                      [b.manager for b in bookings], [b.booked_at for b in bookings],
+                                      booked_dates)
+            report.inserted += sum(1 for r in result if r["inserted"])
+            report.updated += sum(1 for r in result if not r["inserted"])
+            won = await conn.fetch(q("trips_win_leads"), [b.order for b in bookings])
+            report.leads_won += len({r["lead_id"] for r in won})
+
+
+async def _buyers(conn: asyncpg.Connection, bookings: list[Booking], report: TripsReport) -> dict[str, int]:
+    """order -> contact id: the holder of the booking's first known identifier, or a new contact."""
+    idents = sorted({i for b in bookings for i in b.identifiers}, key=lambda i: (i.kind, i.value))
+    rows = await conn.fetch(q("trips_contacts_by_identifiers"), [i.kind for i in idents],
+                            [i.value for i in idents])
+    holder = {Identifier(r["kind"], r["value"]): r["contact_id"] for r in rows}
+    unknown = [b for b in bookings if b.identifiers and not any(i in holder for i in b.identifiers)]
+    # The calls' pipeline makes contacts under a per-phone lock: take the same, in one order.
+    for phone in sorted({i.value for b in unknown for i in b.identifiers if i.kind == "phone"}):
+        await conn.execute(q("lock_key"), f"phone:{phone}")
+    for booking in unknown:
+        known = [holder[i] for i in booking.identifiers if i in holder]
+        if not known:
+            known = [await conn.fetchval(q("contact_id_by_identifier"), i.kind, i.value)
+                     for i in booking.identifiers]
+            known = [k for k in known if k is not None]
+        if known:
+            contact_id = known[0]
+        else:
+            contact_id = await conn.fetchval(q("insert_contact"), booking.name, None, [])
+            report.contacts_created += 1
+        for ident in booking.identifiers:
+            owner = await conn.fetchval(q("add_identifier"), ident.kind, ident.value, contact_id)
+            holder.setdefault(ident, owner if owner is not None else contact_id)
+    out = {}
+    for booking in bookings:
+        found = [holder[i] for i in booking.identifiers if i in holder]
+        if found:
+            out[booking.order] = found[0]
+        else:
+            report.without_buyer += 1
+    return out
+
+
+async def import_trips(pool: asyncpg.Pool, path: Path, settings: Settings, *, sheet: str | None = None,
+                       now: datetime | None = None) -> TripsReport:
+    """Read the export with the shared reader (daemon/sheets) and store its bookings; SheetError, ValueError."""
+    now = now or datetime.now(UTC)
+    report = TripsReport()
+    with read_table(path, ALIASES, sheet=sheet) as table:
+        fields = set(table.columns)
+        bookings = _bookings(path, fields, ((r.number, r.values) for r in table.rows), settings, report, now=now)
+    await store_bookings(pool, bookings, report, booked_dates="booked" in fields)
+    return report
+
+
+def _bookings(path: Path, fields: set[str], rows: Iterable[tuple[int, Mapping[str, str]]], settings: Settings,
+              report: TripsReport, *, now: datetime) -> list[Booking]:
+    if "order" not in fields:
+        raise ValueError(f"{path}: no order number column (one of {', '.join(ALIASES['order'])})")
+    return parse_rows(rows, settings, report, now=now)
+

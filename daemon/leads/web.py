@@ -1,0 +1,12 @@
+"""Every route of daemon/leads, registered with one call from daemon/app.py."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from daemon.leads import analytics_api, api
+
+
+def add_routes(app: web.Application) -> None:
+    api.add_routes(app)
+    analytics_api.add_routes(app)

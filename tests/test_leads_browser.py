@@ -1,0 +1,96 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_ui_browser are parameters here)
+"""The lead pieces of the manager's screen in a real browser: «Закрыть лид» on the card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from daemon.keys import REPOSITORY
+from daemon.repository import Repository
+from tests.conftest import API_TOKEN, auth
+from tests.leadkit import post_week
+from tests.screenkit import moved
+from tests.test_leads_analytics import close_week_leads
+from tests.test_ui_browser import (  # noqa: F401
+    LAPTOP,
+    WAIT_MS,
+    _replay,
+    _screenshot_paths,
+    browser,
+    daemon,
+    fake_pbx,
+)
+
+pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")
+
+
+async def _signed_in(daemon: TestClient, browser: Any, extension: str = "105",
+                     viewport: dict[str, int] = LAPTOP) -> Any:
+    page = await browser.new_page(viewport=viewport, locale="ru-RU")
+    page.set_default_timeout(WAIT_MS)
+    await page.goto(str(daemon.make_url("/ui/")))
+    await page.fill("#token", API_TOKEN)
+    await page.fill("#extension", extension)
+    await page.click("#sign-in-form button[type=submit]")
+    await page.wait_for_selector("#conn.up")
+    return page
+
+
+@pytest.mark.timeout(60)
+async def test_manager_closes_the_callers_lead_as_lost_with_a_reason(
+        daemon: TestClient, browser: Any) -> None:
+    page = await _signed_in(daemon, browser)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    call = moved("answered_incoming.json", suffix="-lc", ago_s=95)
+    await _replay(daemon, call[:4])
+    await page.wait_for_selector("#phase.answered")
+    await page.wait_for_selector("#lead-close-form:not([hidden])")
+    await page.wait_for_selector("#lead-reason option[value='Переезд']", state="attached")
+    await page.click("#lead-lost")  # no reason chosen yet
+    assert "Выберите причину" in await page.inner_text("#lead-close-status")
+    await page.select_option("#lead-reason", "Переезд")
+    await page.click("#lead-lost")
+    await page.wait_for_selector("#lead-close-status.ok")
+    contact = await (await daemon.get("/api/contacts/lookup", params={"phone": "+79161234567"},
+                                      headers=auth())).json()
+    leads = await (await daemon.get("/api/leads", params={"contact_id": contact["id"]}, headers=auth())).json()
+    assert [(lead["status"], lead["reason"]) for lead in leads] == [("lost", "Переезд")]
+    assert errors == []
+
+
+@pytest.mark.timeout(90)
+async def test_analytics_tab_shows_the_table_and_both_charts(
+        daemon: TestClient, browser: Any, tmp_path: Path) -> None:
+    entries = await post_week(daemon)
+    await close_week_leads(daemon, Repository(daemon.app[REPOSITORY].pool), entries)
+    page = await _signed_in(daemon, browser, viewport={"width": 1600, "height": 720})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.click(".tab[data-view=analytics]")
+    await page.wait_for_selector("#analytics-status:has-text('Обращений: 0')")  # the last 30 days: quiet
+    assert await page.input_value("#analytics-until") != ""
+    await page.fill("#analytics-since", "2025-03-03")
+    await page.fill("#analytics-until", "2025-03-07")
+    await page.click("#analytics-form button[type=submit]")
+    await page.wait_for_selector("#analytics-status:has-text('Обращений: 8')")
+    rows = page.locator("table.analytics tbody tr")
+    assert await rows.count() == 4  # Яндекс.Директ, Avito, (нет), Итого
+    assert (await rows.nth(0).locator("th").inner_text()) == "Яндекс.Директ"
+    assert (await rows.nth(3).locator("td").nth(0).inner_text()) == "8"
+    assert await page.locator("#analytics-charts svg").count() == 2
+    assert await page.locator("#analytics-charts g.bar").count() == 3
+    assert await page.locator("#analytics-charts rect.day").count() == 5
+    assert await page.locator("#analytics-charts polyline.missed-share").count() == 1
+    assert await page.is_hidden("#view-call") and await page.is_hidden("#view-missed")
+    shot = await page.screenshot(full_page=True, animations="disabled")
+    for path in _screenshot_paths(tmp_path, "analytics.png"):
+        path.write_bytes(shot)
+    await page.select_option("#analytics-by", "day")
+    await page.click("#analytics-form button[type=submit]")
+    await page.wait_for_selector("table.analytics tbody th:has-text('2025-03-05')")
+    assert errors == []
