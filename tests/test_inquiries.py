@@ -338,3 +338,21 @@ async def test_a_long_jivo_chat_is_filed_whole(app_client: TestClient, repo: Rep
     resp = await app_client.post(f"/inquiries/jivo-chat?token={secret}", data=io.BytesIO(too_big),
                                  headers={"Content-Type": "application/json"})
     assert resp.status == 413
+
+
+async def test_a_chat_after_a_quiet_lead_opens_a_new_lead_naming_the_old_one(
+        app_client: TestClient, repo: Repository) -> None:
+    """Issue 12 for messages: judged by the sender's own times (Telegram's ``date``), a chat 40
+    days after the lead went quiet opens a new lead with previous_lead_id; one 10 days after
+    that joins it."""
+    day = 86_400
+    start = 1_764_000_000
+    for message_id, date in ((1, start), (2, start + 40 * day), (3, start + 50 * day)):
+        status = await post_tg(app_client, tg_update(message_id, date=date, text="Мой номер +7 999 555-44-33"))
+        assert status == 200
+    contact = await contact_by(repo, "phone", "+79995554433")
+    leads = await repo.pool.fetch("SELECT id, status, previous_lead_id FROM leads WHERE contact_id = $1"
+                                  " ORDER BY id", contact)
+    assert [(r["status"], r["previous_lead_id"]) for r in leads] == [("archived", None), ("open", leads[0]["id"])]
+    comms = await repo.pool.fetch("SELECT lead_id FROM communications WHERE source = 'tg-bot' ORDER BY started_at")
+    assert [c["lead_id"] for c in comms] == [leads[0]["id"], leads[1]["id"], leads[1]["id"]]

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import asyncpg
 
+from bench.suite import report
 from bench.suite.__main__ import ADMIN_URL, KEYS
 from bench.suite.calls import CallMaker, requests
 from bench.suite.contacts import load_base
@@ -159,16 +160,6 @@ def _table(results: dict[float, dict[str, list[dict]]], seconds: float, rounds: 
     return lines
 
 
-def write_section(path: Path, text: str) -> None:
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start, end = current.find(BEGIN), current.find(END)
-    if start >= 0 and end > start:
-        current = current[:start] + text.rstrip("\n") + current[end + len(END):]
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    path.write_text(current, encoding="utf-8")
-
-
 async def run(args: argparse.Namespace) -> int:
     configure_logging(level="warning", fmt="json")
     tag = f"{os.getpid()}"
@@ -213,7 +204,7 @@ async def run(args: argparse.Namespace) -> int:
                    f"Run: {machine['date']}; {machine['cpus']}, {machine['memory']}; {machine['postgresql']}; "
                    f"load before: {machine['load_before']}. {CONTACTS:,} contacts in each database.", "",
                    *table, "", END]
-        write_section(REPO_ROOT / "docs" / "BENCHMARKS.md", "\n".join(section) + "\n")
+        report.write(REPO_ROOT / "docs" / "BENCHMARKS.md", "\n".join(section) + "\n", begin=BEGIN, end_marker=END)
     return 0
 
 

@@ -224,12 +224,12 @@ def section(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(path: Path, text: str) -> None:
-    """Replace this suite's section (or append it); a new file starts with a Machine section."""
+def write(path: Path, text: str, *, begin: str = BEGIN, end_marker: str = END) -> None:
+    """Replace a section between its markers (or append it); a new file starts with a Machine section."""
     current = path.read_text(encoding="utf-8") if path.exists() else HEADER
-    start, end = current.find(BEGIN), current.find(END)
+    start, end = current.find(begin), current.find(end_marker)
     if start >= 0 and end > start:
-        current = current[:start] + text.rstrip("\n") + current[end + len(END):]
+        current = current[:start] + text.rstrip("\n") + current[end + len(end_marker):]
     else:
         current = current.rstrip("\n") + "\n\n" + text
     path.write_text(current, encoding="utf-8")
