@@ -19,7 +19,7 @@ from daemon.contacts import routes as contacts_api
 from daemon.dbconnect import CONNECT_TASK, background_connect, database_context
 from daemon.domain import Envelope
 from daemon.inquiries import api as inquiries_api
-from daemon.inquiries.mail_tasks import start_mailboxes
+from daemon.inquiries.mail_tasks import reload_mailboxes, start_mailboxes
 from daemon.keys import INTAKE, METRICS, RELOADER, REPOSITORY, SETTINGS, SPOOL, TASKS
 from daemon.leads import web as leads_web
 from daemon.metrics import Metrics
@@ -106,6 +106,7 @@ def _background_tasks(database_url: str, *, apply_migrations: bool):
             tasks.start(CONNECT_TASK, background_connect(app, database_url, apply_migrations=apply_migrations))
         tasks.start("spool-replayer", lambda: intake.replay_forever(repo.ping))
         start_mailboxes(app, app[SETTINGS])  # one "mailbox:<source>" task per e-mail source
+        app[RELOADER].subscribe(lambda old, new: reload_mailboxes(app, old, new))
         yield
         await tasks.stop()
 

@@ -143,6 +143,19 @@ class TaskGroup:
             return
         self._launch(record, coro)
 
+    async def cancel(self, name: str) -> None:
+        """Stop the task ``name`` for good (a reload took its reason away); a no-op when absent."""
+        record = self._records.pop(name, None)
+        if record is None:
+            return
+        if record.restart_handle is not None:
+            record.restart_handle.cancel()
+        if record.task is not None and not record.task.done():
+            record.task.cancel()
+            _, pending = await asyncio.wait({record.task}, timeout=CANCEL_TIMEOUT_S)
+            if pending:
+                log.warning("task_did_not_stop", task=name)
+
     # -- what /health and /metrics show --------------------------------------------
     @property
     def names(self) -> list[str]:

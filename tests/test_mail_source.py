@@ -169,3 +169,27 @@ async def test_a_known_caller_on_four_channels_is_one_contact_with_one_lead(
     assert [c["channel"] for c in comms] == ["call", "web_form", "telegram", "email"]
     assert {c["lead_id"] for c in comms} == {leads[0]["id"]}
     assert await pool.fetchval(active) == people_before  # the chat's own contact was absorbed
+
+
+async def test_a_reload_starts_stops_and_restarts_mailbox_tasks(
+        db_url: str, tmp_path: Path, dovecot: Dovecot, pool) -> None:  # type: ignore[no-untyped-def]
+    """SIGHUP's reload applies to e-mail sources like the other rules: a source taken out of the
+    settings stops its task, one put back starts it, and a changed one reads with its new folder."""
+    from daemon.keys import RELOADER
+
+    account = dovecot.add_account()
+    settings = mail_settings(db_url, tmp_path / "state", dovecot, account)
+    without = settings.model_copy(update={"sources": {}})
+    moved_done = settings.model_copy(update={"sources": {
+        "mail": settings.sources["mail"].model_copy(update={"done_folder": "Обработано"})}})
+    app = build_app(settings, database_url=db_url, apply_migrations=False)
+    async with TestClient(TestServer(app)):
+        tasks, reloader = app[TASKS], app[RELOADER]
+        assert "mailbox:mail" in tasks.names
+        assert (await reloader.reload(lambda: without)).ok
+        assert "mailbox:mail" not in tasks.names
+        assert (await reloader.reload(lambda: moved_done)).ok
+        assert "mailbox:mail" in tasks.names
+        await append(dovecot, account, [example("email_plain_encoded_subject")[0]])
+        await _wait_until_taken(dovecot, account)
+        assert len(await messages_in(dovecot, account, "Обработано")) == 1

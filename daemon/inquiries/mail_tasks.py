@@ -62,14 +62,28 @@ def filer_for(app: web.Application, *, folder: str) -> FileInquiry:
 
 def start_mailboxes(app: web.Application, settings: Settings) -> list[str]:
     """Start a ``mailbox:<source>`` task per e-mail source; returns the task names."""
-    names = []
-    for config in mailbox_configs(settings):
-        poller = MailboxPoller(config, filer_for(app, folder=config.folder))
-        name = f"mailbox:{config.source}"
-        # A factory: were the task ever to die, the group makes it again (daemon.tasks).
-        app[TASKS].start(name, poller.run_forever)
-        log.info("mailbox_task_started", source=config.source, host=config.endpoint.host,
-                 folder=config.folder, done_folder=config.done_folder)
-        names.append(name)
-    return names
+    return [_start(app, config) for config in mailbox_configs(settings)]
 
+
+def _start(app: web.Application, config: MailboxConfig) -> str:
+    poller = MailboxPoller(config, filer_for(app, folder=config.folder))
+    name = f"mailbox:{config.source}"
+    # A factory: were the task ever to die, the group makes it again (daemon.tasks).
+    app[TASKS].start(name, poller.run_forever)
+    log.info("mailbox_task_started", source=config.source, host=config.endpoint.host,
+             folder=config.folder, done_folder=config.done_folder)
+    return name
+
+
+async def reload_mailboxes(app: web.Application, old: Settings, new: Settings) -> None:
+    """SIGHUP: a mailbox added, removed or changed in the settings is started, stopped or
+    restarted with its new settings; the others keep their connection."""
+    before = {c.source: c for c in mailbox_configs(old)}
+    after = {c.source: c for c in mailbox_configs(new)}
+    for source, config in before.items():
+        if after.get(source) != config:
+            await app[TASKS].cancel(f"mailbox:{source}")
+            log.info("mailbox_task_stopped", source=source, reason="settings reloaded")
+    for source, config in after.items():
+        if before.get(source) != config:
+            _start(app, config)
