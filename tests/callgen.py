@@ -52,22 +52,26 @@ def _is_customer_number(value: object) -> bool:
     return isinstance(value, str) and len(value) == 11 and value.startswith("79") and value.isdigit()
 
 
-def _rewrite(value: Any, *, suffix: str, numbers: dict[str, str], next_number) -> Any:  # type: ignore[no-untyped-def]
+KEEP = object()  # rewrite(): "no new value for this field; walk into it"
+
+
+def rewrite(value: Any, replace: Callable[[str, Any], Any]) -> Any:
+    """A copy of a PBX payload in which ``replace(key, item)`` gives each field's new value,
+    or KEEP to keep the field and walk into it."""
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            if key in ID_FIELDS and isinstance(item, str) and item:
-                out[key] = item + suffix
-            elif key == "number" and _is_customer_number(item):
-                if item not in numbers:
-                    numbers[item] = next_number()
-                out[key] = numbers[item]
-            else:
-                out[key] = _rewrite(item, suffix=suffix, numbers=numbers, next_number=next_number)
+            new = replace(key, item)
+            out[key] = rewrite(item, replace) if new is KEEP else new
         return out
     if isinstance(value, list):
-        return [_rewrite(v, suffix=suffix, numbers=numbers, next_number=next_number) for v in value]
+        return [rewrite(v, replace) for v in value]
     return value
+
+
+def suffixed_id(key: str, item: Any, suffix: str) -> Any:
+    """The id ``item`` made unique by ``suffix`` when ``key`` names an id field; else KEEP."""
+    return item + suffix if key in ID_FIELDS and isinstance(item, str) and item else KEEP
 
 
 def generate_calls(count: int, *, seed: int = 5) -> list[list[Step]]:
@@ -83,10 +87,15 @@ def generate_calls(count: int, *, seed: int = 5) -> list[list[Step]]:
         template = steps(TEMPLATES[n % len(TEMPLATES)])
         numbers: dict[str, str] = {}
         suffix = f"~s{seed}c{n:04d}"
-        calls.append([
-            Step(s.path, _rewrite(copy.deepcopy(s.json), suffix=suffix, numbers=numbers, next_number=next_number))
-            for s in template
-        ])
+
+        def replace(key: str, item: Any, suffix: str = suffix, numbers: dict[str, str] = numbers) -> Any:
+            if key == "number" and _is_customer_number(item):
+                if item not in numbers:
+                    numbers[item] = next_number()
+                return numbers[item]
+            return suffixed_id(key, item, suffix)
+
+        calls.append([Step(s.path, rewrite(s.json, replace)) for s in template])
     return calls
 
 

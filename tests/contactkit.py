@@ -3,14 +3,13 @@ pipeline, and whole-database snapshots to compare table by table."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from daemon.importer import import_contacts
 from daemon.repository import Repository
-from tests.callgen import _rewrite
+from tests.callgen import _is_customer_number, rewrite, suffixed_id
 from tests.conftest import FIXTURES, auth
 from tests.scenarios import Step, replay, steps
 
@@ -36,9 +35,10 @@ def calls_from(number: str, tag: str, templates: tuple[str, ...] = ("answered_in
     7XXXXXXXXXX) and every call/entry id made unique by ``tag``."""
     out = []
     for n, name in enumerate(templates):
-        numbers: dict[str, str] = {}
-        out += [Step(s.path, _rewrite(copy.deepcopy(s.json), suffix=f"~{tag}{n}", numbers=numbers,
-                                      next_number=lambda: number)) for s in steps(name)]
+        def replace(key: str, item: Any, suffix: str = f"~{tag}{n}") -> Any:
+            return number if key == "number" and _is_customer_number(item) else suffixed_id(key, item, suffix)
+
+        out += [Step(s.path, rewrite(s.json, replace)) for s in steps(name)]
     return out
 
 

@@ -7,13 +7,12 @@ call starts at ``at``. Posted through the real signed webhook.
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.callgen import ID_FIELDS, _is_customer_number
+from tests.callgen import _is_customer_number, rewrite, suffixed_id
 from tests.scenarios import Step, replay, steps
 
 TIME_FIELDS = frozenset({"timestamp", "create_time", "forward_time", "talk_time", "end_time"})
@@ -26,33 +25,22 @@ def _first_time(items: list[Step]) -> int:
     return min(int(s.json[f]) for s in items for f in ("timestamp", "create_time") if s.json.get(f))
 
 
-def _rewrite(value: Any, *, suffix: str, number: str, shift: int, line: str) -> Any:
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if key in ID_FIELDS and isinstance(item, str) and item:
-                out[key] = item + suffix
-            elif key == "number" and _is_customer_number(item):
-                out[key] = number
-            elif key in ("number", "line_number") and item == TEMPLATE_LINE:
-                out[key] = line
-            elif key in TIME_FIELDS and isinstance(item, int) and item:
-                out[key] = item + shift
-            else:
-                out[key] = _rewrite(item, suffix=suffix, number=number, shift=shift, line=line)
-        return out
-    if isinstance(value, list):
-        return [_rewrite(v, suffix=suffix, number=number, shift=shift, line=line) for v in value]
-    return value
-
-
 def call_at(template: str, *, name: str, number: str, at: datetime, line: str = "yandex") -> list[Step]:
     """The ``template`` call made unique by ``name``, from/to ``number``, starting at ``at``."""
     items = steps(template)
     shift = int(at.timestamp()) - _first_time(items)
-    return [Step(s.path, _rewrite(copy.deepcopy(s.json), suffix=f"~{name}", number=number, shift=shift,
-                                  line=LINES.get(line, line)))
-            for s in items]
+    line_number = LINES.get(line, line)
+
+    def replace(key: str, item: Any) -> Any:
+        if key == "number" and _is_customer_number(item):
+            return number
+        if key in ("number", "line_number") and item == TEMPLATE_LINE:
+            return line_number
+        if key in TIME_FIELDS and isinstance(item, int) and item:
+            return item + shift
+        return suffixed_id(key, item, f"~{name}")
+
+    return [Step(s.path, rewrite(s.json, replace)) for s in items]
 
 
 def entry_id_of(items: list[Step]) -> str:
