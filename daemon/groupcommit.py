@@ -6,16 +6,19 @@ between them. Here one writer takes every waiting event (up to ``max_batch``)
 and writes them in one transaction; each waiter is answered only after the
 COMMIT that holds its event, so "200 means durable" is unchanged.
 
-Inside the transaction:
+Inside the transaction (``Pipeline.write``), two round trips between BEGIN and
+COMMIT whatever the batch holds (migration 0013):
 
-- Every call's lock (``entry:<entry_id>``, the same advisory lock a single
-  ``Pipeline.apply`` takes) is taken first, sorted by key (in SQL, as
-  retention, merges and imports sort theirs), in the same statement that then
-  puts all inbox rows in; every changed call's events come back with one more;
-  then the phone locks of the new callers, again all at once and sorted; then
-  each call's links and row. Every batch takes calls before phones, each in one
-  order, so batches (in one daemon or two, three writers each) never wait for
-  each other in a cycle.
+- ``callbridge_ingest``: every call's lock (``entry:<entry_id>``, the same
+  advisory lock a single ``Pipeline.apply`` takes) and every conversation's,
+  sorted by key (in SQL, as retention, merges and imports sort theirs); then
+  all inbox rows; then every changed call's events and links.
+- ``callbridge_store_calls``, once Python has derived the calls: the phone
+  locks of the new callers, again all at once and sorted; then each call's
+  contact, lead, managers and row. Every batch takes calls before phones, each
+  in one order, so batches (in one daemon or two) never wait for each other in
+  a cycle; and within a daemon each writer has its own calls (its lane), so
+  its batches never wait for each other's call locks at all.
 - That fast path has no savepoints: they cost two round trips per call, and a
   batch is bound by its round trips (bench/spool: ~100 events/s with them,
   ~650 without on a loaded machine). Any error rolls the batch back, and it is
@@ -40,6 +43,7 @@ quarter of each batch, so a backlog drains while new events keep coming.
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,10 +51,10 @@ from typing import Any
 
 import structlog
 
-from daemon.domain import CALL_EVENTS, Envelope, InquiryReceived
+from daemon.domain import Envelope
 from daemon.errors import StorageUnavailable
 from daemon.inquiries.pipeline import lock_key_of
-from daemon.pipeline import CALL_EVENT_KINDS, Outcome, Pipeline
+from daemon.pipeline import Outcome, Pipeline
 from daemon.repository import Tx
 
 log = structlog.get_logger(__name__)
@@ -58,9 +62,9 @@ log = structlog.get_logger(__name__)
 # More savepoints than this in one transaction overflow PostgreSQL's per-backend
 # subtransaction cache, which slows every other session's snapshots.
 MAX_BATCH = 64
-# Batches in flight at once, each on its own connection. Most of a batch's time is
-# round trips (waiting), so a second and third batch fill that wait; their call
-# locks are taken in one order, so they never deadlock over calls.
+# Batches in flight at once, each on its own connection and each for its own share
+# of the calls (its lane). Most of a batch's time is round trips (waiting), so a
+# second and third batch fill that wait.
 WRITERS = 3
 RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
 ATTEMPTS = 3
@@ -83,16 +87,30 @@ def retryable(exc: BaseException) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) in RETRY_SQLSTATES
 
 
+class _Lane:
+    """One writer's queues: the live events and the spooled backlog of its share of the calls."""
+
+    def __init__(self) -> None:
+        self.live: deque[_Item] = deque()
+        self.backlog: deque[_Item] = deque()
+        self.writer: asyncio.Task[None] | None = None
+
+    def pending(self) -> int:
+        return len(self.live) + len(self.backlog)
+
+
 class GroupCommitter:
     def __init__(self, pipeline: Pipeline, *, on_stored: Listener, max_batch: int = MAX_BATCH,
                  writers: int = WRITERS) -> None:
         self._pipeline = pipeline
         self._on_stored = on_stored
         self._max_batch = max_batch
-        self._live: deque[_Item] = deque()
-        self._backlog: deque[_Item] = deque()
-        self._max_writers = writers
-        self._writers: set[asyncio.Task[None]] = set()
+        # One lane per writer, and each call (conversation) always in the same lane: two of
+        # this daemon's batches never want one call's lock, so they never queue behind each
+        # other (when they shared one queue, every batch held most of the calls in progress
+        # and the writers ran one after another, each waiting out the other's locks).
+        self._lanes = [_Lane() for _ in range(writers)]
+        self._open = True
         self.batches = 0  # committed, since start (metrics, benchmarks)
         self.events = 0
 
@@ -104,61 +122,65 @@ class GroupCommitter:
         Cancel the future to withdraw an event the writer has not taken yet.
         """
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        (self._backlog if replay else self._live).append(_Item(env, future, release))
-        if len(self._writers) < self._max_writers:
+        lane = self._lanes[zlib.crc32(_lane_key(env).encode()) % len(self._lanes)]
+        (lane.backlog if replay else lane.live).append(_Item(env, future, release))
+        if lane.writer is None and self._open:
             # Writers start on demand and end when nothing waits: no idle task to supervise.
             # A crash fails the batch it held (below), and another starts if work waits.
-            self._start_writer()
+            self._start_writer(lane)
         return future
 
-    def _start_writer(self) -> None:
-        writer = asyncio.create_task(self._write(), name="group-commit")
-        self._writers.add(writer)
-        writer.add_done_callback(self._writer_done)
+    def _start_writer(self, lane: _Lane) -> None:
+        writer = asyncio.create_task(self._write(lane), name="group-commit")
+        lane.writer = writer
+        writer.add_done_callback(lambda task: self._writer_done(lane, task))
 
     def pending(self) -> int:
-        return len(self._live) + len(self._backlog)
+        return sum(lane.pending() for lane in self._lanes)
 
     async def close(self) -> None:
         """Stop writing (shutdown): waiters not yet written get CancelledError."""
-        writers, self._max_writers = list(self._writers), 0
+        self._open = False
+        writers = [lane.writer for lane in self._lanes if lane.writer is not None]
         for writer in writers:
             writer.cancel()
         await asyncio.gather(*writers, return_exceptions=True)
-        for item in (*self._live, *self._backlog):
-            _finish(item, asyncio.CancelledError())
-        self._live.clear()
-        self._backlog.clear()
+        for lane in self._lanes:
+            for item in (*lane.live, *lane.backlog):
+                _finish(item, asyncio.CancelledError())
+            lane.live.clear()
+            lane.backlog.clear()
 
-    def _writer_done(self, task: asyncio.Task[None]) -> None:
-        self._writers.discard(task)
+    def _writer_done(self, lane: _Lane, task: asyncio.Task[None]) -> None:
+        if lane.writer is task:
+            lane.writer = None
         if not task.cancelled() and task.exception() is not None:
             log.error("group_commit_writer_crashed", error=repr(task.exception()))
-        if self.pending() and len(self._writers) < self._max_writers:
-            self._start_writer()
+        if lane.pending() and lane.writer is None and self._open:
+            self._start_writer(lane)
 
-    def _take(self) -> list[_Item]:
+    def _take(self, lane: _Lane) -> list[_Item]:
         batch: list[_Item] = []
-        backlog_share = max(1, self._max_batch // 4) if self._backlog else 0
-        for queue, room in ((self._live, self._max_batch - min(backlog_share, len(self._backlog))),
-                            (self._backlog, self._max_batch)):
+        backlog_share = max(1, self._max_batch // 4) if lane.backlog else 0
+        for queue, room in ((lane.live, self._max_batch - min(backlog_share, len(lane.backlog))),
+                            (lane.backlog, self._max_batch)):
             while queue and len(batch) < room:
                 item = queue.popleft()
                 if item.future.done():  # withdrawn by its waiter
                     _finish(item, None)
                     continue
                 batch.append(item)
-        while self._live and len(batch) < self._max_batch:  # the backlog left room
-            item = self._live.popleft()
+        while lane.live and len(batch) < self._max_batch:  # the backlog left room
+            item = lane.live.popleft()
             if item.future.done():
                 _finish(item, None)
                 continue
             batch.append(item)
         return batch
 
-    async def _write(self) -> None:
-        while self._live or self._backlog:
-            batch = self._take()
+    async def _write(self, lane: _Lane) -> None:
+        while lane.live or lane.backlog:
+            batch = self._take(lane)
             if not batch:
                 continue
             try:
@@ -190,64 +212,29 @@ class GroupCommitter:
             return await self._commit_carefully(batch)
 
     async def _commit_fast(self, batch: list[_Item]) -> dict[int, Outcome | BaseException]:
-        """The common case, in the fewest round trips: the locks, all inbox rows in one
-        statement, then each call derived once. Any error rolls it all back (the caller
-        then goes event by event)."""
-        results: dict[int, Outcome | BaseException] = {}
+        """The common case, in the fewest round trips (``Pipeline.write``: the locks and the
+        inbox rows with the changed calls' states, then every call stored). Any error rolls
+        it all back (the caller then goes call by call)."""
         async with self._pipeline.repo.transaction() as tx:
-            inserted = await tx.insert_inbox_many([it.env for it in batch], lock_keys=_call_locks(batch))
-            for item in batch:
-                stored = item.env.dedup_key in inserted
-                inserted.discard(item.env.dedup_key)  # a repeat later in the batch is a duplicate
-                results[id(item)] = "stored" if stored else "duplicate"
-            changed = [group[0].env.entry_id for group in _calls(batch)
-                       if group[0].env.entry_id is not None and any(
-                           results[id(it)] == "stored" and isinstance(it.env.event, CALL_EVENTS) for it in group)]
-            if changed:
-                await self._derive_and_store(tx, [e for e in changed if e is not None])
-            for item in batch:  # inquiries last, in arrival order (the sort keeps it)
-                if results[id(item)] == "stored":
-                    await self._file_inquiry(tx, item.env)
-        return results
-
-    async def _file_inquiry(self, tx: Tx, env: Envelope) -> None:
-        """A form, chat or message (daemon/inquiries): filed as ``Pipeline.apply`` files it."""
-        if isinstance(env.event, InquiryReceived) and self._pipeline.inquiries is not None:
-            await self._pipeline.inquiries.file(tx, env.event)
-
-    async def _derive_and_store(self, tx: Tx, entry_ids: list[str]) -> None:
-        """Every changed call re-derived: their states in one query, then the phones of
-        new callers locked at once (in order, after the calls': no cycles), then each stored."""
-        states = await tx.call_states(entry_ids, CALL_EVENT_KINDS)
-        derived = [d for e in entry_ids if (d := self._pipeline.derive(e, states[e])) is not None]
-        phones = sorted({d.phone_lock for d in derived if d.phone_lock is not None})
-        if phones:
-            await tx.lock_keys(phones)
-        # Links first (round trips only for calls still without contact or lead), then every
-        # row in one pipelined executemany.
-        lookups = await self._pipeline.lookups(tx, derived)
-        rows = [await self._pipeline.communication(tx, call, phone_locked=True, lookups=lookups) for call in derived]
-        await tx.upsert_communications(rows)
+            outcomes = await self._pipeline.write(tx, [it.env for it in batch], lock_keys=_call_locks(batch))
+        return {id(item): outcome for item, outcome in zip(batch, outcomes, strict=True)}
 
     async def _commit_carefully(self, batch: list[_Item]) -> dict[int, Outcome | BaseException]:
         """One savepoint per call (then per event): one bad event never spoils its neighbours."""
         results: dict[int, Outcome | BaseException] = {}
         async with self._pipeline.repo.transaction() as tx:
-            await self._lock_calls(tx, batch)
+            keys = _call_locks(batch)
+            if keys:
+                await tx.lock_keys(keys)
             for group in _calls(batch):
                 await self._apply_call(tx, group, results)
         return results
 
-    @staticmethod
-    async def _lock_calls(tx: Tx, batch: list[_Item]) -> None:
-        keys = _call_locks(batch)
-        if keys:
-            await tx.lock_keys(keys)
-
     async def _apply_call(self, tx: Tx, group: list[_Item], results: dict[int, Any]) -> None:
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                outcomes = await self._apply_under_savepoint(tx, group)
+                async with tx.savepoint():
+                    outcomes = await self._pipeline.write(tx, [it.env for it in group], lock_keys=[])
             except Exception as exc:  # noqa: BLE001 - StorageError, or whatever this call's events provoke
                 if isinstance(exc, StorageUnavailable) and not retryable(exc):
                     raise  # the connection is gone: the whole batch with it
@@ -265,21 +252,10 @@ class GroupCommitter:
                 results[id(item)] = outcome
             return
 
-    async def _apply_under_savepoint(self, tx: Tx, group: list[_Item]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        async with tx.savepoint():
-            for item in group:
-                stored = await tx.insert_inbox(item.env)
-                outcomes.append("stored" if stored else "duplicate")
-            entry_id = group[0].env.entry_id
-            if entry_id is not None and any(
-                    o == "stored" and isinstance(it.env.event, CALL_EVENTS)
-                    for it, o in zip(group, outcomes, strict=True)):
-                await self._pipeline.refresh_call(tx, entry_id)
-            for it, o in zip(group, outcomes, strict=True):
-                if o == "stored":
-                    await self._file_inquiry(tx, it.env)
-        return outcomes
+
+def _lane_key(env: Envelope) -> str:
+    """What decides an event's lane: its call, else its conversation, else itself."""
+    return env.entry_id or lock_key_of(env) or env.dedup_key
 
 
 def _call_locks(batch: list[_Item]) -> list[str]:

@@ -21,20 +21,6 @@ from daemon.record_format import load_stored_event, stored_event_json
 CallState = tuple[list[Any], int | None, int | None, bool]
 
 
-def _communication_args(*, fill_contact_id: int | None, fill_lead_id: int | None, line_key: str | None,
-                        **values: Any) -> tuple[Any, ...]:
-    """upsert_communication's positional parameters."""
-    return (
-        values["entry_id"], values["direction"], values["status"], values["phone"],
-        values["phone_raw"], values["contact_id"], values["lead_id"],
-        values["manager_extension"], list(values["participants"]), values["line_number"],
-        values["ad_source"], values["started_at"], values["answered_at"],
-        values["ended_at"], values["talk_seconds"], list(values["recording_ids"]),
-        values["disconnect_reason"], values["finished"], values["reconciled"],
-        fill_contact_id, fill_lead_id, values["ad_source_known"], line_key,
-    )
-
-
 LEAD_STALE_DAYS = 30  # the lead_stale_days setting's default
 
 
@@ -59,78 +45,38 @@ class Tx:
                 yield
 
     # -- events -----------------------------------------------------------
-    async def insert_inbox(self, env: Envelope, *, lock_key: str | None = None) -> bool:
-        """Record the event under its dedup key; False when it was already there.
-
-        With ``lock_key``, first take that advisory lock (as ``lock``), in the same round trip.
-        """
-        args = (env.dedup_key, env.source, env.path, env.raw, env.event.kind, env.entry_id,
-                env.call_id, stored_event_json(env.event))
-        if lock_key is None:
-            row_id = await self.conn.fetchval(q("insert_inbox"), *args)
-        else:
-            row_id = await self.conn.fetchval(q("insert_inbox_locked"), *args, lock_key)
-        return row_id is not None
-
-    async def insert_inbox_many(self, envs: Sequence[Envelope], *,
-                                lock_keys: Sequence[str] | None = None) -> set[str]:
-        """``insert_inbox`` for many events in one statement; the dedup keys that went in.
-
-        With ``lock_keys``, first take those locks (as ``lock_keys``), in the same round trip.
-        """
+    async def ingest(self, envs: Sequence[Envelope], *, lock_keys: Sequence[str],
+                     kinds: Sequence[str]) -> tuple[set[str], dict[str, CallState]]:
+        """Take ``lock_keys`` (sorted, in the database), put the events in the inbox, and read
+        back every call that got a new event of ``kinds``, in one round trip
+        (``callbridge_ingest``, migration 0013). Returns the dedup keys that went in (a
+        repeat, even of one earlier in ``envs``, does not) and those calls' states by entry_id."""
         columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [])
         for env in envs:
             for column, value in zip(columns, (
                     env.dedup_key, env.source, env.path, env.raw, env.event.kind, env.entry_id,
                     env.call_id, stored_event_json(env.event)), strict=True):
                 column.append(value)
-        if lock_keys is None:
-            rows = await self.conn.fetch(q("insert_inbox_many"), *columns)
-        else:
-            rows = await self.conn.fetch(q("insert_inbox_many_locked"), *columns, list(lock_keys))
-        return {r["dedup_key"] for r in rows}
-
-    async def call_events(self, entry_id: str, kinds: Sequence[str]) -> list[Any]:
-        rows = await self.conn.fetch(q("call_events"), entry_id, list(kinds))
-        return [load_stored_event(r["event"]) for r in rows]
+        rows = await self.conn.fetch(q("ingest"), *columns, list(lock_keys), list(kinds))
+        inserted = {r["dedup_key"] for r in rows if r["entry_id"] is None}
+        states = {r["entry_id"]: ([load_stored_event(e) for e in r["events"]], r["contact_id"], r["lead_id"],
+                                  r["pruned"]) for r in rows if r["entry_id"] is not None}
+        return inserted, states
 
     async def call_state(self, entry_id: str, kinds: Sequence[str]) -> CallState:
-        """The call's events (as ``call_events``), its communication's contact_id and lead_id,
-        and whether its older events were pruned (retention)."""
+        """The call's events of ``kinds`` in stored order, its communication's contact_id and
+        lead_id, and whether its older events were pruned (retention)."""
         row = await self.conn.fetchrow(q("call_state"), entry_id, list(kinds))
         events = [load_stored_event(e) for e in row["events"]]
         return events, row["contact_id"], row["lead_id"], row["pruned"]
 
-    async def batch_lookups(self, phones: Sequence[str], line_keys: Sequence[str]
-                            ) -> tuple[dict[str, int], dict[str, str | None]]:
-        """``contact_id_by_phone`` and ``ad_source_for_line`` for many, in one round trip
-        (absent: nobody holds the phone / no such line)."""
-        rows = await self.conn.fetch(q("batch_lookups"), list(phones), list(line_keys))
-        contacts = {r["key"]: r["contact_id"] for r in rows if r["what"] == "phone"}
-        ad_sources = {r["key"]: r["ad_source"] for r in rows if r["what"] == "line"}
-        return contacts, ad_sources
-
-    async def call_states(self, entry_ids: Sequence[str], kinds: Sequence[str]) -> dict[str, CallState]:
-        """``call_state`` of many calls in one round trip, by entry_id."""
-        rows = await self.conn.fetch(q("call_states"), list(entry_ids), list(kinds))
-        return {r["entry_id"]: ([load_stored_event(e) for e in r["events"]], r["contact_id"], r["lead_id"],
-                                r["pruned"]) for r in rows}
-
-    async def upsert_communication(self, *, fill_contact_id: int | None, fill_lead_id: int | None,
-                                   line_key: str | None, **values: Any) -> None:
-        """Store the derived communication; managers of its extensions are created when first seen.
-
-        ``fill_contact_id`` / ``fill_lead_id``: the contact or lead this call created, to be
-        given the ad source and line if it still lacks them (None: leave them be).
-        ``ad_source`` None without ``ad_source_known``: look it up by ``line_key`` here.
-        """
-        await self.conn.execute(q("upsert_communication"), *_communication_args(
-            fill_contact_id=fill_contact_id, fill_lead_id=fill_lead_id, line_key=line_key, **values))
-
-    async def upsert_communications(self, rows: Sequence[dict[str, Any]]) -> None:
-        """``upsert_communication`` for many calls (each dict its keyword arguments), pipelined:
-        one wait for all of them."""
-        await self.conn.executemany(q("upsert_communication"), [_communication_args(**r) for r in rows])
+    async def store_calls(self, rows: Sequence[dict[str, Any]], *, phone_locks: Sequence[str],
+                          stale_days: int) -> list[tuple[str, int]]:
+        """Link and upsert derived calls (``callbridge_store_calls``, migration 0013: the keys
+        of each row are its JSON object's); returns the contacts made, as (entry_id, contact_id)."""
+        found = await self.conn.fetch(q("store_calls"), json.dumps(rows, ensure_ascii=False),
+                                      list(phone_locks), stale_days)
+        return [(r["entry_id"], r["created_contact_id"]) for r in found]
 
     # -- lines and managers ----------------------------------------------
     async def ad_source_for_line(self, key: str | None) -> str | None:
@@ -165,9 +111,6 @@ class Tx:
     async def contact_id_by_identifier(self, kind: str, value: str) -> int | None:
         return await self.conn.fetchval(q("contact_id_by_identifier"), kind, value)
 
-    async def create_contact_for_phone(self, phone: str, ad_source: str | None, entry_id: str) -> int:
-        return await self.conn.fetchval(q("create_contact_for_phone"), phone, ad_source, entry_id)
-
     async def insert_contact(self, *, name: str | None, responsible_id: int | None,
                              tags: Sequence[str]) -> int:
         return await self.conn.fetchval(q("insert_contact"), name, responsible_id, list(tags))
@@ -194,39 +137,10 @@ class Tx:
         ``at`` is the communication's own time (None: now). An open lead with no
         activity for ``stale_days`` before ``at`` is archived here and then, so
         that the answer does not depend on the nightly `leads archive` having run.
+        (``callbridge_open_lead``, migration 0013.)
         """
-        current = await self.conn.fetchrow(q("open_lead_for_update"), contact_id, at, stale_days)
-        if current is not None and not current["stale"]:
-            await self.conn.execute(q("touch_lead"), current["id"], at)
-            return current["id"]
-        if current is not None:
-            await self.conn.execute(q("archive_lead_stale"), current["id"], stale_days)
-            previous = current["id"]
-        else:
-            previous = await self.conn.fetchval(q("last_lead_of_contact"), contact_id)
-        opened = await self.conn.fetchval(q("open_lead"), contact_id, ad_source, line_number, entry_id,
-                                          at, previous)
-        if opened is not None:
-            return opened
-        # A concurrent call of the same contact opened it first: join that one.
-        lead_id = await self.find_open_lead(contact_id)
-        await self.conn.execute(q("touch_lead"), lead_id, at)
-        return lead_id  # type: ignore[return-value]
-
-    async def join_open_lead(self, contact_id: int, *, at: datetime | None = None,
-                             stale_days: int = LEAD_STALE_DAYS) -> int | None:
-        """The contact's open lead, if it is not stale at ``at`` (a stale one is archived); opens none."""
-        current = await self.conn.fetchrow(q("open_lead_for_update"), contact_id, at, stale_days)
-        if current is None:
-            return None
-        if current["stale"]:
-            await self.conn.execute(q("archive_lead_stale"), current["id"], stale_days)
-            return None
-        await self.conn.execute(q("touch_lead"), current["id"], at)
-        return current["id"]
-
-    async def find_open_lead(self, contact_id: int) -> int | None:
-        return await self.conn.fetchval(q("find_open_lead"), contact_id)
+        return await self.conn.fetchval(q("open_lead"), contact_id, ad_source, line_number, entry_id,
+                                        at, stale_days)
 
 
 class Repository:

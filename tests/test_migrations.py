@@ -106,7 +106,7 @@ async def test_every_named_query_is_prepared_against_the_migrated_schema(db_url:
     from daemon.queries import queries
 
     found = queries()
-    assert {"insert_inbox", "contact_id_by_phone", "missed_callers", "upsert_communication"} <= set(found)
+    assert {"ingest", "contact_id_by_phone", "missed_callers", "store_calls"} <= set(found)
     conn = await asyncpg.connect(db_url)
     try:
         await create_staging_tables(conn)  # the contact import's queries use its session's own tables
