@@ -16,6 +16,7 @@ Version 1 is the shape written before versions existed (no ``"v"`` key).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -107,6 +108,10 @@ def stored_event_json(event: Any) -> str:
     return f'{{"{VERSION_KEY}":{FORMAT_VERSION},' + event.model_dump_json()[1:]
 
 
+# Parsed stored events kept for the next derivation of their call: enough for the events of
+# a few hundred calls in progress, a few MB at most.
+STORED_EVENT_CACHE = 4096
+
 # How PostgreSQL writes the version back out of jsonb (keys ordered by length: "v" comes first).
 _CURRENT_JSONB_HEAD = f'{{"{VERSION_KEY}": {FORMAT_VERSION}, '
 
@@ -114,8 +119,15 @@ _CURRENT_JSONB_HEAD = f'{{"{VERSION_KEY}": {FORMAT_VERSION}, '
 def load_stored_event(text: str | bytes) -> Any:
     """The domain event of an ``inbox.event`` of any format version."""
     if isinstance(text, str) and text.startswith(_CURRENT_JSONB_HEAD):
-        # The common case, read for every event of a call on each new event: no upgrade to do.
-        return DOMAIN_EVENT.validate_json("{" + text[len(_CURRENT_JSONB_HEAD):])
+        return _load_current(text)
     doc = json.loads(text)
     version = doc.pop(VERSION_KEY, 1)
     return DOMAIN_EVENT.validate_python(upgrade_event(doc, version))
+
+
+@functools.lru_cache(maxsize=STORED_EVENT_CACHE)
+def _load_current(text: str) -> Any:
+    """The common case, read for every event of a call each time one more arrives: no upgrade
+    to do, and most of them were read a moment ago. Domain events are frozen, so one parsed
+    event may serve every reading of the same text (a call's events are re-read, never changed)."""
+    return DOMAIN_EVENT.validate_json("{" + text[len(_CURRENT_JSONB_HEAD):])
