@@ -569,6 +569,9 @@ $$;
 --   call's events of those kinds in stored order, its communication's contact
 --   and lead (the row locked, so that a contact merge committed meanwhile is
 --   seen here and not overwritten), and whether retention pruned it.
+-- Every lock is taken before the first row goes in (the one-row aggregate must
+-- finish before the join yields a row); the reads are a later statement, whose
+-- snapshot includes whatever the locks' previous holders committed.
 CREATE FUNCTION callbridge_ingest(p_dedup_keys text[], p_sources text[], p_paths text[], p_raws text[],
                                   p_kinds_of text[], p_entry_ids text[], p_call_ids text[],
                                   p_events text[], p_locks text[], p_kinds text[])
@@ -579,13 +582,15 @@ DECLARE
     inserted text[];
     changed text[];
 BEGIN
-    PERFORM count(pg_advisory_xact_lock(hashtextextended(k, 0)))
-    FROM (SELECT DISTINCT k FROM unnest(p_locks) AS u (k) ORDER BY k) AS ordered;
-
-    WITH ins AS (
+    WITH locked AS (
+        SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) AS n
+        FROM (SELECT DISTINCT k FROM unnest(p_locks) AS u (k) ORDER BY k) AS ordered
+    ),
+    ins AS (
         INSERT INTO inbox (dedup_key, source, path, raw, kind, entry_id, call_id, event)
         SELECT d, s, p, r, k, e, c, ev::jsonb
-        FROM unnest(p_dedup_keys, p_sources, p_paths, p_raws, p_kinds_of, p_entry_ids, p_call_ids, p_events)
+        FROM locked,
+             unnest(p_dedup_keys, p_sources, p_paths, p_raws, p_kinds_of, p_entry_ids, p_call_ids, p_events)
              AS batch (d, s, p, r, k, e, c, ev)
         ON CONFLICT ON CONSTRAINT inbox_dedup_key_key DO NOTHING
         RETURNING inbox.dedup_key, inbox.entry_id, inbox.kind
@@ -597,17 +602,19 @@ BEGIN
 
     RETURN QUERY SELECT u.k, NULL::text, NULL::text[], NULL::bigint, NULL::bigint, NULL::boolean
                  FROM unnest(inserted) AS u (k);
-    RETURN QUERY
-        SELECT NULL::text, e.id,
-               ARRAY(SELECT i.event::text FROM inbox i
-                     WHERE i.entry_id = e.id AND i.kind = ANY (p_kinds)
-                     ORDER BY i.id),
-               c.contact_id, c.lead_id,
-               EXISTS (SELECT 1 FROM pruned_calls p WHERE p.entry_id = e.id)
-        FROM unnest(changed) AS e (id)
-        LEFT JOIN LATERAL (SELECT m.contact_id, m.lead_id FROM communications m
-                           WHERE m.entry_id = e.id FOR UPDATE) AS c ON true
-        ORDER BY e.id;
+    IF changed IS NOT NULL THEN
+        RETURN QUERY
+            SELECT NULL::text, e.id,
+                   ARRAY(SELECT i.event::text FROM inbox i
+                         WHERE i.entry_id = e.id AND i.kind = ANY (p_kinds)
+                         ORDER BY i.id),
+                   c.contact_id, c.lead_id,
+                   EXISTS (SELECT 1 FROM pruned_calls p WHERE p.entry_id = e.id)
+            FROM unnest(changed) AS e (id)
+            LEFT JOIN LATERAL (SELECT m.contact_id, m.lead_id FROM communications m
+                               WHERE m.entry_id = e.id FOR UPDATE) AS c ON true
+            ORDER BY e.id;
+    END IF;
 END
 $$;
 
@@ -637,8 +644,10 @@ DECLARE
     v_at timestamptz;
     v_manager bigint;
 BEGIN
-    PERFORM count(pg_advisory_xact_lock(hashtextextended(k, 0)))
-    FROM (SELECT DISTINCT k FROM unnest(p_phone_locks) AS u (k) ORDER BY k) AS ordered;
+    IF cardinality(p_phone_locks) > 0 THEN
+        PERFORM count(pg_advisory_xact_lock(hashtextextended(k, 0)))
+        FROM (SELECT DISTINCT k FROM unnest(p_phone_locks) AS u (k) ORDER BY k) AS ordered;
+    END IF;
 
     FOR c IN
         SELECT * FROM jsonb_to_recordset(p_calls) AS x (
