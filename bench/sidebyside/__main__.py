@@ -134,6 +134,8 @@ async def _phase(target, database: str, *, rate: float, seconds: float, tag: str
         "achieved": res.ok / max(1e-9, (res.last_done or res.sent_all_at) - res.started),
         "errors": res.failed, "cpu_ms": own * 1000 / ok, "pg_cpu_ms": backends * 1000 / ok,
         "rss_mb": kib["VmRSS"] / 1024, "peak_rss_mb": kib["VmHWM"] / 1024,
+        # What the errors were: the client's (lost connection, drain timeout) and non-200 answers.
+        "error_kinds": {**res.errors, **{f"HTTP {s}": n for s, n in res.statuses.items() if s != 200}},
     }
 
 
@@ -183,9 +185,11 @@ async def run(args: argparse.Namespace) -> int:
                 for who, target, url in order:
                     r = await _phase(target, url.rsplit("/", 1)[1], rate=rate, seconds=args.seconds,
                                      tag=f"{who}-{rate:g}-{rnd}")
+                    kinds = r.pop("error_kinds")
                     results[rate][who].append(r)
                     print(f"{who:>10} {rate:>6,.0f}/s round {rnd + 1}: p50 {r['p50_ms']:.1f} ms, "
-                          f"p99 {r['p99_ms']:.1f} ms, {r['achieved']:,.0f}/s, errors {r['errors']}, "
+                          f"p99 {r['p99_ms']:.1f} ms, {r['achieved']:,.0f}/s, errors {r['errors']}"
+                          + (f" {kinds}" if kinds else "") + ", "
                           f"CPU {r['cpu_ms']:.2f}+{r['pg_cpu_ms']:.2f} ms/ev"
                           + (f", RSS {r['rss_mb']:.0f} MB (peak {r['peak_rss_mb']:.0f})" if r["rss_mb"] else "")
                           + f", load {os.getloadavg()[0]:.1f}", flush=True)
