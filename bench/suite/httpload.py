@@ -21,6 +21,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 REQUEST_TIMEOUT_S = 30.0
+# A connection left idle this long is closed by the client rather than reused, as
+# HTTP clients do, below the servers' own keep-alive timeouts (callbridge's default
+# is 15 s, aiohttp's 75 s): reusing one the server is closing at that moment loses
+# the request (the connection closes under it), which measures the race, not the server.
+CLIENT_IDLE_S = 10.0
 DRAIN_TIMEOUT_S = 30.0
 TICK_S = 0.0005
 
@@ -57,6 +62,7 @@ class _Conn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.pending: tuple[int, float] | None = None  # (request index, time it counts from)
+        self.idle_since = 0.0
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         self.transport = transport
@@ -132,13 +138,26 @@ class _Client:
         elif self.on_free is not None and not self.stopped:
             self.on_free(conn)
         else:
+            conn.idle_since = time.perf_counter()
             self.idle.append(conn)
+
+    def _reusable(self) -> _Conn | None:
+        now = time.perf_counter()
+        while self.idle:
+            conn = self.idle.pop()
+            if now - conn.idle_since < CLIENT_IDLE_S and conn.transport is not None:
+                return conn
+            self.all.discard(conn)
+            if conn.transport is not None:
+                conn.transport.close()
+        return None
 
     def submit(self, index: int, due: float) -> None:
         self.outstanding += 1
         self.results.offered += 1
-        if self.idle:
-            self.idle.pop().send(index, due)
+        conn = self._reusable()
+        if conn is not None:
+            conn.send(index, due)
         else:
             self.backlog.append((index, due))
             self.open_more()
