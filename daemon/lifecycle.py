@@ -48,6 +48,11 @@ T = TypeVar("T")
 # and closing the pool: the unit's TimeoutStopSec (20 s) must stay above it.
 STOP_BUDGET_S = SHUTDOWN_GRACE_S + 7.0
 STARTUP_PROBE_TIMEOUT_S = 5.0
+# Connections the kernel may hold for us before we accept them (asyncio's default is
+# 100). A PBX redelivering a backlog, or a burst past what the daemon sustains, opens
+# hundreds at once; past the queue the kernel drops their handshakes and the senders
+# see resets (bench/sidebyside at 1,500 events/s). Capped by net.core.somaxconn.
+LISTEN_BACKLOG = 1024
 EXIT_STOP_TIMED_OUT = 1
 EXIT_TASK_FAILED = 3  # non-zero: Restart=on-failure starts a fresh process
 
@@ -101,7 +106,8 @@ class Daemon:
             tasks.on_fatal = self._task_failed
             if tasks.failed is not None:  # failed for good while the contexts were still starting
                 self._task_failed(tasks.failed, RuntimeError("failed while starting"))
-            site = web.TCPSite(runner, self.settings.listen_host, self.settings.listen_port)
+            site = web.TCPSite(runner, self.settings.listen_host, self.settings.listen_port,
+                               backlog=LISTEN_BACKLOG)
             await site.start()
             if runner.server is not None:
                 watch = ConnectionWatch(runner.server, metrics=self.app[METRICS])

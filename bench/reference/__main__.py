@@ -82,7 +82,8 @@ async def serve(args: argparse.Namespace) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, port = args.listen.rsplit(":", 1)
-    await web.TCPSite(runner, host, int(port)).start()
+    # The same listen backlog as callbridge (daemon/lifecycle.py): both are run the same way.
+    await web.TCPSite(runner, host, int(port), backlog=1024).start()
     try:
         await asyncio.Event().wait()
     finally:
