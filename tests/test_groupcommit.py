@@ -100,3 +100,38 @@ async def test_a_withdrawn_event_is_not_written(repo: Repository) -> None:
     await asyncio.sleep(0)
     assert len(released) == len(events)
     assert await repo.pool.fetchval("SELECT count(*) FROM inbox") == len(events) - 1
+
+
+async def test_writers_in_flight_together_never_share_a_call(repo: Repository) -> None:
+    """Each call belongs to one writer (its lane): batches in flight at the same moment hold
+    different calls, so one daemon's batches never wait for each other's call locks. (With one
+    queue for all writers, every batch took events of most calls in progress, and the writers
+    ran one after another.) Every event is still stored once, and batches did overlap."""
+    pipeline = Pipeline(repo, region="RU")
+    in_flight: list[set[str]] = []
+    overlaps: list[int] = []
+    write = pipeline.write
+
+    async def watched(tx, envs, *, lock_keys):  # type: ignore[no-untyped-def]
+        calls = {e.entry_id for e in envs if e.entry_id is not None}
+        assert all(not calls & other for other in in_flight), "two batches in flight hold one call"
+        in_flight.append(calls)
+        overlaps.append(len(in_flight))
+        try:
+            await asyncio.sleep(0.01)  # stay in flight while the next events arrive
+            return await write(tx, envs, lock_keys=lock_keys)
+        finally:
+            in_flight.remove(calls)
+
+    pipeline.write = watched  # type: ignore[method-assign]
+    committer = GroupCommitter(pipeline, on_stored=lambda env: None, max_batch=4, writers=3)
+    events = [e for n in range(20, 32) for e in call(n)]
+    # Interleaved, as calls in progress deliver: every call's events spread over the stream.
+    stream = [events[i] for step in range(6) for i in range(step, len(events), 6)]
+    futures = []
+    for env in stream:
+        futures.append(committer.submit(env))
+        await asyncio.sleep(0.001)
+    assert await asyncio.gather(*futures) == ["stored"] * len(stream)
+    assert max(overlaps) > 1, "the writers never ran side by side"
+    assert await repo.pool.fetchval("SELECT count(*) FROM communications") == 12
