@@ -15,33 +15,51 @@
 -- whatever the lock's previous holder committed, as with separate round trips.
 
 
--- The contact's open lead, joined (its activity moved up to p_at), or, when it
--- has none or it went stale by p_at, a new one naming the previous lead. The
--- stale one is archived at the moment it went stale, as `leads archive` does.
+-- The contact's open lead, locked until commit, and what became of it at p_at (the
+-- new communication's time; NULL: now): joined (its activity moved up to p_at), or
+-- archived because it had no activity for p_stale_days by then, closed at the moment
+-- it went stale as `leads archive` closes it. No row's lead_id: the contact has none open.
+CREATE FUNCTION callbridge_current_lead(p_contact bigint, p_at timestamptz, p_stale_days integer,
+                                        OUT lead_id bigint, OUT archived boolean)
+LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT id, COALESCE(last_activity_at, opened_at) + make_interval(days => p_stale_days)
+               < COALESCE(p_at, now())
+    INTO lead_id, archived
+    FROM leads WHERE contact_id = p_contact AND status = 'open'
+    FOR UPDATE;
+    IF lead_id IS NULL THEN
+        RETURN;
+    END IF;
+    IF archived THEN
+        UPDATE leads SET status = 'archived',
+                         closed_at = COALESCE(last_activity_at, opened_at) + make_interval(days => p_stale_days)
+        WHERE id = lead_id AND status = 'open';
+    ELSE
+        UPDATE leads SET last_activity_at = GREATEST(last_activity_at, COALESCE(p_at, now()))
+        WHERE id = lead_id;
+    END IF;
+END
+$$;
+
+-- The contact's open lead, joined, or, when it has none or it went stale by p_at, a
+-- new one naming the previous lead.
 CREATE FUNCTION callbridge_open_lead(p_contact bigint, p_ad_source text, p_line_number text,
                                      p_entry_id text, p_at timestamptz, p_stale_days integer)
 RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     current_id bigint;
-    current_stale boolean;
+    current_archived boolean;
     previous_id bigint;
     opened bigint;
 BEGIN
-    SELECT id, COALESCE(last_activity_at, opened_at) + make_interval(days => p_stale_days)
-               < COALESCE(p_at, now())
-    INTO current_id, current_stale
-    FROM leads WHERE contact_id = p_contact AND status = 'open'
-    FOR UPDATE;
-    IF current_id IS NOT NULL AND NOT current_stale THEN
-        UPDATE leads SET last_activity_at = GREATEST(last_activity_at, COALESCE(p_at, now()))
-        WHERE id = current_id;
+    SELECT l.lead_id, l.archived INTO current_id, current_archived
+    FROM callbridge_current_lead(p_contact, p_at, p_stale_days) AS l;
+    IF current_id IS NOT NULL AND NOT current_archived THEN
         RETURN current_id;
     END IF;
     IF current_id IS NOT NULL THEN
-        UPDATE leads SET status = 'archived',
-                         closed_at = COALESCE(last_activity_at, opened_at) + make_interval(days => p_stale_days)
-        WHERE id = current_id AND status = 'open';
         previous_id := current_id;
     ELSE
         SELECT id INTO previous_id FROM leads WHERE contact_id = p_contact ORDER BY id DESC LIMIT 1;
@@ -68,29 +86,9 @@ $$;
 -- opens none (an outbound call joins what exists).
 CREATE FUNCTION callbridge_join_open_lead(p_contact bigint, p_at timestamptz, p_stale_days integer)
 RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-    current_id bigint;
-    current_stale boolean;
-BEGIN
-    SELECT id, COALESCE(last_activity_at, opened_at) + make_interval(days => p_stale_days)
-               < COALESCE(p_at, now())
-    INTO current_id, current_stale
-    FROM leads WHERE contact_id = p_contact AND status = 'open'
-    FOR UPDATE;
-    IF current_id IS NULL THEN
-        RETURN NULL;
-    END IF;
-    IF current_stale THEN
-        UPDATE leads SET status = 'archived',
-                         closed_at = COALESCE(last_activity_at, opened_at) + make_interval(days => p_stale_days)
-        WHERE id = current_id AND status = 'open';
-        RETURN NULL;
-    END IF;
-    UPDATE leads SET last_activity_at = GREATEST(last_activity_at, COALESCE(p_at, now()))
-    WHERE id = current_id;
-    RETURN current_id;
-END
+LANGUAGE sql AS $$
+    SELECT CASE WHEN l.archived THEN NULL ELSE l.lead_id END
+    FROM callbridge_current_lead(p_contact, p_at, p_stale_days) AS l
 $$;
 
 -- Before the derivation: take the batch's call locks (p_locks, each once, sorted,
