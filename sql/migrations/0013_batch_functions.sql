@@ -91,14 +91,32 @@ LANGUAGE sql AS $$
     FROM callbridge_current_lead(p_contact, p_at, p_stale_days) AS l
 $$;
 
+-- The state of each call of p_entry_ids, in entry_id order, one row each (a call with
+-- no events yet too): its events of p_kinds in stored order, its communication's
+-- contact and lead, and whether retention pruned it (then it must not be re-derived).
+-- The communication is locked (FOR UPDATE) so that a contact merge committed
+-- meanwhile is seen here and not overwritten with the links read before it.
+CREATE FUNCTION callbridge_call_states(p_entry_ids text[], p_kinds text[])
+RETURNS TABLE (entry_id text, events text[], contact_id bigint, lead_id bigint, pruned boolean)
+LANGUAGE sql AS $$
+    SELECT e.id,
+           ARRAY(SELECT i.event::text FROM inbox i
+                 WHERE i.entry_id = e.id AND i.kind = ANY (p_kinds)
+                 ORDER BY i.id),
+           c.contact_id, c.lead_id,
+           EXISTS (SELECT 1 FROM pruned_calls p WHERE p.entry_id = e.id)
+    FROM unnest(p_entry_ids) AS e (id)
+    LEFT JOIN LATERAL (SELECT m.contact_id, m.lead_id FROM communications m
+                       WHERE m.entry_id = e.id FOR UPDATE) AS c ON true
+    ORDER BY e.id
+$$;
+
 -- Before the derivation: take the batch's call locks (p_locks, each once, sorted,
 -- as every batch locker sorts them), put the events in the inbox (a repeat, even
 -- of one earlier in the same batch, does not go in), and return
 -- * one row per event that went in: its dedup_key (entry_id NULL);
--- * one row per call that got a new event of p_kinds (the call's kinds): the
---   call's events of those kinds in stored order, its communication's contact
---   and lead (the row locked, so that a contact merge committed meanwhile is
---   seen here and not overwritten), and whether retention pruned it.
+-- * one row per call that got a new event of p_kinds (the call's kinds): its
+--   state (callbridge_call_states).
 -- Every lock is taken before the first row goes in (the one-row aggregate must
 -- finish before the join yields a row); the reads are a later statement, whose
 -- snapshot includes whatever the locks' previous holders committed.
@@ -133,17 +151,8 @@ BEGIN
     RETURN QUERY SELECT u.k, NULL::text, NULL::text[], NULL::bigint, NULL::bigint, NULL::boolean
                  FROM unnest(inserted) AS u (k);
     IF changed IS NOT NULL THEN
-        RETURN QUERY
-            SELECT NULL::text, e.id,
-                   ARRAY(SELECT i.event::text FROM inbox i
-                         WHERE i.entry_id = e.id AND i.kind = ANY (p_kinds)
-                         ORDER BY i.id),
-                   c.contact_id, c.lead_id,
-                   EXISTS (SELECT 1 FROM pruned_calls p WHERE p.entry_id = e.id)
-            FROM unnest(changed) AS e (id)
-            LEFT JOIN LATERAL (SELECT m.contact_id, m.lead_id FROM communications m
-                               WHERE m.entry_id = e.id FOR UPDATE) AS c ON true
-            ORDER BY e.id;
+        RETURN QUERY SELECT NULL::text, s.entry_id, s.events, s.contact_id, s.lead_id, s.pruned
+                     FROM callbridge_call_states(changed, p_kinds) AS s;
     END IF;
 END
 $$;

@@ -18,18 +18,9 @@ FROM callbridge_ingest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[
                        $7::text[], $8::text[], $9::text[], $10::text[]);
 
 -- name: call_state
--- The call's events (call_events) and its communication's links, in one round trip;
--- pruned: the call's older events were pruned (retention), so it must not be re-derived.
--- The communication is locked (FOR UPDATE) so that a contact merge committed
--- meanwhile is seen here and not overwritten with the links read before it.
-SELECT ARRAY(SELECT i.event::text FROM inbox i
-             WHERE i.entry_id = $1 AND i.kind = ANY($2::text[])
-             ORDER BY i.id) AS events,
-       c.contact_id, c.lead_id,
-       EXISTS (SELECT 1 FROM pruned_calls p WHERE p.entry_id = $1) AS pruned
-FROM (VALUES (1)) AS one (x)
-LEFT JOIN LATERAL (SELECT contact_id, lead_id FROM communications
-                   WHERE entry_id = $1 FOR UPDATE) AS c ON true;
+-- One call's state (callbridge_call_states, migration 0013): its events, its
+-- communication's links (the row locked), and whether it was pruned.
+SELECT events, contact_id, lead_id, pruned FROM callbridge_call_states(ARRAY[$1::text], $2::text[]);
 
 -- name: store_calls
 -- Derived calls ($1, a JSON array) linked and upserted, after the new callers'
