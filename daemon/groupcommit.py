@@ -53,8 +53,7 @@ import structlog
 
 from daemon.domain import Envelope
 from daemon.errors import StorageUnavailable
-from daemon.inquiries.pipeline import lock_key_of
-from daemon.pipeline import Outcome, Pipeline
+from daemon.pipeline import Outcome, Pipeline, lock_key
 from daemon.repository import Tx
 
 log = structlog.get_logger(__name__)
@@ -254,16 +253,14 @@ class GroupCommitter:
 
 
 def _lane_key(env: Envelope) -> str:
-    """What decides an event's lane: its call, else its conversation, else itself."""
-    return env.entry_id or lock_key_of(env) or env.dedup_key
+    """What decides an event's lane: its lock (its call, else its conversation), else itself."""
+    return lock_key(env) or env.dedup_key
 
 
 def _call_locks(batch: list[_Item]) -> list[str]:
     """The batch's call (and conversation) locks, as ``Pipeline.apply`` takes them one by one
     (the database sorts them: see the queries)."""
-    keys = {f"entry:{it.env.entry_id}" for it in batch if it.env.entry_id is not None}
-    keys |= {k for it in batch if it.env.entry_id is None and (k := lock_key_of(it.env)) is not None}
-    return list(keys)
+    return list({key for it in batch if (key := lock_key(it.env)) is not None})
 
 
 def _calls(batch: list[_Item]) -> Iterator[list[_Item]]:

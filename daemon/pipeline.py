@@ -46,6 +46,12 @@ class Derived:
         return None
 
 
+def lock_key(env: Envelope) -> str | None:
+    """The advisory lock an event is applied under: its call's, else its conversation's
+    (messages of one chat are filed one at a time), else none."""
+    return f"entry:{env.entry_id}" if env.entry_id is not None else lock_key_of(env)
+
+
 class Pipeline:
     def __init__(self, repo: Repository, *, region: str, inquiries: InquiryPipeline | None = None,
                  lead_stale_days: int = LEAD_STALE_DAYS) -> None:
@@ -57,8 +63,8 @@ class Pipeline:
     async def apply(self, env: Envelope) -> Outcome:
         """Make the event durable and apply it; a repeat is a no-op."""
         async with self.repo.transaction() as tx:
-            lock_key = f"entry:{env.entry_id}" if env.entry_id is not None else lock_key_of(env)
-            [outcome] = await self.write(tx, [env], lock_keys=[lock_key] if lock_key else [])
+            key = lock_key(env)
+            [outcome] = await self.write(tx, [env], lock_keys=[key] if key else [])
         return outcome
 
     async def write(self, tx: Tx, envs: Sequence[Envelope], *, lock_keys: Sequence[str]) -> list[Outcome]:
