@@ -151,6 +151,9 @@ async def channels(db_url: str, tmp_path: Path) -> AsyncIterator[TestClient]:
                   b' "chat": {"messages": [{"message": "x", "type": "agent", "timestamp": 1e999}]}}'))
 @example(request=("site-form", "multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data;"
                   b' name="phone"\r\n\r\n\x00\xff\r\n--x--\r\n'))
+@example(request=("vk-group", "application/json", b'{"type": "lead_forms_new", "secret": "vkS3cretKey2025",'
+                  b' "object": {"lead_id": [], "user_id": {}, "answers": [{"key": "email", "answer": [{"value": 1}]},'
+                  b' {"answer": null}, 5]}}'))
 async def test_nothing_a_sender_posts_gets_a_500(channels: TestClient, request: tuple[str, str, bytes]) -> None:
     endpoint, content_type, body = request
     url, headers = _url_and_headers(endpoint, content_type)
@@ -160,3 +163,47 @@ async def test_nothing_a_sender_posts_gets_a_500(channels: TestClient, request: 
     event(f"{endpoint} {resp.status}")
     if resp.status >= 400:
         assert json.loads(text)["error"], text
+
+
+# Removing one of these may be refused: the secret, what says what the body is, and
+# what holds a dedup key and a way to reply all at once. Anything else is not needed.
+MAY_REFUSE_WITHOUT = {("secret",), ("type",), ("event_name",), ("source",), ("external_id",), ("object",),
+                      ("object", "message")}
+INQUIRY_TEMPLATES = [t for t in TEMPLATES if not (t["expect"].get("skip") or t["expect"].get("reject"))]
+
+
+@st.composite
+def one_field_less(draw: st.DrawFn) -> tuple[str, tuple[Any, ...], bytes]:
+    """(endpoint, removed path, body): a real inquiry with one field (at any depth) taken out."""
+    template = draw(st.sampled_from(INQUIRY_TEMPLATES))
+    endpoint = "api" if template["channel"] == "api" else source_of(template)
+    body = json.loads(json.dumps(template["request"]["body"]))
+    if isinstance(body, str):
+        fields = urllib.parse.parse_qsl(body, keep_blank_values=True)
+        gone = fields.pop(draw(st.integers(min_value=0, max_value=len(fields) - 1)))
+        return endpoint, (gone[0],), urllib.parse.urlencode(fields).encode("utf-8")
+    path = draw(st.sampled_from(_keys(body)))
+    parent = body
+    for step in path[:-1]:
+        parent = parent[step]
+    del parent[path[-1]]
+    return endpoint, path, dumps(body)
+
+
+@pytest.mark.timeout(FUZZ_TIMEOUT_S)
+@FUZZ
+@given(request=one_field_less())
+@example(request=("jivo-chat", ("chat_id",), dumps({
+    k: v for k, v in load_example("jivo_offline_message")["request"]["body"].items() if k != "chat_id"})))
+async def test_a_field_an_adapter_does_not_need_is_never_a_reason_to_refuse(
+        channels: TestClient, request: tuple[str, tuple[Any, ...], bytes]) -> None:
+    """An adapter requires only its dedup key and a way to reply: any other field of a real
+    delivery may be missing and the lead is still taken (Jivo's offline_message without chat_id)."""
+    endpoint, path, body = request
+    content_type = "application/json" if body[:1] == b"{" else "application/x-www-form-urlencoded"
+    url, headers = _url_and_headers(endpoint, content_type)
+    resp = await channels.post(url, data=body, headers=headers)
+    text = await resp.text()
+    event(f"{endpoint} {resp.status}")
+    if path not in MAY_REFUSE_WITHOUT:
+        assert resp.status < 300, (endpoint, path, resp.status, text[:300])
