@@ -100,6 +100,8 @@ class SourceSettings(BaseModel):
     # first byte (port 993); "plain" only for a server on this machine or in tests.
     imap_security: Literal["tls", "plain"] = "tls"
     skipped_folder: str | None = None  # auto-replies and bounces; None: done_folder
+    # A message that could not be filed after 3 attempts (it is also in event_quarantine).
+    quarantine_folder: str = Field(default="callbridge-quarantine", min_length=1)
     poll_interval_s: float = Field(default=60.0, gt=0)  # servers without IDLE
     imap_timeout_s: float = Field(default=30.0, gt=0)
 

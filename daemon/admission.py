@@ -8,7 +8,10 @@ reason (``EventNotStorable``):
 
 - text: PostgreSQL's ``text`` and ``jsonb`` refuse NUL, and UTF-8 has no lone
   surrogates (they cannot even be sent);
-- identifiers are indexed, and a b-tree entry is limited to about 2.7 kB;
+- identifiers are indexed, and a b-tree entry is limited to about 2.7 kB (an
+  inquiry's phones, e-mails and messenger ids need no check: what is not a
+  valid one, of any length, is kept as an invalid identifier, whose unique
+  index holds the text's md5, so PostgreSQL takes the inquiry with it);
 - phones: ``contact_phones.phone`` must be ASCII E.164 (its CHECK);
 - integers stored in ``integer`` columns, and times PostgreSQL and Python can
   both hold.

@@ -59,7 +59,8 @@ class Metrics:
         self.events_quarantined = Counter(
             "callbridge_events_quarantined_total",
             "Acknowledged events kept in the quarantine table instead of stored: a spool record that"
-            " could not be read (unreadable) or that PostgreSQL refused (refused)", ["reason"], registry=r)
+            " could not be read (unreadable) or that PostgreSQL refused (refused), or an e-mail that"
+            " could not be filed (mail)", ["reason"], registry=r)
         self.task_restarts = Counter(
             "callbridge_task_restarts_total", "Background tasks restarted after a crash", ["task"],
             registry=r)

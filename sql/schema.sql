@@ -772,3 +772,8 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- 0016: invalid identifiers of any length (the unique index holds the text's md5).
+ALTER TABLE contact_invalid_identifiers DROP CONSTRAINT contact_invalid_identifiers_contact_id_kind_value_key;
+CREATE UNIQUE INDEX contact_invalid_identifiers_once_idx
+    ON contact_invalid_identifiers (contact_id, kind, md5(value));

@@ -24,14 +24,16 @@ SOURCES: dict[str, dict[str, Any]] = {
     "tg-bot": {"kind": "telegram", "secret": "cb_tg_9f3a1c7e5b2d4a60", "ad_source": "Telegram"},
     "vk-group": {"kind": "vk", "secret": "vkS3cretKey2025", "confirmation": "5a7c9e1b", "ad_source": "ВКонтакте"},
 }
-UTM_SOURCES = {"yandex": "Яндекс.Директ", "google": "Google Ads", "vk": "VK Реклама"}
+UTM_SOURCES = {"yandex": "Яндекс.Директ", "google": "Google Ads", "vk": "VK Реклама",
+               "Подбор тура — лето": "VK Реклама"}  # a VK lead form, by its name
 # Examples in the order of their story: Анна's form, then her Telegram chat, then the rest.
 ORDER = [
     "tilda_test_request", "tilda_form_with_cookies", "telegram_start_deeplink", "telegram_text_message",
     "telegram_contact_shared", "api_inquiry_with_referrer", "tilda_form_custom_names_hidden_utm",
     "form_json_tour_module", "form_urlencoded_aliases_utm_in_url", "jivo_chat_accepted", "jivo_chat_finished",
-    "jivo_offline_message", "jivo_client_updated", "vk_confirmation", "vk_message_new_phone_in_text",
-    "vk_message_new_no_phone", "vk_message_new_bad_secret",
+    "jivo_offline_message", "jivo_offline_message_without_chat_id", "jivo_client_updated", "vk_confirmation",
+    "vk_message_new_phone_in_text", "vk_message_new_no_phone", "vk_message_new_bad_secret", "vk_lead_forms_new",
+    "vk_lead_forms_new_organic",
 ]
 
 

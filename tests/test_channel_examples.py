@@ -111,6 +111,8 @@ async def _check_stored(pool: asyncpg.Pool, name: str, ex: dict[str, Any]) -> No
             assert (kind, str(expect[key])) in held, (name, kind)
     assert await pool.fetchval("SELECT count(*) FROM leads WHERE contact_id = $1 AND status = 'open'",
                                contact_id) == 1, name
+    if "ad_source" in expect:
+        assert comm["ad_source"] == expect["ad_source"], name
     if "referrer_phone" in expect:
         referrer = await pool.fetchval(
             "SELECT contact_id FROM contact_identifiers WHERE kind = 'phone' AND value = $1", expect["referrer_phone"])

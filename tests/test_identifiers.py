@@ -34,6 +34,19 @@ def test_text_that_is_not_an_identifier_is_kept_as_invalid(kind, raw) -> None:
     assert isinstance(found, InvalidIdentifier) and found.value == raw and found.reason
 
 
+@pytest.mark.parametrize(("kind", "raw", "reason"), [
+    ("email", "a" * 250 + "@x.ru", "longer than 254 characters: cannot be an e-mail address"),
+    ("email", "я" * 10_000 + "@почта.рф", "longer than 254 characters: cannot be an e-mail address"),
+    ("phone", "+7 916 123 45 67 890 12", "more than 15 digits: cannot be a phone number"),
+    ("phone", "9" * 10_000, "more than 15 digits: cannot be a phone number"),
+    ("telegram", "ж" * 65, "longer than 64 characters: cannot be a telegram user id"),
+    ("vk", "1" * 65, "longer than 64 characters: cannot be a vk user id"),
+])
+def test_text_that_cannot_be_an_identifier_says_so(kind, raw, reason) -> None:
+    """Too long for any real identifier of its kind: kept whole, as invalid, with the limit as reason."""
+    assert parse_identifier(kind, raw) == InvalidIdentifier(kind, raw, reason)
+
+
 def test_nothing_written_is_no_identifier() -> None:
     assert parse_identifier("email", "  ") is None and parse_identifier("phone", None) is None
 

@@ -202,7 +202,7 @@ async def test_unknown_source_is_404_and_malformed_body_is_400(app_client: TestC
     resp = await app_client.post("/inquiries/tg-bot", data=b"\xff{", headers=TG)
     assert resp.status == 400 and "JSON" in (await resp.json())["error"]
     resp = await app_client.post("/inquiries/tg-bot", json={"message": {}}, headers=TG)
-    assert resp.status == 400 and "update_id" in (await resp.json())["error"]
+    assert resp.status == 400 and "way to reply" in (await resp.json())["error"]
     assert await repo.pool.fetchval("SELECT count(*) FROM inbox") == 0
 
 

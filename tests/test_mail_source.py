@@ -193,3 +193,36 @@ async def test_a_reload_starts_stops_and_restarts_mailbox_tasks(
         await append(dovecot, account, [example("email_plain_encoded_subject")[0]])
         await _wait_until_taken(dovecot, account)
         assert len(await messages_in(dovecot, account, "Обработано")) == 1
+
+
+async def test_a_message_the_database_would_refuse_is_quarantined_and_the_mailbox_goes_on(
+        db_url: str, tmp_path: Path, dovecot: Dovecot, pool) -> None:  # type: ignore[no-untyped-def]
+    """A Message-ID too long for the index (400 CJK characters: 1,200 bytes) was refused on
+    every pass and every later message waited behind it. Now it is tried three times, kept in
+    event_quarantine and moved to ``callbridge-quarantine``; the message after it is filed,
+    /health says warn and the quarantine metric counts it."""
+    from daemon.keys import METRICS
+
+    account = dovecot.add_account()
+    good, _ = example("email_plain_encoded_subject")
+    bad = good.replace(b"Message-ID: <1747032067.4821.kuznetsova@mail.yandex.ru>",
+                       "Message-ID: <{}@tury-primer.ru>".format("漢" * 400).encode("utf-8"))
+    assert bad != good
+    app = build_app(mail_settings(db_url, tmp_path / "state", dovecot, account), database_url=db_url,
+                    apply_migrations=False)
+    async with TestClient(TestServer(app)) as client:
+        await append(dovecot, account, [bad, good])
+        await _wait_until_taken(dovecot, account)
+        resp = await client.get("/health")
+        health = await resp.json(content_type=None)
+        quarantined = app[METRICS].registry.get_sample_value(
+            "callbridge_events_quarantined_total", {"reason": "mail"})
+    assert await messages_in(dovecot, account, "callbridge-quarantine") == [bad]
+    assert await messages_in(dovecot, account, DONE) == [good]
+    assert [r["external_id"] for r in await pool.fetch("SELECT external_id FROM communications")] == [
+        "<1747032067.4821.kuznetsova@mail.yandex.ru>"]
+    row = await pool.fetchrow("SELECT envelope, reason, dedup_key FROM event_quarantine")
+    assert bytes(row["envelope"]) == bad and "after 3 attempts" in row["reason"]
+    assert row["dedup_key"].startswith("inquiry:mail:<漢漢")
+    assert health["status"] == "warn" and health["checks"]["spool:quarantine"][0]["status"] == "warn"
+    assert quarantined == 1

@@ -16,10 +16,14 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from adapters.email.parse import parse_email
+from daemon.admission import EventNotStorable
+from daemon.errors import StorageUnavailable
+from daemon.inquiries import mailbox
 from daemon.inquiries.imap import Endpoint
 from daemon.inquiries.mail_inbox import inbox_filer
-from daemon.inquiries.mailbox import FileInquiry, MailboxConfig, MailboxPoller
+from daemon.inquiries.mailbox import DEFAULT_QUARANTINE_FOLDER, FileInquiry, MailboxConfig, MailboxPoller
 from daemon.inquiries.model import Inquiry
+from daemon.quarantine import quarantine
 from daemon.repository import Repository
 from tests.imapkit import Account, Dovecot, _session, append, kick, messages_in
 from tests.test_email_adapter import AGENCY, EXAMPLES, check_expect, example
@@ -35,7 +39,7 @@ def config(server: Dovecot, account: Account, *, tls: bool = False, **overrides)
         timeout_s=10, ssl_context=server.ssl_context() if tls else None,
     )
     values = {"source": "mail", "endpoint": endpoint, "done_folder": DONE, "own_addresses": AGENCY,
-              "poll_interval_s": 0.2} | overrides
+              "poll_interval_s": 0.2, "retry_pause_s": 0.1} | overrides
     return MailboxConfig(**values)
 
 
@@ -241,3 +245,76 @@ def test_the_done_folder_cannot_be_the_watched_one(dovecot: Dovecot) -> None:
         config(dovecot, account, done_folder="inbox")
     with pytest.raises(ValueError, match="must differ"):
         config(dovecot, account, folder="Leads", skipped_folder="Leads")
+    with pytest.raises(ValueError, match="must differ"):
+        config(dovecot, account, quarantine_folder="INBOX")
+
+
+def refusing(real: FileInquiry, refused_id: str, error: Exception, tries: list[str]) -> FileInquiry:
+    """The real filer, except that the message ``refused_id`` is refused with ``error``."""
+
+    async def file(inquiry: Inquiry, raw: bytes) -> str:
+        tries.append(inquiry.external_id)
+        if inquiry.external_id == refused_id:
+            raise error
+        return await real(inquiry, raw)
+
+    return file
+
+
+async def test_a_message_that_cannot_be_filed_is_quarantined_and_the_next_ones_are_filed(
+        dovecot: Dovecot, repo: Repository, running) -> None:
+    """A message PostgreSQL would refuse held up every later one, tried for ever. Now the
+    mail behind it is filed at once; it is tried three times, then kept in the quarantine
+    table (raw, reason, dedup key) and moved to the quarantine folder."""
+    account = dovecot.add_account()
+    bad, _ = example("email_plain_encoded_subject")
+    good, good_expect = example("email_cp1251_outlook")
+    await append(dovecot, account, [bad, good])
+    tries: list[str] = []
+    bad_id = "<1747032067.4821.kuznetsova@mail.yandex.ru>"
+    filer = refusing(inbox_filer(repo, folder="INBOX"), bad_id,
+                     EventNotStorable([{"field": "dedup_key", "problem": "longer than 1024 bytes"}]), tries)
+
+    async def keep(raw: bytes, reason: str, dedup_key: str | None) -> None:
+        await quarantine(repo, raw, reason=reason, dedup_key=dedup_key)
+
+    run = running(MailboxPoller(config(dovecot, account), filer, quarantine=keep))
+    await eventually(lambda: run.poller.totals.quarantined == 1 and run.poller.waiting, "the quarantine")
+    assert tries[:2] == [bad_id, good_expect["dedup_id"]]  # the next message did not wait
+    assert tries.count(bad_id) == 3
+    assert [r["dedup_key"] for r in await inbox_rows(repo)] == [f"inquiry:mail:{good_expect['dedup_id']}"]
+    assert await messages_in(dovecot, account, "INBOX") == []
+    assert await messages_in(dovecot, account, DONE) == [good]
+    assert await messages_in(dovecot, account, DEFAULT_QUARANTINE_FOLDER) == [bad]
+    row = await repo.pool.fetchrow("SELECT * FROM event_quarantine")
+    assert (bytes(row["envelope"]), row["dedup_key"], row["resolved_at"]) == (bad, f"inquiry:mail:{bad_id}", None)
+    assert "after 3 attempts" in row["reason"] and "longer than 1024 bytes" in row["reason"]
+    assert (run.poller.totals.filed, run.poller.totals.failed) == (1, 3)
+
+
+async def test_a_database_that_is_away_is_no_fault_of_the_message(
+        dovecot: Dovecot, repo: Repository, running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While nothing durable can take mail (PostgreSQL and the spool both away) the message is
+    tried again and again, never quarantined; it is filed when the database is back."""
+    account = dovecot.add_account()
+    raw, expect = example("email_plain_encoded_subject")
+    await append(dovecot, account, [raw])
+    real = inbox_filer(repo, folder="INBOX")
+    tries: list[str] = []
+
+    async def away_five_times(inquiry: Inquiry, message: bytes) -> str:
+        tries.append(inquiry.external_id)
+        if len(tries) <= 5:
+            raise StorageUnavailable("database and spool both unavailable")
+        return await real(inquiry, message)
+
+    async def keep(raw: bytes, reason: str, dedup_key: str | None) -> None:
+        raise AssertionError("quarantined")
+
+    # The reconnect pauses (1 s, 2 s, 4 s...) would make this slow; the order of events is what counts.
+    monkeypatch.setattr(mailbox, "BACKOFF_FIRST_S", 0.01)
+    monkeypatch.setattr(mailbox, "BACKOFF_MAX_S", 0.01)
+    run = running(MailboxPoller(config(dovecot, account), away_five_times, quarantine=keep))
+    await eventually(lambda: run.poller.totals.filed == 1 and run.poller.waiting, "the message")
+    assert len(tries) == 6 and run.poller.totals.quarantined == 0
+    assert await messages_in(dovecot, account, DONE) == [raw]

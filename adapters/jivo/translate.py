@@ -3,7 +3,9 @@
 Events of one chat (``widget_id`` + ``chat_id``) form one conversation. No
 event id is documented, so the external id is ours: ``<chat_id>:<event_name>``,
 ``offline:<offline_message_id>``, ``call:<chat_id>:<status>``, and for
-``client_updated`` the client id with the contact it gave. Jivo sends no time
+``client_updated`` the client id with the contact it gave. An event without
+the id it is known by (an offline message without ``chat_id``) is still filed:
+outside any conversation, and by a hash of its content when no id is left. Jivo sends no time
 with most events, so the delivery time is used throughout (one clock for the
 conversation's idle gap).
 """
@@ -44,40 +46,61 @@ def translate(delivery: Delivery) -> Translated:
     if name not in CHAT_EVENTS:
         return Translated(None, ANSWER)  # client attributes, CRM events: nothing to file
     chat_id = text(event.get("chat_id"))
-    if chat_id is None:
-        raise Malformed(f"chat_id is missing in {name}")
     widget = text(event.get("widget_id")) or "-"
     visitor = obj(event.get("visitor"))
     phones, emails = _contacts(visitor)
-    message, replied_at = None, None
+    message, replied_at, external_id = _content(name, event, delivery, phones, emails)
+    notes: list[str] = []
+    if chat_id is None:
+        notes.append(f"chat_id is missing in {name}: filed outside any conversation")
+    external_id = external_id or _chat_event_id(name, event, chat_id, visitor, phones, emails)
+    if external_id is None:
+        # Jivo documents no event id: the same delivery again has the same content.
+        external_id = f"{name}:{content_hash(delivery.body.decode('utf-8', 'replace'))}"
+        notes.append(f"no chat_id or offline_message_id in {name}: deduplicated by its content")
+    page = obj(event.get("page"))
+    inquiry = Inquiry(
+        channel="chat", source=delivery.source, external_id=external_id[:500],
+        received_at=delivery.received_at,
+        conversation_id=f"jivo:{widget}:{chat_id}"[:500] if chat_id else None,
+        name=text(visitor.get("name")), phones=tuple(phones), emails=tuple(emails), text=message,
+        page_url=text(page.get("url")), utm=_utm(obj(event.get("session"))),
+    )
+    return Translated(inquiry, ANSWER, replied_at=replied_at, notes=tuple(notes))
+
+
+def _content(name: str, event: dict[str, Any], delivery: Delivery, phones: list[str], emails: list[str]
+             ) -> tuple[str | None, int | None, str | None]:
+    """(text, when an operator first wrote, the event's own external id) of one chat event;
+    the phones and e-mails found in the text are added to ``phones`` and ``emails``."""
+    message, replied_at, external_id = None, None, None
     if name == "chat_finished":
         message, said, replied_at = _transcript(event, delivery)
         phones += [p for p in phones_in(said, delivery.region) if p not in phones][:1]
         emails += [e for e in emails_in(said) if e not in emails][:1]
-        external_id = f"{chat_id}:chat_finished"
     elif name == "offline_message":
         message = text(event.get("message"), limit=None)
         phones += [p for p in phones_in(message, delivery.region) if p not in phones][:1]
         offline_id = text(event.get("offline_message_id"))
-        external_id = f"offline:{offline_id}" if offline_id else f"{chat_id}:offline_message"
+        external_id = f"offline:{offline_id}" if offline_id else None
     elif name == "call_event":
         call = obj(event.get("call"))
         phones += [p for p in [text(call.get("phone"))] if p and p not in phones]
         message = "Запрос обратного звонка" if text(call.get("type")) == "callback" else None
-        external_id = f"call:{chat_id}:{text(call.get('status')) or '-'}"
-    else:
-        # chat_updated repeats as the visitor fills in contacts: each new set is news.
-        external_id = f"{chat_id}:{name}"
-        if name == "chat_updated":
-            external_id += ":" + content_hash(text(visitor.get("name")), *phones, *emails)
-    page = obj(event.get("page"))
-    inquiry = Inquiry(
-        channel="chat", source=delivery.source, external_id=external_id[:500],
-        received_at=delivery.received_at, conversation_id=f"jivo:{widget}:{chat_id}"[:500],
-        name=text(visitor.get("name")), phones=tuple(phones), emails=tuple(emails), text=message,
-        page_url=text(page.get("url")), utm=_utm(obj(event.get("session"))),
-    )
-    return Translated(inquiry, ANSWER, replied_at=replied_at)
+    return message, replied_at, external_id
+
+
+def _chat_event_id(name: str, event: dict[str, Any], chat_id: str | None, visitor: dict[str, Any],
+                   phones: list[str], emails: list[str]) -> str | None:
+    """The external id of an event of chat ``chat_id`` (PROTOCOLS.md §3); None without a chat."""
+    if chat_id is None:
+        return None
+    if name == "call_event":
+        return f"call:{chat_id}:{text(obj(event.get('call')).get('status')) or '-'}"
+    if name == "chat_updated":
+        # It repeats as the visitor fills in contacts: each new set is news.
+        return f"{chat_id}:{name}:" + content_hash(text(visitor.get("name")), *phones, *emails)
+    return f"{chat_id}:{name}"
 
 
 def _contacts(visitor: dict[str, Any]) -> tuple[list[str], list[str]]:

@@ -5,7 +5,8 @@ not news; other updates are not inquiries). The person is ``from.id``; a phone
 arrives only as a shared contact, trusted as the sender's own only when
 ``contact.user_id == from.id``, or typed in the text. External id
 ``<chat.id>:<message_id>`` (``update_id`` restarts at random after a week of
-silence); the conversation is the chat.
+silence); the conversation is the chat. Only a way to reply (the chat, or the
+person in a private chat) and a dedup key are required.
 """
 
 from __future__ import annotations
@@ -35,26 +36,42 @@ def translate(delivery: Delivery) -> Translated:
     if not secret_matches(delivery.headers.get(SECRET_HEADER), delivery.settings):
         raise Refused(f"missing or wrong {SECRET_HEADER}")
     update = json_object(delivery.body)
-    if "update_id" not in update:
-        raise Malformed("update_id is missing: not a Telegram Update")
     message = update.get("message")
     if not isinstance(message, dict):
         return Translated(None, ANSWER)  # edited messages, callbacks, member changes: not inquiries
     sender, chat = obj(message.get("from")), obj(message.get("chat"))
-    chat_id, message_id = text(chat.get("id")), text(message.get("message_id"))
-    if chat_id is None or message_id is None:
-        raise Malformed("message.chat.id and message.message_id are required")
     if sender.get("is_bot") is True:
         return Translated(None, ANSWER)
+    notes: list[str] = []
+    # A private chat's id is the person's: either is the way to reply.
+    chat_id = text(chat.get("id")) or text(sender.get("id"))
+    if chat_id is None:
+        raise Malformed("message.chat.id (or message.from.id) is required: the way to reply")
+    external_id = _external_id(chat_id, message, update, notes)
+    person = text(sender.get("id")) or (chat_id if text(chat.get("type")) == "private" else None)
+    if text(sender.get("id")) is None or text(chat.get("id")) is None:
+        notes.append("message.chat.id or message.from.id is missing: the other one stands in for it")
     body = text(message.get("text"), limit=None) or text(message.get("caption"), limit=None)
     phones = _own_contact(message, sender) + phones_in(body, delivery.region)[:1]
     inquiry = Inquiry(
-        channel="telegram", source=delivery.source, external_id=f"{chat_id}:{message_id}"[:500],
+        channel="telegram", source=delivery.source, external_id=external_id[:500],
         received_at=epoch(message.get("date"), default=delivery.received_at),
         conversation_id=f"tg:{chat_id}"[:500], name=_name(sender), phones=tuple(phones),
-        emails=tuple(emails_in(body)[:1]), telegram_id=text(sender.get("id")), text=body,
+        emails=tuple(emails_in(body)[:1]), telegram_id=person, text=body,
     )
-    return Translated(inquiry, ANSWER)
+    return Translated(inquiry, ANSWER, notes=tuple(notes))
+
+
+def _external_id(chat_id: str, message: dict[str, Any], update: dict[str, Any], notes: list[str]) -> str:
+    """``<chat.id>:<message_id>``; without message_id the update's id (unique, but restarts at random)."""
+    message_id = text(message.get("message_id"))
+    if message_id is not None:
+        return f"{chat_id}:{message_id}"
+    update_id = text(update.get("update_id"))
+    if update_id is None:
+        raise Malformed("message.message_id (or update_id) is required: the dedup key")
+    notes.append("message.message_id is missing: deduplicated by update_id")
+    return f"{chat_id}:update:{update_id}"
 
 
 def _own_contact(message: dict[str, Any], sender: dict[str, Any]) -> list[str]:

@@ -12,11 +12,13 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from daemon.phones import normalise_phone
+from daemon.phones import ascii_digits, normalise_phone
 
 Kind = Literal["phone", "email", "telegram", "vk"]
 KINDS: tuple[Kind, ...] = ("phone", "email", "telegram", "vk")
 MAX_EMAIL_CHARS = 254  # RFC 5321's limit on a forward path
+MAX_PHONE_DIGITS = 15  # ITU-T E.164
+MAX_MESSENGER_ID_CHARS = 64  # far above any Telegram or VK id (about 20 digits)
 # The same shape as the CHECK in sql/schema.sql; ASCII only, so that a
 # full-width "＠" or a Cyrillic look-alike cannot slip in beside the real address.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", re.ASCII)
@@ -65,6 +67,9 @@ def parse_identifier(kind: Kind, raw: str | int | None, *, region: str = "RU"
     text = "" if raw is None else str(raw).strip()
     if not text:
         return None
+    impossible = _impossible(kind, text)
+    if impossible is not None:
+        return InvalidIdentifier(kind, text, impossible)
     if kind == "phone":
         value = normalise_phone(text, region)
         reason = "not a valid phone number"
@@ -75,3 +80,18 @@ def parse_identifier(kind: Kind, raw: str | int | None, *, region: str = "RU"
         value = normalise_messenger_id(text)
         reason = f"not a {kind} user id"
     return Identifier(kind, value) if value is not None else InvalidIdentifier(kind, text, reason)
+
+
+def _impossible(kind: Kind, text: str) -> str | None:
+    """Why ``text`` cannot be any real identifier of its kind (its length alone), or None.
+
+    Such text is still kept, as an invalid identifier: it is the sender's words, and
+    the rest of the inquiry or row (a valid phone beside it) is filed with it.
+    """
+    if kind == "email" and len(text) > MAX_EMAIL_CHARS:
+        return f"longer than {MAX_EMAIL_CHARS} characters: cannot be an e-mail address"
+    if kind == "phone" and sum("0" <= ch <= "9" for ch in ascii_digits(text)) > MAX_PHONE_DIGITS:
+        return f"more than {MAX_PHONE_DIGITS} digits: cannot be a phone number"
+    if kind in ("telegram", "vk") and len(text) > MAX_MESSENGER_ID_CHARS:
+        return f"longer than {MAX_MESSENGER_ID_CHARS} characters: cannot be a {kind} user id"
+    return None

@@ -33,7 +33,11 @@ class Refused(Exception):
 
 
 class Malformed(Exception):
-    """The body cannot be read (400); ``str(exc)`` says why."""
+    """The body cannot be read, or lacks what the adapter cannot do without (400); ``str(exc)`` says why.
+
+    An adapter requires only what it uses: a dedup key and a way to reply. Anything
+    else missing goes into ``Translated.notes``, never a reason to drop a lead.
+    """
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class Translated:
     inquiry: Inquiry | None
     reply: Reply
     replied_at: int | None = None  # when the agency's side wrote in it, Unix seconds
+    # What the sender left out that the adapter could do without (logged, never a refusal).
+    notes: tuple[str, ...] = ()
 
 
 # -- authentication ---------------------------------------------------------------------

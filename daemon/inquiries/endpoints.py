@@ -113,6 +113,8 @@ async def inquiry_webhook(request: web.Request) -> web.StreamResponse:
         return error(400, str(exc))
     except ValidationError as exc:
         return error(400, "invalid inquiry", fields=validation_problem(exc))
+    if translated.notes:
+        log.info("inquiry_fields_missing", kind=source.kind, notes=list(translated.notes))
     if translated.inquiry is None:
         log.info("inquiry_handshake_or_unused", kind=source.kind)
         return reply_response(translated.reply)

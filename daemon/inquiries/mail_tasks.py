@@ -3,7 +3,9 @@
 The settings name the mailbox (``[sources.<name>]`` with ``kind = "email"``);
 the task is ``mailbox:<name>`` in the daemon's TaskGroup, so it is cancelled
 (and its connection dropped) on shutdown. Each message is filed through the
-seam ``filer_for`` gives, and is durable before it leaves the folder.
+seam ``filer_for`` gives, and is durable before it leaves the folder; one that
+cannot be filed is kept through ``quarantine_for`` (the quarantine table, which
+turns /health to warn, and the metric ``callbridge_events_quarantined_total{reason="mail"}``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from aiohttp import web
 
 from config.settings import Settings
 from daemon.inquiries.imap import Endpoint
-from daemon.inquiries.mailbox import FileInquiry, MailboxConfig, MailboxPoller
+from daemon.inquiries.mailbox import FileInquiry, MailboxConfig, MailboxPoller, QuarantineMail
 from daemon.inquiries.model import Inquiry
 from daemon.inquiries.submit import submit
-from daemon.keys import INTAKE, TASKS
+from daemon.keys import INTAKE, METRICS, REPOSITORY, TASKS
+from daemon.quarantine import quarantine
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +44,7 @@ def mailbox_configs(settings: Settings) -> list[MailboxConfig]:
         configs.append(MailboxConfig(
             source=name, endpoint=endpoint, folder=source.folder,
             done_folder=source.done_folder or DEFAULT_DONE_FOLDER, skipped_folder=source.skipped_folder,
+            quarantine_folder=source.quarantine_folder,
             own_addresses=own + mailbox_address, poll_interval_s=source.poll_interval_s,
         ))
     return configs
@@ -60,13 +64,25 @@ def filer_for(app: web.Application, *, folder: str) -> FileInquiry:
     return file
 
 
+def quarantine_for(app: web.Application) -> QuarantineMail:
+    """Keep the raw message in the quarantine table, as the spool's refused events are kept."""
+
+    async def keep(raw: bytes, reason: str, dedup_key: str | None) -> None:
+        await quarantine(app[REPOSITORY], raw, reason=reason, dedup_key=dedup_key)
+        metrics = app.get(METRICS)
+        if metrics is not None:
+            metrics.events_quarantined.labels("mail").inc()
+
+    return keep
+
+
 def start_mailboxes(app: web.Application, settings: Settings) -> list[str]:
     """Start a ``mailbox:<source>`` task per e-mail source; returns the task names."""
     return [_start(app, config) for config in mailbox_configs(settings)]
 
 
 def _start(app: web.Application, config: MailboxConfig) -> str:
-    poller = MailboxPoller(config, filer_for(app, folder=config.folder))
+    poller = MailboxPoller(config, filer_for(app, folder=config.folder), quarantine=quarantine_for(app))
     name = f"mailbox:{config.source}"
     # A factory: were the task ever to die, the group makes it again (daemon.tasks).
     app[TASKS].start(name, poller.run_forever)

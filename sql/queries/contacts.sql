@@ -52,7 +52,7 @@ RETURNING contact_id;
 
 -- name: add_invalid_identifier
 INSERT INTO contact_invalid_identifiers (contact_id, kind, value, reason) VALUES ($1, $2, $3, $4)
-ON CONFLICT (contact_id, kind, value) DO NOTHING;
+ON CONFLICT (contact_id, kind, md5(value)) DO NOTHING;
 
 -- name: upsert_line
 INSERT INTO lines (line_key, line_number, ad_source)

@@ -284,7 +284,7 @@ WITH added AS (
     JOIN import_groups g ON g.grp = r.grp
     WHERE r.batch = current_setting('callbridge.import_batch')::integer
     ORDER BY g.target, i.kind, i.value, r.row_no
-    ON CONFLICT (contact_id, kind, value) DO NOTHING
+    ON CONFLICT (contact_id, kind, md5(value)) DO NOTHING
     RETURNING contact_id
 )
 UPDATE import_groups g SET changed = true
