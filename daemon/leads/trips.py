@@ -1,9 +1,11 @@
 """``callbridge import trips FILE``: bookings from the booking system, keyed by order number.
 
-A re-import updates (never duplicates); the buyer is found by phone or e-mail
-(an unknown buyer becomes a contact); a booking made while the buyer's lead
-was open wins that lead. The file is read by the shared spreadsheet reader
-(daemon/sheets: .xlsx, .xls, .ods, .csv, headers found by alias).
+A re-import updates (never duplicates) and leaves an unchanged booking alone; the
+buyer is found by phone or e-mail (an unknown buyer becomes a contact); a booking
+made while the buyer's lead was open wins that lead. A booking without its own
+booking date counts as booked when first seen, but no later than the trip's start:
+an agency's history imported today is booked in the past and wins no lead of today.
+The file is read by the shared spreadsheet reader (daemon/sheets: .xlsx, .xls, .ods, .csv, headers found by alias).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Booking:
     ends: date | None
     manager: str | None
     booked_at: datetime
+    booked_given: bool  # the file gave the booking date (else booked_at is an upper bound)
 
 
 @dataclass
@@ -57,6 +60,7 @@ class TripsReport:
     rows: int = 0
     inserted: int = 0
     updated: int = 0
+    unchanged: int = 0
     contacts_created: int = 0
     leads_won: int = 0
     without_buyer: int = 0
@@ -65,8 +69,8 @@ class TripsReport:
 
     def lines(self) -> list[str]:
         out = [(f"trips: {self.rows} rows, {self.inserted} new, {self.updated} updated, "
-                f"{len(self.rejected)} rejected; {self.contacts_created} buyers became contacts; "
-                f"{self.leads_won} leads won")]
+                f"{self.unchanged} unchanged, {len(self.rejected)} rejected; "
+                f"{self.contacts_created} buyers became contacts; {self.leads_won} leads won")]
         if self.without_buyer:
             out.append(f"  {self.without_buyer} bookings name no phone or e-mail: stored without a contact")
         for status, count in sorted(self.unknown_statuses.items()):
@@ -91,15 +95,25 @@ def parse_booking(number: int, values: Mapping[str, str], *, statuses: Mapping[s
         found.append(email)
     raw_status = values.get("status", "").strip()
     booked = parse_date(values.get("booked", ""))
+    starts, ends = parse_date(values.get("starts", "")), parse_date(values.get("ends", ""))
     return Booking(
         row=number, order=order, name=values.get("name", "").strip() or None,
         identifiers=tuple(dict.fromkeys(found)),
         status=map_status(raw_status, statuses) or "pending", status_raw=raw_status,
         amount=parse_amount(values.get("amount", "")),
-        starts=parse_date(values.get("starts", "")), ends=parse_date(values.get("ends", "")),
-        manager=values.get("manager", "").strip() or None,
-        booked_at=now if booked is None else datetime.combine(booked, time(12), tzinfo=tz),
+        starts=starts, ends=ends, manager=values.get("manager", "").strip() or None,
+        booked_at=_booked_at(booked, starts or ends, now=now, tz=tz), booked_given=booked is not None,
     )
+
+
+def _booked_at(booked: date | None, starts: date | None, *, now: datetime, tz: tzinfo) -> datetime:
+    """The booking's own date (noon, office time); without one, now but no later than the
+    day the trip starts (its first moment): a trip that began last year was booked by then."""
+    if booked is not None:
+        return datetime.combine(booked, time(12), tzinfo=tz)
+    if starts is None:
+        return now
+    return min(now, datetime.combine(starts, time(0), tzinfo=tz))
 
 
 def parse_rows(rows: Iterable[tuple[int, Mapping[str, str]]], settings: Settings, report: TripsReport,
@@ -121,8 +135,7 @@ def parse_rows(rows: Iterable[tuple[int, Mapping[str, str]]], settings: Settings
     return list(bookings.values())
 
 
-async def store_bookings(pool: asyncpg.Pool, bookings: list[Booking], report: TripsReport, *,
-                         booked_dates: bool) -> None:
+async def store_bookings(pool: asyncpg.Pool, bookings: list[Booking], report: TripsReport) -> None:
     """Buyers found or made, trips upserted in one statement, leads won in another; one transaction."""
     if not bookings:
         return
@@ -134,9 +147,10 @@ async def store_bookings(pool: asyncpg.Pool, bookings: list[Booking], report: Tr
                                       [b.status_raw for b in bookings], [b.amount for b in bookings],
                                       [b.starts for b in bookings], [b.ends for b in bookings],
                                       [b.manager for b in bookings], [b.booked_at for b in bookings],
-                                      booked_dates)
+                                      [b.booked_given for b in bookings])
             report.inserted += sum(1 for r in result if r["inserted"])
             report.updated += sum(1 for r in result if not r["inserted"])
+            report.unchanged += len(bookings) - len(result)
             won = await conn.fetch(q("trips_win_leads"), [b.order for b in bookings])
             report.leads_won += len({r["lead_id"] for r in won})
 
@@ -183,7 +197,7 @@ async def import_trips(pool: asyncpg.Pool, path: Path, settings: Settings, *, sh
     with read_table(path, ALIASES, sheet=sheet) as table:
         fields = set(table.columns)
         bookings = _bookings(path, fields, ((r.number, r.values) for r in table.rows), settings, report, now=now)
-    await store_bookings(pool, bookings, report, booked_dates="booked" in fields)
+    await store_bookings(pool, bookings, report)
     return report
 
 
