@@ -24,6 +24,7 @@ from daemon.leads.tripvalues import map_status, parse_amount, parse_date
 from daemon.queries import q
 from daemon.repository import translated_errors
 from daemon.sheets import read_table
+from daemon.statistics import analyze_written
 
 ALIASES = {
     "order": ("Номер заявки", "№ заявки", "Заявка", "Номер брони", "Номер", "Order", "Order number"),
@@ -66,16 +67,22 @@ class TripsReport:
     without_buyer: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
     unknown_statuses: dict[str, int] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)
+    analyze_s: float | None = None  # how long the ANALYZE of the written tables took
 
     def lines(self) -> list[str]:
         out = [(f"trips: {self.rows} rows, {self.inserted} new, {self.updated} updated, "
                 f"{self.unchanged} unchanged, {len(self.rejected)} rejected; "
                 f"{self.contacts_created} buyers became contacts; {self.leads_won} leads won")]
+        if self.ignored_columns:
+            out.append(f"ignored columns: {', '.join(self.ignored_columns)}")
         if self.without_buyer:
             out.append(f"  {self.without_buyer} bookings name no phone or e-mail: stored without a contact")
         for status, count in sorted(self.unknown_statuses.items()):
             out.append(f"  status {status!r} ({count} rows) is not in trip_statuses: stored as pending")
         out += [f"  row {row}: {reason}" for row, reason in self.rejected]
+        if self.analyze_s is not None:
+            out.append(f"statistics refreshed (ANALYZE) in {self.analyze_s:.1f} s")
         return out
 
 
@@ -196,8 +203,10 @@ async def import_trips(pool: asyncpg.Pool, path: Path, settings: Settings, *, sh
     report = TripsReport()
     with read_table(path, ALIASES, sheet=sheet) as table:
         fields = set(table.columns)
+        report.ignored_columns = list(table.ignored)
         bookings = _bookings(path, fields, ((r.number, r.values) for r in table.rows), settings, report, now=now)
     await store_bookings(pool, bookings, report)
+    report.analyze_s = await analyze_written(pool, "analyze_trips_import")
     return report
 
 

@@ -10,7 +10,7 @@ SELECT contact_id FROM contact_identifiers WHERE kind = $1 AND value = $2;
 -- name: contact_card_by_identifier
 -- The card of whoever holds identifier ($1 kind, $2 value): one primary-key probe,
 -- then the contact's own rows by contact_identifiers_contact_idx.
-SELECT c.id, c.name, c.tags, c.ad_source,
+SELECT c.id, c.name, c.tags, c.ad_source, c.birthday, c.note,
        m.extension AS responsible_extension, m.name AS responsible_name,
        ARRAY(SELECT i.value FROM contact_identifiers i
              WHERE i.contact_id = c.id AND i.kind = 'phone' ORDER BY i.created_at, i.value) AS phones,
@@ -114,7 +114,7 @@ RETURNING extension;
 -- name: contact_card_by_id
 -- A contact by id, following merged_into to the survivor (contact_survivor):
 -- an id a merge retired still finds the person. Removed contacts are hidden.
-SELECT c.id, c.name, c.tags, c.ad_source, c.created_at, c.responsible_id,
+SELECT c.id, c.name, c.tags, c.ad_source, c.birthday, c.note, c.created_at, c.responsible_id,
        m.extension AS responsible_extension, m.name AS responsible_name,
        ARRAY(SELECT i.value FROM contact_identifiers i
              WHERE i.contact_id = c.id AND i.kind = 'phone' ORDER BY i.created_at, i.value) AS phones,
