@@ -21,6 +21,8 @@ _NAMED_KINDS = (
     (re.compile(r"^responsible .* is neither an extension nor a name$"),
      "responsible is neither an extension nor a name"),
     (re.compile(r"^responsible .* names several managers"), "responsible names several managers"),
+    (re.compile(r"^birthday .* is not a date such as"), "birthday is not a date such as 15.03.1985"),
+    (re.compile(r"^birthday .* is not a plausible date of birth$"), "birthday is not a plausible date of birth"),
 )
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _WITH_DIGITS = re.compile(r"\S*\d\S*")
