@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import re
 from datetime import date
 from pathlib import Path
@@ -357,3 +358,23 @@ async def test_the_screen_card_shows_birthday_note_and_a_responsible_known_by_na
     assert card["contact"]["name"] == "Анна"
     assert (card["contact"]["birthday"], card["contact"]["note"]) == ("1985-03-15", "любит Турцию")
     assert card["responsible"] == {"extension": None, "name": "Нет Такого"}
+
+
+async def test_cli_lookup_shows_birthday_note_and_the_responsible_by_name(
+    cli_env: str, repo: Repository, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``callbridge contacts lookup`` finds the contact by a phone in any spelling (or by #id) and
+    prints what the import kept; ``--json`` is the card the API answers."""
+    await import_contacts(repo, write_xlsx(tmp_path / "h.xlsx", [DETAILS_HEADER, *DETAILS_ROWS]), region="RU")
+
+    assert await asyncio.to_thread(cli.main, ["contacts", "lookup", "8 (926) 111-22-33"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "#3 Вера", "  phones: +7 926 111-22-33", "  birthday: 01.07.1979", "  note: VIP", "    звонить после 18"]
+
+    assert await asyncio.to_thread(cli.main, ["contacts", "lookup", "#1", "--json"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert (card["birthday"], card["note"], card["responsible"]) == (
+        "1985-03-15", "любит Турцию", {"extension": None, "name": "Нет Такого"})
+
+    assert await asyncio.to_thread(cli.main, ["contacts", "lookup", "+79990000000"]) == 1
+    assert "no contact with phone +79990000000" in capsys.readouterr().err
