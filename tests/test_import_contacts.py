@@ -20,6 +20,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from daemon import cli
+from daemon.contacts.import_report import note_kind
+from daemon.contacts.import_rows import parse_birthday
 from daemon.contacts.importer import import_contacts
 from daemon.repository import Repository
 from daemon.screen.cards import card_json, load_snapshot
@@ -378,3 +380,32 @@ async def test_cli_lookup_shows_birthday_note_and_the_responsible_by_name(
 
     assert await asyncio.to_thread(cli.main, ["contacts", "lookup", "+79990000000"]) == 1
     assert "no contact with phone +79990000000" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("15.03.1985", date(1985, 3, 15)), ("5.3.1985", date(1985, 3, 5)), ("1985-03-15", date(1985, 3, 15)),
+    ("1985-03-15T00:00:00", date(1985, 3, 15)), ("1985-03-15 00:00:00", date(1985, 3, 15)),
+])
+def test_birthdays_as_exports_write_them(text: str, value: date) -> None:
+    assert parse_birthday(text, today=date(2026, 12, 1)) == value
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("15.03.85", "is not a date such as"), ("31.02.1980", "is not a date such as"), ("весной", "is not a date"),
+    ("01.01.1850", "is not a plausible date of birth"), ("01.01.2027", "is not a plausible date of birth"),
+])
+def test_a_birthday_that_cannot_be_one_says_why(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_birthday(text, today=date(2026, 12, 1))
+
+
+@pytest.mark.parametrize(("note", "kind"), [
+    ("not a valid phone number: '12-34'", "not a valid phone number"),
+    ("phone number cell 9.16123e+21 has more digits than Excel keeps (15): the last ones are lost",
+     "phone number cell … has more digits than Excel keeps …"),
+    ("phone +79031112233 stays with contact #12", "phone or e-mail held by another contact"),
+    ("e-mail a@example.ru stays with contact #3", "phone or e-mail held by another contact"),
+    ("responsible Ким Анна names several managers: give the extension", "responsible names several managers"),
+])
+def test_a_note_without_its_values_is_its_kind(note: str, kind: str) -> None:
+    assert note_kind(note) == kind
