@@ -93,7 +93,7 @@ class ReadApi:
         if card is None:
             raise BadInput(404, f"no contact with this {kind}", **{kind: found.value})
         responsible = None
-        if card["responsible_extension"]:
+        if card["responsible_extension"] or card["responsible_name"]:  # a manager by name has no extension yet
             responsible = {"extension": card["responsible_extension"], "name": card["responsible_name"]}
         return web.json_response({
             "id": card["id"],
@@ -106,6 +106,8 @@ class ReadApi:
             "open_lead_id": card["open_lead_id"],
             "tags": card["tags"] or [],
             "ad_source": card["ad_source"],
+            "birthday": card["birthday"].isoformat() if card["birthday"] else None,
+            "note": card["note"],
             "do_not_call": card["do_not_call"],
         })
 

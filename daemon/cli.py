@@ -198,7 +198,8 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 _COMMANDS = {"migrate": _migrate, "import": _import, "sync-managers": _sync_managers,
              "report": _report, "reconcile": _reconcile, "prune": _prune,
-             "contacts": lambda s, u, a: _with_repo(s, u, lambda repo: contacts_cli.run(repo, a)),
+             "contacts": lambda s, u, a: _with_repo(
+                 s, u, lambda repo: contacts_cli.run(repo, a, region=s.default_region)),
              **dict.fromkeys(leads_cli.HANDLERS, _leads)}
 
 

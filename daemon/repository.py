@@ -96,8 +96,15 @@ class Tx:
 
     async def upsert_manager(self, *, extension: str, name: str | None, email: str | None,
                              pbx_user_id: int | None) -> bool:
-        """Returns True when the manager is new."""
+        """Returns True when the manager is new. A manager known by name only (from an
+        import) with the employee's name becomes this one: never a second manager."""
+        claimed = await self.conn.fetchval(q("claim_named_manager"), extension, name, email, pbx_user_id)
+        if claimed is not None:
+            return False
         row = await self.conn.fetchrow(q("upsert_manager"), extension, name, email, pbx_user_id)
+        if name is not None:
+            for step in ("relink_named_manager_contacts", "relink_named_manager_journal", "delete_named_manager"):
+                await self.conn.execute(q(step), row["id"], name)
         return bool(row["inserted"])
 
     async def deactivate_managers_except(self, extensions: Sequence[str]) -> list[str]:

@@ -7,6 +7,7 @@ installed library writes it. ``.xls`` (the binary Excel 97 format) has no writer
 
 from __future__ import annotations
 
+import datetime as dt
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,18 +15,22 @@ from xml.sax.saxutils import escape
 
 import xlsxwriter
 
-Cell = str | int | float | None
+Cell = str | int | float | dt.date | None
 
 
 def write_xlsx(path: Path, rows: Sequence[Sequence[Cell]], *, sheet: str = "Лист1",
                start_row: int = 0, more_sheets: dict[str, Sequence[Sequence[Cell]]] | None = None) -> Path:
-    """Numbers are written as number cells, text as text; ``start_row`` leaves empty rows above."""
+    """Numbers are written as number cells, dates as date cells (dd.mm.yyyy, as a Russian Excel
+    shows them), text as text; ``start_row`` leaves empty rows above."""
     book = xlsxwriter.Workbook(str(path))
+    date_format = book.add_format({"num_format": "dd.mm.yyyy"})
     for name, sheet_rows, first in [(sheet, rows, start_row)] + [(n, r, 0) for n, r in (more_sheets or {}).items()]:
         worksheet = book.add_worksheet(name)
         for r, row in enumerate(sheet_rows):
             for c, value in enumerate(row):
-                if isinstance(value, (int, float)):
+                if isinstance(value, dt.date):
+                    worksheet.write_datetime(first + r, c, value, date_format)
+                elif isinstance(value, (int, float)):
                     worksheet.write_number(first + r, c, value)
                 elif value is not None:
                     worksheet.write_string(first + r, c, value)
@@ -52,6 +57,9 @@ _MANIFEST = (
 def _ods_cell(value: Cell) -> str:
     if value is None:
         return "<table:table-cell/>"
+    if isinstance(value, dt.date):
+        return (f'<table:table-cell office:value-type="date" office:date-value="{value.isoformat()}">'
+                f'<text:p>{value:%d.%m.%Y}</text:p></table:table-cell>')
     if isinstance(value, (int, float)):
         return f'<table:table-cell office:value-type="float" office:value="{value!r}"><text:p>{value}</text:p></table:table-cell>'
     return f'<table:table-cell office:value-type="string"><text:p>{escape(value)}</text:p></table:table-cell>'

@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
+import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestClient
 
 from daemon import cli
+from daemon.contacts.import_report import note_kind
+from daemon.contacts.import_rows import parse_birthday
 from daemon.contacts.importer import import_contacts
 from daemon.repository import Repository
+from daemon.screen.cards import card_json, load_snapshot
+from tests.conftest import auth
+from tests.scenarios import replay, steps
 from tests.spreadsheets import write_ods, write_xlsx
 from tests.test_import import cli_env, contacts
 
@@ -201,3 +210,202 @@ async def test_cli_options_report_sheet_map_and_dry_run(cli_env: str, repo: Repo
     assert await asyncio.to_thread(cli.main, args) == 0
     assert await contacts(repo.pool) == [("Анна", None, [], ["+79161234567"], [])]
     assert [r[1] for r in await read_report(tmp_path / "r.csv")] == ["created"]
+
+
+# -- birthday, note, columns not used, the summary ------------------------------
+
+DETAILS_HEADER = ["ФИО", "Телефон", "Дата рождения", "Комментарий", "Ответственный", "Город", "Паспорт"]
+DETAILS_ROWS: list[list[Any]] = [
+    ["Анна", 79161234567, date(1985, 3, 15), "любит Турцию", "Нет Такого", "Москва", None],  # an Excel date cell
+    ["Борис", 79031112233, "02.11.1990", None, None, None, "4510 123456"],
+    ["Вера", 79261112233, "1979-07-01", "VIP\nзвонить после 18", None, None, None],
+    ["Глеб", 79851112233, "31.02.1980", None, None, None, None],                              # no such day
+    ["Дина", 79851112244, "весной", None, None, None, None],
+]
+
+
+async def details(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in await pool.fetch("SELECT name, birthday, note FROM contacts ORDER BY id")]
+
+
+async def test_birthday_and_note_are_kept_and_unused_columns_named(repo: Repository, tmp_path: Path) -> None:
+    """«Дата рождения» as an Excel date cell, dd.mm.yyyy or yyyy-mm-dd, and «Комментарий» are kept
+    on the contact; a birthday that is no date is a note and the contact is imported without it.
+    The columns the import does not use are named in one line."""
+    path = write_xlsx(tmp_path / "u-on.xlsx", [DETAILS_HEADER, *DETAILS_ROWS])
+
+    report = await import_contacts(repo, path, region="RU", report_path=tmp_path / "r.csv")
+
+    assert await details(repo.pool) == [
+        ("Анна", date(1985, 3, 15), "любит Турцию"), ("Борис", date(1990, 11, 2), None),
+        ("Вера", date(1979, 7, 1), "VIP\nзвонить после 18"), ("Глеб", None, None), ("Дина", None, None)]
+    assert [r[3] for r in await read_report(tmp_path / "r.csv")][3:] == [
+        "birthday '31.02.1980' is not a date such as 15.03.1985 or 1985-03-15",
+        "birthday 'весной' is not a date such as 15.03.1985 or 1985-03-15"]
+    assert report.ignored_columns == ["Город", "Паспорт"]
+    assert report.lines()[1:5] == [
+        "ignored columns: Город, Паспорт",
+        "  birthday is not a date such as 15.03.1985: 2 rows",
+        "    row 5: birthday '31.02.1980' is not a date such as 15.03.1985 or 1985-03-15",
+        "    row 6: birthday 'весной' is not a date such as 15.03.1985 or 1985-03-15"]
+
+
+async def test_a_second_import_fills_a_blank_birthday_and_note_and_keeps_given_ones(
+    repo: Repository, tmp_path: Path
+) -> None:
+    """An existing contact keeps its birthday and note; a blank one is filled (``updated``); the same
+    file again changes nothing."""
+    await import_contacts(repo, write_xlsx(tmp_path / "a.xlsx", [DETAILS_HEADER, *DETAILS_ROWS]), region="RU")
+    path = write_xlsx(tmp_path / "b.xlsx", [["Телефон", "Д.р.", "Примечание"],
+                                            [79161234567, "01.01.2000", "другое"],
+                                            [79031112233, "01.01.2000", "новый комментарий"]])
+
+    report = await import_contacts(repo, path, region="RU")
+    again = await import_contacts(repo, path, region="RU")
+
+    assert (report.updated, report.merged) == (1, 1)
+    assert (again.updated, again.merged) == (0, 2)
+    assert (await details(repo.pool))[:2] == [("Анна", date(1985, 3, 15), "любит Турцию"),
+                                              ("Борис", date(1990, 11, 2), "новый комментарий")]
+
+
+async def test_map_reads_any_column_as_birthday_or_note(repo: Repository, tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "c.xlsx", [["Имя", "Телефон", "Родился", "Инфо"],
+                                            ["Анна", 79161234567, "15.03.1985", "постоянный клиент"]])
+
+    report = await import_contacts(repo, path, region="RU", mapping={"Родился": "birthday", "Инфо": "note"})
+
+    assert report.ignored_columns == []
+    assert await details(repo.pool) == [("Анна", date(1985, 3, 15), "постоянный клиент")]
+
+
+async def test_the_summary_groups_notes_by_kind_with_three_example_rows(repo: Repository, tmp_path: Path) -> None:
+    """Five rows with a broken e-mail, one with a broken phone and two skipped: three kinds, each
+    counted once with at most three example rows, the largest first; the report file has the rest."""
+    rows: list[list[Any]] = [["Имя", "Телефон", "Почта"]]
+    rows += [[f"Клиент {n}", 79160000000 + n, f"client{n}@"] for n in range(5)]
+    rows += [["Ошибка", "79161112233, 12-34", None], ["Пусто", None, None], ["Пусто 2", "555", None]]
+    path = write_xlsx(tmp_path / "d.xlsx", rows)
+
+    report = await import_contacts(repo, path, region="RU")
+
+    assert report.lines()[1:-1] == [
+        "  not an e-mail address: 5 rows",
+        "    row 2: not an e-mail address: 'client0@'",
+        "    row 3: not an e-mail address: 'client1@'",
+        "    row 4: not an e-mail address: 'client2@'",
+        "  skipped: no valid phone or e-mail: 2 rows",
+        "    row 8: no valid phone or e-mail",
+        "    row 9: not a valid phone number: '555'; no valid phone or e-mail",
+        "  not a valid phone number: 1 row",
+        "    row 7: not a valid phone number: '12-34'",
+        "  every row's outcome: --report FILE",
+    ]
+
+
+async def analyze_counts(pool: asyncpg.Pool) -> dict[str, int]:
+    rows = await pool.fetch("SELECT relname, analyze_count FROM pg_stat_user_tables "
+                            "WHERE relname IN ('contacts', 'contact_identifiers', 'managers')")
+    return {r["relname"]: r["analyze_count"] for r in rows}
+
+
+async def test_an_import_analyzes_the_tables_it_wrote_and_says_how_long_it_took(
+    repo: Repository, tmp_path: Path
+) -> None:
+    """Statistics are fresh after an import, whatever autovacuum does (``ANALYZE`` at the end);
+    the summary's last line gives its time. A dry run writes nothing and analyzes nothing."""
+    path = write_xlsx(tmp_path / "e.xlsx", [DETAILS_HEADER, *DETAILS_ROWS])
+    before = await analyze_counts(repo.pool)
+
+    dry = await import_contacts(repo, path, region="RU", dry_run=True)
+    assert await analyze_counts(repo.pool) == before
+    assert dry.analyze_s is None
+
+    report = await import_contacts(repo, path, region="RU")
+
+    after = await analyze_counts(repo.pool)
+    assert {name: after[name] - before.get(name, 0) for name in after} == {
+        "contacts": 1, "contact_identifiers": 1, "managers": 1}
+    assert report.analyze_s is not None
+    assert re.fullmatch(r"statistics refreshed \(ANALYZE\) in \d+\.\d s", report.lines()[-1])
+
+
+async def test_lookup_and_card_show_birthday_note_and_a_responsible_known_by_name(
+    client: TestClient, repo: Repository, tmp_path: Path
+) -> None:
+    """What the import kept is what a manager sees: the read API's lookup and the contact's card
+    give the birthday (ISO date), the note and the responsible known by name only."""
+    await import_contacts(repo, write_xlsx(tmp_path / "f.xlsx", [DETAILS_HEADER, *DETAILS_ROWS]), region="RU")
+
+    found = await (await client.get("/api/contacts/lookup", params={"phone": "89161234567"}, headers=auth())).json()
+    card = await (await client.get(f"/api/contacts/{found['id']}", headers=auth())).json()
+
+    for doc in (found, card):
+        assert (doc["birthday"], doc["note"]) == ("1985-03-15", "любит Турцию")
+        assert doc["responsible"] == {"extension": None, "name": "Нет Такого"}
+
+
+async def test_the_screen_card_shows_birthday_note_and_a_responsible_known_by_name(
+    client: TestClient, repo: Repository, tmp_path: Path
+) -> None:
+    """Анна calls: her card on the manager's screen carries the imported birthday and note, and
+    her responsible by name (no extension yet) instead of «не назначен»."""
+    await import_contacts(repo, write_xlsx(tmp_path / "g.xlsx", [DETAILS_HEADER, *DETAILS_ROWS]), region="RU")
+    await replay(client, steps("answered_incoming.json"))
+
+    snapshot = await load_snapshot(repo, "MTI4OTY2MjMzMTk=")
+    assert snapshot is not None
+    card = card_json(snapshot, phase="ended", region="RU")
+
+    assert card["contact"]["name"] == "Анна"
+    assert (card["contact"]["birthday"], card["contact"]["note"]) == ("1985-03-15", "любит Турцию")
+    assert card["responsible"] == {"extension": None, "name": "Нет Такого"}
+
+
+async def test_cli_lookup_shows_birthday_note_and_the_responsible_by_name(
+    cli_env: str, repo: Repository, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``callbridge contacts lookup`` finds the contact by a phone in any spelling (or by #id) and
+    prints what the import kept; ``--json`` is the card the API answers."""
+    await import_contacts(repo, write_xlsx(tmp_path / "h.xlsx", [DETAILS_HEADER, *DETAILS_ROWS]), region="RU")
+
+    assert await asyncio.to_thread(cli.main, ["contacts", "lookup", "8 (926) 111-22-33"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "#3 Вера", "  phones: +7 926 111-22-33", "  birthday: 01.07.1979", "  note: VIP", "    звонить после 18"]
+
+    assert await asyncio.to_thread(cli.main, ["contacts", "lookup", "#1", "--json"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert (card["birthday"], card["note"], card["responsible"]) == (
+        "1985-03-15", "любит Турцию", {"extension": None, "name": "Нет Такого"})
+
+    assert await asyncio.to_thread(cli.main, ["contacts", "lookup", "+79990000000"]) == 1
+    assert "no contact with phone +79990000000" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("15.03.1985", date(1985, 3, 15)), ("5.3.1985", date(1985, 3, 5)), ("1985-03-15", date(1985, 3, 15)),
+    ("1985-03-15T00:00:00", date(1985, 3, 15)), ("1985-03-15 00:00:00", date(1985, 3, 15)),
+])
+def test_birthdays_as_exports_write_them(text: str, value: date) -> None:
+    assert parse_birthday(text, today=date(2026, 12, 1)) == value
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("15.03.85", "is not a date such as"), ("31.02.1980", "is not a date such as"), ("весной", "is not a date"),
+    ("01.01.1850", "is not a plausible date of birth"), ("01.01.2027", "is not a plausible date of birth"),
+])
+def test_a_birthday_that_cannot_be_one_says_why(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_birthday(text, today=date(2026, 12, 1))
+
+
+@pytest.mark.parametrize(("note", "kind"), [
+    ("not a valid phone number: '12-34'", "not a valid phone number"),
+    ("phone number cell 9.16123e+21 has more digits than Excel keeps (15): the last ones are lost",
+     "phone number cell … has more digits than Excel keeps …"),
+    ("phone +79031112233 stays with contact #12", "phone or e-mail held by another contact"),
+    ("e-mail a@example.ru stays with contact #3", "phone or e-mail held by another contact"),
+    ("responsible Ким Анна names several managers: give the extension", "responsible names several managers"),
+])
+def test_a_note_without_its_values_is_its_kind(note: str, kind: str) -> None:
+    assert note_kind(note) == kind

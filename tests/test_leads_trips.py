@@ -55,11 +55,9 @@ def rows(*items: dict[str, str]) -> list[tuple[int, dict[str, str]]]:
     return [(n + 2, item) for n, item in enumerate(items)]
 
 
-async def store(settings: Settings, repo: Repository, items: list, *, now: datetime = NOW,
-                booked_dates: bool = False) -> TripsReport:
+async def store(settings: Settings, repo: Repository, items: list, *, now: datetime = NOW) -> TripsReport:
     report = TripsReport()
-    await store_bookings(repo.pool, parse_rows(items, settings, report, now=now), report,
-                         booked_dates=booked_dates)
+    await store_bookings(repo.pool, parse_rows(items, settings, report, now=now), report)
     return report
 
 
@@ -110,7 +108,7 @@ async def test_a_booking_made_while_the_lead_is_open_wins_it(
          "booked": "25.03.2025"},
         {"order": "B-3", "phones": "+79261112244", "amount": "10 000", "status": "Оплачена",
          "booked": "19.03.2025"},  # before that lead opened
-    ), booked_dates=True)
+    ))
     assert report.leads_won == 1
     leads = {r["phone"]: r for r in await office.pool.fetch(
         "SELECT i.value AS phone, l.* FROM leads l JOIN contact_identifiers i ON i.contact_id = l.contact_id")}
@@ -121,5 +119,63 @@ async def test_a_booking_made_while_the_lead_is_open_wins_it(
     assert trip["lead_id"] == leads["+79261112233"]["id"]
     again = await store(settings, office, rows(
         {"order": "B-1", "phones": "+79261112233", "amount": "99 000", "status": "Оплачена",
-         "booked": "25.03.2025"}), booked_dates=True)
-    assert again.leads_won == 0 and again.updated == 1
+         "booked": "25.03.2025"}))
+    assert (again.leads_won, again.updated, again.unchanged) == (0, 0, 1)
+
+
+async def leads_by_phone(repo: Repository) -> dict[str, tuple[object, ...]]:
+    rows = await repo.pool.fetch(
+        "SELECT i.value AS phone, l.id, l.status, l.closed_at, l.reason FROM leads l "
+        "JOIN contact_identifiers i ON i.contact_id = l.contact_id AND i.kind = 'phone'")
+    return {r["phone"]: tuple(r)[1:] for r in rows}
+
+
+async def test_a_historic_booking_without_a_booking_date_wins_no_lead_of_today(
+        settings: Settings, client: TestClient, office: Repository) -> None:
+    """An agency imports its history: a trip that started last summer, with no booking date, was
+    booked by then at the latest, so it does not win the lead its buyer opened this week; a trip
+    starting next month, also undated, was booked no later than today and wins its buyer's lead."""
+    opened = NOW - timedelta(days=2)
+    await post_call(client, ANSWERED, name="h1", number="79261112233", at=opened)
+    await post_call(client, ANSWERED, name="h2", number="79261112244", at=opened)
+
+    report = await store(settings, office, rows(
+        {"order": "H-1", "phones": "+79261112233", "amount": "99 000", "status": "Оплачена",
+         "starts": "01.08.2024", "ends": "14.08.2024"},
+        {"order": "H-2", "phones": "+79261112244", "amount": "50 000", "status": "Оплачена",
+         "starts": "01.05.2025", "ends": "10.05.2025"},
+    ))
+
+    assert report.leads_won == 1
+    leads = await leads_by_phone(office)
+    assert leads["+79261112233"][1] == "open"
+    assert leads["+79261112244"][1:3] == ("won", NOW)
+    historic = await office.pool.fetchrow("SELECT booked_at, lead_id FROM trips WHERE order_number = 'H-1'")
+    assert historic["lead_id"] is None
+    assert historic["booked_at"] == datetime(2024, 8, 1, tzinfo=settings.tz)
+
+
+async def test_reimporting_the_same_file_moves_no_lead_and_reports_unchanged_rows(
+        settings: Settings, client: TestClient, office: Repository) -> None:
+    """The same export a second time, days later: every row is ``unchanged`` (none ``updated``),
+    no trip is written again and no lead changes, although new leads have opened since."""
+    await post_call(client, ANSWERED, name="r1", number="79261112233", at=NOW - timedelta(days=1))
+    items = rows(
+        {"order": "R-1", "phones": "+79261112233", "amount": "99 000", "status": "Оплачена",
+         "starts": "01.08.2024"},
+        {"order": "R-2", "phones": "+79261112255", "amount": "10 000", "status": "Оплачена"},
+        {"order": "R-3", "phones": "+79261112233", "amount": "20 000", "status": "Оплачена",
+         "starts": "01.06.2025"},
+    )
+    first = await store(settings, office, items)
+    assert (first.inserted, first.updated, first.unchanged, first.leads_won) == (3, 0, 0, 1)
+    await post_call(client, ANSWERED, name="r2", number="79261112255", at=NOW + timedelta(days=2))
+    leads = await leads_by_phone(office)
+    trips = [tuple(r) for r in await office.pool.fetch("SELECT * FROM trips ORDER BY id")]
+
+    again = await store(settings, office, items, now=NOW + timedelta(days=3))
+
+    assert (again.inserted, again.updated, again.unchanged, again.leads_won) == (0, 0, 3, 0)
+    assert again.lines()[0].startswith("trips: 3 rows, 0 new, 0 updated, 3 unchanged, 0 rejected")
+    assert await leads_by_phone(office) == leads
+    assert [tuple(r) for r in await office.pool.fetch("SELECT * FROM trips ORDER BY id")] == trips

@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,6 +25,7 @@ from aiohttp.test_utils import TestServer
 from adapters.mango.client import Employee, MangoClient, PbxApiError
 from adapters.mango.signature import verify
 from daemon import cli
+from daemon.contacts.importer import import_contacts
 from daemon.managers import SyncReport, sync_managers
 from daemon.repository import Repository
 from tests.conftest import API_KEY, API_SALT, fixture_json
@@ -341,3 +343,67 @@ async def test_cli_sync_managers_needs_the_api_key(cli_env: None, pbx: StandInPb
     assert code == 2
     assert "CALLBRIDGE_MANGO_API_KEY" in capsys.readouterr().err
     assert pbx.requests == []
+
+
+# -- managers an import knew by name only ---------------------------------------
+
+
+async def import_responsibles(repo: Repository, tmp_path: Path, *rows: tuple[str, str]) -> None:
+    """A contacts export whose «Ответственный» holds names, as U-ON and amoCRM write it."""
+    lines = [f"Клиент {n};{phone};{who}\n" for n, (phone, who) in enumerate(rows)]
+    text = "ФИО;Телефон;Ответственный\n" + "".join(lines)
+    path = tmp_path / "clients.csv"
+    path.write_text(text, encoding="utf-8")
+    await import_contacts(repo, path, region="RU")
+
+
+async def responsible_of(repo: Repository) -> dict[str, tuple[Any, ...]]:
+    rows = await repo.pool.fetch("SELECT c.name, m.id, m.extension, m.name AS manager FROM contacts c "
+                                 "LEFT JOIN managers m ON m.id = c.responsible_id ORDER BY c.id")
+    return {r["name"]: tuple(r)[1:] for r in rows}
+
+
+async def test_a_manager_named_in_an_import_gets_its_extension_from_the_sync(
+    repo: Repository, tmp_path: Path
+) -> None:
+    """An import names «мария ИВАНОВА» and «Семенова  Ольга», whom no manager has: each becomes
+    one manager by name, without an extension. The sync finds the PBX employees «Иванова Мария»
+    and «Семёнова Ольга» (word order, case, spacing and ё ignored) and fills in the extension on
+    those same rows: updated, not created, and the contacts are now routed to them."""
+    await import_responsibles(repo, tmp_path, ("+79161110001", "мария ИВАНОВА"),
+                              ("+79161110002", "Семенова  Ольга"), ("+79161110003", "Мария Иванова"))
+    before = await responsible_of(repo)
+    assert [v[1:] for v in before.values()] == [(None, "мария ИВАНОВА"), (None, "Семенова Ольга"),
+                                                (None, "мария ИВАНОВА")]
+
+    report = await sync_managers(repo, [
+        EXPECTED[0], Employee(extension="107", name="Семёнова Ольга", email=None, user_id=None)])
+
+    assert report == SyncReport(created=0, updated=2, deactivated=())
+    after = await responsible_of(repo)
+    assert after == {"Клиент 0": (before["Клиент 0"][0], "105", "Иванова Мария"),
+                     "Клиент 1": (before["Клиент 1"][0], "107", "Семёнова Ольга"),
+                     "Клиент 2": (before["Клиент 0"][0], "105", "Иванова Мария")}
+    assert await repo.pool.fetchval("SELECT count(*) FROM managers") == 2
+
+    again = await sync_managers(repo, [EXPECTED[0]])
+    assert again == SyncReport(created=0, updated=1, deactivated=("107",))
+    assert await repo.pool.fetchval("SELECT count(*) FROM managers") == 2
+
+
+async def test_a_named_manager_whose_extension_a_call_made_first_is_one_manager(
+    repo: Repository, tmp_path: Path
+) -> None:
+    """A call created manager 105 (extension only); an import then named «Иванова Мария», which
+    no manager had yet. The sync names 105 «Иванова Мария»: the name-only manager's contacts move
+    to 105 and it is gone, so one person is one manager."""
+    async with repo.transaction() as tx:
+        early = await tx.manager_id("105")
+    await import_responsibles(repo, tmp_path, ("+79161110001", "Иванова Мария"))
+    assert await repo.pool.fetchval("SELECT count(*) FROM managers") == 2
+
+    report = await sync_managers(repo, [EXPECTED[0]])
+
+    assert report == SyncReport(created=0, updated=1, deactivated=())
+    assert await responsible_of(repo) == {"Клиент 0": (early, "105", "Иванова Мария")}
+    assert await managers(repo.pool) == [SYNCED[1]]

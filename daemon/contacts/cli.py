@@ -1,4 +1,4 @@
-"""``callbridge contacts ...``: merge, unmerge and the base's hygiene from the command line."""
+"""``callbridge contacts ...``: lookup, merge, unmerge and the base's hygiene from the command line."""
 
 from __future__ import annotations
 
@@ -8,17 +8,22 @@ import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 from daemon.contacts import duplicates, hygiene
+from daemon.contacts.api import card_json, dumps
 from daemon.contacts.errors import ContactRefused, UndoConflict
+from daemon.contacts.identifiers import KINDS, Identifier, Kind, parse_identifier
 from daemon.contacts.merge import merge_contacts
 from daemon.contacts.store import ContactStore
 from daemon.contacts.undo import undo_merge
+from daemon.phones import format_for_people
 from daemon.repository import Repository
 
 Command = Callable[[ContactStore, argparse.Namespace], Awaitable[int]]
 EXIT_REFUSED = 1
+MAX_ID_DIGITS = 18  # a bigint has 19; more is no id of ours
 
 
 def _actor() -> str:
@@ -32,6 +37,11 @@ def register(sub: Any) -> None:
     """Add ``contacts`` and its subcommands to the top-level parser's subparsers."""
     contacts = sub.add_parser("contacts", help="the contact base: merge, duplicates, hygiene")
     csub = contacts.add_subparsers(dest="contacts_command", required=True)
+    look = csub.add_parser("lookup", help="a contact's card by id, phone (any format), e-mail or messenger id")
+    look.add_argument("value", help="a contact id (#12 or 12 with --kind id), a phone, an e-mail, ...")
+    look.add_argument("--kind", choices=("id", *KINDS), default=None,
+                      help="what VALUE is (default: #ID, an e-mail if it has @, else a phone)")
+    look.add_argument("--json", action="store_true", help="the card as GET /api/contacts/{id} answers it")
     merge = csub.add_parser("merge", help="merge contacts into the first one (journaled, undoable)")
     merge.add_argument("survivor_id", type=int)
     merge.add_argument("merged_ids", type=int, nargs="+")
@@ -61,9 +71,10 @@ def register(sub: Any) -> None:
     dnc.add_argument("--lift", action="store_true")
 
 
-async def run(repo: Repository, args: argparse.Namespace) -> int:
+async def run(repo: Repository, args: argparse.Namespace, *, region: str) -> int:
     store = ContactStore(repo)
-    command: dict[str, Command] = {"merge": _merge, "unmerge": _unmerge, "merges": _merges,
+    command: dict[str, Command] = {"lookup": partial(_lookup, region=region), "merge": _merge,
+                                   "unmerge": _unmerge, "merges": _merges,
                                    "invalid": _invalid, "purge": _purge, "restore": _restore,
                                    "do-not-call": _do_not_call, "duplicates": _duplicates,
                                    "not-duplicate": _not_duplicate}
@@ -75,6 +86,50 @@ async def run(repo: Repository, args: argparse.Namespace) -> int:
             for row in exc.rows:
                 print(f"  changed: {row['table']} {json.dumps(row['key'], ensure_ascii=False)}", file=sys.stderr)
         return EXIT_REFUSED
+
+
+async def _lookup(store: ContactStore, args: argparse.Namespace, *, region: str) -> int:
+    doc = card_json(await store.card(await _contact_id(store, args.value.strip(), args.kind, region)))
+    print(dumps(doc) if args.json else "\n".join(_card_lines(doc)))
+    return 0
+
+
+async def _contact_id(store: ContactStore, value: str, kind: str | None, region: str) -> int:
+    kind = kind or ("id" if value.startswith("#") else "email" if "@" in value else "phone")
+    if kind == "id":
+        digits = value.removeprefix("#")
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= MAX_ID_DIGITS):
+            raise ContactRefused(400, f"{value!r} is not a contact id")
+        return int(digits)
+    found = parse_identifier(cast(Kind, kind), value, region=region)  # one of KINDS: the parser's choices
+    if not isinstance(found, Identifier):
+        raise ContactRefused(400, f"{value!r} is not a valid {kind}")
+    row = await store.fetchrow("contact_id_by_identifier", found.kind, found.value)
+    if row is None:
+        raise ContactRefused(404, f"no contact with {kind} {found.value}")
+    return int(row["contact_id"])
+
+
+def _card_lines(doc: dict[str, Any]) -> list[str]:
+    """The card for a person at the terminal: only what it has."""
+    who = doc["responsible"]
+    responsible = None
+    if who:
+        responsible = (f"{who['name'] or ''} (доб. {who['extension']})".strip() if who["extension"]
+                       else f"{who['name']} (no extension yet)")
+    birthday = doc["birthday"] and ".".join(reversed(doc["birthday"].split("-")))
+    facts = [("phones", ", ".join(format_for_people(p) for p in doc["phones"])), ("e-mails", ", ".join(doc["emails"])),
+             ("telegram", ", ".join(doc["telegram_ids"])), ("vk", ", ".join(doc["vk_ids"])),
+             ("responsible", responsible), ("birthday", birthday), ("note", doc["note"]),
+             ("tags", ", ".join(doc["tags"])), ("ad source", doc["ad_source"]),
+             ("open lead", doc["open_lead_id"] and f"#{doc['open_lead_id']}")]
+    lines = [f"#{doc['id']} {doc['name'] or '—'}"]
+    for label, text in facts:
+        if text:
+            first, *rest = str(text).splitlines()
+            lines.append(f"  {label}: {first}")
+            lines += [f"    {more}" for more in rest]
+    return lines
 
 
 async def _merge(store: ContactStore, args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from daemon.contacts.errors import ContactRefused
 from daemon.contacts.store import ContactStore
 from daemon.queries import q
 from daemon.repository import Tx
+from daemon.statistics import analyze_written
 
 PURGE_AFTER_DAYS = 30
 MAX_REASON_CHARS = 500
@@ -61,6 +62,8 @@ async def purge(store: ContactStore, *, dry_run: bool) -> PurgeResult:
         return [dict(r) for r in await tx.conn.fetch(q("delete_long_removed"), PURGE_AFTER_DAYS)]
 
     deleted = await store.in_transaction(job)
+    if empty or deleted:
+        await analyze_written(store.pool, "analyze_contacts_purge")
     return PurgeResult(empty, deleted, False)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from daemon.contacts.identifiers import Identifier, InvalidIdentifier, parse_identifier
 from daemon.sheets import Row
@@ -21,13 +22,18 @@ CONTACT_ALIASES: dict[str, tuple[str, ...]] = {
     "email": ("email", "E-mail", "Email", "Эл. почта", "Электронная почта", "Почта", "Mail"),
     "responsible": ("responsible_extension", "Ответственный", "Менеджер", "Responsible", "Manager"),
     "tags": ("tags", "Метки", "Теги", "Tags"),
+    "birthday": ("birthday", "Дата рождения", "День рождения", "Д.р.", "ДР", "Birthday", "Date of birth"),
+    "note": ("note", "Комментарий", "Комментарии", "Примечание", "Примечания", "Заметка", "Note", "Notes",
+             "Comment"),
 }
-MULTI_FIELDS = frozenset({"phones", "email", "tags"})  # several columns add up
+MULTI_FIELDS = frozenset({"phones", "email", "tags", "note"})  # several columns add up
 IDENTIFIER_FIELDS = ("phones", "email")
 NO_IDENTIFIER = "no valid phone or e-mail"
 _PHONE_SPLIT = re.compile(r"[,;/]+")
 _EMAIL_SPLIT = re.compile(r"[,;\s]+")
 _TAG_SPLIT = re.compile(r"[,;\n]+")
+_DOTTED_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
+EARLIEST_BIRTH_YEAR = 1900
 
 
 @dataclass
@@ -35,6 +41,8 @@ class ContactRow:
     number: int
     name: str | None = None
     responsible: str | None = None
+    birthday: date | None = None
+    note: str | None = None
     tags: list[str] = field(default_factory=list)
     identifiers: list[Identifier] = field(default_factory=list)
     invalid: list[InvalidIdentifier] = field(default_factory=list)
@@ -54,9 +62,39 @@ def parse_contact_row(row: Row, *, region: str) -> ContactRow:
     out.name = " ".join(values.get("name", "").split()) or None
     out.responsible = " ".join(values.get("responsible", "").split()) or None
     out.tags = list(dict.fromkeys(t.strip() for t in _TAG_SPLIT.split(values.get("tags", "")) if t.strip()))
+    out.note = values.get("note", "").strip() or None
+    _birthday(out, values.get("birthday", ""), row.doubts.get("birthday", {}))
     _phones(out, values.get("phones", ""), row.doubts.get("phones", {}), region)
     _emails(out, values.get("email", ""))
     return out
+
+
+def parse_birthday(text: str, *, today: date | None = None) -> date:
+    """``15.03.1985``, ``1985-03-15`` or an Excel date cell's ISO text -> date; ValueError says why not."""
+    text = text.strip()
+    match = _DOTTED_DATE.fullmatch(text)
+    try:
+        if match:
+            found = date(int(match[3]), int(match[2]), int(match[1]))
+        else:
+            found = datetime.fromisoformat(text).date()
+    except ValueError:
+        raise ValueError(f"birthday {text!r} is not a date such as 15.03.1985 or 1985-03-15") from None
+    if not EARLIEST_BIRTH_YEAR <= found.year or found > (today or date.today()):
+        raise ValueError(f"birthday {text!r} is not a plausible date of birth")
+    return found
+
+
+def _birthday(out: ContactRow, text: str, doubts: dict[str, str]) -> None:
+    if not text:
+        return
+    if text in doubts:
+        out.notes.append(f"birthday {doubts[text]}")
+        return
+    try:
+        out.birthday = parse_birthday(text)
+    except ValueError as exc:
+        out.notes.append(str(exc))
 
 
 def _phones(out: ContactRow, text: str, doubts: dict[str, str], region: str) -> None:

@@ -36,9 +36,9 @@ Outcome = tuple[int, str, int | None, list[str]]
 # One batch, in order; sent as one multi-statement script (no parameters: the batch
 # number is set in the transaction by import_batch_begin).
 _APPLY_STEPS = ("import_lock_new_phones", "import_reset_groups", "import_fill_groups", "import_add_managers",
-                "import_managers_by_extension", "import_managers_by_name", "import_target_holders",
-                "import_target_new", "import_create_contacts", "import_analyze_groups", "import_update_contacts",
-                "import_add_identifiers", "import_add_invalid", "import_hint_duplicates")
+                "import_managers_by_extension", "import_add_named_managers", "import_managers_by_name",
+                "import_target_holders", "import_target_new", "import_create_contacts", "import_analyze_groups",
+                "import_update_contacts", "import_add_identifiers", "import_add_invalid", "import_hint_duplicates")
 STAGING_TABLES = ("import_staging_rows", "import_staging_keys", "import_staging_invalid", "import_staging_outcomes",
                   "import_staging_groups")
 _INDEX_STAGING = ("import_index_keys_by_value", "import_index_keys_by_row", "import_index_invalid_by_row",
@@ -91,8 +91,10 @@ class ImportStore:
         """COPY one chunk of parsed rows; rows without an identifier become skipped outcomes."""
         usable = [r for r in rows if r.skip_reason is None]
         with translated_errors():
-            await self._copy("import_rows", ("row_no", "name", "responsible", "tags", "notes", "grp"),
-                             [(r.number, r.name, r.responsible, r.tags, r.notes, r.number) for r in usable])
+            await self._copy("import_rows", ("row_no", "name", "responsible", "birthday", "note", "tags", "notes",
+                                             "grp"),
+                             [(r.number, r.name, r.responsible, r.birthday, r.note, r.tags, r.notes, r.number)
+                              for r in usable])
             await self._copy("import_keys", ("row_no", "kind", "value"),
                              [(r.number, i.kind, i.value) for r in usable for i in r.identifiers])
             await self._copy("import_invalid", ("row_no", "kind", "value", "reason"),

@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import structlog
 
+from daemon.contacts.import_report import ImportReport
 from daemon.contacts.import_rows import (
     CONTACT_ALIASES,
     IDENTIFIER_FIELDS,
@@ -25,58 +25,17 @@ from daemon.contacts.import_rows import (
     ContactRow,
     parse_contact_row,
 )
-from daemon.contacts.import_store import ImportStore, Outcome
+from daemon.contacts.import_store import ImportStore
 from daemon.repository import Repository
 from daemon.sheets import Row, SheetError, read_table
+from daemon.statistics import analyze_written
+
+__all__ = ["ImportReport", "import_contacts"]
 
 log = structlog.get_logger(__name__)
 
 STAGE_CHUNK_ROWS = 5000  # rows parsed and COPied at a time: the importer's memory
 REPORT_COLUMNS = ("row", "outcome", "contact_id", "notes")
-LISTED_PROBLEMS = 20  # rows named on the terminal; the --report file has them all
-
-
-@dataclass
-class ImportReport:
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    merged: int = 0
-    skipped: int = 0
-    noted: int = 0  # rows imported with a note (an invalid phone kept, an identifier left elsewhere)
-    dry_run: bool = False
-    problems: list[tuple[int, str]] = field(default_factory=list)  # the first LISTED_PROBLEMS
-
-    def count(self, outcomes: Iterable[Outcome]) -> None:
-        for row_no, outcome, _, notes in outcomes:
-            self.rows += 1
-            if outcome.startswith("skipped"):
-                self.skipped += 1
-                self._problem(row_no, outcome)
-                continue
-            if outcome == "created":
-                self.created += 1
-            elif outcome.startswith("updated"):
-                self.updated += 1
-            else:
-                self.merged += 1
-            if notes:
-                self.noted += 1
-                self._problem(row_no, f"{outcome}; note: {'; '.join(notes)}")
-
-    def _problem(self, row_no: int, text: str) -> None:
-        if len(self.problems) < LISTED_PROBLEMS:
-            self.problems.append((row_no, text))
-
-    def lines(self, what: str = "contacts") -> list[str]:
-        head = (f"{what}: {self.rows} rows, {self.created} created, {self.updated} updated, "
-                f"{self.merged} merged, {self.skipped} skipped, {self.noted} with notes")
-        out = [head + (" (dry run: nothing committed)" if self.dry_run else "")]
-        out += [f"  row {n}: {text}" for n, text in sorted(self.problems)]
-        hidden = self.skipped + self.noted - len(self.problems)
-        if hidden > 0:
-            out.append(f"  … and {hidden} more (see --report FILE)")
-        return out
 
 
 async def import_contacts(repo: Repository, path: Path, *, region: str, report_path: Path | None = None,
@@ -86,6 +45,7 @@ async def import_contacts(repo: Repository, path: Path, *, region: str, report_p
     before anything is written."""
     report = ImportReport(dry_run=dry_run)
     with read_table(path, CONTACT_ALIASES, sheet=sheet, mapping=mapping, multi=MULTI_FIELDS) as table:
+        report.ignored_columns = list(table.ignored)
         if not any(f in table.columns for f in IDENTIFIER_FIELDS):
             raise SheetError(f"{path}: no phone or e-mail column; found {_found(table.columns)}, "
                              f"expected one of {', '.join(CONTACT_ALIASES['phones'] + CONTACT_ALIASES['email'])}")
@@ -107,6 +67,8 @@ async def import_contacts(repo: Repository, path: Path, *, region: str, report_p
                 await _tally(store, report, report_path)
             finally:
                 await store.drop_staging()
+            if not dry_run:
+                report.analyze_s = await analyze_written(conn, "analyze_contacts_import")
     log.info("import_done", created=report.created, updated=report.updated, merged=report.merged,
              skipped=report.skipped, dry_run=dry_run)
     return report

@@ -14,6 +14,7 @@ import asyncpg
 
 from daemon.queries import q
 from daemon.repository import translated_errors
+from daemon.statistics import analyze_written
 
 STATUSES = ("open", "won", "lost", "archived", "merged")
 Outcome = Literal["won", "lost"]
@@ -74,6 +75,8 @@ async def archive_stale(pool: asyncpg.Pool, *, stale_days: int, now: datetime | 
     now = now or datetime.now(UTC)
     with translated_errors():
         rows = await pool.fetch(q("leads_archive_stale"), stale_days, now)
+    if rows:
+        await analyze_written(pool, "analyze_leads_archive")
     return [r["id"] for r in rows]
 
 

@@ -17,6 +17,7 @@ import asyncpg
 from config.settings import Settings
 from daemon.queries import q
 from daemon.repository import translated_errors
+from daemon.statistics import analyze_written
 
 REGULAR = "постоянный турист"
 COLD = "холодный"
@@ -46,6 +47,7 @@ async def refresh_tags(pool: asyncpg.Pool, settings: Settings, *, now: datetime 
             changed = await conn.fetch(q("tags_refresh"), now, REGULAR, COLD, DO_NOT_CALL,
                                        settings.tag_regular_min_trips, settings.tag_regular_months,
                                        settings.tag_cold_months)
+    await analyze_written(pool, "analyze_tags_refresh")
     return RefreshReport(added=sum(r["added"] for r in changed),
                          removed_contacts=sum(1 for r in changed if r["removed"]),
                          removals_detected=int(detected.rsplit(" ", 1)[-1]))

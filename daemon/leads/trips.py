@@ -1,9 +1,11 @@
 """``callbridge import trips FILE``: bookings from the booking system, keyed by order number.
 
-A re-import updates (never duplicates); the buyer is found by phone or e-mail
-(an unknown buyer becomes a contact); a booking made while the buyer's lead
-was open wins that lead. The file is read by the shared spreadsheet reader
-(daemon/sheets: .xlsx, .xls, .ods, .csv, headers found by alias).
+A re-import updates (never duplicates) and leaves an unchanged booking alone; the
+buyer is found by phone or e-mail (an unknown buyer becomes a contact); a booking
+made while the buyer's lead was open wins that lead. A booking without its own
+booking date counts as booked when first seen, but no later than the trip's start:
+an agency's history imported today is booked in the past and wins no lead of today.
+The file is read by the shared spreadsheet reader (daemon/sheets: .xlsx, .xls, .ods, .csv, headers found by alias).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from daemon.leads.tripvalues import map_status, parse_amount, parse_date
 from daemon.queries import q
 from daemon.repository import translated_errors
 from daemon.sheets import read_table
+from daemon.statistics import analyze_written
 
 ALIASES = {
     "order": ("Номер заявки", "№ заявки", "Заявка", "Номер брони", "Номер", "Order", "Order number"),
@@ -50,6 +53,7 @@ class Booking:
     ends: date | None
     manager: str | None
     booked_at: datetime
+    booked_given: bool  # the file gave the booking date (else booked_at is an upper bound)
 
 
 @dataclass
@@ -57,21 +61,28 @@ class TripsReport:
     rows: int = 0
     inserted: int = 0
     updated: int = 0
+    unchanged: int = 0
     contacts_created: int = 0
     leads_won: int = 0
     without_buyer: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
     unknown_statuses: dict[str, int] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)
+    analyze_s: float | None = None  # how long the ANALYZE of the written tables took
 
     def lines(self) -> list[str]:
         out = [(f"trips: {self.rows} rows, {self.inserted} new, {self.updated} updated, "
-                f"{len(self.rejected)} rejected; {self.contacts_created} buyers became contacts; "
-                f"{self.leads_won} leads won")]
+                f"{self.unchanged} unchanged, {len(self.rejected)} rejected; "
+                f"{self.contacts_created} buyers became contacts; {self.leads_won} leads won")]
+        if self.ignored_columns:
+            out.append(f"ignored columns: {', '.join(self.ignored_columns)}")
         if self.without_buyer:
             out.append(f"  {self.without_buyer} bookings name no phone or e-mail: stored without a contact")
         for status, count in sorted(self.unknown_statuses.items()):
             out.append(f"  status {status!r} ({count} rows) is not in trip_statuses: stored as pending")
         out += [f"  row {row}: {reason}" for row, reason in self.rejected]
+        if self.analyze_s is not None:
+            out.append(f"statistics refreshed (ANALYZE) in {self.analyze_s:.1f} s")
         return out
 
 
@@ -91,15 +102,25 @@ def parse_booking(number: int, values: Mapping[str, str], *, statuses: Mapping[s
         found.append(email)
     raw_status = values.get("status", "").strip()
     booked = parse_date(values.get("booked", ""))
+    starts, ends = parse_date(values.get("starts", "")), parse_date(values.get("ends", ""))
     return Booking(
         row=number, order=order, name=values.get("name", "").strip() or None,
         identifiers=tuple(dict.fromkeys(found)),
         status=map_status(raw_status, statuses) or "pending", status_raw=raw_status,
         amount=parse_amount(values.get("amount", "")),
-        starts=parse_date(values.get("starts", "")), ends=parse_date(values.get("ends", "")),
-        manager=values.get("manager", "").strip() or None,
-        booked_at=now if booked is None else datetime.combine(booked, time(12), tzinfo=tz),
+        starts=starts, ends=ends, manager=values.get("manager", "").strip() or None,
+        booked_at=_booked_at(booked, starts or ends, now=now, tz=tz), booked_given=booked is not None,
     )
+
+
+def _booked_at(booked: date | None, starts: date | None, *, now: datetime, tz: tzinfo) -> datetime:
+    """The booking's own date (noon, office time); without one, now but no later than the
+    day the trip starts (its first moment): a trip that began last year was booked by then."""
+    if booked is not None:
+        return datetime.combine(booked, time(12), tzinfo=tz)
+    if starts is None:
+        return now
+    return min(now, datetime.combine(starts, time(0), tzinfo=tz))
 
 
 def parse_rows(rows: Iterable[tuple[int, Mapping[str, str]]], settings: Settings, report: TripsReport,
@@ -121,8 +142,7 @@ def parse_rows(rows: Iterable[tuple[int, Mapping[str, str]]], settings: Settings
     return list(bookings.values())
 
 
-async def store_bookings(pool: asyncpg.Pool, bookings: list[Booking], report: TripsReport, *,
-                         booked_dates: bool) -> None:
+async def store_bookings(pool: asyncpg.Pool, bookings: list[Booking], report: TripsReport) -> None:
     """Buyers found or made, trips upserted in one statement, leads won in another; one transaction."""
     if not bookings:
         return
@@ -134,9 +154,10 @@ async def store_bookings(pool: asyncpg.Pool, bookings: list[Booking], report: Tr
                                       [b.status_raw for b in bookings], [b.amount for b in bookings],
                                       [b.starts for b in bookings], [b.ends for b in bookings],
                                       [b.manager for b in bookings], [b.booked_at for b in bookings],
-                                      booked_dates)
+                                      [b.booked_given for b in bookings])
             report.inserted += sum(1 for r in result if r["inserted"])
             report.updated += sum(1 for r in result if not r["inserted"])
+            report.unchanged += len(bookings) - len(result)
             won = await conn.fetch(q("trips_win_leads"), [b.order for b in bookings])
             report.leads_won += len({r["lead_id"] for r in won})
 
@@ -182,8 +203,10 @@ async def import_trips(pool: asyncpg.Pool, path: Path, settings: Settings, *, sh
     report = TripsReport()
     with read_table(path, ALIASES, sheet=sheet) as table:
         fields = set(table.columns)
+        report.ignored_columns = list(table.ignored)
         bookings = _bookings(path, fields, ((r.number, r.values) for r in table.rows), settings, report, now=now)
-    await store_bookings(pool, bookings, report, booked_dates="booked" in fields)
+    await store_bookings(pool, bookings, report)
+    report.analyze_s = await analyze_written(pool, "analyze_trips_import")
     return report
 
 

@@ -65,7 +65,8 @@ def _line_for_people(line_number: str | None, region: str) -> str | None:
 
 
 def _person(extension: str | None, name: str | None) -> dict[str, Any] | None:
-    return {"extension": extension, "name": name} if extension else None
+    """A manager as the page shows it; one known by name only (from an import) has no extension yet."""
+    return {"extension": extension, "name": name} if extension or name else None
 
 
 def _history_item(row: dict[str, Any]) -> dict[str, Any]:
@@ -90,6 +91,8 @@ def card_json(snapshot: CallSnapshot, *, phase: Phase, region: str) -> dict[str,
             "name": call["contact_name"],
             "is_new": call["contact_name"] is None,
             "tags": list(call["tags"] or []),
+            "birthday": call["contact_birthday"].isoformat() if call["contact_birthday"] else None,
+            "note": call["contact_note"],
         }
     open_lead = None
     if call["open_lead_id"] is not None:

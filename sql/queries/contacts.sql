@@ -10,7 +10,7 @@ SELECT contact_id FROM contact_identifiers WHERE kind = $1 AND value = $2;
 -- name: contact_card_by_identifier
 -- The card of whoever holds identifier ($1 kind, $2 value): one primary-key probe,
 -- then the contact's own rows by contact_identifiers_contact_idx.
-SELECT c.id, c.name, c.tags, c.ad_source,
+SELECT c.id, c.name, c.tags, c.ad_source, c.birthday, c.note,
        m.extension AS responsible_extension, m.name AS responsible_name,
        ARRAY(SELECT i.value FROM contact_identifiers i
              WHERE i.contact_id = c.id AND i.kind = 'phone' ORDER BY i.created_at, i.value) AS phones,
@@ -69,6 +69,42 @@ SET name = EXCLUDED.name, email = EXCLUDED.email,
     active = true, updated_at = now()
 RETURNING id, (xmax = 0) AS inserted;
 
+-- name: claim_named_manager
+-- An employee whose extension no manager has yet, named like a manager known by
+-- name only (an import's «Ответственный»): that manager gets the extension, so the
+-- contacts linked to it are routed to the employee. managers_name_only_idx.
+UPDATE managers m
+SET extension = $1, name = $2, email = $3, pbx_user_id = $4, active = true, updated_at = now()
+WHERE m.extension IS NULL AND m.name_key = contact_name_key($2)
+  AND NOT EXISTS (SELECT 1 FROM managers e WHERE e.extension = $1)
+RETURNING id;
+
+-- The employee's extension was already known (a call saw it before its name): a
+-- manager known by name only with the employee's name is the same person. Its
+-- contacts move to the employee's manager ($1), the merge journal's copies of
+-- their responsible_id too (so that undoing a merge restores the living row),
+-- and the name-only manager is deleted. $2: the employee's name.
+-- name: relink_named_manager_contacts
+UPDATE contacts c SET responsible_id = $1, updated_at = now()
+FROM managers n
+WHERE n.extension IS NULL AND n.name_key = contact_name_key($2) AND n.id <> $1 AND c.responsible_id = n.id;
+
+-- name: relink_named_manager_journal
+UPDATE contact_merge_rows r
+SET before = CASE WHEN (r.before->>'responsible_id')::bigint = n.id
+                  THEN jsonb_set(r.before, '{responsible_id}', to_jsonb($1::bigint)) ELSE r.before END,
+    after = CASE WHEN (r.after->>'responsible_id')::bigint = n.id
+                 THEN jsonb_set(r.after, '{responsible_id}', to_jsonb($1::bigint)) ELSE r.after END
+FROM managers n
+WHERE n.extension IS NULL AND n.name_key = contact_name_key($2) AND n.id <> $1
+  AND r.table_name = 'contacts'
+  AND ((r.before->>'responsible_id')::bigint = n.id OR (r.after->>'responsible_id')::bigint = n.id);
+
+-- name: delete_named_manager
+DELETE FROM managers n
+WHERE n.extension IS NULL AND n.name_key = contact_name_key($2::text) AND n.id <> $1::bigint
+RETURNING n.id;
+
 -- name: deactivate_managers_except
 -- Employees the PBX no longer lists stay for history but are not routed to.
 UPDATE managers SET active = false, updated_at = now()
@@ -78,7 +114,7 @@ RETURNING extension;
 -- name: contact_card_by_id
 -- A contact by id, following merged_into to the survivor (contact_survivor):
 -- an id a merge retired still finds the person. Removed contacts are hidden.
-SELECT c.id, c.name, c.tags, c.ad_source, c.created_at, c.responsible_id,
+SELECT c.id, c.name, c.tags, c.ad_source, c.birthday, c.note, c.created_at, c.responsible_id,
        m.extension AS responsible_extension, m.name AS responsible_name,
        ARRAY(SELECT i.value FROM contact_identifiers i
              WHERE i.contact_id = c.id AND i.kind = 'phone' ORDER BY i.created_at, i.value) AS phones,

@@ -19,6 +19,8 @@ CREATE TEMPORARY TABLE import_rows (
     row_no       integer PRIMARY KEY,
     name         text,
     responsible  text,
+    birthday     date,
+    note         text,
     tags         text[] NOT NULL,
     notes        text[] NOT NULL,
     grp          integer NOT NULL,
@@ -59,6 +61,8 @@ CREATE TEMPORARY TABLE import_groups (
     name            text,
     responsible     text,
     responsible_id  bigint,
+    birthday        date,
+    note            text,
     tags            text[] NOT NULL,
     target          bigint,
     created         boolean NOT NULL DEFAULT false,
@@ -169,9 +173,10 @@ TRUNCATE import_groups;
 
 -- name: import_fill_groups
 -- The batch's people, with the contacts that hold their identifiers now (after
--- the locks: a caller the pipeline has just created is seen), the first name and
--- responsible given in file order, and the union of the tags in first-seen order.
-INSERT INTO import_groups (grp, first_row, owners, name, responsible, tags)
+-- the locks: a caller the pipeline has just created is seen), the first name,
+-- responsible, birthday and note given in file order, and the union of the tags in
+-- first-seen order.
+INSERT INTO import_groups (grp, first_row, owners, name, responsible, birthday, note, tags)
 SELECT r.grp, min(r.row_no),
        ARRAY(SELECT DISTINCT ci.contact_id
              FROM import_rows r2
@@ -181,6 +186,8 @@ SELECT r.grp, min(r.row_no),
              ORDER BY ci.contact_id),
        (array_agg(r.name ORDER BY r.row_no) FILTER (WHERE r.name IS NOT NULL))[1],
        (array_agg(r.responsible ORDER BY r.row_no) FILTER (WHERE r.responsible IS NOT NULL))[1],
+       (array_agg(r.birthday ORDER BY r.row_no) FILTER (WHERE r.birthday IS NOT NULL))[1],
+       (array_agg(r.note ORDER BY r.row_no) FILTER (WHERE r.note IS NOT NULL))[1],
        ARRAY(SELECT u.tag
              FROM import_rows r3, unnest(r3.tags) WITH ORDINALITY AS u(tag, i)
              WHERE r3.grp = r.grp
@@ -191,8 +198,11 @@ WHERE r.batch = current_setting('callbridge.import_batch')::integer
 GROUP BY r.grp;
 
 -- "Ответственный" is an extension (a manager made if unknown, as the pipeline
--- does) or a manager's name (case, spacing and ё-insensitive; only when one
--- manager has that name).
+-- does) or a manager's name (compared by contact_name_key: case, ё/е and word
+-- order ignored). A name no manager has becomes a manager known by name only
+-- (no extension: nothing is routed to it until sync-managers finds the PBX
+-- employee of that name); a name several managers share is no match, and text
+-- with digits that is not an extension ("доб. 105") is no name.
 -- name: import_add_managers
 INSERT INTO managers (extension)
 SELECT DISTINCT responsible FROM import_groups
@@ -205,15 +215,26 @@ UPDATE import_groups g SET responsible_id = m.id
 FROM managers m
 WHERE g.responsible ~ '^[0-9]{1,10}$' AND m.extension = g.responsible;
 
+-- name: import_add_named_managers
+-- Uses managers_name_key_idx; managers_name_only_idx keeps one per name when two
+-- imports run at once.
+INSERT INTO managers (name)
+SELECT DISTINCT ON (contact_name_key(g.responsible)) g.responsible
+FROM import_groups g
+WHERE g.responsible_id IS NULL AND g.responsible !~ '[0-9]' AND contact_name_key(g.responsible) IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM managers m WHERE m.name_key = contact_name_key(g.responsible))
+ORDER BY contact_name_key(g.responsible), g.first_row
+ON CONFLICT (name_key) WHERE extension IS NULL DO NOTHING;
+
 -- name: import_managers_by_name
 UPDATE import_groups g SET responsible_id = m.id
 FROM (
-    SELECT lower(regexp_replace(translate(btrim(name), 'ёЁ', 'еЕ'), '\s+', ' ', 'g')) AS key, min(id) AS id
-    FROM managers WHERE name IS NOT NULL
-    GROUP BY 1 HAVING count(*) = 1
+    SELECT name_key, min(id) AS id
+    FROM managers WHERE name_key IS NOT NULL
+    GROUP BY name_key HAVING count(*) = 1
 ) m
 WHERE g.responsible_id IS NULL AND g.responsible IS NOT NULL
-  AND lower(translate(g.responsible, 'ёЁ', 'еЕ')) = m.key;
+  AND contact_name_key(g.responsible) = m.name_key;
 
 -- The lowest-numbered holder is the person's contact; a person nobody holds gets a
 -- new one, numbered in file order.
@@ -229,8 +250,8 @@ FROM (
 WHERE g.grp = n.grp;
 
 -- name: import_create_contacts
-INSERT INTO contacts (id, name, responsible_id, tags)
-SELECT target, name, responsible_id, tags FROM import_groups WHERE created ORDER BY target;
+INSERT INTO contacts (id, name, responsible_id, birthday, note, tags)
+SELECT target, name, responsible_id, birthday, note, tags FROM import_groups WHERE created ORDER BY target;
 
 -- name: import_analyze_groups
 -- Statistics for the statements that join the batch to contacts: without them the
@@ -244,12 +265,16 @@ WITH changed AS (
     UPDATE contacts c
     SET name = CASE WHEN COALESCE(c.name, '') = '' THEN g.name ELSE c.name END,
         responsible_id = COALESCE(c.responsible_id, g.responsible_id),
+        birthday = COALESCE(c.birthday, g.birthday),
+        note = CASE WHEN COALESCE(c.note, '') = '' THEN g.note ELSE c.note END,
         tags = c.tags || ARRAY(SELECT t FROM unnest(g.tags) AS t WHERE NOT t = ANY (c.tags)),
         updated_at = now()
     FROM import_groups g
     WHERE c.id = g.target AND NOT g.created
       AND ((COALESCE(c.name, '') = '' AND g.name IS NOT NULL)
            OR (c.responsible_id IS NULL AND g.responsible_id IS NOT NULL)
+           OR (c.birthday IS NULL AND g.birthday IS NOT NULL)
+           OR (COALESCE(c.note, '') = '' AND g.note IS NOT NULL)
            OR NOT g.tags <@ c.tags)
     RETURNING c.id
 )
@@ -326,7 +351,10 @@ SELECT r.row_no,
                 WHERE k.row_no = r.row_no AND k.kind IN ('phone', 'email') AND ci.contact_id <> g.target
                 ORDER BY k.kind DESC, k.value)
        || CASE WHEN r.row_no = g.first_row AND g.responsible IS NOT NULL AND g.responsible_id IS NULL
-               THEN ARRAY[format('responsible %s is not a known manager (extension or name)', g.responsible)]
+               THEN ARRAY[CASE WHEN g.responsible ~ '[0-9]' OR contact_name_key(g.responsible) IS NULL
+                               THEN format('responsible %s is neither an extension nor a name', g.responsible)
+                               ELSE format('responsible %s names several managers: give the extension',
+                                           g.responsible) END]
                ELSE '{}'::text[] END AS notes
 FROM import_rows r
 JOIN import_groups g ON g.grp = r.grp

@@ -10,6 +10,7 @@ SELECT c.id, c.entry_id, c.direction, c.status, c.phone, c.phone_raw, c.contact_
        c.ad_source, c.started_at, c.answered_at, c.ended_at, c.finished, c.talk_seconds,
        c.note, c.routed_to, c.route_result,
        ct.name AS contact_name, ct.tags, ct.ad_source AS contact_ad_source,
+       ct.birthday AS contact_birthday, ct.note AS contact_note,
        rm.extension AS responsible_extension, rm.name AS responsible_name,
        ol.id AS open_lead_id, ol.opened_at AS open_lead_created_at,
        ol.ad_source AS open_lead_ad_source,

@@ -8,27 +8,41 @@ JOIN contact_identifiers i ON i.kind = u.kind AND i.value = u.value;
 
 -- name: trips_upsert
 -- One statement for the whole file: keyed by order number, a re-import updates.
--- A trip keeps the lead it won (lead_id), whatever the file says later.
-INSERT INTO trips (order_number, contact_id, status, status_raw, amount, starts_on, ends_on,
-                   manager_extension, booked_at)
-SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::numeric[], $6::date[],
-                     $7::date[], $8::text[], $9::timestamptz[])
+-- A trip keeps the lead it won (lead_id), whatever the file says later. The
+-- booking date ($9) is the file's own where it gives one ($10); otherwise an
+-- upper bound (when first seen, no later than the trip's start), and the
+-- earliest bound seen so far is kept (the primary key probe of order_number).
+-- Only a row the file changes is written and returned: the rest are unchanged.
+INSERT INTO trips AS t (order_number, contact_id, status, status_raw, amount, starts_on, ends_on,
+                        manager_extension, booked_at)
+SELECT u.order_number, u.contact_id, u.status, u.status_raw, u.amount, u.starts_on, u.ends_on,
+       u.manager_extension,
+       CASE WHEN u.given THEN u.booked_at
+            ELSE least(u.booked_at, (SELECT o.booked_at FROM trips o WHERE o.order_number = u.order_number)) END
+FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::numeric[], $6::date[],
+            $7::date[], $8::text[], $9::timestamptz[], $10::boolean[])
+     AS u (order_number, contact_id, status, status_raw, amount, starts_on, ends_on, manager_extension,
+           booked_at, given)
 ON CONFLICT (order_number) DO UPDATE SET
-    contact_id = COALESCE(EXCLUDED.contact_id, trips.contact_id),
+    contact_id = COALESCE(EXCLUDED.contact_id, t.contact_id),
     status = EXCLUDED.status,
     status_raw = EXCLUDED.status_raw,
     amount = EXCLUDED.amount,
     starts_on = EXCLUDED.starts_on,
     ends_on = EXCLUDED.ends_on,
     manager_extension = EXCLUDED.manager_extension,
-    -- The booking's own date when the file gives one; else when it was first seen.
-    booked_at = CASE WHEN $10::boolean THEN EXCLUDED.booked_at ELSE trips.booked_at END,
+    booked_at = EXCLUDED.booked_at,
     updated_at = now()
+WHERE (t.contact_id, t.status, t.status_raw, t.amount, t.starts_on, t.ends_on, t.manager_extension, t.booked_at)
+      IS DISTINCT FROM
+      (COALESCE(EXCLUDED.contact_id, t.contact_id), EXCLUDED.status, EXCLUDED.status_raw, EXCLUDED.amount,
+       EXCLUDED.starts_on, EXCLUDED.ends_on, EXCLUDED.manager_extension, EXCLUDED.booked_at)
 RETURNING (xmax = 0) AS inserted;
 
 -- name: trips_win_leads
 -- A booking (not cancelled) made while the buyer's lead was open wins that
--- lead: the lead opened before the booking and was not closed before it
+-- lead: the lead opened before the booking (for a booking without its own date:
+-- before the start of the trip at the latest) and was not closed before it
 -- (archived later for quiet counts as open then). Lost, won and merged leads
 -- keep the manager's word. Bookings of one order: the trip of $1.
 WITH candidates AS (

@@ -43,7 +43,8 @@
 
   function cardView(card, pairKey, checked) {
     const radio = node("input", { type: "radio", name: `survivor-${pairKey}`, value: String(card.id), checked });
-    const responsible = card.responsible ? `${card.responsible.name || ""} (доб. ${card.responsible.extension})` : "";
+    const who = card.responsible;  // a manager known by name only (an import) has no extension yet
+    const responsible = !who ? "" : who.extension ? `${who.name || ""} (доб. ${who.extension})` : who.name;
     const dnc = card.do_not_call ? node("p", { className: "dnc", textContent: `Не звонить: ${card.do_not_call.reason}` }) : null;
     return node("article", { className: "base-card" },
       node("label", { className: "keep" }, radio, ` Оставить #${card.id}`),
@@ -54,6 +55,8 @@
         ...fact("E-mail", card.emails.join(", ")),
         ...fact("Ответственный", responsible),
         ...fact("Теги", card.tags.join(", ")),
+        ...fact("День рождения", card.birthday && card.birthday.split("-").reverse().join(".")),
+        ...fact("Комментарий", card.note),
         ...fact("Обращений", String(card.communications)),
         ...fact("Последнее", when(card.last_communication_at)),
         ...fact("Лидов", String(card.leads))));

@@ -78,6 +78,7 @@ function duration(seconds) {
 
 function person(p) {
   if (!p) return null;
+  if (!p.extension) return p.name; // known by name only (an import), until sync-managers finds its extension
   return p.name ? `${p.name} (доб. ${p.extension})` : `доб. ${p.extension}`;
 }
 
@@ -214,6 +215,10 @@ function showCard(card) {
   $("responsible").textContent = person(card.responsible) || "не назначен";
   const tags = $("tags");
   tags.replaceChildren(...(contact && contact.tags.length ? contact.tags.map((t) => el("span", { class: "tag", text: t })) : [el("span", { class: "muted", text: "нет" })]));
+  $("birthday-row").hidden = $("birthday").hidden = !(contact && contact.birthday);
+  $("birthday").textContent = contact && contact.birthday ? contact.birthday.split("-").reverse().join(".") : "";
+  $("contact-note-row").hidden = $("contact-note").hidden = !(contact && contact.note);
+  $("contact-note").textContent = contact && contact.note ? contact.note : "";
   const lead = card.open_lead;
   $("lead").textContent = lead ? `№ ${lead.id} от ${day(lead.opened_at)}` : "нет";
   const source = [card.ad_source, card.line ? `линия ${card.line}` : null].filter(Boolean).join(" · ");
