@@ -8,7 +8,7 @@ was open wins that lead. The file is read by the shared spreadsheet reader
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal
@@ -18,10 +18,11 @@ import asyncpg
 
 from config.settings import Settings
 from daemon.contacts.identifiers import Identifier, parse_identifier
+from daemon.contacts.import_rows import MAX_NAME_CHARS, name_too_long
 from daemon.leads.tripvalues import map_status, parse_amount, parse_date
 from daemon.queries import q
 from daemon.repository import translated_errors
-from daemon.sheets import read_table
+from daemon.sheets import Row, read_table
 
 ALIASES = {
     "order": ("Номер заявки", "№ заявки", "Заявка", "Номер брони", "Номер", "Order", "Order number"),
@@ -81,6 +82,8 @@ def parse_booking(number: int, values: Mapping[str, str], *, statuses: Mapping[s
     order = values.get("order", "").strip()
     if not order:
         raise ValueError("no order number")
+    if len(values.get("name", "")) > MAX_NAME_CHARS:
+        raise ValueError(name_too_long(values["name"]))
     found = []
     for line in values.get("phones", "").replace(";", "\n").replace(",", "\n").splitlines():
         ident = parse_identifier("phone", line, region=region)
@@ -182,9 +185,19 @@ async def import_trips(pool: asyncpg.Pool, path: Path, settings: Settings, *, sh
     report = TripsReport()
     with read_table(path, ALIASES, sheet=sheet) as table:
         fields = set(table.columns)
-        bookings = _bookings(path, fields, ((r.number, r.values) for r in table.rows), settings, report, now=now)
+        bookings = _bookings(path, fields, _usable(table.rows, report), settings, report, now=now)
     await store_bookings(pool, bookings, report, booked_dates="booked" in fields)
     return report
+
+
+def _usable(rows: Iterable[Row], report: TripsReport) -> Iterator[tuple[int, Mapping[str, str]]]:
+    """The rows the reader could read; one it refused (a cell too long) is rejected with its reason."""
+    for row in rows:
+        if row.refused:
+            report.rows += 1
+            report.rejected.append((row.number, row.refused))
+        else:
+            yield row.number, row.values
 
 
 def _bookings(path: Path, fields: set[str], rows: Iterable[tuple[int, Mapping[str, str]]], settings: Settings,
