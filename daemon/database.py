@@ -118,7 +118,7 @@ def database_url(settings: Settings) -> Iterator[str]:
     if settings.database_url:
         yield settings.database_url
         return
-    with embedded_postgres(settings.state_dir) as url:
+    with embedded_postgres(embedded_data_dir(settings.state_dir)) as url:
         yield url
 
 
@@ -150,10 +150,13 @@ def embedded_data_dir(state_dir: Path) -> Path:
 
 
 @contextlib.contextmanager
-def embedded_postgres(state_dir: Path) -> Iterator[str]:
+def embedded_postgres(data_dir: Path) -> Iterator[str]:
+    """The URL of the embedded server on ``data_dir``: started, or the running one joined.
+
+    pgserver counts the processes that use a data directory and stops the server
+    when the last one leaves, so a command beside a running daemon shares its server."""
     import pgserver  # imported here: only trial runs need its 40 MB of binaries
 
-    data_dir = embedded_data_dir(state_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     log.info("embedded_postgres_starting", data_dir=str(data_dir))
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
