@@ -94,12 +94,14 @@ async def test_a_bad_cell_rejects_its_booking_and_the_rest_is_stored(
     path = write_csv(tmp_path / "trips.csv", "Номер заявки;Клиент;Телефон\n" + "".join(
         f"{order};{name};{phone}\n" for order, name, phone in [
             ("A-1", "Анна", "+79161234567"), ("A-2", "Б" * 40_000, "+79161234568"),
-            ("A-3", _random_name(20_000), "+79161234569"), ("A-4", "Гена", "+79161234571")]))
+            ("A-3", _random_name(20_000), "+79161234569"), (_random_name(3_000).replace(" ", "-"), "Дина", "+79161234570"),
+            ("A-4", "Гена", "+79161234571")]))
 
     report = await import_trips(repo.pool, path, settings, now=datetime(2025, 4, 1, tzinfo=UTC))
 
-    assert (report.rows, report.inserted) == (4, 2)
+    assert (report.rows, report.inserted) == (5, 2)
     assert report.rejected == [
         (3, "the name cell has 40,000 characters, more than a spreadsheet cell holds (32,767)"),
         (4, "the name has 20,000 characters (at most 500): not a person's name"),
+        (5, "the order number has 3,000 characters (at most 100): not an order number"),
     ]

@@ -37,6 +37,10 @@ ALIASES = {
     "booked": ("Дата заявки", "Дата создания", "Создана", "Дата бронирования", "Booked", "Created"),
 }
 
+# Booking systems number orders in a few characters; a longer "number" would not fit
+# the unique index on trips.order_number (2,704 bytes) and fail the whole file.
+MAX_ORDER_CHARS = 100
+
 
 @dataclass(frozen=True)
 class Booking:
@@ -82,6 +86,9 @@ def parse_booking(number: int, values: Mapping[str, str], *, statuses: Mapping[s
     order = values.get("order", "").strip()
     if not order:
         raise ValueError("no order number")
+    if len(order) > MAX_ORDER_CHARS:
+        raise ValueError(f"the order number has {len(order):,} characters (at most {MAX_ORDER_CHARS}): "
+                         "not an order number")
     if len(values.get("name", "")) > MAX_NAME_CHARS:
         raise ValueError(name_too_long(values["name"]))
     found = []
