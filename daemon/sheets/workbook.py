@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from daemon.sheets.limits import check_zip_workbook
 # With the importer's own ~150 MB, the two stay under 500 MB however crafted the file.
 READER_MEMORY_BYTES = 320 * 1024 * 1024
 _OUT_OF_MEMORY_EXIT = 3
+_RUST_OOM = re.compile(r"memory allocation of (\d+) bytes failed")
 
 
 def open_workbook(path: Path, fmt: str, sheet: str | int | None,
@@ -63,11 +65,13 @@ def _receive(path: Path, fmt: str, proc: subprocess.Popen[bytes], errors: IO[byt
     except (EOFError, pickle.UnpicklingError):
         pass
     code = proc.wait()
-    if code in (-signal.SIGABRT, -signal.SIGKILL, -signal.SIGSEGV, _OUT_OF_MEMORY_EXIT):
-        raise SheetError(f"{path}: reading this {fmt} needs more than {READER_MEMORY_BYTES >> 20} MB "
-                         f"(a sheet far larger than its data, or a crafted file); save the used part as CSV")
     errors.seek(0)
     said = errors.read(4096).decode("utf-8", "replace").strip().splitlines()
+    if code in (-signal.SIGABRT, -signal.SIGKILL, -signal.SIGSEGV, _OUT_OF_MEMORY_EXIT):
+        asked = next((f" (it asked for {int(m[1]):,} bytes at once)" for line in said
+                      if (m := _RUST_OOM.match(line))), "")
+        raise SheetError(f"{path}: reading this {fmt} needs more than {READER_MEMORY_BYTES >> 20} MB{asked}: "
+                         f"a sheet far larger than its data, or a crafted file; save the used part as CSV")
     raise SheetError(f"{path}: the {fmt} reader stopped (exit {code}): {said[-1] if said else 'no message'}")
 
 
