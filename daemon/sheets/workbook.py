@@ -23,8 +23,8 @@ from daemon.sheets.errors import SheetError
 from daemon.sheets.limits import check_zip_workbook
 
 # The child's address space: Python and calamine (about 40 MB) plus the sheet's cells.
-# With the importer's own ~150 MB, the two stay under 500 MB however crafted the file.
-READER_MEMORY_BYTES = 320 * 1024 * 1024
+# With the importer's own 60-80 MB while it reads, the two stay under 500 MB however crafted the file.
+READER_MEMORY_BYTES = 400 * 1024 * 1024
 _OUT_OF_MEMORY_EXIT = 3
 _RUST_OOM = re.compile(r"memory allocation of (\d+) bytes failed")
 
