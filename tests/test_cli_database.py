@@ -70,10 +70,10 @@ async def test_a_command_beside_a_trial_daemon_writes_into_its_embedded_database
         done = await _callbridge(checkout, _env(tmp_path), "import", "contacts", str(FIXTURES / "contacts.csv"))
 
         assert done.returncode == 0, done.stderr
-        assert done.stdout.splitlines()[0] == f"database: embedded, {shown}"
         assert await _lookup(port, "+79161234567") == 200
         # No second server: the commands' own default state directory was never used.
         assert not (embedded_data_dir(tmp_path / "xdg-state" / "callbridge") / "PG_VERSION").exists()
+        assert done.stdout.splitlines()[0] == f"database: embedded, {shown}"
 
         done = await _callbridge(checkout, _env(tmp_path, CALLBRIDGE_CONFIG="config/trial.toml"),
                                  "import", "lines", str(FIXTURES / "lines.csv"))
