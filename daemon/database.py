@@ -108,20 +108,6 @@ def translated_errors() -> Iterator[None]:
         raise ours from exc
 
 
-@contextlib.contextmanager
-def database_url(settings: Settings) -> Iterator[str]:
-    """Yield the configured URL, or start an embedded PostgreSQL in the state directory.
-
-    The embedded server (the ``pgserver`` wheel) is a trial convenience: it lives
-    as long as this process and keeps its data under ``state_dir/postgres``.
-    """
-    if settings.database_url:
-        yield settings.database_url
-        return
-    with embedded_postgres(embedded_data_dir(settings.state_dir)) as url:
-        yield url
-
-
 def _others_can_reach(path: Path) -> bool:
     """Every existing directory on the way to ``path`` lets other users pass through."""
     for folder in [path, *path.parents]:
