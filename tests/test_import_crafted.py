@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from daemon.importer import import_contacts
+from daemon.importer import import_contacts, import_lines
 from daemon.leads.trips import import_trips
 from daemon.repository import Repository
 from tests import crafted
@@ -105,3 +105,14 @@ async def test_a_bad_cell_rejects_its_booking_and_the_rest_is_stored(
         (4, "the name has 20,000 characters (at most 500): not a person's name"),
         (5, "the order number has 3,000 characters (at most 100): not an order number"),
     ]
+
+
+async def test_a_bad_cell_skips_its_line_and_the_rest_is_imported(repo: Repository, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "lines.csv", "Линия;Реклама\n+74951234567;Яндекс\n+74957654321;"
+                     + "Р" * 40_000 + "\n+74950000000;Avito\n")
+
+    report = await import_lines(repo, path, region="RU")
+
+    assert (report.rows, report.created) == (3, 2)
+    assert report.skipped == [(3, "the ad_source cell has 40,000 characters, more than a spreadsheet cell "
+                                  "holds (32,767)")]
