@@ -257,3 +257,20 @@ def test_an_overlong_or_nul_cell_refuses_its_row_and_only_it(kind: str, tmp_path
         Row(4, empty, {}, "the phones cell holds a NUL character, which no text field can store"),
         Row(5, {"name": "Гена", "phones": "+79161234570"}, {}),
     ]
+
+
+@pytest.mark.parametrize(("tail", "reason"), [
+    ("x" * (1 << 24) + ";+79161234568\n", "line 3 is longer than 16,777,216 characters: not an export"),
+    ('"' + "x\n" * (1 << 23) + 'x";+79161234568\n', "the row from line 3 cannot be read: field larger than"),
+])
+def test_a_csv_line_or_cell_past_16_mb_is_one_sheet_error_never_a_traceback(tail: str, reason: str,
+                                                                         tmp_path: Path) -> None:
+    """A CSV line is read whole before it is split, so a file of one huge line is refused in one
+    line rather than read into memory; a quoted cell over the field limit likewise (it was a
+    ``_csv.Error`` traceback)."""
+    path = write_csv(tmp_path / "long.csv", "ФИО;Телефон\nАнна;+79161234567\n" + tail)
+
+    with pytest.raises(SheetError) as caught:
+        read(path)
+
+    assert str(caught.value).startswith(f"{path}: {reason}")
