@@ -2,7 +2,7 @@
 
 1. ``database_url`` when configured.
 2. Else, for a command (not ``run``), the embedded server of a daemon started from
-   the same directory, if one is running: ``make run`` in a checkout and
+   the same directory (or one above it), if one is running: ``make run`` in a checkout and
    ``.venv/bin/callbridge import contacts FILE`` beside it, with or without
    ``CALLBRIDGE_CONFIG``, use one database. The daemon notes its server in
    ``runtime_dir`` (a file per starting directory, with its pid) while it runs.
@@ -84,7 +84,15 @@ def _note_path(runtime_dir: Path, here: Path) -> Path:
 
 
 def running_daemon_data_dir(runtime_dir: Path, here: Path) -> Path | None:
-    """The data directory of the embedded server a running daemon started from ``here`` uses."""
+    """The data directory of the embedded server of a daemon running from ``here`` or a folder above."""
+    for folder in (here, *here.parents):
+        found = _noted_data_dir(runtime_dir, folder)
+        if found is not None:
+            return found
+    return None
+
+
+def _noted_data_dir(runtime_dir: Path, here: Path) -> Path | None:
     try:
         note = json.loads(_note_path(runtime_dir, here).read_text())
         pid, data_dir = int(note["pid"]), Path(note["data_dir"])

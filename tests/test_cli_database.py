@@ -75,10 +75,10 @@ async def test_a_command_beside_a_trial_daemon_writes_into_its_embedded_database
         assert not (embedded_data_dir(tmp_path / "xdg-state" / "callbridge") / "PG_VERSION").exists()
         assert done.stdout.splitlines()[0] == f"database: embedded, {shown}"
 
-        done = await _callbridge(checkout, _env(tmp_path, CALLBRIDGE_CONFIG="config/trial.toml"),
+        done = await _callbridge(checkout / "config", _env(tmp_path, CALLBRIDGE_CONFIG="trial.toml"),
                                  "import", "lines", str(FIXTURES / "lines.csv"))
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.splitlines() == [f"database: embedded, {shown}",
+        assert done.returncode == 0, done.stderr  # from a folder below, with the trial settings
+        assert done.stdout.splitlines() == [f"database: embedded, {data_dir}",
                                             "lines: 2 rows, 2 created, 0 merged into existing, 0 skipped"]
         assert daemon.returncode is None  # the command left the shared server running
         assert await _lookup(port, "+79161234567") == 200
