@@ -137,6 +137,11 @@ def _default_state_dir() -> Path:
     return Path(base) / "callbridge"
 
 
+def _default_runtime_dir() -> Path:
+    base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/callbridge-{os.getuid()}"
+    return Path(base) / "callbridge"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         extra="forbid", frozen=True)
@@ -151,6 +156,9 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Moscow"
     default_region: str = "RU"
     state_dir: Path = Field(default_factory=_default_state_dir)
+    # Where a daemon on an embedded PostgreSQL says which one it uses, so that commands run
+    # from the same directory use it too (daemon/dbchoice.py); per user, not per configuration.
+    runtime_dir: Path = Field(default_factory=_default_runtime_dir)
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
     db_command_timeout_s: float = Field(default=5.0, gt=0)

@@ -21,7 +21,8 @@ from daemon import health, retention
 from daemon import migrate as migrations
 from daemon.contacts import cli as contacts_cli
 from daemon.contacts import import_cli
-from daemon.database import connect_with_retries, create_pool, database_url
+from daemon.database import connect_with_retries, create_pool
+from daemon.dbchoice import open_database
 from daemon.errors import CallbridgeError
 from daemon.importer import ImportFileError
 from daemon.leads import cli as leads_cli
@@ -35,6 +36,9 @@ from daemon.report.command import ReportRequest, report_missed
 from daemon.repository import Repository
 
 T = TypeVar("T")
+# Commands that change the base; the others (report, check, contacts merges|duplicates|invalid) only read.
+WRITERS = frozenset({"migrate", "import", "sync-managers", "reconcile", "prune", *leads_cli.HANDLERS})
+CONTACTS_WRITERS = frozenset({"merge", "unmerge", "not-duplicate", "purge", "restore", "do-not-call"})
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
@@ -81,14 +85,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                           secrets=health.secrets_of(settings))
         if args.command == "run":
             settings.require("mango_api_key", "mango_api_salt", "api_token")
-            with database_url(settings) as url:
-                return run_daemon(settings, database_url=url)
+            with open_database(settings, daemon=True) as database:
+                return run_daemon(settings, database_url=database.url)
         if args.command == "replay":
             return asyncio.run(_replay(settings, args))
         if args.command == "check":
             return asyncio.run(_check(settings, args))
-        with database_url(settings) as url:
-            return asyncio.run(_COMMANDS[args.command](settings, url, args))
+        with open_database(settings) as database:
+            if _writes(args):
+                print(f"database: {database.label}", flush=True)
+            return asyncio.run(_COMMANDS[args.command](settings, database.url, args))
     except SettingsError as exc:
         print(f"callbridge: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -99,6 +105,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             aiohttp.ClientError) as exc:
         print(f"callbridge: {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _writes(args: argparse.Namespace) -> bool:
+    """Whether the command changes the base (and so names the database it writes to first)."""
+    if args.command == "contacts":
+        return args.contacts_command in CONTACTS_WRITERS
+    return args.command in WRITERS
 
 
 async def _with_repo(settings: Settings, url: str, job: Callable[[Repository], Awaitable[T]]) -> T:

@@ -108,20 +108,6 @@ def translated_errors() -> Iterator[None]:
         raise ours from exc
 
 
-@contextlib.contextmanager
-def database_url(settings: Settings) -> Iterator[str]:
-    """Yield the configured URL, or start an embedded PostgreSQL in the state directory.
-
-    The embedded server (the ``pgserver`` wheel) is a trial convenience: it lives
-    as long as this process and keeps its data under ``state_dir/postgres``.
-    """
-    if settings.database_url:
-        yield settings.database_url
-        return
-    with embedded_postgres(settings.state_dir) as url:
-        yield url
-
-
 def _others_can_reach(path: Path) -> bool:
     """Every existing directory on the way to ``path`` lets other users pass through."""
     for folder in [path, *path.parents]:
@@ -150,10 +136,13 @@ def embedded_data_dir(state_dir: Path) -> Path:
 
 
 @contextlib.contextmanager
-def embedded_postgres(state_dir: Path) -> Iterator[str]:
+def embedded_postgres(data_dir: Path) -> Iterator[str]:
+    """The URL of the embedded server on ``data_dir``: started, or the running one joined.
+
+    pgserver counts the processes that use a data directory and stops the server
+    when the last one leaves, so a command beside a running daemon shares its server."""
     import pgserver  # imported here: only trial runs need its 40 MB of binaries
 
-    data_dir = embedded_data_dir(state_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     log.info("embedded_postgres_starting", data_dir=str(data_dir))
     server = pgserver.get_server(data_dir, cleanup_mode="stop")

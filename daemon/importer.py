@@ -51,6 +51,9 @@ async def import_lines(repo: Repository, path: Path, *, region: str, sheet: str 
         for row in rows:
             number, values = row.number, row.values
             report.rows += 1
+            if row.refused:
+                report.skipped.append((number, row.refused))
+                continue
             key = line_key(values["line_number"], region)
             if key is None or not values["ad_source"]:
                 report.skipped.append((number, "line_number and ad_source are both required"))

@@ -264,3 +264,10 @@ async def run_cli(
     out, err = await asyncio.wait_for(proc.communicate(), 45)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
+
+
+def after_database_line(out: str) -> str:
+    """A writing command's stdout after its first line, which names the database it writes to."""
+    first, _, rest = out.partition("\n")
+    assert first.startswith("database: "), out
+    return rest

@@ -3,6 +3,9 @@ identifiers listed, and empty contacts purged in two stages."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
@@ -86,6 +89,27 @@ async def test_invalid_identifiers_are_listed_with_reason_and_contact(settings: 
     assert f"{anna},Кузнецова Анна Сергеевна,phone,12-34,too short for a phone number" in lines
     code, out, err = await run_cli(settings, "contacts", "invalid")
     assert code == 0 and "'anna@': no domain after @" in out
+
+
+async def test_invalid_identifiers_csv_never_carries_a_formula(settings: Settings, office: Repository) -> None:
+    """A value or name typed as ``=cmd|…`` or ``@SUM(…)`` leaves as text (``'=cmd|…``), as in the
+    reports' CSV; a phone in E.164 keeps its ``+``."""
+    rogue = await office.pool.fetchval("INSERT INTO contacts (name) VALUES ($1) RETURNING id",
+                                       '=HYPERLINK("http://evil.example","Анна")')
+    async with office.transaction() as tx:
+        await tx.add_invalid_identifier(rogue, "email", "=cmd|' /C calc'!A0", "no @")
+        await tx.add_invalid_identifier(rogue, "phone", "@SUM(1+1)*cmd|' /C calc'!A0", "not a number")
+        await tx.add_invalid_identifier(rogue, "phone", "+7 916 12", "too short for a phone number")
+    code, out, err = await run_cli(settings, "contacts", "invalid", "--format", "csv")
+    assert code == 0, err
+    rows = [r for r in csv.reader(io.StringIO(out)) if r[0] == str(rogue)]
+    assert sorted(rows) == sorted([
+        [str(rogue), '\'=HYPERLINK("http://evil.example","Анна")', "email", "'=cmd|' /C calc'!A0", "no @"],
+        [str(rogue), '\'=HYPERLINK("http://evil.example","Анна")', "phone", "'@SUM(1+1)*cmd|' /C calc'!A0",
+         "not a number"],
+        [str(rogue), '\'=HYPERLINK("http://evil.example","Анна")', "phone", "+7 916 12",
+         "too short for a phone number"],
+    ])
 
 
 async def test_purge_removes_empty_contacts_in_two_stages(client: TestClient, settings: Settings,

@@ -21,10 +21,11 @@ import asyncpg
 import pytest
 
 from daemon import cli
+from daemon.dbchoice import describe_url
 from daemon.importer import ImportFileError, ImportReport, import_contacts, import_lines
 from daemon.managers import sync_managers
 from daemon.repository import Repository
-from tests.conftest import FIXTURES, example_employees, with_database
+from tests.conftest import FIXTURES, after_database_line, example_employees, with_database
 
 CONTACT_COLUMNS = ("name", "phones", "email", "responsible_extension", "tags")
 
@@ -489,6 +490,7 @@ async def test_cli_import_contacts_then_lines(cli_env: str, repo: Repository,
     out = capsys.readouterr()
     assert code == 0, out.err
     assert out.out.splitlines()[:-1] == [
+        f"database: {describe_url(cli_env)}",
         "contacts: 5 rows, 4 created, 0 updated, 0 merged, 1 skipped, 0 with notes",
         "  skipped: no valid phone or e-mail: 1 row",
         "    row 6: not a valid phone number: '12345'; no valid phone or e-mail",
@@ -497,7 +499,7 @@ async def test_cli_import_contacts_then_lines(cli_env: str, repo: Repository,
 
     code = await asyncio.to_thread(cli.main, ["import", "lines", str(FIXTURES / "lines.csv")])
     assert code == 0
-    assert capsys.readouterr().out == "lines: 2 rows, 2 created, 0 merged into existing, 0 skipped\n"
+    assert after_database_line(capsys.readouterr().out) == "lines: 2 rows, 2 created, 0 merged into existing, 0 skipped\n"
     assert await repo.pool.fetchval("SELECT ad_source FROM lines WHERE line_key = '+74951234567'") == "Яндекс.Директ"
 
 
@@ -521,7 +523,7 @@ async def test_cli_refuses_a_bad_file_with_one_line_and_exit_2(
     assert code == 2
     assert out.err.startswith(f"callbridge: import: {path}: {reason}")
     assert out.err.count("\n") == 1
-    assert out.out == ""
+    assert out.out == f"database: {describe_url(cli_env)}\n"
     assert await repo.pool.fetchval("SELECT count(*) FROM contacts") == 0
 
 
@@ -568,6 +570,6 @@ async def test_installed_callbridge_script_imports_lines(db_url: str, repo: Repo
     )
 
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "lines: 2 rows, 2 created, 0 merged into existing, 0 skipped\n"
+    assert after_database_line(done.stdout) == "lines: 2 rows, 2 created, 0 merged into existing, 0 skipped\n"
     rows = await repo.pool.fetch("SELECT line_key, ad_source FROM lines ORDER BY line_key")
     assert [tuple(r) for r in rows] == [("+74951234567", "Яндекс.Директ"), ("+74957654321", "Avito")]

@@ -25,7 +25,7 @@ from daemon.contacts.import_rows import parse_birthday
 from daemon.contacts.importer import import_contacts
 from daemon.repository import Repository
 from daemon.screen.cards import card_json, load_snapshot
-from tests.conftest import auth
+from tests.conftest import after_database_line, auth
 from tests.scenarios import replay, steps
 from tests.spreadsheets import write_ods, write_xlsx
 from tests.test_import import cli_env, contacts
@@ -203,7 +203,7 @@ async def test_cli_options_report_sheet_map_and_dry_run(cli_env: str, repo: Repo
 
     code = await asyncio.to_thread(cli.main, [*args, "--dry-run"])
     assert code == 0, capsys.readouterr().err
-    assert capsys.readouterr().out.startswith("contacts: 1 rows, 1 created, 0 updated, 0 merged, 0 skipped, "
+    assert after_database_line(capsys.readouterr().out).startswith("contacts: 1 rows, 1 created, 0 updated, 0 merged, 0 skipped, "
                                               "0 with notes (dry run: nothing committed)")
     assert await repo.pool.fetchval("SELECT count(*) FROM contacts") == 0
 

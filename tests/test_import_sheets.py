@@ -7,12 +7,15 @@ These tests need no database: they read real files written by XlsxWriter, by han
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from daemon.sheets import Row, SheetError, read_table
 from daemon.sheets.cells import cell_text
+from tests import crafted
+from tests.crafted import crafted_cells_xlsx
 from tests.spreadsheets import write_csv, write_ods, write_xlsx
 
 ALIASES = {
@@ -200,3 +203,74 @@ def test_a_file_that_is_neither_utf8_nor_windows_1251_is_refused(tmp_path: Path)
 
     with pytest.raises(SheetError, match="neither UTF-8 nor Windows-1251 text"):
         read(path)
+
+
+# -- crafted files: small on disk, huge once read ---------------------------------
+
+
+@pytest.mark.parametrize(("build", "reason"), [
+    (crafted.huge_dimension_xlsx, "xl/worksheets/sheet1.xml declares 1,048,576 rows × 16,384 columns "
+                                  "(17,179,869,184 cells); at most 5,000,000 cells are read"),
+    (crafted.zip_bomb_xlsx, "its part xl/sharedStrings.xml unpacks to 600 MB (at most 512 MB is read)"),
+    (crafted.repeated_rows_ods, "a table of content.xml spans 1,000,002 rows × 100 columns"),
+    (crafted.far_cells_xlsx, "reading this xlsx needs more than 400 MB"),
+    (crafted.shared_string_fanout_xlsx, "reading this xlsx needs more than 400 MB"),
+])
+def test_a_crafted_workbook_is_one_sheet_error_never_a_crash(build: Callable[[Path], Path], reason: str,
+                                                              tmp_path: Path) -> None:
+    """What a workbook declares (its zip directory, its <dimension>, an .ods's repeated rows) is
+    checked before it is read; what it hides (cells far apart, one long string shared by 200,000
+    cells) meets the reader's memory ceiling in its own process. Either way: one line, the reason."""
+    path = build(tmp_path / "crafted.bin")
+
+    with pytest.raises(SheetError) as caught:
+        read(path)
+
+    assert str(caught.value).startswith(f"{path}: {reason}")
+    assert "\n" not in str(caught.value)
+
+
+def test_libreoffice_empty_rows_to_the_sheet_end_are_no_reason_to_refuse(tmp_path: Path) -> None:
+    """LibreOffice repeats an empty row a million times below a formatted sheet: nothing in them."""
+    _, rows = read(crafted.libreoffice_tail_ods(tmp_path / "tail.ods"))
+
+    assert rows == [Row(2, {"name": "Анна", "phones": "+79161234567"}, {})]
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_an_overlong_or_nul_cell_refuses_its_row_and_only_it(kind: str, tmp_path: Path) -> None:
+    """A used cell over Excel's 32,767 characters, or holding NUL (no PostgreSQL text can), refuses
+    its row with the reason and empty values; an unused column may hold anything; the rest is read."""
+    table = [["ФИО", "Телефон", "Комментарий"], ["Анна", "+79161234567", "x" * 40_000],
+             ["Б" * 32_768, "+79161234568", ""], ["Вера", "+7916\x001234569", ""], ["Гена", "+79161234570", ""]]
+    if kind == "xlsx":
+        path = crafted_cells_xlsx(tmp_path / "cells.xlsx", table)
+    else:
+        path = write_csv(tmp_path / "cells.csv", "".join(";".join(r) + "\n" for r in table))
+
+    _, rows = read(path)
+
+    empty = {"name": "", "phones": ""}
+    assert rows == [
+        Row(2, {"name": "Анна", "phones": "+79161234567"}, {}),
+        Row(3, empty, {}, "the name cell has 32,768 characters, more than a spreadsheet cell holds (32,767)"),
+        Row(4, empty, {}, "the phones cell holds a NUL character, which no text field can store"),
+        Row(5, {"name": "Гена", "phones": "+79161234570"}, {}),
+    ]
+
+
+@pytest.mark.parametrize(("tail", "reason"), [
+    ("x" * (1 << 24) + ";+79161234568\n", "line 3 is longer than 16,777,216 characters: not an export"),
+    ('"' + "x\n" * (1 << 23) + 'x";+79161234568\n', "the row from line 3 cannot be read: field larger than"),
+])
+def test_a_csv_line_or_cell_past_16_mb_is_one_sheet_error_never_a_traceback(tail: str, reason: str,
+                                                                         tmp_path: Path) -> None:
+    """A CSV line is read whole before it is split, so a file of one huge line is refused in one
+    line rather than read into memory; a quoted cell over the field limit likewise (it was a
+    ``_csv.Error`` traceback)."""
+    path = write_csv(tmp_path / "long.csv", "ФИО;Телефон\nАнна;+79161234567\n" + tail)
+
+    with pytest.raises(SheetError) as caught:
+        read(path)
+
+    assert str(caught.value).startswith(f"{path}: {reason}")

@@ -26,7 +26,7 @@ from daemon.pipeline import Pipeline
 from daemon.reconcile import apply_stats, call_finished, reconcile
 from daemon.report.window import Window
 from daemon.repository import Repository
-from tests.conftest import API_KEY, API_SALT, API_TOKEN, fixture_json, run_cli
+from tests.conftest import API_KEY, API_SALT, API_TOKEN, after_database_line, fixture_json, run_cli
 from tests.scenarios import replay, steps
 
 STATS = fixture_json("stats_reconcile.json")
@@ -290,7 +290,7 @@ async def test_cli_reconcile_twice(
     window = ("--since", "2025-10-09", "--until", "2025-10-10")
     code, out, err = await _cli(settings, pbx, *window)
     assert code == 0, err
-    assert out.splitlines()[0] == (
+    assert after_database_line(out).splitlines()[0] == (
         "reconciled 2 calls from the PBX's statistics: created 1, completed 0, already known 1"
     )
     assert f"created {EXPECT['created_entry_id']}" in out

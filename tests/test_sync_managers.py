@@ -28,7 +28,7 @@ from daemon import cli
 from daemon.contacts.importer import import_contacts
 from daemon.managers import SyncReport, sync_managers
 from daemon.repository import Repository
-from tests.conftest import API_KEY, API_SALT, fixture_json
+from tests.conftest import API_KEY, API_SALT, after_database_line, fixture_json
 
 USERS_PATH = "/vpbx/config/users/request"
 EXPECTED = [
@@ -306,7 +306,7 @@ async def test_cli_sync_managers(cli_env: None, pbx: StandInPbx, repo: Repositor
 
     out = capsys.readouterr()
     assert code == 0, out.err
-    assert out.out == "managers: 3 created, 0 updated, deactivated: none\n"
+    assert after_database_line(out.out) == "managers: 3 created, 0 updated, deactivated: none\n"
     assert pbx.requests == [{"ext_fields": ["general.user_id"]}]
     assert await managers(repo.pool) == SYNCED
 
@@ -327,9 +327,8 @@ async def test_cli_sync_managers_fails_with_exit_1_and_changes_nothing(
     code = await asyncio.to_thread(cli.main, ["sync-managers"])
 
     assert code == 1
-    assert capsys.readouterr() == (
-        "", message,
-    )
+    out = capsys.readouterr()
+    assert (after_database_line(out.out), out.err) == ("", message)
     assert await managers(repo.pool) == SYNCED
 
 

@@ -19,6 +19,7 @@ from daemon.contacts.merge import merge_contacts
 from daemon.contacts.store import ContactStore
 from daemon.contacts.undo import undo_merge
 from daemon.phones import format_for_people
+from daemon.report.render import csv_safe
 from daemon.repository import Repository
 
 Command = Callable[[ContactStore, argparse.Namespace], Awaitable[int]]
@@ -165,8 +166,9 @@ async def _invalid(store: ContactStore, args: argparse.Namespace) -> int:
     if args.format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(("contact_id", "contact_name", "kind", "value", "reason"))
-        writer.writerows((r["contact_id"], r["contact_name"] or "", r["kind"], r["value"], r["reason"])
-                         for r in rows)
+        # The values are what callers and spreadsheets typed: never a formula for Excel to run.
+        writer.writerows((r["contact_id"], csv_safe(r["contact_name"] or ""), r["kind"], csv_safe(r["value"]),
+                          csv_safe(r["reason"])) for r in rows)
         return 0
     for r in rows:
         print(f"#{r['contact_id']} {r['contact_name'] or '—'}: {r['kind']} {r['value']!r}: {r['reason']}")

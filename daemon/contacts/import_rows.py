@@ -29,6 +29,9 @@ CONTACT_ALIASES: dict[str, tuple[str, ...]] = {
 MULTI_FIELDS = frozenset({"phones", "email", "tags", "note"})  # several columns add up
 IDENTIFIER_FIELDS = ("phones", "email")
 NO_IDENTIFIER = "no valid phone or e-mail"
+# No person's name is this long, and a longer one no longer fits the name index
+# (contacts_name_key_idx: 2,704 bytes a row, up to 4 bytes a character).
+MAX_NAME_CHARS = 500
 _PHONE_SPLIT = re.compile(r"[,;/]+")
 _EMAIL_SPLIT = re.compile(r"[,;\s]+")
 _TAG_SPLIT = re.compile(r"[,;\n]+")
@@ -47,17 +50,24 @@ class ContactRow:
     identifiers: list[Identifier] = field(default_factory=list)
     invalid: list[InvalidIdentifier] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    refused: str | None = None  # a cell the reader refused (daemon.sheets.Row.refused)
 
     @property
     def skip_reason(self) -> str | None:
         """Why this row makes no contact, or None: only a valid phone or e-mail finds a person."""
+        if self.refused:
+            return self.refused
         if self.identifiers:
             return None
         return "; ".join([*self.notes, NO_IDENTIFIER])
 
 
 def parse_contact_row(row: Row, *, region: str) -> ContactRow:
+    if row.refused:
+        return ContactRow(row.number, refused=row.refused)
     values = row.values
+    if len(values.get("name", "")) > MAX_NAME_CHARS:
+        return ContactRow(row.number, refused=name_too_long(values["name"]))
     out = ContactRow(row.number)
     out.name = " ".join(values.get("name", "").split()) or None
     out.responsible = " ".join(values.get("responsible", "").split()) or None
@@ -120,3 +130,7 @@ def _add(out: ContactRow, found: Identifier | InvalidIdentifier | None, *, note:
     elif found is not None and found not in out.invalid:
         out.invalid.append(found)
         out.notes.append(note or f"{found.reason}: {found.value!r}")
+
+
+def name_too_long(name: str) -> str:
+    return f"the name has {len(name):,} characters (at most {MAX_NAME_CHARS}): not a person's name"

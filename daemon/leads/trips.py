@@ -10,7 +10,7 @@ The file is read by the shared spreadsheet reader (daemon/sheets: .xlsx, .xls, .
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal
@@ -20,10 +20,11 @@ import asyncpg
 
 from config.settings import Settings
 from daemon.contacts.identifiers import Identifier, parse_identifier
+from daemon.contacts.import_rows import MAX_NAME_CHARS, name_too_long
 from daemon.leads.tripvalues import map_status, parse_amount, parse_date
 from daemon.queries import q
 from daemon.repository import translated_errors
-from daemon.sheets import read_table
+from daemon.sheets import Row, read_table
 from daemon.statistics import analyze_written
 
 ALIASES = {
@@ -38,6 +39,10 @@ ALIASES = {
     "manager": ("Менеджер", "Manager"),
     "booked": ("Дата заявки", "Дата создания", "Создана", "Дата бронирования", "Booked", "Created"),
 }
+
+# Booking systems number orders in a few characters; a longer "number" would not fit
+# the unique index on trips.order_number (2,704 bytes) and fail the whole file.
+MAX_ORDER_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,11 @@ def parse_booking(number: int, values: Mapping[str, str], *, statuses: Mapping[s
     order = values.get("order", "").strip()
     if not order:
         raise ValueError("no order number")
+    if len(order) > MAX_ORDER_CHARS:
+        raise ValueError(f"the order number has {len(order):,} characters (at most {MAX_ORDER_CHARS}): "
+                         "not an order number")
+    if len(values.get("name", "")) > MAX_NAME_CHARS:
+        raise ValueError(name_too_long(values["name"]))
     found = []
     for line in values.get("phones", "").replace(";", "\n").replace(",", "\n").splitlines():
         ident = parse_identifier("phone", line, region=region)
@@ -204,10 +214,20 @@ async def import_trips(pool: asyncpg.Pool, path: Path, settings: Settings, *, sh
     with read_table(path, ALIASES, sheet=sheet) as table:
         fields = set(table.columns)
         report.ignored_columns = list(table.ignored)
-        bookings = _bookings(path, fields, ((r.number, r.values) for r in table.rows), settings, report, now=now)
+        bookings = _bookings(path, fields, _usable(table.rows, report), settings, report, now=now)
     await store_bookings(pool, bookings, report)
     report.analyze_s = await analyze_written(pool, "analyze_trips_import")
     return report
+
+
+def _usable(rows: Iterable[Row], report: TripsReport) -> Iterator[tuple[int, Mapping[str, str]]]:
+    """The rows the reader could read; one it refused (a cell too long) is rejected with its reason."""
+    for row in rows:
+        if row.refused:
+            report.rows += 1
+            report.rejected.append((row.number, row.refused))
+        else:
+            yield row.number, row.values
 
 
 def _bookings(path: Path, fields: set[str], rows: Iterable[tuple[int, Mapping[str, str]]], settings: Settings,

@@ -38,6 +38,12 @@ API::
   CSV saved from Excel holds it) keeps its text and gets a ``doubts`` entry (that
   text -> the reason, per field; a cell of a ``multi`` field is one line of the joined
   text): the value cannot be trusted, and the caller reports it rather than guess.
+* A row whose used cell is over 32,767 characters (Excel's own limit) or holds a NUL
+  character is yielded with ``refused`` (why) and empty values: the caller skips it
+  with that reason, and the rest of the file is imported.
+* Workbooks are read by python-calamine in a child process under a memory ceiling,
+  after their declared sizes are checked (daemon/sheets/limits.py, workbook.py): a
+  crafted or oversized file is a ``SheetError``, never a crash.
 * A file that cannot be read as a table (wrong type, no header the aliases know,
   unknown sheet) raises ``SheetError`` with one line naming the file and the reason.
 """
@@ -53,6 +59,8 @@ from typing import Any
 from daemon.sheets.cells import cell_text, header_key, sniff_format
 from daemon.sheets.csvfile import open_csv
 from daemon.sheets.errors import SheetError
+from daemon.sheets.limits import MAX_CELL_CHARS
+from daemon.sheets.workbook import open_workbook
 
 HEADER_SEARCH_ROWS = 10
 
@@ -64,6 +72,7 @@ class Row:
     number: int
     values: dict[str, str]
     doubts: dict[str, dict[str, str]]  # field -> {the doubted cell's text: why}
+    refused: str | None = None  # why the row cannot be used at all (its values are then empty)
 
 
 @dataclass
@@ -90,7 +99,7 @@ def read_table(path: Path, aliases: Mapping[str, Collection[str]], *, sheet: str
             raw_rows, encoding = stack.enter_context(open_csv(path))
             sheet_name = None
         else:
-            raw_rows, sheet_name = _open_workbook(path, fmt, sheet, stack)
+            raw_rows, sheet_name = open_workbook(path, fmt, sheet, stack)
             encoding = None
         head = _first_rows(raw_rows)
         header_index, plan = _find_header(path, head, aliases, mapping or {})
@@ -104,36 +113,6 @@ def read_table(path: Path, aliases: Mapping[str, Collection[str]], *, sheet: str
         yield Table(path=path, format=fmt, sheet=sheet_name, encoding=encoding,
                     header_row=head[header_index][0], columns=columns, ignored=ignored,
                     rows=_rows(rest, plan, set(multi)))
-
-
-def _open_workbook(path: Path, fmt: str, sheet: str | int | None,
-                   stack: contextlib.ExitStack) -> tuple[Iterator[tuple[int, list[Any]]], str]:
-    # Imported here: only spreadsheet imports pay for loading the Rust extension.
-    import python_calamine as calamine
-
-    handle = stack.enter_context(path.open("rb"))
-    try:
-        book = calamine.CalamineWorkbook.from_filelike(handle)
-        stack.callback(book.close)
-        names = book.sheet_names
-        if sheet is None or sheet == "":
-            name = names[0]
-        elif isinstance(sheet, int) or str(sheet).isdigit() and str(sheet) not in names:
-            number = int(sheet)
-            if not 1 <= number <= len(names):
-                raise SheetError(f"{path}: no sheet number {number}; the sheets are {', '.join(names)}")
-            name = names[number - 1]
-        elif sheet in names:
-            name = str(sheet)
-        else:
-            raise SheetError(f"{path}: no sheet {sheet!r}; the sheets are {', '.join(names)}")
-        # python-calamine holds the sheet's cells in memory (it has no lazy reader);
-        # the rows become Python objects one at a time.
-        data = book.get_sheet_by_name(name)
-    except calamine.CalamineError as exc:
-        raise SheetError(f"{path}: cannot read it as {fmt}: {exc}") from exc
-    # iter_rows starts at the sheet's first row, so the index is the row number.
-    return ((i + 1, list(cells)) for i, cells in enumerate(data.iter_rows())), name
 
 
 def _first_rows(raw_rows: Iterator[tuple[int, list[Any]]]) -> list[tuple[int, list[Any]]]:
@@ -194,15 +173,31 @@ def _rows(raw_rows: Iterator[tuple[int, list[Any]]], plan: list[tuple[int, str]]
         doubts: dict[str, dict[str, str]] = {}
         if not any(c not in ("", None) for c in cells):
             continue
+        refused = None
         for index, name in plan:
             if index >= len(cells):
                 continue
             text, doubt = cell_text(cells[index])
             if not text:
                 continue
+            refused = _refusal(name, text)
+            if refused:
+                break
             if values[name] and name not in multi:
                 continue  # the first column naming a single-valued field wins
             values[name] = f"{values[name]}\n{text}" if values[name] else text
             if doubt:
                 doubts.setdefault(name, {})[text] = doubt
-        yield Row(number, values, doubts)
+        if refused:
+            yield Row(number, dict.fromkeys(fields, ""), {}, refused)
+        else:
+            yield Row(number, values, doubts)
+
+
+def _refusal(name: str, text: str) -> str | None:
+    """Why one cell makes its row unusable: PostgreSQL stores no NUL, Excel no cell over 32,767."""
+    if len(text) > MAX_CELL_CHARS:
+        return f"the {name} cell has {len(text):,} characters, more than a spreadsheet cell holds ({MAX_CELL_CHARS:,})"
+    if "\x00" in text:
+        return f"the {name} cell holds a NUL character, which no text field can store"
+    return None

@@ -7,6 +7,7 @@ import contextlib
 import csv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from daemon.sheets.errors import SheetError
 
@@ -15,7 +16,11 @@ CHUNK_BYTES = 1 << 20
 # Windows-1251 accepts nearly any byte, so it comes last.
 _ENCODINGS = ("utf-8", "cp1251")
 _SEPARATORS = (";", ",", "\t")
-csv.field_size_limit(1 << 24)  # a notes cell may be long; the default 128 KiB refuses it
+MAX_FIELD_CHARS = 1 << 24
+csv.field_size_limit(MAX_FIELD_CHARS)  # a notes cell may be long; the default 128 KiB refuses it
+# A line is read whole before it is split: past this, a file (one huge line) is refused,
+# so that memory stays bounded whatever the file's size.
+MAX_LINE_CHARS = 1 << 24
 
 
 @contextlib.contextmanager
@@ -23,11 +28,11 @@ def open_csv(path: Path) -> Iterator[tuple[Iterator[tuple[int, list[str]]], str]
     """(rows as (first line number, cells), encoding): the file is streamed."""
     encoding = detect_encoding(path)
     with path.open(encoding=encoding, newline="") as handle:
-        first = handle.readline()
+        first = handle.readline(MAX_LINE_CHARS)
         handle.seek(0)
         counts = [first.count(sep) for sep in _SEPARATORS]
         delimiter = _SEPARATORS[counts.index(max(counts))]
-        yield _numbered(csv.reader(handle, delimiter=delimiter)), encoding
+        yield _numbered(path, csv.reader(_bounded_lines(path, handle), delimiter=delimiter)), encoding
 
 
 def detect_encoding(path: Path) -> str:
@@ -56,9 +61,22 @@ def _decodes(path: Path, encoding: str) -> bool:
     return True
 
 
-def _numbered(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+def _bounded_lines(path: Path, handle: TextIO) -> Iterator[str]:
+    number = 0
+    while line := handle.readline(MAX_LINE_CHARS):
+        number += 1
+        if len(line) == MAX_LINE_CHARS and line[-1] not in "\r\n":
+            raise SheetError(f"{path}: line {number} is longer than {MAX_LINE_CHARS:,} characters: "
+                             f"not an export we can import")
+        yield line
+
+
+def _numbered(path: Path, reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
     # A quoted cell may hold line breaks: a row is numbered by the line it starts on.
     line = 1
-    for cells in reader:
-        yield line, cells
-        line = reader.line_num + 1  # type: ignore[attr-defined]
+    try:
+        for cells in reader:
+            yield line, cells
+            line = reader.line_num + 1  # type: ignore[attr-defined]
+    except csv.Error as exc:  # a quoted cell past MAX_FIELD_CHARS, a NUL byte the reader refuses
+        raise SheetError(f"{path}: the row from line {line} cannot be read: {exc}") from exc
