@@ -8,7 +8,8 @@
   into its 4xx, bad input the libraries found (undecodable body, unknown
   charset, JSON nested past the interpreter's recursion limit, a value
   PostgreSQL refuses) into a 400 with the reason, PostgreSQL away into a 503,
-  aiohttp's own 4xx into JSON, and anything else into one logged 500. Handlers
+  aiohttp's own 4xx into JSON, and anything else into one logged 500. A body
+  that could not be read is answered on a connection then closed. Handlers
   therefore raise instead of each keeping an ``_error()`` of its own.
 """
 
@@ -78,14 +79,35 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except RecursionError:
         return json_error(400, "JSON nested too deeply")
     except web.RequestPayloadError as exc:  # an undecodable Content-Encoding, a broken chunk
-        return json_error(400, "the body could not be read", detail=str(exc)[:MAX_DETAIL_CHARS])
-    except UnicodeError:
-        return json_error(400, "the body is not text in its declared charset")
+        return _unreadable_body(request, "the body could not be read", exc)
+    except UnicodeError as exc:
+        return _unreadable_body(request, "the body is not text in its declared charset", exc)
+    except LookupError as exc:
+        if type(exc) is not LookupError:  # a KeyError or IndexError is our bug, not the sender's
+            raise
+        return _unreadable_body(request, "the body's charset is unknown", exc)  # codecs.lookup's error
     except Exception as exc:  # StorageError included: a query or a handler of ours is wrong
         if isinstance(exc, OSError) and exc.errno in (errno.ENAMETOOLONG, errno.EINVAL):
             return json_error(404, "not found")  # a file name the OS will not even look up
         log.exception("request_failed")
         return json_error(500, "internal error")
+
+
+def _unreadable_body(request: web.Request, problem: str, exc: Exception) -> web.Response:
+    """A 400 for a body that could not be read, on a connection that is then closed.
+
+    What is left of such a body cannot be skipped: aiohttp would try to read it
+    after the answer (to keep the connection), fail again, log "Unhandled
+    exception" and reset the connection under the client's next request.
+    Saying ``Connection: close`` and ending the body here closes it cleanly.
+    """
+    detail = str(exc).replace("\n", " ")[:MAX_DETAIL_CHARS]
+    log.warning("request_body_unreadable", problem=problem, error=detail)
+    response = json_error(400, problem, detail=detail)
+    if not request.content.is_eof():
+        response.force_close()
+        request.content.feed_eof()
+    return response
 
 
 def _http_exception(exc: web.HTTPException) -> web.StreamResponse:
