@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from daemon.admission import EventNotStorable
 from daemon.errors import StorageError, StorageUnavailable
+from daemon.inputs import path_id
 from daemon.inquiries.delivery import text
 from daemon.inquiries.endpoints import (
     BodyTooLarge,
@@ -35,8 +36,6 @@ from daemon.inquiries.pipeline import entry_id_of
 from daemon.keys import INTAKE, REPOSITORY
 from daemon.queries import q
 from daemon.repository import translated_errors
-
-BIGINT_DIGITS = 18
 
 
 class _Loose(BaseModel):
@@ -130,17 +129,12 @@ async def _result(request: web.Request, entry_id: str) -> dict[str, Any] | None:
 
 async def referrals(request: web.Request) -> web.Response:
     """Whom the contact brought («Рекомендация»)."""
-    given = request.match_info["contact_id"]
-    if not (given.isascii() and given.isdigit() and len(given) <= BIGINT_DIGITS):
-        return error(400, "contact id must be a number")
+    contact_id = path_id(request, "contact_id")
     pool = request.app[REPOSITORY].pool
-    try:
-        with translated_errors():
-            if not await pool.fetchval(q("contact_exists"), int(given)):
-                return error(404, "no such contact")
-            rows = await pool.fetch(q("contact_referrals"), int(given))
-    except StorageUnavailable:
-        return error(503, "storage unavailable, retry later")
+    with translated_errors():
+        if not await pool.fetchval(q("contact_exists"), contact_id):
+            return error(404, "no such contact")
+        rows = await pool.fetch(q("contact_referrals"), contact_id)
     return web.json_response([
         {"contact_id": r["contact_id"], "name": r["name"], "phones": r["phones"], "emails": r["emails"],
          "communication_id": r["communication_id"], "referred_at": r["created_at"].astimezone(UTC).isoformat()}

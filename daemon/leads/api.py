@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aiohttp import web
 
 from daemon.errors import StorageUnavailable
+from daemon.inputs import json_object, json_value, path_id, query_id
 from daemon.keys import RELOADER, REPOSITORY
 from daemon.leads import lost
 from daemon.leads.lifecycle import (
@@ -20,15 +18,9 @@ from daemon.leads.lifecycle import (
 )
 from daemon.leads.tags import MAX_TAG_CHARS, add_tag, remove_tag
 
-BIGINT_DIGITS = 18
-
 
 def _error(status: int, problem: str) -> web.Response:
     return web.json_response({"error": problem}, status=status)
-
-
-def _id(text: str) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= BIGINT_DIGITS else None
 
 
 async def leads(request: web.Request) -> web.Response:
@@ -36,11 +28,7 @@ async def leads(request: web.Request) -> web.Response:
     contact_text, status = query.get("contact_id"), query.get("status")
     if contact_text is None and status is None:
         return _error(400, "give contact_id=<id> or status=<status> (or both)")
-    contact_id = None
-    if contact_text is not None:
-        contact_id = _id(contact_text)
-        if contact_id is None:
-            return _error(400, "contact_id must be a number")
+    contact_id = query_id(request, "contact_id")
     if status is not None and status not in STATUSES:
         return _error(400, f"status must be one of {', '.join(STATUSES)}")
     try:
@@ -51,15 +39,8 @@ async def leads(request: web.Request) -> web.Response:
 
 
 async def close(request: web.Request) -> web.Response:
-    lead_id = _id(request.match_info["lead_id"])
-    if lead_id is None:
-        return _error(404, "no such lead")
-    try:
-        body: Any = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error(400, "the body must be JSON: {\"outcome\": \"won\"|\"lost\", \"reason\": \"…\"}")
-    if not isinstance(body, dict):
-        return _error(400, "the body must be a JSON object")
+    lead_id = path_id(request, "lead_id")
+    body = await json_object(request, example='{"outcome": "won"|"lost", "reason": "…"}')
     reasons = request.app[RELOADER].current.lead_lost_reasons
     try:
         outcome, reason = validate_close(body.get("outcome"), body.get("reason"), reasons)
@@ -77,10 +58,10 @@ async def reasons(request: web.Request) -> web.Response:
 
 async def untag(request: web.Request) -> web.Response:
     """DELETE /api/contacts/{id}/tags/{tag}: removed by hand, and a computed tag stays removed."""
-    contact_id = _id(request.match_info["contact_id"])
+    contact_id = path_id(request, "contact_id")
     tag = request.match_info["tag"].strip()
-    if contact_id is None or not tag:
-        return _error(404, "no such contact or tag")
+    if not tag:
+        return _error(404, "no such tag")
     try:
         tags = await remove_tag(request.app[REPOSITORY].pool, contact_id, tag,
                                 by=request.query.get("by") or None)
@@ -93,13 +74,8 @@ async def untag(request: web.Request) -> web.Response:
 
 async def tag(request: web.Request) -> web.Response:
     """POST /api/contacts/{id}/tags {"tag": "…"}: a manager's own tag."""
-    contact_id = _id(request.match_info["contact_id"])
-    if contact_id is None:
-        return _error(404, "no such contact")
-    try:
-        body: Any = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
+    contact_id = path_id(request, "contact_id")
+    body = await json_value(request, example=f'{{"tag": "…"}} with 1..{MAX_TAG_CHARS} characters')
     text = body.get("tag") if isinstance(body, dict) else None
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_TAG_CHARS:
         return _error(400, f'the body must be {{"tag": "…"}} with 1..{MAX_TAG_CHARS} characters')
