@@ -110,11 +110,12 @@ async def post_inquiry(request: web.Request) -> web.Response:
     env = envelope(inquiry, path=request.path, raw=raw_text(body))
     try:
         outcome = await request.app[INTAKE].accept(env)
-        result = None if outcome == "spooled" else await _result(request, entry_id_of(inquiry))
     except EventNotStorable as exc:
         return error(400, "the database would refuse this inquiry", fields=exc.problems)
     except (StorageUnavailable, StorageError):
         return error(503, "storage unavailable, retry later")
+    # Stored: reading the ids back is a read like any other (a timeout is daemon/boundary.py's).
+    result = None if outcome == "spooled" else await _result(request, entry_id_of(inquiry))
     if result is None:
         return web.json_response({"spooled": True, "source": inquiry.source,
                                   "external_id": inquiry.external_id}, status=202)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from daemon.errors import StorageUnavailable
 from daemon.inputs import json_object, json_value, path_id, query_id
 from daemon.keys import RELOADER, REPOSITORY
 from daemon.leads import lost
@@ -31,10 +30,7 @@ async def leads(request: web.Request) -> web.Response:
     contact_id = query_id(request, "contact_id")
     if status is not None and status not in STATUSES:
         return _error(400, f"status must be one of {', '.join(STATUSES)}")
-    try:
-        rows = await list_leads(request.app[REPOSITORY].pool, contact_id=contact_id, status=status)
-    except StorageUnavailable:
-        return _error(503, "storage unavailable, retry later")
+    rows = await list_leads(request.app[REPOSITORY].pool, contact_id=contact_id, status=status)
     return web.json_response([lead_json(r) for r in rows])
 
 
@@ -47,8 +43,6 @@ async def close(request: web.Request) -> web.Response:
         row = await close_lead(request.app[REPOSITORY].pool, lead_id, outcome, reason)
     except LeadError as exc:
         return _error(exc.status, str(exc))
-    except StorageUnavailable:
-        return _error(503, "storage unavailable, retry later")
     return web.json_response(lead_json(row))
 
 
@@ -62,11 +56,8 @@ async def untag(request: web.Request) -> web.Response:
     tag = request.match_info["tag"].strip()
     if not tag:
         return _error(404, "no such tag")
-    try:
-        tags = await remove_tag(request.app[REPOSITORY].pool, contact_id, tag,
-                                by=request.query.get("by") or None)
-    except StorageUnavailable:
-        return _error(503, "storage unavailable, retry later")
+    tags = await remove_tag(request.app[REPOSITORY].pool, contact_id, tag,
+                            by=request.query.get("by") or None)
     if tags is None:
         return _error(404, f"no contact {contact_id}")
     return web.json_response({"id": contact_id, "tags": tags})
@@ -79,10 +70,7 @@ async def tag(request: web.Request) -> web.Response:
     text = body.get("tag") if isinstance(body, dict) else None
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_TAG_CHARS:
         return _error(400, f'the body must be {{"tag": "…"}} with 1..{MAX_TAG_CHARS} characters')
-    try:
-        tags = await add_tag(request.app[REPOSITORY].pool, contact_id, text.strip())
-    except StorageUnavailable:
-        return _error(503, "storage unavailable, retry later")
+    tags = await add_tag(request.app[REPOSITORY].pool, contact_id, text.strip())
     if tags is None:
         return _error(404, f"no contact {contact_id}")
     return web.json_response({"id": contact_id, "tags": tags})
@@ -97,10 +85,7 @@ async def lost_clients(request: web.Request) -> web.Response:
     fmt = request.query.get("format", "json")
     if fmt not in lost.LOST_FORMATS:
         return _error(400, f"format must be one of {', '.join(lost.LOST_FORMATS)}")
-    try:
-        rows = await lost.lost_clients(request.app[REPOSITORY].pool, request.app[RELOADER].current)
-    except StorageUnavailable:
-        return _error(503, "storage unavailable, retry later")
+    rows = await lost.lost_clients(request.app[REPOSITORY].pool, request.app[RELOADER].current)
     if fmt == "json":
         return web.json_response({"rows": [lost.row_json(r) for r in rows]})
     if fmt == "xlsx":

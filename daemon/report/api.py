@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from daemon.errors import StorageUnavailable
 from daemon.keys import RELOADER, REPOSITORY
 from daemon.report import CONTENT_TYPES, FORMATS, RENDERERS, missed_report
 from daemon.report.render import report_json
@@ -43,15 +42,12 @@ async def missed(request: web.Request) -> web.Response:
         )
     except WindowError as exc:
         return _error(400, str(exc))
-    try:
-        report = await missed_report(
-            request.app[REPOSITORY],
-            window,
-            tz=settings.tz,
-            include_called_back=include_all in TRUE_WORDS,
-        )
-    except StorageUnavailable:
-        return _error(503, "storage unavailable, retry later")
+    report = await missed_report(
+        request.app[REPOSITORY],
+        window,
+        tz=settings.tz,
+        include_called_back=include_all in TRUE_WORDS,
+    )
     if fmt == "json":
         return web.json_response(report_json(report))
     return web.Response(
