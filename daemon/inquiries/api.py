@@ -6,7 +6,10 @@ utm{...}, referrer{name, phone, email}}`` and answers ``201 {communication_id,
 contact_id, lead_id, new_contact, new_lead, unreachable}``; the same source and
 external_id again is ``200`` with the same ids, read back from what was stored.
 While PostgreSQL is away the inquiry is spooled and the answer is ``202``
-without ids (it is durable, and filed when the database is back).
+without ids (it is durable, and filed when the database is back). ``source`` is
+a configured ``form`` source or a name no configured source has (the API's
+own); the name of a webhook or e-mail source is 409, for a post under it would
+make that sender's own delivery of the same id a dropped duplicate.
 """
 
 from __future__ import annotations
@@ -33,9 +36,12 @@ from daemon.inquiries.endpoints import (
 )
 from daemon.inquiries.model import Inquiry, Referrer, Utm
 from daemon.inquiries.pipeline import entry_id_of
-from daemon.keys import INTAKE, REPOSITORY
+from daemon.keys import INTAKE, RELOADER, REPOSITORY
 from daemon.queries import q
 from daemon.repository import translated_errors
+
+# Configured sources the API may post as: a site may send its form to the webhook or here.
+API_MAY_POST_AS = frozenset({"form"})
 
 
 class _Loose(BaseModel):
@@ -106,6 +112,12 @@ async def post_inquiry(request: web.Request) -> web.Response:
         return error(400, "invalid inquiry", fields=validation_problem(exc))
     if text(given.external_id) is None:
         return error(400, "invalid inquiry", fields=[{"field": "external_id", "problem": "must not be empty"}])
+    taken = request.app[RELOADER].current.sources.get(given.source)
+    if taken is not None and taken.kind not in API_MAY_POST_AS:
+        # Same source and external id, same dedup key: a post here would make the sender's own
+        # delivery a duplicate, dropped. A site may post its form either way; any other name is the API's.
+        return error(409, f"source {given.source!r} is a {taken.kind} source: the API may post as a form "
+                          "source or under a name of its own", source=given.source)
     inquiry = given.inquiry(datetime.now(UTC))
     env = envelope(inquiry, path=request.path, raw=raw_text(body))
     try:
