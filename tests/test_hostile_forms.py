@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import structlog
+import structlog.testing
 from aiohttp.test_utils import TestClient, TestServer
 
 from daemon.app import build_app
-from daemon.inquiries import multipart
+from daemon.inquiries import endpoints, multipart
 from daemon.repository import Repository
 from tests.channels import SOURCES, channel_settings
 
@@ -82,3 +84,15 @@ async def test_a_multipart_form_is_still_filed(channels: TestClient, repo: Repos
     resp = await channels.post(URL, data=body, headers={"Content-Type": CONTENT_TYPE})
     assert resp.status == 200, await resp.text()
     assert await repo.pool.fetchval("SELECT count(*) FROM inbox WHERE source = 'site-form'") == 1
+
+
+async def test_an_inquiry_webhook_logs_with_the_requests_id_and_route(
+        channels: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The handler used to clear the log context the request middleware had bound."""
+    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as lines:
+        monkeypatch.setattr(endpoints, "log", structlog.get_logger("daemon.inquiries.endpoints"))
+        resp = await channels.post(URL, data=form(part("phone", "1", extra="; a=1" * 1_000)),
+                                   headers={"Content-Type": CONTENT_TYPE, "X-Request-Id": "probe-17"})
+    assert resp.status == 400
+    assert [(line["event"], line.get("request_id"), line.get("route"), line.get("inquiry_source"))
+            for line in lines] == [("inquiry_malformed", "probe-17", "/inquiries/{source}", "site-form")]
