@@ -26,7 +26,7 @@ from daemon.errors import StorageTimeout, StorageUnavailable
 from daemon.repository import Repository
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, auth, run_cli
 
-LOCKED_TABLES = "contacts, communications, leads"
+LOCKED_TABLES = "contacts, communications, leads, contact_merges"
 TIMEOUT_S = "0.5"
 ROUTES = [
     ("GET", "/api/contacts/1", None, "contact_card_by_id"),
@@ -35,6 +35,18 @@ ROUTES = [
     ("GET", "/api/contacts/1/referrals", None, "contact_exists"),
     ("GET", "/api/leads?contact_id=1", None, None),
     ("GET", "/api/communications?contact_id=1", None, None),
+    ("GET", "/api/contacts/lookup?phone=%2B79161234567", None, None),
+    ("PUT", "/api/contacts/1/name", {"name": "Анна"}, None),
+    ("PUT", "/api/communications/1/note", {"note": "перезвонить"}, None),
+    ("DELETE", "/api/contacts/1/tags/VIP", None, None),
+    ("GET", "/api/leads?status=open", None, None),
+    ("POST", "/api/contacts/1/tags", {"tag": "VIP"}, None),
+    ("GET", "/api/contacts/duplicates", None, None),
+    ("GET", "/api/merges", None, None),
+    ("GET", "/api/reports/missed", None, None),
+    ("GET", "/api/reports/lost-clients", None, None),
+    ("GET", "/api/analytics", None, None),
+    ("GET", "/api/analytics/charts", None, None),
 ]
 
 
