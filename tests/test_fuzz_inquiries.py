@@ -151,6 +151,10 @@ async def channels(db_url: str, tmp_path: Path) -> AsyncIterator[TestClient]:
                   b' "chat": {"messages": [{"message": "x", "type": "agent", "timestamp": 1e999}]}}'))
 @example(request=("site-form", "multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data;"
                   b' name="phone"\r\n\r\n\x00\xff\r\n--x--\r\n'))
+@example(request=("site-form", "multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data;"
+                  b' name="phone"' + b"; a=1" * 40_000 + b"\r\n\r\n1\r\n--x--\r\n"))  # stalled the loop for 12 s
+@example(request=("site-form", "multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data;"
+                  b' name="a"\r\n\r\n1\r\n' * 5_000 + b"--x--\r\n"))
 async def test_nothing_a_sender_posts_gets_a_500(channels: TestClient, request: tuple[str, str, bytes]) -> None:
     endpoint, content_type, body = request
     url, headers = _url_and_headers(endpoint, content_type)

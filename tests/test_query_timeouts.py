@@ -104,16 +104,16 @@ async def test_a_query_out_of_time_is_a_503_that_says_so(
 
 
 @pytest.mark.timeout(90)
-async def test_a_command_out_of_time_prints_one_line_and_fails(db_url: str, repo: Repository,
-                                                              tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [("contacts", "merge", "1", "2"), ("tags", "refresh"), ("report", "missed")])
+async def test_a_command_out_of_time_prints_one_line_and_fails(db_url: str, repo: Repository, tmp_path: Path,
+                                                              command: tuple[str, ...]) -> None:
     await repo.pool.execute("INSERT INTO contacts (id, name) VALUES (1, 'Анна'), (2, 'Анна С.')")
     settings = _settings(db_url, tmp_path)
     async with tables_held(db_url):
-        code, out, err = await run_cli(settings, "contacts", "merge", "1", "2",
-                                       extra_env={"CALLBRIDGE_DB_COMMAND_TIMEOUT_S": TIMEOUT_S})
+        code, out, err = await run_cli(settings, *command, extra_env={"CALLBRIDGE_DB_COMMAND_TIMEOUT_S": TIMEOUT_S})
     assert code == 1, (out, err)
     said = [line for line in err.splitlines() if not line.startswith("{")]
-    assert len(said) == 1 and said[0].startswith("callbridge: contacts: query timeout after"), err
+    assert len(said) == 1 and said[0].startswith(f"callbridge: {command[0]}: query timeout after"), err
     assert "Traceback" not in err and "unavailable" not in err
 
 
