@@ -99,11 +99,18 @@ def is_query_timeout(exc: BaseException) -> bool:
     return isinstance(exc, TimeoutError) and not _while_connecting(exc)
 
 
+# Where asyncpg opens a connection: a TimeoutError raised there is a server that did not answer.
+_CONNECTING_FRAMES = frozenset({("connection.py", "connect"), ("pool.py", "_get_new_connection"),
+                                ("connect_utils.py", "_connect"), ("connect_utils.py", "_connect_addr")})
+
+
 def _while_connecting(exc: BaseException) -> bool:
     """A TimeoutError raised on the way to a new connection: the server did not answer at all."""
     tb = exc.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename.endswith(("connect_utils.py", "cluster.py")):
+        code = tb.tb_frame.f_code
+        folder, _, name = code.co_filename.rpartition(os.sep)
+        if folder.endswith("asyncpg") and (name, code.co_name) in _CONNECTING_FRAMES:
             return True
         tb = tb.tb_next
     return False

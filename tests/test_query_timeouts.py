@@ -10,6 +10,7 @@ command prints the same in one line and exits non-zero.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -133,3 +134,29 @@ async def test_what_is_a_timeout_and_what_is_an_outage(db_url: str) -> None:
     assert not is_query_timeout(cancelled)
     refused = translate(ConnectionRefusedError(111, "refused"))
     assert isinstance(refused, StorageUnavailable) and not isinstance(refused, StorageTimeout)
+
+
+async def test_a_server_that_never_answers_a_connection_is_away_not_slow() -> None:
+    """A connection that times out (directly or for the pool) is an outage, not a query timeout."""
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never answers; returns when the client gives up
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    url = f"postgresql://postgres@127.0.0.1:{server.sockets[0].getsockname()[1]}/x"
+    try:
+        with pytest.raises(TimeoutError) as direct:
+            await asyncpg.connect(url, timeout=0.3, ssl=False)
+        pool = await asyncpg.create_pool(url, timeout=0.3, ssl=False, min_size=0)
+        try:
+            with pytest.raises(TimeoutError) as pooled:
+                await pool.fetchval("SELECT 1")
+        finally:
+            await pool.close()
+    finally:
+        server.close()
+        await server.wait_closed()
+    for stopped in (direct.value, pooled.value):
+        assert not is_query_timeout(stopped)
+        ours = translate(stopped)
+        assert isinstance(ours, StorageUnavailable) and not isinstance(ours, StorageTimeout)
