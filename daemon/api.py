@@ -12,13 +12,13 @@ from aiohttp import web
 from daemon.auth import bearer_matches
 from daemon.contacts.identifiers import KINDS, Identifier, parse_identifier
 from daemon.errors import BadInput
+from daemon.inputs import query_id, query_int, query_time
 from daemon.keys import RELOADER, REPOSITORY, SETTINGS
 from daemon.phones import normalise_phone
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_COMMUNICATIONS = 500
 DEFAULT_COMMUNICATIONS = 100
-BIGINT_DIGITS = 18  # every 18-digit number fits PostgreSQL's bigint
 TEXT_SHOWN_CHARS = 4000
 
 
@@ -38,12 +38,6 @@ def bearer_auth(token: str) -> Callable[[web.Request, Handler], Awaitable[web.St
     return middleware
 
 
-def _is_number(text: str, *, max_digits: int = 9) -> bool:
-    """ASCII digits only: ``"²".isdigit()`` is true but int() refuses it, and an id
-    longer than a bigint would fail in the driver, not here (both were 500s)."""
-    return text.isascii() and text.isdigit() and len(text) <= max_digits
-
-
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
@@ -52,23 +46,6 @@ def office_tz(request: web.Request) -> tzinfo:
     """The office's time zone as of now (SIGHUP may change it)."""
     settings = request.app[RELOADER].current if RELOADER in request.app else request.app[SETTINGS]
     return settings.tz
-
-
-def parse_time(text: str | None, name: str, tz: tzinfo) -> datetime | None:
-    """ISO 8601; without an offset it is office time, as in the reports. BadInput when it is not
-    a time or falls outside the years 1..9999 once in UTC (which neither Python nor the driver hold)."""
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise BadInput(400, f"{name} must be an ISO 8601 time") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=tz)
-    try:
-        return value.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise BadInput(400, f"{name} is out of range (years 1 to 9999)") from None
 
 
 class ReadApi:
@@ -118,17 +95,15 @@ class ReadApi:
             phone = normalise_phone(query["phone"], self.region)
             if phone is None:
                 raise BadInput(400, "phone is not a valid phone number")
-        elif _is_number(query.get("contact_id", ""), max_digits=BIGINT_DIGITS):
-            contact_id = int(query["contact_id"])
         else:
-            raise BadInput(400, "give phone=<number> or contact_id=<id> (ASCII digits)")
-        limit_text = query.get("limit", str(DEFAULT_COMMUNICATIONS))
-        if not _is_number(limit_text) or not 0 < int(limit_text) <= MAX_COMMUNICATIONS:
-            raise BadInput(400, f"limit must be 1..{MAX_COMMUNICATIONS}")
+            contact_id = query_id(request, "contact_id")
+            if contact_id is None:
+                raise BadInput(400, "give phone=<number> or contact_id=<id> (ASCII digits)")
+        limit = query_int(request, "limit", default=DEFAULT_COMMUNICATIONS, most=MAX_COMMUNICATIONS)
         tz = office_tz(request)
         rows = await request.app[REPOSITORY].communications(
-            phone=phone, contact_id=contact_id, since=parse_time(query.get("since"), "since", tz),
-            until=parse_time(query.get("until"), "until", tz), limit=int(limit_text),
+            phone=phone, contact_id=contact_id, since=query_time(request, "since", tz),
+            until=query_time(request, "until", tz), limit=limit,
         )
         return web.json_response([communication_json(r) for r in rows])
 

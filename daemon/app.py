@@ -11,7 +11,7 @@ from aiohttp.typedefs import Middleware
 
 from adapters.mango.webhooks import BadRequest, MangoWebhooks
 from config.settings import WEBHOOK_BODY_LIMIT_BYTES, Settings
-from daemon import boundary, health, metrics_endpoint, security
+from daemon import boundary, health, logs, metrics_endpoint, security
 from daemon.admission import EventNotStorable
 from daemon.api import ReadApi, bearer_auth
 from daemon.calls_api import CallsApi
@@ -52,6 +52,8 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[RELOADER] = Reloader(settings)
+    # A source added on SIGHUP brings its secret: redacted from the logs from then on.
+    app[RELOADER].subscribe(lambda old, new: logs.remember_secrets(health.secrets_of(new)))
     if settings.spool_enabled:
         app.cleanup_ctx.append(_spool)
     app.cleanup_ctx.append(database_context(database_url, apply_migrations=apply_migrations))

@@ -7,14 +7,17 @@
 - ``errors`` turns whatever a handler raises into a JSON answer: our ``BadInput``
   into its 4xx, bad input the libraries found (undecodable body, unknown
   charset, JSON nested past the interpreter's recursion limit, a value
-  PostgreSQL refuses) into a 400 with the reason, PostgreSQL away into a 503,
-  aiohttp's own 4xx into JSON, and anything else into one logged 500. Handlers
+  PostgreSQL refuses) into a 400 with the reason, a query that ran out of time
+  into a 503 that says so, PostgreSQL away into a 503,
+  aiohttp's own 4xx into JSON, and anything else into one logged 500. A body
+  that could not be read is answered on a connection then closed. Handlers
   therefore raise instead of each keeping an ``_error()`` of its own.
 """
 
 from __future__ import annotations
 
 import errno
+import math
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,7 +25,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from daemon.errors import BadInput, StorageRefused, StorageUnavailable
+from daemon.errors import BadInput, StorageRefused, StorageTimeout, StorageUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -54,9 +57,16 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     return response
 
 
-def json_error(status: int, problem: str, **details: object) -> web.Response:
-    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+def json_error(status: int, problem: str, *, retry_after_s: int = RETRY_AFTER_S,
+               **details: object) -> web.Response:
+    headers = {"Retry-After": str(retry_after_s)} if status == 503 else None
     return web.json_response({"error": problem, **details}, status=status, headers=headers)
+
+
+def query_timeout(exc: StorageTimeout) -> web.Response:
+    """503 ``{"error": "query timeout", "after_s": N}``; retry no sooner than the query ran."""
+    return json_error(503, "query timeout", retry_after_s=max(RETRY_AFTER_S, math.ceil(exc.after_s)),
+                      after_s=exc.after_s)
 
 
 @web.middleware
@@ -68,6 +78,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return web.json_response(exc.body, status=exc.status)
     except web.HTTPException as exc:
         return _http_exception(exc)
+    except StorageTimeout as exc:  # a slow query, not an outage: say which, and how long it ran
+        log.warning("request_query_timeout", query=exc.query, after_s=exc.after_s)
+        return query_timeout(exc)
     except StorageUnavailable as exc:
         log.warning("request_storage_unavailable", error=str(exc))
         return json_error(503, "storage unavailable, retry later")
@@ -78,14 +91,35 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except RecursionError:
         return json_error(400, "JSON nested too deeply")
     except web.RequestPayloadError as exc:  # an undecodable Content-Encoding, a broken chunk
-        return json_error(400, "the body could not be read", detail=str(exc)[:MAX_DETAIL_CHARS])
-    except UnicodeError:
-        return json_error(400, "the body is not text in its declared charset")
+        return _unreadable_body(request, "the body could not be read", exc)
+    except UnicodeError as exc:
+        return _unreadable_body(request, "the body is not text in its declared charset", exc)
+    except LookupError as exc:
+        if type(exc) is not LookupError:  # a KeyError or IndexError is our bug, not the sender's
+            raise
+        return _unreadable_body(request, "the body's charset is unknown", exc)  # codecs.lookup's error
     except Exception as exc:  # StorageError included: a query or a handler of ours is wrong
         if isinstance(exc, OSError) and exc.errno in (errno.ENAMETOOLONG, errno.EINVAL):
             return json_error(404, "not found")  # a file name the OS will not even look up
         log.exception("request_failed")
         return json_error(500, "internal error")
+
+
+def _unreadable_body(request: web.Request, problem: str, exc: Exception) -> web.Response:
+    """A 400 for a body that could not be read, on a connection that is then closed.
+
+    What is left of such a body cannot be skipped: aiohttp would try to read it
+    after the answer (to keep the connection), fail again, log "Unhandled
+    exception" and reset the connection under the client's next request.
+    Saying ``Connection: close`` and ending the body here closes it cleanly.
+    """
+    detail = str(exc).replace("\n", " ")[:MAX_DETAIL_CHARS]
+    log.warning("request_body_unreadable", problem=problem, error=detail)
+    response = json_error(400, problem, detail=detail)
+    if not request.content.is_eof():
+        response.force_close()
+        request.content.feed_eof()
+    return response
 
 
 def _http_exception(exc: web.HTTPException) -> web.StreamResponse:

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -21,7 +22,7 @@ from daemon import health, retention
 from daemon import migrate as migrations
 from daemon.contacts import cli as contacts_cli
 from daemon.contacts import import_cli
-from daemon.database import connect_with_retries, create_pool
+from daemon.database import connect_with_retries, create_pool, translate
 from daemon.dbchoice import open_database
 from daemon.errors import CallbridgeError
 from daemon.importer import ImportFileError
@@ -79,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    started = time.monotonic()
     try:
         settings = load_settings()
         configure_logging(level=settings.log_level, fmt=settings.log_format,
@@ -101,6 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportFileError as exc:  # a file we cannot read: the user's to fix, nothing was written
         print(f"callbridge: {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        # A database error no command translated: the same one line as the daemon's answer
+        # ("query timeout after 5 s (query NAME)"), never a traceback or an empty TimeoutError().
+        ours = translate(exc, started=started)
+        if ours is None:
+            raise
+        print(f"callbridge: {args.command}: {ours}", file=sys.stderr)
+        return EXIT_FAILURE
     except (CallbridgeError, PbxApiError, ValueError, OSError,
             aiohttp.ClientError) as exc:
         print(f"callbridge: {args.command}: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import os
 import stat
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ import asyncpg
 import structlog
 
 from config.settings import Settings, SettingsError
-from daemon.errors import StorageError, StorageRefused, StorageUnavailable
+from daemon.errors import StorageError, StorageRefused, StorageTimeout, StorageUnavailable
+from daemon.queries import CURRENT_QUERY
 
 log = structlog.get_logger(__name__)
 
@@ -82,11 +84,49 @@ def classify(exc: BaseException) -> type[StorageError | StorageUnavailable] | No
     return None
 
 
-def translate(exc: BaseException) -> StorageError | StorageUnavailable | None:
-    """Our exception for ``exc`` (to be raised ``from`` it), or None to let it through."""
+# A query stopped for running out of time: PostgreSQL's statement_timeout (57014) and
+# lock_timeout (55P03), whose messages name the timeout ("canceling statement due to
+# statement timeout"); the same codes from pg_cancel_backend or NOWAIT are not timeouts.
+# asyncpg's own command timeout is a TimeoutError.
+TIMEOUT_SQLSTATES = frozenset({"57014", "55P03"})
+
+
+def is_query_timeout(exc: BaseException) -> bool:
+    """``exc`` says that a query ran out of time, rather than that PostgreSQL is away."""
+    if isinstance(exc, asyncpg.PostgresError):
+        state = str(getattr(exc, "sqlstate", "") or "")
+        return state in TIMEOUT_SQLSTATES and "timeout" in str(exc)
+    return isinstance(exc, TimeoutError) and not _while_connecting(exc)
+
+
+# Where asyncpg opens a connection: a TimeoutError raised there is a server that did not answer.
+_CONNECTING_FRAMES = frozenset({("connection.py", "connect"), ("pool.py", "_get_new_connection"),
+                                ("connect_utils.py", "_connect"), ("connect_utils.py", "_connect_addr")})
+
+
+def _while_connecting(exc: BaseException) -> bool:
+    """A TimeoutError raised on the way to a new connection: the server did not answer at all."""
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        folder, _, name = code.co_filename.rpartition(os.sep)
+        if folder.endswith("asyncpg") and (name, code.co_name) in _CONNECTING_FRAMES:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def translate(exc: BaseException, *, started: float | None = None) -> StorageError | StorageUnavailable | None:
+    """Our exception for ``exc`` (to be raised ``from`` it), or None to let it through.
+
+    ``started`` (``time.monotonic()``) is when the work began: a timeout says how long it ran.
+    """
     kind = classify(exc)
     if kind is None:
         return None
+    if kind is StorageUnavailable and is_query_timeout(exc):
+        after_s = round(time.monotonic() - started, 1) if started is not None else 0.0
+        return StorageTimeout(query=CURRENT_QUERY.get(), after_s=after_s)
     state = getattr(exc, "sqlstate", None)
     suffix = f" (SQLSTATE {state})" if state else ""
     if kind is StorageUnavailable:
@@ -98,11 +138,13 @@ def translate(exc: BaseException) -> StorageError | StorageUnavailable | None:
 
 @contextlib.contextmanager
 def translated_errors() -> Iterator[None]:
-    """asyncpg's and the socket's errors become ours, sorted by ``classify``."""
+    """asyncpg's and the socket's errors become ours, sorted by ``classify``; a query that ran
+    out of time becomes StorageTimeout, saying how long the block ran."""
+    started = time.monotonic()
     try:
         yield
     except Exception as exc:
-        ours = translate(exc)
+        ours = translate(exc, started=started)
         if ours is None:
             raise
         raise ours from exc

@@ -9,6 +9,20 @@ class StorageUnavailable(CallbridgeError):
     """PostgreSQL cannot be reached or did not answer in time."""
 
 
+class StorageTimeout(StorageUnavailable):
+    """A query ran out of time (asyncpg's command timeout, PostgreSQL's statement or lock timeout).
+
+    Not an outage, and not our bug: answered 503 ``{"error": "query timeout", "after_s": N}``,
+    logged with the query's name. A StorageUnavailable still, so that what keeps an event for
+    later (the spool) keeps it on a timeout too.
+    """
+
+    def __init__(self, *, query: str | None, after_s: float) -> None:
+        super().__init__(f"query timeout after {after_s:g} s" + (f" (query {query})" if query else ""))
+        self.query = query
+        self.after_s = after_s
+
+
 class StorageError(CallbridgeError):
     """PostgreSQL answered with an error we did not expect."""
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -32,7 +33,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from config.settings import Settings
 from daemon import migrate
@@ -66,13 +67,29 @@ def overall_status(*, database_ok: bool, spool_accepting: bool | None, others: l
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    """Every configured value that must never be shown: secrets, and the database URL's password."""
-    values = [getattr(settings, name) for name in type(settings).model_fields]
-    found = [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
+    """Every configured value that must never be shown: every secret wherever it sits (the PBX key
+    and salt, the API token, each source's secret and IMAP password, the SMTP password...), and the
+    database URL with its password."""
+    found = list(_secret_values(settings))
     if settings.database_url:
         password = urlsplit(settings.database_url).password
         found += [settings.database_url] + ([password] if password else [])
-    return sorted((s for s in found if s), key=len, reverse=True)
+    return sorted({s for s in found if s}, key=len, reverse=True)
+
+
+def _secret_values(value: object) -> Iterator[str]:
+    """The SecretStr values inside ``value``: a settings model, a mapping or a sequence, at any depth."""
+    if isinstance(value, SecretStr):
+        yield value.get_secret_value()
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _secret_values(getattr(value, name))
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _secret_values(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _secret_values(item)
 
 
 def redact(text: str, secrets: list[str]) -> str:

@@ -41,28 +41,43 @@ def redact_secrets(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
-def _redactor(secrets: Sequence[str]) -> structlog.typing.Processor:
+class _Secrets:
+    """The values the last processor hides, longest first; more are added when a reload brings new
+    ones (a source added on SIGHUP), and none is forgotten: older lines may still quote it."""
+
+    def __init__(self) -> None:
+        self.ordered: list[str] = []
+
+    def add(self, secrets: Sequence[str]) -> None:
+        self.ordered = sorted({*self.ordered, *(s for s in secrets if s)}, key=len, reverse=True)
+
+
+_SECRETS = _Secrets()
+
+
+def remember_secrets(secrets: Sequence[str]) -> None:
+    """Redact ``secrets`` too from now on (the settings of a reload)."""
+    _SECRETS.add(secrets)
+
+
+def _redact(_logger: object, _name: str, rendered: object) -> object:
     """The last processor: the rendered line, whatever produced it (our events, aiohttp's
     errors quoting a request line, tracebacks), with every secret replaced."""
-    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def redact(_logger: object, _name: str, rendered: object) -> object:
-        if isinstance(rendered, str) and ordered:
-            return redact_secrets(rendered, ordered)
-        return rendered
-
-    return redact  # type: ignore[return-value]  # the last processor gets the rendered line
+    if isinstance(rendered, str) and _SECRETS.ordered:
+        return redact_secrets(rendered, _SECRETS.ordered)
+    return rendered
 
 
 def configure_logging(*, level: str = "info", fmt: str = "auto", secrets: Sequence[str] = ()) -> None:
     """``fmt``: ``json``, ``console`` or ``auto`` (console on a TTY, else JSON). No line holds any
-    of ``secrets`` (the key, salt, token, database password)."""
+    of ``secrets`` (every configured secret: daemon.health.secrets_of), nor any added later."""
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+    remember_secrets(secrets)
+    redact: structlog.typing.Processor = _redact  # type: ignore[assignment]  # it gets the rendered line
     tail: list[structlog.typing.Processor] = (
-        [structlog.dev.ConsoleRenderer(), _redactor(secrets)]
+        [structlog.dev.ConsoleRenderer(), redact]
         if use_console
-        else [_TRACEBACKS_WITHOUT_LOCALS, structlog.processors.JSONRenderer(ensure_ascii=False),
-              _redactor(secrets)]
+        else [_TRACEBACKS_WITHOUT_LOCALS, structlog.processors.JSONRenderer(ensure_ascii=False), redact]
     )
     structlog.configure(
         processors=[

@@ -7,6 +7,7 @@ the next such line is the query.
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from functools import cache
 from importlib import resources
 
@@ -36,5 +37,12 @@ def queries() -> dict[str, str]:
     return found
 
 
+# The name of the query this task asked for last: the one running when a timeout stops it,
+# named in the timeout's log line (daemon.database.translate).
+CURRENT_QUERY: ContextVar[str | None] = ContextVar("callbridge_current_query", default=None)
+
+
 def q(name: str) -> str:
+    """The text of the named query (and, for this task, the name of the query now running)."""
+    CURRENT_QUERY.set(name)
     return queries()[name]

@@ -23,12 +23,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+import structlog
+import structlog.testing
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.mango.client import Employee
 from adapters.mango.signature import sign
 from config.settings import Settings, load_settings
-from daemon import migrate
+from daemon import boundary, migrate
 from daemon.app import build_app
 from daemon.importer import import_contacts, import_lines
 from daemon.logs import configure_logging
@@ -156,6 +158,18 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         "CALLBRIDGE_STATE_DIR": str(tmp_path / "state"),
         "CALLBRIDGE_MANGO_API_URL": "http://127.0.0.1:9/vpbx/",
     })
+
+
+@pytest.fixture
+def boundary_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """What daemon/boundary.py's middlewares log during the test, as structlog event dicts.
+
+    Its module logger is cached on first use with the session's output stream, which no
+    capture fixture sees: a fresh one, made inside structlog's capture, stands in for it.
+    """
+    with structlog.testing.capture_logs() as captured:
+        monkeypatch.setattr(boundary, "log", structlog.get_logger("daemon.boundary"))
+        yield captured
 
 
 @pytest.fixture

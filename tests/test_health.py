@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
-from config.settings import Settings, load_settings
+from config.settings import Settings, SourceSettings, load_settings
 from daemon import migrate
 from daemon.app import build_app
 from daemon.health import HEALTH_CONTENT_TYPE, overall_status, redact, secrets_of
@@ -181,6 +182,16 @@ def test_redact_hides_every_configured_secret(settings: Settings) -> None:
     secrets = secrets_of(settings)
     text = f"key={API_KEY} salt={API_SALT} token={API_TOKEN}"
     assert redact(text, secrets) == "key=[redacted] salt=[redacted] token=[redacted]"
+
+
+def test_secrets_are_found_wherever_they_sit_in_the_settings(settings: Settings) -> None:
+    """Not only the top-level key, salt and token: each source's secret and IMAP password, SMTP's."""
+    sources = {"site": SourceSettings(kind="form", secret=SecretStr("form-secret-1")),
+               "mail": SourceSettings(kind="email", imap_host="imap.example", username="desk",
+                                      password=SecretStr("imap-pass-2"))}
+    full = settings.model_copy(update={"sources": sources, "smtp_password": SecretStr("smtp-pass-3")})
+    found = secrets_of(full)
+    assert {"form-secret-1", "imap-pass-2", "smtp-pass-3", API_KEY, API_SALT, API_TOKEN} <= set(found)
 
 
 async def _check_command(url: str) -> tuple[int, dict[str, Any]]:

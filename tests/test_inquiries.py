@@ -82,6 +82,24 @@ async def test_api_needs_the_bearer_token_and_a_valid_body(app_client: TestClien
     assert await repo.pool.fetchval("SELECT count(*) FROM inbox") == 0
 
 
+@pytest.mark.parametrize("source", ["tg-bot", "vk-group", "jivo-chat", "tilda-site"])
+async def test_the_api_may_not_post_as_a_webhook_source(app_client: TestClient, repo: Repository,
+                                                       source: str) -> None:
+    """The same source and external id would make the sender's own delivery a dropped duplicate."""
+    resp = await app_client.post("/api/inquiries", headers=auth(), json={
+        "source": source, "external_id": "500100200:7", "name": "Ольга", "phone": "+79161234567"})
+    assert resp.status == 409, await resp.text()
+    assert source in (await resp.json())["error"]
+    assert await repo.pool.fetchval("SELECT count(*) FROM inbox") == 0
+
+
+async def test_the_api_may_post_as_a_form_source_or_a_name_of_its_own(app_client: TestClient) -> None:
+    for source in ("site-form", "partner-site"):
+        resp = await app_client.post("/api/inquiries", headers=auth(), json=api_body(
+            "own-1", source=source, name="Ольга", phone="+79161234567"))
+        assert resp.status == 201, await resp.text()
+
+
 async def test_inquiry_without_a_way_to_reply_is_unreachable(app_client: TestClient, repo: Repository) -> None:
     """No phone, e-mail or messenger id: stored and counted, no contact, no lead."""
     resp = await app_client.post("/api/inquiries", json=api_body("x-3", name="Аноним", phone="12-34",
@@ -179,7 +197,8 @@ async def test_referrer_is_found_or_made_and_listed(app_client: TestClient, offi
     assert [(r["contact_id"], r["name"]) for r in await listed.json()] == [(vera["contact_id"], "Вера")]
     assert await office.pool.fetchval("SELECT ad_source FROM leads WHERE id = $1", vera["lead_id"]) == "Рекомендация"
     assert (await app_client.get("/api/contacts/999999/referrals", headers=auth())).status == 404
-    assert (await app_client.get("/api/contacts/abc/referrals", headers=auth())).status == 400
+    # daemon.inputs.path_id, as on every route: a path id that is not a number names nothing.
+    assert (await app_client.get("/api/contacts/abc/referrals", headers=auth())).status == 404
 
 
 @pytest.mark.parametrize("path,kwargs", [

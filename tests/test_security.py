@@ -208,6 +208,17 @@ async def test_the_right_token_passes(client: TestClient) -> None:
 # -- secrets never leak -----------------------------------------------------------------------
 
 DB_PASSWORD = "pw-that-must-not-leak-" + "7" * 8
+FORM_SECRET = "form-secret-1"  # shorter than a quote cut short: redacted only when whole
+IMAP_PASSWORD = "imap-pass-must-not-leak-42"
+SMTP_PASSWORD = "smtp-pass-must-not-leak-43"
+BOT_SECRET = "cb_tg_bot_secret_must_not_leak_44"
+SOURCES_WITH_SECRETS = {
+    "site": {"kind": "form", "secret": FORM_SECRET},
+    "bot": {"kind": "telegram", "secret": BOT_SECRET},
+    # Nothing listens on port 9: the poller retries and logs, with the password in its settings.
+    "mail": {"kind": "email", "imap_host": "127.0.0.1", "imap_port": 9, "imap_security": "plain",
+             "username": "desk", "password": IMAP_PASSWORD},
+}
 
 
 async def _exchange(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> str:
@@ -218,7 +229,8 @@ async def _exchange(session: aiohttp.ClientSession, method: str, url: str, **kwa
 @pytest.mark.timeout(60)
 async def test_secrets_never_reach_the_logs_or_an_answer(db_url: str, tmp_path: Path) -> None:
     """A real daemon logging at debug, fed good and bad requests, with PostgreSQL up and then down:
-    neither its log nor any answer holds the key, the salt, the token or the database password."""
+    neither its log nor any answer holds any configured secret: the key, the salt, the token, the
+    database password, the sources' secrets, the IMAP and SMTP passwords."""
     parts = urlsplit(db_url)
     proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
     await proxy.start()
@@ -226,7 +238,8 @@ async def test_secrets_never_reach_the_logs_or_an_answer(db_url: str, tmp_path: 
     url = proxied_url(db_url, proxy).replace("postgres@", f"postgres:{DB_PASSWORD}@", 1)
     daemon = Daemon(state_dir=tmp_path / "state", log_path=tmp_path / "daemon.log",
                     env={"CALLBRIDGE_DATABASE_URL": url, "CALLBRIDGE_LOG_LEVEL": "debug",
-                         "CALLBRIDGE_DB_BUDGET_S": "1"})
+                         "CALLBRIDGE_DB_BUDGET_S": "1", "CALLBRIDGE_SOURCES": json.dumps(SOURCES_WITH_SECRETS),
+                         "CALLBRIDGE_SMTP_PASSWORD": SMTP_PASSWORD})
     await daemon.start()
     answers: list[str] = []
     base = daemon.url
@@ -246,7 +259,8 @@ async def test_secrets_never_reach_the_logs_or_an_answer(db_url: str, tmp_path: 
     assert log.count('"event": "webhook"') >= 4, log[-2000:]  # the capture saw the summaries
     assert '"level": "debug"' in log or '"level": "info"' in log
     assert "line_too_long" in log or "Got more than" in log  # aiohttp did log the long lines
-    for secret in (API_KEY, API_SALT, API_TOKEN, DB_PASSWORD):
+    for secret in (API_KEY, API_SALT, API_TOKEN, DB_PASSWORD, FORM_SECRET, BOT_SECRET, IMAP_PASSWORD,
+                   SMTP_PASSWORD):
         assert secret not in log, f"a secret is in the daemon's log: {secret[:4]}..."
         for answer in answers:
             assert secret not in answer, f"a secret is in an answer: {answer[:300]}"
@@ -261,6 +275,8 @@ async def _overlong_lines_carrying_secrets(port: int) -> None:
         f"GET /api/contacts/lookup?phone=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_TOKEN}{pad}\r\n\r\n",
         f"POST /mango/events/call HTTP/1.1\r\nHost: x\r\nX-Vpbx-Api-Key: {API_KEY}{pad}\r\n\r\n",
         f"GET /api/communications?token={API_TOKEN}{pad} HTTP/1.1\r\nHost: x\r\n\r\n",
+        f"POST /inquiries/site?token={FORM_SECRET}{pad} HTTP/1.1\r\nHost: x\r\n\r\n",
+        f"POST /inquiries/bot HTTP/1.1\r\nHost: x\r\nX-Telegram-Bot-Api-Secret-Token: {BOT_SECRET}{pad}\r\n\r\n",
     ]
     for text in lines:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)

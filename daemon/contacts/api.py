@@ -12,17 +12,15 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
+from daemon import inputs
 from daemon.contacts.errors import ContactRefused
 from daemon.contacts.merge import merge_contacts
 from daemon.contacts.store import ContactStore
 from daemon.contacts.undo import undo_merge
-from daemon.errors import StorageError, StorageUnavailable
 from daemon.keys import REPOSITORY
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-MAX_ID = 2**63 - 1
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
+MAX_ID = inputs.MAX_ID
 MAX_JOURNAL = 500
 
 
@@ -38,7 +36,8 @@ class UndoBody(BaseModel):
 
 
 def answers(handler: Handler) -> Handler:
-    """Our refusals and bad input become 4xx with a reason; an absent database a 503."""
+    """Our refusals (with their details, which may hold times) and an invalid body become 4xx with a
+    reason; the rest (bad input, storage away or out of time) is daemon/boundary.py's to answer."""
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
@@ -48,12 +47,6 @@ def answers(handler: Handler) -> Handler:
         except ValidationError as exc:
             problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
             return web.json_response({"error": "invalid request body", "problems": problems}, status=400)
-        except StorageUnavailable:
-            return web.json_response({"error": "storage unavailable, retry later"}, status=503)
-        except StorageError as exc:
-            if getattr(exc.__cause__, "sqlstate", "").startswith("40"):
-                return web.json_response({"error": "busy, retry"}, status=503)
-            raise
 
     return wrapped
 
@@ -63,31 +56,21 @@ def store(request: web.Request) -> ContactStore:
 
 
 async def json_body(request: web.Request) -> Any:
-    try:
-        return await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ContactRefused(400, "the body must be JSON") from None
+    """The body as JSON (daemon.inputs: 400 for anything else)."""
+    return await inputs.json_value(request, example="a JSON object")
 
 
 def path_id(request: web.Request, name: str) -> int:
-    text = request.match_info[name]
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
-        raise ContactRefused(400, f"{name} must be a positive integer")
-    return int(text)
+    """A positive bigint id from the path (daemon.inputs: 404 for anything else)."""
+    return inputs.path_id(request, name)
 
 
 def flag(request: web.Request, name: str) -> bool:
-    value = request.query.get(name, "").lower()
-    if value not in TRUE_WORDS | FALSE_WORDS:
-        raise ContactRefused(400, f"{name} must be true or false")
-    return value in TRUE_WORDS
+    return inputs.query_flag(request, name)
 
 
 def limit(request: web.Request, *, default: int, most: int) -> int:
-    text = request.query.get("limit", str(default))
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= most:
-        raise ContactRefused(400, f"limit must be 1..{most}")
-    return int(text)
+    return inputs.query_int(request, "limit", default=default, most=most)
 
 
 def _iso(value: Any) -> Any:

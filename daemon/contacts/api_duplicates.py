@@ -6,7 +6,8 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from daemon.contacts import duplicates
-from daemon.contacts.api import MAX_ID, ContactRefused, answers, json_body, limit, store
+from daemon.contacts.api import answers, json_body, limit, store
+from daemon.inputs import query_id
 
 MAX_CANDIDATES = 500
 
@@ -18,12 +19,7 @@ class NotDuplicatesBody(BaseModel):
 
 @answers
 async def get_duplicates(request: web.Request) -> web.Response:
-    text = request.query.get("contact_id")
-    contact_id = None
-    if text is not None:
-        if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
-            raise ContactRefused(400, "contact_id must be a positive integer")
-        contact_id = int(text)
+    contact_id = query_id(request, "contact_id")
     found = await duplicates.duplicates(store(request), limit=limit(request, default=100, most=MAX_CANDIDATES),
                                         contact_id=contact_id)
     return web.json_response([c.as_json() for c in found])

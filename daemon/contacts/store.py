@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from daemon.contacts.errors import ContactRefused
+from daemon.database import translate
 from daemon.queries import q
 from daemon.repository import Repository, Tx, translated_errors
 
@@ -25,15 +27,24 @@ class ContactStore:
         self.pool = repo.pool
 
     async def in_transaction(self, job: Callable[[Tx], Awaitable[T]]) -> T:
-        """Run ``job`` in one transaction; a deadlock or serialization failure is retried."""
+        """Run ``job`` in one transaction; a deadlock or serialization failure is retried.
+
+        Every database error is ours once it leaves, asyncpg's TimeoutError included (it used
+        to escape as a 500): sorted by daemon.database.translate, a timeout as StorageTimeout.
+        """
         for attempt in range(1, TX_ATTEMPTS + 1):
+            started = time.monotonic()
             try:
                 async with self._transaction() as tx:
                     return await job(tx)
-            except asyncpg.PostgresError as exc:
-                if attempt == TX_ATTEMPTS or not str(exc.sqlstate).startswith(RETRY_SQLSTATE_CLASSES):
-                    with translated_errors():
-                        raise
+            except Exception as exc:
+                retry = isinstance(exc, asyncpg.PostgresError) and str(exc.sqlstate).startswith(
+                    RETRY_SQLSTATE_CLASSES)
+                ours = None if retry and attempt < TX_ATTEMPTS else translate(exc, started=started)
+                if ours is not None:
+                    raise ours from exc
+                if not retry:
+                    raise
         raise AssertionError("unreachable")
 
     @asynccontextmanager

@@ -6,7 +6,10 @@ utm{...}, referrer{name, phone, email}}`` and answers ``201 {communication_id,
 contact_id, lead_id, new_contact, new_lead, unreachable}``; the same source and
 external_id again is ``200`` with the same ids, read back from what was stored.
 While PostgreSQL is away the inquiry is spooled and the answer is ``202``
-without ids (it is durable, and filed when the database is back).
+without ids (it is durable, and filed when the database is back). ``source`` is
+a configured ``form`` source or a name no configured source has (the API's
+own); the name of a webhook or e-mail source is 409, for a post under it would
+make that sender's own delivery of the same id a dropped duplicate.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from daemon.admission import EventNotStorable
 from daemon.errors import StorageError, StorageUnavailable
+from daemon.inputs import path_id
 from daemon.inquiries.delivery import text
 from daemon.inquiries.endpoints import (
     BodyTooLarge,
@@ -32,11 +36,12 @@ from daemon.inquiries.endpoints import (
 )
 from daemon.inquiries.model import Inquiry, Referrer, Utm
 from daemon.inquiries.pipeline import entry_id_of
-from daemon.keys import INTAKE, REPOSITORY
+from daemon.keys import INTAKE, RELOADER, REPOSITORY
 from daemon.queries import q
 from daemon.repository import translated_errors
 
-BIGINT_DIGITS = 18
+# Configured sources the API may post as: a site may send its form to the webhook or here.
+API_MAY_POST_AS = frozenset({"form"})
 
 
 class _Loose(BaseModel):
@@ -107,15 +112,22 @@ async def post_inquiry(request: web.Request) -> web.Response:
         return error(400, "invalid inquiry", fields=validation_problem(exc))
     if text(given.external_id) is None:
         return error(400, "invalid inquiry", fields=[{"field": "external_id", "problem": "must not be empty"}])
+    taken = request.app[RELOADER].current.sources.get(given.source)
+    if taken is not None and taken.kind not in API_MAY_POST_AS:
+        # Same source and external id, same dedup key: a post here would make the sender's own
+        # delivery a duplicate, dropped. A site may post its form either way; any other name is the API's.
+        return error(409, f"source {given.source!r} is a {taken.kind} source: the API may post as a form "
+                          "source or under a name of its own", source=given.source)
     inquiry = given.inquiry(datetime.now(UTC))
     env = envelope(inquiry, path=request.path, raw=raw_text(body))
     try:
         outcome = await request.app[INTAKE].accept(env)
-        result = None if outcome == "spooled" else await _result(request, entry_id_of(inquiry))
     except EventNotStorable as exc:
         return error(400, "the database would refuse this inquiry", fields=exc.problems)
     except (StorageUnavailable, StorageError):
         return error(503, "storage unavailable, retry later")
+    # Stored: reading the ids back is a read like any other (a timeout is daemon/boundary.py's).
+    result = None if outcome == "spooled" else await _result(request, entry_id_of(inquiry))
     if result is None:
         return web.json_response({"spooled": True, "source": inquiry.source,
                                   "external_id": inquiry.external_id}, status=202)
@@ -130,17 +142,12 @@ async def _result(request: web.Request, entry_id: str) -> dict[str, Any] | None:
 
 async def referrals(request: web.Request) -> web.Response:
     """Whom the contact brought («Рекомендация»)."""
-    given = request.match_info["contact_id"]
-    if not (given.isascii() and given.isdigit() and len(given) <= BIGINT_DIGITS):
-        return error(400, "contact id must be a number")
+    contact_id = path_id(request, "contact_id")
     pool = request.app[REPOSITORY].pool
-    try:
-        with translated_errors():
-            if not await pool.fetchval(q("contact_exists"), int(given)):
-                return error(404, "no such contact")
-            rows = await pool.fetch(q("contact_referrals"), int(given))
-    except StorageUnavailable:
-        return error(503, "storage unavailable, retry later")
+    with translated_errors():
+        if not await pool.fetchval(q("contact_exists"), contact_id):
+            return error(404, "no such contact")
+        rows = await pool.fetch(q("contact_referrals"), contact_id)
     return web.json_response([
         {"contact_id": r["contact_id"], "name": r["name"], "phones": r["phones"], "emails": r["emails"],
          "communication_id": r["communication_id"], "referred_at": r["created_at"].astimezone(UTC).isoformat()}

@@ -9,8 +9,6 @@ use gives no inquiry, only the answer.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import hashlib
 import hmac
 import json
@@ -22,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from config.settings import SourceSettings
+from daemon.inquiries import multipart
 from daemon.inquiries.model import Inquiry, Utm
 
 MAX_FIELD_CHARS = 2_000  # a name, a phone, a URL; longer is cut (free text is cut by the model)
@@ -122,20 +121,10 @@ def form_fields(delivery: Delivery) -> dict[str, Any]:
 
 
 def _multipart(delivery: Delivery) -> dict[str, Any]:
-    header = delivery.headers.get("Content-Type", "")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + header.encode("latin-1", "replace") + b"\r\n\r\n" + delivery.body)
-    if not message.is_multipart():
-        raise Malformed("multipart body without a boundary")
-    fields: dict[str, Any] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str) or part.get_filename():
-            continue  # files are not inquiries
-        payload = part.get_payload(decode=True)
-        if isinstance(payload, bytes):
-            fields.setdefault(name, payload.decode("utf-8", "replace"))
-    return fields
+    try:
+        return multipart.form_fields(delivery.headers.get("Content-Type", ""), delivery.body)
+    except multipart.MultipartRefused as exc:
+        raise Malformed(str(exc)) from None
 
 
 # -- values ---------------------------------------------------------------------------

@@ -90,7 +90,7 @@ def reply_response(reply: Reply) -> web.Response:
 async def inquiry_webhook(request: web.Request) -> web.StreamResponse:
     name = request.match_info["source"]
     started = time.perf_counter()
-    structlog.contextvars.clear_contextvars()  # keep-alive: one task serves many requests
+    # Bound on top of the request's id and route (daemon/boundary.py clears the context per request).
     structlog.contextvars.bind_contextvars(inquiry_source=name)
     source = request.app[RELOADER].current.sources.get(name)
     if source is None or source.kind not in ADAPTERS:

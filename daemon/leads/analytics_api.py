@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from config.settings import Settings
-from daemon.errors import StorageUnavailable
 from daemon.keys import RELOADER, REPOSITORY
 from daemon.leads.analytics import GROUPINGS, analytics, analytics_json
 from daemon.leads.charts import bars, daily
@@ -57,8 +56,6 @@ async def table(request: web.Request) -> web.Response:
                                     hours=hours)).rows
     except WindowError as exc:
         return _error(400, str(exc))
-    except StorageUnavailable:
-        return _error(503, "storage unavailable, retry later")
     if fmt == "json":
         return web.json_response(analytics_json(result))
     text = {"csv": render_csv, "text": render_text}.get(fmt, lambda r: render_html(r, daily_rows=days))(result)
@@ -76,8 +73,6 @@ async def charts(request: web.Request) -> web.Response:
         per_day = await analytics(pool, since=since, until=until, by="day", hours=hours)
     except WindowError as exc:
         return _error(400, str(exc))
-    except StorageUnavailable:
-        return _error(503, "storage unavailable, retry later")
     return web.json_response({
         "ad_source": bars(per_source.rows, title="Обращения и пропущенные по рекламе"),
         "daily": daily(per_day.rows, title="Обращения по дням и доля пропущенных"),

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aiohttp import web
 
-from daemon.errors import StorageUnavailable
+from daemon.inputs import json_object, json_value, path_id, query_id
 from daemon.keys import RELOADER, REPOSITORY
 from daemon.leads import lost
 from daemon.leads.lifecycle import (
@@ -20,15 +17,9 @@ from daemon.leads.lifecycle import (
 )
 from daemon.leads.tags import MAX_TAG_CHARS, add_tag, remove_tag
 
-BIGINT_DIGITS = 18
-
 
 def _error(status: int, problem: str) -> web.Response:
     return web.json_response({"error": problem}, status=status)
-
-
-def _id(text: str) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= BIGINT_DIGITS else None
 
 
 async def leads(request: web.Request) -> web.Response:
@@ -36,38 +27,22 @@ async def leads(request: web.Request) -> web.Response:
     contact_text, status = query.get("contact_id"), query.get("status")
     if contact_text is None and status is None:
         return _error(400, "give contact_id=<id> or status=<status> (or both)")
-    contact_id = None
-    if contact_text is not None:
-        contact_id = _id(contact_text)
-        if contact_id is None:
-            return _error(400, "contact_id must be a number")
+    contact_id = query_id(request, "contact_id")
     if status is not None and status not in STATUSES:
         return _error(400, f"status must be one of {', '.join(STATUSES)}")
-    try:
-        rows = await list_leads(request.app[REPOSITORY].pool, contact_id=contact_id, status=status)
-    except StorageUnavailable:
-        return _error(503, "storage unavailable, retry later")
+    rows = await list_leads(request.app[REPOSITORY].pool, contact_id=contact_id, status=status)
     return web.json_response([lead_json(r) for r in rows])
 
 
 async def close(request: web.Request) -> web.Response:
-    lead_id = _id(request.match_info["lead_id"])
-    if lead_id is None:
-        return _error(404, "no such lead")
-    try:
-        body: Any = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error(400, "the body must be JSON: {\"outcome\": \"won\"|\"lost\", \"reason\": \"…\"}")
-    if not isinstance(body, dict):
-        return _error(400, "the body must be a JSON object")
+    lead_id = path_id(request, "lead_id")
+    body = await json_object(request, example='{"outcome": "won"|"lost", "reason": "…"}')
     reasons = request.app[RELOADER].current.lead_lost_reasons
     try:
         outcome, reason = validate_close(body.get("outcome"), body.get("reason"), reasons)
         row = await close_lead(request.app[REPOSITORY].pool, lead_id, outcome, reason)
     except LeadError as exc:
         return _error(exc.status, str(exc))
-    except StorageUnavailable:
-        return _error(503, "storage unavailable, retry later")
     return web.json_response(lead_json(row))
 
 
@@ -77,15 +52,12 @@ async def reasons(request: web.Request) -> web.Response:
 
 async def untag(request: web.Request) -> web.Response:
     """DELETE /api/contacts/{id}/tags/{tag}: removed by hand, and a computed tag stays removed."""
-    contact_id = _id(request.match_info["contact_id"])
+    contact_id = path_id(request, "contact_id")
     tag = request.match_info["tag"].strip()
-    if contact_id is None or not tag:
-        return _error(404, "no such contact or tag")
-    try:
-        tags = await remove_tag(request.app[REPOSITORY].pool, contact_id, tag,
-                                by=request.query.get("by") or None)
-    except StorageUnavailable:
-        return _error(503, "storage unavailable, retry later")
+    if not tag:
+        return _error(404, "no such tag")
+    tags = await remove_tag(request.app[REPOSITORY].pool, contact_id, tag,
+                            by=request.query.get("by") or None)
     if tags is None:
         return _error(404, f"no contact {contact_id}")
     return web.json_response({"id": contact_id, "tags": tags})
@@ -93,20 +65,12 @@ async def untag(request: web.Request) -> web.Response:
 
 async def tag(request: web.Request) -> web.Response:
     """POST /api/contacts/{id}/tags {"tag": "…"}: a manager's own tag."""
-    contact_id = _id(request.match_info["contact_id"])
-    if contact_id is None:
-        return _error(404, "no such contact")
-    try:
-        body: Any = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
+    contact_id = path_id(request, "contact_id")
+    body = await json_value(request, example=f'{{"tag": "…"}} with 1..{MAX_TAG_CHARS} characters')
     text = body.get("tag") if isinstance(body, dict) else None
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_TAG_CHARS:
         return _error(400, f'the body must be {{"tag": "…"}} with 1..{MAX_TAG_CHARS} characters')
-    try:
-        tags = await add_tag(request.app[REPOSITORY].pool, contact_id, text.strip())
-    except StorageUnavailable:
-        return _error(503, "storage unavailable, retry later")
+    tags = await add_tag(request.app[REPOSITORY].pool, contact_id, text.strip())
     if tags is None:
         return _error(404, f"no contact {contact_id}")
     return web.json_response({"id": contact_id, "tags": tags})
@@ -121,10 +85,7 @@ async def lost_clients(request: web.Request) -> web.Response:
     fmt = request.query.get("format", "json")
     if fmt not in lost.LOST_FORMATS:
         return _error(400, f"format must be one of {', '.join(lost.LOST_FORMATS)}")
-    try:
-        rows = await lost.lost_clients(request.app[REPOSITORY].pool, request.app[RELOADER].current)
-    except StorageUnavailable:
-        return _error(503, "storage unavailable, retry later")
+    rows = await lost.lost_clients(request.app[REPOSITORY].pool, request.app[RELOADER].current)
     if fmt == "json":
         return web.json_response({"rows": [lost.row_json(r) for r in rows]})
     if fmt == "xlsx":

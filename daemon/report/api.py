@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from daemon.errors import StorageUnavailable
+from daemon.inputs import query_flag
 from daemon.keys import RELOADER, REPOSITORY
 from daemon.report import CONTENT_TYPES, FORMATS, RENDERERS, missed_report
 from daemon.report.render import report_json
 from daemon.report.window import WindowError, report_window, resolve
-
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 
 
 def _error(status: int, problem: str) -> web.Response:
@@ -28,11 +25,9 @@ async def missed(request: web.Request) -> web.Response:
     settings = request.app[RELOADER].current  # the office's hours may be reloaded
     query = request.query
     fmt = query.get("format", "json")
-    include_all = query.get("all", "").lower()
     if fmt not in FORMATS:
         return _error(400, f"format must be one of {', '.join(FORMATS)}")
-    if include_all not in TRUE_WORDS | FALSE_WORDS:
-        return _error(400, "all must be true or false")
+    include_all = query_flag(request, "all")
     try:
         window = resolve(
             lambda end: report_window(settings, end),
@@ -43,15 +38,12 @@ async def missed(request: web.Request) -> web.Response:
         )
     except WindowError as exc:
         return _error(400, str(exc))
-    try:
-        report = await missed_report(
-            request.app[REPOSITORY],
-            window,
-            tz=settings.tz,
-            include_called_back=include_all in TRUE_WORDS,
-        )
-    except StorageUnavailable:
-        return _error(503, "storage unavailable, retry later")
+    report = await missed_report(
+        request.app[REPOSITORY],
+        window,
+        tz=settings.tz,
+        include_called_back=include_all,
+    )
     if fmt == "json":
         return web.json_response(report_json(report))
     return web.Response(
