@@ -25,8 +25,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
-from daemon.leads.analytics import analytics
+from daemon.leads.analytics import aggregate, analytics
 from daemon.leads.officetime import office_seconds, percentile
+from daemon.queries import q
 from daemon.repository import Repository
 from daemon.routing.policy import OfficeHours
 from tests.conftest import auth, run_cli
@@ -160,3 +161,16 @@ async def test_report_analytics_command_prints_every_format(settings: Settings, 
     code, out, err = await run_cli(settings, "report", "analytics", *window, "--by", "day")
     assert code == 0, err
     assert "2025-03-05" in out and "Обращений: 3" in out and "ИТОГО" in out
+
+
+@pytest.mark.parametrize("by", ["ad_source", "channel", "line", "manager", "day"])
+@pytest.mark.parametrize("with_office_hours", [True, False])
+async def test_the_query_counts_what_the_python_definitions_count(
+        settings: Settings, office: Repository, week: dict[str, str], by: str, with_office_hours: bool) -> None:
+    """analytics_figures (GROUPING SETS in SQL) equals aggregate() over one row per inquiry, figure by figure."""
+    hours = office_hours(settings) if with_office_hours else OfficeHours.from_settings(settings)
+    rows = [dict(r) for r in await office.pool.fetch(q("analytics_inquiries"), WEEK_SINCE, WEEK_UNTIL)]
+    expected = aggregate(rows, since=WEEK_SINCE, until=WEEK_UNTIL, by=by, hours=hours)
+    counted = await analytics(office.pool, since=WEEK_SINCE, until=WEEK_UNTIL, by=by, hours=hours)
+    assert counted.rows == expected.rows
+    assert counted.totals == expected.totals
