@@ -3,7 +3,8 @@
 Parameters are those of ``callbridge report missed``: ``since``, ``until``
 (ISO 8601; without an offset, office time), ``all`` (``true`` to keep callers
 already called back) and ``format`` (``json`` by default; ``csv``, ``html``
-and ``text`` too).
+and ``text`` too). ``limit`` (1..5000, default 200) caps each list; what is
+left out is counted (``more`` in JSON, «… и ещё N» in the others).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from aiohttp import web
 from daemon.errors import StorageUnavailable
 from daemon.keys import RELOADER, REPOSITORY
 from daemon.report import CONTENT_TYPES, FORMATS, RENDERERS, missed_report
+from daemon.report.limits import ROWS_MAX, ROWS_SHOWN
 from daemon.report.render import report_json
 from daemon.report.window import WindowError, report_window, resolve
 
@@ -33,6 +35,9 @@ async def missed(request: web.Request) -> web.Response:
         return _error(400, f"format must be one of {', '.join(FORMATS)}")
     if include_all not in TRUE_WORDS | FALSE_WORDS:
         return _error(400, "all must be true or false")
+    limit_text = query.get("limit", str(ROWS_SHOWN))
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= ROWS_MAX:
+        return _error(400, f"limit must be a whole number from 1 to {ROWS_MAX}")
     try:
         window = resolve(
             lambda end: report_window(settings, end),
@@ -49,6 +54,7 @@ async def missed(request: web.Request) -> web.Response:
             window,
             tz=settings.tz,
             include_called_back=include_all in TRUE_WORDS,
+            limit=int(limit_text),
         )
     except StorageUnavailable:
         return _error(503, "storage unavailable, retry later")
