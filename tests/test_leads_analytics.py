@@ -174,3 +174,21 @@ async def test_the_query_counts_what_the_python_definitions_count(
     counted = await analytics(office.pool, since=WEEK_SINCE, until=WEEK_UNTIL, by=by, hours=hours)
     assert counted.rows == expected.rows
     assert counted.totals == expected.totals
+
+
+async def test_a_call_of_the_same_second_counts_as_the_first_answer(
+        settings: Settings, office: Repository, week: dict[str, str]) -> None:
+    """#4's caller is rung back in the very second they called (a PBX's callback): the query's running
+    minimum skips the same second, so it asks the index there, as the per-row definition does."""
+    pool = office.pool
+    await pool.execute(
+        "INSERT INTO communications (entry_id, direction, status, phone, contact_id, started_at, answered_at,"
+        " ended_at) SELECT 'same-second', 'outbound', 'answered', phone, contact_id, started_at,"
+        " started_at + interval '7 seconds', started_at + interval '60 seconds'"
+        " FROM communications WHERE entry_id = $1", week["w4"])
+    hours = office_hours(settings)
+    rows = [dict(r) for r in await pool.fetch(q("analytics_inquiries"), WEEK_SINCE, WEEK_UNTIL)]
+    expected = aggregate(rows, since=WEEK_SINCE, until=WEEK_UNTIL, by="ad_source", hours=hours)
+    counted = await analytics(pool, since=WEEK_SINCE, until=WEEK_UNTIL, by="ad_source", hours=hours)
+    assert counted.rows == expected.rows and counted.totals == expected.totals
+    assert counted.totals["called_back_15m"] == TOTALS["called_back_15m"] + 1
