@@ -34,12 +34,13 @@ TOKEN = "bench-reads-token"
 
 
 def reads(days: int) -> list[tuple[str, str, dict[str, str]]]:
-    window = {"since": f"-{days}d"}  # replaced with real times in run()
+    window = {"since": f"-{days}d"}  # days back from now, made times in measure()
     analytics = [(f"analytics by={by}", "/api/analytics", {**window, "by": by})
                  for by in ("ad_source", "channel", "line", "manager", "day")]
     return [*analytics,
             ("duplicates", "/api/contacts/duplicates", {}),
             ("missed report (default window)", "/api/reports/missed", {}),
+            ("missed report (30 days)", "/api/reports/missed", {"since": "-30d"}),
             ("lost clients json", "/api/reports/lost-clients", {"format": "json"}),
             ("lost clients xlsx", "/api/reports/lost-clients", {"format": "xlsx"}),
             ("contact lookup", "/api/contacts/lookup", {"phone": phone_e164(12345)})]
@@ -56,8 +57,9 @@ async def measure(client: TestClient, runs: int, days: int, say: Callable[[str],
     for title, path, params in reads(days):
         if only and not title.startswith(only):
             continue
-        if "since" in params:
-            params = {**params, "since": _iso(until - days * 86400), "until": _iso(until)}
+        if "since" in params:  # "-30d": that many days back from now
+            back = int(params["since"].strip("-d"))
+            params = {**params, "since": _iso(until - back * 86400), "until": _iso(until)}
         times, size = [], 0
         for _ in range(runs):
             start = time.perf_counter()
