@@ -121,9 +121,10 @@ SELECT 'W-' || l.id, l.contact_id, l.id, CASE WHEN l.id % 10 = 0 THEN 'cancelled
 FROM leads l WHERE l.status = 'won';
 INSERT INTO trips (order_number, contact_id, status, amount, starts_on, ends_on, booked_at)
 SELECT 'O-' || g, 1 + (g * 104729) % $2, 'paid', 40000 + (g * 31) % 300000,
-       (now() - make_interval(days => 400 + g % 700))::date, (now() - make_interval(days => 390 + g % 700))::date,
-       now() - make_interval(days => 430 + g % 700)
-FROM generate_series(1, $1::int - (SELECT count(*) FROM trips)::int) AS g
+       (now() - make_interval(days => (400 + g % 700)::int))::date,
+       (now() - make_interval(days => (390 + g % 700)::int))::date,
+       now() - make_interval(days => (430 + g % 700)::int)
+FROM generate_series(1::bigint, $1::bigint - (SELECT count(*) FROM trips)) AS g
 ON CONFLICT DO NOTHING;
 """
 
