@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TRIAL_CONFIG := config/trial.toml
 
-.PHONY: run test lint bench bench-routing bench-sidebyside bench-explain bench-import install clean
+.PHONY: run test lint bench bench-routing bench-sidebyside bench-explain bench-import bench-reads install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "callbridge needs Python 3.11 or newer")'
@@ -62,3 +62,10 @@ clean:
 # `make bench-import IMPORT_ARGS="--rows 1000000"` for the million.
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.contacts_import $(IMPORT_ARGS)
+
+# The reads a person opens (analytics by each grouping, duplicates, the missed report,
+# lost clients, a lookup) on a mid-size agency's data set loaded through the product's
+# store function, p50/p95 over HTTP (docs/BENCHMARKS.md, «Reads»). A throw-away database
+# on 127.0.0.1:5432. `make bench-reads READS_ARGS=--million` for ten times the data.
+bench-reads: $(STAMP)
+	$(BIN)/python -m bench.reads $(READS_ARGS)

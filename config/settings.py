@@ -162,6 +162,11 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
     db_command_timeout_s: float = Field(default=5.0, gt=0)
+    # PostgreSQL's JIT compiler for the daemon's and the CLI's connections. Off: the
+    # reads a person opens (analytics, duplicates, reports) are estimated far above
+    # jit_above_cost, and compiling took longer than running them (1.2 s of JIT for
+    # a 0.4 s analytics query at a mid-size agency; docs/BENCHMARKS.md, «Reads»).
+    db_jit: bool = False
     pbx_request_timeout_s: float = Field(default=5.0, gt=0)
     spool_enabled: bool = True
     db_budget_s: float = Field(default=2.0, gt=0)

@@ -222,6 +222,11 @@ async def connect_with_retries(url: str, *, attempts: int = CONNECT_ATTEMPTS) ->
     raise AssertionError("unreachable")
 
 
+def session_settings(settings: Settings) -> dict[str, str]:
+    """PostgreSQL settings of every pooled connection, sent with the start-up packet."""
+    return {"jit": "on" if settings.db_jit else "off"}
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.execute("SET TIME ZONE 'UTC'")
 
@@ -250,6 +255,7 @@ async def create_pool(settings: Settings, url: str, *, attempts: int = CONNECT_A
         timeout=CONNECT_TIMEOUT_S,
         init=_init_connection,
         reset=_keep_session,
+        server_settings=session_settings(settings),
     )
     try:
         return await asyncpg.create_pool(url, **pool_kwargs)

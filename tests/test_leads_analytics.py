@@ -25,8 +25,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
-from daemon.leads.analytics import analytics
+from daemon.leads.analytics import aggregate, analytics
 from daemon.leads.officetime import office_seconds, percentile
+from daemon.queries import q
 from daemon.repository import Repository
 from daemon.routing.policy import OfficeHours
 from tests.conftest import auth, run_cli
@@ -160,3 +161,34 @@ async def test_report_analytics_command_prints_every_format(settings: Settings, 
     code, out, err = await run_cli(settings, "report", "analytics", *window, "--by", "day")
     assert code == 0, err
     assert "2025-03-05" in out and "Обращений: 3" in out and "ИТОГО" in out
+
+
+@pytest.mark.parametrize("by", ["ad_source", "channel", "line", "manager", "day"])
+@pytest.mark.parametrize("with_office_hours", [True, False])
+async def test_the_query_counts_what_the_python_definitions_count(
+        settings: Settings, office: Repository, week: dict[str, str], by: str, with_office_hours: bool) -> None:
+    """analytics_figures (GROUPING SETS in SQL) equals aggregate() over one row per inquiry, figure by figure."""
+    hours = office_hours(settings) if with_office_hours else OfficeHours.from_settings(settings)
+    rows = [dict(r) for r in await office.pool.fetch(q("analytics_inquiries"), WEEK_SINCE, WEEK_UNTIL)]
+    expected = aggregate(rows, since=WEEK_SINCE, until=WEEK_UNTIL, by=by, hours=hours)
+    counted = await analytics(office.pool, since=WEEK_SINCE, until=WEEK_UNTIL, by=by, hours=hours)
+    assert counted.rows == expected.rows
+    assert counted.totals == expected.totals
+
+
+async def test_a_call_of_the_same_second_counts_as_the_first_answer(
+        settings: Settings, office: Repository, week: dict[str, str]) -> None:
+    """#4's caller is rung back in the very second they called (a PBX's callback): the query's running
+    minimum skips the same second, so it asks the index there, as the per-row definition does."""
+    pool = office.pool
+    await pool.execute(
+        "INSERT INTO communications (entry_id, direction, status, phone, contact_id, started_at, answered_at,"
+        " ended_at) SELECT 'same-second', 'outbound', 'answered', phone, contact_id, started_at,"
+        " started_at + interval '7 seconds', started_at + interval '60 seconds'"
+        " FROM communications WHERE entry_id = $1", week["w4"])
+    hours = office_hours(settings)
+    rows = [dict(r) for r in await pool.fetch(q("analytics_inquiries"), WEEK_SINCE, WEEK_UNTIL)]
+    expected = aggregate(rows, since=WEEK_SINCE, until=WEEK_UNTIL, by="ad_source", hours=hours)
+    counted = await analytics(pool, since=WEEK_SINCE, until=WEEK_UNTIL, by="ad_source", hours=hours)
+    assert counted.rows == expected.rows and counted.totals == expected.totals
+    assert counted.totals["called_back_15m"] == TOTALS["called_back_15m"] + 1

@@ -3,16 +3,18 @@
 Parameters are those of ``callbridge report missed``: ``since``, ``until``
 (ISO 8601; without an offset, office time), ``all`` (``true`` to keep callers
 already called back) and ``format`` (``json`` by default; ``csv``, ``html``
-and ``text`` too).
+and ``text`` too). ``limit`` (1..5000, default 200) caps each list; what is
+left out is counted (``more`` in JSON, «… и ещё N» in the others).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from daemon.inputs import query_flag
+from daemon.inputs import query_flag, query_int
 from daemon.keys import RELOADER, REPOSITORY
 from daemon.report import CONTENT_TYPES, FORMATS, RENDERERS, missed_report
+from daemon.report.limits import ROWS_MAX, ROWS_SHOWN
 from daemon.report.render import report_json
 from daemon.report.window import WindowError, report_window, resolve
 
@@ -28,6 +30,7 @@ async def missed(request: web.Request) -> web.Response:
     if fmt not in FORMATS:
         return _error(400, f"format must be one of {', '.join(FORMATS)}")
     include_all = query_flag(request, "all")
+    limit = query_int(request, "limit", default=ROWS_SHOWN, most=ROWS_MAX)
     try:
         window = resolve(
             lambda end: report_window(settings, end),
@@ -43,6 +46,7 @@ async def missed(request: web.Request) -> web.Response:
         window,
         tz=settings.tz,
         include_called_back=include_all,
+        limit=limit,
     )
     if fmt == "json":
         return web.json_response(report_json(report))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from daemon.report.inquiries import section_html
+from daemon.report.limits import more_text
 from daemon.report.query import MissedReport, MissedRow
 from daemon.report.render import (
     age_text,
@@ -61,6 +62,8 @@ def render_html(report: MissedReport) -> str:
             css = ' class="done"' if row.called_back or row.do_not_call_reason is not None else ""
             parts.append(f"<tr{css}>{_cells(row, report)}</tr>")
         parts.append("</tbody></table>")
+    if report.more:
+        parts.append(f'<p class="more">{escape(more_text(report.more))}</p>')
     parts += section_html(report.inquiries, lambda value: value.astimezone(report.tz))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -13,6 +13,7 @@ from html import escape
 from typing import Any
 
 from daemon.queries import q
+from daemon.report.limits import more_text
 from daemon.report.window import Window
 from daemon.repository import Repository, translated_errors
 
@@ -40,15 +41,27 @@ class UnansweredInquiry:
 
 @dataclass(frozen=True)
 class InquirySection:
-    rows: tuple[UnansweredInquiry, ...] = ()
+    rows: tuple[UnansweredInquiry, ...] = ()  # the first ones, up to the report's limit
     unreachable: int = 0
+    total: int | None = None  # all of them; None: the rows are all
+
+    @property
+    def count(self) -> int:
+        return len(self.rows) if self.total is None else self.total
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.rows)
 
 
-async def unanswered_inquiries(repo: Repository, window: Window) -> InquirySection:
+async def unanswered_inquiries(repo: Repository, window: Window, *, limit: int) -> InquirySection:
+    """The window's unanswered inquiries, the first ``limit`` of them listed, all of them counted."""
     with translated_errors():
-        rows = await repo.pool.fetch(q("unanswered_inquiries"), window.since, window.until)
+        rows = await repo.pool.fetch(q("unanswered_inquiries"), window.since, window.until, limit)
         unreachable = await repo.pool.fetchval(q("unreachable_inquiries"), window.since, window.until)
-    return InquirySection(tuple(UnansweredInquiry(**{k: r[k] for k in FIELDS}) for r in rows), unreachable)
+    total = rows[0]["total"] if rows else 0
+    return InquirySection(tuple(UnansweredInquiry(**{k: r[k] for k in FIELDS}) for r in rows), unreachable,
+                          total)
 
 
 def _who(row: UnansweredInquiry) -> str:
@@ -62,7 +75,7 @@ def _manager(row: UnansweredInquiry) -> str:
 
 
 def summary(section: InquirySection) -> str:
-    return (f"Inquiries nobody answered: {len(section.rows)}"
+    return (f"Inquiries nobody answered: {section.count}"
             + (f" (and {section.unreachable} with no way to reply)" if section.unreachable else ""))
 
 
@@ -75,6 +88,8 @@ def section_text(section: InquirySection, local: Any) -> list[str]:
         excerpt = (row.excerpt or "").replace("\n", " ")[:80]
         lines.append(f"  {local(row.started_at).strftime('%d.%m %H:%M')}  {CHANNEL_NAMES.get(row.channel, row.channel)}"
                      f" ({row.source or '—'})  {_who(row)}  [{_manager(row)}]  {excerpt}")
+    if section.more:
+        lines.append(f"  {more_text(section.more)}")
     return lines
 
 
@@ -92,12 +107,16 @@ def section_html(section: InquirySection, local: Any) -> list[str]:
                  row.ad_source or "—", row.excerpt or ""]
         parts.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
     parts.append("</tbody></table>")
+    if section.more:
+        parts.append(f'<p class="more">{escape(more_text(section.more))}</p>')
     return parts
 
 
 def section_json(section: InquirySection, iso: Any) -> dict[str, Any]:
     return {
         "unreachable": section.unreachable,
+        "total": section.count,
+        "more": section.more,
         "rows": [{k: (iso(getattr(r, k)) if k == "started_at" else getattr(r, k)) for k in FIELDS}
                  for r in section.rows],
     }

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from daemon.report.inquiries import InquirySection, unanswered_inquiries
+from daemon.report.limits import ROWS_SHOWN
 from daemon.report.window import Window
 from daemon.repository import Repository
 
@@ -65,6 +66,16 @@ class MissedReport:
     rows: tuple[MissedRow, ...]
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     inquiries: InquirySection = field(default_factory=InquirySection)  # nobody answered them
+    limit: int = ROWS_SHOWN  # rows shown; the counts above count them all
+
+    @property
+    def shown(self) -> tuple[MissedRow, ...]:
+        return self.rows[:self.limit]
+
+    @property
+    def more(self) -> int:
+        """Callers left out of the lists (counted in the summary all the same)."""
+        return max(0, len(self.rows) - self.limit)
 
     def age_hours(self, row: MissedRow) -> int | None:
         """Whole hours the caller had waited for a call back at the window's end (now, by default)."""
@@ -87,9 +98,9 @@ class MissedReport:
                    if not row.called_back and row.phone is not None and row.do_not_call_reason is None)
 
     def groups(self) -> list[tuple[tuple[str, str | None] | None, list[MissedRow]]]:
-        """Rows by responsible manager ((extension, name), or None), in report order."""
+        """The shown rows by responsible manager ((extension, name), or None), in report order."""
         found: dict[tuple[str, str | None] | None, list[MissedRow]] = {}
-        for row in self.rows:
+        for row in self.shown:
             key = (
                 (row.responsible_extension, row.responsible_name)
                 if row.responsible_extension
@@ -111,7 +122,8 @@ def _order(row: MissedRow, night: datetime | None) -> tuple[Any, ...]:
 
 
 async def missed_report(
-    repo: Repository, window: Window, *, tz: ZoneInfo, include_called_back: bool = False
+    repo: Repository, window: Window, *, tz: ZoneInfo, include_called_back: bool = False,
+    limit: int = ROWS_SHOWN,
 ) -> MissedReport:
     """Callers whose calls were missed in the window; those reached since, only when asked."""
     records = await repo.missed_callers(since=window.since, until=window.until)
@@ -123,5 +135,6 @@ async def missed_report(
         tz=tz,
         include_called_back=include_called_back,
         rows=tuple(sorted(rows, key=lambda row: _order(row, window.night_since))),
-        inquiries=await unanswered_inquiries(repo, window),
+        inquiries=await unanswered_inquiries(repo, window, limit=limit),
+        limit=limit,
     )

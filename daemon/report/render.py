@@ -17,6 +17,7 @@ from typing import Any
 import phonenumbers
 
 from daemon.report.inquiries import section_json, section_text
+from daemon.report.limits import more_text
 from daemon.report.query import ROW_FIELDS, MissedReport, MissedRow
 
 FORMATS = ("text", "csv", "json", "html")
@@ -118,7 +119,8 @@ def report_json(report: MissedReport) -> dict[str, Any]:
         "generated_at": iso(report.generated_at, report),
         "callers": len(report.rows),
         "missed_calls": report.missed_calls,
-        "rows": [row_json(row, report) for row in report.rows],
+        "rows": [row_json(row, report) for row in report.shown],
+        "more": report.more,  # callers counted above but not in rows (the limit)
         "unanswered_inquiries": section_json(report.inquiries, lambda value: iso(value, report)),
     }
 
@@ -163,9 +165,11 @@ def render_csv(report: MissedReport) -> str:
     # alone, a CR in a caller's name went out unquoted and broke the row).
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(ROW_FIELDS)
-    for row in report.rows:
+    for row in report.shown:
         values = row_json(row, report)
         writer.writerow([_csv_value(values[name]) for name in ROW_FIELDS])
+    if report.more:
+        writer.writerow([more_text(report.more)] + [""] * (len(ROW_FIELDS) - 1))
     return out.getvalue()
 
 
@@ -190,5 +194,7 @@ def render_text(report: MissedReport) -> str:
     for key, rows in report.groups():
         lines += ["", f"{manager_title(key)}: {len(rows)} caller{'s' if len(rows) != 1 else ''}"]
         lines += [_text_row(row, report) for row in rows]
+    if report.more:
+        lines += ["", more_text(report.more)]
     lines += section_text(report.inquiries, lambda value: local(value, report))
     return "\n".join(lines) + "\n"

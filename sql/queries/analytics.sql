@@ -28,3 +28,103 @@ LEFT JOIN contacts ct ON ct.id = c.contact_id
 LEFT JOIN leads l ON l.id = c.lead_id
 WHERE c.direction = 'inbound' AND c.started_at >= $1 AND c.started_at < $2
 ORDER BY c.started_at, c.id;
+
+-- name: analytics_figures
+-- Every figure of the analytics per group of inquiries ($4: ad_source, channel,
+-- line, manager or day, a day in the office's time zone $3) and for all of them,
+-- in one pass (GROUPING SETS; is_total marks the totals' row). The inquiries and
+-- their first answer are analytics_inquiries' (tests/test_leads_analytics.py
+-- compares the two, figure by figure). A lead counts as
+-- opened by the one inquiry that opened it, so sums over opened rows count each
+-- lead once. Waits to the first answer are clock seconds (percentile_cont, like
+-- daemon/leads/officetime.percentile); with office hours ($5) the waits' ends
+-- come back as arrays instead, to be counted in office seconds by the caller.
+WITH later AS (
+    -- Every communication from the window's start on, with the first answer of the
+    -- same phone, and of the same contact, strictly after it: running minimums over
+    -- one pass of communications_started_idx (a probe per inquiry took most of the
+    -- query's time). Where another communication of the person started in the same
+    -- second (peers > 1), reached_at below asks the index as analytics_inquiries does.
+    SELECT c.*,
+           min(c.answered_at) FILTER (WHERE c.direction IN ('inbound', 'outbound'))
+               OVER (by_phone GROUPS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+               AS phone_answered_after,
+           count(*) OVER (by_phone RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS phone_peers,
+           min(c.answered_at) FILTER (WHERE c.direction IN ('inbound', 'outbound'))
+               OVER (by_contact GROUPS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+               AS contact_answered_after,
+           count(*) OVER (by_contact RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS contact_peers
+    FROM (SELECT id, entry_id, channel, direction, status, phone, contact_id, lead_id, ad_source, line_number,
+                 manager_extension, started_at, answered_at, ended_at
+          FROM communications WHERE started_at >= $1) AS c
+    WINDOW by_phone AS (PARTITION BY c.phone ORDER BY c.started_at DESC),
+           by_contact AS (PARTITION BY c.contact_id ORDER BY c.started_at DESC)
+), i AS MATERIALIZED (
+    SELECT CASE $4::text WHEN 'ad_source' THEN c.ad_source WHEN 'channel' THEN c.channel
+                         WHEN 'line' THEN c.line_number WHEN 'manager' THEN c.manager_extension
+                         ELSE ((c.started_at AT TIME ZONE $3::text)::date)::text END AS key,
+           c.channel, c.status, c.started_at, c.answered_at,
+           COALESCE(c.ended_at, c.started_at) AS ended_at, c.contact_id, c.lead_id,
+           (ct.created_by_entry_id IS NOT NULL AND ct.created_by_entry_id = c.entry_id) AS new_contact,
+           (l.opened_by_entry_id IS NOT NULL AND l.opened_by_entry_id = c.entry_id) AS opened_lead,
+           l.status AS lead_status, COALESCE(l.reason, '—') AS lead_reason,
+           CASE WHEN l.opened_by_entry_id = c.entry_id THEN  -- revenue counts for the opening inquiry only
+               (SELECT COALESCE(sum(t.amount), 0) FROM trips t WHERE t.lead_id = c.lead_id AND t.status = 'paid')
+           END AS lead_revenue,
+           CASE WHEN c.phone IS NOT NULL AND c.phone_peers = 1 THEN c.phone_answered_after
+                WHEN c.phone IS NOT NULL THEN
+               (SELECT min(a.answered_at) FROM communications a
+                WHERE a.phone = c.phone AND a.started_at >= c.started_at AND a.id <> c.id
+                  AND a.answered_at IS NOT NULL AND a.direction IN ('inbound', 'outbound'))
+                WHEN c.contact_id IS NOT NULL AND c.contact_peers = 1 THEN c.contact_answered_after
+                WHEN c.contact_id IS NOT NULL THEN
+               (SELECT min(a.answered_at) FROM communications a
+                WHERE a.contact_id = c.contact_id AND a.started_at >= c.started_at AND a.id <> c.id
+                  AND a.answered_at IS NOT NULL AND a.direction IN ('inbound', 'outbound'))
+           END AS reached_at
+    FROM later c
+    LEFT JOIN contacts ct ON ct.id = c.contact_id
+    LEFT JOIN leads l ON l.id = c.lead_id
+    WHERE c.direction = 'inbound' AND c.started_at < $2
+), f AS (
+    SELECT i.*, COALESCE(i.answered_at, i.reached_at) AS waited_until,
+           i.channel = 'call' AND i.status = 'missed' AS missed,
+           i.opened_lead AND i.lead_status = 'lost' AS lost
+    FROM i
+), per_reason AS (
+    SELECT key, grouping(key) = 1 AS is_total, lead_reason, count(*) AS n
+    FROM f WHERE lost
+    GROUP BY GROUPING SETS ((key, lead_reason), (lead_reason))
+), reasons AS (
+    SELECT key, is_total, jsonb_object_agg(lead_reason, n) AS lost_reasons FROM per_reason GROUP BY key, is_total
+), figures AS (
+    SELECT key, grouping(key) = 1 AS is_total,
+           count(*) AS inquiries,
+           count(DISTINCT contact_id) AS contacts,
+           count(DISTINCT contact_id) FILTER (WHERE new_contact) AS new_contacts,
+           count(DISTINCT lead_id) FILTER (WHERE opened_lead) AS leads_opened,
+           count(DISTINCT lead_id) - count(DISTINCT lead_id) FILTER (WHERE opened_lead) AS leads_joined,
+           count(*) FILTER (WHERE channel = 'call') AS calls,
+           count(*) FILTER (WHERE missed) AS missed,
+           count(*) FILTER (WHERE missed AND reached_at - ended_at <= make_interval(secs => $6)) AS called_back_15m,
+           count(*) FILTER (WHERE missed AND (reached_at AT TIME ZONE $3::text)::date
+                                             = (started_at AT TIME ZONE $3::text)::date) AS called_back_same_day,
+           CASE WHEN NOT $5::boolean THEN
+               percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
+                   ORDER BY greatest(0, extract(epoch FROM waited_until - started_at))::float8)
+               FILTER (WHERE waited_until IS NOT NULL)
+           END AS clock_waits,
+           CASE WHEN $5::boolean AND grouping(key) = 0 THEN
+               array_agg(started_at ORDER BY started_at) FILTER (WHERE waited_until IS NOT NULL) END AS wait_starts,
+           CASE WHEN $5::boolean AND grouping(key) = 0 THEN
+               array_agg(waited_until ORDER BY started_at) FILTER (WHERE waited_until IS NOT NULL) END AS wait_ends,
+           count(*) FILTER (WHERE opened_lead AND lead_status = 'won') AS won,
+           count(*) FILTER (WHERE lost) AS lost,
+           count(*) FILTER (WHERE opened_lead AND lead_status = 'open') AS open,
+           COALESCE(sum(lead_revenue) FILTER (WHERE opened_lead), 0) AS revenue
+    FROM f
+    GROUP BY GROUPING SETS ((key), ())
+)
+SELECT figures.*, COALESCE(reasons.lost_reasons, '{}') AS lost_reasons
+FROM figures
+LEFT JOIN reasons ON reasons.is_total = figures.is_total AND reasons.key IS NOT DISTINCT FROM figures.key;

@@ -53,8 +53,9 @@ ORDER BY mg.extension NULLS LAST, p.last_missed_at DESC;
 -- Inquiries (forms, chats, messengers, e-mail) that came in [$1, $2) and that
 -- nobody has answered since: no reply in the conversation and no outbound call
 -- to the contact after it came. Unreachable ones (no contact) are counted apart.
+-- The first $3 of them; total counts them all.
 -- Uses communications_started_idx, then communications_contact_idx.
-SELECT c.id AS communication_id, c.channel, c.source, c.started_at, c.contact_id,
+SELECT count(*) OVER () AS total, c.id AS communication_id, c.channel, c.source, c.started_at, c.contact_id,
        ct.name AS contact_name, c.phone, c.email, c.ad_source,
        mg.extension AS responsible_extension, mg.name AS responsible_name,
        left(c.text, 200) AS excerpt
@@ -67,7 +68,8 @@ WHERE c.channel <> 'call' AND c.started_at >= $1 AND c.started_at < $2
       SELECT 1 FROM communications o
       WHERE o.contact_id = c.contact_id AND o.channel = 'call' AND o.direction = 'outbound'
         AND o.started_at > c.started_at)
-ORDER BY mg.extension NULLS LAST, c.started_at;
+ORDER BY mg.extension NULLS LAST, c.started_at
+LIMIT $3;
 
 -- name: unreachable_inquiries
 SELECT count(*) FROM communications
