@@ -9,6 +9,7 @@ from daemon.contacts import duplicates
 from daemon.contacts.api import MAX_ID, ContactRefused, answers, json_body, limit, store
 
 MAX_CANDIDATES = 500
+MAX_OFFSET = 10_000_000
 
 
 class NotDuplicatesBody(BaseModel):
@@ -16,17 +17,28 @@ class NotDuplicatesBody(BaseModel):
     actor: str = Field(default="api", min_length=1, max_length=200)
 
 
+def _number(request: web.Request, name: str, *, least: int, most: int) -> int | None:
+    text = request.query.get(name)
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit()) or not least <= int(text) <= most:
+        raise ContactRefused(400, f"{name} must be an integer {least}..{most}")
+    return int(text)
+
+
 @answers
 async def get_duplicates(request: web.Request) -> web.Response:
-    text = request.query.get("contact_id")
-    contact_id = None
-    if text is not None:
-        if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
-            raise ContactRefused(400, "contact_id must be a positive integer")
-        contact_id = int(text)
-    found = await duplicates.duplicates(store(request), limit=limit(request, default=100, most=MAX_CANDIDATES),
-                                        contact_id=contact_id)
-    return web.json_response([c.as_json() for c in found])
+    """``{total, items}``: a page of the kept candidates (``limit``, ``offset``, ``reason``),
+    or those of one contact (``contact_id``)."""
+    count = limit(request, default=100, most=MAX_CANDIDATES)
+    contact_id = _number(request, "contact_id", least=1, most=MAX_ID)
+    if contact_id is not None:
+        page = await duplicates.duplicates_of_contact(store(request), contact_id, limit=count)
+    else:
+        offset = _number(request, "offset", least=0, most=MAX_OFFSET) or 0
+        page = await duplicates.duplicates(store(request), limit=count, offset=offset,
+                                           reason=request.query.get("reason") or None)
+    return web.json_response(page.as_json())
 
 
 @answers
