@@ -115,9 +115,12 @@ $$;
 
 -- Recompute the candidates of the contacts $1: pairs naming them that are no
 -- longer found go, found ones are written (only when they differ: an unchanged
--- pair is not locked).
+-- pair is not locked). PL/pgSQL, not SQL, and a generic plan from the first
+-- call, so that the statement's plan is made once per connection: planning it
+-- (10 ms) took longer than running it (under 1 ms).
 CREATE FUNCTION contact_candidates_refresh(p_ids bigint[]) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
     WITH found AS MATERIALIZED (
         SELECT * FROM contact_candidate_pairs(p_ids)
     ), put AS (
@@ -129,7 +132,8 @@ LANGUAGE sql AS $$
     )
     DELETE FROM contact_duplicate_candidates c
     WHERE (c.contact_low = ANY (p_ids) OR c.contact_high = ANY (p_ids))
-      AND NOT EXISTS (SELECT 1 FROM found f WHERE f.low = c.contact_low AND f.high = c.contact_high)
+      AND NOT EXISTS (SELECT 1 FROM found f WHERE f.low = c.contact_low AND f.high = c.contact_high);
+END;
 $$;
 
 -- Every trigger below calls this with the contacts its statement touched.
