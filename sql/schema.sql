@@ -791,6 +791,9 @@ $$;
 -- statement). A bulk writer (the contact import) sets callbridge.candidates_deferred
 -- for its transactions: the touched contacts are only queued, and
 -- contact_candidates_flush recomputes them all at its end with hash joins.
+-- Two writes committed at the same moment each see the other's contacts as they
+-- were: a pair they make together waits for the next write to either of them
+-- (or `callbridge contacts duplicates --rebuild`).
 
 CREATE TABLE contact_duplicate_candidates (
     contact_low    bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
@@ -900,7 +903,7 @@ BEGIN
         SELECT * FROM contact_candidate_pairs(p_ids)
     ), put AS (
         INSERT INTO contact_duplicate_candidates AS c (contact_low, contact_high, reason, score, evidence)
-        SELECT low, high, reason, score, evidence FROM found
+        SELECT low, high, reason, score, evidence FROM found ORDER BY low, high  -- one lock order
         ON CONFLICT (contact_low, contact_high) DO UPDATE
         SET reason = EXCLUDED.reason, score = EXCLUDED.score, evidence = EXCLUDED.evidence
         WHERE (c.reason, c.score, c.evidence) IS DISTINCT FROM (EXCLUDED.reason, EXCLUDED.score, EXCLUDED.evidence)
@@ -980,7 +983,7 @@ BEGIN
                           WHERE x.contact_low = f.low AND x.contact_high = f.high)
     ), put AS (
         INSERT INTO contact_duplicate_candidates AS c (contact_low, contact_high, reason, score, evidence)
-        SELECT low, high, reason, score, evidence FROM found
+        SELECT low, high, reason, score, evidence FROM found ORDER BY low, high  -- one lock order
         ON CONFLICT (contact_low, contact_high) DO UPDATE
         SET reason = EXCLUDED.reason, score = EXCLUDED.score, evidence = EXCLUDED.evidence
         WHERE (c.reason, c.score, c.evidence) IS DISTINCT FROM (EXCLUDED.reason, EXCLUDED.score, EXCLUDED.evidence)

@@ -212,6 +212,25 @@ async def test_duplicates_from_the_command_line(settings: Settings, people: dict
     assert (code, out.strip()) == (0, "0 candidates"), err
 
 
+async def test_rebuild_finds_what_was_written_with_triggers_off(settings: Settings, office: Repository) -> None:
+    """A base loaded with triggers off (a restore, a bulk COPY) has no kept candidates;
+    ``contacts duplicates --rebuild`` recomputes them for the whole base."""
+    async with office.pool.acquire() as conn:
+        await conn.execute("SET session_replication_role = replica")
+        try:
+            a = await conn.fetchval("INSERT INTO contacts (name) VALUES ('Зайцева Ольга') RETURNING id")
+            b = await conn.fetchval("INSERT INTO contacts (name) VALUES ('ольга зайцева') RETURNING id")
+            await conn.execute("INSERT INTO contact_identifiers (kind, value, contact_id)"
+                               " VALUES ('phone', '+79035550101', $1), ('phone', '+79035550107', $2)", a, b)
+        finally:
+            await conn.execute("SET session_replication_role = DEFAULT")
+    assert await _kept(office) == []
+    code, out, err = await run_cli(settings, "contacts", "duplicates", "--rebuild")
+    assert code == 0, err
+    assert out.startswith("candidates recomputed for ")
+    assert f"0.75 name       #{a} #{b}" in out
+
+
 async def test_without_pg_trgm_one_contact_gets_its_same_name_candidates(
         client: TestClient, office: Repository, people: dict[str, int]) -> None:
     """The embedded PostgreSQL (pgserver) has no pg_trgm: exact names still work."""

@@ -48,6 +48,8 @@ def register(sub: Any) -> None:
     dupes.add_argument("--limit", type=int, default=100)
     dupes.add_argument("--offset", type=int, default=0, help="skip this many (the next page)")
     dupes.add_argument("--reason", choices=duplicates.REASONS, default=None, help="only candidates of this reason")
+    dupes.add_argument("--rebuild", action="store_true",
+                       help="first recompute the kept candidates of the whole base (a repair)")
     notdup = csub.add_parser("not-duplicate", help="mark two contacts as not one person (never proposed again)")
     notdup.add_argument("contact_ids", type=int, nargs=2)
     notdup.add_argument("--actor", default=None)
@@ -154,6 +156,9 @@ async def _do_not_call(store: ContactStore, args: argparse.Namespace) -> int:
 async def _duplicates(store: ContactStore, args: argparse.Namespace) -> int:
     if args.limit < 1 or args.offset < 0:
         raise ContactRefused(400, "--limit must be positive and --offset not negative")
+    if args.rebuild:
+        contacts = await duplicates.rebuild(store)
+        print(f"candidates recomputed for {contacts} contacts")
     if args.contact is not None:
         page = await duplicates.duplicates_of_contact(store, args.contact, limit=args.limit)
     else:

@@ -32,6 +32,9 @@ from daemon.repository import Tx
 SIMILAR_PHONE_DIGITS = 2
 SIMILARITY_THRESHOLD = 0.6  # pg_trgm similarity of two name keys for "similar"
 REASONS = ("identifier", "name")
+# The daemon's command timeout is for the hot path; recomputing a million contacts'
+# candidates is one statement of tens of seconds. Still bounded.
+REBUILD_TIMEOUT_S = 1800.0
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,19 @@ async def duplicates_of_contact(store: ContactStore, contact_id: int, *, limit: 
     return Page(len(found), found[:limit])
 
 
-async def flush_deferred(tx: Tx) -> int:
-    """Recompute the candidates a bulk writer queued; returns how many contacts were queued."""
-    return int(await tx.conn.fetchval(q("candidates_flush")))
+async def rebuild(store: ContactStore) -> int:
+    """Recompute the kept candidates of every contact (one set-based pass); returns how many.
+
+    A repair: two writes committed at the same moment each recompute their own
+    contacts without seeing the other's new phone, so a pair they make together
+    waits for the next write to either contact; a base loaded with triggers off
+    has none at all."""
+
+    async def job(tx: Tx) -> int:
+        await tx.conn.execute(q("candidates_queue_all"), timeout=REBUILD_TIMEOUT_S)
+        return int(await tx.conn.fetchval(q("candidates_flush"), timeout=REBUILD_TIMEOUT_S))
+
+    return await store.in_transaction(job)
 
 
 async def mark_not_duplicates(store: ContactStore, contact_ids: list[int], *, actor: str) -> list[int]:
