@@ -12,8 +12,8 @@ phone one digit off) and pipeline hints through the triggers, and prints:
   one write costs with the triggers on (a new contact with a phone, a rename);
 * the read through a real daemon (``GET /api/contacts/duplicates``: the first
   page, a deep page, by reason, one contact's), p50/p95 over --reads requests;
-* the plans (EXPLAIN ANALYZE) of the page, the count and the one-contact
-  similar-name search (pg_trgm GIN index, Cyrillic);
+* the plans (EXPLAIN ANALYZE) of the page, the count, the one-contact
+  similar-name search and one contact's recompute (what a trigger runs);
 * merge and undo latencies through daemon.contacts (each in its own transaction).
 
 It drops the database at the end, even after a failure. Paste the output into
@@ -185,9 +185,8 @@ async def plans(conn: asyncpg.Connection, pairs: list[tuple[int, int]]) -> None:
     copy = pairs[0][1]
     async with conn.transaction():
         await conn.execute(q("set_similarity_threshold"), str(SIMILARITY_THRESHOLD))
-        plan = await explain(conn, "similar names of one contact (pg_trgm %)", q("similar_names_of_contact"),
-                             copy, SIMILAR_PHONE_DIGITS, 100)
-        print("trigram index used:", "contacts_name_key_trgm_idx" in plan)
+        await explain(conn, "similar names of one contact (similar phones first, then pg_trgm %)",
+                      q("similar_names_of_contact"), copy, SIMILAR_PHONE_DIGITS, 100)
     await explain(conn, "one contact's candidates recomputed (what a trigger runs)",
                   "SELECT contact_candidates_refresh(ARRAY[$1::bigint])", copy)
     found = {tuple(r["contact_ids"]) for r in await conn.fetch(

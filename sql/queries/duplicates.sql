@@ -54,28 +54,36 @@ ON CONFLICT DO NOTHING;
 
 -- name: similar_names_of_contact
 -- Candidates for one contact ($1) by a similar name (not only the same name
--- key) and a similar phone: pg_trgm's % over contacts_name_key_trgm_idx (GIN),
--- 0.5 x similarity() + 0.25 for the phone; the threshold is
--- pg_trgm.similarity_threshold, set for the transaction. The name key is a
--- sub-select (an InitPlan parameter) so that the planner can put it into the
--- index condition. The same responsible manager is no evidence.
+-- key) and a similar phone: 0.5 x pg_trgm's similarity() + 0.25 for the phone;
+-- the threshold is pg_trgm.similarity_threshold, set for the transaction. The
+-- phone comes first, since it is required anyway: the contacts holding a phone
+-- with the same head or tail as one of this contact's (the expression indexes
+-- of migration 0015) are a few, the similar names of a common one thousands.
+-- The same responsible manager is no evidence.
 WITH me AS (SELECT id, name_key FROM contacts WHERE id = contact_survivor($1)),
-found AS (
+near AS (
+    SELECT o.contact_id AS id
+    FROM me
+    JOIN contact_identifiers p ON p.contact_id = me.id AND p.kind = 'phone'
+    JOIN contact_identifiers o ON o.kind = 'phone'
+                              AND left(o.value, length(o.value) - 5) = left(p.value, length(p.value) - 5)
+    WHERE contact_phone_digits_apart(p.value, o.value) <= $2
+    UNION
+    SELECT o.contact_id
+    FROM me
+    JOIN contact_identifiers p ON p.contact_id = me.id AND p.kind = 'phone'
+    JOIN contact_identifiers o ON o.kind = 'phone'
+                              AND left(o.value, length(o.value) - 10) || right(o.value, 5)
+                                  = left(p.value, length(p.value) - 10) || right(p.value, 5)
+    WHERE contact_phone_digits_apart(p.value, o.value) <= $2
+), found AS (
     SELECT c.id, similarity(c.name_key, me.name_key) AS similarity
     FROM me
-    JOIN contacts c ON c.name_key % (SELECT name_key FROM me) AND c.id <> me.id
-                    AND c.merged_into IS NULL AND c.removed_at IS NULL
-    WHERE NOT EXISTS (SELECT 1 FROM contact_not_duplicates n
-                      WHERE n.contact_low = least(me.id, c.id) AND n.contact_high = greatest(me.id, c.id))
-      AND EXISTS (
-           SELECT 1 FROM contact_identifiers pa
-           JOIN contact_identifiers pb ON pb.contact_id = c.id AND pb.kind = 'phone'
-                                      AND length(pb.value) = length(pa.value)
-           WHERE pa.contact_id = me.id AND pa.kind = 'phone'
-             AND (left(pa.value, length(pa.value) - 5) = left(pb.value, length(pb.value) - 5)
-                  OR left(pa.value, length(pa.value) - 10) || right(pa.value, 5)
-                     = left(pb.value, length(pb.value) - 10) || right(pb.value, 5))
-             AND contact_phone_digits_apart(pa.value, pb.value) <= $2)
+    JOIN near n ON n.id <> me.id
+    JOIN contacts c ON c.id = n.id AND c.merged_into IS NULL AND c.removed_at IS NULL
+    WHERE c.name_key % me.name_key
+      AND NOT EXISTS (SELECT 1 FROM contact_not_duplicates x
+                      WHERE x.contact_low = least(me.id, c.id) AND x.contact_high = greatest(me.id, c.id))
 )
 SELECT ARRAY[least(me.id, f.id), greatest(me.id, f.id)] AS contact_ids, 'name' AS reason,
        (0.5 * f.similarity + 0.25)::float8 AS score,
