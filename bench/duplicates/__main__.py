@@ -183,10 +183,8 @@ async def plans(conn: asyncpg.Connection, pairs: list[tuple[int, int]]) -> None:
     await explain(conn, "a page of one reason", q("candidates_page_of_reason"), 100, 0, "name")
     await explain(conn, "the total", q("candidates_total"))
     copy = pairs[0][1]
-    async with conn.transaction():
-        await conn.execute(q("set_similarity_threshold"), str(SIMILARITY_THRESHOLD))
-        await explain(conn, "similar names of one contact (similar phones first, then pg_trgm %)",
-                      q("similar_names_of_contact"), copy, SIMILAR_PHONE_DIGITS, 100)
+    await explain(conn, "similar names of one contact (similar phones first, then pg_trgm similarity)",
+                  q("similar_names_of_contact"), copy, SIMILAR_PHONE_DIGITS, 100, SIMILARITY_THRESHOLD)
     await explain(conn, "one contact's candidates recomputed (what a trigger runs)",
                   "SELECT contact_candidates_refresh(ARRAY[$1::bigint])", copy)
     found = {tuple(r["contact_ids"]) for r in await conn.fetch(

@@ -80,16 +80,13 @@ async def duplicates_of_contact(store: ContactStore, contact_id: int, *, limit: 
     """The candidates of one contact (a merged id: its survivor's): the kept ones, then similar names."""
     contact_id = (await store.card(contact_id))["id"]  # 404 when none
 
-    async def similar(tx: Tx) -> list[dict[str, Any]]:
-        if not await tx.conn.fetchval(q("has_pg_trgm")):
-            return []  # the embedded PostgreSQL (pgserver) has none: the kept ones only
-        await tx.conn.execute(q("set_similarity_threshold"), str(SIMILARITY_THRESHOLD))
-        return [dict(r) for r in await tx.conn.fetch(q("similar_names_of_contact"), contact_id,
-                                                     SIMILAR_PHONE_DIGITS, limit)]
-
     kept = _candidates(await store.fetch("candidates_of_contact", contact_id))
+    similar: list[dict[str, Any]] = []
+    if await store.fetchval("has_pg_trgm"):  # the embedded PostgreSQL (pgserver) has none: the kept ones only
+        similar = await store.fetch("similar_names_of_contact", contact_id, SIMILAR_PHONE_DIGITS, limit,
+                                    SIMILARITY_THRESHOLD)
     seen = {tuple(c.contact_ids) for c in kept}
-    by_name = [c for c in _candidates(await store.in_transaction(similar)) if tuple(c.contact_ids) not in seen]
+    by_name = [c for c in _candidates(similar) if tuple(c.contact_ids) not in seen]
     found = kept + by_name
     return Page(len(found), found[:limit])
 

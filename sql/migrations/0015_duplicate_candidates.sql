@@ -42,11 +42,14 @@ CREATE TABLE contact_candidates_dirty (
 );
 
 -- A phone's two "similar" keys, as expressions the probe below looks up by:
--- all but the last five digits, and the country prefix with the last five.
-CREATE INDEX contact_identifiers_phone_head_idx ON contact_identifiers ((left(value, length(value) - 5)))
+-- all but the last five digits, and the country prefix with the last five. At a
+-- million contacts a head is shared by about 800 phones: the value and the
+-- contact are in the index, so that comparing them reads no table page.
+CREATE INDEX contact_identifiers_phone_head_idx
+    ON contact_identifiers ((left(value, length(value) - 5)), value) INCLUDE (contact_id)
     WHERE kind = 'phone';
 CREATE INDEX contact_identifiers_phone_tail_idx
-    ON contact_identifiers ((left(value, length(value) - 10) || right(value, 5)))
+    ON contact_identifiers ((left(value, length(value) - 10) || right(value, 5)), value) INCLUDE (contact_id)
     WHERE kind = 'phone';
 
 -- How many of the last ten digits of two phones differ (99 when their lengths or
