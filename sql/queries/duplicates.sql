@@ -78,18 +78,20 @@ near AS (
                                   = left(p.value, length(p.value) - 10) || right(p.value, 5)
     WHERE contact_phone_digits_apart(p.value, o.value) <= $2
 ), found AS (
-    SELECT c.id, similarity(c.name_key, me.name_key) AS similarity
+    -- A sub-select per contact (a primary-key probe each): as a join, the planner
+    -- misjudged the few near contacts and scanned all of them.
+    SELECT n.id, (SELECT similarity(c.name_key, me.name_key) FROM contacts c
+                  WHERE c.id = n.id AND c.merged_into IS NULL AND c.removed_at IS NULL) AS similarity
     FROM me
     JOIN near n ON n.id <> me.id
-    JOIN contacts c ON c.id = n.id AND c.merged_into IS NULL AND c.removed_at IS NULL
-    WHERE similarity(c.name_key, me.name_key) >= $4
-      AND NOT EXISTS (SELECT 1 FROM contact_not_duplicates x
-                      WHERE x.contact_low = least(me.id, c.id) AND x.contact_high = greatest(me.id, c.id))
+    WHERE NOT EXISTS (SELECT 1 FROM contact_not_duplicates x
+                      WHERE x.contact_low = least(me.id, n.id) AND x.contact_high = greatest(me.id, n.id))
 )
 SELECT ARRAY[least(me.id, f.id), greatest(me.id, f.id)] AS contact_ids, 'name' AS reason,
        (0.5 * f.similarity + 0.25)::float8 AS score,
        jsonb_build_object('similarity', round(f.similarity::numeric, 2), 'similar_phone', true)::text AS evidence
 FROM me, found f
+WHERE f.similarity >= $4
 ORDER BY score DESC, f.id
 LIMIT $3;
 
