@@ -171,7 +171,11 @@ BEGIN
     IF queued = 0 THEN
         RETURN 0;
     END IF;
+    -- After a bulk write the statistics are stale or absent: without them the
+    -- planner compared every key with every other (minutes for 150,000 new contacts).
     ANALYZE contact_candidates_dirty;
+    ANALYZE contacts;
+    ANALYZE contact_identifiers;
     -- Each side of the key join is a few million rows at 1,000,000 contacts:
     -- sorted or hashed in memory, not on disk (this transaction only).
     PERFORM set_config('work_mem', '64MB', true);
