@@ -253,3 +253,53 @@ async def test_calls_arriving_during_a_merge_end_with_the_survivor(
     assert not await office.pool.fetchval(
         "SELECT count(*) FROM communications c JOIN leads l ON l.id = c.lead_id"
         " WHERE l.status = 'merged' OR l.contact_id <> c.contact_id")
+
+
+async def test_undo_gives_back_the_calls_that_arrived_while_merged(
+        client: TestClient, office: Repository, base: dict[str, int]) -> None:
+    """While Анна's cards are merged, a call from the work phone is filed on the survivor (the
+    phone is the survivor's then). Undoing the merge gives the work phone back to its card,
+    and the call goes with it: a communication that arrived while merged follows the
+    identifier it arrived under (its phone; without one, its e-mail) back to the restored
+    contact, into that contact's open lead. A call from the survivor's own phone in the same
+    time stays, and no communication is left in a lead of another contact."""
+    survivor, work = base["anna"], base["work"]
+    status, merged = await post_json(client, "/api/contacts/merge", {"survivor_id": survivor, "merged_ids": [work]})
+    assert status == 200
+    await call_in(client, ANNA_WORK[1:], "while")
+    await call_in(client, ANNA[1:], "own")
+    assert {r["contact_id"] for r in await office.pool.fetch(
+        "SELECT contact_id FROM communications WHERE entry_id LIKE '%~while%' OR entry_id LIKE '%~own%'")} == {survivor}
+
+    status, _ = await post_json(client, f"/api/merges/{merged['merge_id']}/undo")
+    assert status == 200
+    work_lead = await office.pool.fetchval("SELECT id FROM leads WHERE contact_id = $1 AND status = 'open'", work)
+    moved = await office.pool.fetch("SELECT contact_id, lead_id FROM communications WHERE entry_id LIKE '%~while%'")
+    assert moved and {(r["contact_id"], r["lead_id"]) for r in moved} == {(work, work_lead)}
+    stayed = await office.pool.fetch("SELECT contact_id FROM communications WHERE entry_id LIKE '%~own%'")
+    assert stayed and {r["contact_id"] for r in stayed} == {survivor}
+    assert not await office.pool.fetchval(
+        "SELECT count(*) FROM communications c JOIN leads l ON l.id = c.lead_id WHERE l.contact_id <> c.contact_id")
+
+
+async def test_renames_and_tags_sent_to_a_merged_id_reach_the_survivor(
+        client: TestClient, office: Repository, base: dict[str, int]) -> None:
+    """A screen still showing the merged card sends its old id: the name and the tags land on
+    the survivor (as lookups follow merged_into), never on the hidden card."""
+    survivor, work = base["anna"], base["work"]
+    status, _ = await post_json(client, "/api/contacts/merge", {"survivor_id": survivor, "merged_ids": [work]})
+    assert status == 200
+    hidden_before = await office.pool.fetchrow("SELECT name, tags FROM contacts WHERE id = $1", work)
+
+    resp = await client.put(f"/api/contacts/{work}/name", json={"name": "Анна Кузнецова (работа)"}, headers=auth())
+    assert (resp.status, (await resp.json())["id"]) == (200, survivor)
+    status, _ = await post_json(client, f"/api/contacts/{work}/tags", {"tag": "постоянный"})
+    assert status == 200
+    resp = await client.delete(f"/api/contacts/{work}/tags/работа", headers=auth())
+    assert resp.status == 200
+
+    row = await office.pool.fetchrow("SELECT name, tags FROM contacts WHERE id = $1", survivor)
+    assert row["name"] == "Анна Кузнецова (работа)"
+    assert "постоянный" in row["tags"] and "работа" not in row["tags"]
+    assert await office.pool.fetchrow("SELECT name, tags FROM contacts WHERE id = $1", work) == hidden_before
+    assert await office.pool.fetchval("SELECT contact_id FROM contact_tag_removals WHERE tag = 'работа'") == survivor

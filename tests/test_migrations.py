@@ -129,3 +129,33 @@ async def test_a_query_naming_a_missing_column_is_refused_by_prepare(db_url: str
             await conn.prepare("SELECT no_such_column FROM communications WHERE entry_id = $1")
     finally:
         await conn.close()
+
+
+async def test_a_long_migration_outlives_the_pools_command_timeout(empty_db: str) -> None:
+    """The daemon migrates on a pool connection whose command timeout (5 s) is for the hot
+    path. Migration 0015 finds every contact's duplicate candidates: seconds on a large base.
+    Here a base of 150,000 named contacts waits for 0015 on a connection whose command
+    timeout is one second: every migration still applies, with its candidates."""
+    before = [m for m in migrate.available_migrations() if m.version < 15]
+    conn = await asyncpg.connect(empty_db)
+    try:
+        for m in before:
+            await conn.execute(m.sql)
+        await conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+                           " applied_at timestamptz NOT NULL DEFAULT now())")
+        await conn.executemany("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                               [(m.version, m.name) for m in before])
+        await conn.execute("INSERT INTO contacts (id, name) SELECT n, 'Клиент ' || (n % 50000)"
+                           " FROM generate_series(1, 150000) AS n")
+        await conn.execute("INSERT INTO contact_identifiers (kind, value, contact_id)"
+                           " SELECT 'phone', '+7916' || lpad(n::text, 7, '0'), n FROM generate_series(1, 150000) AS n")
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(empty_db, command_timeout=1.0)
+    try:
+        applied = await migrate.migrate(conn)
+        kept = await conn.fetchval("SELECT count(*) FROM contact_duplicate_candidates")
+    finally:
+        await conn.close()
+    assert [m.version for m in applied] == [m.version for m in migrate.available_migrations() if m.version >= 15]
+    assert kept > 0  # «Клиент 7» holds +7916 000 0007, 005 0007 and 010 0007: the same name, phones 1-2 digits apart

@@ -47,6 +47,8 @@ async def test_base_tab_merges_undoes_and_dismisses_candidates(
     assert await page.is_hidden("#view-call")
     pairs = page.locator(".candidate")
     assert await pairs.count() == 2
+    assert await page.inner_text("#dup-total") == "Кандидатов: 2"   # the page's {total, items}
+    assert await page.is_hidden("#dup-more")                         # nothing beyond this page
     first = pairs.nth(0)
     assert await first.get_attribute("data-pair") == f"{min(anna, work)}-{max(anna, work)}"
     assert "один человек" in await first.locator(".reason").inner_text()

@@ -7,9 +7,10 @@ from pydantic import BaseModel, Field
 
 from daemon.contacts import duplicates
 from daemon.contacts.api import answers, json_body, limit, store
-from daemon.inputs import query_id
+from daemon.inputs import query_id, query_int
 
 MAX_CANDIDATES = 500
+MAX_OFFSET = 10_000_000
 
 
 class NotDuplicatesBody(BaseModel):
@@ -19,10 +20,17 @@ class NotDuplicatesBody(BaseModel):
 
 @answers
 async def get_duplicates(request: web.Request) -> web.Response:
+    """``{total, items}``: a page of the kept candidates (``limit``, ``offset``, ``reason``),
+    or those of one contact (``contact_id``)."""
+    count = limit(request, default=100, most=MAX_CANDIDATES)
     contact_id = query_id(request, "contact_id")
-    found = await duplicates.duplicates(store(request), limit=limit(request, default=100, most=MAX_CANDIDATES),
-                                        contact_id=contact_id)
-    return web.json_response([c.as_json() for c in found])
+    if contact_id is not None:
+        page = await duplicates.duplicates_of_contact(store(request), contact_id, limit=count)
+    else:
+        offset = query_int(request, "offset", default=0, least=0, most=MAX_OFFSET)
+        page = await duplicates.duplicates(store(request), limit=count, offset=offset,
+                                           reason=request.query.get("reason") or None)
+    return web.json_response(page.as_json())
 
 
 @answers

@@ -57,6 +57,10 @@ def register(sub: Any) -> None:
     dupes = csub.add_parser("duplicates", help="candidate duplicates with reason and score")
     dupes.add_argument("--contact", type=int, default=None, help="only those of this contact")
     dupes.add_argument("--limit", type=int, default=100)
+    dupes.add_argument("--offset", type=int, default=0, help="skip this many (the next page)")
+    dupes.add_argument("--reason", choices=duplicates.REASONS, default=None, help="only candidates of this reason")
+    dupes.add_argument("--rebuild", action="store_true",
+                       help="first recompute the kept candidates of the whole base (a repair)")
     notdup = csub.add_parser("not-duplicate", help="mark two contacts as not one person (never proposed again)")
     notdup.add_argument("contact_ids", type=int, nargs=2)
     notdup.add_argument("--actor", default=None)
@@ -207,11 +211,21 @@ async def _do_not_call(store: ContactStore, args: argparse.Namespace) -> int:
 
 
 async def _duplicates(store: ContactStore, args: argparse.Namespace) -> int:
-    found = await duplicates.duplicates(store, limit=args.limit, contact_id=args.contact)
-    for c in found:
+    if args.limit < 1 or args.offset < 0:
+        raise ContactRefused(400, "--limit must be positive and --offset not negative")
+    if args.rebuild:
+        contacts = await duplicates.rebuild(store)
+        print(f"candidates recomputed for {contacts} contacts")
+    if args.contact is not None:
+        page = await duplicates.duplicates_of_contact(store, args.contact, limit=args.limit)
+    else:
+        page = await duplicates.duplicates(store, limit=args.limit, offset=args.offset, reason=args.reason)
+    for c in page.items:
         ids = " ".join(f"#{i}" for i in c.contact_ids)
         print(f"{c.score:.2f} {c.reason:<10} {ids}  {json.dumps(c.evidence, ensure_ascii=False)}")
-    print(f"{len(found)} candidate{'s' if len(found) != 1 else ''}")
+    partial = page.items and len(page.items) < page.total
+    shown = f"{args.offset + 1}-{args.offset + len(page.items)} of " if partial else ""
+    print(f"{shown}{page.total} candidate{'s' if page.total != 1 else ''}")
     return 0
 
 

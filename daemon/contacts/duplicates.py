@@ -1,12 +1,18 @@
 """Duplicate candidates: pairs of active contacts that may be one person, with a reason and a score.
 
-* ``identifier`` (score 1.0): the pipeline saw one inquiry carry identifiers of
-  both (contact_duplicate_hints);
-* ``name``: the same normalised name (contacts.name_key: case, ё/е and word
-  order ignored) plus a shared responsible manager or a similar phone (at most
-  two digits different, all among the last five or all among the five before); 0.5 for
-  the name, 0.25 for each piece of evidence. For one contact, with pg_trgm,
-  similar names count too (0.5 × trigram similarity).
+* ``identifier`` (score 1.0): the pipeline or an import saw one inquiry or row
+  carry identifiers of both (contact_duplicate_hints);
+* ``name`` (0.75): the same normalised name (contacts.name_key: case, ё/е and
+  word order ignored) and a similar phone (at most two digits different, all
+  among the last five or all among the five before). A name alone is no
+  evidence: a common «Иванова Елена» is many people; a shared responsible
+  manager is no evidence at all.
+
+The list is kept in contact_duplicate_candidates, which triggers update in the
+transaction of every write that changes the evidence (migration 0015), so that
+reading it is one index scan at any size. For one contact, with pg_trgm,
+similar names with a similar phone count too (0.5 × trigram similarity + 0.25),
+found when asked.
 
 A pair marked "not a duplicate" is never proposed again.
 """
@@ -24,8 +30,11 @@ from daemon.repository import Tx
 
 # A typo or two among the last five digits, or among the five before them (the rest equal).
 SIMILAR_PHONE_DIGITS = 2
-NAME_QUERY_WORK_MEM = "64MB"
 SIMILARITY_THRESHOLD = 0.6  # pg_trgm similarity of two name keys for "similar"
+REASONS = ("identifier", "name")
+# The daemon's command timeout is for the hot path; recomputing a million contacts'
+# candidates is one statement of tens of seconds. Still bounded.
+REBUILD_TIMEOUT_S = 1800.0
 
 
 @dataclass(frozen=True)
@@ -40,41 +49,61 @@ class Candidate:
                 "evidence": self.evidence}
 
 
+@dataclass(frozen=True)
+class Page:
+    total: int
+    items: list[Candidate]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"total": self.total, "items": [c.as_json() for c in self.items]}
+
+
 def _candidates(rows: list[dict[str, Any]]) -> list[Candidate]:
     return [Candidate(list(r["contact_ids"]), r["reason"], r["score"], json.loads(r["evidence"] or "{}"))
             for r in rows]
 
 
-async def duplicates(store: ContactStore, *, limit: int, contact_id: int | None = None) -> list[Candidate]:
-    """The best ``limit`` candidates, identifier ones first; or those of one contact."""
-    if contact_id is not None:
-        return await _of_contact(store, contact_id, limit)
-    found = _candidates(await store.fetch("identifier_duplicates", limit))
-
-    async def by_name(tx: Tx) -> list[dict[str, Any]]:
-        await tx.conn.execute(q("set_work_mem"), NAME_QUERY_WORK_MEM)
-        return [dict(r) for r in await tx.conn.fetch(q("name_duplicates"), limit, SIMILAR_PHONE_DIGITS)]
-
-    found += _candidates(await store.in_transaction(by_name))
-    found.sort(key=lambda c: (-c.score, c.reason != "identifier", c.contact_ids))
-    return found[:limit]
+async def duplicates(store: ContactStore, *, limit: int, offset: int = 0, reason: str | None = None) -> Page:
+    """One page of the kept candidates, best first, and how many there are in all."""
+    if reason is not None and reason not in REASONS:
+        raise ContactRefused(400, f"reason must be one of {', '.join(REASONS)}")
+    if reason is None:
+        total = await store.fetchval("candidates_total")
+        rows = await store.fetch("candidates_page", limit, offset)
+    else:
+        total = await store.fetchval("candidates_total_of_reason", reason)
+        rows = await store.fetch("candidates_page_of_reason", limit, offset, reason)
+    return Page(total, _candidates(rows))
 
 
-async def _of_contact(store: ContactStore, contact_id: int, limit: int) -> list[Candidate]:
-    contact_id = (await store.card(contact_id))["id"]  # a merged id: its survivor; 404 when none
+async def duplicates_of_contact(store: ContactStore, contact_id: int, *, limit: int) -> Page:
+    """The candidates of one contact (a merged id: its survivor's): the kept ones, then similar names."""
+    contact_id = (await store.card(contact_id))["id"]  # 404 when none
 
-    async def job(tx: Tx) -> list[dict[str, Any]]:
-        if await tx.conn.fetchval(q("has_pg_trgm")):
-            await tx.conn.execute(q("set_similarity_threshold"), str(SIMILARITY_THRESHOLD))
-            name = "similar_names_of_contact"
-        else:
-            name = "same_names_of_contact"
-        return [dict(r) for r in await tx.conn.fetch(q(name), contact_id, SIMILAR_PHONE_DIGITS, limit)]
+    kept = _candidates(await store.fetch("candidates_of_contact", contact_id))
+    similar: list[dict[str, Any]] = []
+    if await store.fetchval("has_pg_trgm"):  # the embedded PostgreSQL (pgserver) has none: the kept ones only
+        similar = await store.fetch("similar_names_of_contact", contact_id, SIMILAR_PHONE_DIGITS, limit,
+                                    SIMILARITY_THRESHOLD)
+    seen = {tuple(c.contact_ids) for c in kept}
+    by_name = [c for c in _candidates(similar) if tuple(c.contact_ids) not in seen]
+    found = kept + by_name
+    return Page(len(found), found[:limit])
 
-    by_name = _candidates(await store.in_transaction(job))
-    hints = _candidates(await store.fetch("identifier_duplicates_of_contact", contact_id))
-    seen = {tuple(c.contact_ids) for c in hints}
-    return (hints + [c for c in by_name if tuple(c.contact_ids) not in seen])[:limit]
+
+async def rebuild(store: ContactStore) -> int:
+    """Recompute the kept candidates of every contact (one set-based pass); returns how many.
+
+    A repair: two writes committed at the same moment each recompute their own
+    contacts without seeing the other's new phone, so a pair they make together
+    waits for the next write to either contact; a base loaded with triggers off
+    has none at all."""
+
+    async def job(tx: Tx) -> int:
+        await tx.conn.execute(q("candidates_queue_all"), timeout=REBUILD_TIMEOUT_S)
+        return int(await tx.conn.fetchval(q("candidates_flush"), timeout=REBUILD_TIMEOUT_S))
+
+    return await store.in_transaction(job)
 
 
 async def mark_not_duplicates(store: ContactStore, contact_ids: list[int], *, actor: str) -> list[int]:

@@ -144,6 +144,7 @@ class ImportStore:
         await tx.start()
         try:
             await self._fetchval("import_batch_begin", str(batch), self.source)
+            await self._fetchval("candidates_defer")  # flush_candidates recomputes them at the end
             await self.conn.execute(_apply_script(), timeout=STATEMENT_TIMEOUT_S)
             rows = await self._fetch("import_batch_outcomes")
         except BaseException:
@@ -154,6 +155,12 @@ class ImportStore:
         else:
             await tx.rollback()
         return [(r["row_no"], r["outcome"], r["contact_id"], list(r["notes"])) for r in rows]
+
+    async def flush_candidates(self) -> int:
+        """Recompute the duplicate candidates of the contacts the batches touched, at once
+        (hash joins over the base, not a probe per contact); returns how many."""
+        with translated_errors():
+            return int(await self._fetchval("candidates_flush"))
 
     async def outcomes(self) -> AsyncIterator[Outcome]:
         """Every row's outcome in row order, streamed by a server-side cursor."""

@@ -64,6 +64,9 @@ async def import_contacts(repo: Repository, path: Path, *, region: str, report_p
                     outcomes = await store.apply(batch, commit=not dry_run)
                     await store.save_outcomes(outcomes)
                 log.info("import_applied", seconds=round(time.monotonic() - started, 1))
+                if not dry_run:
+                    flushed = await store.flush_candidates()
+                    log.info("import_candidates", contacts=flushed, seconds=round(time.monotonic() - started, 1))
                 await _tally(store, report, report_path)
             finally:
                 await store.drop_staging()

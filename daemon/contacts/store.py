@@ -62,6 +62,10 @@ class ContactStore:
             row = await self.pool.fetchrow(q(name), *args)
         return dict(row) if row else None
 
+    async def fetchval(self, name: str, *args: Any) -> Any:
+        with translated_errors():
+            return await self.pool.fetchval(q(name), *args)
+
     async def execute(self, name: str, *args: Any) -> str:
         with translated_errors():
             return await self.pool.execute(q(name), *args)

@@ -1,5 +1,9 @@
 """Undo a merge: restore what its journal says it moved, or refuse naming what changed since.
 
+Communications that arrived while the contacts were merged are not in the
+journal: those filed under an identifier that goes back to a restored contact
+go back with it (restore_later_communications in sql/queries/merges.sql).
+
 "Changed" means a journaled row no longer holds the values the merge wrote into
 it (or is gone): another merge took it further, someone re-pointed it. Other
 columns of the row (a call's later events, a do-not-call mark) are not the
@@ -25,7 +29,7 @@ log = structlog.get_logger(__name__)
 
 RESTORE_STEPS = ("restore_identifiers", "restore_invalid_identifiers", "reinsert_invalid_identifiers",
                  "restore_communications", "restore_lead_owners", "restore_lead_states",
-                 "restore_contacts", "restore_pairs")
+                 "restore_later_communications", "restore_contacts", "restore_pairs")
 
 
 @dataclass(frozen=True)

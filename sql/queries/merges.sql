@@ -306,6 +306,36 @@ FROM contact_merge_rows j
 WHERE j.merge_id = $1 AND j.table_name = 'communications' AND j.action = 'update'
   AND c.id = (j.row_key->>'id')::bigint;
 
+-- name: restore_later_communications
+-- Communications that arrived while the contacts were merged (not in the
+-- merge's journal; no time is compared: a call's transaction that waited for the
+-- merge's locks started before it) were filed on the survivor under an identifier
+-- the undo has just given back to a restored contact: they go back with it. The
+-- communication's phone decides (without one, its e-mail); a messenger-only one
+-- stays. Its lead stays when that lead went back to the same contact; else it is
+-- that contact's open lead, if it has one (run after the leads are restored).
+WITH m AS (
+    SELECT id, survivor_id, merged_ids FROM contact_merges WHERE id = $1
+), moving AS (
+    SELECT c.id, i.contact_id AS owner
+    FROM m
+    JOIN communications c ON c.contact_id = m.survivor_id
+    JOIN contact_identifiers i
+      ON i.kind = CASE WHEN c.phone IS NOT NULL THEN 'phone' ELSE 'email' END
+     AND i.value = COALESCE(c.phone, c.email)
+    WHERE i.contact_id = ANY (m.merged_ids)
+      AND NOT EXISTS (SELECT 1 FROM contact_merge_rows j
+                      WHERE j.merge_id = m.id AND j.table_name = 'communications'
+                        AND j.row_key = jsonb_build_object('id', c.id))
+)
+UPDATE communications c
+SET contact_id = mv.owner,
+    lead_id = CASE WHEN (SELECT l.contact_id FROM leads l WHERE l.id = c.lead_id) = mv.owner THEN c.lead_id
+                   ELSE (SELECT o.id FROM leads o WHERE o.contact_id = mv.owner AND o.status = 'open') END,
+    updated_at = now()
+FROM moving mv
+WHERE c.id = mv.id;
+
 -- name: restore_lead_owners
 -- Owners first, then states: at no moment may a contact hold two open leads.
 UPDATE leads l SET contact_id = (j.before->>'contact_id')::bigint

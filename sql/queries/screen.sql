@@ -77,6 +77,8 @@ WHERE id = $1
 RETURNING id, entry_id, note;
 
 -- name: set_contact_name
+-- A merged contact's id names its survivor (contact_survivor), as lookups do:
+-- the name never lands on the hidden card.
 UPDATE contacts SET name = $2, updated_at = now()
-WHERE id = $1
+WHERE id = contact_survivor($1)
 RETURNING id, name;

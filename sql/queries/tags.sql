@@ -78,22 +78,24 @@ RETURNING c.id, cardinality(ch.adds) AS added, cardinality(ch.removes) AS remove
 -- name: tag_remove_by_hand
 -- A manager removes a tag from a contact: gone from contacts.tags, and never
 -- computed back. Returns the contact's tags afterwards (no row: no such contact).
+-- A merged contact's id names its survivor (contact_survivor), as lookups do.
 WITH removal AS (
     INSERT INTO contact_tag_removals (contact_id, tag, removed_by)
-    SELECT id, $2, $3 FROM contacts WHERE id = $1
+    SELECT id, $2, $3 FROM contacts WHERE id = contact_survivor($1)
     ON CONFLICT (contact_id, tag) DO UPDATE SET removed_by = EXCLUDED.removed_by, removed_at = now()
 ), forgotten AS (
-    DELETE FROM contact_computed_tags WHERE contact_id = $1 AND tag = $2
+    DELETE FROM contact_computed_tags WHERE contact_id = contact_survivor($1) AND tag = $2
 )
 UPDATE contacts SET tags = array_remove(tags, $2), updated_at = now()
-WHERE id = $1
+WHERE id = contact_survivor($1)
 RETURNING tags;
 
 -- name: tag_add_by_hand
 -- A manager adds a tag: it is the manager's (not computed), and a removal of it is forgotten.
+-- A merged contact's id names its survivor (contact_survivor), as lookups do.
 WITH forgiven AS (
-    DELETE FROM contact_tag_removals WHERE contact_id = $1 AND tag = $2
+    DELETE FROM contact_tag_removals WHERE contact_id = contact_survivor($1) AND tag = $2
 )
 UPDATE contacts SET tags = CASE WHEN $2 = ANY (tags) THEN tags ELSE tags || $2::text END, updated_at = now()
-WHERE id = $1
+WHERE id = contact_survivor($1)
 RETURNING tags;

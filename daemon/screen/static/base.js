@@ -66,7 +66,6 @@
 
   function evidenceText(c) {
     const parts = [];
-    if (c.evidence.same_manager) parts.push("тот же ответственный");
     if (c.evidence.similar_phone) parts.push("похожий телефон");
     return parts.length ? ` · ${parts.join(", ")}` : "";
   }
@@ -93,13 +92,20 @@
     return item;
   }
 
-  async function loadCandidates() {
+  // The list is a page of {total, items}; "Показать ещё" appends the next page.
+  let shownUpTo = 0;
+
+  async function loadCandidates(more = false) {
     const list = el("dup-list");
-    const r = await call("GET", `/api/contacts/duplicates?limit=${CANDIDATES}`);
+    const offset = more ? shownUpTo : 0;
+    const r = await call("GET", `/api/contacts/duplicates?limit=${CANDIDATES}&offset=${offset}`);
     if (!r.ok) { say(problem(r), "bad"); return; }
-    const items = (await Promise.all(r.data.map(candidateView))).filter(Boolean);
-    list.replaceChildren(...items);
-    el("dup-empty").hidden = items.length > 0;
+    const items = (await Promise.all(r.data.items.map(candidateView))).filter(Boolean);
+    if (more) list.append(...items); else list.replaceChildren(...items);
+    shownUpTo = offset + r.data.items.length;
+    el("dup-total").textContent = r.data.total ? `Кандидатов: ${r.data.total}` : "";
+    el("dup-empty").hidden = list.children.length > 0;
+    el("dup-more").hidden = shownUpTo >= r.data.total;
   }
 
   async function mergePair(item, ids) {
@@ -173,6 +179,7 @@
     new MutationObserver(follow).observe(tab, { attributes: true, attributeFilter: ["class"] });
     new MutationObserver(follow).observe(el("tabs"), { attributes: true, attributeFilter: ["hidden"] });
     el("base-refresh").addEventListener("click", () => { say(""); refresh(); });
+    el("dup-more").addEventListener("click", () => loadCandidates(true));
   }
 
   document.addEventListener("DOMContentLoaded", init);
