@@ -128,3 +128,8 @@ WITH later AS (
 SELECT figures.*, COALESCE(reasons.lost_reasons, '{}') AS lost_reasons
 FROM figures
 LEFT JOIN reasons ON reasons.is_total = figures.is_total AND reasons.key IS NOT DISTINCT FROM figures.key;
+
+-- name: set_work_mem
+-- The figures sort and hash every inquiry of the window; more memory keeps those
+-- in memory instead of spilling to disk (this transaction only).
+SELECT set_config('work_mem', $1::text, true);
