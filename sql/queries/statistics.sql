@@ -7,7 +7,12 @@
 -- warning by PostgreSQL itself, never an error.
 
 -- name: analyze_contacts_import
-ANALYZE contacts, contact_identifiers, contact_invalid_identifiers, managers, contact_duplicate_hints;
+ANALYZE contacts, contact_identifiers, contact_invalid_identifiers, managers, contact_duplicate_hints,
+        contact_duplicate_candidates;
+
+-- name: analyze_contacts_import_rest
+-- After contact_candidates_flush(), which analyzed contacts and contact_identifiers itself.
+ANALYZE contact_invalid_identifiers, managers, contact_duplicate_hints, contact_duplicate_candidates;
 
 -- name: analyze_trips_import
 ANALYZE trips, contacts, contact_identifiers, leads;
