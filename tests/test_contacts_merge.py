@@ -303,3 +303,23 @@ async def test_renames_and_tags_sent_to_a_merged_id_reach_the_survivor(
     assert "постоянный" in row["tags"] and "работа" not in row["tags"]
     assert await office.pool.fetchrow("SELECT name, tags FROM contacts WHERE id = $1", work) == hidden_before
     assert await office.pool.fetchval("SELECT contact_id FROM contact_tag_removals WHERE tag = 'работа'") == survivor
+
+
+async def test_merge_keeps_a_birthday_and_note_only_a_merged_contact_had(
+        client: TestClient, office: Repository, base: dict[str, int]) -> None:
+    """An imported birthday and note live on one card; merged into a survivor without them they
+    stay with the person, and undo takes them back off the survivor."""
+    survivor, work = base["anna"], base["work"]
+    await office.pool.execute("UPDATE contacts SET birthday = NULL, note = NULL WHERE id = $1", survivor)
+    await office.pool.execute(
+        "UPDATE contacts SET birthday = '1985-03-15', note = 'Любит Турцию' WHERE id = $1", work)
+    status, answer = await post_json(client, "/api/contacts/merge", {"survivor_id": survivor, "merged_ids": [work]})
+    assert status == 200, answer
+    card = await office.pool.fetchrow("SELECT birthday, note FROM contacts WHERE id = $1", survivor)
+    assert (str(card["birthday"]), card["note"]) == ("1985-03-15", "Любит Турцию")
+    status, undone = await post_json(client, f"/api/merges/{answer['merge_id']}/undo")
+    assert status == 200, undone
+    rows = {r["id"]: (r["birthday"], r["note"]) for r in await office.pool.fetch(
+        "SELECT id, birthday, note FROM contacts WHERE id = ANY($1::bigint[])", [survivor, work])}
+    assert rows[survivor] == (None, None)
+    assert str(rows[work][0]) == "1985-03-15" and rows[work][1] == "Любит Турцию"

@@ -8,7 +8,7 @@ import email
 import io
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import Message
 from pathlib import Path
@@ -498,3 +498,21 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(hostile: str) -> Non
     (kept,) = list(csv.DictReader(io.StringIO(RENDERERS["csv"](
         MissedReport(window=WINDOW, tz=MOSCOW, include_called_back=True, rows=(plain,))))))
     assert (kept["phone"], kept["line_number"], kept["contact_name"]) == ("+79161234567", "+74951234567", "'-")
+
+
+def test_a_manager_known_by_name_only_has_his_own_group() -> None:
+    """An import may know a responsible by name before the PBX sync gives him an extension:
+    his missed callers are his, listed after the managers with extensions, before the unassigned."""
+    from daemon.report.query import _order
+
+    at = datetime(2025, 10, 9, 9, 53, 15, tzinfo=UTC)
+    named = MissedRow("+79165550011", 9, "Орлова Ирина", None, "Сидорова Ольга", 1, at, at, "74951234567", None, False)
+    rows = sorted((*sample_report().rows, named), key=lambda row: _order(row, None))
+    report = replace(sample_report(), rows=tuple(rows))
+    headings = [line for line in RENDERERS["text"](report).splitlines() if line and not line.startswith(" ")][2:]
+    assert headings == [
+        "105 Иванова Мария: 1 caller",
+        "106 Петров Алексей: 1 caller",
+        "Сидорова Ольга: 1 caller",
+        "No responsible manager: 1 caller",
+    ]

@@ -97,13 +97,15 @@ class MissedReport:
         return sum(1 for row in self.rows
                    if not row.called_back and row.phone is not None and row.do_not_call_reason is None)
 
-    def groups(self) -> list[tuple[tuple[str, str | None] | None, list[MissedRow]]]:
-        """The shown rows by responsible manager ((extension, name), or None), in report order."""
-        found: dict[tuple[str, str | None] | None, list[MissedRow]] = {}
+    def groups(self) -> list[tuple[tuple[str | None, str | None] | None, list[MissedRow]]]:
+        """The shown rows by responsible manager ((extension, name), or None), in report order.
+
+        A manager an import knew by name only (no extension yet) is still that manager."""
+        found: dict[tuple[str | None, str | None] | None, list[MissedRow]] = {}
         for row in self.shown:
             key = (
                 (row.responsible_extension, row.responsible_name)
-                if row.responsible_extension
+                if row.responsible_extension or row.responsible_name
                 else None
             )
             found.setdefault(key, []).append(row)
@@ -111,10 +113,12 @@ class MissedReport:
 
 
 def _order(row: MissedRow, night: datetime | None) -> tuple[Any, ...]:
-    """Managers by extension, the unassigned after them; the night's callers first; newest first."""
+    """Managers by extension, then those known by name only, the unassigned last;
+    the night's callers first; newest first."""
     return (
+        row.responsible_extension is None and row.responsible_name is None,
         row.responsible_extension is None,
-        row.responsible_extension or "",
+        row.responsible_extension or row.responsible_name or "",
         night is not None and row.last_missed_at < night,
         -row.last_missed_at.timestamp(),
         row.phone or "",

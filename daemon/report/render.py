@@ -53,11 +53,11 @@ def readable_phone(phone: str | None) -> str:
     return phone
 
 
-def manager_title(key: tuple[str, str | None] | None) -> str:
+def manager_title(key: tuple[str | None, str | None] | None) -> str:
     if key is None:
         return NO_MANAGER
     extension, name = key
-    return f"{extension} {name}" if name else extension
+    return " ".join(part for part in (extension, name) if part)
 
 
 def window_title(report: MissedReport) -> str:

@@ -170,7 +170,8 @@ FROM added;
 INSERT INTO contact_merge_rows (merge_id, table_name, row_key, action, before)
 SELECT $1, 'contacts', jsonb_build_object('id', id), 'update',
        jsonb_build_object('name', name, 'responsible_id', responsible_id, 'ad_source', ad_source,
-                          'tags', tags, 'merged_into', merged_into, 'updated_at', updated_at)
+                          'tags', tags, 'merged_into', merged_into, 'updated_at', updated_at,
+                          'birthday', birthday, 'note', note)
 FROM contacts WHERE id = ANY($2::bigint[]);
 
 -- name: fill_survivor
@@ -185,6 +186,8 @@ UPDATE contacts s SET
     responsible_id = COALESCE(s.responsible_id, (SELECT o.responsible_id FROM others o WHERE o.responsible_id IS NOT NULL LIMIT 1)),
     ad_source = COALESCE(NULLIF(s.ad_source, ''), (SELECT o.ad_source FROM others o WHERE NULLIF(o.ad_source, '') IS NOT NULL LIMIT 1)),
     tags = ARRAY(SELECT DISTINCT t FROM unnest(s.tags || ARRAY(SELECT unnest(o.tags) FROM others o)) AS t ORDER BY t),
+    birthday = COALESCE(s.birthday, (SELECT o.birthday FROM others o WHERE o.birthday IS NOT NULL LIMIT 1)),
+    note = COALESCE(NULLIF(btrim(s.note), ''), (SELECT o.note FROM others o WHERE NULLIF(btrim(o.note), '') IS NOT NULL LIMIT 1)),
     updated_at = now()
 WHERE s.id = $1;
 
@@ -205,7 +208,8 @@ UPDATE contact_merge_rows r SET after = CASE r.table_name
                        FROM leads l WHERE l.id = (r.row_key->>'id')::bigint)
     WHEN 'contacts' THEN (SELECT jsonb_build_object('name', c.name, 'responsible_id', c.responsible_id,
                                                     'ad_source', c.ad_source, 'tags', c.tags,
-                                                    'merged_into', c.merged_into, 'updated_at', c.updated_at)
+                                                    'merged_into', c.merged_into, 'updated_at', c.updated_at,
+                                                    'birthday', c.birthday, 'note', c.note)
                           FROM contacts c WHERE c.id = (r.row_key->>'id')::bigint)
     END
 -- (trips: contact_merge_trips writes theirs; it can name that table only where it exists)
@@ -272,6 +276,9 @@ WHERE j.table_name = 'contacts'
            AND c.ad_source IS DISTINCT FROM j.after->>'ad_source')
        OR ((j.before->'tags') IS DISTINCT FROM (j.after->'tags')
            AND c.tags IS DISTINCT FROM ARRAY(SELECT jsonb_array_elements_text(j.after->'tags')))
+       OR ((j.before->'birthday') IS DISTINCT FROM (j.after->'birthday')
+           AND c.birthday IS DISTINCT FROM (j.after->>'birthday')::date)
+       OR ((j.before->'note') IS DISTINCT FROM (j.after->'note') AND c.note IS DISTINCT FROM j.after->>'note')
        OR ((j.before->'merged_into') IS DISTINCT FROM (j.after->'merged_into')
            AND c.merged_into IS DISTINCT FROM (j.after->>'merged_into')::bigint))
 ORDER BY 1, 2;
@@ -365,6 +372,9 @@ UPDATE contacts c SET
                 THEN ARRAY(SELECT jsonb_array_elements_text(j.before->'tags')) ELSE c.tags END,
     merged_into = CASE WHEN (j.before->'merged_into') IS DISTINCT FROM (j.after->'merged_into')
                        THEN (j.before->>'merged_into')::bigint ELSE c.merged_into END,
+    birthday = CASE WHEN (j.before->'birthday') IS DISTINCT FROM (j.after->'birthday')
+                    THEN (j.before->>'birthday')::date ELSE c.birthday END,
+    note = CASE WHEN (j.before->'note') IS DISTINCT FROM (j.after->'note') THEN j.before->>'note' ELSE c.note END,
     updated_at = (j.before->>'updated_at')::timestamptz
 FROM contact_merge_rows j
 WHERE j.merge_id = $1 AND j.table_name = 'contacts' AND j.action = 'update'
