@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import structlog
 from pydantic import SecretStr
 
-from config.settings import Settings, SettingsError
+from config.settings import SETTING_NAMES, Settings, SettingsError
 
 log = structlog.get_logger(__name__)
 
@@ -73,12 +73,13 @@ class ReloadResult:
 
 
 def changed_fields(old: Settings, new: Settings) -> list[str]:
-    return [name for name in type(old).model_fields if getattr(old, name) != getattr(new, name)]
+    """The settings that differ, by the names people know them by (``lead_stale_days``)."""
+    return [name for name in SETTING_NAMES if old.value(name) != new.value(name)]
 
 
 def describe_change(name: str, old: Settings, new: Settings) -> object:
     """What the log may say about a changed setting: values, unless it is secret."""
-    before, after = getattr(old, name), getattr(new, name)
+    before, after = old.value(name), new.value(name)
     if name in _VALUE_HIDDEN or isinstance(before, SecretStr) or isinstance(after, SecretStr):
         return "changed (value not shown)"
     return {"from": _plain(before), "to": _plain(after)}

@@ -265,7 +265,7 @@ async def test_a_call_not_heard_while_the_listener_was_away_shows_after_it_is_ba
 
 async def test_shutdown_closes_screens_with_going_away(settings: Settings, office: Repository) -> None:
     """The page then reconnects (to this daemon when it is back, or to another)."""
-    app = build_app(settings, database_url=settings.database_url, apply_migrations=False)
+    app = build_app(settings, database_url=settings.database.url, apply_migrations=False)
     async with TestClient(TestServer(app)) as own_client:
         ws = await open_screen(own_client, "105", auth())
         await own_client.server.close()

@@ -11,10 +11,10 @@ from config.settings import SettingsError, load_settings
 
 def test_defaults() -> None:
     s = load_settings({})
-    assert s.listen == "127.0.0.1:8080" and (s.listen_host, s.listen_port) == ("127.0.0.1", 8080)
-    assert s.mango_api_url == "https://app.mango-office.ru/vpbx/"
-    assert (s.timezone, s.default_region, s.mango_prefix) == ("Europe/Moscow", "RU", "/mango")
-    assert s.database_url is None and s.api_token is None
+    assert s.http.listen == "127.0.0.1:8080" and (s.http.listen_host, s.http.listen_port) == ("127.0.0.1", 8080)
+    assert s.mango.api_url == "https://app.mango-office.ru/vpbx/"
+    assert (s.timezone, s.default_region, s.mango.prefix) == ("Europe/Moscow", "RU", "/mango")
+    assert s.database.url is None and s.http.api_token is None
     assert s.state_dir.name == "callbridge"
 
 
@@ -22,7 +22,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     toml = tmp_path / "cb.toml"
     toml.write_text('listen = "0.0.0.0:9000"\ntimezone = "Asia/Yekaterinburg"\napi_token = "from-file"\n')
     s = load_settings({"CALLBRIDGE_CONFIG": str(toml), "CALLBRIDGE_LISTEN": "127.0.0.1:9100"})
-    assert s.listen_port == 9100
+    assert s.http.listen_port == 9100
     assert s.timezone == "Asia/Yekaterinburg"
     assert s.secret("api_token") == "from-file"
 
