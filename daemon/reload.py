@@ -45,6 +45,8 @@ RESTART_ONLY = frozenset(
         "db_pool_min",
         "db_pool_max",
         "db_command_timeout_s",
+        "db_jit",  # a setting of the pool's connections, made at start (and on reconnect, from the same)
+        "runtime_dir",  # where this daemon noted its embedded PostgreSQL at start
         "db_connect_attempts",
         "spool_enabled",
         "db_budget_s",
@@ -58,6 +60,9 @@ RESTART_ONLY = frozenset(
         "request_timeout_s",
     }
 )
+# Every other setting is read at use from ``Reloader.current`` (or rebuilt by a hook), so a
+# SIGHUP reaches every reader; config/callbridge.example.toml lists them (tests/test_settings_reload.py).
+RELOADABLE = tuple(name for name in SETTING_NAMES if name not in RESTART_ONLY)
 # Never logged with their values: secrets, and URLs that may hold a password.
 _VALUE_HIDDEN = frozenset({"database_url"})
 

@@ -7,6 +7,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import Settings
 from daemon.app import build_app
+from daemon.keys import RELOADER
 from daemon.repository import Repository
 from tests.conftest import API_TOKEN, auth
 from tests.screenkit import (
@@ -271,3 +272,14 @@ async def test_shutdown_closes_screens_with_going_away(settings: Settings, offic
         await own_client.server.close()
         msg = await ws.receive(timeout=10)
     assert (msg.type, msg.data, msg.extra) == (aiohttp.WSMsgType.CLOSE, 1001, "daemon shutting down")
+
+
+async def test_the_hello_gives_the_reloaded_time_zone(client: TestClient, office: Repository) -> None:
+    """The screen shows times in the office's zone of the moment: a SIGHUP that changes it reaches a
+    screen opened after it."""
+    reloader = client.app[RELOADER]
+    new = reloader.current.model_copy(update={"timezone": "Asia/Omsk"})
+    assert (await reloader.reload(lambda: new)).changed == ("timezone",)
+    ws = await client.ws_connect("/ws?extension=105", headers=auth())
+    assert (await next_message(ws))["timezone"] == "Asia/Omsk"
+    await ws.close()

@@ -11,9 +11,10 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from config.settings import load_settings
+from config.settings import FLAT_NAMES, SETTING_NAMES, load_settings
 from daemon.app import build_app
 from daemon.keys import RELOADER
+from daemon.reload import RELOADABLE, RESTART_ONLY
 from daemon.repository import Repository
 from tests.channels import SOURCES, channel_env
 from tests.leadkit import MISSED, post_call
@@ -79,3 +80,27 @@ async def test_without_a_reload_the_same_gap_joins_the_lead(app_client: TestClie
     first_message = await _message_lead(app_client, pool, 1, T0)
     assert await _call_lead(app_client, pool, "s2", T0 + timedelta(days=10)) == first_call
     assert await _message_lead(app_client, pool, 2, T0 + timedelta(days=10)) == first_message
+
+
+def test_which_settings_a_reload_applies() -> None:
+    """Written out by hand (and in config/callbridge.example.toml): a new setting must be put on
+    one side, and a reloadable one read at use (``Reloader.current``) or rebuilt by a hook."""
+    assert set(RELOADABLE) == {
+        "timezone", "pbx_request_timeout_s", "pbx_stats_poll_interval_s",
+        "office_hours", "holidays", "administrator_extension", "line_rules", "route_rate_per_s", "ivr_hold_s",
+        "report_day_end", "report_working_days", "report_lookback_days", "report_max_window_days",
+        "report_email_from", "report_email_to",
+        "smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_password", "smtp_timeout_s",
+        "inbox_retention_days", "inbox_prune_batch",
+        "sources", "utm_sources", "conversation_idle_s", "agency_emails",
+        "lead_stale_days", "lead_lost_reasons", "tag_regular_min_trips", "tag_regular_months", "tag_cold_months",
+        "trip_statuses", "lost_client_trip_months", "lost_client_silence_months",
+    }
+    assert RESTART_ONLY <= set(SETTING_NAMES)
+
+
+def test_the_example_file_names_every_old_key(tmp_path: Path) -> None:
+    """Each grouped key in the example says the flat name it had, so a reader of an old file finds it."""
+    text = (Path(__file__).parent.parent / "config" / "callbridge.example.toml").read_text()
+    named = {flat for flat, (group, key) in FLAT_NAMES.items() if f"was {flat}" in text or f"was [{flat}" in text or group == "leads"}
+    assert named == set(FLAT_NAMES)
