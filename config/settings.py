@@ -613,8 +613,22 @@ GROUPS: frozenset[str] = frozenset(
     name for name, info in Settings.model_fields.items()
     if isinstance(info.annotation, type) and issubclass(info.annotation, _Group)
 )
-# Every setting by the name people know it by (the flat TOML key, CALLBRIDGE_<NAME>).
-SETTING_NAMES: tuple[str, ...] = tuple(sorted([*(n for n in Settings.model_fields if n not in GROUPS), *FLAT_NAMES]))
+# Every setting by the name people know it by (the flat TOML key, CALLBRIDGE_<NAME>), in the
+# order they were declared before the groups (the reload's log lists changes in this order).
+SETTING_NAMES: tuple[str, ...] = (
+    "database_url", "listen", "mango_api_key", "mango_api_salt", "mango_api_url", "mango_prefix", "api_token",
+    "timezone", "default_region", "state_dir", "runtime_dir", "db_pool_min", "db_pool_max",
+    "db_command_timeout_s", "db_jit", "pbx_request_timeout_s", "spool_enabled", "db_budget_s", "max_in_flight",
+    "office_hours", "holidays", "administrator_extension", "line_rules", "route_rate_per_s", "ivr_hold_s",
+    "log_format", "log_level", "db_connect_attempts", "pbx_stats_poll_interval_s", "report_day_end",
+    "report_working_days", "report_lookback_days", "report_max_window_days", "inbox_retention_days",
+    "inbox_prune_batch", "smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_password",
+    "smtp_timeout_s", "report_email_from", "report_email_to", "pbx_allowed_networks", "trusted_proxies",
+    "max_concurrent_requests", "request_timeout_s", "http_keepalive_timeout_s", "sources", "utm_sources",
+    "conversation_idle_s", "agency_emails", "lead_stale_days", "lead_lost_reasons", "tag_regular_min_trips",
+    "tag_regular_months", "tag_cold_months", "trip_statuses", "lost_client_trip_months",
+    "lost_client_silence_months",
+)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import Settings, SettingsError, load_settings
+from config.settings import FLAT_NAMES, GROUPS, SETTING_NAMES, Settings, SettingsError, load_settings
 
 
 def test_defaults() -> None:
@@ -153,3 +153,9 @@ def test_unknown_key_flat_or_grouped_is_named(tmp_path: Path, text: str, named: 
 def test_an_invalid_grouped_value_is_named_as_people_know_it() -> None:
     with pytest.raises(SettingsError, match=r"^setting lead_stale_days \(CALLBRIDGE_LEAD_STALE_DAYS\): "):
         load_settings({"CALLBRIDGE_LEADS__STALE_DAYS": "0"})
+
+
+def test_every_setting_has_one_known_name() -> None:
+    """SETTING_NAMES (the reload's names) covers each top-level setting and each grouped one, once."""
+    top = {name for name in Settings.model_fields if name not in GROUPS}
+    assert len(SETTING_NAMES) == len(set(SETTING_NAMES)) and set(SETTING_NAMES) == top | set(FLAT_NAMES)
