@@ -142,146 +142,67 @@ def _default_runtime_dir() -> Path:
     return Path(base) / "callbridge"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        extra="forbid", frozen=True)
+def _comma_tuple(value: object) -> object:
+    """A list in TOML, or ``a,b,c`` in an environment variable."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
 
-    database_url: str | None = None
-    listen: str = "127.0.0.1:8080"
-    mango_api_key: SecretStr | None = None
-    mango_api_salt: SecretStr | None = None
-    mango_api_url: str = "https://app.mango-office.ru/vpbx/"
-    mango_prefix: str = "/mango"
-    api_token: SecretStr | None = None
-    timezone: str = "Europe/Moscow"
-    default_region: str = "RU"
-    state_dir: Path = Field(default_factory=_default_state_dir)
-    # Where a daemon on an embedded PostgreSQL says which one it uses, so that commands run
-    # from the same directory use it too (daemon/dbchoice.py); per user, not per configuration.
-    runtime_dir: Path = Field(default_factory=_default_runtime_dir)
-    db_pool_min: int = Field(default=2, ge=1)
-    db_pool_max: int = Field(default=10, ge=1)
-    db_command_timeout_s: float = Field(default=5.0, gt=0)
+
+def _networks(value: object) -> object:
+    """A list in TOML, or ``a,b/24`` in an environment variable; each an address or a network."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        for item in value:
+            try:
+                ipaddress.ip_network(str(item).strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network such as 81.88.80.0/24") from None
+    return value
+
+
+def _json_table(value: object) -> object:
+    """A TOML table, or JSON in an environment variable."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError("expected a TOML table, or a JSON object in the variable") from None
+    return value
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Group):
+    """``[database]``: which PostgreSQL, and the daemon's and the CLI's connections to it."""
+
+    url: str | None = None
+    pool_min: int = Field(default=2, ge=1)
+    pool_max: int = Field(default=10, ge=1)
+    command_timeout_s: float = Field(default=5.0, gt=0)
     # PostgreSQL's JIT compiler for the daemon's and the CLI's connections. Off: the
     # reads a person opens (analytics, duplicates, reports) are estimated far above
     # jit_above_cost, and compiling took longer than running them (1.2 s of JIT for
     # a 0.4 s analytics query at a mid-size agency; docs/BENCHMARKS.md, «Reads»).
-    db_jit: bool = False
-    pbx_request_timeout_s: float = Field(default=5.0, gt=0)
-    spool_enabled: bool = True
-    db_budget_s: float = Field(default=2.0, gt=0)
-    max_in_flight: int = Field(default=256, ge=1)
-    # Routing (office hours are in `timezone`; outside them nothing is routed).
-    office_hours: dict[str, str] = Field(default_factory=dict)
-    holidays: list[date] = Field(default_factory=list)
-    administrator_extension: str | None = None
-    line_rules: dict[str, str] = Field(default_factory=dict)
-    route_rate_per_s: float = Field(default=0.5, gt=0)  # the PBX allows 1 route per 2 s
-    ivr_hold_s: float = Field(default=8.0, gt=0)
-    log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
-    log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
-    # Operations (issue 4): start-up, the missed-call report and its e-mail.
-    db_connect_attempts: int = Field(default=10, ge=1)
-    # stats/result is polled no more than once per 5 s (the PBX's manual).
-    pbx_stats_poll_interval_s: float = Field(default=5.0, gt=0)
-    # The morning report covers the time since the office last closed: the end of
-    # office_hours when set, else report_day_end (office time) on report_working_days.
-    report_day_end: str = Field(default="19:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-    report_working_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
-    # Issue 9: the morning report and the screen list every caller missed within
-    # this many days and not reached back since (the night's first); any report
-    # window longer than report_max_window_days is refused.
-    report_lookback_days: int = Field(default=7, ge=1, le=93)
-    report_max_window_days: int = Field(default=93, ge=1, le=3660)
-    # Raw PBX events older than this are pruned from the inbox (`callbridge prune`
-    # and the daemon's daily pass); derived rows are kept. 0 keeps them forever.
-    inbox_retention_days: int = Field(default=180, ge=0)
-    inbox_prune_batch: int = Field(default=5000, ge=1, le=100_000)
-    smtp_host: str | None = None
-    smtp_port: int = Field(default=587, ge=1, le=65535)
-    smtp_security: str = Field(default="starttls", pattern="^(none|starttls|tls)$")
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_timeout_s: float = Field(default=30.0, gt=0)
-    report_email_from: str | None = None
-    report_email_to: tuple[str, ...] = ()
-    # Security (issue 5): who may post PBX events, and what any client may ask at once.
-    # Empty pbx_allowed_networks lets any source post (the signature is checked anyway).
-    pbx_allowed_networks: list[str] = Field(default_factory=list)
+    jit: bool = False
+    connect_attempts: int = Field(default=10, ge=1)
+
+
+class HttpSettings(_Group):
+    """``[http]``: where the daemon listens, who may ask, and what any client may ask at once."""
+
+    listen: str = "127.0.0.1:8080"
+    api_token: SecretStr | None = None
     trusted_proxies: list[str] = Field(default_factory=list)  # whose X-Forwarded-For is believed
     max_concurrent_requests: int = Field(default=1024, ge=1)
     request_timeout_s: float = Field(default=30.0, gt=0)
     # Idle keep-alive connections are closed after this long (each holds a descriptor).
-    http_keepalive_timeout_s: float = Field(default=15.0, gt=0)
-    # Inquiries (issue 11): the senders, utm_source -> ad source, and how long a
-    # chat may be silent before its next message starts a new communication.
-    sources: dict[str, SourceSettings] = Field(default_factory=dict)
-    utm_sources: dict[str, str] = Field(default_factory=dict)
-    conversation_idle_s: float = Field(default=7200.0, gt=0)
-    # The agency's own e-mail addresses: never taken for a client's (e-mail inquiries).
-    agency_emails: tuple[str, ...] = ()
-    # Leads, tags, trips and lost clients (issue 12).
-    lead_stale_days: int = Field(default=30, ge=1)  # no activity this long: the lead is archived
-    lead_lost_reasons: tuple[str, ...] = DEFAULT_LOST_REASONS
-    tag_regular_min_trips: int = Field(default=3, ge=1)  # «постоянный турист»: paid trips ...
-    tag_regular_months: int = Field(default=24, ge=1)  # ... that started within this many months
-    tag_cold_months: int = Field(default=18, ge=1)  # «холодный»: no communication and no trip
-    # Booking-system status (compared lower-cased, trimmed) -> paid | cancelled | pending.
-    trip_statuses: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TRIP_STATUSES))
-    lost_client_trip_months: int = Field(default=12, ge=1)  # last trip ended longer ago than this
-    lost_client_silence_months: int = Field(default=6, ge=1)  # and no communication for this long
+    keepalive_timeout_s: float = Field(default=15.0, gt=0)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = init_settings.init_kwargs.pop("_toml_file", None)  # type: ignore[attr-defined]
-        # The environment is read by load_settings (so tests can pass a mapping);
-        # it arrives here as init arguments, which therefore win over the file.
-        sources: list[PydanticBaseSettingsSource] = [init_settings]
-        if toml_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
-        return tuple(sources)
-
-    @field_validator("sources", "utm_sources", mode="before")
-    @classmethod
-    def _json_table(cls, value: object) -> object:
-        """A TOML table, or JSON in an environment variable."""
-        if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except ValueError:
-                raise ValueError("expected a TOML table, or a JSON object in the variable") from None
-        return value
-
-    @field_validator("sources")
-    @classmethod
-    def _source_names(cls, value: dict[str, SourceSettings]) -> dict[str, SourceSettings]:
-        for name in value:
-            if not re.fullmatch(SOURCE_NAME, name):
-                raise ValueError(f"source name {name!r}: use a-z, 0-9, '-' and '_' (it is part of a URL)")
-        return value
-
-    @field_validator("utm_sources")
-    @classmethod
-    def _utm_keys_lower(cls, value: dict[str, str]) -> dict[str, str]:
-        # Tilda's TILDAUTM cookie lower-cases the values: compare lower-cased.
-        return {key.strip().lower(): ad for key, ad in value.items()}
-
-    @field_validator("agency_emails", mode="before")
-    @classmethod
-    def _agency_emails(cls, value: object) -> object:
-        """A list in TOML, or ``a@x,b@x`` in CALLBRIDGE_AGENCY_EMAILS; compared lower-cased."""
-        if isinstance(value, str):
-            value = value.split(",")
-        if isinstance(value, list | tuple):
-            return tuple(str(a).strip().lower() for a in value if str(a).strip())
-        return value
+    _proxies = field_validator("trusted_proxies", mode="before")(_networks)
 
     @field_validator("listen")
     @classmethod
@@ -291,14 +212,62 @@ class Settings(BaseSettings):
             raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8080")
         return value
 
-    @field_validator("timezone")
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class MangoSettings(_Group):
+    """``[mango]``: the PBX's API, its webhooks and who may post them."""
+
+    api_key: SecretStr | None = None
+    api_salt: SecretStr | None = None
+    api_url: str = "https://app.mango-office.ru/vpbx/"
+    prefix: str = "/mango"
+    request_timeout_s: float = Field(default=5.0, gt=0)
+    # stats/result is polled no more than once per 5 s (the PBX's manual).
+    stats_poll_interval_s: float = Field(default=5.0, gt=0)
+    # Empty allowed_networks lets any source post (the signature is checked anyway).
+    allowed_networks: list[str] = Field(default_factory=list)
+
+    _allowed = field_validator("allowed_networks", mode="before")(_networks)
+
+    @field_validator("prefix")
     @classmethod
-    def _timezone_exists(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+    def _prefix_is_path(cls, value: str) -> str:
+        if not value.startswith("/") or value.endswith("/") and value != "/":
+            raise ValueError("expected a path such as /mango")
+        return value.rstrip("/")
+
+    @field_validator("api_url")
+    @classmethod
+    def _url_has_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+
+class SpoolSettings(_Group):
+    """``[spool]``: the intake's disk spool and how much it hands PostgreSQL at once."""
+
+    enabled: bool = True
+    db_budget_s: float = Field(default=2.0, gt=0)
+    max_in_flight: int = Field(default=256, ge=1)
+
+
+class RoutingSettings(_Group):
+    """``[routing]``: office hours (in ``timezone``; outside them nothing is routed) and rules."""
+
+    office_hours: dict[str, str] = Field(default_factory=dict)
+    holidays: list[date] = Field(default_factory=list)
+    administrator_extension: str | None = None
+    line_rules: dict[str, str] = Field(default_factory=dict)
+    rate_per_s: float = Field(default=0.5, gt=0)  # the PBX allows 1 route per 2 s
+    ivr_hold_s: float = Field(default=8.0, gt=0)
 
     @field_validator("office_hours")
     @classmethod
@@ -325,34 +294,104 @@ class Settings(BaseSettings):
             return {str(k).strip(): _number_as_text(v) for k, v in value.items()}
         return value
 
-    @field_validator("default_region")
-    @classmethod
-    def _region_known(cls, value: str) -> str:
-        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"unknown region {value!r}, expected a code such as RU")
-        return value.upper()
 
-    @field_validator("report_working_days", "report_email_to", "lead_lost_reasons", mode="before")
+class ReportSettings(_Group):
+    """``[report]``: the morning missed-call report, its window and its e-mail."""
+
+    # The morning report covers the time since the office last closed: the end of
+    # office_hours when set, else day_end (office time) on working_days.
+    day_end: str = Field(default="19:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    working_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    # The morning report and the screen list every caller missed within this many
+    # days and not reached back since (the night's first); any report window longer
+    # than max_window_days is refused.
+    lookback_days: int = Field(default=7, ge=1, le=93)
+    max_window_days: int = Field(default=93, ge=1, le=3660)
+    email_from: str | None = None
+    email_to: tuple[str, ...] = ()
+
+    _lists = field_validator("working_days", "email_to", mode="before")(_comma_tuple)
+
+    @field_validator("working_days")
     @classmethod
-    def _comma_list(cls, value: object) -> object:
-        """A list in TOML, or ``a,b,c`` in an environment variable."""
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
+    def _weekday_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        names = tuple(day.lower()[:3] for day in value)
+        unknown = [day for day in names if day not in WEEKDAYS]
+        if unknown or not names:
+            raise ValueError(f"expected weekday names such as mon,tue,wed; got {list(value)}")
+        return names
+
+
+class SmtpSettings(_Group):
+    """``[smtp]``: the mail server the report is sent through."""
+
+    host: str | None = None
+    port: int = Field(default=587, ge=1, le=65535)
+    security: str = Field(default="starttls", pattern="^(none|starttls|tls)$")
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout_s: float = Field(default=30.0, gt=0)
+
+
+class RetentionSettings(_Group):
+    """``[retention]``: raw PBX events older than ``inbox_days`` are pruned from the inbox
+    (`callbridge prune` and the daemon's daily pass); derived rows are kept. 0 keeps them forever."""
+
+    inbox_days: int = Field(default=180, ge=0)
+    prune_batch: int = Field(default=5000, ge=1, le=100_000)
+
+
+class InquirySettings(_Group):
+    """``[inquiries]``: the senders, utm_source -> ad source, and how long a chat may be
+    silent before its next message starts a new communication."""
+
+    sources: dict[str, SourceSettings] = Field(default_factory=dict)
+    utm_sources: dict[str, str] = Field(default_factory=dict)
+    conversation_idle_s: float = Field(default=7200.0, gt=0)
+    # The agency's own e-mail addresses: never taken for a client's (e-mail inquiries).
+    agency_emails: tuple[str, ...] = ()
+
+    _tables = field_validator("sources", "utm_sources", mode="before")(_json_table)
+
+    @field_validator("sources")
+    @classmethod
+    def _source_names(cls, value: dict[str, SourceSettings]) -> dict[str, SourceSettings]:
+        for name in value:
+            if not re.fullmatch(SOURCE_NAME, name):
+                raise ValueError(f"source name {name!r}: use a-z, 0-9, '-' and '_' (it is part of a URL)")
         return value
 
-    @field_validator("pbx_allowed_networks", "trusted_proxies", mode="before")
+    @field_validator("utm_sources")
     @classmethod
-    def _network_list(cls, value: object) -> object:
-        """A list in TOML, or ``a,b/24`` in an environment variable; each an address or a network."""
+    def _utm_keys_lower(cls, value: dict[str, str]) -> dict[str, str]:
+        # Tilda's TILDAUTM cookie lower-cases the values: compare lower-cased.
+        return {key.strip().lower(): ad for key, ad in value.items()}
+
+    @field_validator("agency_emails", mode="before")
+    @classmethod
+    def _agency_emails(cls, value: object) -> object:
+        """A list in TOML, or ``a@x,b@x`` in CALLBRIDGE_AGENCY_EMAILS; compared lower-cased."""
         if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
+            value = value.split(",")
         if isinstance(value, list | tuple):
-            for item in value:
-                try:
-                    ipaddress.ip_network(str(item).strip(), strict=False)
-                except ValueError:
-                    raise ValueError(f"{item!r} is not an IP address or network such as 81.88.80.0/24") from None
+            return tuple(str(a).strip().lower() for a in value if str(a).strip())
         return value
+
+
+class LeadSettings(_Group):
+    """``[leads]``: leads, tags, trips and lost clients."""
+
+    stale_days: int = Field(default=30, ge=1)  # no activity this long: the lead is archived
+    lost_reasons: tuple[str, ...] = DEFAULT_LOST_REASONS
+    tag_regular_min_trips: int = Field(default=3, ge=1)  # «постоянный турист»: paid trips ...
+    tag_regular_months: int = Field(default=24, ge=1)  # ... that started within this many months
+    tag_cold_months: int = Field(default=18, ge=1)  # «холодный»: no communication and no trip
+    # Booking-system status (compared lower-cased, trimmed) -> paid | cancelled | pending.
+    trip_statuses: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TRIP_STATUSES))
+    lost_client_trip_months: int = Field(default=12, ge=1)  # last trip ended longer ago than this
+    lost_client_silence_months: int = Field(default=6, ge=1)  # and no communication for this long
+
+    _reasons = field_validator("lost_reasons", mode="before")(_comma_tuple)
 
     @field_validator("trip_statuses")
     @classmethod
@@ -362,55 +401,234 @@ class Settings(BaseSettings):
             raise ValueError(f"statuses map to paid, cancelled or pending; got {bad}")
         return {k.strip().lower(): v for k, v in value.items()}
 
-    @field_validator("report_working_days")
+
+class LogSettings(_Group):
+    """``[log]``: the shape and level of the log lines."""
+
+    format: str = Field(default="auto", pattern="^(auto|json|console)$")
+    level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
+
+
+# Each group's fields under their names of before the groups (the flat TOML keys and the
+# CALLBRIDGE_<KEY> variables people already use): flat name -> (group, field).
+FLAT_NAMES: dict[str, tuple[str, str]] = {
+    "database_url": ("database", "url"),
+    "db_pool_min": ("database", "pool_min"),
+    "db_pool_max": ("database", "pool_max"),
+    "db_command_timeout_s": ("database", "command_timeout_s"),
+    "db_jit": ("database", "jit"),
+    "db_connect_attempts": ("database", "connect_attempts"),
+    "listen": ("http", "listen"),
+    "api_token": ("http", "api_token"),
+    "trusted_proxies": ("http", "trusted_proxies"),
+    "max_concurrent_requests": ("http", "max_concurrent_requests"),
+    "request_timeout_s": ("http", "request_timeout_s"),
+    "http_keepalive_timeout_s": ("http", "keepalive_timeout_s"),
+    "mango_api_key": ("mango", "api_key"),
+    "mango_api_salt": ("mango", "api_salt"),
+    "mango_api_url": ("mango", "api_url"),
+    "mango_prefix": ("mango", "prefix"),
+    "pbx_request_timeout_s": ("mango", "request_timeout_s"),
+    "pbx_stats_poll_interval_s": ("mango", "stats_poll_interval_s"),
+    "pbx_allowed_networks": ("mango", "allowed_networks"),
+    "spool_enabled": ("spool", "enabled"),
+    "db_budget_s": ("spool", "db_budget_s"),
+    "max_in_flight": ("spool", "max_in_flight"),
+    "office_hours": ("routing", "office_hours"),
+    "holidays": ("routing", "holidays"),
+    "administrator_extension": ("routing", "administrator_extension"),
+    "line_rules": ("routing", "line_rules"),
+    "route_rate_per_s": ("routing", "rate_per_s"),
+    "ivr_hold_s": ("routing", "ivr_hold_s"),
+    "report_day_end": ("report", "day_end"),
+    "report_working_days": ("report", "working_days"),
+    "report_lookback_days": ("report", "lookback_days"),
+    "report_max_window_days": ("report", "max_window_days"),
+    "report_email_from": ("report", "email_from"),
+    "report_email_to": ("report", "email_to"),
+    "smtp_host": ("smtp", "host"),
+    "smtp_port": ("smtp", "port"),
+    "smtp_security": ("smtp", "security"),
+    "smtp_username": ("smtp", "username"),
+    "smtp_password": ("smtp", "password"),
+    "smtp_timeout_s": ("smtp", "timeout_s"),
+    "inbox_retention_days": ("retention", "inbox_days"),
+    "inbox_prune_batch": ("retention", "prune_batch"),
+    "sources": ("inquiries", "sources"),
+    "utm_sources": ("inquiries", "utm_sources"),
+    "conversation_idle_s": ("inquiries", "conversation_idle_s"),
+    "agency_emails": ("inquiries", "agency_emails"),
+    "lead_stale_days": ("leads", "stale_days"),
+    "lead_lost_reasons": ("leads", "lost_reasons"),
+    "tag_regular_min_trips": ("leads", "tag_regular_min_trips"),
+    "tag_regular_months": ("leads", "tag_regular_months"),
+    "tag_cold_months": ("leads", "tag_cold_months"),
+    "trip_statuses": ("leads", "trip_statuses"),
+    "lost_client_trip_months": ("leads", "lost_client_trip_months"),
+    "lost_client_silence_months": ("leads", "lost_client_silence_months"),
+    "log_format": ("log", "format"),
+    "log_level": ("log", "level"),
+}
+# (group, field) -> its flat name, for messages and the reload's log.
+NESTED_NAMES = {where: flat for flat, where in FLAT_NAMES.items()}
+
+
+def nest(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with every flat name moved into its group (``lead_stale_days`` -> ``leads.stale_days``).
+
+    A flat key wins over the same setting given in its group's table, as the later
+    of two spellings in one place; names that are neither are left for the model to refuse.
+    """
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in FLAT_NAMES:
+            continue
+        out[name] = dict(value) if name in GROUPS and isinstance(value, Mapping) else value
+    for name, value in values.items():
+        if name in FLAT_NAMES:
+            group, field = FLAT_NAMES[name]
+            table = out.setdefault(group, {})
+            if isinstance(table, dict):
+                table[field] = value
+    return out
+
+
+class _NestedToml(TomlConfigSettingsSource):
+    """The TOML file, its flat keys moved into their groups before the sources merge
+    (so that a CALLBRIDGE_ variable still wins over the file however either is spelled)."""
+
+    def __call__(self) -> dict[str, Any]:
+        return nest(super().__call__())
+
+
+class Settings(BaseSettings):
+    """Every setting, grouped by the capability that reads it (``settings.leads.stale_days``).
+
+    The names of before the groups (``lead_stale_days``, ``CALLBRIDGE_LEAD_STALE_DAYS``)
+    are still accepted everywhere: FLAT_NAMES maps each one into its group.
+    """
+
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True)
+
+    timezone: str = "Europe/Moscow"
+    default_region: str = "RU"
+    # Spool and embedded database.
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    # Where a daemon on an embedded PostgreSQL says which one it uses, so that commands run
+    # from the same directory use it too (daemon/dbchoice.py); per user, not per configuration.
+    runtime_dir: Path = Field(default_factory=_default_runtime_dir)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    mango: MangoSettings = Field(default_factory=MangoSettings)
+    spool: SpoolSettings = Field(default_factory=SpoolSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    inquiries: InquirySettings = Field(default_factory=InquirySettings)
+    leads: LeadSettings = Field(default_factory=LeadSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
     @classmethod
-    def _weekday_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        names = tuple(day.lower()[:3] for day in value)
-        unknown = [day for day in names if day not in WEEKDAYS]
-        if unknown or not names:
-            raise ValueError(f"expected weekday names such as mon,tue,wed; got {list(value)}")
-        return names
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        init_kwargs: dict[str, Any] = init_settings.init_kwargs  # type: ignore[attr-defined]
+        toml_file = init_kwargs.pop("_toml_file", None)
+        nested = nest(init_kwargs)
+        init_kwargs.clear()
+        init_kwargs.update(nested)
+        # The environment is read by load_settings (so tests can pass a mapping);
+        # it arrives here as init arguments, which therefore win over the file.
+        sources: list[PydanticBaseSettingsSource] = [init_settings]
+        if toml_file is not None:
+            sources.append(_NestedToml(settings_cls, toml_file=toml_file))
+        return tuple(sources)
 
-    @field_validator("mango_prefix")
+    @model_validator(mode="before")
     @classmethod
-    def _prefix_is_path(cls, value: str) -> str:
-        if not value.startswith("/") or value.endswith("/") and value != "/":
-            raise ValueError("expected a path such as /mango")
-        return value.rstrip("/")
+    def _flat_names(cls, values: object) -> object:
+        """``Settings(lead_stale_days=5)`` and ``model_validate`` of a flat mapping, as before the groups."""
+        return nest(values) if isinstance(values, Mapping) else values
 
-    @field_validator("mango_api_url")
+    @field_validator("timezone")
     @classmethod
-    def _url_has_slash(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("expected an http(s) URL")
-        return value if value.endswith("/") else value + "/"
+    def _timezone_exists(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
 
-    @property
-    def listen_host(self) -> str:
-        return self.listen.rpartition(":")[0].strip("[]")
-
-    @property
-    def listen_port(self) -> int:
-        return int(self.listen.rpartition(":")[2])
+    @field_validator("default_region")
+    @classmethod
+    def _region_known(cls, value: str) -> str:
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region {value!r}, expected a code such as RU")
+        return value.upper()
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def value(self, name: str) -> Any:
+        """A setting by its flat name (``lead_stale_days``) or its path (``leads.stale_days``)."""
+        group, _, field = (".".join(FLAT_NAMES[name]) if name in FLAT_NAMES else name).rpartition(".")
+        return getattr(getattr(self, group) if group else self, field)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Settings:
+        """As pydantic's, with ``update`` also by flat name (``{"lead_stale_days": 5}``)."""
+        if not update:
+            return super().model_copy(deep=deep)
+        groups: dict[str, Any] = {}
+        for name, value in nest(update).items():
+            if name in GROUPS and isinstance(value, dict):
+                value = getattr(self, name).model_copy(update=value)
+            groups[name] = value
+        return super().model_copy(update=groups, deep=deep)
+
     def require(self, *names: str) -> None:
         """Stop with a clear line when a setting a command needs is not set."""
         for name in names:
-            if getattr(self, name) is None:
+            if self.value(name) is None:
                 raise SettingsError(
                     f"setting {name} is required: set CALLBRIDGE_{name.upper()} "
                     f"or {name} in the file named by {CONFIG_ENV}"
                 )
 
     def secret(self, name: str) -> str:
-        value = getattr(self, name)
+        value = self.value(name)
         if value is None:
             self.require(name)
-        return value.get_secret_value()
+        return str(value.get_secret_value())
+
+
+GROUPS: frozenset[str] = frozenset(
+    name for name, info in Settings.model_fields.items()
+    if isinstance(info.annotation, type) and issubclass(info.annotation, _Group)
+)
+# Every setting by the name people know it by (the flat TOML key, CALLBRIDGE_<NAME>), in the
+# order they were declared before the groups (the reload's log lists changes in this order).
+SETTING_NAMES: tuple[str, ...] = (
+    "database_url", "listen", "mango_api_key", "mango_api_salt", "mango_api_url", "mango_prefix", "api_token",
+    "timezone", "default_region", "state_dir", "runtime_dir", "db_pool_min", "db_pool_max",
+    "db_command_timeout_s", "db_jit", "pbx_request_timeout_s", "spool_enabled", "db_budget_s", "max_in_flight",
+    "office_hours", "holidays", "administrator_extension", "line_rules", "route_rate_per_s", "ivr_hold_s",
+    "log_format", "log_level", "db_connect_attempts", "pbx_stats_poll_interval_s", "report_day_end",
+    "report_working_days", "report_lookback_days", "report_max_window_days", "inbox_retention_days",
+    "inbox_prune_batch", "smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_password",
+    "smtp_timeout_s", "report_email_from", "report_email_to", "pbx_allowed_networks", "trusted_proxies",
+    "max_concurrent_requests", "request_timeout_s", "http_keepalive_timeout_s", "sources", "utm_sources",
+    "conversation_idle_s", "agency_emails", "lead_stale_days", "lead_lost_reasons", "tag_regular_min_trips",
+    "tag_regular_months", "tag_cold_months", "trip_statuses", "lost_client_trip_months",
+    "lost_client_silence_months",
+)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -423,11 +641,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     toml_file = env.get(CONFIG_ENV) or None
     if toml_file and not Path(toml_file).is_file():
         raise SettingsError(f"{CONFIG_ENV}: no such file {toml_file!r}")
-    from_env: dict[str, Any] = {
-        name: env[f"{ENV_PREFIX}{name.upper()}"]
-        for name in Settings.model_fields
-        if env.get(f"{ENV_PREFIX}{name.upper()}")
-    }
+    from_env: dict[str, Any] = {}
+    for group in GROUPS:  # the grouped spelling: CALLBRIDGE_LEADS__STALE_DAYS
+        table = {f: env[f"{ENV_PREFIX}{group.upper()}__{f.upper()}"]
+                 for f in _group_fields(group) if env.get(f"{ENV_PREFIX}{group.upper()}__{f.upper()}")}
+        if table:
+            from_env[group] = table
+    for name in [*Settings.model_fields, *FLAT_NAMES]:  # and the flat one: CALLBRIDGE_LEAD_STALE_DAYS
+        if name not in GROUPS and env.get(f"{ENV_PREFIX}{name.upper()}"):
+            from_env[name] = env[f"{ENV_PREFIX}{name.upper()}"]
     try:
         return Settings(_toml_file=toml_file, **from_env)  # type: ignore[call-arg]
     except ValidationError as exc:
@@ -436,9 +658,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"{CONFIG_ENV}: {toml_file}: {exc}") from exc
 
 
+def _group_fields(group: str) -> list[str]:
+    annotation = Settings.model_fields[group].annotation
+    assert annotation is not None
+    return list(annotation.model_fields)
+
+
 def _first_error_line(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    name = ".".join(str(part) for part in err["loc"]) or "settings"
+    loc = [str(part) for part in err["loc"]]
+    if len(loc) >= 2 and (loc[0], loc[1]) in NESTED_NAMES:  # named as people know it
+        loc = [NESTED_NAMES[loc[0], loc[1]], *loc[2:]]
+    name = ".".join(loc) or "settings"
     if err["type"] == "extra_forbidden":
         return f"setting {name}: unknown setting"
     return f"setting {name} (CALLBRIDGE_{name.upper()}): {err['msg']}"

@@ -44,9 +44,9 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
         # Ours are plain callables; aiohttp's Middleware is a protocol that also
         # names the parameters: the same thing at runtime.
         middlewares=cast(list[Middleware], [*boundary.middlewares(), *security.middlewares(
-            prefix=settings.mango_prefix, allowed=settings.pbx_allowed_networks,
-            trusted_proxies=settings.trusted_proxies, max_concurrent=settings.max_concurrent_requests,
-            timeout_s=settings.request_timeout_s,
+            prefix=settings.mango.prefix, allowed=settings.mango.allowed_networks,
+            trusted_proxies=settings.http.trusted_proxies, max_concurrent=settings.http.max_concurrent_requests,
+            timeout_s=settings.http.request_timeout_s,
         ), bearer_auth(settings.secret("api_token"))]),
     )
     app[SETTINGS] = settings
@@ -54,7 +54,7 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     app[RELOADER] = Reloader(settings)
     # A source added on SIGHUP brings its secret: redacted from the logs from then on.
     app[RELOADER].subscribe(lambda old, new: logs.remember_secrets(health.secrets_of(new)))
-    if settings.spool_enabled:
+    if settings.spool.enabled:
         app.cleanup_ctx.append(_spool)
     app.cleanup_ctx.append(database_context(database_url, apply_migrations=apply_migrations))
     app.cleanup_ctx.append(_background_tasks(database_url, apply_migrations=apply_migrations))
@@ -73,7 +73,7 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
         sink=sink,
         body_limit_bytes=WEBHOOK_BODY_LIMIT_BYTES,
         metrics=app[METRICS],
-    ).add_routes(app, settings.mango_prefix)
+    ).add_routes(app, settings.mango.prefix)
     ReadApi(region=settings.default_region).add_routes(app)
     CallsApi(region=settings.default_region).add_routes(app)
     report_api.add_routes(app)

@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     try:
         settings = load_settings()
-        configure_logging(level=settings.log_level, fmt=settings.log_format,
+        configure_logging(level=settings.log.level, fmt=settings.log.format,
                           secrets=health.secrets_of(settings))
         if args.command == "run":
             settings.require("mango_api_key", "mango_api_salt", "api_token")
@@ -154,10 +154,10 @@ async def _import(settings: Settings, url: str, args: argparse.Namespace) -> int
 async def _sync_managers(settings: Settings, url: str, args: argparse.Namespace) -> int:
     settings.require("mango_api_key", "mango_api_salt")
     async with aiohttp.ClientSession() as session:
-        client = MangoClient(session, base_url=settings.mango_api_url,
+        client = MangoClient(session, base_url=settings.mango.api_url,
                              api_key=settings.secret("mango_api_key"),
                              api_salt=settings.secret("mango_api_salt"),
-                             timeout_s=settings.pbx_request_timeout_s)
+                             timeout_s=settings.mango.request_timeout_s)
         employees = await client.employees()
     report = await _with_repo(settings, url, lambda repo: sync_managers(repo, employees))
     print(report.line())
@@ -166,7 +166,7 @@ async def _sync_managers(settings: Settings, url: str, args: argparse.Namespace)
 
 async def _replay(settings: Settings, args: argparse.Namespace) -> int:
     settings.require("mango_api_key", "mango_api_salt")
-    url = args.url or f"http://{settings.listen}{settings.mango_prefix}"
+    url = args.url or f"http://{settings.http.listen}{settings.mango.prefix}"
     failures = 0
     for path in args.files:
         failures += await replay(url, load_steps(path), api_key=settings.secret("mango_api_key"),
@@ -186,7 +186,8 @@ async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int
 
 async def _reconcile(settings: Settings, url: str, args: argparse.Namespace) -> int:
     async def job(repo: Repository) -> int:
-        pipeline = Pipeline(repo, region=settings.default_region, lead_stale_days=settings.lead_stale_days)
+        pipeline = Pipeline(repo, region=settings.default_region,
+                            lead_stale_days=lambda: settings.leads.stale_days)
         report = await reconcile_command(settings, pipeline, since=args.since, until=args.until)
         print("\n".join(report.lines()))
         return 0 if report.ok else EXIT_FAILURE
@@ -199,7 +200,7 @@ async def _leads(settings: Settings, url: str, args: argparse.Namespace) -> int:
 
 
 async def _prune(settings: Settings, url: str, args: argparse.Namespace) -> int:
-    days = args.older_than_days if args.older_than_days is not None else settings.inbox_retention_days
+    days = args.older_than_days if args.older_than_days is not None else settings.retention.inbox_days
     if days == 0 and args.older_than_days is None:
         print("inbox_retention_days is 0: raw events are kept forever, nothing pruned")
         return 0
@@ -208,7 +209,7 @@ async def _prune(settings: Settings, url: str, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     cutoff = retention.cutoff_for(days)
     report = await _with_repo(settings, url, lambda repo: retention.prune_inbox(
-        repo.pool, cutoff=cutoff, batch=settings.inbox_prune_batch))
+        repo.pool, cutoff=cutoff, batch=settings.retention.prune_batch))
     print(report.line())
     return 0
 

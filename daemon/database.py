@@ -224,7 +224,7 @@ async def connect_with_retries(url: str, *, attempts: int = CONNECT_ATTEMPTS) ->
 
 def session_settings(settings: Settings) -> dict[str, str]:
     """PostgreSQL settings of every pooled connection, sent with the start-up packet."""
-    return {"jit": "on" if settings.db_jit else "off"}
+    return {"jit": "on" if settings.database.jit else "off"}
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -244,14 +244,14 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 async def create_pool(settings: Settings, url: str, *, attempts: int = CONNECT_ATTEMPTS) -> asyncpg.Pool:
     """The daemon's pool, after a bounded number of connection attempts."""
-    if settings.db_pool_min > settings.db_pool_max:
+    if settings.database.pool_min > settings.database.pool_max:
         raise SettingsError("setting db_pool_min: must not exceed db_pool_max")
     first = await connect_with_retries(url, attempts=attempts)
     await first.close()
     pool_kwargs: dict[str, Any] = dict(
-        min_size=settings.db_pool_min,
-        max_size=settings.db_pool_max,
-        command_timeout=settings.db_command_timeout_s,
+        min_size=settings.database.pool_min,
+        max_size=settings.database.pool_max,
+        command_timeout=settings.database.command_timeout_s,
         timeout=CONNECT_TIMEOUT_S,
         init=_init_connection,
         reset=_keep_session,

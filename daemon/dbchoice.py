@@ -44,8 +44,8 @@ def open_database(settings: Settings, *, daemon: bool = False) -> Iterator[Datab
     """The database to use (see the module docstring); an embedded one lives as long as the block.
 
     ``daemon``: this is ``callbridge run``; it notes its embedded server for the commands."""
-    if settings.database_url:
-        yield Database(settings.database_url, describe_url(settings.database_url))
+    if settings.database.url:
+        yield Database(settings.database.url, describe_url(settings.database.url))
         return
     here = Path.cwd().resolve()
     data_dir = None if daemon else running_daemon_data_dir(settings.runtime_dir, here)

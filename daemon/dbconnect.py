@@ -67,12 +67,12 @@ def database_context(url: str, *, apply_migrations: bool):
         inquiries = InquiryPipeline(region=settings.default_region, settings=lambda: app[RELOADER].current,
                                     on_filed=app[METRICS].inquiry_filed)
         app[PIPELINE] = Pipeline(repo, region=settings.default_region, inquiries=inquiries,
-                                 lead_stale_days=settings.lead_stale_days)
-        app[INTAKE] = Intake(app[PIPELINE], spool=app.get(SPOOL), db_budget_s=settings.db_budget_s,
-                             max_in_flight=settings.max_in_flight, metrics=app.get(METRICS))
+                                 lead_stale_days=lambda: app[RELOADER].current.leads.stale_days)
+        app[INTAKE] = Intake(app[PIPELINE], spool=app.get(SPOOL), db_budget_s=settings.spool.db_budget_s,
+                             max_in_flight=settings.spool.max_in_flight, metrics=app.get(METRICS))
         try:
             if app.get(SPOOL) is None:
-                repo.attach(await open_pool(settings, url, attempts=settings.db_connect_attempts,
+                repo.attach(await open_pool(settings, url, attempts=settings.database.connect_attempts,
                                             apply_migrations=apply_migrations))
             else:
                 try:
@@ -82,7 +82,7 @@ def database_context(url: str, *, apply_migrations: bool):
                                 then="listening and spooling; connecting in the background")
                     app[INTAKE].database_ok = False
             if repo.connected:
-                log.info("database_ready", pool_max=settings.db_pool_max)
+                log.info("database_ready", pool_max=settings.database.pool_max)
             yield
         finally:
             await app[INTAKE].committer.close()  # its writers hold pool connections
@@ -111,7 +111,7 @@ def background_connect(app: web.Application, url: str, *,
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
             repo.attach(pool)
-            log.info("database_ready", pool_max=settings.db_pool_max, attempts=attempt)
+            log.info("database_ready", pool_max=settings.database.pool_max, attempts=attempt)
             app[INTAKE].wake()
 
     return connect

@@ -71,9 +71,9 @@ def secrets_of(settings: Settings) -> list[str]:
     and salt, the API token, each source's secret and IMAP password, the SMTP password...), and the
     database URL with its password."""
     found = list(_secret_values(settings))
-    if settings.database_url:
-        password = urlsplit(settings.database_url).password
-        found += [settings.database_url] + ([password] if password else [])
+    if settings.database.url:
+        password = urlsplit(settings.database.url).password
+        found += [settings.database.url] + ([password] if password else [])
     return sorted({s for s in found if s}, key=len, reverse=True)
 
 
@@ -129,7 +129,7 @@ async def probe_database(app: web.Application, secrets: list[str]) -> DatabasePr
             ok=False, error="PostgreSQL has not answered since the start; connecting in the background"
         )
     intake = app.get(INTAKE)
-    budget_s = app[SETTINGS].db_budget_s
+    budget_s = app[SETTINGS].spool.db_budget_s
     if intake is not None and not getattr(intake, "database_ok", True):
         # The intake gave up on PostgreSQL and spools; its replayer probes every
         # fraction of a second and says when it answers again. Asking once more
@@ -238,7 +238,8 @@ async def _quarantine_check(app: web.Application, db: DatabaseProbe, secrets: li
     count: int | None = None
     if db.ok:
         try:
-            count = await open_count(app[REPOSITORY], timeout_s=min(DB_PROBE_TIMEOUT_S, app[SETTINGS].db_budget_s))
+            budget_s = app[SETTINGS].spool.db_budget_s
+            count = await open_count(app[REPOSITORY], timeout_s=min(DB_PROBE_TIMEOUT_S, budget_s))
         except (CallbridgeError, TimeoutError):
             count = None
     if count is None:
@@ -322,9 +323,9 @@ _ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 def local_health_url(settings: Settings) -> str:
     """The running daemon's /health, reached over loopback when it listens on every address."""
-    host = _ANY_ADDRESS.get(settings.listen_host, settings.listen_host)
+    host = _ANY_ADDRESS.get(settings.http.listen_host, settings.http.listen_host)
     host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{settings.listen_port}/health"
+    return f"http://{host}:{settings.http.listen_port}/health"
 
 
 async def fetch_health(url: str, *, timeout_s: float = CHECK_TIMEOUT_S) -> dict[str, Any]:

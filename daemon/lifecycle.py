@@ -83,7 +83,7 @@ class Daemon:
         runner = web.AppRunner(
             self.app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S,
             # Idle keep-alive sockets hold descriptors: close them (aiohttp's default is an hour).
-            keepalive_timeout=self.settings.http_keepalive_timeout_s,
+            keepalive_timeout=self.settings.http.keepalive_timeout_s,
         )
         self._install_signal_handlers()
         try:
@@ -106,7 +106,7 @@ class Daemon:
             tasks.on_fatal = self._task_failed
             if tasks.failed is not None:  # failed for good while the contexts were still starting
                 self._task_failed(tasks.failed, RuntimeError("failed while starting"))
-            site = web.TCPSite(runner, self.settings.listen_host, self.settings.listen_port,
+            site = web.TCPSite(runner, self.settings.http.listen_host, self.settings.http.listen_port,
                                backlog=LISTEN_BACKLOG)
             await site.start()
             if runner.server is not None:
@@ -118,10 +118,10 @@ class Daemon:
             self.notifier.status(f"start failed: {exc.__class__.__name__}")
             raise
         log.info(
-            "listening", listen=self.settings.listen, webhook_prefix=self.settings.mango_prefix
+            "listening", listen=self.settings.http.listen, webhook_prefix=self.settings.mango.prefix
         )
         self._ready = True
-        self.notifier.ready(f"listening on {self.settings.listen}" + (
+        self.notifier.ready(f"listening on {self.settings.http.listen}" + (
             "" if database else "; PostgreSQL not connected yet, events are spooled"))
         if self.notifier.watchdog_interval_s:
             self._watchdog_task = asyncio.get_running_loop().create_task(
@@ -208,7 +208,7 @@ class Daemon:
             if self._ready and not self._stop.is_set():
                 # READY=1 ends the reload for systemd, whether or not the file was good.
                 self.notifier.ready(
-                    f"listening on {self.settings.listen}"
+                    f"listening on {self.settings.http.listen}"
                     + ("" if result.ok else "; last reload failed, see the journal")
                 )
             if not self._reload_again:

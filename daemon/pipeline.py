@@ -10,7 +10,7 @@ call processed at the same moment, by one daemon or two, cannot race.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -54,10 +54,12 @@ def lock_key(env: Envelope) -> str | None:
 
 class Pipeline:
     def __init__(self, repo: Repository, *, region: str, inquiries: InquiryPipeline | None = None,
-                 lead_stale_days: int = LEAD_STALE_DAYS) -> None:
+                 lead_stale_days: Callable[[], int] = lambda: LEAD_STALE_DAYS) -> None:
         self.repo = repo
         self.region = region
         self.inquiries = inquiries  # files forms, chats and messages (daemon/inquiries)
+        # Asked at each write, not copied at start: a reload (SIGHUP) changes it for calls
+        # as it does for inquiries.
         self.lead_stale_days = lead_stale_days
 
     async def apply(self, env: Envelope) -> Outcome:
@@ -123,7 +125,7 @@ class Pipeline:
         rows = [self._row(call) for call in calls]
         phone_locks = sorted({lock for call in calls if (lock := call.phone_lock) is not None})
         for entry_id, contact_id in await tx.store_calls(rows, phone_locks=phone_locks,
-                                                         stale_days=self.lead_stale_days):
+                                                         stale_days=self.lead_stale_days()):
             log.info("contact_created", entry_id=entry_id, contact_id=contact_id)
 
     def _row(self, call: Derived) -> dict[str, Any]:

@@ -189,14 +189,14 @@ async def reconcile_command(
         lambda end: default_window(settings, end), since=since, until=until, tz=settings.tz
     )
     settings.require("mango_api_key", "mango_api_salt")
-    timeout = aiohttp.ClientTimeout(total=settings.pbx_request_timeout_s)
+    timeout = aiohttp.ClientTimeout(total=settings.mango.request_timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         stats = StatsClient(
             session,
-            base_url=settings.mango_api_url,
+            base_url=settings.mango.api_url,
             api_key=settings.secret("mango_api_key"),
             api_salt=settings.secret("mango_api_salt"),
-            timeout_s=settings.pbx_request_timeout_s,
-            poll_interval_s=settings.pbx_stats_poll_interval_s,
+            timeout_s=settings.mango.request_timeout_s,
+            poll_interval_s=settings.mango.stats_poll_interval_s,
         )
         return await reconcile(pipeline, stats, window)

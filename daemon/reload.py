@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import structlog
 from pydantic import SecretStr
 
-from config.settings import Settings, SettingsError
+from config.settings import SETTING_NAMES, Settings, SettingsError
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +45,8 @@ RESTART_ONLY = frozenset(
         "db_pool_min",
         "db_pool_max",
         "db_command_timeout_s",
+        "db_jit",  # a setting of the pool's connections, made at start (and on reconnect, from the same)
+        "runtime_dir",  # where this daemon noted its embedded PostgreSQL at start
         "db_connect_attempts",
         "spool_enabled",
         "db_budget_s",
@@ -58,6 +60,9 @@ RESTART_ONLY = frozenset(
         "request_timeout_s",
     }
 )
+# Every other setting is read at use from ``Reloader.current`` (or rebuilt by a hook), so a
+# SIGHUP reaches every reader; config/callbridge.example.toml lists them (tests/test_settings_reload.py).
+RELOADABLE = tuple(name for name in SETTING_NAMES if name not in RESTART_ONLY)
 # Never logged with their values: secrets, and URLs that may hold a password.
 _VALUE_HIDDEN = frozenset({"database_url"})
 
@@ -73,12 +78,13 @@ class ReloadResult:
 
 
 def changed_fields(old: Settings, new: Settings) -> list[str]:
-    return [name for name in type(old).model_fields if getattr(old, name) != getattr(new, name)]
+    """The settings that differ, by the names people know them by (``lead_stale_days``)."""
+    return [name for name in SETTING_NAMES if old.value(name) != new.value(name)]
 
 
 def describe_change(name: str, old: Settings, new: Settings) -> object:
     """What the log may say about a changed setting: values, unless it is secret."""
-    before, after = getattr(old, name), getattr(new, name)
+    before, after = old.value(name), new.value(name)
     if name in _VALUE_HIDDEN or isinstance(before, SecretStr) or isinstance(after, SecretStr):
         return "changed (value not shown)"
     return {"from": _plain(before), "to": _plain(after)}

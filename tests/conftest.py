@@ -186,7 +186,7 @@ def repo(pool: asyncpg.Pool) -> Repository:
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[TestClient]:
-    app = build_app(settings, database_url=settings.database_url, apply_migrations=False)
+    app = build_app(settings, database_url=settings.database.url, apply_migrations=False)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 
@@ -256,7 +256,7 @@ async def run_cli(
     env = (
         {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
         | {
-            "CALLBRIDGE_DATABASE_URL": settings.database_url or "",
+            "CALLBRIDGE_DATABASE_URL": settings.database.url or "",
             "CALLBRIDGE_MANGO_API_KEY": API_KEY,
             "CALLBRIDGE_MANGO_API_SALT": API_SALT,
             "CALLBRIDGE_API_TOKEN": API_TOKEN,

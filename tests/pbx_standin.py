@@ -178,7 +178,7 @@ class FixedClock:
 @contextlib.asynccontextmanager
 async def routing_client(settings: Settings, clock: FixedClock | None = None) -> AsyncIterator[TestClient]:
     """build_app with routing on, its clock fixed, served on a loopback port."""
-    app = build_app(settings, database_url=settings.database_url or "", apply_migrations=False)
+    app = build_app(settings, database_url=settings.database.url or "", apply_migrations=False)
     app[ROUTING_CLOCK] = clock or FixedClock()
     async with TestClient(TestServer(app)) as client:
         yield client

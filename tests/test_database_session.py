@@ -17,9 +17,9 @@ async def test_the_daemons_connections_run_without_jit(client: TestClient) -> No
 
 async def test_jit_is_a_setting(settings: Settings) -> None:
     """The CLI's commands open their pool with create_pool too; db_jit = true gives the JIT back."""
-    assert settings.db_jit is False
+    assert settings.database.jit is False
     for enabled, shown in ((False, "off"), (True, "on")):
-        pool = await create_pool(settings.model_copy(update={"db_jit": enabled}), str(settings.database_url),
+        pool = await create_pool(settings.model_copy(update={"db_jit": enabled}), str(settings.database.url),
                                  attempts=1)
         try:
             assert await pool.fetchval("SHOW jit") == shown

@@ -85,7 +85,7 @@ def routes_of(app: web.Application) -> list[Route]:
 
 @pytest.fixture
 async def app_and_client(settings: Settings, tmp_path: Path) -> AsyncIterator[tuple[web.Application, TestClient]]:
-    app = build_app(settings, database_url=settings.database_url or "", apply_migrations=False)
+    app = build_app(settings, database_url=settings.database.url or "", apply_migrations=False)
     async with TestClient(TestServer(app)) as client:
         yield app, client
 

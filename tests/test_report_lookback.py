@@ -88,9 +88,9 @@ async def test_a_window_past_the_cap_is_refused_with_its_reason(client: TestClie
     assert "longer than 93 days" in (await resp.json())["error"]
     with pytest.raises(WindowError, match="report_max_window_days"):
         resolve(lambda end: report_window(settings, end), since="2025-07-01", until="2025-10-14", tz=MOSCOW,
-                max_days=settings.report_max_window_days)
+                max_days=settings.report.max_window_days)
     window = resolve(lambda end: report_window(settings, end), since="2025-07-14", until="2025-10-14",
-                     tz=MOSCOW, max_days=settings.report_max_window_days)
+                     tz=MOSCOW, max_days=settings.report.max_window_days)
     assert window.until - window.since == timedelta(days=92)
     assert window.since.tzinfo is not None and window.until > datetime(2025, 1, 1, tzinfo=UTC)
 

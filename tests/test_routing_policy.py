@@ -120,9 +120,9 @@ def test_bad_routing_settings_stop_with_one_line_naming_them(tmp_path: Path, tom
 def test_scalar_routing_settings_come_from_the_environment(tmp_path: Path) -> None:
     settings = load_settings({"CALLBRIDGE_ADMINISTRATOR_EXTENSION": "101", "CALLBRIDGE_ROUTE_RATE_PER_S": "2",
                               "CALLBRIDGE_IVR_HOLD_S": "6.5"})
-    assert (settings.administrator_extension, settings.route_rate_per_s, settings.ivr_hold_s) == ("101", 2.0, 6.5)
-    assert load_settings({}).route_rate_per_s == 0.5  # the PBX's documented 1 route per 2 s
-    assert load_settings({}).ivr_hold_s == 8.0
+    assert (settings.routing.administrator_extension, settings.routing.rate_per_s, settings.routing.ivr_hold_s) == ("101", 2.0, 6.5)
+    assert load_settings({}).routing.rate_per_s == 0.5  # the PBX's documented 1 route per 2 s
+    assert load_settings({}).routing.ivr_hold_s == 8.0
 
 
 def test_day_ranges_reads_closed_days() -> None:

@@ -7,6 +7,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import Settings
 from daemon.app import build_app
+from daemon.keys import RELOADER
 from daemon.repository import Repository
 from tests.conftest import API_TOKEN, auth
 from tests.screenkit import (
@@ -265,9 +266,20 @@ async def test_a_call_not_heard_while_the_listener_was_away_shows_after_it_is_ba
 
 async def test_shutdown_closes_screens_with_going_away(settings: Settings, office: Repository) -> None:
     """The page then reconnects (to this daemon when it is back, or to another)."""
-    app = build_app(settings, database_url=settings.database_url, apply_migrations=False)
+    app = build_app(settings, database_url=settings.database.url, apply_migrations=False)
     async with TestClient(TestServer(app)) as own_client:
         ws = await open_screen(own_client, "105", auth())
         await own_client.server.close()
         msg = await ws.receive(timeout=10)
     assert (msg.type, msg.data, msg.extra) == (aiohttp.WSMsgType.CLOSE, 1001, "daemon shutting down")
+
+
+async def test_the_hello_gives_the_reloaded_time_zone(client: TestClient, office: Repository) -> None:
+    """The screen shows times in the office's zone of the moment: a SIGHUP that changes it reaches a
+    screen opened after it."""
+    reloader = client.app[RELOADER]
+    new = reloader.current.model_copy(update={"timezone": "Asia/Omsk"})
+    assert (await reloader.reload(lambda: new)).changed == ("timezone",)
+    ws = await client.ws_connect("/ws?extension=105", headers=auth())
+    assert (await next_message(ws))["timezone"] == "Asia/Omsk"
+    await ws.close()

@@ -104,16 +104,16 @@ async def test_an_empty_allow_list_lets_everyone_post(client: TestClient) -> Non
 def test_networks_are_checked_when_settings_load() -> None:
     parsed = load_settings({"CALLBRIDGE_PBX_ALLOWED_NETWORKS": "81.88.80.132, 81.88.82.0/24",
                             "CALLBRIDGE_TRUSTED_PROXIES": "::1"})
-    assert parsed.pbx_allowed_networks == ["81.88.80.132", "81.88.82.0/24"]
-    assert parsed.trusted_proxies == ["::1"]
+    assert parsed.mango.allowed_networks == ["81.88.80.132", "81.88.82.0/24"]
+    assert parsed.http.trusted_proxies == ["::1"]
     with pytest.raises(SettingsError, match="pbx_allowed_networks.*81.88.80.300"):
         load_settings({"CALLBRIDGE_PBX_ALLOWED_NETWORKS": "81.88.80.300"})
 
 
 def test_the_example_config_allows_the_pbx_documented_addresses() -> None:
     example = load_settings({"CALLBRIDGE_CONFIG": str(ROOT / "config" / "callbridge.example.toml")})
-    assert sorted(example.pbx_allowed_networks) == sorted(PBX_ADDRESSES)
-    assert "127.0.0.1" in example.trusted_proxies
+    assert sorted(example.mango.allowed_networks) == sorted(PBX_ADDRESSES)
+    assert "127.0.0.1" in example.http.trusted_proxies
 
 
 # -- limits -----------------------------------------------------------------------------------

@@ -112,7 +112,7 @@ async def post_inquiry(request: web.Request) -> web.Response:
         return error(400, "invalid inquiry", fields=validation_problem(exc))
     if text(given.external_id) is None:
         return error(400, "invalid inquiry", fields=[{"field": "external_id", "problem": "must not be empty"}])
-    taken = request.app[RELOADER].current.sources.get(given.source)
+    taken = request.app[RELOADER].current.inquiries.sources.get(given.source)
     if taken is not None and taken.kind not in API_MAY_POST_AS:
         # Same source and external id, same dedup key: a post here would make the sender's own
         # delivery a duplicate, dropped. A site may post its form either way; any other name is the API's.

@@ -92,7 +92,7 @@ async def inquiry_webhook(request: web.Request) -> web.StreamResponse:
     started = time.perf_counter()
     # Bound on top of the request's id and route (daemon/boundary.py clears the context per request).
     structlog.contextvars.bind_contextvars(inquiry_source=name)
-    source = request.app[RELOADER].current.sources.get(name)
+    source = request.app[RELOADER].current.inquiries.sources.get(name)
     if source is None or source.kind not in ADAPTERS:
         return error(404, "no such inquiry source", source=name[:100])
     try:

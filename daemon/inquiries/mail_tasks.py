@@ -28,9 +28,9 @@ DEFAULT_DONE_FOLDER = "Processed"
 
 def mailbox_configs(settings: Settings) -> list[MailboxConfig]:
     """A poller's configuration for each ``email`` source in the settings."""
-    own = tuple(a.strip().lower() for a in settings.agency_emails)
+    own = tuple(a.strip().lower() for a in settings.inquiries.agency_emails)
     configs = []
-    for name, source in sorted(settings.sources.items()):
+    for name, source in sorted(settings.inquiries.sources.items()):
         if source.kind != "email":
             continue
         username = source.username or ""

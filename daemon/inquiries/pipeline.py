@@ -97,7 +97,7 @@ class InquiryPipeline:
         conv = None
         if inquiry.conversation_id is not None:
             conv = await store.open_conversation(inquiry.source, inquiry.conversation_id, at,
-                                                 settings.conversation_idle_s)
+                                                 settings.inquiries.conversation_idle_s)
         entry_id = conv.entry_id if conv is not None else entry_id_of(inquiry)
         if inquiry.from_agency:
             return await self._agency_message(store, inquiry, conv, replied_at)
@@ -135,13 +135,13 @@ class InquiryPipeline:
             for holder in absorbed:
                 await self._absorb(tx, contact_id, holder, inquiry)
             lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id,
-                                         at=inquiry.received_at, stale_days=settings.lead_stale_days)
+                                         at=inquiry.received_at, stale_days=settings.leads.stale_days)
             await store.relink(communication_id, contact_id, lead_id)
         else:
             lead_id = None
             if contact_id is not None:
                 lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id,
-                                         at=inquiry.received_at, stale_days=settings.lead_stale_days)
+                                         at=inquiry.received_at, stale_days=settings.leads.stale_days)
             communication_id = await write(contact_id=contact_id, lead_id=lead_id)
         if referrer_id is not None and contact_id is not None:
             await store.add_referral(contact_id, referrer_id, communication_id)

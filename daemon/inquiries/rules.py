@@ -26,9 +26,9 @@ def ad_source_for(inquiry: Inquiry, settings: Settings) -> str | None:
     if has_referrer(inquiry):
         return REFERRAL_AD_SOURCE
     utm_source = (inquiry.utm.source or "").strip().lower() or start_payload(inquiry)
-    if utm_source and utm_source in settings.utm_sources:
-        return settings.utm_sources[utm_source]
-    source = settings.sources.get(inquiry.source)
+    if utm_source and utm_source in settings.inquiries.utm_sources:
+        return settings.inquiries.utm_sources[utm_source]
+    source = settings.inquiries.sources.get(inquiry.source)
     return source.ad_source if source is not None else None
 
 

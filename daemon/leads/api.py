@@ -37,7 +37,7 @@ async def leads(request: web.Request) -> web.Response:
 async def close(request: web.Request) -> web.Response:
     lead_id = path_id(request, "lead_id")
     body = await json_object(request, example='{"outcome": "won"|"lost", "reason": "…"}')
-    reasons = request.app[RELOADER].current.lead_lost_reasons
+    reasons = request.app[RELOADER].current.leads.lost_reasons
     try:
         outcome, reason = validate_close(body.get("outcome"), body.get("reason"), reasons)
         row = await close_lead(request.app[REPOSITORY].pool, lead_id, outcome, reason)
@@ -47,7 +47,7 @@ async def close(request: web.Request) -> web.Response:
 
 
 async def reasons(request: web.Request) -> web.Response:
-    return web.json_response({"reasons": list(request.app[RELOADER].current.lead_lost_reasons)})
+    return web.json_response({"reasons": list(request.app[RELOADER].current.leads.lost_reasons)})
 
 
 async def untag(request: web.Request) -> web.Response:

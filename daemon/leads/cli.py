@@ -55,7 +55,7 @@ async def run(settings: Settings, pool: asyncpg.Pool, args: argparse.Namespace) 
 
 
 async def leads_command(settings: Settings, pool: asyncpg.Pool, args: argparse.Namespace) -> int:
-    stale_days = args.stale_days or settings.lead_stale_days
+    stale_days = args.stale_days or settings.leads.stale_days
     if stale_days < 1:
         raise ValueError("--stale-days must be at least 1")
     archived = await archive_stale(pool, stale_days=stale_days)

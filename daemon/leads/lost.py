@@ -39,8 +39,8 @@ async def lost_clients(pool: asyncpg.Pool, settings: Settings, *, now: datetime 
                        ) -> list[dict[str, Any]]:
     now = now or datetime.now(UTC)
     with translated_errors():
-        rows = await pool.fetch(q("lost_clients"), now, settings.lost_client_trip_months,
-                                settings.lost_client_silence_months)
+        rows = await pool.fetch(q("lost_clients"), now, settings.leads.lost_client_trip_months,
+                                settings.leads.lost_client_silence_months)
     return [_row(dict(r)) for r in rows]
 
 

@@ -45,8 +45,8 @@ async def refresh_tags(pool: asyncpg.Pool, settings: Settings, *, now: datetime 
             await conn.execute(q("tags_lock"))
             detected = await conn.execute(q("tags_detect_removals"))
             changed = await conn.fetch(q("tags_refresh"), now, REGULAR, COLD, DO_NOT_CALL,
-                                       settings.tag_regular_min_trips, settings.tag_regular_months,
-                                       settings.tag_cold_months)
+                                       settings.leads.tag_regular_min_trips, settings.leads.tag_regular_months,
+                                       settings.leads.tag_cold_months)
     await analyze_written(pool, "analyze_tags_refresh")
     return RefreshReport(added=sum(r["added"] for r in changed),
                          removed_contacts=sum(1 for r in changed if r["removed"]),

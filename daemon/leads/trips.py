@@ -140,12 +140,12 @@ def parse_rows(rows: Iterable[tuple[int, Mapping[str, str]]], settings: Settings
     for number, values in rows:
         report.rows += 1
         try:
-            booking = parse_booking(number, values, statuses=settings.trip_statuses,
+            booking = parse_booking(number, values, statuses=settings.leads.trip_statuses,
                                     region=settings.default_region, now=now, tz=settings.tz)
         except ValueError as exc:
             report.rejected.append((number, str(exc)))
             continue
-        if booking.status_raw and map_status(booking.status_raw, settings.trip_statuses) is None:
+        if booking.status_raw and map_status(booking.status_raw, settings.leads.trip_statuses) is None:
             report.unknown_statuses[booking.status_raw] = report.unknown_statuses.get(booking.status_raw, 0) + 1
         bookings.pop(booking.order, None)
         bookings[booking.order] = booking

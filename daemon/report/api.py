@@ -37,7 +37,7 @@ async def missed(request: web.Request) -> web.Response:
             since=query.get("since"),
             until=query.get("until"),
             tz=settings.tz,
-            max_days=settings.report_max_window_days,
+            max_days=settings.report.max_window_days,
         )
     except WindowError as exc:
         return _error(400, str(exc))

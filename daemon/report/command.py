@@ -37,7 +37,7 @@ async def report_missed(settings: Settings, repo: Repository, request: ReportReq
         since=request.since,
         until=request.until,
         tz=settings.tz,
-        max_days=settings.report_max_window_days,
+        max_days=settings.report.max_window_days,
     )
     report = await missed_report(
         repo, window, tz=settings.tz, include_called_back=request.include_all

@@ -52,7 +52,7 @@ def build_message(
 def _require_mail_settings(settings: Settings) -> None:
     for name in ("smtp_host", "report_email_from"):
         settings.require(name)
-    if not settings.report_email_to:
+    if not settings.report.email_to:
         raise SettingsError(
             "setting report_email_to is required for --email: "
             "set CALLBRIDGE_REPORT_EMAIL_TO=a@example.com,b@example.com"
@@ -63,28 +63,28 @@ async def send_report(report: MissedReport, settings: Settings) -> None:
     """Send to ``report_email_to`` through ``smtp_host``; MailError when that fails."""
     _require_mail_settings(settings)
     message = build_message(
-        report, sender=settings.report_email_from or "", recipients=settings.report_email_to
+        report, sender=settings.report.email_from or "", recipients=settings.report.email_to
     )
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    password = settings.smtp.password.get_secret_value() if settings.smtp.password else None
     try:
         await aiosmtplib.send(
             message,
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
+            hostname=settings.smtp.host,
+            port=settings.smtp.port,
+            username=settings.smtp.username,
             password=password,
-            use_tls=settings.smtp_security == "tls",
-            start_tls=settings.smtp_security == "starttls",
-            timeout=settings.smtp_timeout_s,
+            use_tls=settings.smtp.security == "tls",
+            start_tls=settings.smtp.security == "starttls",
+            timeout=settings.smtp.timeout_s,
         )
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise MailError(
-            f"sending the report through {settings.smtp_host}:{settings.smtp_port} "
+            f"sending the report through {settings.smtp.host}:{settings.smtp.port} "
             f"failed: {exc.__class__.__name__}: {exc}"
         ) from exc
     log.info(
         "report_mailed",
-        recipients=len(settings.report_email_to),
+        recipients=len(settings.report.email_to),
         rows=len(report.rows),
-        smtp_host=settings.smtp_host,
+        smtp_host=settings.smtp.host,
     )

@@ -66,13 +66,13 @@ def office_closing(settings: Settings) -> dict[int, time | None]:
     """Closing time per working weekday: from ``office_hours`` when they are set (the end of
     each day's last range), else ``report_day_end`` on ``report_working_days``."""
     week = {
-        index: day_ranges(settings.office_hours.get(day, "closed"))
+        index: day_ranges(settings.routing.office_hours.get(day, "closed"))
         for index, day in enumerate(WEEKDAYS)
     }
     if any(week.values()):
         return {index: _last_end(ranges) for index, ranges in week.items() if ranges}
-    hour, minute = (int(part) for part in settings.report_day_end.split(":"))
-    return {WEEKDAYS.index(day): time(hour, minute) for day in settings.report_working_days}
+    hour, minute = (int(part) for part in settings.report.day_end.split(":"))
+    return {WEEKDAYS.index(day): time(hour, minute) for day in settings.report.working_days}
 
 
 def _last_end(ranges: tuple[tuple[time, time | None], ...]) -> time | None:
@@ -83,7 +83,7 @@ def _last_end(ranges: tuple[tuple[time, time | None], ...]) -> time | None:
 def night_since(settings: Settings, now: datetime) -> datetime:
     """The previous working day's close, before ``now``."""
     return previous_close(
-        now, tz=settings.tz, closing=office_closing(settings), holidays=frozenset(settings.holidays)
+        now, tz=settings.tz, closing=office_closing(settings), holidays=frozenset(settings.routing.holidays)
     )
 
 
@@ -95,7 +95,7 @@ def report_window(settings: Settings, now: datetime | None = None) -> Window:
     """
     now = now or datetime.now(UTC)
     night = night_since(settings, now)
-    since = min(now - timedelta(days=settings.report_lookback_days), night)
+    since = min(now - timedelta(days=settings.report.lookback_days), night)
     return Window(since=since, until=now, night_since=night)
 
 

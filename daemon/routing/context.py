@@ -40,16 +40,16 @@ async def pbx_and_routing(app: web.Application) -> AsyncIterator[None]:
     """
     settings = app[SETTINGS]
     async with aiohttp.ClientSession() as session:
-        client = MangoClient(session, base_url=settings.mango_api_url,
+        client = MangoClient(session, base_url=settings.mango.api_url,
                              api_key=settings.secret("mango_api_key"),
                              api_salt=settings.secret("mango_api_salt"),
-                             timeout_s=settings.pbx_request_timeout_s)
+                             timeout_s=settings.mango.request_timeout_s)
         app[PBX_CLIENT] = client
         policy = RoutingPolicy.from_settings(settings)
         router = Router(repo=app[REPOSITORY], client=client, policy=policy,
-                        limiter=SharedRateLimit(app[REPOSITORY], settings.route_rate_per_s),
-                        ivr_hold_s=settings.ivr_hold_s,
-                        request_timeout_s=settings.pbx_request_timeout_s,
+                        limiter=SharedRateLimit(app[REPOSITORY], settings.routing.rate_per_s),
+                        ivr_hold_s=settings.routing.ivr_hold_s,
+                        request_timeout_s=settings.mango.request_timeout_s,
                         metrics=app[METRICS], clock=app.get(ROUTING_CLOCK))
         app[ROUTER] = router
         # Always listening: a reload that adds office hours switches routing on.
@@ -68,17 +68,17 @@ async def pbx_and_routing(app: web.Application) -> AsyncIterator[None]:
 
 def _reconfigure(router: Router, repo: Repository, old: Settings, new: Settings) -> None:
     policy = RoutingPolicy.from_settings(new)
-    rate_changed = new.route_rate_per_s != old.route_rate_per_s
-    limiter = SharedRateLimit(repo, new.route_rate_per_s) if rate_changed else None
-    router.reconfigure(policy=policy, ivr_hold_s=new.ivr_hold_s,
-                       request_timeout_s=new.pbx_request_timeout_s, limiter=limiter)
+    rate_changed = new.routing.rate_per_s != old.routing.rate_per_s
+    limiter = SharedRateLimit(repo, new.routing.rate_per_s) if rate_changed else None
+    router.reconfigure(policy=policy, ivr_hold_s=new.routing.ivr_hold_s,
+                       request_timeout_s=new.mango.request_timeout_s, limiter=limiter)
     _log_policy(new, policy)
 
 
 def _log_policy(settings: Settings, policy: RoutingPolicy) -> None:
     if policy.enabled:
         log.info("routing_enabled", administrator=policy.administrator,
-                 line_rules=len(policy.line_rules), route_rate_per_s=settings.route_rate_per_s,
-                 ivr_hold_s=settings.ivr_hold_s)
+                 line_rules=len(policy.line_rules), route_rate_per_s=settings.routing.rate_per_s,
+                 ivr_hold_s=settings.routing.ivr_hold_s)
     else:
         log.warning("routing_disabled", why="no office_hours configured: calls are left to the PBX")

@@ -57,8 +57,8 @@ class OfficeHours:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OfficeHours:
-        week = tuple(day_ranges(settings.office_hours.get(day, "closed")) for day in WEEKDAYS)
-        return cls(tz=settings.tz, week=week, holidays=frozenset(settings.holidays))
+        week = tuple(day_ranges(settings.routing.office_hours.get(day, "closed")) for day in WEEKDAYS)
+        return cls(tz=settings.tz, week=week, holidays=frozenset(settings.routing.holidays))
 
     @property
     def configured(self) -> bool:
@@ -83,12 +83,12 @@ class RoutingPolicy:
     @classmethod
     def from_settings(cls, settings: Settings) -> RoutingPolicy:
         rules = {}
-        for line, target in settings.line_rules.items():
+        for line, target in settings.routing.line_rules.items():
             key = line_key(line, settings.default_region)
             if key is not None:
                 rules[key] = target
         return cls(hours=OfficeHours.from_settings(settings),
-                   administrator=settings.administrator_extension,
+                   administrator=settings.routing.administrator_extension,
                    line_rules=rules, region=settings.default_region)
 
     @property

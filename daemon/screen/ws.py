@@ -23,7 +23,7 @@ from aiohttp import WSMsgType, web
 
 from daemon.auth import bearer_matches, token_matches
 from daemon.errors import StorageError, StorageUnavailable
-from daemon.keys import REPOSITORY, SETTINGS
+from daemon.keys import RELOADER, REPOSITORY, SETTINGS
 from daemon.screen.hub import CLOSE_TIMEOUT_S, Screen
 from daemon.screen.keys import SCREEN_AUTH_GATE, SCREEN_HUB, SCREEN_LISTENER
 from daemon.security import DETACH_LIMITS
@@ -111,7 +111,7 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, extension: str
 
 
 async def _hello(request: web.Request, extension: str, listening: bool) -> dict[str, object]:
-    settings = request.app[SETTINGS]
+    settings = request.app[RELOADER].current  # the office's time zone may be reloaded
     try:
         manager = await request.app[REPOSITORY].screen_manager(extension)
     except (StorageUnavailable, StorageError):
