@@ -70,7 +70,7 @@ def _number_as_text(value: object) -> object:
 
 SourceKind = Literal["tilda", "form", "jivo", "telegram", "vk", "email", "api"]
 SOURCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-# Kinds whose sender proves itself with the configured secret (PROTOCOLS.md).
+# Kinds whose sender proves itself with the configured secret (docs/CHANNELS.md).
 KINDS_WITH_SECRET = frozenset({"tilda", "form", "jivo", "telegram", "vk"})
 
 
@@ -96,7 +96,7 @@ class SourceSettings(BaseModel):
     password: SecretStr | None = None
     folder: str = "INBOX"
     done_folder: str | None = None
-    # The e-mail poller's own (README "E-mail inquiries"): "tls" is TLS from the
+    # The e-mail poller's own (docs/CHANNELS.md, "E-mail inquiries"): "tls" is TLS from the
     # first byte (port 993); "plain" only for a server on this machine or in tests.
     imap_security: Literal["tls", "plain"] = "tls"
     skipped_folder: str | None = None  # auto-replies and bounces; None: done_folder
@@ -180,7 +180,7 @@ class Settings(BaseSettings):
     ivr_hold_s: float = Field(default=8.0, gt=0)
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
-    # Operations (issue 4): start-up, the missed-call report and its e-mail.
+    # Operations: start-up, the missed-call report and its e-mail.
     db_connect_attempts: int = Field(default=10, ge=1)
     # stats/result is polled no more than once per 5 s (the PBX's manual).
     pbx_stats_poll_interval_s: float = Field(default=5.0, gt=0)
@@ -188,7 +188,7 @@ class Settings(BaseSettings):
     # office_hours when set, else report_day_end (office time) on report_working_days.
     report_day_end: str = Field(default="19:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     report_working_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
-    # Issue 9: the morning report and the screen list every caller missed within
+    # The morning report and the screen list every caller missed within
     # this many days and not reached back since (the night's first); any report
     # window longer than report_max_window_days is refused.
     report_lookback_days: int = Field(default=7, ge=1, le=93)
@@ -205,7 +205,7 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = Field(default=30.0, gt=0)
     report_email_from: str | None = None
     report_email_to: tuple[str, ...] = ()
-    # Security (issue 5): who may post PBX events, and what any client may ask at once.
+    # Security: who may post PBX events, and what any client may ask at once.
     # Empty pbx_allowed_networks lets any source post (the signature is checked anyway).
     pbx_allowed_networks: list[str] = Field(default_factory=list)
     trusted_proxies: list[str] = Field(default_factory=list)  # whose X-Forwarded-For is believed
@@ -213,14 +213,14 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(default=30.0, gt=0)
     # Idle keep-alive connections are closed after this long (each holds a descriptor).
     http_keepalive_timeout_s: float = Field(default=15.0, gt=0)
-    # Inquiries (issue 11): the senders, utm_source -> ad source, and how long a
+    # Inquiries: the senders, utm_source -> ad source, and how long a
     # chat may be silent before its next message starts a new communication.
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
     utm_sources: dict[str, str] = Field(default_factory=dict)
     conversation_idle_s: float = Field(default=7200.0, gt=0)
     # The agency's own e-mail addresses: never taken for a client's (e-mail inquiries).
     agency_emails: tuple[str, ...] = ()
-    # Leads, tags, trips and lost clients (issue 12).
+    # Leads, tags, trips and lost clients.
     lead_stale_days: int = Field(default=30, ge=1)  # no activity this long: the lead is archived
     lead_lost_reasons: tuple[str, ...] = DEFAULT_LOST_REASONS
     tag_regular_min_trips: int = Field(default=3, ge=1)  # «постоянный турист»: paid trips ...
