@@ -20,6 +20,10 @@ TRIAL_CONFIG := config/trial.toml
 $(RUNTIME_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "callbridge needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
+	@# The pip a venv is born with (23.2 with Python 3.11.7) spends most of an install
+	@# judging every file of every index page; a current one takes a third of the CPU
+	@# (docs/BENCHMARKS.md, «make run on a fresh clone»).
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PIP) -e .
 	@rm -f $(VENV)/.runtime-* $(VENV)/.installed-*
 	@touch $@
