@@ -70,7 +70,7 @@ def _number_as_text(value: object) -> object:
 
 SourceKind = Literal["tilda", "form", "jivo", "telegram", "vk", "email", "api"]
 SOURCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-# Kinds whose sender proves itself with the configured secret (PROTOCOLS.md).
+# Kinds whose sender proves itself with the configured secret (docs/CHANNELS.md).
 KINDS_WITH_SECRET = frozenset({"tilda", "form", "jivo", "telegram", "vk"})
 
 
@@ -96,7 +96,7 @@ class SourceSettings(BaseModel):
     password: SecretStr | None = None
     folder: str = "INBOX"
     done_folder: str | None = None
-    # The e-mail poller's own (README "E-mail inquiries"): "tls" is TLS from the
+    # The e-mail poller's own (docs/CHANNELS.md, "E-mail inquiries"): "tls" is TLS from the
     # first byte (port 993); "plain" only for a server on this machine or in tests.
     imap_security: Literal["tls", "plain"] = "tls"
     skipped_folder: str | None = None  # auto-replies and bounces; None: done_folder

@@ -130,7 +130,7 @@ def communication_json(row: dict[str, Any]) -> dict[str, Any]:
         "note": row["note"],
         "routed_to": row.get("routed_to"),
         "route_reason": row.get("route_reason"),
-        # Inquiries (issue 11): which sender, what was written (a transcript is cut
+        # Inquiries: which sender, what was written (a transcript is cut
         # here; the whole text stays in the database), and the ad campaign's tags.
         "source": row.get("source"),
         "text": (row.get("text") or "")[:TEXT_SHOWN_CHARS] or None,

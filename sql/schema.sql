@@ -31,7 +31,7 @@ CREATE TABLE contacts (
 CREATE INDEX contacts_responsible_idx ON contacts (responsible_id);
 CREATE INDEX contacts_merged_into_idx ON contacts (merged_into) WHERE merged_into IS NOT NULL;
 
--- Identifiers (issue 10): a contact holds any number of phones, e-mails and
+-- Identifiers: a contact holds any number of phones, e-mails and
 -- messenger accounts, and each belongs to at most one contact. Everything that
 -- finds a person goes through this one table.
 CREATE TABLE contact_identifiers (
@@ -179,7 +179,7 @@ CREATE INDEX inbox_received_idx ON inbox (received_at);
 -- Retention asks "is this call over?" per candidate; only calls not over are here.
 CREATE INDEX communications_unfinished_idx ON communications (entry_id) WHERE NOT finished;
 
--- Routing decisions (issue 3): what callbridge decided for each call leg that
+-- Routing decisions: what callbridge decided for each call leg that
 -- appeared in the IVR, and the decision's mark on the call's communication.
 
 -- One row per IVR leg: inserting it is the claim, so that of two daemons that
@@ -201,7 +201,7 @@ CREATE TABLE route_decisions (
 );
 CREATE INDEX route_decisions_entry_idx ON route_decisions (entry_id);
 
--- The PBX's route limit (issue 9, item 7) is per product, not per daemon: two
+-- The PBX's route limit is per product, not per daemon: two
 -- daemons pacing themselves each sent twice the allowed rate and collected 429s.
 -- One shared schedule for all: the "theoretical arrival time" of the generic
 -- cell rate algorithm (GCRA). A daemon reserves the next slot with a single
@@ -220,7 +220,7 @@ ALTER TABLE communications
     ADD COLUMN route_command_id  text,
     ADD COLUMN route_result      integer;
 
--- The manager's screen (issue 6): every change of a call's communication is
+-- The manager's screen: every change of a call's communication is
 -- announced on the channel callbridge_calls, with the call's entry_id as payload.
 -- NOTIFY is transactional: it is delivered when the pipeline's transaction
 -- commits (never for one rolled back), identical payloads of one transaction
@@ -241,7 +241,7 @@ CREATE TRIGGER communications_notify_call
     AFTER INSERT ON communications
     FOR EACH ROW EXECUTE FUNCTION callbridge_notify_call();
 
--- Retention (issue 9, migration 0004): the calls whose raw events were pruned
+-- Retention (migration 0004): the calls whose raw events were pruned
 -- from the inbox. Their communication is then final: a late or re-delivered
 -- event of the call is kept in the inbox but does not re-derive it from the few
 -- events left. (Not a column of communications: marking must not fire the
@@ -251,7 +251,7 @@ CREATE TABLE pruned_calls (
     pruned_at   timestamptz NOT NULL DEFAULT now()
 );
 
--- Every inquiry, every channel (issue 11, channels-http): a communication is a
+-- Every inquiry, every channel: a communication is a
 -- call, or an inquiry from another channel (entry_id 'inq:<source>:<external id
 -- of its first message>'): one form, or one conversation of a chat while it lasts.
 ALTER TABLE communications
@@ -282,7 +282,7 @@ CREATE TABLE contact_referrals (
 CREATE INDEX contact_referrals_referrer_idx ON contact_referrals (referrer_id);
 
 -- Events PostgreSQL refused on replay from the spool, or spool records that
--- could not be read (issue 9, items 2 and 11). Each was acknowledged to the
+-- could not be read. Each was acknowledged to the
 -- PBX, which will not send it again, so it is kept here for a person, with the
 -- reason, and /health warns while any is unresolved. `envelope` is the spool
 -- record exactly as written (bytea: it may be neither valid UTF-8 nor JSON).
@@ -298,7 +298,7 @@ CREATE TABLE event_quarantine (
 );
 CREATE INDEX event_quarantine_open_idx ON event_quarantine (quarantined_at) WHERE resolved_at IS NULL;
 
--- Contacts: merge with an audit trail and undo, duplicates, hygiene (issue 10, items 3-7).
+-- Contacts: merge with an audit trail and undo, duplicates, hygiene.
 
 -- The journal of merges. One row per merge (who, when, why), and one row per
 -- row it touched in contact_merge_rows: the values it replaced (before) and the
@@ -434,7 +434,7 @@ CREATE TRIGGER inbox_notify_call_leg
     WHEN (NEW.kind = 'call_leg' AND NEW.entry_id IS NOT NULL)
     EXECUTE FUNCTION callbridge_notify_call();
 
--- Leads, trips and computed tags (issue 12, migration 0008).
+-- Leads, trips and computed tags (migration 0008).
 
 -- A lead opens at its first communication's own time (the PBX's or the sender's
 -- timestamp), not when the row was written: a late or reconciled call counts on its day.

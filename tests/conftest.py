@@ -50,7 +50,7 @@ RUN_ID = f"cbt_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--long-faults", action="store_true", default=False,
-        help="hold injected faults as long as the issue says (PostgreSQL frozen 10 s); "
+        help="hold injected faults as long as the full runs do (PostgreSQL frozen 10 s); "
              "also CALLBRIDGE_TEST_LONG_FAULTS=1",
     )
 

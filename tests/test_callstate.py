@@ -1,6 +1,6 @@
 """derive_call gives each call flow its hand-written final state, in any order, with repeats.
 
-The expected states below are written by hand from PROTOCOL.md's leg model
+The expected states below are written by hand from the leg model of Mango Office's VPBX API manual
 (not computed by the code under test); a property test delivers every flow's
 events in random orders with random repeats and compares with them. Flows:
 the PBX's example scenarios, the six flows of the vendor's manual

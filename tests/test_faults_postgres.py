@@ -48,7 +48,7 @@ LAGGING_EVENTS = 24
 
 @pytest.fixture
 def freeze_s(request: pytest.FixtureRequest) -> float:
-    """How long a fault lasts: short in CI, the issue's 10 s with --long-faults."""
+    """How long a fault lasts: short in CI, the full 10 s with --long-faults."""
     long = request.config.getoption("--long-faults") or os.environ.get("CALLBRIDGE_TEST_LONG_FAULTS") == "1"
     return LONG_FREEZE_S if long else SHORT_FREEZE_S
 

@@ -10,7 +10,7 @@ bug to the on-call engineer) and never lost.
 
 The server is a private one (pgserver, as the SIGSTOP test's): the shared one
 must never be restarted. CI sends a short stream; --long-faults (or
-CALLBRIDGE_TEST_LONG_FAULTS=1) sends the issue's 10,000 events.
+CALLBRIDGE_TEST_LONG_FAULTS=1) sends 10,000 events.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from tests.faults import Sender, eventually
 from tests.test_faults_postgres import private_postgres  # noqa: F401  (a fixture)
 
 SHORT_CALLS = 40
-# The issue's 10,000 events: 1,460 generated calls make 10,009 deliveries, repeats included
+# 10,000 events: 1,460 generated calls make 10,009 deliveries, repeats included
 # (tests/callgen.py's stream), 9,130 of them distinct.
 LONG_CALLS = 1460
 SHORT_READ_ONLY_S = 3.0

@@ -429,7 +429,7 @@ async def test_what_fuzzing_found_is_answered_without_a_500(client: TestClient, 
         assert answer["error"] == "invalid event" and answer["fields"], answer
 
 
-# -- hostile classes found by probing a running daemon (issue 9, item 12) ------------------------
+# -- hostile classes found by probing a running daemon ------------------------
 
 DEEP = "[" * 5000 + "]" * 5000  # past the interpreter's recursion limit, well under the body limit
 JSON_TYPE = {"Content-Type": "application/json"}

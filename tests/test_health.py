@@ -83,7 +83,7 @@ def check(doc: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 async def test_health_passes_and_describes_each_part(client: TestClient) -> None:
-    """pass/200 in the IETF draft's shape, with every check the issue names; no token needed."""
+    """pass/200 in the IETF draft's shape, with every check docs/OPERATIONS.md names; no token needed."""
     status, doc, _ = await health(client)
     assert (status, doc["status"], doc["serviceId"]) == (200, "pass", "callbridge")
     assert set(doc["checks"]) == {

@@ -361,7 +361,7 @@ async def test_a_long_jivo_chat_is_filed_whole(app_client: TestClient, repo: Rep
 
 async def test_a_chat_after_a_quiet_lead_opens_a_new_lead_naming_the_old_one(
         app_client: TestClient, repo: Repository) -> None:
-    """Issue 12 for messages: judged by the sender's own times (Telegram's ``date``), a chat 40
+    """Leads end for messages too: judged by the sender's own times (Telegram's ``date``), a chat 40
     days after the lead went quiet opens a new lead with previous_lead_id; one 10 days after
     that joins it."""
     day = 86_400

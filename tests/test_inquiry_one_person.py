@@ -1,4 +1,4 @@
-"""Issue 11's "done when": one person across a call, a form and a chat is one contact with one open lead."""
+"""One person across a call, a form and a chat is one contact with one open lead."""
 
 from __future__ import annotations
 

@@ -138,7 +138,7 @@ async def contact_of(pool, kind: str, value: str) -> int | None:  # type: ignore
 
 async def test_a_known_caller_on_four_channels_is_one_contact_with_one_lead(
         db_url: str, tmp_path: Path, dovecot: Dovecot, office) -> None:  # type: ignore[no-untyped-def]
-    """Issue 11's "done when": Анна, known from the imported base, calls; fills in the Tilda form
+    """One person across every channel: Анна, known from the imported base, calls; fills in the Tilda form
     with a new e-mail; writes in Telegram and shares her phone there; then sends an e-mail from
     that address. One contact, one open lead, four communications, every one on that lead."""
     from tests.channels import SOURCES, replay

@@ -1,4 +1,4 @@
-"""Connections and hang-ups (issue 9, item 13): idle keep-alive sockets are closed, their number is
+"""Connections and hang-ups: idle keep-alive sockets are closed, their number is
 watched against the descriptor limit, and a client that hangs up mid-body is not an error."""
 
 # ruff: noqa: F811 - the tests take the imported `notify` fixture by name

@@ -163,7 +163,7 @@ async def test_two_daemons_on_one_database_send_one_route(
 ) -> None:
     """Both daemons are told of the same Appeared event; the claim in route_decisions lets
     exactly one of them send."""
-    # Two daemons, two state directories: one spool belongs to one process (issue 9, item 6).
+    # Two daemons, two state directories: one spool belongs to one process.
     (tmp_path / "first").mkdir()
     (tmp_path / "second").mkdir()
     async with daemon(db_url, tmp_path / "first", pbx) as first, \

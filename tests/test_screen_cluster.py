@@ -16,7 +16,7 @@ from tests.screenkit import in_order, nothing_more, open_screen, phases_until, p
 
 @pytest.fixture
 async def second_daemon(settings: Settings) -> AsyncIterator[TestClient]:
-    # A state directory of its own: one spool belongs to one process (issue 9, item 6).
+    # A state directory of its own: one spool belongs to one process.
     own = settings.model_copy(update={"state_dir": settings.state_dir.with_name("state-second")})
     app = build_app(own, database_url=settings.database.url, apply_migrations=False)
     async with TestClient(TestServer(app)) as test_client:

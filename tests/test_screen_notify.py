@@ -1,4 +1,4 @@
-"""The screen's NOTIFY fires on a change a screen can see, not on every write (issue 9, item 10)."""
+"""The screen's NOTIFY fires on a change a screen can see, not on every write."""
 
 from __future__ import annotations
 

@@ -357,7 +357,7 @@ async def test_a_websocket_authorization_header_that_is_not_utf8_is_refused_not_
     assert status_line.startswith(b"HTTP/1.1 401"), status_line
 
 
-# -- WebSocket headers and sockets waiting for their token (issue 9, item 10) -------------------
+# -- WebSocket headers and sockets waiting for their token -------------------
 
 async def _half_sent_upgrade(client: TestClient) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A webhook that says ``Upgrade: websocket`` and never finishes its body."""

@@ -1,6 +1,6 @@
 """Nothing acknowledged is lost quietly: refused up front, or replayed, or kept in the quarantine table.
 
-Issue 9, items 2 and 11. The spool's records carry a format version and old
+The spool's records carry a format version and old
 ones are upgraded on read; a record that cannot be read, or that PostgreSQL
 refuses, is quarantined with its reason, counted, and turns /health to warn,
 and the replay goes on with the records after it.

@@ -96,7 +96,7 @@ def test_daemon_unit_is_a_hardened_notify_service() -> None:
     assert unit["NotifyAccess"] == ["main"]
     assert seconds(unit["WatchdogSec"][0]) >= 10
     assert unit["Restart"] == ["on-failure"]
-    # A thousand idle keep-alive sockets must not use up the descriptors (issue 9, item 13).
+    # A thousand idle keep-alive sockets must not use up the descriptors.
     assert int(unit["LimitNOFILE"][0]) >= 65536
     assert unit["ExecStart"] == [f"{INSTALLED_BINARY} run"]
     assert unit["ExecReload"] == ["/bin/kill -HUP $MAINPID"]

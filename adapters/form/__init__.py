@@ -1,4 +1,4 @@
-"""A site's own form or a tour-search module (kind ``form``): PROTOCOLS.md §2, our contract."""
+"""A site's own form or a tour-search module (kind ``form``): our own contract (docs/CHANNELS.md)."""
 
 from adapters.form.translate import translate
 

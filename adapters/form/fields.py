@@ -1,4 +1,4 @@
-"""The field names forms use for one thing (PROTOCOLS.md §2), compared case-insensitively."""
+"""The field names forms use for one thing (tests/fixtures/channels/form_*.json), compared case-insensitively."""
 
 from __future__ import annotations
 

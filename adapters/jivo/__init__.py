@@ -1,4 +1,4 @@
-"""Jivo chat widget Webhooks API (kind ``jivo``): PROTOCOLS.md §3."""
+"""Jivo chat widget Webhooks API (kind ``jivo``): https://www.jivo.ru/docs/webhooks/."""
 
 from adapters.jivo.translate import translate
 

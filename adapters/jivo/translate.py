@@ -92,7 +92,7 @@ def _content(name: str, event: dict[str, Any], delivery: Delivery, phones: list[
 
 def _chat_event_id(name: str, event: dict[str, Any], chat_id: str | None, visitor: dict[str, Any],
                    phones: list[str], emails: list[str]) -> str | None:
-    """The external id of an event of chat ``chat_id`` (PROTOCOLS.md §3); None without a chat."""
+    """The external id of an event of chat ``chat_id`` (https://www.jivo.ru/docs/webhooks/); None without a chat."""
     if chat_id is None:
         return None
     if name == "call_event":

@@ -22,7 +22,7 @@ from adapters.mango.signature import sign
 
 log = structlog.get_logger(__name__)
 
-# The manual's codes (PROTOCOL.md §3.3); an unknown code is read as its class.
+# The manual's codes (Mango Office's VPBX API manual v1.9, result codes); an unknown code is read as its class.
 CALL_GONE_CODES = frozenset({3310, 4101})
 RATE_LIMIT_CODE = 4290
 RECORDING_NOT_FOUND_CODE = 3320

@@ -1,4 +1,4 @@
-"""The PBX's call statistics: ``stats/request`` then ``stats/result`` (PROTOCOL.md §3).
+"""The PBX's call statistics: ``stats/request`` then ``stats/result`` (Mango Office's VPBX API manual).
 
 ``stats/request`` takes a window (epoch seconds, at most a month) and the
 fields wanted, and answers ``{"key": ...}``. ``stats/result`` with that key

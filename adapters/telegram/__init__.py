@@ -1,4 +1,4 @@
-"""A Telegram bot's webhook (kind ``telegram``): PROTOCOLS.md §4."""
+"""A Telegram bot's webhook (kind ``telegram``): https://core.telegram.org/bots/api#setwebhook."""
 
 from adapters.telegram.translate import translate
 

@@ -1,4 +1,4 @@
-"""Tilda's form Webhook (kind ``tilda``): PROTOCOLS.md §1."""
+"""Tilda's form Webhook (kind ``tilda``): https://help-ru.tilda.cc/forms/webhook."""
 
 from adapters.tilda.translate import translate
 

@@ -1,4 +1,4 @@
-"""A VK community's Callback API (kind ``vk``): PROTOCOLS.md §5."""
+"""A VK community's Callback API (kind ``vk``): https://dev.vk.com/api/callback/getting-started."""
 
 from adapters.vk.translate import translate
 

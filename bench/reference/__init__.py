@@ -1,1 +1,1 @@
-"""The bare reference receiver of issue 13: the least a correct PBX webhook receiver does."""
+"""The bare reference receiver: the least a correct PBX webhook receiver does."""

@@ -1,7 +1,7 @@
 """``python -m bench.reference --listen HOST:PORT --database-url URL --key K --salt S``
 
-The bare minimum a correct receiver of the PBX's webhooks does, as issue 13
-defines it, to measure callbridge against: check the signature (constant
+The bare minimum a correct receiver of the PBX's webhooks does,
+to measure callbridge against: check the signature (constant
 time) -> parse the JSON -> normalise the caller's number -> one indexed lookup
 -> one transaction (dedup insert, then an upsert of the call's row) -> 200.
 No contacts or leads are made, nothing is spooled, no call state is derived.

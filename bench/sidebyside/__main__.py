@@ -1,6 +1,6 @@
 """``python -m bench.sidebyside [--rates 500,1000,1500,2000] [--rounds 3] [--seconds 15]``
 
-Issue 13's comparison, run the same way for both receivers: callbridge (the
+The side-by-side comparison, run the same way for both receivers: callbridge (the
 real ``callbridge run``) and ``bench.reference`` (sign check, JSON, normalise,
 one lookup, one transaction per event), each on a database of its own on the
 same PostgreSQL, each with the same 10,000 contacts. For every rate and round

@@ -1,6 +1,6 @@
 """``python -m bench.spool [--appends 50000] [--backlog 100000] [--live-rate 300]``
 
-Issue 13's spool targets, measured on this machine:
+The spool's targets (docs/BENCHMARKS.md), measured on this machine:
 
 - appends: ``--writers`` coroutines append (and wait for) real spool records of
   whole calls at once, for ``--appends`` records in all; reported: appends/s

@@ -1,6 +1,6 @@
 """``python -m bench.suite.explain [--contacts N]``: the hot queries' plans on a big base.
 
-Issue 9 asks that history queries read only the rows they return, and that
+History queries must read only the rows they return, and that
 every foreign key we look up by has an index. This builds a throw-away database
 with the bench's contact base (1,000,000 contacts by default), two million
 calls (one supplier's number with 20,000 of them, one contact with 5,000) and

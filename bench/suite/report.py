@@ -161,7 +161,7 @@ def section(res: dict) -> str:
              "the run is in the table; the CPU per event columns depend much less on the neighbours.", "",
              "| machine | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in m.items()]
-    lines += ["", "### Against the targets of issue 5", ""] + _targets(res) + [""]
+    lines += ["", "### Against the targets", ""] + _targets(res) + [""]
     lines += ["### Details", ""]
     if not res.get("has_metrics", False):
         lines += ["The daemon had no `GET /metrics` in this run, so the server-side columns are empty "

@@ -1,6 +1,6 @@
 """Phones and e-mail addresses written in free text (a chat message, a comment).
 
-PROTOCOLS.md §0: take the first valid Russian phone found; a message may carry
+Our rule for every channel: take the first valid Russian phone found; a message may carry
 the agency's own numbers (a signature, a quoted reply), which the pipeline
 drops later because they are lines of the PBX.
 """

@@ -1,1 +1,1 @@
-"""Leads that end, trips from the booking system, computed tags, analytics and lost clients (issue 12)."""
+"""Leads that end, trips from the booking system, computed tags, analytics and lost clients."""

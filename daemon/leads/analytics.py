@@ -2,7 +2,7 @@
 
 One query (``analytics_figures``) counts every figure per group and for all the
 inquiries of the window in one pass (GROUPING SETS), so that every group and the
-totals use the same definitions (README, «Аналитика»). Only the waits to the
+totals use the same definitions (docs/REPORTS.md, «Channel analytics»). Only the waits to the
 first answer are counted here when office hours are set: office seconds
 (daemon/leads/officetime.py) are the calendar's, not the database's.
 
@@ -55,7 +55,7 @@ def _key(row: dict[str, Any], by: str, hours: OfficeHours) -> Any:
 
 
 def figures(rows: list[dict[str, Any]], hours: OfficeHours) -> dict[str, Any]:
-    """Every figure of one group of inquiry rows (see the README for the definitions)."""
+    """Every figure of one group of inquiry rows (docs/REPORTS.md defines each)."""
     opened = {r["lead_id"]: r for r in rows if r["opened_lead"]}
     touched = {r["lead_id"] for r in rows if r["lead_id"] is not None}
     calls = [r for r in rows if r["channel"] == "call"]

@@ -1,4 +1,4 @@
-"""The morning report's section of inquiries nobody answered (issue 11).
+"""The morning report's section of inquiries nobody answered.
 
 A form, chat, messenger or e-mail inquiry that came in the report's window and
 that has had neither a reply in its conversation nor an outbound call to the

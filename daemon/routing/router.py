@@ -55,7 +55,7 @@ class Clock(Protocol):
 
 class SystemClock:
     """Office hours are judged by our own clock when the event reaches us, never by the
-    PBX's timestamp, whose zone the manuals disagree on (PROTOCOL.md §7)."""
+    PBX's timestamp, whose zone Mango Office's manuals disagree on (UTC or UTC+3)."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)

@@ -1,4 +1,4 @@
--- Routing decisions (issue 3): what callbridge decided for each call leg that
+-- Routing decisions: what callbridge decided for each call leg that
 -- appeared in the IVR, and the decision's mark on the call's communication.
 
 -- One row per IVR leg: inserting it is the claim, so that of two daemons that

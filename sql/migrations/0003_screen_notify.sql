@@ -1,4 +1,4 @@
--- The manager's screen (issue 6): every change of a call's communication is
+-- The manager's screen: every change of a call's communication is
 -- announced on the channel callbridge_calls, with the call's entry_id as payload.
 -- NOTIFY is transactional: it is delivered when the pipeline's transaction
 -- commits (never for one rolled back), identical payloads of one transaction

@@ -1,4 +1,4 @@
--- What grows with the base (issue 9): indexes for the foreign keys we look up
+-- What grows with the base: indexes for the foreign keys we look up
 -- or delete by, history indexes in the order the history is read, and what the
 -- inbox's retention needs.
 --

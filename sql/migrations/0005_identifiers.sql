@@ -1,4 +1,4 @@
--- Identifiers (issue 10): a contact holds any number of phones, e-mails and
+-- Identifiers: a contact holds any number of phones, e-mails and
 -- messenger accounts, and each belongs to at most one contact. Everything that
 -- finds a person (the call pipeline, lookups, imports, the other channels)
 -- goes through this one table. contact_phones and contact_emails move into it.

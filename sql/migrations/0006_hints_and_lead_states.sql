@@ -1,4 +1,4 @@
--- Shared ground of issues 10, 11 and 12, fixed first so that they can be built side by side.
+-- Shared ground of identifiers, inquiries and leads, laid first so that they could be built side by side.
 
 -- Evidence that two active contacts are one person, found by the pipeline (an
 -- inquiry that carries a phone of one and an e-mail of the other) and proposed
@@ -25,7 +25,7 @@ CREATE TABLE contact_not_duplicates (
 );
 CREATE INDEX contact_not_duplicates_high_idx ON contact_not_duplicates (contact_high);
 
--- Leads end (issue 12): open -> won | lost (with a reason) | archived (stale),
+-- Leads end: open -> won | lost (with a reason) | archived (stale),
 -- or merged (the younger of two open leads of contacts merged into one).
 -- 'closed' was never written by any released code path; it reads as archived.
 ALTER TABLE leads DROP CONSTRAINT leads_status_check;

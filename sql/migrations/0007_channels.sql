@@ -1,4 +1,4 @@
--- Every inquiry, every channel (issue 11): forms, chats and messengers become
+-- Every inquiry, every channel: forms, chats and messengers become
 -- communications and leads, exactly like calls.
 
 -- A communication is a call (entry_id = the PBX's), or an inquiry from another

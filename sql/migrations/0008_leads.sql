@@ -1,4 +1,4 @@
--- Leads that end, trips, computed tags (issue 12).
+-- Leads that end, trips, computed tags.
 
 -- A lead opens at its first communication's own time (the PBX's or the sender's
 -- timestamp), not when the row was written: a late or reconciled call counts on its day.

@@ -1,4 +1,4 @@
--- The manager's screen (issue 9, item 10): notify only on a change a screen can see.
+-- The manager's screen: notify only on a change a screen can see.
 -- The trigger of 0003 fired on every write of a communication, and the pipeline
 -- re-derives the row for every event of a call, so a recording event, a repeated
 -- leg or a reconcile that changed nothing still woke every daemon's listener and
@@ -36,7 +36,7 @@ CREATE TRIGGER inbox_notify_call_leg
     WHEN (NEW.kind = 'call_leg' AND NEW.entry_id IS NOT NULL)
     EXECUTE FUNCTION callbridge_notify_call();
 
--- The PBX's route limit (issue 9, item 7) is per product, not per daemon: two
+-- The PBX's route limit is per product, not per daemon: two
 -- daemons pacing themselves each sent twice the allowed rate and collected 429s.
 -- One shared schedule for all: the "theoretical arrival time" of the generic
 -- cell rate algorithm (GCRA). A daemon reserves the next slot with a single

@@ -1,5 +1,5 @@
 -- Events PostgreSQL refused on replay from the spool, or spool records that
--- could not be read (issue 9, items 2 and 11). Each was acknowledged to the
+-- could not be read. Each was acknowledged to the
 -- PBX, which will not send it again, so it is kept here for a person, with the
 -- reason, and /health warns while any is unresolved. `envelope` is the spool
 -- record exactly as written (bytea: it may be neither valid UTF-8 nor JSON).

@@ -1,4 +1,4 @@
--- Contacts: merge with an audit trail and undo, duplicates, hygiene (issue 10, items 3-7).
+-- Contacts: merge with an audit trail and undo, duplicates, hygiene.
 
 -- The journal of merges. One row per merge (who, when, why), and one row per
 -- row it touched in contact_merge_rows: the values it replaced (before) and the

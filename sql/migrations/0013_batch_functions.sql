@@ -1,4 +1,4 @@
--- The event pipeline's writes as two server-side calls (issue 13).
+-- The event pipeline's writes as two server-side calls.
 --
 -- A batch of events (daemon.groupcommit) used to cost eight or more round trips
 -- in one transaction: the locks with the inbox rows, the calls' events, the new

@@ -36,7 +36,7 @@ SELECT p.caller AS phone, p.contact_id, ct.name AS contact_name, ct.tags,
        p.missed_calls, p.first_missed_at, p.last_missed_at, p.line_number, p.ad_source,
        -- Reached after the last missed call; a hidden caller never is.
        p.waiting_since IS NULL AS called_back, p.waiting_since,
-       -- «Не звонить» (issue 10): on the caller's contact, else on the number itself.
+       -- «Не звонить»: on the caller's contact, else on the number itself.
        COALESCE(
            (SELECT d.do_not_call_reason FROM contact_identifiers d
             WHERE d.contact_id = p.contact_id AND d.do_not_call_since IS NOT NULL
