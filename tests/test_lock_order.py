@@ -15,6 +15,7 @@ every time (no timing in the assertions).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -53,7 +54,7 @@ async def _waiting(pool: asyncpg.Pool, conn: asyncpg.Connection) -> bool:
                                     " AND locktype = 'advisory')", conn.get_server_pid()))
 
 
-async def _until(check) -> None:  # type: ignore[no-untyped-def]
+async def _until(check: Callable[[], Awaitable[bool]]) -> None:
     while not await check():
         await asyncio.sleep(0.01)
 
@@ -97,5 +98,5 @@ async def test_two_batches_with_crossed_identifiers_do_not_deadlock(repo: Reposi
     assert owners[f"+{P2}"] == owners[E2]
 
 
-async def _lane_b_settled(pool: asyncpg.Pool, conn: asyncpg.Connection, lane: asyncio.Task) -> bool:  # type: ignore[type-arg]
+async def _lane_b_settled(pool: asyncpg.Pool, conn: asyncpg.Connection, lane: asyncio.Task[list[str]]) -> bool:
     return lane.done() or await _waiting(pool, conn)
