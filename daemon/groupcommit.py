@@ -11,7 +11,7 @@ COMMIT whatever the batch holds (migration 0018):
 
 - ``callbridge_ingest_v2``: every call's lock (``entry:<entry_id>``, the same
   advisory lock a single ``Pipeline.apply`` takes) and every conversation's,
-  in one call of ``callbridge_lock_v1`` (sorted by the key's bytes); then all
+  in one statement (``callbridge_lock_v1``'s order: by the key's bytes); then all
   inbox rows; then every changed call's events and links.
 - ``callbridge_store_calls_v2``, once Python has derived the calls: every
   identifier lock of the batch (the new callers' phones and the stored
