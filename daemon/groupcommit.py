@@ -7,18 +7,23 @@ and writes them in one transaction; each waiter is answered only after the
 COMMIT that holds its event, so "200 means durable" is unchanged.
 
 Inside the transaction (``Pipeline.write``), two round trips between BEGIN and
-COMMIT whatever the batch holds (migration 0013):
+COMMIT whatever the batch holds (migration 0018):
 
-- ``callbridge_ingest``: every call's lock (``entry:<entry_id>``, the same
+- ``callbridge_ingest_v2``: every call's lock (``entry:<entry_id>``, the same
   advisory lock a single ``Pipeline.apply`` takes) and every conversation's,
-  sorted by key (in SQL, as retention, merges and imports sort theirs); then
-  all inbox rows; then every changed call's events and links.
-- ``callbridge_store_calls``, once Python has derived the calls: the phone
-  locks of the new callers, again all at once and sorted; then each call's
-  contact, lead, managers and row. Every batch takes calls before phones, each
-  in one order, so batches (in one daemon or two) never wait for each other in
-  a cycle; and within a daemon each writer has its own calls (its lane), so
-  its batches never wait for each other's call locks at all.
+  in one statement (``callbridge_lock_v1``'s order: by the key's bytes); then all
+  inbox rows; then every changed call's events and links.
+- ``callbridge_store_calls_v2``, once Python has derived the calls: every
+  identifier lock of the batch (the new callers' phones and the stored
+  inquiries' phones, e-mails and messenger ids), again in one sorted call;
+  then each call's contact, lead, managers and row. The inquiries are filed
+  after it, under those locks. Every batch takes its call and conversation
+  keys before its identifier keys, each level in one sorted call, so batches
+  (in one daemon or two) never wait for each other in a cycle
+  (tests/test_lock_order.py); and within a daemon each writer has its own
+  calls (its lane), so its batches never wait for each other's call locks.
+  (A merge inside a batch and the careful path below may take a phone key
+  out of that order: PostgreSQL detects such a deadlock, and it is retried.)
 - That fast path has no savepoints: they cost two round trips per call, and a
   batch is bound by its round trips (bench/spool: ~100 events/s with them,
   ~650 without on a loaded machine). Any error rolls the batch back, and it is

@@ -4,13 +4,15 @@ Every event of a call is kept in the inbox, and the communication row is
 re-derived from all of them each time one arrives (``daemon.callstate``), so
 the final row does not depend on delivery order or repeats. The links that
 are created once (contact, lead, manager) are idempotent upserts guarded by
-unique indexes and per-call / per-phone advisory locks, so two events of one
-call processed at the same moment, by one daemon or two, cannot race.
+unique indexes and per-call / per-identifier advisory locks, so two events of one
+call processed at the same moment, by one daemon or two, cannot race. The locks
+are taken in one order (docs/ARCHITECTURE.md, "Locks"): the call and conversation
+keys sorted, then every identifier key of the batch sorted, each in one call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -74,9 +76,12 @@ class Pipeline:
         transaction; one outcome per event (a repeat, even of one earlier in ``envs``, is a
         duplicate). ``lock_keys`` (the events' call and conversation locks) are taken first.
 
-        Two round trips for calls however many (``callbridge_ingest``, then
-        ``callbridge_store_calls``: migration 0013); forms, chats and messages are filed
-        after them, in the order given.
+        Two round trips however many calls and inquiries (``callbridge_ingest_v2``, then
+        ``callbridge_store_calls_v2``: migration 0018); forms, chats and messages are filed
+        after them, in the order given. The locks, in the one order: ``lock_keys`` (calls,
+        conversations) with the first, then every identifier key of the batch (the new
+        callers' phones, the inquiries' phones, e-mails and messenger ids) with the second,
+        before its first write.
         """
         inserted, states = await tx.ingest(envs, lock_keys=lock_keys, kinds=CALL_EVENT_KINDS)
         outcomes: list[Outcome] = []
@@ -84,12 +89,14 @@ class Pipeline:
             outcomes.append("stored" if env.dedup_key in inserted else "duplicate")
             inserted.discard(env.dedup_key)
         derived = [d for entry_id, state in states.items() if (d := self.derive(entry_id, state)) is not None]
-        if derived:
-            await self.store_calls(tx, derived)
+        inquiries = [env.event for env, outcome in zip(envs, outcomes, strict=True)
+                     if outcome == "stored" and isinstance(env.event, InquiryReceived)]
+        keys = {key for event in inquiries for key in self.inquiries.lock_keys(event)} if self.inquiries else set()
+        if derived or not keys <= tx.held:
+            await self.store_calls(tx, derived, lock_keys=keys)
         if self.inquiries is not None:
-            for env, outcome in zip(envs, outcomes, strict=True):
-                if outcome == "stored" and isinstance(env.event, InquiryReceived):
-                    await self.inquiries.file(tx, env.event)
+            for event in inquiries:
+                await self.inquiries.file(tx, event)
         return outcomes
 
     async def refresh_call(self, tx: Tx, entry_id: str) -> CallView | None:
@@ -112,20 +119,20 @@ class Pipeline:
         view = derive_call(entry_id, events)
         return Derived(view, normalise_phone(view.customer_number, self.region), contact_id, lead_id)
 
-    async def store_calls(self, tx: Tx, calls: Sequence[Derived]) -> None:
-        """Links found or made, then the communication rows upserted: one round trip.
+    async def store_calls(self, tx: Tx, calls: Sequence[Derived], *, lock_keys: Collection[str] = ()) -> None:
+        """The calls' phone locks and ``lock_keys`` taken at once, links found or made, then
+        the communication rows upserted: one round trip.
 
         An inbound caller nobody knows becomes a contact, and a contact without an
         open lead gets one, opened at the call's own time. An outbound call only
         joins what exists: managers also ring hotels, airlines and suppliers, who
         are not leads. Neither is made while the direction is a guess from a later
         leg (a transfer leg of an outbound call starts at the supplier): a contact
-        made is kept. (``callbridge_store_calls``, migration 0013.)
+        made is kept. (``callbridge_store_calls_v2``, migration 0018.)
         """
         rows = [self._row(call) for call in calls]
-        phone_locks = sorted({lock for call in calls if (lock := call.phone_lock) is not None})
-        for entry_id, contact_id in await tx.store_calls(rows, phone_locks=phone_locks,
-                                                         stale_days=self.lead_stale_days()):
+        keys = sorted({lock for call in calls if (lock := call.phone_lock) is not None} | set(lock_keys))
+        for entry_id, contact_id in await tx.store_calls(rows, lock_keys=keys, stale_days=self.lead_stale_days()):
             log.info("contact_created", entry_id=entry_id, contact_id=contact_id)
 
     def _row(self, call: Derived) -> dict[str, Any]:

@@ -29,27 +29,39 @@ class Tx:
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
+        # The advisory lock keys this transaction holds (taken through this object): a
+        # later step skips them (merges), and takes none out of the one order for nothing.
+        self.held: set[str] = set()
 
     async def lock(self, key: str) -> None:
         await self.conn.execute(q("lock_key"), key)
+        self.held.add(key)
 
     async def lock_keys(self, keys: Sequence[str]) -> None:
-        """Take the advisory locks of all ``keys`` (as ``lock``) in one round trip, in a fixed order."""
+        """Take the advisory locks of all ``keys`` (as ``lock``) in one round trip, in the one
+        order (``callbridge_lock_v1``, migration 0018)."""
         await self.conn.execute(q("lock_keys"), list(keys))
+        self.held.update(keys)
 
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
-        """A savepoint: an error inside rolls back only what was done inside (StorageError)."""
-        with translated_errors():
-            async with self.conn.transaction():
-                yield
+        """A savepoint: an error inside rolls back only what was done inside (StorageError),
+        the locks taken inside included."""
+        held = set(self.held)
+        try:
+            with translated_errors():
+                async with self.conn.transaction():
+                    yield
+        except BaseException:
+            self.held = held
+            raise
 
     # -- events -----------------------------------------------------------
     async def ingest(self, envs: Sequence[Envelope], *, lock_keys: Sequence[str],
                      kinds: Sequence[str]) -> tuple[set[str], dict[str, CallState]]:
         """Take ``lock_keys`` (sorted, in the database), put the events in the inbox, and read
         back every call that got a new event of ``kinds``, in one round trip
-        (``callbridge_ingest``, migration 0013). Returns the dedup keys that went in (a
+        (``callbridge_ingest_v2``, migration 0018). Returns the dedup keys that went in (a
         repeat, even of one earlier in ``envs``, does not) and those calls' states by entry_id."""
         columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [])
         for env in envs:
@@ -58,6 +70,7 @@ class Tx:
                     env.call_id, stored_event_json(env.event)), strict=True):
                 column.append(value)
         rows = await self.conn.fetch(q("ingest"), *columns, list(lock_keys), list(kinds))
+        self.held.update(lock_keys)
         inserted = {r["dedup_key"] for r in rows if r["entry_id"] is None}
         states = {r["entry_id"]: ([load_stored_event(e) for e in r["events"]], r["contact_id"], r["lead_id"],
                                   r["pruned"]) for r in rows if r["entry_id"] is not None}
@@ -70,12 +83,14 @@ class Tx:
         events = [load_stored_event(e) for e in row["events"]]
         return events, row["contact_id"], row["lead_id"], row["pruned"]
 
-    async def store_calls(self, rows: Sequence[dict[str, Any]], *, phone_locks: Sequence[str],
+    async def store_calls(self, rows: Sequence[dict[str, Any]], *, lock_keys: Sequence[str],
                           stale_days: int) -> list[tuple[str, int]]:
-        """Link and upsert derived calls (``callbridge_store_calls``, migration 0013: the keys
-        of each row are its JSON object's); returns the contacts made, as (entry_id, contact_id)."""
+        """Take ``lock_keys`` (the batch's identifier keys, in the one order), then link and
+        upsert derived calls (``callbridge_store_calls_v2``, migration 0018: the keys of each
+        row are its JSON object's); returns the contacts made, as (entry_id, contact_id)."""
         found = await self.conn.fetch(q("store_calls"), json.dumps(rows, ensure_ascii=False),
-                                      list(phone_locks), stale_days)
+                                      list(lock_keys), stale_days)
+        self.held.update(lock_keys)
         return [(r["entry_id"], r["created_contact_id"]) for r in found]
 
     # -- lines and managers ----------------------------------------------
@@ -144,7 +159,7 @@ class Tx:
         ``at`` is the communication's own time (None: now). An open lead with no
         activity for ``stale_days`` before ``at`` is archived here and then, so
         that the answer does not depend on the nightly `leads archive` having run.
-        (``callbridge_open_lead``, migration 0013.)
+        (``callbridge_open_lead_v1``, migration 0018.)
         """
         return await self.conn.fetchval(q("open_lead"), contact_id, ad_source, line_number, entry_id,
                                         at, stale_days)

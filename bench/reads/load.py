@@ -85,7 +85,7 @@ async def store_calls(conn: asyncpg.Connection, rows: list[dict[str, Any]], prog
     started = time.perf_counter()
     for i in range(0, len(rows), BATCH):
         async with conn.transaction():
-            await tx.store_calls(rows[i:i + BATCH], phone_locks=[], stale_days=30)
+            await tx.store_calls(rows[i:i + BATCH], lock_keys=[], stale_days=30)
         if (i // BATCH) % 40 == 0:
             progress(f"  calls stored: {i + BATCH:,} of {len(rows):,} ({time.perf_counter() - started:.0f} s)")
 

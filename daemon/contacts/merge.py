@@ -11,7 +11,9 @@ end the journal records what was written (sql/queries/merges.sql), so that
 daemon.contacts.undo can restore exactly that.
 
 Lock order (the same in undo): the pipeline's per-phone advisory locks of the
-group, sorted; then communications, leads, and last the contacts, each sorted
+group, in the pipeline's one order (``callbridge_lock_v1``), those the caller
+already holds skipped (an inquiry's merge runs inside a batch that holds its
+identifiers); then communications, leads, and last the contacts, each sorted
 by id. Concurrent merges, and the call pipeline (which locks a call's
 communication before its contact), therefore cannot deadlock with a merge.
 """
@@ -19,7 +21,7 @@ communication before its contact), therefore cannot deadlock with a merge.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +59,7 @@ async def merge_contacts(tx: Tx, *, survivor_id: int, merged_ids: Sequence[int],
     group = [survivor_id, *merged]
     conn = tx.conn
     _check_group(await conn.fetch(q("merge_group_contacts"), group), group)
-    await lock_group(conn, group)
+    await lock_group(conn, group, held=tx.held)
     _check_group(await conn.fetch(q("merge_lock_contacts"), group), group)
     open_leads = [r["id"] for r in await conn.fetch(q("merge_open_leads"), group)]
     surviving_lead, closing = (open_leads[0], open_leads[1:]) if open_leads else (None, [])
@@ -75,9 +77,10 @@ async def merge_contacts(tx: Tx, *, survivor_id: int, merged_ids: Sequence[int],
     return MergeResult(merge_id, survivor_id, tuple(merged), moved)
 
 
-async def lock_group(conn: asyncpg.Connection, group: Sequence[int]) -> None:
-    """Take the merge's locks on the group, in the one fixed order (see the module's doc)."""
-    await conn.fetchval(q("merge_lock_phones"), list(group))
+async def lock_group(conn: asyncpg.Connection, group: Sequence[int], *, held: Collection[str] = ()) -> None:
+    """Take the merge's locks on the group, in the one fixed order (see the module's doc);
+    ``held``: the advisory lock keys the caller holds already (skipped)."""
+    await conn.fetchval(q("merge_lock_phones"), list(group), sorted(held))
     await conn.fetchval(q("merge_lock_rows"), list(group))
     await conn.fetch(q("merge_lock_contacts"), list(group))
 

@@ -14,9 +14,13 @@ the conversation reveals (a journaled, undoable merge, ``merge_contacts``).
 A chat's messages grow one communication while the conversation lasts (an
 idle gap closes it): the new text is appended, never re-derived.
 
-Locks, in the order of docs/ARCHITECTURE: the conversation (taken with the
-inbox insert), then the identifiers sorted. A phone's lock key is the one the
-call pipeline takes, so a call and a form of one new number make one contact.
+Locks, in the one order of docs/ARCHITECTURE.md: the conversation (taken with
+the inbox insert), then the identifiers (``lock_keys``: the referrer's too, the
+agency's own lines included) with every other identifier key of the batch, all
+in one sorted call before the batch's first contact is looked up or made
+(``Pipeline.write``); ``file`` only takes those not held yet. A phone's lock key
+is the one the call pipeline takes, so a call and a form of one new number make
+one contact.
 """
 
 from __future__ import annotations
@@ -69,7 +73,8 @@ def lock_key_of(env: Envelope) -> str | None:
 
 
 def _lock_key(identifier: Identifier) -> str:
-    return f"phone:{identifier.value}" if identifier.kind == "phone" else f"{identifier.kind}:{identifier.value}"
+    """``phone:<e164>`` (the call pipeline's key), ``email:…``, ``telegram:…``, ``vk:…``."""
+    return f"{identifier.kind}:{identifier.value}"
 
 
 def _unique(items: list[Holder]) -> list[Holder]:
@@ -88,6 +93,13 @@ class InquiryPipeline:
         self._merge = merge_contacts if merge is True else (merge or None)
         self._on_filed = on_filed
 
+    def lock_keys(self, event: InquiryReceived) -> set[str]:
+        """The identifier locks filing the inquiry takes (a superset: the agency's lines too)."""
+        inquiry = event.inquiry
+        if inquiry.from_agency:
+            return set()
+        return {_lock_key(i) for i in self._parsed(inquiry) + self._referrer_identifiers(inquiry)}
+
     async def file(self, tx: Tx, event: InquiryReceived) -> Filed:
         inquiry = event.inquiry
         store = InquiryStore(tx.conn)
@@ -103,10 +115,10 @@ class InquiryPipeline:
             return await self._agency_message(store, inquiry, conv, replied_at)
         identifiers, invalid = await self._identifiers(store, inquiry)
         referrer_ids = self._referrer_identifiers(inquiry)
-        # All in one sorted order (the referrer's too): two inquiries naming each
-        # other's phones must not take the same locks in opposite orders.
-        for key in sorted({_lock_key(i) for i in identifiers + referrer_ids}):
-            await tx.lock(key)
+        # The batch took them all in one sorted call (Pipeline.write); alone, here, at once.
+        missing = {_lock_key(i) for i in identifiers + referrer_ids} - tx.held
+        if missing:
+            await tx.lock_keys(sorted(missing))
         holders = await store.holders(identifiers)
         conv_holder = await store.contact(conv.contact_id) if conv and conv.contact_id else None
         primary, absorbed, others = self._choose(identifiers, holders, conv_holder, conv)
@@ -157,6 +169,14 @@ class InquiryPipeline:
     async def _identifiers(self, store: InquiryStore, inquiry: Inquiry
                            ) -> tuple[list[Identifier], list[InvalidIdentifier]]:
         """Canonical identifiers (each once, the agency's own lines dropped) and the invalid ones."""
+        valid, invalid = self._parse(inquiry)
+        ours = await store.agency_phones([i.value for i in valid if i.kind == "phone"])
+        return [i for i in valid if not (i.kind == "phone" and i.value in ours)], invalid
+
+    def _parsed(self, inquiry: Inquiry) -> list[Identifier]:
+        return self._parse(inquiry)[0]
+
+    def _parse(self, inquiry: Inquiry) -> tuple[list[Identifier], list[InvalidIdentifier]]:
         raw: list[tuple[Kind, str | None]] = [("phone", p) for p in inquiry.phones]
         raw += [("email", e) for e in inquiry.emails]
         raw += [("telegram", inquiry.telegram_id), ("vk", inquiry.vk_id)]
@@ -168,8 +188,7 @@ class InquiryPipeline:
                 valid.append(found)
             elif isinstance(found, InvalidIdentifier):
                 invalid.append(found)
-        ours = await store.agency_phones([i.value for i in valid if i.kind == "phone"])
-        return [i for i in valid if not (i.kind == "phone" and i.value in ours)], invalid
+        return valid, invalid
 
     async def _link(self, tx: Tx, store: InquiryStore, inquiry: Inquiry, contact_id: int,
                     identifiers: list[Identifier], invalid: list[InvalidIdentifier],

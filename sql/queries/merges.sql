@@ -8,11 +8,13 @@
 SELECT id, merged_into, removed_at FROM contacts WHERE id = ANY($1::bigint[]);
 
 -- name: merge_lock_phones
--- The pipeline's per-phone advisory locks (daemon/pipeline.py), sorted, so that
--- a call being linked to one of these contacts finishes first (or waits).
-SELECT count(pg_advisory_xact_lock(hashtextextended('phone:' || p.value, 0)))
-FROM (SELECT value FROM contact_identifiers
-      WHERE contact_id = ANY($1::bigint[]) AND kind = 'phone' ORDER BY value) AS p;
+-- The pipeline's per-phone advisory locks (daemon/pipeline.py) in the one order
+-- (callbridge_lock_v1), so that a call being linked to one of these contacts
+-- finishes first (or waits). Keys the caller already holds ($2) are skipped.
+SELECT callbridge_lock_v1(ARRAY(
+    SELECT 'phone:' || value FROM contact_identifiers
+    WHERE contact_id = ANY($1::bigint[]) AND kind = 'phone'
+    EXCEPT SELECT unnest($2::text[])));
 
 -- name: merge_lock_rows
 -- Then the rows, each table sorted by id, contacts last: the fixed order that
