@@ -970,3 +970,6 @@ CREATE TRIGGER inquiry_facts_trips_update AFTER UPDATE ON trips
 CREATE TRIGGER inquiry_facts_trips_delete AFTER DELETE ON trips
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION inquiry_facts_after_trips();
 
+-- Lost clients (sql/queries/lost_clients.sql) sum every contact's paid trips from this index alone.
+CREATE INDEX trips_paid_contact_idx ON trips (contact_id) INCLUDE (amount, starts_on, ends_on)
+    WHERE status = 'paid' AND contact_id IS NOT NULL;
