@@ -838,9 +838,13 @@ LEFT JOIN leads l ON l.id = c.lead_id
 WHERE c.direction = 'inbound' AND c.started_at IS NOT NULL;
 
 -- Recompute the facts of communications p_ids from the view: insert, update what
--- changed, delete what is no longer an inquiry. Idempotent.
+-- changed, delete what is no longer an inquiry. Idempotent. The rows are locked
+-- first, in one order: a transaction that recomputed them before and has not
+-- committed yet (a booking imported while the lead is closed) is waited for, and
+-- the recomputation below, a new statement, sees what it wrote.
 CREATE FUNCTION inquiry_facts_refresh(p_ids bigint[]) RETURNS void
 LANGUAGE sql AS $$
+    SELECT 1 FROM inquiry_facts WHERE communication_id = ANY(p_ids) ORDER BY communication_id FOR UPDATE;
     DELETE FROM inquiry_facts f
     WHERE f.communication_id = ANY(p_ids)
       AND NOT EXISTS (SELECT 1 FROM inquiry_facts_source s WHERE s.communication_id = f.communication_id);

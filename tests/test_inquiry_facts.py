@@ -10,6 +10,8 @@ reference query analytics_inquiries, which reads the raw tables.
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
@@ -141,4 +143,28 @@ async def test_a_deleted_communication_leaves_no_fact_and_no_stale_answer(
     """#6 (P3's answered call) is removed: it leaves the table, and #5 is no longer reached by it."""
     pool = office.pool
     await pool.execute("DELETE FROM communications WHERE entry_id = $1", week["w6"])
+    await assert_analytics_current(settings, pool)
+
+
+async def test_a_booking_and_a_closing_of_the_same_lead_at_once_both_count(
+        settings: Settings, office: Repository, week: dict[str, str]) -> None:
+    """L4 (#5) gets a paid booking in one transaction while another closes it as won: the closing waits
+    for the booking's facts and recomputes them after it, so neither write's fact is lost."""
+    pool = office.pool
+    lead_id = await pool.fetchval("SELECT lead_id FROM communications WHERE entry_id = $1", week["w5"])
+    async with pool.acquire() as booking, pool.acquire() as closing:
+        tx = booking.transaction()
+        await tx.start()
+        await booking.execute(
+            "INSERT INTO trips (order_number, contact_id, lead_id, status, amount, starts_on, booked_at)"
+            " SELECT 'T4', contact_id, lead_id, 'paid', 42000, '2025-06-01', now()"
+            " FROM communications WHERE entry_id = $1", week["w5"])
+        closed = asyncio.ensure_future(closing.execute(
+            "UPDATE leads SET status = 'won', closed_at = now() WHERE id = $1", lead_id))
+        while not await pool.fetchval(  # the closing waits for the booking's lock on the facts
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid = $1",
+                closing.get_server_pid()):
+            await asyncio.sleep(0.01)
+        await tx.commit()
+        await closed
     await assert_analytics_current(settings, pool)
