@@ -43,7 +43,8 @@ ORDER BY c.started_at, c.id;
 WITH i AS (
     SELECT CASE $4::text WHEN 'ad_source' THEN c.ad_source WHEN 'channel' THEN c.channel
                          WHEN 'line' THEN c.line_number WHEN 'manager' THEN c.manager_extension
-                         ELSE ((c.started_at AT TIME ZONE $3::text)::date)::text END AS key,
+                         ELSE ((c.started_at AT TIME ZONE $3::text)::date)::text
+           END COLLATE "C" AS key,  -- grouped, never ordered here: bytes compare faster than the locale
            c.channel, c.status, c.started_at, c.answered_at, c.ended_at, c.contact_id, c.lead_id,
            c.new_contact, c.opened_lead, c.lead_status, COALESCE(c.lead_reason, '—') AS lead_reason,
            c.lead_revenue, c.reached_at
@@ -64,9 +65,11 @@ WITH i AS (
     SELECT key, grouping(key) = 1 AS is_total,
            count(*) AS inquiries,
            count(DISTINCT contact_id) AS contacts,
-           count(DISTINCT contact_id) FILTER (WHERE new_contact) AS new_contacts,
-           count(DISTINCT lead_id) FILTER (WHERE opened_lead) AS leads_opened,
-           count(DISTINCT lead_id) - count(DISTINCT lead_id) FILTER (WHERE opened_lead) AS leads_joined,
+           -- One inquiry created each contact (created_by_entry_id) and opened each lead
+           -- (opened_by_entry_id): counting those rows counts them once, without a sort.
+           count(*) FILTER (WHERE new_contact) AS new_contacts,
+           count(*) FILTER (WHERE opened_lead) AS leads_opened,
+           count(DISTINCT lead_id) - count(*) FILTER (WHERE opened_lead) AS leads_joined,
            count(*) FILTER (WHERE channel = 'call') AS calls,
            count(*) FILTER (WHERE missed) AS missed,
            count(*) FILTER (WHERE missed AND reached_at - ended_at <= make_interval(secs => $6)) AS called_back_15m,
