@@ -78,7 +78,8 @@ async def test_lost_clients_are_the_silent_buyers_best_first(
         client: TestClient, office: Repository) -> None:
     ids = await lost_office(office.pool)
     doc = await (await client.get("/api/reports/lost-clients", headers=auth())).json()
-    assert doc["rows"] == [
+    assert (doc["total"], doc["offset"], doc["limit"]) == (2, 0, 200)
+    assert doc["items"] == [
         {"contact_id": ids["two"], "name": "Лост Два", "phones": ["+79270000002"], "emails": [],
          "responsible_extension": None, "paid_trips": 1, "revenue": 500000.0,
          "last_trip_end": (TODAY - timedelta(days=800)).isoformat(), "last_contact_at": None, "tags": []},
@@ -131,3 +132,27 @@ async def test_a_name_that_looks_like_a_formula_stays_text(client: TestClient, o
     resp = await client.get("/api/reports/lost-clients", params={"format": "xlsx"}, headers=auth())
     sheet = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(await resp.read())).get_sheet_by_index(0)
     assert sheet.to_python()[1][1] == '=HYPERLINK("http://x","Жми")'  # a string cell, not a formula
+
+
+async def test_the_api_answers_one_page_and_says_how_many_there_are(
+        client: TestClient, office: Repository) -> None:
+    """limit/offset page through the list in its order (the best first); past the end: no items, the total."""
+    ids = await lost_office(office.pool)
+
+    async def page(**params: str) -> dict:
+        resp = await client.get("/api/reports/lost-clients", params=params, headers=auth())
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+    first, second = await page(limit="1"), await page(limit="1", offset="1")
+    assert [(d["total"], [r["contact_id"] for r in d["items"]]) for d in (first, second)] == [
+        (2, [ids["two"]]), (2, [ids["one"]])]
+    assert (await page(offset="5"))["items"] == [] and (await page(offset="5"))["total"] == 2
+    resp = await client.get("/api/reports/lost-clients", params={"format": "xlsx", "limit": "1", "offset": "1"},
+                            headers=auth())
+    assert resp.headers["X-Total-Count"] == "2"
+    sheet = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(await resp.read())).get_sheet_by_index(0)
+    assert [r[1] for r in sheet.to_python()[1:]] == ["Лост Один"]
+    for params in ({"limit": "0"}, {"limit": "10001"}, {"offset": "-1"}, {"limit": "x"}):
+        resp = await client.get("/api/reports/lost-clients", params=params, headers=auth())
+        assert resp.status == 400, params

@@ -2,7 +2,9 @@
 
 One query (``analytics_figures``) counts every figure per group and for all the
 inquiries of the window in one pass (GROUPING SETS), so that every group and the
-totals use the same definitions (docs/REPORTS.md, «Channel analytics»). Only the waits to the
+totals use the same definitions (docs/REPORTS.md, «Channel analytics»). It reads only
+``inquiry_facts``, one row per inquiry with what it became, which triggers keep
+equal to its view as communications, contacts, leads and trips change (migration 0017). Only the waits to the
 first answer are counted here when office hours are set: office seconds
 (daemon/leads/officetime.py) are the calendar's, not the database's.
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
-from daemon.inputs import json_object, json_value, path_id, query_id
+from daemon.inputs import json_object, json_value, path_id, query_id, query_int
 from daemon.keys import RELOADER, REPOSITORY
 from daemon.leads import lost
 from daemon.leads.lifecycle import (
@@ -80,19 +82,32 @@ LOST_CONTENT_TYPES = {"json": "application/json", "csv": "text/csv", "text": "te
                       "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
+LOST_PAGE_ROWS = 200
+LOST_PAGE_MOST = 10_000  # one spreadsheet for a day of calls; the CLI writes all of them
+MAX_OFFSET = 100_000_000
+
+
 async def lost_clients(request: web.Request) -> web.Response:
-    """GET /api/reports/lost-clients?format=json|csv|xlsx|text."""
+    """GET /api/reports/lost-clients?format=json|csv|xlsx|text&limit=1..10000&offset=N (the best first).
+
+    JSON is ``{total, offset, limit, items}``; the other formats carry the same page's rows.
+    """
     fmt = request.query.get("format", "json")
     if fmt not in lost.LOST_FORMATS:
         return _error(400, f"format must be one of {', '.join(lost.LOST_FORMATS)}")
-    rows = await lost.lost_clients(request.app[REPOSITORY].pool, request.app[RELOADER].current)
+    limit = query_int(request, "limit", default=LOST_PAGE_ROWS, most=LOST_PAGE_MOST)
+    offset = query_int(request, "offset", default=0, least=0, most=MAX_OFFSET)
+    page = await lost.lost_clients_page(request.app[REPOSITORY].pool, request.app[RELOADER].current,
+                                        limit=limit, offset=offset)
     if fmt == "json":
-        return web.json_response({"rows": [lost.row_json(r) for r in rows]})
-    if fmt == "xlsx":
-        return web.Response(body=lost.render_xlsx(rows), content_type=LOST_CONTENT_TYPES[fmt],
-                            headers={"Content-Disposition": 'attachment; filename="lost-clients.xlsx"'})
-    text = lost.render_csv(rows) if fmt == "csv" else lost.render_text(rows)
-    return web.Response(text=text, content_type=LOST_CONTENT_TYPES[fmt], charset="utf-8")
+        return web.json_response(lost.page_json(page, limit=limit))
+    headers = {"X-Total-Count": str(page.total)}
+    if fmt == "xlsx":  # xlsxwriter writes cell by cell: not in the event loop
+        body = await asyncio.to_thread(lost.render_xlsx, page.rows)
+        headers["Content-Disposition"] = 'attachment; filename="lost-clients.xlsx"'
+        return web.Response(body=body, content_type=LOST_CONTENT_TYPES[fmt], headers=headers)
+    text = lost.render_csv(page.rows) if fmt == "csv" else lost.render_text(page.rows)
+    return web.Response(text=text, content_type=LOST_CONTENT_TYPES[fmt], charset="utf-8", headers=headers)
 
 
 def add_routes(app: web.Application) -> None:

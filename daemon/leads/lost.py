@@ -13,6 +13,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -35,16 +36,35 @@ class AssignError(ValueError):
     """``--assign`` names an extension no active manager has."""
 
 
+@dataclass(frozen=True)
+class LostPage:
+    """``rows`` from the ``offset``-th of ``total`` lost clients, the best customers first."""
+
+    total: int
+    offset: int
+    rows: list[dict[str, Any]]
+
+
 async def lost_clients(pool: asyncpg.Pool, settings: Settings, *, now: datetime | None = None
                        ) -> list[dict[str, Any]]:
+    """Every lost client (the CLI's spreadsheet)."""
+    return (await lost_clients_page(pool, settings, limit=None, offset=0, now=now)).rows
+
+
+async def lost_clients_page(pool: asyncpg.Pool, settings: Settings, *, limit: int | None, offset: int,
+                            now: datetime | None = None) -> LostPage:
+    """``limit`` lost clients (None: all) from the ``offset``-th, and how many there are."""
     now = now or datetime.now(UTC)
     with translated_errors():
         rows = await pool.fetch(q("lost_clients"), now, settings.leads.lost_client_trip_months,
-                                settings.leads.lost_client_silence_months)
-    return [_row(dict(r)) for r in rows]
+                                settings.leads.lost_client_silence_months, limit, offset)
+    total = rows[0]["total"] if rows else 0
+    return LostPage(total=total, offset=offset,
+                    rows=[_row(dict(r)) for r in rows if r["contact_id"] is not None])
 
 
 def _row(row: dict[str, Any]) -> dict[str, Any]:
+    del row["total"]
     row["phones"], row["emails"], row["tags"] = list(row["phones"]), list(row["emails"]), list(row["tags"])
     return row
 
@@ -75,6 +95,12 @@ def _plain(value: Any) -> Any:
 
 def row_json(row: dict[str, Any]) -> dict[str, Any]:
     return {name: _plain(row[name]) for name in (*FIELDS, "tags")}
+
+
+def page_json(page: LostPage, *, limit: int) -> dict[str, Any]:
+    """The API's page: ``items`` from ``offset``, of ``total``."""
+    return {"total": page.total, "offset": page.offset, "limit": limit,
+            "items": [row_json(r) for r in page.rows]}
 
 
 def render_json(rows: list[dict[str, Any]]) -> str:

@@ -33,59 +33,23 @@ ORDER BY c.started_at, c.id;
 -- Every figure of the analytics per group of inquiries ($4: ad_source, channel,
 -- line, manager or day, a day in the office's time zone $3) and for all of them,
 -- in one pass (GROUPING SETS; is_total marks the totals' row). The inquiries and
--- their first answer are analytics_inquiries' (tests/test_leads_analytics.py
--- compares the two, figure by figure). A lead counts as
+-- their facts are inquiry_facts' rows, kept equal to analytics_inquiries' by
+-- triggers (migration 0017; tests/test_leads_analytics.py compares the two,
+-- figure by figure); inquiry_facts_started_idx finds the window. A lead counts as
 -- opened by the one inquiry that opened it, so sums over opened rows count each
 -- lead once. Waits to the first answer are clock seconds (percentile_cont, like
 -- daemon/leads/officetime.percentile); with office hours ($5) the waits' ends
 -- come back as arrays instead, to be counted in office seconds by the caller.
-WITH later AS (
-    -- Every communication from the window's start on, with the first answer of the
-    -- same phone, and of the same contact, strictly after it: running minimums over
-    -- one pass of communications_started_idx (a probe per inquiry took most of the
-    -- query's time). Where another communication of the person started in the same
-    -- second (peers > 1), reached_at below asks the index as analytics_inquiries does.
-    SELECT c.*,
-           min(c.answered_at) FILTER (WHERE c.direction IN ('inbound', 'outbound'))
-               OVER (by_phone GROUPS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-               AS phone_answered_after,
-           count(*) OVER (by_phone RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS phone_peers,
-           min(c.answered_at) FILTER (WHERE c.direction IN ('inbound', 'outbound'))
-               OVER (by_contact GROUPS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-               AS contact_answered_after,
-           count(*) OVER (by_contact RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS contact_peers
-    FROM (SELECT id, entry_id, channel, direction, status, phone, contact_id, lead_id, ad_source, line_number,
-                 manager_extension, started_at, answered_at, ended_at
-          FROM communications WHERE started_at >= $1) AS c
-    WINDOW by_phone AS (PARTITION BY c.phone ORDER BY c.started_at DESC),
-           by_contact AS (PARTITION BY c.contact_id ORDER BY c.started_at DESC)
-), i AS MATERIALIZED (
+WITH i AS (
     SELECT CASE $4::text WHEN 'ad_source' THEN c.ad_source WHEN 'channel' THEN c.channel
                          WHEN 'line' THEN c.line_number WHEN 'manager' THEN c.manager_extension
-                         ELSE ((c.started_at AT TIME ZONE $3::text)::date)::text END AS key,
-           c.channel, c.status, c.started_at, c.answered_at,
-           COALESCE(c.ended_at, c.started_at) AS ended_at, c.contact_id, c.lead_id,
-           (ct.created_by_entry_id IS NOT NULL AND ct.created_by_entry_id = c.entry_id) AS new_contact,
-           (l.opened_by_entry_id IS NOT NULL AND l.opened_by_entry_id = c.entry_id) AS opened_lead,
-           l.status AS lead_status, COALESCE(l.reason, '—') AS lead_reason,
-           CASE WHEN l.opened_by_entry_id = c.entry_id THEN  -- revenue counts for the opening inquiry only
-               (SELECT COALESCE(sum(t.amount), 0) FROM trips t WHERE t.lead_id = c.lead_id AND t.status = 'paid')
-           END AS lead_revenue,
-           CASE WHEN c.phone IS NOT NULL AND c.phone_peers = 1 THEN c.phone_answered_after
-                WHEN c.phone IS NOT NULL THEN
-               (SELECT min(a.answered_at) FROM communications a
-                WHERE a.phone = c.phone AND a.started_at >= c.started_at AND a.id <> c.id
-                  AND a.answered_at IS NOT NULL AND a.direction IN ('inbound', 'outbound'))
-                WHEN c.contact_id IS NOT NULL AND c.contact_peers = 1 THEN c.contact_answered_after
-                WHEN c.contact_id IS NOT NULL THEN
-               (SELECT min(a.answered_at) FROM communications a
-                WHERE a.contact_id = c.contact_id AND a.started_at >= c.started_at AND a.id <> c.id
-                  AND a.answered_at IS NOT NULL AND a.direction IN ('inbound', 'outbound'))
-           END AS reached_at
-    FROM later c
-    LEFT JOIN contacts ct ON ct.id = c.contact_id
-    LEFT JOIN leads l ON l.id = c.lead_id
-    WHERE c.direction = 'inbound' AND c.started_at < $2
+                         ELSE ((c.started_at AT TIME ZONE $3::text)::date)::text
+           END COLLATE "C" AS key,  -- grouped, never ordered here: bytes compare faster than the locale
+           c.channel, c.status, c.started_at, c.answered_at, c.ended_at, c.contact_id, c.lead_id,
+           c.new_contact, c.opened_lead, c.lead_status, COALESCE(c.lead_reason, '—') AS lead_reason,
+           c.lead_revenue, c.reached_at
+    FROM inquiry_facts c
+    WHERE c.started_at >= $1 AND c.started_at < $2
 ), f AS (
     SELECT i.*, COALESCE(i.answered_at, i.reached_at) AS waited_until,
            i.channel = 'call' AND i.status = 'missed' AS missed,
@@ -101,9 +65,11 @@ WITH later AS (
     SELECT key, grouping(key) = 1 AS is_total,
            count(*) AS inquiries,
            count(DISTINCT contact_id) AS contacts,
-           count(DISTINCT contact_id) FILTER (WHERE new_contact) AS new_contacts,
-           count(DISTINCT lead_id) FILTER (WHERE opened_lead) AS leads_opened,
-           count(DISTINCT lead_id) - count(DISTINCT lead_id) FILTER (WHERE opened_lead) AS leads_joined,
+           -- One inquiry created each contact (created_by_entry_id) and opened each lead
+           -- (opened_by_entry_id): counting those rows counts them once, without a sort.
+           count(*) FILTER (WHERE new_contact) AS new_contacts,
+           count(*) FILTER (WHERE opened_lead) AS leads_opened,
+           count(DISTINCT lead_id) - count(*) FILTER (WHERE opened_lead) AS leads_joined,
            count(*) FILTER (WHERE channel = 'call') AS calls,
            count(*) FILTER (WHERE missed) AS missed,
            count(*) FILTER (WHERE missed AND reached_at - ended_at <= make_interval(secs => $6)) AS called_back_15m,

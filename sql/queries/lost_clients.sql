@@ -3,35 +3,45 @@
 -- name: lost_clients
 -- Contacts who bought (a paid trip), whose last paid trip ended before $1 less
 -- $2 months, with no open lead, no communication since $1 less $3 months, not
--- do-not-call, not merged or removed; the best customers first.
--- Uses trips_contact_idx, leads_one_open_per_contact, communications_contact_idx,
--- contact_identifiers_contact_idx.
+-- do-not-call, not merged or removed; the best customers first. $4 rows from the
+-- $5th (NULL: all of them), each with how many there are in all (total; one row
+-- with only the total when the page is past the end).
+-- Uses trips_paid_contact_idx (an index-only scan of the paid trips),
+-- leads_one_open_per_contact, communications_contact_idx, contact_identifiers_contact_idx;
+-- the phones, e-mails, manager and last contact are looked up for the page's rows only.
 WITH paid AS (
     SELECT t.contact_id, count(*) AS paid_trips, COALESCE(sum(t.amount), 0) AS revenue,
            max(COALESCE(t.ends_on, t.starts_on)) AS last_trip_end
     FROM trips t
     WHERE t.status = 'paid' AND t.contact_id IS NOT NULL
     GROUP BY t.contact_id
+), lost AS MATERIALIZED (
+    SELECT c.id AS contact_id, c.name, c.tags, c.responsible_id, p.paid_trips, p.revenue, p.last_trip_end
+    FROM paid p
+    JOIN contacts c ON c.id = p.contact_id
+    WHERE c.merged_into IS NULL AND c.removed_at IS NULL
+      AND p.last_trip_end < ($1::timestamptz - make_interval(months => $2::int))::date
+      AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.contact_id = c.id AND l.status = 'open')
+      AND NOT EXISTS (SELECT 1 FROM communications x WHERE x.contact_id = c.id
+                      AND x.started_at >= $1::timestamptz - make_interval(months => $3::int))
+      AND NOT EXISTS (SELECT 1 FROM contact_identifiers d WHERE d.contact_id = c.id
+                      AND d.do_not_call_since IS NOT NULL)
+), page AS (
+    SELECT * FROM lost ORDER BY revenue DESC, contact_id LIMIT $4::bigint OFFSET $5::bigint
 )
-SELECT c.id AS contact_id, c.name, c.tags,
-       ARRAY(SELECT i.value FROM contact_identifiers i WHERE i.contact_id = c.id AND i.kind = 'phone'
+SELECT (SELECT count(*) FROM lost) AS total,
+       page.contact_id, page.name, page.tags,
+       ARRAY(SELECT i.value FROM contact_identifiers i WHERE i.contact_id = page.contact_id AND i.kind = 'phone'
              ORDER BY i.created_at, i.value) AS phones,
-       ARRAY(SELECT i.value FROM contact_identifiers i WHERE i.contact_id = c.id AND i.kind = 'email'
+       ARRAY(SELECT i.value FROM contact_identifiers i WHERE i.contact_id = page.contact_id AND i.kind = 'email'
              ORDER BY i.created_at, i.value) AS emails,
        m.extension AS responsible_extension, m.name AS responsible_name,
-       p.paid_trips, p.revenue, p.last_trip_end,
-       (SELECT max(x.started_at) FROM communications x WHERE x.contact_id = c.id) AS last_contact_at
-FROM paid p
-JOIN contacts c ON c.id = p.contact_id
-LEFT JOIN managers m ON m.id = c.responsible_id
-WHERE c.merged_into IS NULL AND c.removed_at IS NULL
-  AND p.last_trip_end < ($1::timestamptz - make_interval(months => $2::int))::date
-  AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.contact_id = c.id AND l.status = 'open')
-  AND NOT EXISTS (SELECT 1 FROM communications x WHERE x.contact_id = c.id
-                  AND x.started_at >= $1::timestamptz - make_interval(months => $3::int))
-  AND NOT EXISTS (SELECT 1 FROM contact_identifiers d WHERE d.contact_id = c.id
-                  AND d.do_not_call_since IS NOT NULL)
-ORDER BY p.revenue DESC, c.id;
+       page.paid_trips, page.revenue, page.last_trip_end,
+       (SELECT max(x.started_at) FROM communications x WHERE x.contact_id = page.contact_id) AS last_contact_at
+FROM (SELECT 1) AS one
+LEFT JOIN page ON true
+LEFT JOIN managers m ON m.id = page.responsible_id
+ORDER BY page.revenue DESC, page.contact_id;
 
 -- name: lost_clients_assign
 -- Contact $1[i] gets the manager of extension $2[i]; returns what it could not find.
