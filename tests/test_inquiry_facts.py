@@ -18,9 +18,9 @@ from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
 from daemon.leads.analytics import GROUPINGS, aggregate, analytics
-from daemon.queries import q
-from daemon.repository import Repository
 from daemon.routing.policy import OfficeHours
+from daemon.store.queries import q
+from daemon.store.repository import Repository
 from tests.conftest import auth
 from tests.leadkit import (
     CALLBACK,

@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 import asyncpg
 
 from config.settings import load_settings
-from daemon.domain import CallLegChanged, Envelope, InquiryReceived, Party
-from daemon.inquiries.model import Inquiry
+from daemon.domain.events import CallLegChanged, Envelope, InquiryReceived, Party
+from daemon.domain.inquiry import Inquiry
 from daemon.inquiries.pipeline import InquiryPipeline
-from daemon.pipeline import Pipeline
-from daemon.repository import Repository, Tx
+from daemon.intake.pipeline import Pipeline
+from daemon.store.repository import Repository, Tx
 
 T0 = 1_764_000_000
 P1, P2 = "79165550101", "79165550202"

@@ -8,7 +8,7 @@
 SELECT id, merged_into, removed_at FROM contacts WHERE id = ANY($1::bigint[]);
 
 -- name: merge_lock_phones
--- The pipeline's per-phone advisory locks (daemon/pipeline.py) in the one order
+-- The pipeline's per-phone advisory locks (daemon/intake/pipeline.py) in the one order
 -- (callbridge_lock_v1), so that a call being linked to one of these contacts
 -- finishes first (or waits). Keys the caller already holds ($2) are skipped.
 SELECT callbridge_lock_v1(ARRAY(

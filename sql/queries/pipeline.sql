@@ -1,11 +1,11 @@
--- Named queries of the event pipeline. Loaded once by daemon/queries.py.
+-- Named queries of the event pipeline. Loaded once by daemon/store/queries.py.
 
 -- name: lock_key
 -- Serialise work on one call (or one phone) across processes for this transaction.
 SELECT callbridge_lock_v1(ARRAY[$1::text]);
 
 -- name: lock_keys
--- A batch's locks (daemon.groupcommit's careful path), each once, in the one order
+-- A batch's locks (daemon.intake.groupcommit's careful path), each once, in the one order
 -- (callbridge_lock_v1, migration 0018): nobody waits in a cycle.
 SELECT callbridge_lock_v1($1::text[]);
 
