@@ -37,12 +37,10 @@ from daemon.logs import configure_logging
 from daemon.managers import sync_managers
 from daemon.repository import Repository
 from tests.imapkit import Dovecot, dovecot_binary, running_dovecot
+from tests.support.paths import FIXTURES, REPO
+from tests.support.pbx import API_KEY, API_SALT
 
-FIXTURES = Path(__file__).parent / "fixtures"
 LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-_VECTORS = json.loads((FIXTURES / "signature_vectors.json").read_text())
-API_KEY = _VECTORS["vpbx_api_key"]
-API_SALT = _VECTORS["vpbx_api_salt"]
 API_TOKEN = "test-token-" + "x" * 20
 RUN_ID = f"cbt_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
@@ -271,7 +269,7 @@ async def run_cli(
         "daemon.cli",
         *args,
         env=env,
-        cwd=Path(__file__).parent.parent,
+        cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

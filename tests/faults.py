@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -29,8 +28,10 @@ import aiohttp
 
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, signed_form
 from tests.scenarios import Step
+from tests.support.net import free_port
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).parent.parent
+ROOT = REPO
 PROXY_CHUNK_BYTES = 65536
 DAEMON_START_TIMEOUT_S = 30.0
 DAEMON_STOP_TIMEOUT_S = 20.0
@@ -136,12 +137,6 @@ def proxied_url(url: str, proxy: TcpProxy) -> str:
     auth = parts.netloc.rpartition("@")[0]
     netloc = (auth + "@" if auth else "") + f"{proxy.host}:{proxy.port}"
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Daemon:

@@ -11,7 +11,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -24,8 +23,9 @@ import asyncpg
 
 from bench.routing.contacts import load_contacts
 from bench.routing.load import Level, LoadGenerator
-from bench.routing.pbx import TimestampingPbx
 from daemon import migrate
+from tests.support.net import free_port
+from tests.support.pbx import StandInPbx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -66,12 +66,6 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 
 def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def process_cpu_seconds(pid: int) -> Callable[[], float]:
@@ -203,8 +197,9 @@ async def main(args: argparse.Namespace) -> int:
     info = await machine(admin)
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = with_database(args.server, name)
-    pbx = TimestampingPbx(api_key=API_KEY, api_salt=API_SALT)
-    runner, pbx_url = await pbx.serve()
+    pbx = StandInPbx(api_key=API_KEY, api_salt=API_SALT)
+    runner = await pbx.serve()
+    pbx_url = pbx.base_url
     daemon: Daemon | None = None
     levels: list[Level] = []
     events: dict[str, int] = {}
@@ -240,7 +235,7 @@ async def main(args: argparse.Namespace) -> int:
         await runner.cleanup()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-    print(f"stand-in PBX: {pbx.routes:,} route commands, {pbx.bad_signatures} bad signatures, "
+    print(f"stand-in PBX: {len(pbx.commands('commands/route')):,} route commands, {pbx.bad_signatures} bad signatures, "
           f"{pbx.unexpected} unexpected")
     print(f"daemon log: {json.dumps(events)}")
     info["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -17,6 +17,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.suite.calls import Keys
+from tests.support.net import free_port
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 20.0
@@ -28,12 +29,6 @@ API_TOKEN = "bench-token-not-a-secret"
 DEAD_PBX_URL = "http://127.0.0.1:9/vpbx/"
 UVLOOP_LAUNCHER = ("import asyncio, sys, uvloop; asyncio.set_event_loop_policy(uvloop.EventLoopPolicy()); "
                    "from daemon.cli import main; sys.exit(main(['run']))")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
