@@ -28,7 +28,6 @@ import structlog.testing
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.mango.client import Employee
-from adapters.mango.signature import sign
 from config.settings import Settings, load_settings
 from daemon import boundary, migrate
 from daemon.app import build_app
@@ -37,11 +36,11 @@ from daemon.logs import configure_logging
 from daemon.managers import sync_managers
 from daemon.repository import Repository
 from tests.imapkit import Dovecot, dovecot_binary, running_dovecot
+from tests.support.daemon import API_TOKEN
 from tests.support.paths import FIXTURES, REPO
-from tests.support.pbx import API_KEY, API_SALT
+from tests.support.pbx import API_KEY, API_SALT, signed_form
 
 LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-API_TOKEN = "test-token-" + "x" * 20
 RUN_ID = f"cbt_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
 
@@ -187,11 +186,6 @@ async def client(settings: Settings) -> AsyncIterator[TestClient]:
     app = build_app(settings, database_url=settings.database.url, apply_migrations=False)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
-
-
-def signed_form(payload: Any, *, key: str = API_KEY, salt: str = API_SALT) -> dict[str, str]:
-    raw = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    return {"vpbx_api_key": key, "sign": sign(key, raw, salt), "json": raw}
 
 
 async def post_event(client: TestClient, path: str, payload: Any) -> Any:

@@ -15,6 +15,7 @@ import pytest
 from adapters.mango.replay import load_steps, replay
 from daemon.database import embedded_data_dir
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, FIXTURES
+from tests.support.daemon import daemon_env
 from tests.support.net import free_port
 from tests.support.paths import REPO
 
@@ -40,15 +41,7 @@ async def _wait_for_port(port: int, proc: asyncio.subprocess.Process, log: Path)
 
 async def _start(env_extra: dict[str, str], tmp_path: Path) -> AsyncIterator[tuple[int, Path]]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
-    env |= {
-        "CALLBRIDGE_LISTEN": f"127.0.0.1:{port}",
-        "CALLBRIDGE_STATE_DIR": str(tmp_path / "state"),
-        "CALLBRIDGE_MANGO_API_KEY": API_KEY,
-        "CALLBRIDGE_MANGO_API_SALT": API_SALT,
-        "CALLBRIDGE_API_TOKEN": API_TOKEN,
-        "CALLBRIDGE_LOG_FORMAT": "json",
-    } | env_extra
+    env = daemon_env(port=port, state_dir=tmp_path / "state", pbx_url=None) | env_extra
     log = tmp_path / "daemon.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(

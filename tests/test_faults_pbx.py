@@ -24,9 +24,9 @@ from tests.callgen import (
     durable_state,
     generate_calls,
 )
-from tests.faults import Sender, eventually
 from tests.pbx_standin import FixedClock, routing_client, routing_settings
 from tests.scenarios import Step
+from tests.support.faults import Sender, eventually
 from tests.support.pbx import serving_pbx
 
 CALLS = 40

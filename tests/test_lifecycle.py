@@ -27,6 +27,7 @@ from adapters.mango.replay import load_steps, replay
 from daemon.sdnotify import SdNotifier
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, FIXTURES, fixture_json, signed_form
 from tests.pgproxy import PgProxy
+from tests.support.daemon import daemon_env
 from tests.support.net import free_port, port_open
 from tests.support.paths import REPO
 
@@ -125,23 +126,9 @@ async def start_daemon(
 ) -> AsyncIterator[Daemon]:
     """``python -m MODULE run`` (``tests.crashy`` injects faults) with ``settings`` as CALLBRIDGE_*."""
     port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CALLBRIDGE_", "NOTIFY_", "WATCHDOG_"))
-    }
-    env |= {
-        "CALLBRIDGE_DATABASE_URL": database_url,
-        "CALLBRIDGE_LISTEN": f"127.0.0.1:{port}",
-        "CALLBRIDGE_STATE_DIR": str(tmp_path / "state"),
-        "CALLBRIDGE_MANGO_API_KEY": API_KEY,
-        "CALLBRIDGE_MANGO_API_SALT": API_SALT,
-        "CALLBRIDGE_API_TOKEN": API_TOKEN,
-        "CALLBRIDGE_LOG_FORMAT": "json",
-        "CALLBRIDGE_MANGO_API_URL": "http://127.0.0.1:9/vpbx/",
-        "NOTIFY_SOCKET": notify.address,
-        "WATCHDOG_USEC": str(WATCHDOG_USEC),
-    } | {f"CALLBRIDGE_{k.upper()}": v for k, v in settings.items()} | (extra_env or {})
+    env = daemon_env(port=port, state_dir=tmp_path / "state", strip=("CALLBRIDGE_", "NOTIFY_", "WATCHDOG_"),
+                     database_url=database_url, **settings)
+    env |= {"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": str(WATCHDOG_USEC)} | (extra_env or {})
     log = tmp_path / "daemon.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(

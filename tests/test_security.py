@@ -22,7 +22,8 @@ from daemon.screen.keys import SCREEN_AUTH_GATE
 from daemon.security import client_address, parse_networks
 from tests.callgen import app_settings
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, auth, fixture_json, signed_form
-from tests.faults import Daemon, TcpProxy, eventually, proxied_url
+from tests.support.daemon import Daemon
+from tests.support.faults import TcpProxy, eventually, proxied_url
 from tests.support.paths import REPO
 
 PBX_ADDRESSES = ["81.88.80.132", "81.88.80.133", "81.88.82.36", "81.88.82.44", "81.88.82.45"]

@@ -24,10 +24,12 @@ import asyncpg
 from bench.routing.contacts import load_contacts
 from bench.routing.load import Level, LoadGenerator
 from daemon import migrate
+from tests.support.daemon import daemon_env
 from tests.support.net import free_port
+from tests.support.paths import REPO
 from tests.support.pbx import StandInPbx
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = REPO
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 API_KEY = "bench-product-key"
 API_SALT = "bench-salt-not-a-secret"
@@ -100,20 +102,10 @@ class Daemon:
         self.state_dir = state_dir
         config = state_dir / "routing-bench.toml"
         config.write_text(CONFIG_TOML, encoding="utf-8")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
-        self.env.update({
-            "CALLBRIDGE_CONFIG": str(config),
-            "CALLBRIDGE_DATABASE_URL": database_url,
-            "CALLBRIDGE_LISTEN": f"127.0.0.1:{self.port}",
-            "CALLBRIDGE_MANGO_API_KEY": API_KEY,
-            "CALLBRIDGE_MANGO_API_SALT": API_SALT,
-            "CALLBRIDGE_MANGO_API_URL": pbx_url,
-            "CALLBRIDGE_API_TOKEN": "bench-token-not-a-secret",
-            "CALLBRIDGE_STATE_DIR": str(state_dir),
-            "CALLBRIDGE_ROUTE_RATE_PER_S": "1000000",   # "the limiter set high"
-            "CALLBRIDGE_LOG_LEVEL": log_level,
-            "CALLBRIDGE_LOG_FORMAT": "json",
-        })
+        self.env = daemon_env(port=self.port, state_dir=state_dir, api_key=API_KEY, api_salt=API_SALT,
+                              api_token="bench-token-not-a-secret", pbx_url=pbx_url, config=str(config),
+                              database_url=database_url, log_level=log_level,
+                              route_rate_per_s="1000000")  # "the limiter set high"
         self.proc: asyncio.subprocess.Process | None = None
         self.log_path = state_dir / "daemon.log"
 

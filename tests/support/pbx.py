@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.mango.signature import verify
+from adapters.mango.signature import sign, verify
 from tests.support.paths import FIXTURES
 
 SIGN_MISMATCH = 3102
@@ -27,6 +27,12 @@ _VECTORS = json.loads((FIXTURES / "signature_vectors.json").read_text(encoding="
 # The key and salt of the PBX's published signature examples: what every test signs with.
 API_KEY: str = _VECTORS["vpbx_api_key"]
 API_SALT: str = _VECTORS["vpbx_api_salt"]
+
+
+def signed_form(payload: Any, *, key: str = API_KEY, salt: str = API_SALT) -> dict[str, str]:
+    """The form the PBX posts: ``payload`` as compact JSON, signed with ``key`` and ``salt``."""
+    raw = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return {"vpbx_api_key": key, "sign": sign(key, raw, salt), "json": raw}
 
 
 @dataclass(frozen=True)
