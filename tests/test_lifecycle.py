@@ -127,8 +127,9 @@ async def start_daemon(
     """``python -m MODULE run`` (``tests.crashy`` injects faults) with ``settings`` as CALLBRIDGE_*."""
     port = free_port()
     env = daemon_env(port=port, state_dir=tmp_path / "state", strip=("CALLBRIDGE_", "NOTIFY_", "WATCHDOG_"),
-                     database_url=database_url, **settings)
-    env |= {"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": str(WATCHDOG_USEC)} | (extra_env or {})
+                     database_url=database_url)
+    env |= {"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": str(WATCHDOG_USEC)}
+    env |= {f"CALLBRIDGE_{k.upper()}": v for k, v in settings.items()} | (extra_env or {})
     log = tmp_path / "daemon.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
