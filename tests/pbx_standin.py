@@ -11,8 +11,8 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import Settings, load_settings
-from daemon.app import build_app
-from daemon.keys import ROUTER, ROUTING_CLOCK
+from daemon.runtime.app import build_app
+from daemon.runtime.keys import ROUTER, ROUTING_CLOCK
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, post_event
 from tests.scenarios import Step
 from tests.support.pbx import StandInPbx

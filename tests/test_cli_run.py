@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from adapters.mango.replay import load_steps, replay
-from daemon.database import embedded_data_dir
+from daemon.store.database import embedded_data_dir
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, FIXTURES
 from tests.support.daemon import daemon_env
 from tests.support.net import free_port

@@ -23,7 +23,7 @@ import asyncpg
 
 from bench.routing.contacts import load_contacts
 from bench.routing.load import Level, LoadGenerator
-from daemon import migrate
+from daemon.store import migrate
 from tests.support.daemon import daemon_env
 from tests.support.net import free_port
 from tests.support.paths import REPO
