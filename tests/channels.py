@@ -11,10 +11,11 @@ from aiohttp.test_utils import TestClient
 
 from config.settings import Settings, load_settings
 from tests.conftest import API_KEY, API_SALT, API_TOKEN
+from tests.support.paths import CHANNEL_FIXTURES
 
 # The contacts-merge work (daemon/contacts/merge.py) absorbs a messenger-only contact
 # into the one whose phone its conversation reveals; without it the pair is a hint.
-EXAMPLES_DIR = Path(__file__).parent / "fixtures" / "channels"
+EXAMPLES_DIR = CHANNEL_FIXTURES
 # The sources the examples' paths name, with the secrets their headers carry.
 SOURCES: dict[str, dict[str, Any]] = {
     "tilda-site": {"kind": "tilda", "secret": "tilda-secret-1"},

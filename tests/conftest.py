@@ -28,7 +28,6 @@ import structlog.testing
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.mango.client import Employee
-from adapters.mango.signature import sign
 from config.settings import Settings, load_settings
 from daemon.calls.lines import import_contacts, import_lines
 from daemon.calls.managers import sync_managers
@@ -38,13 +37,11 @@ from daemon.runtime.logs import configure_logging
 from daemon.store import migrate
 from daemon.store.repository import Repository
 from tests.imapkit import Dovecot, dovecot_binary, running_dovecot
+from tests.support.daemon import API_TOKEN
+from tests.support.paths import FIXTURES, REPO
+from tests.support.pbx import API_KEY, API_SALT, signed_form
 
-FIXTURES = Path(__file__).parent / "fixtures"
 LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-_VECTORS = json.loads((FIXTURES / "signature_vectors.json").read_text())
-API_KEY = _VECTORS["vpbx_api_key"]
-API_SALT = _VECTORS["vpbx_api_salt"]
-API_TOKEN = "test-token-" + "x" * 20
 RUN_ID = f"cbt_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
 
@@ -192,11 +189,6 @@ async def client(settings: Settings) -> AsyncIterator[TestClient]:
         yield test_client
 
 
-def signed_form(payload: Any, *, key: str = API_KEY, salt: str = API_SALT) -> dict[str, str]:
-    raw = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    return {"vpbx_api_key": key, "sign": sign(key, raw, salt), "json": raw}
-
-
 async def post_event(client: TestClient, path: str, payload: Any) -> Any:
     """POST a signed event under /mango; returns the response (already read)."""
     resp = await client.post("/mango" + path, data=signed_form(payload))
@@ -272,7 +264,7 @@ async def run_cli(
         "daemon.cli",
         *args,
         env=env,
-        cwd=Path(__file__).parent.parent,
+        cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -27,6 +27,7 @@ from pathlib import Path
 import aioimaplib  # type: ignore[import-untyped]
 
 from daemon.inquiries.imap import quote_mailbox
+from tests.support.net import free_port
 
 START_TIMEOUT_S = 20.0
 
@@ -34,12 +35,6 @@ START_TIMEOUT_S = 20.0
 def dovecot_binary() -> str | None:
     return shutil.which("dovecot") or (
         "/usr/sbin/dovecot" if os.access("/usr/sbin/dovecot", os.X_OK) else None)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -51,8 +46,8 @@ class Account:
 class Dovecot:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.plain_port = _free_port()
-        self.tls_port = _free_port()
+        self.plain_port = free_port()
+        self.tls_port = free_port()
         self.cert = root / "cert.pem"
         self.users = root / "users"
         self.log = root / "dovecot.log"

@@ -23,9 +23,11 @@ import pytest
 from daemon.store.choice import describe_url
 from daemon.store.database import embedded_data_dir
 from tests.conftest import FIXTURES
-from tests.test_cli_run import _free_port, _wait_for_port
+from tests.support.net import free_port
+from tests.support.paths import REPO
+from tests.test_cli_run import _wait_for_port
 
-ROOT = Path(__file__).parent.parent
+ROOT = REPO
 SCRIPT = Path(sys.executable).with_name("callbridge")
 TRIAL_TOKEN = "trial-token-change-me"  # config/trial.toml's
 
@@ -54,7 +56,7 @@ async def test_a_command_beside_a_trial_daemon_writes_into_its_embedded_database
     checkout = tmp_path / "checkout"
     (checkout / "config").mkdir(parents=True)
     shutil.copy(ROOT / "config" / "trial.toml", checkout / "config" / "trial.toml")
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "daemon.log"
     daemon_env = _env(tmp_path, CALLBRIDGE_CONFIG="config/trial.toml", CALLBRIDGE_LISTEN=f"127.0.0.1:{port}",
                       CALLBRIDGE_LOG_FORMAT="json")

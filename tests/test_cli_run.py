@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,14 +15,11 @@ import pytest
 from adapters.mango.replay import load_steps, replay
 from daemon.store.database import embedded_data_dir
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, FIXTURES
+from tests.support.daemon import daemon_env
+from tests.support.net import free_port
+from tests.support.paths import REPO
 
 START_TIMEOUT_S = 90
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _wait_for_port(port: int, proc: asyncio.subprocess.Process, log: Path) -> None:
@@ -44,21 +40,13 @@ async def _wait_for_port(port: int, proc: asyncio.subprocess.Process, log: Path)
 
 
 async def _start(env_extra: dict[str, str], tmp_path: Path) -> AsyncIterator[tuple[int, Path]]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
-    env |= {
-        "CALLBRIDGE_LISTEN": f"127.0.0.1:{port}",
-        "CALLBRIDGE_STATE_DIR": str(tmp_path / "state"),
-        "CALLBRIDGE_MANGO_API_KEY": API_KEY,
-        "CALLBRIDGE_MANGO_API_SALT": API_SALT,
-        "CALLBRIDGE_API_TOKEN": API_TOKEN,
-        "CALLBRIDGE_LOG_FORMAT": "json",
-    } | env_extra
+    port = free_port()
+    env = daemon_env(port=port, state_dir=tmp_path / "state", pbx_url=None) | env_extra
     log = tmp_path / "daemon.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "daemon.cli", "run", env=env, stdout=out, stderr=out,
-            cwd=Path(__file__).parent.parent,
+            cwd=REPO,
         )
     try:
         await _wait_for_port(port, proc, log)
@@ -105,7 +93,7 @@ def test_missing_secret_stops_start_up_with_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
     env["CALLBRIDGE_STATE_DIR"] = str(tmp_path)
     done = subprocess.run([sys.executable, "-m", "daemon.cli", "run"], env=env, capture_output=True,
-                          text=True, timeout=60, cwd=Path(__file__).parent.parent)
+                          text=True, timeout=60, cwd=REPO)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
     assert "CALLBRIDGE_MANGO_API_KEY" in done.stderr

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -17,8 +16,8 @@ from hypothesis import strategies as st
 from adapters.email.decode import decode_bytes, guess_cyrillic, html_to_text
 from adapters.email.parse import parse_email
 from adapters.email.phones import find_phone, find_phones
+from tests.support.paths import CHANNEL_FIXTURES
 
-CHANNEL_FIXTURES = Path(__file__).parent / "fixtures" / "channels"
 EXAMPLES = sorted(p.stem for p in CHANNEL_FIXTURES.glob("email_*.json"))
 AGENCY = ("info@tury-primer.ru", "noreply@tury-primer.ru", "zayavki@tury-primer.ru")
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

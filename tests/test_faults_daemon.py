@@ -16,8 +16,10 @@ import pytest
 
 from daemon.store.repository import Repository
 from tests.callgen import clean_state, distinct_events, durable_state, generate_calls, stream
-from tests.faults import Daemon, Sender, TcpProxy, eventually, free_port, proxied_url, spool_records
 from tests.scenarios import Step
+from tests.support.daemon import Daemon
+from tests.support.faults import Sender, TcpProxy, eventually, proxied_url, spool_records
+from tests.support.net import free_port
 
 CALLS = 40
 

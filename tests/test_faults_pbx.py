@@ -24,9 +24,10 @@ from tests.callgen import (
     durable_state,
     generate_calls,
 )
-from tests.faults import Sender, eventually
-from tests.pbx_standin import FixedClock, routing_client, routing_settings, serving_pbx
+from tests.pbx_standin import FixedClock, routing_client, routing_settings
 from tests.scenarios import Step
+from tests.support.faults import Sender, eventually
+from tests.support.pbx import serving_pbx
 
 CALLS = 40
 # Hung routes must outlive the stream, so that "the intake did not wait" is a fact, not a timing.

@@ -34,7 +34,7 @@ from tests.callgen import (
     stream,
 )
 from tests.conftest import load_office
-from tests.faults import Sender, TcpProxy, eventually, proxied_url
+from tests.support.faults import Sender, TcpProxy, eventually, proxied_url
 
 CALLS = 40
 BUDGET_S = 1.0

@@ -37,7 +37,7 @@ from tests.callgen import (
     stream,
 )
 from tests.conftest import load_office
-from tests.faults import Sender, eventually
+from tests.support.faults import Sender, eventually
 from tests.test_faults_postgres import private_postgres  # noqa: F401  (a fixture)
 
 SHORT_CALLS = 40

@@ -20,6 +20,7 @@ from daemon.runtime.keys import METRICS
 from daemon.store import migrate
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, fixture_json, post_event
 from tests.pgproxy import PgProxy
+from tests.support.paths import REPO
 
 DB_PASSWORD = "pg-secret-" + "q" * 12
 # How long /health may take to notice: the point is "seconds, not minutes", and a
@@ -205,7 +206,7 @@ async def _check_command(url: str) -> tuple[int, dict[str, Any]]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={"PATH": "/usr/bin:/bin", "CALLBRIDGE_LOG_FORMAT": "json"},
-        cwd=Path(__file__).parent.parent,
+        cwd=REPO,
     )
     out, _ = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode is not None

@@ -27,8 +27,11 @@ from adapters.mango.replay import load_steps, replay
 from daemon.runtime.sdnotify import SdNotifier
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, FIXTURES, fixture_json, signed_form
 from tests.pgproxy import PgProxy
+from tests.support.daemon import daemon_env
+from tests.support.net import free_port, port_open
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).parent.parent
+ROOT = REPO
 START_TIMEOUT_S = 45.0
 WATCHDOG_USEC = 200_000  # the daemon pings every 0.1 s
 DB_PASSWORD = "pg-pass-" + "z" * 12
@@ -106,17 +109,6 @@ class Daemon:
         return await asyncio.wait_for(self.proc.wait(), 30)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture(params=["path", "abstract"])
 def notify(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[NotifySocket]:
     if request.param == "path":
@@ -133,24 +125,11 @@ async def start_daemon(
     extra_env: dict[str, str] | None = None, **settings: str
 ) -> AsyncIterator[Daemon]:
     """``python -m MODULE run`` (``tests.crashy`` injects faults) with ``settings`` as CALLBRIDGE_*."""
-    port = _free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CALLBRIDGE_", "NOTIFY_", "WATCHDOG_"))
-    }
-    env |= {
-        "CALLBRIDGE_DATABASE_URL": database_url,
-        "CALLBRIDGE_LISTEN": f"127.0.0.1:{port}",
-        "CALLBRIDGE_STATE_DIR": str(tmp_path / "state"),
-        "CALLBRIDGE_MANGO_API_KEY": API_KEY,
-        "CALLBRIDGE_MANGO_API_SALT": API_SALT,
-        "CALLBRIDGE_API_TOKEN": API_TOKEN,
-        "CALLBRIDGE_LOG_FORMAT": "json",
-        "CALLBRIDGE_MANGO_API_URL": "http://127.0.0.1:9/vpbx/",
-        "NOTIFY_SOCKET": notify.address,
-        "WATCHDOG_USEC": str(WATCHDOG_USEC),
-    } | {f"CALLBRIDGE_{k.upper()}": v for k, v in settings.items()} | (extra_env or {})
+    port = free_port()
+    env = daemon_env(port=port, state_dir=tmp_path / "state", strip=("CALLBRIDGE_", "NOTIFY_", "WATCHDOG_"),
+                     database_url=database_url)
+    env |= {"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": str(WATCHDOG_USEC)}
+    env |= {f"CALLBRIDGE_{k.upper()}": v for k, v in settings.items()} | (extra_env or {})
     log = tmp_path / "daemon.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
@@ -171,7 +150,7 @@ async def test_ready_watchdog_stopping_on_a_real_notify_socket(
     """READY=1 once the port listens and PostgreSQL answers; WATCHDOG=1 on; STOPPING=1; exit 0."""
     async for daemon in start_daemon(tmp_path, notify, db_url):
         ready = await notify.next("READY", "1")
-        assert _port_open(daemon.port), "READY=1 before the HTTP server listened"
+        assert port_open(daemon.port), "READY=1 before the HTTP server listened"
         assert "listening" in ready["STATUS"]
         assert any(m.get("STATUS") == "connecting to PostgreSQL" for m in notify.messages[:-1])
         async with aiohttp.ClientSession() as session, session.get(daemon.url + "/health") as resp:
@@ -210,7 +189,7 @@ async def test_start_fails_clearly_when_postgres_never_answers(
 ) -> None:
     """Without a spool nothing could keep an event: bounded retries, one clear error, a non-zero
     exit, and never READY=1. (With a spool the daemon starts: tests/test_runtime_supervision.py.)"""
-    dead = f"postgresql://postgres@127.0.0.1:{_free_port()}/postgres"
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
     async for daemon in start_daemon(tmp_path, notify, dead, db_connect_attempts="2",
                                      spool_enabled="false"):
         code = await asyncio.wait_for(daemon.proc.wait(), 30)
@@ -309,7 +288,7 @@ async def test_sigterm_lets_an_event_in_flight_finish(
                 await notify.next("STOPPING", "1", timeout_s=10)
                 await asyncio.sleep(0.5)
                 assert daemon.proc.returncode is None, "the daemon left before its request finished"
-                assert not _port_open(daemon.port), "still accepting connections after SIGTERM"
+                assert not port_open(daemon.port), "still accepting connections after SIGTERM"
                 await tx.rollback()
                 resp = await asyncio.wait_for(posting, 15)
                 assert (resp.status, await resp.json()) == (200, {"result": "stored"})
@@ -461,7 +440,7 @@ async def test_sigterm_while_still_connecting_stops_at_once(
 ) -> None:
     """systemd stopping a daemon that waits for PostgreSQL (it has no spool, so it must wait):
     no wait for the retries to run out."""
-    dead = f"postgresql://postgres@127.0.0.1:{_free_port()}/postgres"
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
     async for daemon in start_daemon(tmp_path, notify, dead, db_connect_attempts="50",
                                      spool_enabled="false"):
         await daemon.wait_log("database_connect_retry")

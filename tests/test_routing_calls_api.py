@@ -10,15 +10,9 @@ from aiohttp.test_utils import TestClient
 
 from daemon.store.repository import Repository
 from tests.conftest import auth
-from tests.pbx_standin import (
-    FixedClock,
-    StandInPbx,
-    replay_live,
-    routing_client,
-    routing_settings,
-    serving_pbx,
-)
+from tests.pbx_standin import FixedClock, replay_live, routing_client, routing_settings
 from tests.scenarios import Step, steps
+from tests.support.pbx import StandInPbx, serving_pbx
 
 RECORDING_ID = "MToxMDAwNjA4NTo1MDA5OjE="
 

@@ -11,7 +11,7 @@ from structlog.testing import capture_logs
 
 from adapters.mango.client import MangoClient, Outcome, PbxApiError, outcome_of
 from tests.conftest import API_KEY, API_SALT
-from tests.pbx_standin import SIGN_MISMATCH, StandInPbx, serving_pbx
+from tests.support.pbx import SIGN_MISMATCH, StandInPbx, serving_pbx
 
 
 @pytest.fixture

@@ -14,15 +14,9 @@ from aiohttp.test_utils import TestClient
 
 from daemon.store.repository import Repository
 from tests.conftest import auth, fixture_json
-from tests.pbx_standin import (
-    FixedClock,
-    StandInPbx,
-    replay_live,
-    routing_client,
-    routing_settings,
-    serving_pbx,
-)
+from tests.pbx_standin import FixedClock, replay_live, routing_client, routing_settings
 from tests.scenarios import REPLAYED, steps
+from tests.support.pbx import StandInPbx, serving_pbx
 
 # What the examples' configuration makes of each call (file -> routed_to, route_reason).
 DECISIONS = {

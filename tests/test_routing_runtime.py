@@ -17,16 +17,9 @@ from daemon.domain.events import Envelope
 from daemon.runtime.keys import INTAKE, METRICS, RELOADER, ROUTER
 from daemon.store.repository import Repository
 from tests.conftest import fixture_json, post_event
-from tests.pbx_standin import (
-    EXAMPLE_HOURS_TOML,
-    FixedClock,
-    StandInPbx,
-    replay_live,
-    routing_client,
-    routing_settings,
-    serving_pbx,
-)
+from tests.pbx_standin import EXAMPLE_HOURS_TOML, FixedClock, replay_live, routing_client, routing_settings
 from tests.scenarios import steps
+from tests.support.pbx import StandInPbx, serving_pbx
 
 ANSWERED = steps("answered_incoming.json")
 APPEARED = ANSWERED[0].json             # Кузнецова (responsible 105) rings, the call waits in the IVR

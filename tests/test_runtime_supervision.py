@@ -17,11 +17,10 @@ import pytest
 from daemon.runtime.tasks import TaskGroup
 from tests.conftest import fixture_json, signed_form
 from tests.pgproxy import PgProxy
+from tests.support.net import free_port, port_open
 from tests.test_lifecycle import (  # noqa: F401 - notify is a fixture
     ROOT,
     NotifySocket,
-    _free_port,
-    _port_open,
     notify,
     start_daemon,
 )
@@ -147,7 +146,7 @@ async def test_started_during_a_database_outage_it_listens_spools_and_catches_up
         async for daemon in start_daemon(tmp_path, notify, proxy.url()):
             ready = await notify.next("READY", "1")
             assert "not connected" in ready["STATUS"]
-            assert _port_open(daemon.port)
+            assert port_open(daemon.port)
             doc = await _health_until(daemon.url, "warn")
             assert doc["checks"]["postgresql:responseTime"][0]["status"] == "fail"
             async with aiohttp.ClientSession() as session, session.get(daemon.url + "/metrics") as resp:
@@ -185,7 +184,7 @@ async def test_a_second_daemon_on_the_same_state_dir_refuses_to_start(
     state = tmp_path / "state"
     async for first in start_daemon(tmp_path, notify, db_url):
         await notify.next("READY", "1")
-        env = dict(first.env, CALLBRIDGE_LISTEN=f"127.0.0.1:{_free_port()}", NOTIFY_SOCKET="")
+        env = dict(first.env, CALLBRIDGE_LISTEN=f"127.0.0.1:{free_port()}", NOTIFY_SOCKET="")
         second = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "daemon.cli", "run", env=env, cwd=ROOT,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

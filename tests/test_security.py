@@ -22,11 +22,13 @@ from daemon.runtime.app import build_app
 from daemon.screen.keys import SCREEN_AUTH_GATE
 from tests.callgen import app_settings
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, auth, fixture_json, signed_form
-from tests.faults import Daemon, TcpProxy, eventually, proxied_url
+from tests.support.daemon import Daemon
+from tests.support.faults import TcpProxy, eventually, proxied_url
+from tests.support.paths import REPO
 
 PBX_ADDRESSES = ["81.88.80.132", "81.88.80.133", "81.88.82.36", "81.88.82.44", "81.88.82.45"]
 APPEARED = fixture_json("answered_incoming.json")["steps"][0]["json"]
-ROOT = Path(__file__).parent.parent
+ROOT = REPO
 
 
 # -- the client's address ----------------------------------------------------------------------

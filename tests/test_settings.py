@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import FLAT_NAMES, GROUPS, SETTING_NAMES, Settings, SettingsError, load_settings
+from tests.support.paths import REPO
 
 
 def test_defaults() -> None:
@@ -72,7 +73,7 @@ def test_require_names_the_missing_secret() -> None:
 
 
 def test_shipped_config_files_load() -> None:
-    root = Path(__file__).parent.parent
+    root = REPO
     for name in ("callbridge.example.toml", "trial.toml"):
         load_settings({"CALLBRIDGE_CONFIG": str(root / "config" / name)})
 

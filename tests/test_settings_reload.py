@@ -18,6 +18,7 @@ from daemon.runtime.reload import RELOADABLE, RESTART_ONLY
 from daemon.store.repository import Repository
 from tests.channels import SOURCES, channel_env
 from tests.leadkit import MISSED, post_call
+from tests.support.paths import REPO
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 CALLER = "79260000001"  # nobody knows this number
@@ -101,6 +102,6 @@ def test_which_settings_a_reload_applies() -> None:
 
 def test_the_example_file_names_every_old_key(tmp_path: Path) -> None:
     """Each grouped key in the example says the flat name it had, so a reader of an old file finds it."""
-    text = (Path(__file__).parent.parent / "config" / "callbridge.example.toml").read_text()
+    text = (REPO / "config" / "callbridge.example.toml").read_text()
     named = {flat for flat, (group, key) in FLAT_NAMES.items() if f"was {flat}" in text or f"was [{flat}" in text or group == "leads"}
     assert named == set(FLAT_NAMES)

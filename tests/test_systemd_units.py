@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from daemon.runtime.process import STOP_BUDGET_S
+from tests.support.paths import REPO
 
-UNITS_DIR = Path(__file__).parent.parent / "systemd"
+UNITS_DIR = REPO / "systemd"
 UNITS = (
     "callbridge.service",
     "callbridge-report.service",

@@ -31,11 +31,12 @@ from daemon.runtime.keys import SETTINGS
 from daemon.store.repository import Repository
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, auth, load_office
 from tests.screenkit import Step, moved, post_steps
+from tests.support.paths import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-DOCS = Path(__file__).parent.parent / "docs"
+DOCS = REPO / "docs"
 LAPTOP = {"width": 1280, "height": 800}
 WAIT_MS = 10_000
 

@@ -11,7 +11,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -24,10 +23,13 @@ import asyncpg
 
 from bench.routing.contacts import load_contacts
 from bench.routing.load import Level, LoadGenerator
-from bench.routing.pbx import TimestampingPbx
 from daemon.store import migrate
+from tests.support.daemon import daemon_env
+from tests.support.net import free_port
+from tests.support.paths import REPO
+from tests.support.pbx import StandInPbx
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = REPO
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 API_KEY = "bench-product-key"
 API_SALT = "bench-salt-not-a-secret"
@@ -68,12 +70,6 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def process_cpu_seconds(pid: int) -> Callable[[], float]:
     ticks = os.sysconf("SC_CLK_TCK")
 
@@ -106,20 +102,10 @@ class Daemon:
         self.state_dir = state_dir
         config = state_dir / "routing-bench.toml"
         config.write_text(CONFIG_TOML, encoding="utf-8")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
-        self.env.update({
-            "CALLBRIDGE_CONFIG": str(config),
-            "CALLBRIDGE_DATABASE_URL": database_url,
-            "CALLBRIDGE_LISTEN": f"127.0.0.1:{self.port}",
-            "CALLBRIDGE_MANGO_API_KEY": API_KEY,
-            "CALLBRIDGE_MANGO_API_SALT": API_SALT,
-            "CALLBRIDGE_MANGO_API_URL": pbx_url,
-            "CALLBRIDGE_API_TOKEN": "bench-token-not-a-secret",
-            "CALLBRIDGE_STATE_DIR": str(state_dir),
-            "CALLBRIDGE_ROUTE_RATE_PER_S": "1000000",   # "the limiter set high"
-            "CALLBRIDGE_LOG_LEVEL": log_level,
-            "CALLBRIDGE_LOG_FORMAT": "json",
-        })
+        self.env = daemon_env(port=self.port, state_dir=state_dir, api_key=API_KEY, api_salt=API_SALT,
+                              api_token="bench-token-not-a-secret", pbx_url=pbx_url, config=str(config),
+                              database_url=database_url, log_level=log_level,
+                              route_rate_per_s="1000000")  # "the limiter set high"
         self.proc: asyncio.subprocess.Process | None = None
         self.log_path = state_dir / "daemon.log"
 
@@ -203,8 +189,9 @@ async def main(args: argparse.Namespace) -> int:
     info = await machine(admin)
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = with_database(args.server, name)
-    pbx = TimestampingPbx(api_key=API_KEY, api_salt=API_SALT)
-    runner, pbx_url = await pbx.serve()
+    pbx = StandInPbx(api_key=API_KEY, api_salt=API_SALT)
+    runner = await pbx.serve()
+    pbx_url = pbx.base_url
     daemon: Daemon | None = None
     levels: list[Level] = []
     events: dict[str, int] = {}
@@ -240,7 +227,7 @@ async def main(args: argparse.Namespace) -> int:
         await runner.cleanup()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-    print(f"stand-in PBX: {pbx.routes:,} route commands, {pbx.bad_signatures} bad signatures, "
+    print(f"stand-in PBX: {len(pbx.commands('commands/route')):,} route commands, {pbx.bad_signatures} bad signatures, "
           f"{pbx.unexpected} unexpected")
     print(f"daemon log: {json.dumps(events)}")
     info["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())

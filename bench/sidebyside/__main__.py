@@ -31,12 +31,13 @@ from bench.suite import report
 from bench.suite.__main__ import ADMIN_URL, KEYS
 from bench.suite.calls import CallMaker, requests
 from bench.suite.contacts import load_base
-from bench.suite.daemon import REPO_ROOT, CpuMeter, Daemon, free_port
+from bench.suite.daemon import REPO_ROOT, CpuMeter, Daemon
 from bench.suite.httpload import open_loop
 from bench.suite.machine import describe
 from bench.suite.stats import median, percentile
 from daemon.runtime.logs import configure_logging
 from daemon.store import migrate
+from tests.support.net import free_port
 
 BEGIN = "<!-- bench-sidebyside:begin (written by python -m bench.sidebyside; edits inside are overwritten) -->"
 END = "<!-- bench-sidebyside:end -->"

@@ -17,23 +17,17 @@ from pathlib import Path
 import aiohttp
 
 from bench.suite.calls import Keys
+from tests.support.daemon import daemon_env
+from tests.support.net import free_port
+from tests.support.paths import REPO
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 20.0
 RSS_SAMPLE_S = 0.2
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = REPO
 API_TOKEN = "bench-token-not-a-secret"
-# Nothing listens here: if anything in the daemon tried the PBX's API during the
-# benchmark, it would fail at once on loopback instead of leaving the machine.
-DEAD_PBX_URL = "http://127.0.0.1:9/vpbx/"
 UVLOOP_LAUNCHER = ("import asyncio, sys, uvloop; asyncio.set_event_loop_policy(uvloop.EventLoopPolicy()); "
                    "from daemon.cli import main; sys.exit(main(['run']))")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -55,20 +49,9 @@ class Daemon:
         return f"127.0.0.1:{self.port}"
 
     def _env(self, notify_socket: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
-        env.update({
-            "CALLBRIDGE_DATABASE_URL": self.database_url,
-            "CALLBRIDGE_LISTEN": self.host,
-            "CALLBRIDGE_MANGO_API_KEY": self.keys.api_key,
-            "CALLBRIDGE_MANGO_API_SALT": self.keys.api_salt,
-            "CALLBRIDGE_MANGO_API_URL": DEAD_PBX_URL,
-            "CALLBRIDGE_API_TOKEN": API_TOKEN,
-            "CALLBRIDGE_STATE_DIR": str(self.state_dir),
-            "CALLBRIDGE_LOG_LEVEL": self.log_level,
-            "CALLBRIDGE_LOG_FORMAT": "json",
-            "NOTIFY_SOCKET": notify_socket,
-        })
-        return env
+        return daemon_env(port=self.port, state_dir=self.state_dir, api_key=self.keys.api_key,
+                          api_salt=self.keys.api_salt, api_token=API_TOKEN, database_url=self.database_url,
+                          log_level=self.log_level) | {"NOTIFY_SOCKET": notify_socket}
 
     async def start(self) -> float:
         """Start and wait until the port accepts connections; returns seconds from spawn."""

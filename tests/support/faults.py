@@ -10,30 +10,26 @@ ephemeral port) and does one of:
 - ``reset``: aborts every connection and refuses new ones (a server that is
   stopped), until it is set to another mode.
 
-``Daemon`` is ``python -m daemon.cli run`` as a user starts it. ``Sender``
-plays the PBX: it posts signed events and retries whatever got no 200.
+``Sender`` plays the PBX: it posts signed events and retries whatever got no 200.
+(The daemon as a process is ``tests.support.daemon.Daemon``.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 
-from tests.conftest import API_KEY, API_SALT, API_TOKEN, signed_form
-from tests.scenarios import Step
+from tests.support.pbx import signed_form
 
-ROOT = Path(__file__).parent.parent
+if TYPE_CHECKING:
+    from tests.scenarios import Step
+
 PROXY_CHUNK_BYTES = 65536
-DAEMON_START_TIMEOUT_S = 30.0
-DAEMON_STOP_TIMEOUT_S = 20.0
 SEND_RETRY_PAUSE_S = 0.1
 SEND_REQUEST_TIMEOUT_S = 10.0
 
@@ -136,84 +132,6 @@ def proxied_url(url: str, proxy: TcpProxy) -> str:
     auth = parts.netloc.rpartition("@")[0]
     netloc = (auth + "@" if auth else "") + f"{proxy.host}:{proxy.port}"
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Daemon:
-    """``python -m daemon.cli run`` in a subprocess, on a fixed port and state directory."""
-
-    def __init__(self, *, state_dir: Path, log_path: Path, env: dict[str, str], port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.state_dir = state_dir
-        self.log_path = log_path
-        self.env = env
-        self.proc: asyncio.subprocess.Process | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
-        env |= {
-            "CALLBRIDGE_LISTEN": f"127.0.0.1:{self.port}",
-            "CALLBRIDGE_STATE_DIR": str(self.state_dir),
-            "CALLBRIDGE_MANGO_API_KEY": API_KEY,
-            "CALLBRIDGE_MANGO_API_SALT": API_SALT,
-            "CALLBRIDGE_API_TOKEN": API_TOKEN,
-            "CALLBRIDGE_MANGO_API_URL": "http://127.0.0.1:9/vpbx/",
-            "CALLBRIDGE_LOG_FORMAT": "json",
-        } | self.env
-        with self.log_path.open("ab") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "daemon.cli", "run", env=env, stdout=out, stderr=out, cwd=ROOT)
-        await self._wait_listening()
-
-    async def _wait_listening(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + DAEMON_START_TIMEOUT_S
-        assert self.proc is not None
-        while loop.time() < deadline:
-            if self.proc.returncode is not None:
-                raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.log()}")
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            except OSError:
-                await asyncio.sleep(0.1)
-                continue
-            writer.close()
-            await writer.wait_closed()
-            return
-        raise AssertionError(f"daemon did not listen within {DAEMON_START_TIMEOUT_S} s:\n{self.log()}")
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup, no goodbye, as after an OOM kill or a power cut of the process."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-
-    async def wait(self) -> int:
-        assert self.proc is not None
-        return await self.proc.wait()
-
-    async def stop(self) -> int:
-        """SIGTERM and wait; kills it if it does not stop in time."""
-        if self.proc is None or self.proc.returncode is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return await asyncio.wait_for(self.proc.wait(), DAEMON_STOP_TIMEOUT_S)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
-            raise AssertionError(f"daemon did not stop on SIGTERM:\n{self.log()}") from None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 class Sender:
