@@ -65,6 +65,19 @@ REFUSED_SQLSTATE_CLASSES = frozenset({"22"})
 REFUSED_SQLSTATES = frozenset({"23502", "23514"})
 
 
+# One transaction's bad luck rather than the database gone: the same work may well pass
+# at once, so a batch retries it on the spot instead of spooling or answering 503.
+RETRY_AT_ONCE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
+def retryable(exc: BaseException) -> bool:
+    """A deadlock or a serialization failure (``exc``, or the driver's error it was raised from).
+
+    The one definition: daemon/groupcommit.py and the contact import both retry on it.
+    """
+    return any(getattr(e, "sqlstate", None) in RETRY_AT_ONCE_SQLSTATES for e in (exc, exc.__cause__))
+
+
 def classify(exc: BaseException) -> type[StorageError | StorageUnavailable] | None:
     """Which of our errors an exception from the driver means; None: not a database error.
 

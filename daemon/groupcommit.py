@@ -51,6 +51,7 @@ from typing import Any
 
 import structlog
 
+from daemon.database import retryable
 from daemon.domain import Envelope
 from daemon.errors import StorageUnavailable
 from daemon.pipeline import Outcome, Pipeline, lock_key
@@ -65,7 +66,6 @@ MAX_BATCH = 64
 # of the calls (its lane). Most of a batch's time is round trips (waiting), so a
 # second and third batch fill that wait.
 WRITERS = 3
-RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
 ATTEMPTS = 3
 
 Listener = Callable[[Envelope], None]
@@ -76,14 +76,6 @@ class _Item:
     env: Envelope
     future: asyncio.Future[Outcome]
     release: Callable[[], None] | None
-
-
-def retryable(exc: BaseException) -> bool:
-    """A deadlock or a serialization failure: the same statement may well pass next time.
-
-    (daemon.database classes these as StorageUnavailable, "passing"; here they are
-    one transaction's bad luck, not the database gone, and are retried at once.)"""
-    return getattr(exc.__cause__, "sqlstate", None) in RETRY_SQLSTATES
 
 
 class _Lane:

@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, cast
 
+from daemon.boundary import dumps
 from daemon.contacts import duplicates, hygiene
-from daemon.contacts.api import card_json, dumps
+from daemon.contacts.api import card_json
 from daemon.contacts.errors import ContactRefused, UndoConflict
 from daemon.contacts.identifiers import KINDS, Identifier, Kind, parse_identifier
 from daemon.contacts.merge import merge_contacts
