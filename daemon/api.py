@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from daemon.auth import bearer_matches
-from daemon.boundary import plain
+from daemon.boundary import json_error, plain
 from daemon.contacts.identifiers import KINDS, Identifier, parse_identifier
 from daemon.errors import BadInput
 from daemon.inputs import query_id, query_int, query_time
@@ -30,10 +30,9 @@ def bearer_auth(token: str) -> Callable[[web.Request, Handler], Awaitable[web.St
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/api/") and not bearer_matches(
                 request.headers.get("Authorization", ""), token):
-            return web.json_response(
-                {"error": "missing or wrong bearer token"}, status=401,
-                headers={"WWW-Authenticate": 'Bearer realm="callbridge"'},
-            )
+            response = json_error(401, "missing or wrong bearer token")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="callbridge"'
+            return response
         return await handler(request)
 
     return middleware
