@@ -71,11 +71,11 @@ RETRY_AT_ONCE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, se
 
 
 def retryable(exc: BaseException) -> bool:
-    """A deadlock or a serialization failure (``exc``, or the driver's error it was raised from).
+    """``exc`` (one of ours, raised ``from`` the driver's error) is a deadlock or a serialization failure.
 
     The one definition: daemon/groupcommit.py and the contact import both retry on it.
     """
-    return any(getattr(e, "sqlstate", None) in RETRY_AT_ONCE_SQLSTATES for e in (exc, exc.__cause__))
+    return getattr(exc.__cause__, "sqlstate", None) in RETRY_AT_ONCE_SQLSTATES
 
 
 def classify(exc: BaseException) -> type[StorageError | StorageUnavailable] | None:
