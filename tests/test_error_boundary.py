@@ -1,4 +1,4 @@
-"""One error boundary: every route's refusal is written by daemon/boundary.py, in its shape.
+"""One error boundary: every route's refusal is written by daemon/http/boundary.py, in its shape.
 
 The routes are read from ``app.router`` (tests/test_fuzz_routes.py's walk), so a
 route added tomorrow is walked too. With PostgreSQL stopped (the proxy in front
@@ -25,8 +25,8 @@ import structlog.testing
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from daemon.app import build_app
-from daemon.repository import Repository
+from daemon.runtime.app import build_app
+from daemon.store.repository import Repository
 from tests.channels import SOURCES, channel_settings
 from tests.conftest import auth
 from tests.pgproxy import PgProxy

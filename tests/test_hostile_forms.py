@@ -15,9 +15,10 @@ import structlog
 import structlog.testing
 from aiohttp.test_utils import TestClient, TestServer
 
-from daemon.app import build_app
-from daemon.inquiries import endpoints, multipart
-from daemon.repository import Repository
+from daemon.domain import multipart
+from daemon.inquiries import endpoints
+from daemon.runtime.app import build_app
+from daemon.store.repository import Repository
 from tests.channels import SOURCES, channel_settings
 
 BOUNDARY = "----cbFormBoundary7MA4YWxk"

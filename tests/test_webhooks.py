@@ -8,8 +8,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from adapters.mango.signature import sign, verify
-from daemon.keys import REPOSITORY, SPOOL
-from daemon.repository import Repository
+from daemon.runtime.keys import REPOSITORY, SPOOL
+from daemon.store.repository import Repository
 from tests.conftest import API_KEY, API_SALT, fixture_json, post_event, signed_form
 
 VECTORS = fixture_json("signature_vectors.json")
@@ -207,6 +207,6 @@ async def test_database_error_is_500_with_a_json_body(client: TestClient, repo: 
     try:
         resp = await post_event(client, "/events/call", APPEARED)
         assert resp.status == 500
-        assert await resp.json() == {"error": "internal error"}  # daemon/boundary.py answers for every route
+        assert await resp.json() == {"error": "internal error"}  # daemon/http/boundary.py answers for every route
     finally:
         await repo.pool.execute("ALTER TABLE inbox_away RENAME TO inbox")

@@ -20,9 +20,9 @@ from pydantic import ValidationError
 from adapters.mango import models as m
 from adapters.mango.signature import verify
 from adapters.mango.translate import EVENT_PATHS, SOURCE, Translated, UnknownValue, command_result
-from daemon.domain import Envelope
-from daemon.errors import BadInput, StorageRefused, StorageUnavailable
-from daemon.metrics import Metrics
+from daemon.domain.errors import BadInput, StorageRefused, StorageUnavailable
+from daemon.domain.events import Envelope
+from daemon.runtime.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +61,7 @@ class MangoWebhooks:
         app.router.add_post(prefix + "/{path:.*}", self.handle)
 
     async def handle(self, request: web.Request) -> web.Response:
-        """One event: counted and logged here, answered by daemon/boundary.py when it fails."""
+        """One event: counted and logged here, answered by daemon/http/boundary.py when it fails."""
         path = request.match_info["path"].strip("/")
         started = time.perf_counter()
         structlog.contextvars.bind_contextvars(pbx_path=path[:MAX_PATH_LOGGED])

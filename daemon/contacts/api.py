@@ -9,12 +9,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from daemon.boundary import dumps, plain
 from daemon.contacts.merge import merge_contacts
 from daemon.contacts.store import ContactStore
 from daemon.contacts.undo import undo_merge
-from daemon.inputs import MAX_ID, json_model, path_id, query_flag, query_int
-from daemon.keys import REPOSITORY
+from daemon.http.boundary import dumps, plain
+from daemon.http.inputs import MAX_ID, json_model, path_id, query_flag, query_int
+from daemon.runtime.keys import REPOSITORY
 
 MAX_JOURNAL = 500
 

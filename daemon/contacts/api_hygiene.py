@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from daemon.boundary import dumps
 from daemon.contacts import hygiene
 from daemon.contacts.api import store
 from daemon.contacts.hygiene import MAX_REASON_CHARS
-from daemon.inputs import json_model, path_id
+from daemon.http.boundary import dumps
+from daemon.http.inputs import json_model, path_id
 
 
 class DoNotCallBody(BaseModel):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.errors import BadInput
+from daemon.domain.errors import BadInput
 
 
 class ContactRefused(BadInput):
     """A request about contacts that cannot be done as asked (bad ids, a merged contact...).
 
-    A BadInput: daemon/boundary.py's error middleware answers it (details with times included).
+    A BadInput: daemon/http/boundary.py's error middleware answers it (details with times included).
     """
 
     def __init__(self, status: int, problem: str, **details: Any) -> None:

@@ -15,9 +15,9 @@ import asyncpg
 import structlog
 
 from daemon.contacts.import_rows import ContactRow
-from daemon.database import retryable
-from daemon.queries import q
-from daemon.repository import translated_errors
+from daemon.store.database import retryable
+from daemon.store.queries import q
+from daemon.store.repository import translated_errors
 
 log = structlog.get_logger(__name__)
 

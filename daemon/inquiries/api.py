@@ -21,11 +21,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from daemon.admission import EventNotStorable
-from daemon.boundary import plain
-from daemon.errors import BadInput, StorageError, StorageUnavailable
-from daemon.inputs import path_id
-from daemon.inquiries.delivery import text
+from daemon.domain.delivery import text
+from daemon.domain.errors import BadInput, StorageError, StorageUnavailable
+from daemon.domain.inquiry import Inquiry, Referrer, Utm
+from daemon.http.boundary import plain
+from daemon.http.inputs import path_id
 from daemon.inquiries.endpoints import (
     BodyTooLarge,
     envelope,
@@ -34,11 +34,11 @@ from daemon.inquiries.endpoints import (
     read_body,
     validation_problem,
 )
-from daemon.inquiries.model import Inquiry, Referrer, Utm
 from daemon.inquiries.pipeline import entry_id_of
-from daemon.keys import INTAKE, RELOADER, REPOSITORY
-from daemon.queries import q
-from daemon.repository import translated_errors
+from daemon.intake.admission import EventNotStorable
+from daemon.runtime.keys import INTAKE, RELOADER, REPOSITORY
+from daemon.store.queries import q
+from daemon.store.repository import translated_errors
 
 # Configured sources the API may post as: a site may send its form to the webhook or here.
 API_MAY_POST_AS = frozenset({"form"})
@@ -126,9 +126,9 @@ async def post_inquiry(request: web.Request) -> web.Response:
         raise BadInput(400, "the database would refuse this inquiry", fields=exc.problems) from None
     except StorageError as exc:
         # Not stored, so not acknowledged: a deadlock is worth the sender's retry, as on the webhook
-        # (daemon/inquiries/endpoints.py). StorageUnavailable is daemon/boundary.py's 503.
+        # (daemon/inquiries/endpoints.py). StorageUnavailable is daemon/http/boundary.py's 503.
         raise StorageUnavailable(f"inquiry not stored: {exc}") from exc
-    # Stored: reading the ids back is a read like any other (a timeout is daemon/boundary.py's).
+    # Stored: reading the ids back is a read like any other (a timeout is daemon/http/boundary.py's).
     result = None if outcome == "spooled" else await _result(request, entry_id_of(inquiry))
     if result is None:
         return web.json_response({"spooled": True, "source": inquiry.source,

@@ -23,12 +23,12 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from adapters import form, jivo, telegram, tilda, vk
-from daemon.admission import EventNotStorable
-from daemon.domain import Envelope, InquiryReceived
-from daemon.errors import StorageError, StorageUnavailable
-from daemon.inquiries.delivery import Delivery, Malformed, Refused, Reply, Translated
-from daemon.inquiries.model import Inquiry
-from daemon.keys import INTAKE, RELOADER
+from daemon.domain.delivery import Delivery, Malformed, Refused, Reply, Translated
+from daemon.domain.errors import StorageError, StorageUnavailable
+from daemon.domain.events import Envelope, InquiryReceived
+from daemon.domain.inquiry import Inquiry
+from daemon.intake.admission import EventNotStorable
+from daemon.runtime.keys import INTAKE, RELOADER
 
 log = structlog.get_logger(__name__)
 
@@ -90,7 +90,7 @@ def reply_response(reply: Reply) -> web.Response:
 async def inquiry_webhook(request: web.Request) -> web.StreamResponse:
     name = request.match_info["source"]
     started = time.perf_counter()
-    # Bound on top of the request's id and route (daemon/boundary.py clears the context per request).
+    # Bound on top of the request's id and route (daemon/http/boundary.py clears the context per request).
     structlog.contextvars.bind_contextvars(inquiry_source=name)
     source = request.app[RELOADER].current.inquiries.sources.get(name)
     if source is None or source.kind not in ADAPTERS:

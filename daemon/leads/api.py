@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from daemon.errors import BadInput
-from daemon.inputs import json_object, json_value, path_id, query_id
-from daemon.keys import RELOADER, REPOSITORY
+from daemon.domain.errors import BadInput
+from daemon.http.inputs import json_object, json_value, path_id, query_id
 from daemon.leads import lost
-from daemon.leads.lifecycle import (
+from daemon.leads.closing import (
     STATUSES,
     close_lead,
     lead_json,
@@ -16,6 +15,7 @@ from daemon.leads.lifecycle import (
     validate_close,
 )
 from daemon.leads.tags import MAX_TAG_CHARS, add_tag, remove_tag
+from daemon.runtime.keys import RELOADER, REPOSITORY
 
 
 async def leads(request: web.Request) -> web.Response:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from daemon.errors import BadInput
-from daemon.inputs import query_flag, query_int
-from daemon.keys import RELOADER, REPOSITORY
+from daemon.domain.errors import BadInput
+from daemon.http.inputs import query_flag, query_int
 from daemon.report import CONTENT_TYPES, FORMATS, RENDERERS, missed_report
 from daemon.report.limits import ROWS_MAX, ROWS_SHOWN
 from daemon.report.render import report_json
 from daemon.report.window import report_window, resolve
+from daemon.runtime.keys import RELOADER, REPOSITORY
 
 
 async def missed(request: web.Request) -> web.Response:
@@ -28,7 +28,7 @@ async def missed(request: web.Request) -> web.Response:
         raise BadInput(400, f"format must be one of {', '.join(FORMATS)}")
     include_all = query_flag(request, "all")
     limit = query_int(request, "limit", default=ROWS_SHOWN, most=ROWS_MAX)
-    window = resolve(  # a WindowError is a 400 (daemon/boundary.py)
+    window = resolve(  # a WindowError is a 400 (daemon/http/boundary.py)
         lambda end: report_window(settings, end),
         since=query.get("since"),
         until=query.get("until"),
