@@ -6,8 +6,8 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from daemon.contacts import duplicates
-from daemon.contacts.api import answers, json_body, limit, store
-from daemon.http.inputs import query_id, query_int
+from daemon.contacts.api import store
+from daemon.http.inputs import json_model, query_id, query_int
 
 MAX_CANDIDATES = 500
 MAX_OFFSET = 10_000_000
@@ -18,11 +18,10 @@ class NotDuplicatesBody(BaseModel):
     actor: str = Field(default="api", min_length=1, max_length=200)
 
 
-@answers
 async def get_duplicates(request: web.Request) -> web.Response:
     """``{total, items}``: a page of the kept candidates (``limit``, ``offset``, ``reason``),
     or those of one contact (``contact_id``)."""
-    count = limit(request, default=100, most=MAX_CANDIDATES)
+    count = query_int(request, "limit", default=100, most=MAX_CANDIDATES)
     contact_id = query_id(request, "contact_id")
     if contact_id is not None:
         page = await duplicates.duplicates_of_contact(store(request), contact_id, limit=count)
@@ -33,9 +32,8 @@ async def get_duplicates(request: web.Request) -> web.Response:
     return web.json_response(page.as_json())
 
 
-@answers
 async def post_not_duplicates(request: web.Request) -> web.Response:
-    body = NotDuplicatesBody.model_validate(await json_body(request))
+    body = await json_model(request, NotDuplicatesBody)
     pair = await duplicates.mark_not_duplicates(store(request), body.contact_ids, actor=body.actor)
     return web.json_response({"contact_ids": pair, "not_duplicates": True})
 

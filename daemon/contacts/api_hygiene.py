@@ -6,23 +6,23 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from daemon.contacts import hygiene
-from daemon.contacts.api import answers, dumps, json_body, path_id, store
+from daemon.contacts.api import store
 from daemon.contacts.hygiene import MAX_REASON_CHARS
+from daemon.http.boundary import dumps
+from daemon.http.inputs import json_model, path_id
 
 
 class DoNotCallBody(BaseModel):
     reason: str = Field(min_length=1, max_length=MAX_REASON_CHARS)
 
 
-@answers
 async def put_do_not_call(request: web.Request) -> web.Response:
     contact_id = path_id(request, "contact_id")
-    body = DoNotCallBody.model_validate(await json_body(request))
+    body = await json_model(request, DoNotCallBody)
     answer = await hygiene.set_do_not_call(store(request), contact_id, body.reason)
     return web.json_response(answer, dumps=dumps)
 
 
-@answers
 async def delete_do_not_call(request: web.Request) -> web.Response:
     answer = await hygiene.lift_do_not_call(store(request), path_id(request, "contact_id"))
     return web.json_response(answer)

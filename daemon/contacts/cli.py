@@ -12,13 +12,14 @@ from functools import partial
 from typing import Any, cast
 
 from daemon.contacts import duplicates, hygiene
-from daemon.contacts.api import card_json, dumps
+from daemon.contacts.api import card_json
 from daemon.contacts.errors import ContactRefused, UndoConflict
 from daemon.contacts.merge import merge_contacts
 from daemon.contacts.store import ContactStore
 from daemon.contacts.undo import undo_merge
 from daemon.domain.identifiers import KINDS, Identifier, Kind, parse_identifier
 from daemon.domain.phones import format_for_people
+from daemon.http.boundary import dumps
 from daemon.report.render import csv_safe
 from daemon.store.repository import Repository
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.domain.errors import CallbridgeError
+from daemon.domain.errors import BadInput
 
 
-class ContactRefused(CallbridgeError):
-    """A request about contacts that cannot be done as asked (bad ids, a merged contact...)."""
+class ContactRefused(BadInput):
+    """A request about contacts that cannot be done as asked (bad ids, a merged contact...).
+
+    A BadInput: daemon/http/boundary.py's error middleware answers it (details with times included).
+    """
 
     def __init__(self, status: int, problem: str, **details: Any) -> None:
-        super().__init__(problem)
-        self.status = status
+        super().__init__(status, problem, **details)
         self.problem = problem
         self.details = details
 

@@ -15,6 +15,7 @@ import asyncpg
 import structlog
 
 from daemon.contacts.import_rows import ContactRow
+from daemon.store.database import retryable
 from daemon.store.queries import q
 from daemon.store.repository import translated_errors
 
@@ -30,7 +31,6 @@ REPORT_FETCH_ROWS = 5000
 # The daemon's db_command_timeout_s (5 s) is for the hot path; grouping a million
 # staged rows is one statement of tens of seconds. Still bounded: a hung server fails.
 STATEMENT_TIMEOUT_S = 1800.0
-_RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
 Outcome = tuple[int, str, int | None, list[str]]
 # One batch, in order; sent as one multi-statement script (no parameters: the batch
@@ -134,7 +134,7 @@ class ImportStore:
                 with translated_errors():
                     return await self._apply_once(batch, commit=commit)
             except Exception as exc:
-                if not isinstance(exc.__cause__, _RETRYABLE) or attempt == BATCH_ATTEMPTS:
+                if not retryable(exc) or attempt == BATCH_ATTEMPTS:
                     raise
                 log.warning("import_batch_retry", batch=batch, attempt=attempt, error=str(exc.__cause__))
         raise AssertionError("unreachable")

@@ -12,15 +12,21 @@
   aiohttp's own 4xx into JSON, and anything else into one logged 500. A body
   that could not be read is answered on a connection then closed. Handlers
   therefore raise instead of each keeping an ``_error()`` of its own.
+- ``plain`` and ``dumps`` write what a row holds (times, dates, decimals) as
+  JSON, the same way for every answer: times in UTC, ISO 8601.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import math
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -57,6 +63,29 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     return response
 
 
+def plain(value: Any) -> Any:
+    """A row's value as JSON holds it: a time in UTC (ISO 8601), a date, a decimal as a number."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _default(value: Any) -> Any:
+    converted = plain(value)
+    if converted is value:
+        raise TypeError(f"{type(value).__name__} is not JSON")
+    return converted
+
+
+def dumps(value: Any) -> str:
+    """JSON text for an answer; Cyrillic as it is, row values through ``plain``."""
+    return json.dumps(value, ensure_ascii=False, default=_default)
+
+
 def json_error(status: int, problem: str, *, retry_after_s: int = RETRY_AFTER_S,
                **details: object) -> web.Response:
     headers = {"Retry-After": str(retry_after_s)} if status == 503 else None
@@ -75,7 +104,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except BadInput as exc:
-        return web.json_response(exc.body, status=exc.status)
+        return web.json_response(exc.body, status=exc.status, dumps=dumps)
     except web.HTTPException as exc:
         return _http_exception(exc)
     except StorageTimeout as exc:  # a slow query, not an outage: say which, and how long it ran

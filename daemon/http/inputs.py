@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
 from daemon.domain.errors import BadInput
 
 MAX_ID = 2**63 - 1  # PostgreSQL's bigint
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)  # far from 9999, so a window's arithmetic cannot overflow
+Model = TypeVar("Model", bound=BaseModel)
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 
@@ -48,6 +50,17 @@ async def json_value(request: web.Request, *, example: str) -> Any:
         raise BadInput(400, "unknown charset", charset=str(request.charset)[:40]) from None
     except (ValueError, UnicodeError):
         raise BadInput(400, f"the body must be JSON: {example}") from None
+
+
+async def json_model(request: web.Request, model: type[Model], *, example: str = "a JSON object",
+                     optional: bool = False) -> Model:
+    """The body as ``model``; BadInput (400) listing each field's problem. ``optional``: no body is ``{}``."""
+    body = await json_value(request, example=example) if request.can_read_body or not optional else {}
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
+        raise BadInput(400, "invalid request body", problems=problems) from None
 
 
 def storable_text(value: str, field: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, tzinfo
+from datetime import tzinfo
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +13,7 @@ from daemon.domain.errors import BadInput
 from daemon.domain.identifiers import KINDS, Identifier, parse_identifier
 from daemon.domain.phones import normalise_phone
 from daemon.http.auth import bearer_matches
+from daemon.http.boundary import json_error, plain
 from daemon.http.inputs import query_id, query_int, query_time
 from daemon.runtime.keys import RELOADER, REPOSITORY, SETTINGS
 
@@ -29,17 +30,12 @@ def bearer_auth(token: str) -> Callable[[web.Request, Handler], Awaitable[web.St
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/api/") and not bearer_matches(
                 request.headers.get("Authorization", ""), token):
-            return web.json_response(
-                {"error": "missing or wrong bearer token"}, status=401,
-                headers={"WWW-Authenticate": 'Bearer realm="callbridge"'},
-            )
+            response = json_error(401, "missing or wrong bearer token")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="callbridge"'
+            return response
         return await handler(request)
 
     return middleware
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
 
 
 def office_tz(request: web.Request) -> tzinfo:
@@ -83,7 +79,7 @@ class ReadApi:
             "open_lead_id": card["open_lead_id"],
             "tags": card["tags"] or [],
             "ad_source": card["ad_source"],
-            "birthday": card["birthday"].isoformat() if card["birthday"] else None,
+            "birthday": plain(card["birthday"]),
             "note": card["note"],
             "do_not_call": card["do_not_call"],
         })
@@ -122,9 +118,9 @@ def communication_json(row: dict[str, Any]) -> dict[str, Any]:
         "participants": row["participants"],
         "line_number": row["line_number"],
         "ad_source": row["ad_source"],
-        "started_at": _iso(row["started_at"]),
-        "answered_at": _iso(row["answered_at"]),
-        "ended_at": _iso(row["ended_at"]),
+        "started_at": plain(row["started_at"]),
+        "answered_at": plain(row["answered_at"]),
+        "ended_at": plain(row["ended_at"]),
         "talk_seconds": row["talk_seconds"],
         "recording_ids": row["recording_ids"],
         "note": row["note"],
@@ -138,5 +134,5 @@ def communication_json(row: dict[str, Any]) -> dict[str, Any]:
         "page_url": row.get("page_url"),
         "email": row.get("email"),
         "message_count": row.get("message_count"),
-        "replied_at": _iso(row.get("replied_at")),
+        "replied_at": plain(row.get("replied_at")),
     }

@@ -30,13 +30,14 @@ from collections.abc import Awaitable, Callable, Sequence
 import structlog
 from aiohttp import web
 
+from daemon.http.boundary import json_error
+
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-RETRY_AFTER_S = 1
 
 
 def parse_networks(values: Sequence[str]) -> tuple[Network, ...]:
@@ -97,7 +98,7 @@ def source_allowlist(*, prefix: str, allowed: Sequence[str], trusted_proxies: Se
             if addr is None or not _within(addr, allowed_nets):
                 log.warning("pbx_source_refused", source=str(addr) if addr else None, peer=request.remote,
                             path=request.path)
-                return web.json_response({"error": "source address not allowed"}, status=403)
+                return json_error(403, "source address not allowed")
         return await handler(request)
 
     return middleware
@@ -123,8 +124,7 @@ def request_limits(*, max_concurrent: int, timeout_s: float) -> Middleware:
         nonlocal in_progress
         if in_progress >= max_concurrent:
             log.warning("request_refused_busy", in_progress=in_progress, path=request.path)
-            return web.json_response({"error": "too many requests in progress, retry later"}, status=503,
-                                     headers={"Retry-After": str(RETRY_AFTER_S)})
+            return json_error(503, "too many requests in progress, retry later")
         in_progress += 1
         counted = True
         deadline = asyncio.timeout(timeout_s)
@@ -147,8 +147,7 @@ def request_limits(*, max_concurrent: int, timeout_s: float) -> Middleware:
             if not deadline.expired():
                 raise  # the handler's own timeout, not ours
             log.warning("request_timed_out", timeout_s=timeout_s, path=request.path)
-            return web.json_response({"error": "request took too long, retry later"}, status=503,
-                                     headers={"Retry-After": str(RETRY_AFTER_S)})
+            return json_error(503, "request took too long, retry later")
         finally:
             release()
 

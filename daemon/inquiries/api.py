@@ -22,13 +22,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from daemon.domain.delivery import text
-from daemon.domain.errors import StorageError, StorageUnavailable
+from daemon.domain.errors import BadInput, StorageError, StorageUnavailable
 from daemon.domain.inquiry import Inquiry, Referrer, Utm
+from daemon.http.boundary import plain
 from daemon.http.inputs import path_id
 from daemon.inquiries.endpoints import (
     BodyTooLarge,
     envelope,
-    error,
     inquiry_webhook,
     raw_text,
     read_body,
@@ -99,33 +99,35 @@ async def post_inquiry(request: web.Request) -> web.Response:
     try:
         body = await read_body(request)
     except BodyTooLarge:
-        return error(413, "body too large")
+        raise BadInput(413, "body too large") from None
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        return error(400, "body is not JSON", detail=str(exc)[:120])
+        raise BadInput(400, "body is not JSON", detail=str(exc)[:120]) from None
     if not isinstance(data, dict):
-        return error(400, "body must be a JSON object")
+        raise BadInput(400, "body must be a JSON object")
     try:
         given = ApiInquiry.model_validate(data)
     except ValidationError as exc:
-        return error(400, "invalid inquiry", fields=validation_problem(exc))
+        raise BadInput(400, "invalid inquiry", fields=validation_problem(exc)) from None
     if text(given.external_id) is None:
-        return error(400, "invalid inquiry", fields=[{"field": "external_id", "problem": "must not be empty"}])
+        raise BadInput(400, "invalid inquiry", fields=[{"field": "external_id", "problem": "must not be empty"}])
     taken = request.app[RELOADER].current.inquiries.sources.get(given.source)
     if taken is not None and taken.kind not in API_MAY_POST_AS:
         # Same source and external id, same dedup key: a post here would make the sender's own
         # delivery a duplicate, dropped. A site may post its form either way; any other name is the API's.
-        return error(409, f"source {given.source!r} is a {taken.kind} source: the API may post as a form "
+        raise BadInput(409, f"source {given.source!r} is a {taken.kind} source: the API may post as a form "
                           "source or under a name of its own", source=given.source)
     inquiry = given.inquiry(datetime.now(UTC))
     env = envelope(inquiry, path=request.path, raw=raw_text(body))
     try:
         outcome = await request.app[INTAKE].accept(env)
     except EventNotStorable as exc:
-        return error(400, "the database would refuse this inquiry", fields=exc.problems)
-    except (StorageUnavailable, StorageError):
-        return error(503, "storage unavailable, retry later")
+        raise BadInput(400, "the database would refuse this inquiry", fields=exc.problems) from None
+    except StorageError as exc:
+        # Not stored, so not acknowledged: a deadlock is worth the sender's retry, as on the webhook
+        # (daemon/inquiries/endpoints.py). StorageUnavailable is daemon/http/boundary.py's 503.
+        raise StorageUnavailable(f"inquiry not stored: {exc}") from exc
     # Stored: reading the ids back is a read like any other (a timeout is daemon/http/boundary.py's).
     result = None if outcome == "spooled" else await _result(request, entry_id_of(inquiry))
     if result is None:
@@ -146,10 +148,10 @@ async def referrals(request: web.Request) -> web.Response:
     pool = request.app[REPOSITORY].pool
     with translated_errors():
         if not await pool.fetchval(q("contact_exists"), contact_id):
-            return error(404, "no such contact")
+            raise BadInput(404, "no such contact")
         rows = await pool.fetch(q("contact_referrals"), contact_id)
     return web.json_response([
         {"contact_id": r["contact_id"], "name": r["name"], "phones": r["phones"], "emails": r["emails"],
-         "communication_id": r["communication_id"], "referred_at": r["created_at"].astimezone(UTC).isoformat()}
+         "communication_id": r["communication_id"], "referred_at": plain(r["created_at"])}
         for r in sorted(rows, key=lambda r: (r["created_at"], r["contact_id"]))
     ])

@@ -59,6 +59,7 @@ import structlog
 from daemon.domain.errors import StorageUnavailable
 from daemon.domain.events import Envelope
 from daemon.intake.pipeline import Outcome, Pipeline, lock_key
+from daemon.store.database import retryable
 from daemon.store.repository import Tx
 
 log = structlog.get_logger(__name__)
@@ -70,7 +71,6 @@ MAX_BATCH = 64
 # of the calls (its lane). Most of a batch's time is round trips (waiting), so a
 # second and third batch fill that wait.
 WRITERS = 3
-RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
 ATTEMPTS = 3
 
 Listener = Callable[[Envelope], None]
@@ -81,14 +81,6 @@ class _Item:
     env: Envelope
     future: asyncio.Future[Outcome]
     release: Callable[[], None] | None
-
-
-def retryable(exc: BaseException) -> bool:
-    """A deadlock or a serialization failure: the same statement may well pass next time.
-
-    (daemon.store.database classes these as StorageUnavailable, "passing"; here they are
-    one transaction's bad luck, not the database gone, and are retried at once.)"""
-    return getattr(exc.__cause__, "sqlstate", None) in RETRY_SQLSTATES
 
 
 class _Lane:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from config.settings import Settings
+from daemon.domain.errors import BadInput
 from daemon.leads.analytics import GROUPINGS, analytics, analytics_json
 from daemon.leads.charts import bars, daily
 from daemon.leads.render import (
@@ -25,7 +26,8 @@ MAX_DAYS = 732  # two years: one query, counted in memory
 
 
 def window(since: str | None, until: str | None, settings: Settings) -> tuple[datetime, datetime]:
-    """The asked window (office time when no offset is given); default the last 30 days. WindowError."""
+    """The asked window (office time when no offset is given); default the last 30 days.
+    WindowError (a 400 over HTTP) otherwise."""
     end = parse_time(until, settings.tz, name="until") if until else datetime.now(UTC)
     start = parse_time(since, settings.tz, name="since") if since else end - timedelta(days=DEFAULT_DAYS)
     if end <= start:
@@ -35,27 +37,20 @@ def window(since: str | None, until: str | None, settings: Settings) -> tuple[da
     return start, end
 
 
-def _error(status: int, problem: str) -> web.Response:
-    return web.json_response({"error": problem}, status=status)
-
-
 async def table(request: web.Request) -> web.Response:
     settings = request.app[RELOADER].current
     by, fmt = request.query.get("by", "ad_source"), request.query.get("format", "json")
     if by not in GROUPINGS:
-        return _error(400, f"by must be one of {', '.join(GROUPINGS)}")
+        raise BadInput(400, f"by must be one of {', '.join(GROUPINGS)}")
     if fmt not in ANALYTICS_FORMATS:
-        return _error(400, f"format must be one of {', '.join(ANALYTICS_FORMATS)}")
-    try:
-        since, until = window(request.query.get("since"), request.query.get("until"), settings)
-        hours = OfficeHours.from_settings(settings)
-        result = await analytics(request.app[REPOSITORY].pool, since=since, until=until, by=by, hours=hours)
-        days = None
-        if fmt == "html":
-            days = (await analytics(request.app[REPOSITORY].pool, since=since, until=until, by="day",
-                                    hours=hours)).rows
-    except WindowError as exc:
-        return _error(400, str(exc))
+        raise BadInput(400, f"format must be one of {', '.join(ANALYTICS_FORMATS)}")
+    since, until = window(request.query.get("since"), request.query.get("until"), settings)
+    hours = OfficeHours.from_settings(settings)
+    result = await analytics(request.app[REPOSITORY].pool, since=since, until=until, by=by, hours=hours)
+    days = None
+    if fmt == "html":
+        days = (await analytics(request.app[REPOSITORY].pool, since=since, until=until, by="day",
+                                hours=hours)).rows
     if fmt == "json":
         return web.json_response(analytics_json(result))
     text = {"csv": render_csv, "text": render_text}.get(fmt, lambda r: render_html(r, daily_rows=days))(result)
@@ -65,14 +60,11 @@ async def table(request: web.Request) -> web.Response:
 async def charts(request: web.Request) -> web.Response:
     """The «Аналитика» tab's two charts as SVG text: per ad source, and per day."""
     settings = request.app[RELOADER].current
-    try:
-        since, until = window(request.query.get("since"), request.query.get("until"), settings)
-        hours = OfficeHours.from_settings(settings)
-        pool = request.app[REPOSITORY].pool
-        per_source = await analytics(pool, since=since, until=until, by="ad_source", hours=hours)
-        per_day = await analytics(pool, since=since, until=until, by="day", hours=hours)
-    except WindowError as exc:
-        return _error(400, str(exc))
+    since, until = window(request.query.get("since"), request.query.get("until"), settings)
+    hours = OfficeHours.from_settings(settings)
+    pool = request.app[REPOSITORY].pool
+    per_source = await analytics(pool, since=since, until=until, by="ad_source", hours=hours)
+    per_day = await analytics(pool, since=since, until=until, by="day", hours=hours)
     return web.json_response({
         "ad_source": bars(per_source.rows, title="Обращения и пропущенные по рекламе"),
         "daily": daily(per_day.rows, title="Обращения по дням и доля пропущенных"),

@@ -6,11 +6,11 @@ import asyncio
 
 from aiohttp import web
 
+from daemon.domain.errors import BadInput
 from daemon.http.inputs import json_object, json_value, path_id, query_id, query_int
 from daemon.leads import lost
 from daemon.leads.closing import (
     STATUSES,
-    LeadError,
     close_lead,
     lead_json,
     list_leads,
@@ -20,18 +20,14 @@ from daemon.leads.tags import MAX_TAG_CHARS, add_tag, remove_tag
 from daemon.runtime.keys import RELOADER, REPOSITORY
 
 
-def _error(status: int, problem: str) -> web.Response:
-    return web.json_response({"error": problem}, status=status)
-
-
 async def leads(request: web.Request) -> web.Response:
     query = request.query
     contact_text, status = query.get("contact_id"), query.get("status")
     if contact_text is None and status is None:
-        return _error(400, "give contact_id=<id> or status=<status> (or both)")
+        raise BadInput(400, "give contact_id=<id> or status=<status> (or both)")
     contact_id = query_id(request, "contact_id")
     if status is not None and status not in STATUSES:
-        return _error(400, f"status must be one of {', '.join(STATUSES)}")
+        raise BadInput(400, f"status must be one of {', '.join(STATUSES)}")
     rows = await list_leads(request.app[REPOSITORY].pool, contact_id=contact_id, status=status)
     return web.json_response([lead_json(r) for r in rows])
 
@@ -40,11 +36,8 @@ async def close(request: web.Request) -> web.Response:
     lead_id = path_id(request, "lead_id")
     body = await json_object(request, example='{"outcome": "won"|"lost", "reason": "…"}')
     reasons = request.app[RELOADER].current.leads.lost_reasons
-    try:
-        outcome, reason = validate_close(body.get("outcome"), body.get("reason"), reasons)
-        row = await close_lead(request.app[REPOSITORY].pool, lead_id, outcome, reason)
-    except LeadError as exc:
-        return _error(exc.status, str(exc))
+    outcome, reason = validate_close(body.get("outcome"), body.get("reason"), reasons)
+    row = await close_lead(request.app[REPOSITORY].pool, lead_id, outcome, reason)
     return web.json_response(lead_json(row))
 
 
@@ -57,11 +50,11 @@ async def untag(request: web.Request) -> web.Response:
     contact_id = path_id(request, "contact_id")
     tag = request.match_info["tag"].strip()
     if not tag:
-        return _error(404, "no such tag")
+        raise BadInput(404, "no such tag")
     tags = await remove_tag(request.app[REPOSITORY].pool, contact_id, tag,
                             by=request.query.get("by") or None)
     if tags is None:
-        return _error(404, f"no contact {contact_id}")
+        raise BadInput(404, f"no contact {contact_id}")
     return web.json_response({"id": contact_id, "tags": tags})
 
 
@@ -71,10 +64,10 @@ async def tag(request: web.Request) -> web.Response:
     body = await json_value(request, example=f'{{"tag": "…"}} with 1..{MAX_TAG_CHARS} characters')
     text = body.get("tag") if isinstance(body, dict) else None
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_TAG_CHARS:
-        return _error(400, f'the body must be {{"tag": "…"}} with 1..{MAX_TAG_CHARS} characters')
+        raise BadInput(400, f'the body must be {{"tag": "…"}} with 1..{MAX_TAG_CHARS} characters')
     tags = await add_tag(request.app[REPOSITORY].pool, contact_id, text.strip())
     if tags is None:
-        return _error(404, f"no contact {contact_id}")
+        raise BadInput(404, f"no contact {contact_id}")
     return web.json_response({"id": contact_id, "tags": tags})
 
 
@@ -94,7 +87,7 @@ async def lost_clients(request: web.Request) -> web.Response:
     """
     fmt = request.query.get("format", "json")
     if fmt not in lost.LOST_FORMATS:
-        return _error(400, f"format must be one of {', '.join(lost.LOST_FORMATS)}")
+        raise BadInput(400, f"format must be one of {', '.join(lost.LOST_FORMATS)}")
     limit = query_int(request, "limit", default=LOST_PAGE_ROWS, most=LOST_PAGE_MOST)
     offset = query_int(request, "offset", default=0, least=0, most=MAX_OFFSET)
     page = await lost.lost_clients_page(request.app[REPOSITORY].pool, request.app[RELOADER].current,

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import asyncpg
 
+from daemon.domain.errors import BadInput
+from daemon.http.boundary import plain
 from daemon.store.queries import q
 from daemon.store.repository import translated_errors
 from daemon.store.statistics import analyze_written
@@ -21,12 +23,12 @@ Outcome = Literal["won", "lost"]
 MAX_LEADS = 1000
 
 
-class LeadError(Exception):
-    """A close the lead's state or the input does not allow; ``status`` is the HTTP answer."""
+class LeadError(BadInput):
+    """A close the lead's state or the input does not allow; ``status`` is the HTTP answer
+    (a BadInput: daemon/http/boundary.py's error middleware writes it)."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(status, message)
 
 
 def validate_close(outcome: object, reason: object, reasons: Sequence[str]) -> tuple[Outcome, str | None]:
@@ -81,18 +83,15 @@ async def archive_stale(pool: asyncpg.Pool, *, stale_days: int, now: datetime | 
 
 
 def lead_json(row: dict[str, Any]) -> dict[str, Any]:
-    def iso(value: datetime | None) -> str | None:
-        return value.astimezone(UTC).isoformat() if value else None
-
     return {
         "id": row["id"],
         "contact_id": row["contact_id"],
         "status": row["status"],
         "reason": row["reason"],
         "ad_source": row["ad_source"],
-        "opened_at": iso(row["opened_at"]),
-        "last_activity_at": iso(row["last_activity_at"]),
-        "closed_at": iso(row["closed_at"]),
+        "opened_at": plain(row["opened_at"]),
+        "last_activity_at": plain(row["last_activity_at"]),
+        "closed_at": plain(row["closed_at"]),
         "previous_lead_id": row["previous_lead_id"],
         "communication_ids": list(row["communication_ids"]),
     }

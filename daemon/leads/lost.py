@@ -14,13 +14,14 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
 from config.settings import Settings
+from daemon.http.boundary import plain
 from daemon.report.render import csv_safe
 from daemon.store.queries import q
 from daemon.store.repository import translated_errors
@@ -83,18 +84,8 @@ async def assign(pool: asyncpg.Pool, rows: list[dict[str, Any]], extensions: Seq
         row["responsible_extension"] = extension
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
 def row_json(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: _plain(row[name]) for name in (*FIELDS, "tags")}
+    return {name: plain(row[name]) for name in (*FIELDS, "tags")}
 
 
 def page_json(page: LostPage, *, limit: int) -> dict[str, Any]:

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from daemon.domain.errors import BadInput
 from daemon.http.inputs import query_flag, query_int
 from daemon.report import CONTENT_TYPES, FORMATS, RENDERERS, missed_report
 from daemon.report.limits import ROWS_MAX, ROWS_SHOWN
 from daemon.report.render import report_json
-from daemon.report.window import WindowError, report_window, resolve
+from daemon.report.window import report_window, resolve
 from daemon.runtime.keys import RELOADER, REPOSITORY
-
-
-def _error(status: int, problem: str) -> web.Response:
-    return web.json_response({"error": problem}, status=status)
 
 
 async def missed(request: web.Request) -> web.Response:
@@ -28,19 +25,16 @@ async def missed(request: web.Request) -> web.Response:
     query = request.query
     fmt = query.get("format", "json")
     if fmt not in FORMATS:
-        return _error(400, f"format must be one of {', '.join(FORMATS)}")
+        raise BadInput(400, f"format must be one of {', '.join(FORMATS)}")
     include_all = query_flag(request, "all")
     limit = query_int(request, "limit", default=ROWS_SHOWN, most=ROWS_MAX)
-    try:
-        window = resolve(
-            lambda end: report_window(settings, end),
-            since=query.get("since"),
-            until=query.get("until"),
-            tz=settings.tz,
-            max_days=settings.report.max_window_days,
-        )
-    except WindowError as exc:
-        return _error(400, str(exc))
+    window = resolve(  # a WindowError is a 400 (daemon/http/boundary.py)
+        lambda end: report_window(settings, end),
+        since=query.get("since"),
+        until=query.get("until"),
+        tz=settings.tz,
+        max_days=settings.report.max_window_days,
+    )
     report = await missed_report(
         request.app[REPOSITORY],
         window,

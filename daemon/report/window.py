@@ -26,8 +26,14 @@ from daemon.http.inputs import iso_time
 MAX_DAYS_BACK = 31
 
 
-class WindowError(ValueError):
-    """A --since/--until that cannot be read, or a window that ends before it starts."""
+class WindowError(BadInput, ValueError):
+    """A --since/--until that cannot be read, or a window that ends before it starts.
+
+    Over HTTP a 400 that daemon/http/boundary.py's error middleware writes; a ValueError for the CLI.
+    """
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(400, problem)
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ extension the call reached (only the phase differs between them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from daemon.calls.state import Leg
 from daemon.domain.phones import format_for_people, normalise_phone
+from daemon.http.boundary import plain
 from daemon.screen.phase import Phase, legs_of
 from daemon.store.repository import Repository
 
@@ -47,10 +47,6 @@ async def load_snapshot(repo: Repository, entry_id: str) -> CallSnapshot | None:
     return CallSnapshot(call=call, legs=legs, history=history)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
-
-
 def phone_for_people(e164: str | None, raw: str | None = None) -> str | None:
     """``+79161234567`` -> ``+7 916 123-45-67``; what is not a phone stays as the PBX sent it."""
     if e164:
@@ -74,7 +70,7 @@ def _history_item(row: dict[str, Any]) -> dict[str, Any]:
         "id": row["id"],
         "direction": row["direction"],
         "status": row["status"],
-        "started_at": _iso(row["started_at"]),
+        "started_at": plain(row["started_at"]),
         "talk_seconds": row["talk_seconds"],
         "manager": _person(row["manager_extension"], row["manager_name"]),
         "note": row["note"],
@@ -91,12 +87,12 @@ def card_json(snapshot: CallSnapshot, *, phase: Phase, region: str) -> dict[str,
             "name": call["contact_name"],
             "is_new": call["contact_name"] is None,
             "tags": list(call["tags"] or []),
-            "birthday": call["contact_birthday"].isoformat() if call["contact_birthday"] else None,
+            "birthday": plain(call["contact_birthday"]),
             "note": call["contact_note"],
         }
     open_lead = None
     if call["open_lead_id"] is not None:
-        open_lead = {"id": call["open_lead_id"], "opened_at": _iso(call["open_lead_created_at"]),
+        open_lead = {"id": call["open_lead_id"], "opened_at": plain(call["open_lead_created_at"]),
                      "ad_source": call["open_lead_ad_source"]}
     answered_by = None
     if call["status"] == "answered":
@@ -115,9 +111,9 @@ def card_json(snapshot: CallSnapshot, *, phase: Phase, region: str) -> dict[str,
         "ad_source": call["ad_source"] or call["contact_ad_source"],
         "line": _line_for_people(call["line_number"], region),
         "answered_by": answered_by,
-        "started_at": _iso(call["started_at"]),
-        "answered_at": _iso(call["answered_at"]),
-        "ended_at": _iso(call["ended_at"]),
+        "started_at": plain(call["started_at"]),
+        "answered_at": plain(call["answered_at"]),
+        "ended_at": plain(call["ended_at"]),
         "talk_seconds": call["talk_seconds"],
         "note": call["note"],
         "history": [_history_item(row) for row in snapshot.history],

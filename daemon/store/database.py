@@ -65,6 +65,19 @@ REFUSED_SQLSTATE_CLASSES = frozenset({"22"})
 REFUSED_SQLSTATES = frozenset({"23502", "23514"})
 
 
+# One transaction's bad luck rather than the database gone: the same work may well pass
+# at once, so a batch retries it on the spot instead of spooling or answering 503.
+RETRY_AT_ONCE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
+def retryable(exc: BaseException) -> bool:
+    """``exc`` (one of ours, raised ``from`` the driver's error) is a deadlock or a serialization failure.
+
+    The one definition: daemon/intake/groupcommit.py and the contact import both retry on it.
+    """
+    return getattr(exc.__cause__, "sqlstate", None) in RETRY_AT_ONCE_SQLSTATES
+
+
 def classify(exc: BaseException) -> type[StorageError | StorageUnavailable] | None:
     """Which of our errors an exception from the driver means; None: not a database error.
 
