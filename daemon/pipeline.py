@@ -6,19 +6,23 @@ the final row does not depend on delivery order or repeats. The links that
 are created once (contact, lead, manager) are idempotent upserts guarded by
 unique indexes and per-call / per-phone advisory locks, so two events of one
 call processed at the same moment, by one daemon or two, cannot race.
+
+Events that are not a call's (an inquiry: a form, a chat, a message) go to the
+projector registered for their kind (``Projector``). The pipeline knows only
+that protocol: the capability packages register theirs where the app is built
+(daemon/dbconnect.py), so the core imports none of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import structlog
 
 from daemon.callstate import CallView, derive_call
-from daemon.domain import Envelope, InquiryReceived
-from daemon.inquiries.pipeline import InquiryPipeline, lock_key_of
+from daemon.domain import Envelope
 from daemon.phones import line_key, normalise_phone
 from daemon.repository import LEAD_STALE_DAYS, CallState, Repository, Tx
 
@@ -46,26 +50,49 @@ class Derived:
         return None
 
 
-def lock_key(env: Envelope) -> str | None:
-    """The advisory lock an event is applied under: its call's, else its conversation's
-    (messages of one chat are filed one at a time), else none."""
-    return f"entry:{env.entry_id}" if env.entry_id is not None else lock_key_of(env)
+class Projector(Protocol):
+    """What turns a stored event of one kind (``kind``: an ``Event.kind``) into its rows."""
+
+    kind: str
+
+    def lock_key(self, env: Envelope) -> str | None:
+        """The advisory lock the event is applied under (taken with the inbox insert), or None."""
+
+    async def project(self, tx: Tx, env: Envelope) -> None:
+        """File the newly stored event, in the transaction that stored it."""
 
 
 class Pipeline:
-    def __init__(self, repo: Repository, *, region: str, inquiries: InquiryPipeline | None = None,
+    def __init__(self, repo: Repository, *, region: str, projectors: Sequence[Projector] = (),
                  lead_stale_days: Callable[[], int] = lambda: LEAD_STALE_DAYS) -> None:
         self.repo = repo
         self.region = region
-        self.inquiries = inquiries  # files forms, chats and messages (daemon/inquiries)
+        # Forms, chats and messages: daemon/inquiries registers its projector (daemon/dbconnect.py).
+        self.projectors: dict[str, Projector] = {}
+        for projector in projectors:
+            self.register(projector)
         # Asked at each write, not copied at start: a reload (SIGHUP) changes it for calls
         # as it does for inquiries.
         self.lead_stale_days = lead_stale_days
 
+    def register(self, projector: Projector) -> None:
+        """Hand stored events of ``projector.kind`` to ``projector`` (one projector per kind)."""
+        if projector.kind in self.projectors:
+            raise ValueError(f"a projector for {projector.kind!r} events is registered already")
+        self.projectors[projector.kind] = projector
+
+    def lock_key(self, env: Envelope) -> str | None:
+        """The advisory lock an event is applied under: its call's, else the one its projector
+        names (an inquiry's conversation: messages of one chat are filed one at a time), else none."""
+        if env.entry_id is not None:
+            return f"entry:{env.entry_id}"
+        projector = self.projectors.get(env.event.kind)
+        return projector.lock_key(env) if projector is not None else None
+
     async def apply(self, env: Envelope) -> Outcome:
         """Make the event durable and apply it; a repeat is a no-op."""
         async with self.repo.transaction() as tx:
-            key = lock_key(env)
+            key = self.lock_key(env)
             [outcome] = await self.write(tx, [env], lock_keys=[key] if key else [])
         return outcome
 
@@ -75,8 +102,8 @@ class Pipeline:
         duplicate). ``lock_keys`` (the events' call and conversation locks) are taken first.
 
         Two round trips for calls however many (``callbridge_ingest``, then
-        ``callbridge_store_calls``: migration 0013); forms, chats and messages are filed
-        after them, in the order given.
+        ``callbridge_store_calls``: migration 0013); the other stored events (forms, chats,
+        messages) are handed to their kind's projector after them, in the order given.
         """
         inserted, states = await tx.ingest(envs, lock_keys=lock_keys, kinds=CALL_EVENT_KINDS)
         outcomes: list[Outcome] = []
@@ -86,10 +113,10 @@ class Pipeline:
         derived = [d for entry_id, state in states.items() if (d := self.derive(entry_id, state)) is not None]
         if derived:
             await self.store_calls(tx, derived)
-        if self.inquiries is not None:
+        if self.projectors:
             for env, outcome in zip(envs, outcomes, strict=True):
-                if outcome == "stored" and isinstance(env.event, InquiryReceived):
-                    await self.inquiries.file(tx, env.event)
+                if outcome == "stored" and (projector := self.projectors.get(env.event.kind)) is not None:
+                    await projector.project(tx, env)
         return outcomes
 
     async def refresh_call(self, tx: Tx, entry_id: str) -> CallView | None:

@@ -27,15 +27,14 @@ from daemon.inputs import path_id
 from daemon.inquiries.delivery import text
 from daemon.inquiries.endpoints import (
     BodyTooLarge,
-    envelope,
     error,
     inquiry_webhook,
-    raw_text,
     read_body,
     validation_problem,
 )
 from daemon.inquiries.model import Inquiry, Referrer, Utm
 from daemon.inquiries.pipeline import entry_id_of
+from daemon.inquiries.submit import envelope, raw_text
 from daemon.keys import INTAKE, RELOADER, REPOSITORY
 from daemon.queries import q
 from daemon.repository import translated_errors

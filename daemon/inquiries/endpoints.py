@@ -24,10 +24,9 @@ from pydantic import ValidationError
 
 from adapters import form, jivo, telegram, tilda, vk
 from daemon.admission import EventNotStorable
-from daemon.domain import Envelope, InquiryReceived
 from daemon.errors import StorageError, StorageUnavailable
 from daemon.inquiries.delivery import Delivery, Malformed, Refused, Reply, Translated
-from daemon.inquiries.model import Inquiry
+from daemon.inquiries.submit import envelope, raw_text
 from daemon.keys import INTAKE, RELOADER
 
 log = structlog.get_logger(__name__)
@@ -56,20 +55,6 @@ async def read_body(request: web.Request, limit: int = INQUIRY_BODY_LIMIT_BYTES)
             raise BodyTooLarge
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def raw_text(body: bytes) -> str:
-    """The request as the inbox keeps it: text, with what text cannot hold (NUL, bad UTF-8) replaced."""
-    return body.decode("utf-8", "replace").replace("\x00", "\ufffd")
-
-
-def dedup_key(inquiry: Inquiry) -> str:
-    return f"inquiry:{inquiry.source}:{inquiry.external_id}"
-
-
-def envelope(inquiry: Inquiry, *, path: str, raw: str, replied_at: int | None = None) -> Envelope:
-    return Envelope(source=inquiry.source, path=path, raw=raw, dedup_key=dedup_key(inquiry),
-                    event=InquiryReceived(inquiry=inquiry, replied_at=replied_at))
 
 
 def error(status: int, problem: str, **details: Any) -> web.Response:

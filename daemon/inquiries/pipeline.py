@@ -80,6 +80,10 @@ def _unique(items: list[Holder]) -> list[Holder]:
 
 
 class InquiryPipeline:
+    """The projector of ``inquiry`` events (``daemon.pipeline.Projector``)."""
+
+    kind = "inquiry"
+
     def __init__(self, *, region: str, settings: Callable[[], Settings],
                  merge: MergeContacts | None | bool = True, on_filed: Callable[[str, str], None] | None = None) -> None:
         self.region = region
@@ -87,6 +91,13 @@ class InquiryPipeline:
         # True: daemon.contacts.merge.merge_contacts; False: never merge (propose only).
         self._merge = merge_contacts if merge is True else (merge or None)
         self._on_filed = on_filed
+
+    def lock_key(self, env: Envelope) -> str | None:
+        return lock_key_of(env)
+
+    async def project(self, tx: Tx, env: Envelope) -> None:
+        if isinstance(env.event, InquiryReceived):
+            await self.file(tx, env.event)
 
     async def file(self, tx: Tx, event: InquiryReceived) -> Filed:
         inquiry = event.inquiry
