@@ -27,7 +27,7 @@ COMMIT whatever the batch holds (migration 0013):
   one by one, each under its own savepoint: one bad event never spoils its
   neighbours. A deadlock or serialization failure rolls back only the
   savepoint and is tried again; another error is that event's alone (its
-  waiter gets it, the webhook answers 500 and the PBX sends it again).
+  waiter gets it, and the intake spools it, or answers 503 without a spool).
 - Losing PostgreSQL fails the whole batch: nothing in it was acknowledged.
 
 A waiter that gives up (the intake's budget) cancels its future: if the writer
