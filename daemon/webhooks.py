@@ -111,6 +111,13 @@ async def _serve(request: web.Request, sender: Sender) -> web.StreamResponse:
         kind = env.event.kind
         structlog.contextvars.bind_contextvars(entry_id=env.entry_id, call_id=env.call_id)
         outcome = await request.app[INTAKE].accept(env)
+    except web.RequestPayloadError as exc:  # Content-Encoding: gzip over bytes that are not
+        bad = BadInput(400, "the body could not be decoded", detail=str(exc)[:200])
+        _rejected(request, sender, path, started, bad)
+        response = web.json_response(bad.body, status=bad.status)
+        if not request.content.is_eof():
+            response.force_close()  # what is left of it cannot be skipped (daemon/boundary.py)
+        return response
     except ClientGone:
         # Not a failed event and not our error: the sender will send it again.
         log.info("webhook_client_gone", elapsed_ms=_ms(started))
