@@ -1,1 +1,1 @@
-"""Vendor adapters: each turns one PBX's wire format into daemon.domain events."""
+"""Vendor adapters: each turns one PBX's wire format into daemon.domain.events events."""

@@ -27,7 +27,7 @@ import time
 
 import asyncpg
 
-from daemon import migrate
+from daemon.store import migrate
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 NOOP = "UPDATE communications SET status = status, updated_at = now() WHERE id = $1"

@@ -516,7 +516,7 @@ class Settings(BaseSettings):
     # Spool and embedded database.
     state_dir: Path = Field(default_factory=_default_state_dir)
     # Where a daemon on an embedded PostgreSQL says which one it uses, so that commands run
-    # from the same directory use it too (daemon/dbchoice.py); per user, not per configuration.
+    # from the same directory use it too (daemon/store/choice.py); per user, not per configuration.
     runtime_dir: Path = Field(default_factory=_default_runtime_dir)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)

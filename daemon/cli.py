@@ -18,23 +18,24 @@ import asyncpg
 from adapters.mango.client import MangoClient, PbxApiError
 from adapters.mango.replay import load_steps, replay
 from config.settings import Settings, SettingsError, load_settings
-from daemon import health, retention
-from daemon import migrate as migrations
+from daemon.calls.lines import ImportFileError
+from daemon.calls.managers import sync_managers
+from daemon.calls.reconcile import reconcile_command
 from daemon.contacts import cli as contacts_cli
 from daemon.contacts import import_cli
-from daemon.database import connect_with_retries, create_pool, translate
-from daemon.dbchoice import open_database
-from daemon.errors import CallbridgeError
-from daemon.importer import ImportFileError
+from daemon.domain.errors import CallbridgeError
+from daemon.intake.pipeline import Pipeline
 from daemon.leads import cli as leads_cli
-from daemon.lifecycle import run as run_daemon
-from daemon.logs import configure_logging
-from daemon.managers import sync_managers
-from daemon.pipeline import Pipeline
-from daemon.reconcile import reconcile_command
 from daemon.report import FORMATS
 from daemon.report.command import ReportRequest, report_missed
-from daemon.repository import Repository
+from daemon.runtime import health
+from daemon.runtime.logs import configure_logging
+from daemon.runtime.process import run as run_daemon
+from daemon.store import migrate as migrations
+from daemon.store import retention
+from daemon.store.choice import open_database
+from daemon.store.database import connect_with_retries, create_pool, translate
+from daemon.store.repository import Repository
 
 T = TypeVar("T")
 # Commands that change the base; the others (report, check, contacts merges|duplicates|invalid) only read.

@@ -19,8 +19,8 @@ import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import load_settings
-from daemon.app import build_app
-from daemon.repository import Repository
+from daemon.runtime.app import build_app
+from daemon.store.repository import Repository
 from tests.conftest import (
     API_KEY,
     API_SALT,

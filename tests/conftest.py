@@ -30,12 +30,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from adapters.mango.client import Employee
 from adapters.mango.signature import sign
 from config.settings import Settings, load_settings
-from daemon import boundary, migrate
-from daemon.app import build_app
-from daemon.importer import import_contacts, import_lines
-from daemon.logs import configure_logging
-from daemon.managers import sync_managers
-from daemon.repository import Repository
+from daemon.calls.lines import import_contacts, import_lines
+from daemon.calls.managers import sync_managers
+from daemon.http import boundary
+from daemon.runtime.app import build_app
+from daemon.runtime.logs import configure_logging
+from daemon.store import migrate
+from daemon.store.repository import Repository
 from tests.imapkit import Dovecot, dovecot_binary, running_dovecot
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -162,13 +163,13 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def boundary_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
-    """What daemon/boundary.py's middlewares log during the test, as structlog event dicts.
+    """What daemon/http/boundary.py's middlewares log during the test, as structlog event dicts.
 
     Its module logger is cached on first use with the session's output stream, which no
     capture fixture sees: a fresh one, made inside structlog's capture, stands in for it.
     """
     with structlog.testing.capture_logs() as captured:
-        monkeypatch.setattr(boundary, "log", structlog.get_logger("daemon.boundary"))
+        monkeypatch.setattr(boundary, "log", structlog.get_logger("daemon.http.boundary"))
         yield captured
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from daemon.importer import import_contacts
-from daemon.repository import Repository
+from daemon.calls.lines import import_contacts
+from daemon.store.repository import Repository
 from tests.callgen import _is_customer_number, rewrite, suffixed_id
 from tests.conftest import FIXTURES, auth
 from tests.scenarios import Step, replay, steps

@@ -14,9 +14,9 @@ import asyncio
 import os
 import sys
 
-from daemon import tasks
 from daemon.cli import main
-from daemon.intake import Intake
+from daemon.intake.durable import Intake
+from daemon.runtime import tasks
 
 _original = Intake.replay_forever
 _left = [int(os.environ.get("CRASHY_TIMES", "0"))]

@@ -268,7 +268,7 @@ class Sender:
 
 def spool_records(state_dir: Path) -> int:
     """Records waiting in a daemon's spool directory, read the way the daemon reads them."""
-    from daemon.spool import SEGMENT_GLOB, read_records
+    from daemon.intake.spool import SEGMENT_GLOB, read_records
 
     return sum(sum(1 for _ in read_records(p)) for p in (state_dir / "spool").glob(SEGMENT_GLOB))
 

@@ -24,8 +24,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.mango.signature import verify
 from config.settings import Settings, load_settings
-from daemon.app import build_app
-from daemon.keys import ROUTER, ROUTING_CLOCK
+from daemon.runtime.app import build_app
+from daemon.runtime.keys import ROUTER, ROUTING_CLOCK
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, fixture_json, post_event
 from tests.scenarios import Step
 

@@ -16,10 +16,10 @@ from aiohttp.test_utils import TestClient
 from config.settings import Settings
 from daemon.contacts import hygiene
 from daemon.contacts.store import ContactStore
-from daemon.leads.lifecycle import archive_stale
+from daemon.leads.closing import archive_stale
 from daemon.leads.tags import refresh_tags
 from daemon.leads.trips import import_trips
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.leadkit import ANSWERED, post_call
 
 TABLES = ("contacts", "contact_identifiers", "trips", "leads", "contact_computed_tags")

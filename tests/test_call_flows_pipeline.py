@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.callflows import DOCUMENTED, PARTIAL, flow_steps
 from tests.scenarios import Step, replay, shuffled_with_repeats
 from tests.test_callstate import EXPECTED, HOTEL

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.mango.translate import EVENT_PATHS
-from daemon.callstate import derive_call
+from daemon.calls.state import derive_call
 from tests.callflows import flow_events
 
 L = "74951234567"
@@ -183,7 +183,7 @@ def test_missed_without_summary_when_the_caller_hangs_up() -> None:
 
 
 def test_a_recording_too_short_to_keep_is_not_listed() -> None:
-    from daemon.domain import RecordingChanged
+    from daemon.domain.events import RecordingChanged
 
     entry_id, events = domain_events("answered_incoming.json")
     short = RecordingChanged(recording_id="short", entry_id=entry_id, state="completed", at=1760000100,

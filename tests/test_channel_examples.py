@@ -16,9 +16,9 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from daemon.app import build_app
-from daemon.contacts.identifiers import Identifier, parse_identifier
-from daemon.repository import Repository
+from daemon.domain.identifiers import Identifier, parse_identifier
+from daemon.runtime.app import build_app
+from daemon.store.repository import Repository
 from tests.channels import (
     ORDER,
     channel_settings,

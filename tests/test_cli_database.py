@@ -20,8 +20,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from daemon.database import embedded_data_dir
-from daemon.dbchoice import describe_url
+from daemon.store.choice import describe_url
+from daemon.store.database import embedded_data_dir
 from tests.conftest import FIXTURES
 from tests.test_cli_run import _free_port, _wait_for_port
 

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from adapters.mango.replay import load_steps, replay
-from daemon.database import embedded_data_dir
+from daemon.store.database import embedded_data_dir
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, FIXTURES
 
 START_TIMEOUT_S = 90

@@ -10,8 +10,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
-from daemon.importer import import_contacts
-from daemon.repository import Repository
+from daemon.calls.lines import import_contacts
+from daemon.store.repository import Repository
 from tests.conftest import auth, run_cli
 from tests.contactkit import contact_of, load_dupes, post_json
 

@@ -9,8 +9,8 @@ import io
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
-from daemon.importer import import_contacts
-from daemon.repository import Repository
+from daemon.calls.lines import import_contacts
+from daemon.store.repository import Repository
 from tests.conftest import FIXTURES, auth, run_cli
 from tests.contactkit import call_in, contact_of, load_dupes, post_json
 from tests.scenarios import REPORT_SINCE, REPORT_UNTIL

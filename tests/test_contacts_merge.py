@@ -12,7 +12,7 @@ from config.settings import Settings
 from daemon.contacts.errors import ContactRefused
 from daemon.contacts.merge import merge_contacts
 from daemon.contacts.store import ContactStore
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.callgen import generate_calls, stream
 from tests.conftest import auth, run_cli
 from tests.contactkit import (

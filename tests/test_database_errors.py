@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from daemon.database import translated_errors
-from daemon.errors import StorageError, StorageRefused, StorageUnavailable
+from daemon.domain.errors import StorageError, StorageRefused, StorageUnavailable
+from daemon.store.database import translated_errors
 
 PASSING = ["08006", "40001", "40P01", "53100", "53200", "53300", "57014", "57P01", "57P03", "58030", "25006",
            "55P03"]

@@ -1,12 +1,12 @@
-"""The session settings of the daemon's and the CLI's connections (daemon/database.py)."""
+"""The session settings of the daemon's and the CLI's connections (daemon/store/database.py)."""
 
 from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
-from daemon.database import create_pool
-from daemon.keys import REPOSITORY
+from daemon.runtime.keys import REPOSITORY
+from daemon.store.database import create_pool
 
 
 async def test_the_daemons_connections_run_without_jit(client: TestClient) -> None:

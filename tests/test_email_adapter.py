@@ -262,7 +262,7 @@ def test_any_russian_letter_reads_back(name: str, subject: str, words: str, phon
     from email.message import EmailMessage
     from email.policy import SMTP
 
-    from daemon.phones import format_for_people
+    from daemon.domain.phones import format_for_people
 
     msg = EmailMessage()
     client = Address(display_name=name.strip(), addr_spec="client@example.ru")

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.callgen import clean_state, distinct_events, durable_state, generate_calls, stream
 from tests.faults import Daemon, Sender, TcpProxy, eventually, free_port, proxied_url, spool_records
 from tests.scenarios import Step

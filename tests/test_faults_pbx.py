@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.importer import import_contacts
-from daemon.keys import ROUTER
-from daemon.repository import Repository
+from daemon.calls.lines import import_contacts
+from daemon.runtime.keys import ROUTER
+from daemon.store.repository import Repository
 from tests.callgen import (
     clean_state,
     customer_numbers,

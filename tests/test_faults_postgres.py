@@ -22,9 +22,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import Settings
-from daemon.app import build_app
-from daemon.keys import INTAKE, SPOOL
-from daemon.repository import Repository
+from daemon.runtime.app import build_app
+from daemon.runtime.keys import INTAKE, SPOOL
+from daemon.store.repository import Repository
 from tests.callgen import (
     app_settings,
     clean_state,

@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from daemon.app import build_app
+from daemon.runtime.app import build_app
 from tests.channels import ORDER, SOURCES, channel_settings, source_of
 from tests.channels import example as load_example
 from tests.conftest import API_TOKEN

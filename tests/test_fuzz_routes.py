@@ -24,8 +24,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import Settings
-from daemon.app import build_app
-from daemon.repository import Repository
+from daemon.runtime.app import build_app
+from daemon.store.repository import Repository
 from tests.conftest import auth
 
 PBX_ROUTES = {"/api/recordings/{recording_id}", "/api/calls"}  # the PBX of the tests is unreachable: 502

@@ -33,7 +33,7 @@ from adapters.mango.models import MAX_EPOCH_S
 from adapters.mango.signature import sign
 from adapters.mango.translate import EVENT_PATHS
 from config.settings import WEBHOOK_BODY_LIMIT_BYTES
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.conftest import API_KEY, API_SALT, auth, fixture_json
 
 EXAMPLES = int(os.environ.get("CALLBRIDGE_TEST_FUZZ_EXAMPLES") or 2000)

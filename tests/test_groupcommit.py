@@ -1,4 +1,4 @@
-"""Group commit (daemon.groupcommit) on the real PostgreSQL: many events, few transactions, same rows.
+"""Group commit (daemon.intake.groupcommit) on the real PostgreSQL: many events, few transactions, same rows.
 
 Events submitted together are written in shared transactions; each waiter hears
 ``stored`` or ``duplicate`` only once its event is committed; a repeat inside a
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 
-from daemon.domain import CallLegChanged, Envelope, Party
-from daemon.errors import StorageError
-from daemon.groupcommit import GroupCommitter
-from daemon.pipeline import Pipeline
-from daemon.repository import Repository
+from daemon.domain.errors import StorageError
+from daemon.domain.events import CallLegChanged, Envelope, Party
+from daemon.intake.groupcommit import GroupCommitter
+from daemon.intake.pipeline import Pipeline
+from daemon.store.repository import Repository
 
 T0 = 1_764_000_000
 

@@ -14,10 +14,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from config.settings import Settings, SourceSettings, load_settings
-from daemon import migrate
-from daemon.app import build_app
-from daemon.health import HEALTH_CONTENT_TYPE, overall_status, redact, secrets_of
-from daemon.keys import METRICS
+from daemon.runtime.app import build_app
+from daemon.runtime.health import HEALTH_CONTENT_TYPE, overall_status, redact, secrets_of
+from daemon.runtime.keys import METRICS
+from daemon.store import migrate
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, fixture_json, post_event
 from tests.pgproxy import PgProxy
 

@@ -6,9 +6,9 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from daemon import migrate
-from daemon.contacts.identifiers import Identifier, InvalidIdentifier, parse_identifier
-from daemon.repository import Repository
+from daemon.domain.identifiers import Identifier, InvalidIdentifier, parse_identifier
+from daemon.store import migrate
+from daemon.store.repository import Repository
 from tests.conftest import auth
 from tests.test_migrations import empty_db  # noqa: F401  (fixture)
 

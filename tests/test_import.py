@@ -21,10 +21,10 @@ import asyncpg
 import pytest
 
 from daemon import cli
-from daemon.dbchoice import describe_url
-from daemon.importer import ImportFileError, ImportReport, import_contacts, import_lines
-from daemon.managers import sync_managers
-from daemon.repository import Repository
+from daemon.calls.lines import ImportFileError, ImportReport, import_contacts, import_lines
+from daemon.calls.managers import sync_managers
+from daemon.store.choice import describe_url
+from daemon.store.repository import Repository
 from tests.conftest import FIXTURES, after_database_line, example_employees, with_database
 
 CONTACT_COLUMNS = ("name", "phones", "email", "responsible_extension", "tags")

@@ -23,8 +23,8 @@ from daemon import cli
 from daemon.contacts.import_report import note_kind
 from daemon.contacts.import_rows import parse_birthday
 from daemon.contacts.importer import import_contacts
-from daemon.repository import Repository
 from daemon.screen.cards import card_json, load_snapshot
+from daemon.store.repository import Repository
 from tests.conftest import after_database_line, auth
 from tests.scenarios import replay, steps
 from tests.spreadsheets import write_ods, write_xlsx

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from daemon.importer import import_contacts, import_lines
+from daemon.calls.lines import import_contacts, import_lines
 from daemon.leads.trips import import_trips
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests import crafted
 from tests.spreadsheets import write_csv
 

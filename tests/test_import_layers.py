@@ -19,18 +19,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The vocabulary a sender's words become: what an adapter may import of the daemon.
 DOMAIN = frozenset({
-    "daemon.domain", "daemon.errors", "daemon.phones", "daemon.inquiries.model",
-    "daemon.contacts.identifiers", "daemon.inquiries.textscan", "daemon.inquiries.delivery",
-    "daemon.inquiries.multipart",
+    "daemon.domain.events", "daemon.domain.errors", "daemon.domain.phones", "daemon.domain.inquiry",
+    "daemon.domain.identifiers", "daemon.domain.textscan", "daemon.domain.delivery",
+    "daemon.domain.multipart",
 })
 # Verify, make durable, acknowledge, hand to the projectors: no capability in it.
-CORE = frozenset({"daemon.pipeline", "daemon.intake", "daemon.groupcommit", "daemon.domain",
-                  "daemon.record_format"})
+CORE = frozenset({"daemon.intake.pipeline", "daemon.intake.durable", "daemon.intake.groupcommit", "daemon.domain.events",
+                  "daemon.intake.records"})
 # The intake's package (the core with its helpers) for the cycle check.
-INTAKE = CORE | {"daemon.admission", "daemon.spool", "daemon.quarantine", "daemon.inquiries.submit"}
+INTAKE = CORE | {"daemon.intake.admission", "daemon.intake.spool", "daemon.intake.quarantine", "daemon.intake.submit"}
 CAPABILITIES = ("contacts", "inquiries", "leads", "report", "routing", "screen", "sheets")
 # Where the app is put together: they import everything, and nothing imports them.
-COMPOSITION = frozenset({"daemon.app", "daemon.dbconnect", "daemon.cli", "daemon.lifecycle"})
+COMPOSITION = frozenset({"daemon.runtime.app", "daemon.store.connect", "daemon.cli", "daemon.runtime.process"})
 
 
 def module_name(path: Path) -> str:
@@ -91,9 +91,9 @@ def package_of(module: str) -> str | None:
 
 def test_the_graph_is_read_from_the_source() -> None:
     """A guard against a test that checks nothing: known imports are found, TYPE_CHECKING ones are not."""
-    assert "daemon.domain" in GRAPH["adapters.mango.translate"]
-    assert "daemon.repository" in GRAPH["daemon.pipeline"]
-    assert "daemon.intake" not in GRAPH["daemon.keys"]  # for the annotations only
+    assert "daemon.domain.events" in GRAPH["adapters.mango.translate"]
+    assert "daemon.store.repository" in GRAPH["daemon.intake.pipeline"]
+    assert "daemon.intake.durable" not in GRAPH["daemon.runtime.keys"]  # for the annotations only
 
 
 def test_adapters_import_only_the_domain() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient
 
 from daemon.contacts.importer import import_contacts
-from daemon.keys import INTAKE
-from daemon.repository import Repository
+from daemon.runtime.keys import INTAKE
+from daemon.store.repository import Repository
 from tests.conftest import auth
 from tests.spreadsheets import write_xlsx
 from tests.test_inquiries import api_body, app_client, contact_by, post_tg, tg_update

@@ -12,9 +12,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import load_settings
-from daemon.app import build_app
-from daemon.keys import INTAKE, METRICS, RELOADER
-from daemon.repository import Repository
+from daemon.runtime.app import build_app
+from daemon.runtime.keys import INTAKE, METRICS, RELOADER
+from daemon.store.repository import Repository
 from tests.channels import SOURCES, channel_env, identifiers_of
 from tests.conftest import auth
 
@@ -197,7 +197,7 @@ async def test_referrer_is_found_or_made_and_listed(app_client: TestClient, offi
     assert [(r["contact_id"], r["name"]) for r in await listed.json()] == [(vera["contact_id"], "Вера")]
     assert await office.pool.fetchval("SELECT ad_source FROM leads WHERE id = $1", vera["lead_id"]) == "Рекомендация"
     assert (await app_client.get("/api/contacts/999999/referrals", headers=auth())).status == 404
-    # daemon.inputs.path_id, as on every route: a path id that is not a number names nothing.
+    # daemon.http.inputs.path_id, as on every route: a path id that is not a number names nothing.
     assert (await app_client.get("/api/contacts/abc/referrals", headers=auth())).status == 404
 
 
@@ -278,8 +278,8 @@ async def test_submit_files_an_inquiry_from_outside_http(app_client: TestClient,
     """The e-mail poller's way in: the same intake and pipeline, deduplicated by source and external id."""
     from datetime import UTC, datetime
 
-    from daemon.inquiries.model import Inquiry
-    from daemon.inquiries.submit import submit
+    from daemon.domain.inquiry import Inquiry
+    from daemon.intake.submit import submit
 
     inquiry = Inquiry(channel="email", source="mailbox", external_id="<m1@example.ru>",
                       received_at=datetime.now(UTC), name="Павел", emails=("Pavel@Example.ru",), text="Тур?")

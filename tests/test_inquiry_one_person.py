@@ -11,8 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import load_settings
-from daemon.app import build_app
-from daemon.repository import Repository
+from daemon.runtime.app import build_app
+from daemon.store.repository import Repository
 from tests.channels import channel_env, example, identifiers_of, replay
 from tests.screenkit import moved, post_steps
 

@@ -11,11 +11,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import load_settings
-from daemon.app import build_app
 from daemon.report import missed_report
 from daemon.report.render import render_text, report_json
 from daemon.report.window import Window
-from daemon.repository import Repository
+from daemon.runtime.app import build_app
+from daemon.store.repository import Repository
 from tests.channels import SOURCES, channel_env, example, replay
 from tests.conftest import auth
 from tests.screenkit import moved, next_card, nothing_more, open_screen, post_steps

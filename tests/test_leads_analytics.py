@@ -27,9 +27,9 @@ from aiohttp.test_utils import TestClient
 from config.settings import Settings
 from daemon.leads.analytics import aggregate, analytics
 from daemon.leads.officetime import office_seconds, percentile
-from daemon.queries import q
-from daemon.repository import Repository
 from daemon.routing.policy import OfficeHours
+from daemon.store.queries import q
+from daemon.store.repository import Repository
 from tests.conftest import auth, run_cli
 from tests.leadkit import OFFICE_HOURS, WEEK_SINCE, WEEK_UNTIL, msk, post_week
 

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
 from daemon.leads.analytics import analytics
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.conftest import auth, run_cli
 from tests.leadkit import P1, P4, WEEK_SINCE, WEEK_UNTIL, post_week
 from tests.test_leads_analytics import AVITO, NO_SOURCE, TOTALS, YANDEX, office_hours

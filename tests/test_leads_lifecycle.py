@@ -8,7 +8,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.conftest import auth, run_cli
 from tests.leadkit import ANSWERED, CALLBACK, MISSED, call_at, entry_id_of, post_call
 from tests.scenarios import replay

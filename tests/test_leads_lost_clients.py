@@ -12,7 +12,7 @@ import python_calamine
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.conftest import auth, run_cli
 from tests.leadkit import ANSWERED, post_call
 

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
 from daemon.leads.tags import refresh_tags
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.conftest import auth, run_cli
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

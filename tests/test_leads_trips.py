@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from config.settings import DEFAULT_TRIP_STATUSES, Settings
 from daemon.leads.trips import TripsReport, parse_rows, store_bookings
 from daemon.leads.tripvalues import map_status, parse_amount, parse_date
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.leadkit import ANSWERED, post_call
 
 NOW = datetime(2025, 4, 1, 9, 0, tzinfo=UTC)

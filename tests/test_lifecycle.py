@@ -24,7 +24,7 @@ import asyncpg
 import pytest
 
 from adapters.mango.replay import load_steps, replay
-from daemon.sdnotify import SdNotifier
+from daemon.runtime.sdnotify import SdNotifier
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, FIXTURES, fixture_json, signed_form
 from tests.pgproxy import PgProxy
 
@@ -391,7 +391,7 @@ def test_logged_tracebacks_carry_no_local_variables() -> None:
     its traceback goes to the journal without the frame's variables (structlog and stdlib alike)."""
     script = (
         "import logging, structlog\n"
-        "from daemon.logs import configure_logging\n"
+        "from daemon.runtime.logs import configure_logging\n"
         "configure_logging(fmt='json')\n"
         "def check(api_salt):\n"
         "    raise ValueError('bad sign')\n"
@@ -419,7 +419,7 @@ def test_logged_tracebacks_carry_no_local_variables() -> None:
 
 async def test_reload_hooks_get_old_and_new_and_one_failure_spares_the_others() -> None:
     from config.settings import SettingsError, load_settings
-    from daemon.reload import Reloader
+    from daemon.runtime.reload import Reloader
 
     base = {"CALLBRIDGE_API_TOKEN": API_TOKEN, "CALLBRIDGE_TIMEZONE": "Europe/Moscow"}
     reloader = Reloader(load_settings(base))

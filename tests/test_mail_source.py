@@ -15,9 +15,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import Settings, SettingsError, load_settings
-from daemon.app import build_app
 from daemon.inquiries.mail_tasks import mailbox_configs
-from daemon.keys import TASKS
+from daemon.runtime.app import build_app
+from daemon.runtime.keys import TASKS
 from tests.conftest import API_KEY, API_SALT, API_TOKEN
 from tests.imapkit import Account, Dovecot, append, messages_in
 from tests.test_email_adapter import AGENCY, EXAMPLES, example
@@ -175,7 +175,7 @@ async def test_a_reload_starts_stops_and_restarts_mailbox_tasks(
         db_url: str, tmp_path: Path, dovecot: Dovecot, pool) -> None:  # type: ignore[no-untyped-def]
     """SIGHUP's reload applies to e-mail sources like the other rules: a source taken out of the
     settings stops its task, one put back starts it, and a changed one reads with its new folder."""
-    from daemon.keys import RELOADER
+    from daemon.runtime.keys import RELOADER
 
     account = dovecot.add_account()
     settings = mail_settings(db_url, tmp_path / "state", dovecot, account)
@@ -201,7 +201,7 @@ async def test_a_message_the_database_would_refuse_is_quarantined_and_the_mailbo
     every pass and every later message waited behind it. Now it is tried three times, kept in
     event_quarantine and moved to ``callbridge-quarantine``; the message after it is filed,
     /health says warn and the quarantine metric counts it."""
-    from daemon.keys import METRICS
+    from daemon.runtime.keys import METRICS
 
     account = dovecot.add_account()
     good, _ = example("email_plain_encoded_subject")

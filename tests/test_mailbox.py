@@ -16,15 +16,15 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from adapters.email.parse import parse_email
-from daemon.admission import EventNotStorable
-from daemon.errors import StorageUnavailable
+from daemon.domain.errors import StorageUnavailable
+from daemon.domain.inquiry import Inquiry
 from daemon.inquiries import mailbox
 from daemon.inquiries.imap import Endpoint
 from daemon.inquiries.mail_inbox import inbox_filer
 from daemon.inquiries.mailbox import DEFAULT_QUARANTINE_FOLDER, FileInquiry, MailboxConfig, MailboxPoller
-from daemon.inquiries.model import Inquiry
-from daemon.quarantine import quarantine
-from daemon.repository import Repository
+from daemon.intake.admission import EventNotStorable
+from daemon.intake.quarantine import quarantine
+from daemon.store.repository import Repository
 from tests.imapkit import Account, Dovecot, _session, append, kick, messages_in
 from tests.test_email_adapter import AGENCY, EXAMPLES, check_expect, example
 

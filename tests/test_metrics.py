@@ -7,7 +7,7 @@ import time
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from daemon.keys import REPOSITORY
+from daemon.runtime.keys import REPOSITORY
 from tests.conftest import fixture_json, post_event, signed_form
 from tests.scenarios import replay, steps
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from daemon import migrate
+from daemon.store import migrate
 from tests.conftest import RUN_ID, with_database
 
 CATALOG = {
@@ -103,7 +103,7 @@ async def test_concurrent_migrate_applies_each_migration_once(empty_db: str) -> 
 async def test_every_named_query_is_prepared_against_the_migrated_schema(db_url: str) -> None:
     """PostgreSQL parses, plans and types each query: a wrong column, table or cast fails here."""
     from daemon.contacts.import_store import create_staging_tables
-    from daemon.queries import queries
+    from daemon.store.queries import queries
 
     found = queries()
     assert {"ingest", "contact_id_by_phone", "missed_callers", "store_calls"} <= set(found)

@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from daemon.connections import ConnectionWatch
-from daemon.metrics import Metrics
+from daemon.http.connections import ConnectionWatch
+from daemon.runtime.metrics import Metrics
 from tests.test_lifecycle import NotifySocket, notify, start_daemon  # noqa: F401 - notify is a fixture
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.phones import format_for_people, line_key, normalise_phone
+from daemon.domain.phones import format_for_people, line_key, normalise_phone
 
 
 @pytest.mark.parametrize("spelling", [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from daemon.phones import _parsed, _russian, normalise_phone
+from daemon.domain.phones import _parsed, _russian, normalise_phone
 
 PREFIXES = st.sampled_from(["", "+7", "7", "8", "+8", "+", "87", "78", "+77", "0", "9"])
 SPACES = st.sampled_from(["", " ", "-", "(", ")", "  ", " - "])

@@ -21,10 +21,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import Settings, load_settings
-from daemon.app import build_app
-from daemon.database import is_query_timeout, translate
-from daemon.errors import StorageTimeout, StorageUnavailable
-from daemon.repository import Repository
+from daemon.domain.errors import StorageTimeout, StorageUnavailable
+from daemon.runtime.app import build_app
+from daemon.store.database import is_query_timeout, translate
+from daemon.store.repository import Repository
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, auth, run_cli
 
 LOCKED_TABLES = "contacts, communications, leads, contact_merges, contact_duplicate_candidates"

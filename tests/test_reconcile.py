@@ -22,10 +22,10 @@ from aiohttp.test_utils import TestClient
 from adapters.mango.signature import verify
 from adapters.mango.stats import STATS_FIELDS, StatsClient, StatsError, parse_stats_csv
 from config.settings import Settings
-from daemon.pipeline import Pipeline
-from daemon.reconcile import apply_stats, call_finished, reconcile
+from daemon.calls.reconcile import apply_stats, call_finished, reconcile
+from daemon.intake.pipeline import Pipeline
 from daemon.report.window import Window
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, after_database_line, fixture_json, run_cli
 from tests.scenarios import replay, steps
 

@@ -25,7 +25,7 @@ from daemon.report.mail import send_report
 from daemon.report.query import ROW_FIELDS
 from daemon.report.render import report_json
 from daemon.report.window import Window, WindowError, previous_close, report_window, resolve
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.conftest import auth, run_cli
 from tests.scenarios import REPORT_SINCE, REPORT_UNTIL, Step, replay, steps
 

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from daemon.report import RENDERERS, MissedReport, MissedRow
 from daemon.report.limits import ROWS_MAX
 from daemon.report.query import ROW_FIELDS
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.conftest import auth
 from tests.test_report import MOSCOW, WINDOW
 

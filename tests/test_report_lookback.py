@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from config.settings import Settings
 from daemon.report import RENDERERS, missed_report
 from daemon.report.window import WindowError, report_window, resolve
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.conftest import auth, run_cli
 from tests.screenkit import moved, post_steps
 

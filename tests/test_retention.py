@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
-from daemon.repository import Repository
-from daemon.retention import prune_inbox
+from daemon.store.repository import Repository
+from daemon.store.retention import prune_inbox
 from tests.conftest import after_database_line, post_event, run_cli
 from tests.scenarios import replay, steps
 

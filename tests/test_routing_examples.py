@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient
 
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.conftest import auth, fixture_json
 from tests.pbx_standin import (
     FixedClock,

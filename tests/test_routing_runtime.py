@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestClient
 
 from adapters.mango.models import CallEvent
 from adapters.mango.translate import call_event
-from daemon.domain import Envelope
-from daemon.keys import INTAKE, METRICS, RELOADER, ROUTER
-from daemon.repository import Repository
+from daemon.domain.events import Envelope
+from daemon.runtime.keys import INTAKE, METRICS, RELOADER, ROUTER
+from daemon.store.repository import Repository
 from tests.conftest import fixture_json, post_event
 from tests.pbx_standin import (
     EXAMPLE_HOURS_TOML,

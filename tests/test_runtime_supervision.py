@@ -14,7 +14,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from daemon.tasks import TaskGroup
+from daemon.runtime.tasks import TaskGroup
 from tests.conftest import fixture_json, signed_form
 from tests.pgproxy import PgProxy
 from tests.test_lifecycle import (  # noqa: F401 - notify is a fixture
@@ -96,7 +96,7 @@ async def test_a_task_that_keeps_crashing_ends_the_process_with_a_failure_status
         code = await asyncio.wait_for(daemon.proc.wait(), 60)
         assert code != 0, daemon.log.read_text()[-2000:]
         events = [line.get("event") for line in daemon.log_lines()]
-        assert events.count("task_crashed") == 5  # daemon.tasks.MAX_CRASHES
+        assert events.count("task_crashed") == 5  # daemon.runtime.tasks.MAX_CRASHES
         assert events.count("task_restarted") == 4
         # A graceful stop all the same (requests in flight finish), then the failure status.
         assert events.index("task_failed_for_good") < events.index("stopped")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.conftest import fixture_json
 from tests.scenarios import REPLAYED, REPORT_SINCE, REPORT_UNTIL, final_state, replay, shuffled_with_repeats, steps
 

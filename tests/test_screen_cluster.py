@@ -8,8 +8,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import Settings
-from daemon.app import build_app
-from daemon.repository import Repository
+from daemon.runtime.app import build_app
+from daemon.store.repository import Repository
 from tests.conftest import auth
 from tests.screenkit import in_order, nothing_more, open_screen, phases_until, post_steps, steps
 

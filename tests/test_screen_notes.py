@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
-from daemon.repository import Repository
 from daemon.screen.api import NAME_MAX_CHARS, NOTE_MAX_CHARS
+from daemon.store.repository import Repository
 from tests.conftest import auth
 from tests.screenkit import post_steps, steps
 

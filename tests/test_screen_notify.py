@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from daemon.pipeline import Pipeline
-from daemon.repository import Repository
+from daemon.intake.pipeline import Pipeline
+from daemon.store.repository import Repository
 from tests.conftest import auth
 from tests.scenarios import replay, steps
 

@@ -7,7 +7,7 @@ import secrets
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from daemon import migrate
+from daemon.store import migrate
 from tests.conftest import RUN_ID, with_database
 
 TRIGGERS = """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.domain import CallLegChanged, Party
+from daemon.domain.events import CallLegChanged, Party
 from daemon.screen.phase import legs_of, phase_for
 
 

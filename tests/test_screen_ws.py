@@ -6,9 +6,9 @@ import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import Settings
-from daemon.app import build_app
-from daemon.keys import RELOADER
-from daemon.repository import Repository
+from daemon.runtime.app import build_app
+from daemon.runtime.keys import RELOADER
+from daemon.store.repository import Repository
 from tests.conftest import API_TOKEN, auth
 from tests.screenkit import (
     in_order,

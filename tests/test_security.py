@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.settings import SettingsError, load_settings
-from daemon.app import build_app
+from daemon.http.security import client_address, parse_networks
+from daemon.runtime.app import build_app
 from daemon.screen.keys import SCREEN_AUTH_GATE
-from daemon.security import client_address, parse_networks
 from tests.callgen import app_settings
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, auth, fixture_json, signed_form
 from tests.faults import Daemon, TcpProxy, eventually, proxied_url

@@ -12,10 +12,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import FLAT_NAMES, SETTING_NAMES, load_settings
-from daemon.app import build_app
-from daemon.keys import RELOADER
-from daemon.reload import RELOADABLE, RESTART_ONLY
-from daemon.repository import Repository
+from daemon.runtime.app import build_app
+from daemon.runtime.keys import RELOADER
+from daemon.runtime.reload import RELOADABLE, RESTART_ONLY
+from daemon.store.repository import Repository
 from tests.channels import SOURCES, channel_env
 from tests.leadkit import MISSED, post_call
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient
 
-from daemon.keys import INTAKE, REPOSITORY, SPOOL, TASKS
-from daemon.spool import HEADER, MAGIC, Spool, read_records
+from daemon.intake.spool import HEADER, MAGIC, Spool, read_records
+from daemon.runtime.keys import INTAKE, REPOSITORY, SPOOL, TASKS
 from tests.conftest import post_event
 from tests.scenarios import final_state, replay, steps
 

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient
 
-from daemon import admission
-from daemon.domain import CallLegChanged, Envelope, Party
-from daemon.keys import INTAKE, METRICS, SPOOL, TASKS
-from daemon.record_format import (
+from daemon.domain.events import CallLegChanged, Envelope, Party
+from daemon.intake import admission
+from daemon.intake.records import (
     FORMAT_VERSION,
     UnreadableRecord,
     dump_envelope,
@@ -26,7 +25,8 @@ from daemon.record_format import (
     renamed,
     stored_event_json,
 )
-from daemon.spool import _segment_name
+from daemon.intake.spool import _segment_name
+from daemon.runtime.keys import INTAKE, METRICS, SPOOL, TASKS
 from tests.conftest import fixture_json, post_event
 from tests.scenarios import steps
 
@@ -181,7 +181,7 @@ async def test_an_acknowledged_event_postgresql_refuses_is_quarantined_not_lost(
 
 
 def _records(segment: Path) -> list[bytes]:
-    from daemon.spool import read_records
+    from daemon.intake.spool import read_records
 
     return list(read_records(segment))
 

@@ -25,9 +25,9 @@ from aiohttp.test_utils import TestServer
 from adapters.mango.client import Employee, MangoClient, PbxApiError
 from adapters.mango.signature import verify
 from daemon import cli
+from daemon.calls.managers import SyncReport, sync_managers
 from daemon.contacts.importer import import_contacts
-from daemon.managers import SyncReport, sync_managers
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.conftest import API_KEY, API_SALT, after_database_line, fixture_json
 
 USERS_PATH = "/vpbx/config/users/request"

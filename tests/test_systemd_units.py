@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.lifecycle import STOP_BUDGET_S
+from daemon.runtime.process import STOP_BUDGET_S
 
 UNITS_DIR = Path(__file__).parent.parent / "systemd"
 UNITS = (

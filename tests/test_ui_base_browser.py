@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.conftest import API_TOKEN
 from tests.contactkit import contact_of, load_dupes
 

@@ -26,9 +26,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from adapters.mango.client import compact_json
 from adapters.mango.replay import replay
 from config.settings import load_settings
-from daemon.app import build_app
-from daemon.keys import SETTINGS
-from daemon.repository import Repository
+from daemon.runtime.app import build_app
+from daemon.runtime.keys import SETTINGS
+from daemon.store.repository import Repository
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, auth, load_office
 from tests.screenkit import Step, moved, post_steps
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 from tests.channels import example
 from tests.test_inquiries import app_client, contact_by
 

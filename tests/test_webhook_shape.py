@@ -1,4 +1,4 @@
-"""One webhook shape: the PBX and the inquiry senders are served by one handler (daemon/webhooks.py).
+"""One webhook shape: the PBX and the inquiry senders are served by one handler (daemon/intake/webhooks.py).
 
 Whoever sent it, an unexpected database error gets one answer: the spool keeps
 the request if it can (200, as for an outage), else 503 with the reason.
@@ -16,10 +16,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.mango import webhooks as mango
-from daemon.app import build_app
-from daemon.inquiries.delivery import Delivery, Reply
-from daemon.keys import SPOOL
-from daemon.repository import Repository
+from daemon.domain.delivery import Delivery, Reply
+from daemon.runtime.app import build_app
+from daemon.runtime.keys import SPOOL
+from daemon.store.repository import Repository
 from tests.channels import SOURCES, channel_settings
 from tests.conftest import API_KEY, API_SALT, fixture_json, post_event, signed_form
 

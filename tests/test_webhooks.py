@@ -8,8 +8,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from adapters.mango.signature import sign, verify
-from daemon.keys import REPOSITORY, SPOOL
-from daemon.repository import Repository
+from daemon.runtime.keys import REPOSITORY, SPOOL
+from daemon.store.repository import Repository
 from tests.conftest import API_KEY, API_SALT, fixture_json, post_event, signed_form
 
 VECTORS = fixture_json("signature_vectors.json")

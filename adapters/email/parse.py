@@ -23,7 +23,7 @@ from typing import Literal
 
 from adapters.email.decode import decode_bytes, html_to_text, repair_header, tidy
 from adapters.email.phones import find_phone
-from daemon.inquiries.model import MAX_TEXT_CHARS, Inquiry
+from daemon.domain.inquiry import MAX_TEXT_CHARS, Inquiry
 
 CHANNEL: Literal["email"] = "email"
 MAX_EXTERNAL_ID_CHARS = 500

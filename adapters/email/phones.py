@@ -1,7 +1,7 @@
 """The first phone written in free text (an e-mail body), not a date, sum or order number.
 
 Candidates are runs of digits joined by the separators people type in phones
-(spaces, hyphens, brackets); each is then judged by ``daemon.phones.normalise_phone``
+(spaces, hyphens, brackets); each is then judged by ``daemon.domain.phones.normalise_phone``
 with rules stricter than a phone field needs, because free text is full of
 other numbers: dates (``10.05.2025``, ``10–20 мая``), sums (``200 000 руб.``),
 order and document numbers (``заказ № 9161234567``).
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from daemon.phones import normalise_phone
+from daemon.domain.phones import normalise_phone
 
 # A run starting with "+" or a digit, then digits and phone separators, ending in
 # a digit; not glued to a word, another digit or a dot-separated number.

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.form import fields as f
-from daemon.contacts.identifiers import normalise_email
-from daemon.inquiries.delivery import (
+from daemon.domain.delivery import (
     Delivery,
     Reply,
     Translated,
@@ -20,8 +19,9 @@ from daemon.inquiries.delivery import (
     utm_from_url,
     utm_present,
 )
-from daemon.inquiries.model import Inquiry, Referrer
-from daemon.phones import normalise_phone
+from daemon.domain.identifiers import normalise_email
+from daemon.domain.inquiry import Inquiry, Referrer
+from daemon.domain.phones import normalise_phone
 
 ANSWER = Reply(200, {"ok": True})
 

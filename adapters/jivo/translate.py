@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.inquiries.delivery import (
+from daemon.domain.delivery import (
     Delivery,
     Malformed,
     Reply,
@@ -27,9 +27,9 @@ from daemon.inquiries.delivery import (
     require_token,
     text,
 )
-from daemon.inquiries.model import Inquiry, Utm
-from daemon.inquiries.textscan import emails_in, phones_in
-from daemon.phones import normalise_phone
+from daemon.domain.inquiry import Inquiry, Utm
+from daemon.domain.phones import normalise_phone
+from daemon.domain.textscan import emails_in, phones_in
 
 ANSWER = Reply(200, {"result": "ok"})
 CHAT_EVENTS = ("chat_accepted", "chat_updated", "chat_finished", "offline_message", "call_event")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from adapters.mango import models as m
-from daemon.domain import (
+from daemon.domain.events import (
     CallFinished,
     CallLegChanged,
     CommandResult,

@@ -1,4 +1,4 @@
-"""The PBX's webhooks as a translate function, served by daemon/webhooks.py like every sender.
+"""The PBX's webhooks as a translate function, served by daemon/intake/webhooks.py like every sender.
 
     translate = translator(api_key=..., api_salt=...)   # a ``Delivery`` -> ``Translated``
 
@@ -23,10 +23,10 @@ from pydantic import ValidationError
 from adapters.mango import models as m
 from adapters.mango import translate as t
 from adapters.mango.signature import verify
-from daemon.domain import Envelope
-from daemon.errors import BadInput
-from daemon.inquiries import multipart
-from daemon.inquiries.delivery import Delivery, Reply, Translated
+from daemon.domain import multipart
+from daemon.domain.delivery import Delivery, Reply, Translated
+from daemon.domain.errors import BadInput
+from daemon.domain.events import Envelope
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Stats-ready notifications carry a request key, not a command result.

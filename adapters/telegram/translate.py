@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.inquiries.delivery import (
+from daemon.domain.delivery import (
     Delivery,
     Malformed,
     Refused,
@@ -25,8 +25,8 @@ from daemon.inquiries.delivery import (
     secret_matches,
     text,
 )
-from daemon.inquiries.model import Inquiry
-from daemon.inquiries.textscan import emails_in, phones_in
+from daemon.domain.inquiry import Inquiry
+from daemon.domain.textscan import emails_in, phones_in
 
 ANSWER = Reply(200, None)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from adapters.form.translate import form_inquiry
-from daemon.inquiries.delivery import (
+from daemon.domain.delivery import (
     UTM_KEYS,
     Delivery,
     Reply,
@@ -18,7 +18,7 @@ from daemon.inquiries.delivery import (
     text,
     utm_present,
 )
-from daemon.inquiries.model import Utm
+from daemon.domain.inquiry import Utm
 
 ANSWER = Reply(200, "ok")
 TEST_BODY = b"test=test"

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.inquiries.delivery import Delivery, Malformed, Reply, Translated, obj, objects, text
-from daemon.inquiries.model import Inquiry, Utm
+from daemon.domain.delivery import Delivery, Malformed, Reply, Translated, obj, objects, text
+from daemon.domain.inquiry import Inquiry, Utm
 
 NAME_KEYS = ("first_name", "patronymic_name", "last_name")
 OWN_KEYS = frozenset({*NAME_KEYS, "phone_number", "email"})

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.vk.lead_forms import lead_form
-from daemon.inquiries.delivery import (
+from daemon.domain.delivery import (
     Delivery,
     Malformed,
     Refused,
@@ -25,8 +25,8 @@ from daemon.inquiries.delivery import (
     secret_matches,
     text,
 )
-from daemon.inquiries.model import Inquiry
-from daemon.inquiries.textscan import emails_in, phones_in
+from daemon.domain.inquiry import Inquiry
+from daemon.domain.textscan import emails_in, phones_in
 
 ANSWER = Reply(200, "ok")
 GROUP_CHAT_PEER_MIN = 2_000_000_000  # peer_id of a multi-user chat: 2000000000 + chat id

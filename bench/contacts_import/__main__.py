@@ -28,7 +28,7 @@ import asyncpg
 
 from bench.contacts_import.files import phone_digits, write_export
 from bench.suite.machine import describe
-from daemon import migrate
+from daemon.store import migrate
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_S = 60.0

@@ -40,13 +40,13 @@ from bench.suite.contacts import load_base
 from bench.suite.daemon import API_TOKEN, Daemon
 from bench.suite.machine import describe
 from bench.suite.stats import percentile
-from daemon import migrate
 from daemon.contacts.duplicates import SIMILAR_PHONE_DIGITS, SIMILARITY_THRESHOLD
 from daemon.contacts.merge import merge_contacts
 from daemon.contacts.undo import undo_merge
-from daemon.logs import configure_logging
-from daemon.queries import q
-from daemon.repository import Tx
+from daemon.runtime.logs import configure_logging
+from daemon.store import migrate
+from daemon.store.queries import q
+from daemon.store.repository import Tx
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 SPELLINGS = (str.upper, lambda n: " ".join(reversed(n.split())), lambda n: n.replace("е", "ё"), str.lower)

@@ -25,9 +25,9 @@ from bench.reads.load import DAYS, load
 from bench.suite.contacts import phone_e164
 from bench.suite.machine import describe
 from config.settings import load_settings
-from daemon import migrate
-from daemon.app import build_app
-from daemon.logs import configure_logging
+from daemon.runtime.app import build_app
+from daemon.runtime.logs import configure_logging
+from daemon.store import migrate
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TOKEN = "bench-reads-token"

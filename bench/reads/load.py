@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 
 from bench.suite.contacts import LINES, MANAGER_EXTENSIONS, load_base, phone_e164
-from daemon.repository import Tx
+from daemon.store.repository import Tx
 
 BASE_CONTACTS = 108_000
 DAYS = 90

@@ -19,7 +19,7 @@ import asyncpg
 from aiohttp import web
 
 from adapters.mango.signature import verify
-from daemon.phones import normalise_phone
+from daemon.domain.phones import normalise_phone
 
 INSERT_INBOX = """INSERT INTO ref_inbox (dedup_key, raw) VALUES ($1, $2)
 ON CONFLICT (dedup_key) DO NOTHING RETURNING 1"""
@@ -82,7 +82,7 @@ async def serve(args: argparse.Namespace) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, port = args.listen.rsplit(":", 1)
-    # The same listen backlog as callbridge (daemon/lifecycle.py): both are run the same way.
+    # The same listen backlog as callbridge (daemon/runtime/process.py): both are run the same way.
     await web.TCPSite(runner, host, int(port), backlog=1024).start()
     try:
         await asyncio.Event().wait()

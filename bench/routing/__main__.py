@@ -25,7 +25,7 @@ import asyncpg
 from bench.routing.contacts import load_contacts
 from bench.routing.load import Level, LoadGenerator
 from bench.routing.pbx import TimestampingPbx
-from daemon import migrate
+from daemon.store import migrate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -35,8 +35,8 @@ from bench.suite.daemon import REPO_ROOT, CpuMeter, Daemon, free_port
 from bench.suite.httpload import open_loop
 from bench.suite.machine import describe
 from bench.suite.stats import median, percentile
-from daemon import migrate
-from daemon.logs import configure_logging
+from daemon.runtime.logs import configure_logging
+from daemon.store import migrate
 
 BEGIN = "<!-- bench-sidebyside:begin (written by python -m bench.sidebyside; edits inside are overwritten) -->"
 END = "<!-- bench-sidebyside:end -->"

@@ -30,14 +30,14 @@ from bench.suite.__main__ import ADMIN_URL
 from bench.suite.calls import CallMaker, interleaved
 from bench.suite.contacts import load_base
 from bench.suite.stats import percentile
-from daemon import migrate
-from daemon.domain import Envelope
-from daemon.intake import Intake
-from daemon.logs import configure_logging
-from daemon.pipeline import Pipeline
-from daemon.record_format import dump_envelope
-from daemon.repository import Repository
-from daemon.spool import Spool
+from daemon.domain.events import Envelope
+from daemon.intake.durable import Intake
+from daemon.intake.pipeline import Pipeline
+from daemon.intake.records import dump_envelope
+from daemon.intake.spool import Spool
+from daemon.runtime.logs import configure_logging
+from daemon.store import migrate
+from daemon.store.repository import Repository
 
 CONTACTS = 10_000
 
@@ -132,7 +132,7 @@ async def bench_replay(backlog: list[Envelope], live: list[Envelope], *, live_ra
 
 
 def _framed(payload: bytes) -> bytes:
-    from daemon.spool import _record
+    from daemon.intake.spool import _record
     return _record(payload)
 
 

@@ -30,9 +30,9 @@ from bench.suite.httpload import Results, closed_loop, open_loop
 from bench.suite.machine import describe
 from bench.suite.micro import lookup_latency, normalisation_cost
 from bench.suite.stats import diff, histogram, histogram_quantile, median, percentile, share_at_most
-from daemon import migrate
-from daemon.logs import configure_logging
-from daemon.spool import SEGMENT_GLOB
+from daemon.intake.spool import SEGMENT_GLOB
+from daemon.runtime.logs import configure_logging
+from daemon.store import migrate
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 KEYS = Keys(api_key="bench4lqk1r8ry8ntqk4bq5gmrg83ay3x", api_salt="benchyq3b4wxjqjmkfn6hx9u1jpb4yde1")

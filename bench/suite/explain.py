@@ -29,8 +29,8 @@ import asyncpg
 from bench.suite.contacts import load_base
 from bench.suite.daemon import REPO_ROOT
 from bench.suite.machine import describe
-from daemon import migrate
-from daemon.queries import q
+from daemon.store import migrate
+from daemon.store.queries import q
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BEGIN = "<!-- bench-explain:begin (written by python -m bench.suite.explain; edits inside are overwritten) -->"

@@ -10,8 +10,8 @@ import asyncpg
 
 from bench.suite.contacts import NUMBER_SPACE, phone_digits, phone_e164
 from bench.suite.stats import median, percentile
-from daemon.phones import normalise_phone
-from daemon.repository import Tx
+from daemon.domain.phones import normalise_phone
+from daemon.store.repository import Tx
 
 
 @dataclass(frozen=True)

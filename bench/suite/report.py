@@ -198,7 +198,7 @@ def section(res: dict) -> str:
                   f"p99 {_f(lk.get('server_p99_ms'), 4)} ms.", ""]
     if res.get("normalisation"):
         n = res["normalisation"]
-        lines += [f"**Normalisation** (`daemon.phones.normalise_phone`, {n['numbers']:,} distinct numbers in five "
+        lines += [f"**Normalisation** (`daemon.domain.phones.normalise_phone`, {n['numbers']:,} distinct numbers in five "
                   f"spellings): {_f(n['cold_us'], 1)} µs each with the cache bypassed, {_f(n['cold_cached_us'], 1)} µs "
                   f"through the lru_cache when every number is new, {_f(n['warm_us'], 2)} µs for a number seen "
                   f"before (median of {n['runs']} runs).", ""]

@@ -12,12 +12,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
-from daemon import inputs
 from daemon.contacts.errors import ContactRefused
 from daemon.contacts.merge import merge_contacts
 from daemon.contacts.store import ContactStore
 from daemon.contacts.undo import undo_merge
-from daemon.keys import REPOSITORY
+from daemon.http import inputs
+from daemon.runtime.keys import REPOSITORY
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_ID = inputs.MAX_ID
@@ -37,7 +37,7 @@ class UndoBody(BaseModel):
 
 def answers(handler: Handler) -> Handler:
     """Our refusals (with their details, which may hold times) and an invalid body become 4xx with a
-    reason; the rest (bad input, storage away or out of time) is daemon/boundary.py's to answer."""
+    reason; the rest (bad input, storage away or out of time) is daemon/http/boundary.py's to answer."""
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
@@ -56,12 +56,12 @@ def store(request: web.Request) -> ContactStore:
 
 
 async def json_body(request: web.Request) -> Any:
-    """The body as JSON (daemon.inputs: 400 for anything else)."""
+    """The body as JSON (daemon.http.inputs: 400 for anything else)."""
     return await inputs.json_value(request, example="a JSON object")
 
 
 def path_id(request: web.Request, name: str) -> int:
-    """A positive bigint id from the path (daemon.inputs: 404 for anything else)."""
+    """A positive bigint id from the path (daemon.http.inputs: 404 for anything else)."""
     return inputs.path_id(request, name)
 
 

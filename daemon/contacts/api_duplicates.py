@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from daemon.contacts import duplicates
 from daemon.contacts.api import answers, json_body, limit, store
-from daemon.inputs import query_id, query_int
+from daemon.http.inputs import query_id, query_int
 
 MAX_CANDIDATES = 500
 MAX_OFFSET = 10_000_000

@@ -14,13 +14,13 @@ from typing import Any, cast
 from daemon.contacts import duplicates, hygiene
 from daemon.contacts.api import card_json, dumps
 from daemon.contacts.errors import ContactRefused, UndoConflict
-from daemon.contacts.identifiers import KINDS, Identifier, Kind, parse_identifier
 from daemon.contacts.merge import merge_contacts
 from daemon.contacts.store import ContactStore
 from daemon.contacts.undo import undo_merge
-from daemon.phones import format_for_people
+from daemon.domain.identifiers import KINDS, Identifier, Kind, parse_identifier
+from daemon.domain.phones import format_for_people
 from daemon.report.render import csv_safe
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 
 Command = Callable[[ContactStore, argparse.Namespace], Awaitable[int]]
 EXIT_REFUSED = 1

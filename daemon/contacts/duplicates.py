@@ -25,8 +25,8 @@ from typing import Any
 
 from daemon.contacts.errors import ContactRefused
 from daemon.contacts.store import ContactStore
-from daemon.queries import q
-from daemon.repository import Tx
+from daemon.store.queries import q
+from daemon.store.repository import Tx
 
 # A typo or two among the last five digits, or among the five before them (the rest equal).
 SIMILAR_PHONE_DIGITS = 2

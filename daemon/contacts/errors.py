@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.errors import CallbridgeError
+from daemon.domain.errors import CallbridgeError
 
 
 class ContactRefused(CallbridgeError):

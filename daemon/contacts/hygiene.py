@@ -13,9 +13,9 @@ from typing import Any
 
 from daemon.contacts.errors import ContactRefused
 from daemon.contacts.store import ContactStore
-from daemon.queries import q
-from daemon.repository import Tx
-from daemon.statistics import analyze_written
+from daemon.store.queries import q
+from daemon.store.repository import Tx
+from daemon.store.statistics import analyze_written
 
 PURGE_AFTER_DAYS = 30
 MAX_REASON_CHARS = 500

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import Settings
+from daemon.calls.lines import LINE_ALIASES, import_contacts, import_lines
 from daemon.contacts.import_rows import CONTACT_ALIASES
-from daemon.importer import LINE_ALIASES, import_contacts, import_lines
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 
 
 def register(sub: Any) -> None:

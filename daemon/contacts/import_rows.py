@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from daemon.contacts.identifiers import Identifier, InvalidIdentifier, parse_identifier
+from daemon.domain.identifiers import Identifier, InvalidIdentifier, parse_identifier
 from daemon.sheets import Row
 
 # The old CSV format's own names (name;phones;email;responsible_extension;tags) come first.

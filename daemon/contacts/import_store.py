@@ -15,8 +15,8 @@ import asyncpg
 import structlog
 
 from daemon.contacts.import_rows import ContactRow
-from daemon.queries import q
-from daemon.repository import translated_errors
+from daemon.store.queries import q
+from daemon.store.repository import translated_errors
 
 log = structlog.get_logger(__name__)
 

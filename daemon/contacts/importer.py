@@ -26,9 +26,9 @@ from daemon.contacts.import_rows import (
     parse_contact_row,
 )
 from daemon.contacts.import_store import ImportStore
-from daemon.repository import Repository
 from daemon.sheets import Row, SheetError, read_table
-from daemon.statistics import analyze_written
+from daemon.store.repository import Repository
+from daemon.store.statistics import analyze_written
 
 __all__ = ["ImportReport", "import_contacts"]
 

@@ -27,8 +27,8 @@ import asyncpg
 import structlog
 
 from daemon.contacts.errors import ContactRefused
-from daemon.queries import q
-from daemon.repository import Tx
+from daemon.store.queries import q
+from daemon.store.repository import Tx
 
 log = structlog.get_logger(__name__)
 

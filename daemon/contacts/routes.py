@@ -1,4 +1,4 @@
-"""Every HTTP route of the contact base, added by one line in daemon/app.py."""
+"""Every HTTP route of the contact base, added by one line in daemon/runtime/app.py."""
 
 from __future__ import annotations
 

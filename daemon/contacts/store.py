@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 import asyncpg
 
 from daemon.contacts.errors import ContactRefused
-from daemon.database import translate
-from daemon.queries import q
-from daemon.repository import Repository, Tx, translated_errors
+from daemon.store.database import translate
+from daemon.store.queries import q
+from daemon.store.repository import Repository, Tx, translated_errors
 
 T = TypeVar("T")
 # SQLSTATE classes that mean "try again" (DESIGN: 40 transaction rollback, e.g. a deadlock).
@@ -30,7 +30,7 @@ class ContactStore:
         """Run ``job`` in one transaction; a deadlock or serialization failure is retried.
 
         Every database error is ours once it leaves, asyncpg's TimeoutError included (it used
-        to escape as a 500): sorted by daemon.database.translate, a timeout as StorageTimeout.
+        to escape as a 500): sorted by daemon.store.database.translate, a timeout as StorageTimeout.
         """
         for attempt in range(1, TX_ATTEMPTS + 1):
             started = time.monotonic()

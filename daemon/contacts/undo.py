@@ -22,8 +22,8 @@ import structlog
 
 from daemon.contacts.errors import ContactRefused, UndoConflict
 from daemon.contacts.merge import lock_group, trips_have_contacts
-from daemon.queries import q
-from daemon.repository import Tx
+from daemon.store.queries import q
+from daemon.store.repository import Tx
 
 log = structlog.get_logger(__name__)
 

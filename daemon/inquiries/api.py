@@ -21,10 +21,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from daemon.admission import EventNotStorable
-from daemon.errors import StorageError, StorageUnavailable
-from daemon.inputs import path_id
-from daemon.inquiries.delivery import text
+from daemon.domain.delivery import text
+from daemon.domain.errors import StorageError, StorageUnavailable
+from daemon.domain.inquiry import Inquiry, Referrer, Utm
+from daemon.http.inputs import path_id
 from daemon.inquiries.endpoints import (
     BodyTooLarge,
     error,
@@ -32,12 +32,12 @@ from daemon.inquiries.endpoints import (
     read_body,
     validation_problem,
 )
-from daemon.inquiries.model import Inquiry, Referrer, Utm
 from daemon.inquiries.pipeline import entry_id_of
-from daemon.inquiries.submit import envelope, raw_text
-from daemon.keys import INTAKE, RELOADER, REPOSITORY
-from daemon.queries import q
-from daemon.repository import translated_errors
+from daemon.intake.admission import EventNotStorable
+from daemon.intake.submit import envelope, raw_text
+from daemon.runtime.keys import INTAKE, RELOADER, REPOSITORY
+from daemon.store.queries import q
+from daemon.store.repository import translated_errors
 
 # Configured sources the API may post as: a site may send its form to the webhook or here.
 API_MAY_POST_AS = frozenset({"form"})
@@ -125,7 +125,7 @@ async def post_inquiry(request: web.Request) -> web.Response:
         return error(400, "the database would refuse this inquiry", fields=exc.problems)
     except (StorageUnavailable, StorageError):
         return error(503, "storage unavailable, retry later")
-    # Stored: reading the ids back is a read like any other (a timeout is daemon/boundary.py's).
+    # Stored: reading the ids back is a read like any other (a timeout is daemon/http/boundary.py's).
     result = None if outcome == "spooled" else await _result(request, entry_id_of(inquiry))
     if result is None:
         return web.json_response({"spooled": True, "source": inquiry.source,

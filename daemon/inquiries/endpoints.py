@@ -1,6 +1,6 @@
 """``POST /inquiries/<source>``: every configured sender's webhook, answered once durable.
 
-Served by the sender-neutral handler (daemon/webhooks.py), as the PBX's events
+Served by the sender-neutral handler (daemon/intake/webhooks.py), as the PBX's events
 are. Order (each answered at once): unknown source (404) -> body size (413) ->
 the sender's secret (403, nothing stored) -> the body (400 with the reason)
 -> handshake or test (the exact answer the sender expects, nothing stored)
@@ -22,11 +22,11 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from adapters import form, jivo, telegram, tilda, vk
-from daemon import webhooks
-from daemon.errors import BadInput
-from daemon.inquiries.delivery import Delivery, Translated
-from daemon.keys import RELOADER
-from daemon.webhooks import Sender
+from daemon.domain.delivery import Delivery, Translated
+from daemon.domain.errors import BadInput
+from daemon.intake import webhooks
+from daemon.intake.webhooks import Sender
+from daemon.runtime.keys import RELOADER
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +68,7 @@ def validation_problem(exc: ValidationError) -> list[dict[str, str]]:
 def sender(request: web.Request) -> Sender:
     """The configured source the request names, in the settings of the moment; 404 if none."""
     name = request.match_info["source"]
-    # Bound on top of the request's id and route (daemon/boundary.py clears the context per request).
+    # Bound on top of the request's id and route (daemon/http/boundary.py clears the context per request).
     structlog.contextvars.bind_contextvars(inquiry_source=name)
     source = request.app[RELOADER].current.inquiries.sources.get(name)
     if source is None or source.kind not in ADAPTERS:

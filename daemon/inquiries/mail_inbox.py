@@ -11,10 +11,10 @@ so that ``raw.encode("latin-1")`` gives the original bytes back.
 
 from __future__ import annotations
 
+from daemon.domain.inquiry import Inquiry
 from daemon.inquiries.mailbox import FileInquiry
-from daemon.inquiries.model import Inquiry
-from daemon.queries import q
-from daemon.repository import Repository
+from daemon.store.queries import q
+from daemon.store.repository import Repository
 
 
 def dedup_key(inquiry: Inquiry) -> str:

@@ -14,12 +14,12 @@ import structlog
 from aiohttp import web
 
 from config.settings import Settings
+from daemon.domain.inquiry import Inquiry
 from daemon.inquiries.imap import Endpoint
 from daemon.inquiries.mailbox import FileInquiry, MailboxConfig, MailboxPoller, QuarantineMail
-from daemon.inquiries.model import Inquiry
-from daemon.inquiries.submit import submit
-from daemon.keys import INTAKE, METRICS, REPOSITORY, TASKS
-from daemon.quarantine import quarantine
+from daemon.intake.quarantine import quarantine
+from daemon.intake.submit import submit
+from daemon.runtime.keys import INTAKE, METRICS, REPOSITORY, TASKS
 
 log = structlog.get_logger(__name__)
 
@@ -84,7 +84,7 @@ def start_mailboxes(app: web.Application, settings: Settings) -> list[str]:
 def _start(app: web.Application, config: MailboxConfig) -> str:
     poller = MailboxPoller(config, filer_for(app, folder=config.folder), quarantine=quarantine_for(app))
     name = f"mailbox:{config.source}"
-    # A factory: were the task ever to die, the group makes it again (daemon.tasks).
+    # A factory: were the task ever to die, the group makes it again (daemon.runtime.tasks).
     app[TASKS].start(name, poller.run_forever)
     log.info("mailbox_task_started", source=config.source, host=config.endpoint.host,
              folder=config.folder, done_folder=config.done_folder)

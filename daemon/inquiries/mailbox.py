@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import structlog
 
 from adapters.email.parse import parse_email
-from daemon.errors import StorageUnavailable
+from daemon.domain.errors import StorageUnavailable
+from daemon.domain.inquiry import Inquiry
 from daemon.inquiries.imap import Endpoint, ImapSession
-from daemon.inquiries.model import Inquiry
 
 log = structlog.get_logger(__name__)
 

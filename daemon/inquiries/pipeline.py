@@ -30,13 +30,13 @@ from typing import Any
 import structlog
 
 from config.settings import Settings
-from daemon.contacts.identifiers import Identifier, InvalidIdentifier, Kind, parse_identifier
 from daemon.contacts.merge import merge_contacts
-from daemon.domain import Envelope, InquiryReceived
-from daemon.inquiries.model import MAX_TEXT_CHARS, Inquiry
+from daemon.domain.events import Envelope, InquiryReceived
+from daemon.domain.identifiers import Identifier, InvalidIdentifier, Kind, parse_identifier
+from daemon.domain.inquiry import MAX_TEXT_CHARS, Inquiry
 from daemon.inquiries.rules import REFERRAL_AD_SOURCE, ad_source_for, has_referrer
 from daemon.inquiries.store import Conversation, Holder, InquiryStore
-from daemon.repository import Tx
+from daemon.store.repository import Tx
 
 log = structlog.get_logger(__name__)
 
@@ -80,7 +80,7 @@ def _unique(items: list[Holder]) -> list[Holder]:
 
 
 class InquiryPipeline:
-    """The projector of ``inquiry`` events (``daemon.pipeline.Projector``)."""
+    """The projector of ``inquiry`` events (``daemon.intake.pipeline.Projector``)."""
 
     kind = "inquiry"
 

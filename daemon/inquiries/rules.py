@@ -10,7 +10,7 @@ else the source's own ``ad_source``.
 from __future__ import annotations
 
 from config.settings import Settings
-from daemon.inquiries.model import Inquiry
+from daemon.domain.inquiry import Inquiry
 
 REFERRAL_AD_SOURCE = "Рекомендация"
 SOURCE_CHANNELS = {"tilda": "web_form", "form": "web_form", "jivo": "chat", "telegram": "telegram",

@@ -10,8 +10,8 @@ from typing import Any
 
 import asyncpg
 
-from daemon.contacts.identifiers import Identifier
-from daemon.queries import q
+from daemon.domain.identifiers import Identifier
+from daemon.store.queries import q
 
 
 @dataclass(frozen=True, slots=True)

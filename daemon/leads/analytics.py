@@ -23,9 +23,9 @@ from typing import Any
 import asyncpg
 
 from daemon.leads.officetime import office_seconds, percentile
-from daemon.queries import q
-from daemon.repository import translated_errors
 from daemon.routing.policy import OfficeHours
+from daemon.store.queries import q
+from daemon.store.repository import translated_errors
 
 GROUPINGS = ("ad_source", "channel", "line", "manager", "day")
 FIELDS = ("inquiries", "contacts", "new_contacts", "leads_opened", "leads_joined", "calls", "missed",

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from config.settings import Settings
-from daemon.keys import RELOADER, REPOSITORY
 from daemon.leads.analytics import GROUPINGS, analytics, analytics_json
 from daemon.leads.charts import bars, daily
 from daemon.leads.render import (
@@ -19,6 +18,7 @@ from daemon.leads.render import (
 )
 from daemon.report.window import WindowError, parse_time
 from daemon.routing.policy import OfficeHours
+from daemon.runtime.keys import RELOADER, REPOSITORY
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 732  # two years: one query, counted in memory

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from daemon.inputs import json_object, json_value, path_id, query_id
-from daemon.keys import RELOADER, REPOSITORY
+from daemon.http.inputs import json_object, json_value, path_id, query_id
 from daemon.leads import lost
-from daemon.leads.lifecycle import (
+from daemon.leads.closing import (
     STATUSES,
     LeadError,
     close_lead,
@@ -16,6 +15,7 @@ from daemon.leads.lifecycle import (
     validate_close,
 )
 from daemon.leads.tags import MAX_TAG_CHARS, add_tag, remove_tag
+from daemon.runtime.keys import RELOADER, REPOSITORY
 
 
 def _error(status: int, problem: str) -> web.Response:

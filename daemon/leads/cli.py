@@ -12,7 +12,7 @@ from config.settings import Settings
 from daemon.leads import lost, trips
 from daemon.leads.analytics import GROUPINGS, analytics
 from daemon.leads.analytics_api import window
-from daemon.leads.lifecycle import archive_stale
+from daemon.leads.closing import archive_stale
 from daemon.leads.render import render_csv, render_html, render_json, render_text
 from daemon.leads.tags import refresh_tags
 from daemon.routing.policy import OfficeHours

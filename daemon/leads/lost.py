@@ -20,9 +20,9 @@ from typing import Any
 import asyncpg
 
 from config.settings import Settings
-from daemon.queries import q
 from daemon.report.render import csv_safe
-from daemon.repository import translated_errors
+from daemon.store.queries import q
+from daemon.store.repository import translated_errors
 
 LOST_FORMATS = ("text", "csv", "xlsx", "json")
 FIELDS = ("contact_id", "name", "phones", "emails", "responsible_extension", "paid_trips", "revenue",

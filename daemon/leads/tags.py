@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 import asyncpg
 
 from config.settings import Settings
-from daemon.queries import q
-from daemon.repository import translated_errors
-from daemon.statistics import analyze_written
+from daemon.store.queries import q
+from daemon.store.repository import translated_errors
+from daemon.store.statistics import analyze_written
 
 REGULAR = "постоянный турист"
 COLD = "холодный"

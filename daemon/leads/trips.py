@@ -19,13 +19,13 @@ from pathlib import Path
 import asyncpg
 
 from config.settings import Settings
-from daemon.contacts.identifiers import Identifier, parse_identifier
 from daemon.contacts.import_rows import MAX_NAME_CHARS, name_too_long
+from daemon.domain.identifiers import Identifier, parse_identifier
 from daemon.leads.tripvalues import map_status, parse_amount, parse_date
-from daemon.queries import q
-from daemon.repository import translated_errors
 from daemon.sheets import Row, read_table
-from daemon.statistics import analyze_written
+from daemon.store.queries import q
+from daemon.store.repository import translated_errors
+from daemon.store.statistics import analyze_written
 
 ALIASES = {
     "order": ("Номер заявки", "№ заявки", "Заявка", "Номер брони", "Номер", "Order", "Order number"),

@@ -1,4 +1,4 @@
-"""Every route of daemon/leads, registered with one call from daemon/app.py."""
+"""Every route of daemon/leads, registered with one call from daemon/runtime/app.py."""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 ``window`` picks the default time window, ``query`` shapes the rows,
 ``render``/``html`` write them for programs and for people, ``mail`` sends
 them, ``api`` serves them at ``GET /api/reports/missed``.
+
+May import: ``daemon.domain``, ``daemon.store``, ``daemon.http`` and ``daemon.runtime`` (keys).
 """
 
 from __future__ import annotations

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from daemon.inputs import query_flag, query_int
-from daemon.keys import RELOADER, REPOSITORY
+from daemon.http.inputs import query_flag, query_int
 from daemon.report import CONTENT_TYPES, FORMATS, RENDERERS, missed_report
 from daemon.report.limits import ROWS_MAX, ROWS_SHOWN
 from daemon.report.render import report_json
 from daemon.report.window import WindowError, report_window, resolve
+from daemon.runtime.keys import RELOADER, REPOSITORY
 
 
 def _error(status: int, problem: str) -> web.Response:

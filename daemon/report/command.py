@@ -11,7 +11,7 @@ from config.settings import Settings
 from daemon.report import RENDERERS, missed_report
 from daemon.report.mail import send_report
 from daemon.report.window import report_window, resolve
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 
 
 @dataclass(frozen=True)

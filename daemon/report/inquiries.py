@@ -12,10 +12,10 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from daemon.queries import q
 from daemon.report.limits import more_text
 from daemon.report.window import Window
-from daemon.repository import Repository, translated_errors
+from daemon.store.queries import q
+from daemon.store.repository import Repository, translated_errors
 
 CHANNEL_NAMES = {"web_form": "form", "chat": "site chat", "telegram": "Telegram", "vk": "VK", "email": "e-mail",
                  "api": "API"}

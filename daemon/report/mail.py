@@ -9,7 +9,7 @@ import aiosmtplib
 import structlog
 
 from config.settings import Settings, SettingsError
-from daemon.errors import CallbridgeError
+from daemon.domain.errors import CallbridgeError
 from daemon.report.html import render_html
 from daemon.report.query import MissedReport
 from daemon.report.render import local, render_csv, render_text

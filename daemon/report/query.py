@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from daemon.report.inquiries import InquirySection, unanswered_inquiries
 from daemon.report.limits import ROWS_SHOWN
 from daemon.report.window import Window
-from daemon.repository import Repository
+from daemon.store.repository import Repository
 
 RECORD_FIELDS = (
     "phone",

@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from config.settings import WEEKDAYS, Settings, day_ranges
-from daemon.errors import BadInput
-from daemon.inputs import iso_time
+from daemon.domain.errors import BadInput
+from daemon.http.inputs import iso_time
 
 # Far more than any run of weekends and holidays; a guard against a calendar
 # with no working day at all, which settings validation already refuses.
@@ -112,7 +112,7 @@ def reconcile_window(settings: Settings, now: datetime | None = None) -> Window:
 
 def parse_time(text: str, tz: ZoneInfo, *, name: str) -> datetime:
     """ISO 8601; a time without an offset (or a bare date) is office time. WindowError for what
-    ``daemon.inputs.iso_time`` refuses (not a time, or out of the years it keeps)."""
+    ``daemon.http.inputs.iso_time`` refuses (not a time, or out of the years it keeps)."""
     try:
         return iso_time(text, tz, name=name)
     except BadInput as exc:

@@ -11,7 +11,10 @@ from aiohttp import web
 
 from adapters.mango.client import MangoClient
 from config.settings import Settings
-from daemon.keys import (
+from daemon.routing.pacing import SharedRateLimit
+from daemon.routing.policy import RoutingPolicy
+from daemon.routing.router import Router
+from daemon.runtime.keys import (
     INTAKE,
     METRICS,
     PBX_CLIENT,
@@ -22,10 +25,7 @@ from daemon.keys import (
     SETTINGS,
     TASKS,
 )
-from daemon.repository import Repository
-from daemon.routing.pacing import SharedRateLimit
-from daemon.routing.policy import RoutingPolicy
-from daemon.routing.router import Router
+from daemon.store.repository import Repository
 
 log = structlog.get_logger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from config.settings import WEEKDAYS, Settings, day_ranges
-from daemon.phones import line_key
+from daemon.domain.phones import line_key
 
 Reason = Literal[
     "responsible", "administrator", "line_rule", "after_hours", "unknown_caller",

@@ -35,13 +35,13 @@ from typing import Protocol
 import structlog
 
 from adapters.mango.client import CommandOutcome, MangoClient, Outcome, new_command_id
-from daemon.domain import CallLegChanged, CommandResult, Envelope
-from daemon.errors import CallbridgeError
-from daemon.metrics import Metrics
-from daemon.phones import normalise_phone
-from daemon.repository import Repository
+from daemon.domain.errors import CallbridgeError
+from daemon.domain.events import CallLegChanged, CommandResult, Envelope
+from daemon.domain.phones import normalise_phone
 from daemon.routing.pacing import SharedRateLimit
 from daemon.routing.policy import Decision, Reason, Responsible, RoutingPolicy
+from daemon.runtime.metrics import Metrics
+from daemon.store.repository import Repository
 
 log = structlog.get_logger(__name__)
 

@@ -8,6 +8,9 @@
   one daemon sees calls whose events reached another.
 - ``/api/...`` for notes, a new caller's name and the missed list (``api.py``).
 - ``/ui/``: the page itself, plain static files (``static/``).
+
+May import: ``daemon.domain``, ``daemon.store``, ``daemon.calls`` (a call's state),
+``daemon.http`` and ``daemon.runtime`` (keys).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from daemon.keys import REPOSITORY, SETTINGS, TASKS
+from daemon.runtime.keys import REPOSITORY, SETTINGS, TASKS
 from daemon.screen.api import ScreenApi
 from daemon.screen.gate import AuthGate
 from daemon.screen.hub import ScreenHub

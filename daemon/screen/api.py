@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from daemon.errors import BadInput
-from daemon.inputs import json_object, path_id, storable_text
-from daemon.keys import REPOSITORY
+from daemon.domain.errors import BadInput
+from daemon.http.inputs import json_object, path_id, storable_text
+from daemon.runtime.keys import REPOSITORY
 
 NOTE_MAX_CHARS = 4000
 NAME_MAX_CHARS = 200

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from daemon.callstate import Leg
-from daemon.phones import format_for_people, normalise_phone
-from daemon.repository import Repository
+from daemon.calls.state import Leg
+from daemon.domain.phones import format_for_people, normalise_phone
 from daemon.screen.phase import Phase, legs_of
+from daemon.store.repository import Repository
 
 HISTORY_SIZE = 5
 INQUIRY_TEXT_SHOWN_CHARS = 1000

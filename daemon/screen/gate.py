@@ -9,7 +9,7 @@ MAX_SOCKETS_AWAITING_TOKEN = 64
 class AuthGate:
     """How many sockets are upgraded but still waiting for their token: at most ``limit``.
 
-    Such a socket has left the request limits (daemon/security.py) and costs a
+    Such a socket has left the request limits (daemon/http/security.py) and costs a
     task and a buffer for up to AUTH_TIMEOUT_S; without a cap, anyone could hold
     thousands of them open without knowing the token.
     """

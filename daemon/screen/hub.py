@@ -19,10 +19,10 @@ from typing import Any
 import structlog
 from aiohttp import WSCloseCode, web
 
-from daemon.errors import StorageError, StorageUnavailable
-from daemon.repository import Repository
+from daemon.domain.errors import StorageError, StorageUnavailable
 from daemon.screen.cards import CallSnapshot, card_json, load_snapshot
 from daemon.screen.phase import LIVE_PHASES, phase_for
+from daemon.store.repository import Repository
 
 log = structlog.get_logger(__name__)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import asyncpg
 import structlog
 
-from daemon.database import CONNECT_TIMEOUT_S, UNAVAILABLE_ERRORS
+from daemon.store.database import CONNECT_TIMEOUT_S, UNAVAILABLE_ERRORS
 
 log = structlog.get_logger(__name__)
 

@@ -10,8 +10,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from daemon.callstate import Leg, fold_leg
-from daemon.domain import CallLegChanged
+from daemon.calls.state import Leg, fold_leg
+from daemon.domain.events import CallLegChanged
 
 Phase = Literal["ringing", "answered", "ended", "taken", "missed", "inquiry"]
 # Phases of a call that is still on the manager's phone: a card in one of them

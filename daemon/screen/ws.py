@@ -21,12 +21,12 @@ import re
 import structlog
 from aiohttp import WSMsgType, web
 
-from daemon.auth import bearer_matches, token_matches
-from daemon.errors import StorageError, StorageUnavailable
-from daemon.keys import RELOADER, REPOSITORY, SETTINGS
+from daemon.domain.errors import StorageError, StorageUnavailable
+from daemon.http.auth import bearer_matches, token_matches
+from daemon.http.security import DETACH_LIMITS
+from daemon.runtime.keys import RELOADER, REPOSITORY, SETTINGS
 from daemon.screen.hub import CLOSE_TIMEOUT_S, Screen
 from daemon.screen.keys import SCREEN_AUTH_GATE, SCREEN_HUB, SCREEN_LISTENER
-from daemon.security import DETACH_LIMITS
 
 log = structlog.get_logger(__name__)
 

@@ -46,6 +46,8 @@ API::
   crafted or oversized file is a ``SheetError``, never a crash.
 * A file that cannot be read as a table (wrong type, no header the aliases know,
   unknown sheet) raises ``SheetError`` with one line naming the file and the reason.
+
+May import: the standard library and python-calamine only; nothing of the daemon's.
 """
 
 from __future__ import annotations

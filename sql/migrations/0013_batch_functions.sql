@@ -1,6 +1,6 @@
 -- The event pipeline's writes as two server-side calls.
 --
--- A batch of events (daemon.groupcommit) used to cost eight or more round trips
+-- A batch of events (daemon.intake.groupcommit) used to cost eight or more round trips
 -- in one transaction: the locks with the inbox rows, the calls' events, the new
 -- callers' phone locks, their lookups, each new contact and lead (three or four
 -- statements apiece), the rows, then COMMIT. On a busy daemon every round trip

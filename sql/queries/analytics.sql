@@ -1,4 +1,4 @@
--- Named queries of the channel analytics (daemon/leads/analytics.py). Loaded once by daemon/queries.py.
+-- Named queries of the channel analytics (daemon/leads/analytics.py). Loaded once by daemon/store/queries.py.
 
 -- name: analytics_inquiries
 -- One row per inquiry: an inbound communication (a call or any other channel)

@@ -1,4 +1,4 @@
--- Named queries of the read API. Loaded once by daemon/queries.py.
+-- Named queries of the read API. Loaded once by daemon/store/queries.py.
 
 -- name: communications_by_phone
 -- Uses communications_phone_idx.

@@ -1,4 +1,4 @@
--- Named queries of contacts, managers and lines. Loaded once by daemon/queries.py.
+-- Named queries of contacts, managers and lines. Loaded once by daemon/store/queries.py.
 
 -- name: contact_id_by_phone
 -- The hot lookup: one probe of contact_identifiers' primary key.

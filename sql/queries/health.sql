@@ -1,4 +1,4 @@
--- Named queries of /health and reconciliation. Loaded once by daemon/queries.py.
+-- Named queries of /health and reconciliation. Loaded once by daemon/store/queries.py.
 
 -- name: health_probe
 -- One round trip that proves the database answers and says how current it is:

@@ -1,4 +1,4 @@
--- Named queries of the inquiry pipeline (daemon/inquiries). Loaded once by daemon/queries.py.
+-- Named queries of the inquiry pipeline (daemon/inquiries). Loaded once by daemon/store/queries.py.
 -- Long statements take one jsonb argument read by jsonb_to_record: named parameters.
 
 -- name: inquiry_identifier_holders

@@ -1,4 +1,4 @@
--- Named queries of the lead lifecycle (daemon/leads). Loaded once by daemon/queries.py.
+-- Named queries of the lead lifecycle (daemon/leads). Loaded once by daemon/store/queries.py.
 
 -- name: leads_list
 -- By contact (leads_contact_idx) or by status; $3 caps the answer.

@@ -1,4 +1,4 @@
--- Named queries of the lost-clients report (daemon/leads/lost.py). Loaded once by daemon/queries.py.
+-- Named queries of the lost-clients report (daemon/leads/lost.py). Loaded once by daemon/store/queries.py.
 
 -- name: lost_clients
 -- Contacts who bought (a paid trip), whose last paid trip ended before $1 less

@@ -8,7 +8,7 @@
 SELECT id, merged_into, removed_at FROM contacts WHERE id = ANY($1::bigint[]);
 
 -- name: merge_lock_phones
--- The pipeline's per-phone advisory locks (daemon/pipeline.py), sorted, so that
+-- The pipeline's per-phone advisory locks (daemon/intake/pipeline.py), sorted, so that
 -- a call being linked to one of these contacts finishes first (or waits).
 SELECT count(pg_advisory_xact_lock(hashtextextended('phone:' || p.value, 0)))
 FROM (SELECT value FROM contact_identifiers

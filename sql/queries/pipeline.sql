@@ -1,11 +1,11 @@
--- Named queries of the event pipeline. Loaded once by daemon/queries.py.
+-- Named queries of the event pipeline. Loaded once by daemon/store/queries.py.
 
 -- name: lock_key
 -- Serialise work on one call (or one phone) across processes for this transaction.
 SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0));
 
 -- name: lock_keys
--- A batch's locks (daemon.groupcommit's careful path), each once, sorted by key as the other
+-- A batch's locks (daemon.intake.groupcommit's careful path), each once, sorted by key as the other
 -- batch lockers sort theirs (merges, imports, retention): nobody waits in a cycle.
 SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))
 FROM (SELECT DISTINCT k FROM unnest($1::text[]) AS u (k) ORDER BY k) AS ordered;

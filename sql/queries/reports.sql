@@ -1,4 +1,4 @@
--- Named queries of the reports. Loaded once by daemon/queries.py.
+-- Named queries of the reports. Loaded once by daemon/store/queries.py.
 
 -- name: missed_callers
 -- One row per caller phone with missed inbound calls in [$1, $2); hidden

@@ -1,4 +1,4 @@
--- Named queries of the inbox's retention (daemon/retention.py). Loaded once by daemon/queries.py.
+-- Named queries of the inbox's retention (daemon/store/retention.py). Loaded once by daemon/store/queries.py.
 --
 -- An event may go when it is older than the cutoff ($cutoff), and so is every
 -- other event of its call, and the call's communication (if any) is finished:

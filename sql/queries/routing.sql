@@ -1,4 +1,4 @@
--- Named queries of routing (daemon/routing). Loaded once by daemon/queries.py.
+-- Named queries of routing (daemon/routing). Loaded once by daemon/store/queries.py.
 
 -- name: claim_call_and_find_responsible
 -- The routing hot path in one round trip, right after the Appeared event is stored:

@@ -1,4 +1,4 @@
--- Named queries of the manager's screen (daemon/screen). Loaded once by daemon/queries.py.
+-- Named queries of the manager's screen (daemon/screen). Loaded once by daemon/store/queries.py.
 
 -- name: screen_call
 -- Everything a caller card shows about one call, by the communications'

@@ -1,4 +1,4 @@
--- Named queries of daemon/statistics.py: ANALYZE of the tables a bulk command wrote.
+-- Named queries of daemon/store/statistics.py: ANALYZE of the tables a bulk command wrote.
 --
 -- Autovacuum analyzes a table only after enough of it changed, and not at all where
 -- it is off; until then the planner plans for the table as it was (empty, or a tenth

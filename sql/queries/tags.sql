@@ -1,4 +1,4 @@
--- Named queries of the computed tags (daemon/leads/tags.py). Loaded once by daemon/queries.py.
+-- Named queries of the computed tags (daemon/leads/tags.py). Loaded once by daemon/store/queries.py.
 
 -- name: tags_lock
 -- One refresh at a time (the nightly timer and a hand-run one).

@@ -1,4 +1,4 @@
--- Named queries of the trips import (daemon/leads/trips.py). Loaded once by daemon/queries.py.
+-- Named queries of the trips import (daemon/leads/trips.py). Loaded once by daemon/store/queries.py.
 
 -- name: trips_contacts_by_identifiers
 -- The holders of the given identifiers (the primary key finds each).

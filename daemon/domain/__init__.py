@@ -1,0 +1,10 @@
+"""The domain's vocabulary: what every sender's words are turned into.
+
+Owns the vendor-neutral call events (``events``), the ``Inquiry`` and its parts
+(``inquiry``), the shape of a delivery to a webhook and its verdicts
+(``delivery``), phone numbers and identifiers (``phones``, ``identifiers``,
+``textscan``) and the daemon's own exceptions (``errors``).
+
+May import: the standard library, pydantic, phonenumbers and ``config``. Nothing
+else of the daemon's: every other package, and every adapter, imports this one.
+"""
