@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from daemon.domain import multipart
 from daemon.inquiries import endpoints
+from daemon.intake import webhooks
 from daemon.runtime.app import build_app
 from daemon.store.repository import Repository
 from tests.channels import SOURCES, channel_settings
@@ -92,6 +93,7 @@ async def test_an_inquiry_webhook_logs_with_the_requests_id_and_route(
     """The handler used to clear the log context the request middleware had bound."""
     with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as lines:
         monkeypatch.setattr(endpoints, "log", structlog.get_logger("daemon.inquiries.endpoints"))
+        monkeypatch.setattr(webhooks, "log", structlog.get_logger("daemon.intake.webhooks"))
         resp = await channels.post(URL, data=form(part("phone", "1", extra="; a=1" * 1_000)),
                                    headers={"Content-Type": CONTENT_TYPE, "X-Request-Id": "probe-17"})
     assert resp.status == 400

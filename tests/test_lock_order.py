@@ -61,8 +61,8 @@ async def _until(check: Callable[[], Awaitable[bool]]) -> None:
 
 async def test_two_batches_with_crossed_identifiers_do_not_deadlock(repo: Repository, pool: asyncpg.Pool) -> None:
     settings = load_settings({})
-    pipeline = Pipeline(repo, region="RU", inquiries=InquiryPipeline(region="RU", settings=lambda: settings,
-                                                                     merge=False))
+    pipeline = Pipeline(repo, region="RU", projectors=[InquiryPipeline(region="RU", settings=lambda: settings,
+                                                                     merge=False)])
     batch_a = [*call_from(P1), form("a", emails=(GATE, E2))]
     batch_b = [form("b1", phones=(P2,), emails=(E2,)), form("b2", phones=(P1,))]
     deadlocks = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"

@@ -40,7 +40,8 @@ def translate(delivery: Delivery) -> Translated:
     if kind is None:
         raise Malformed("type is missing")
     if kind == "confirmation":
-        return Translated(None, Reply(200, delivery.settings.confirmation or ""))
+        confirmation = delivery.settings.confirmation if delivery.settings is not None else None
+        return Translated(None, Reply(200, confirmation or ""))
     if kind == "lead_forms_new":
         return lead_form(event, delivery, ANSWER)
     if kind not in ("message_new", "message_reply"):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import asyncpg
 
-from adapters.mango.webhooks import MangoWebhooks
+from adapters.mango.webhooks import event_reader
 from bench.suite.__main__ import ADMIN_URL
 from bench.suite.calls import CallMaker, interleaved
 from bench.suite.contacts import load_base
@@ -48,7 +48,7 @@ def envelopes(count: int, *, tag: str, base_phones: int) -> list[Envelope]:
     out: list[Envelope] = []
     while len(out) < count:
         path, payload = next(stream)
-        reader = MangoWebhooks._reader(path)
+        reader = event_reader(path)
         assert reader is not None
         translated = reader(payload)
         out.append(Envelope(source="mango", path=path, raw=json.dumps(payload, ensure_ascii=False),

@@ -1,10 +1,12 @@
-"""What an inquiry endpoint hands an adapter, and what the adapter hands back.
+"""What the webhook handler hands a sender's adapter, and what the adapter hands back.
 
 Adapters (``adapters/<sender>/``) are pure functions of a ``Delivery``: they
 check the sender's secret (``Refused`` -> 403), read its words (``Malformed``
--> 400 with the reason) and return the ``Inquiry`` plus the exact answer the
-sender expects once the inquiry is durable. A handshake or an event we do not
-use gives no inquiry, only the answer.
+-> 400 with the reason; or ``daemon.domain.errors.BadInput`` for another 4xx and
+details) and return the ``Inquiry`` (or, for a sender whose words are not an
+inquiry, the PBX, the ready ``Envelope``) plus the exact answer the sender
+expects once it is durable. A handshake or an event we do not use gives
+neither, only the answer. The handler that serves them all is daemon/intake/webhooks.py.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from config.settings import SourceSettings
 from daemon.domain import multipart
+from daemon.domain.events import Envelope
 from daemon.domain.inquiry import Inquiry, Utm
 
 MAX_FIELD_CHARS = 2_000  # a name, a phone, a URL; longer is cut (free text is cut by the model)
@@ -39,22 +42,25 @@ class Malformed(Exception):
     """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Delivery:
     source: str
-    settings: SourceSettings
+    settings: SourceSettings | None  # an inquiry source's; None for the PBX (its adapter holds its keys)
     query: Mapping[str, str]
     headers: Mapping[str, str]
     content_type: str
     body: bytes
     received_at: datetime
     region: str = "RU"
+    path: str = ""  # the rest of the URL under the sender's route (the PBX's event kind)
 
 
 @dataclass(frozen=True)
 class Reply:
     status: int = 200
     body: str | dict[str, Any] | None = None  # dict: JSON; str: text/plain; None: empty
+    # When set, the body is ``{outcome_as: outcome}`` (``stored``, ``duplicate``, ``spooled``).
+    outcome_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,12 +70,14 @@ class Translated:
     replied_at: int | None = None  # when the agency's side wrote in it, Unix seconds
     # What the sender left out that the adapter could do without (logged, never a refusal).
     notes: tuple[str, ...] = ()
+    # A sender whose words are not an inquiry (the PBX) hands the event ready to store.
+    envelope: Envelope | None = None
 
 
 # -- authentication ---------------------------------------------------------------------
-def secret_matches(given: str | None, settings: SourceSettings) -> bool:
+def secret_matches(given: str | None, settings: SourceSettings | None) -> bool:
     """Constant-time comparison with the source's secret."""
-    expected = settings.secret.get_secret_value() if settings.secret is not None else ""
+    expected = settings.secret.get_secret_value() if settings is not None and settings.secret is not None else ""
     if not given or not expected:
         return False
     return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))

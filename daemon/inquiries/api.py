@@ -28,14 +28,13 @@ from daemon.http.boundary import plain
 from daemon.http.inputs import path_id
 from daemon.inquiries.endpoints import (
     BodyTooLarge,
-    envelope,
     inquiry_webhook,
-    raw_text,
     read_body,
     validation_problem,
 )
 from daemon.inquiries.pipeline import entry_id_of
 from daemon.intake.admission import EventNotStorable
+from daemon.intake.submit import envelope, raw_text
 from daemon.runtime.keys import INTAKE, RELOADER, REPOSITORY
 from daemon.store.queries import q
 from daemon.store.repository import translated_errors

@@ -1,6 +1,7 @@
 """``POST /inquiries/<source>``: every configured sender's webhook, answered once durable.
 
-Order (each answered at once): unknown source (404) -> body size (413) ->
+Served by the sender-neutral handler (daemon/intake/webhooks.py), as the PBX's events
+are. Order (each answered at once): unknown source (404) -> body size (413) ->
 the sender's secret (403, nothing stored) -> the body (400 with the reason)
 -> handshake or test (the exact answer the sender expects, nothing stored)
 -> durable store through the intake, as PBX events (the sender's answer, or
@@ -13,9 +14,7 @@ so a source added, removed or given a new secret on SIGHUP takes effect at once.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -23,12 +22,11 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from adapters import form, jivo, telegram, tilda, vk
-from daemon.domain.delivery import Delivery, Malformed, Refused, Reply, Translated
-from daemon.domain.errors import StorageError, StorageUnavailable
-from daemon.domain.events import Envelope, InquiryReceived
-from daemon.domain.inquiry import Inquiry
-from daemon.intake.admission import EventNotStorable
-from daemon.runtime.keys import INTAKE, RELOADER
+from daemon.domain.delivery import Delivery, Translated
+from daemon.domain.errors import BadInput
+from daemon.intake import webhooks
+from daemon.intake.webhooks import Sender
+from daemon.runtime.keys import RELOADER
 
 log = structlog.get_logger(__name__)
 
@@ -58,20 +56,6 @@ async def read_body(request: web.Request, limit: int = INQUIRY_BODY_LIMIT_BYTES)
     return b"".join(chunks)
 
 
-def raw_text(body: bytes) -> str:
-    """The request as the inbox keeps it: text, with what text cannot hold (NUL, bad UTF-8) replaced."""
-    return body.decode("utf-8", "replace").replace("\x00", "\ufffd")
-
-
-def dedup_key(inquiry: Inquiry) -> str:
-    return f"inquiry:{inquiry.source}:{inquiry.external_id}"
-
-
-def envelope(inquiry: Inquiry, *, path: str, raw: str, replied_at: int | None = None) -> Envelope:
-    return Envelope(source=inquiry.source, path=path, raw=raw, dedup_key=dedup_key(inquiry),
-                    event=InquiryReceived(inquiry=inquiry, replied_at=replied_at))
-
-
 def error(status: int, problem: str, **details: Any) -> web.Response:
     return web.json_response({"error": problem, **details}, status=status)
 
@@ -81,54 +65,17 @@ def validation_problem(exc: ValidationError) -> list[dict[str, str]]:
             for e in exc.errors(include_url=False, include_input=False)[:5]]
 
 
-def reply_response(reply: Reply) -> web.Response:
-    if isinstance(reply.body, dict):
-        return web.json_response(reply.body, status=reply.status)
-    return web.Response(status=reply.status, text=reply.body or "")
-
-
-async def inquiry_webhook(request: web.Request) -> web.StreamResponse:
+def sender(request: web.Request) -> Sender:
+    """The configured source the request names, in the settings of the moment; 404 if none."""
     name = request.match_info["source"]
-    started = time.perf_counter()
     # Bound on top of the request's id and route (daemon/http/boundary.py clears the context per request).
     structlog.contextvars.bind_contextvars(inquiry_source=name)
     source = request.app[RELOADER].current.inquiries.sources.get(name)
     if source is None or source.kind not in ADAPTERS:
-        return error(404, "no such inquiry source", source=name[:100])
-    try:
-        body = await read_body(request)
-    except BodyTooLarge:
-        return error(413, "body too large", limit_bytes=INQUIRY_BODY_LIMIT_BYTES)
-    settings = request.app[RELOADER].current
-    delivery = Delivery(source=name, settings=source, query=request.query, headers=request.headers,
-                        content_type=request.content_type, body=body, received_at=datetime.now(UTC),
-                        region=settings.default_region)
-    try:
-        translated = ADAPTERS[source.kind](delivery)
-    except Refused as exc:
-        log.warning("inquiry_refused", reason=str(exc))
-        return error(403, str(exc))
-    except Malformed as exc:
-        log.warning("inquiry_malformed", reason=str(exc))
-        return error(400, str(exc))
-    except ValidationError as exc:
-        return error(400, "invalid inquiry", fields=validation_problem(exc))
-    if translated.notes:
-        log.info("inquiry_fields_missing", kind=source.kind, notes=list(translated.notes))
-    if translated.inquiry is None:
-        log.info("inquiry_handshake_or_unused", kind=source.kind)
-        return reply_response(translated.reply)
-    env = envelope(translated.inquiry, path=request.path, raw=raw_text(body), replied_at=translated.replied_at)
-    try:
-        outcome = await request.app[INTAKE].accept(env)
-    except EventNotStorable as exc:
-        log.warning("inquiry_not_storable", problems=exc.problems)
-        return error(400, "the database would refuse this inquiry", fields=exc.problems)
-    except (StorageUnavailable, StorageError) as exc:
-        # StorageError too: a deadlock or a serialisation failure is worth the sender's retry,
-        # and it was not stored, so it must not be acknowledged.
-        log.error("inquiry_not_stored", error=str(exc))
-        return error(503, "storage unavailable, retry later")
-    log.info("inquiry_webhook", outcome=outcome, kind=source.kind, external_id=translated.inquiry.external_id,
-             elapsed_ms=round((time.perf_counter() - started) * 1000, 2))
-    return reply_response(translated.reply)
+        raise BadInput(404, "no such inquiry source", source=name[:100])
+    return Sender(name=name, kind=source.kind, translate=ADAPTERS[source.kind], settings=source,
+                  body_limit_bytes=INQUIRY_BODY_LIMIT_BYTES, log_as="inquiry",
+                  not_storable="the database would refuse this inquiry")
+
+
+inquiry_webhook = webhooks.handler(sender)

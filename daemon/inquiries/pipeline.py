@@ -85,6 +85,10 @@ def _unique(items: list[Holder]) -> list[Holder]:
 
 
 class InquiryPipeline:
+    """The projector of ``inquiry`` events (``daemon.intake.pipeline.Projector``)."""
+
+    kind = "inquiry"
+
     def __init__(self, *, region: str, settings: Callable[[], Settings],
                  merge: MergeContacts | None | bool = True, on_filed: Callable[[str, str], None] | None = None) -> None:
         self.region = region
@@ -99,6 +103,15 @@ class InquiryPipeline:
         if inquiry.from_agency:
             return set()
         return {_lock_key(i) for i in self._parsed(inquiry) + self._referrer_identifiers(inquiry)}
+    def lock_key(self, env: Envelope) -> str | None:
+        return lock_key_of(env)
+
+    def identifier_keys(self, env: Envelope) -> set[str]:
+        return self.lock_keys(env.event) if isinstance(env.event, InquiryReceived) else set()
+
+    async def project(self, tx: Tx, env: Envelope) -> None:
+        if isinstance(env.event, InquiryReceived):
+            await self.file(tx, env.event)
 
     async def file(self, tx: Tx, event: InquiryReceived) -> Filed:
         inquiry = event.inquiry

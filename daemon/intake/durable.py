@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from daemon.domain.errors import StorageError, StorageUnavailable
+from daemon.domain.errors import StorageError, StorageRefused, StorageUnavailable
 from daemon.domain.events import Envelope
 from daemon.intake import admission
 from daemon.intake.groupcommit import GroupCommitter
@@ -73,7 +73,8 @@ class Intake:
 
     async def accept(self, env: Envelope) -> str:
         """``stored``, ``duplicate`` or ``spooled``; raises StorageUnavailable if nothing could keep it,
-        EventNotStorable (before anything is kept) if PostgreSQL would refuse it."""
+        EventNotStorable (before anything is kept) if PostgreSQL would refuse it, StorageRefused
+        if it did. Any other database error is spooled like an outage (or StorageUnavailable)."""
         admission.check(env, region=self._pipeline.region)
         if self._spool is not None and (not self.database_ok or self._slots.locked()):
             reason = "database_unavailable" if not self.database_ok else "overloaded"
@@ -85,6 +86,16 @@ class Intake:
             if self._spool is None:
                 raise StorageUnavailable(str(exc) or "database did not answer in time") from exc
             return await self._to_spool(env, "database_unavailable")
+        except StorageError as exc:
+            if isinstance(exc, StorageRefused):
+                raise  # the event's fault (a 400), not the database's
+            # An error PostgreSQL should not have given (a deadlock past its retries, a broken
+            # schema): the same answer on every route, whoever sent it. The spool keeps the
+            # event if it can (a replay that fails again quarantines it), else a 503 says why.
+            log.error("event_not_applied", error=str(exc), dedup_key=env.dedup_key)
+            if self._spool is None:
+                raise StorageUnavailable(f"database error: {exc}") from exc
+            return await self._to_spool(env, "database_error")
         return outcome
 
     async def _apply_within_budget(self, env: Envelope) -> str:

@@ -32,7 +32,7 @@ COMMIT whatever the batch holds (migration 0018):
   one by one, each under its own savepoint: one bad event never spoils its
   neighbours. A deadlock or serialization failure rolls back only the
   savepoint and is tried again; another error is that event's alone (its
-  waiter gets it, the webhook answers 500 and the PBX sends it again).
+  waiter gets it, and the intake spools it, or answers 503 without a spool).
 - Losing PostgreSQL fails the whole batch: nothing in it was acknowledged.
 
 A waiter that gives up (the intake's budget) cancels its future: if the writer
@@ -58,7 +58,7 @@ import structlog
 
 from daemon.domain.errors import StorageUnavailable
 from daemon.domain.events import Envelope
-from daemon.intake.pipeline import Outcome, Pipeline, lock_key
+from daemon.intake.pipeline import Outcome, Pipeline
 from daemon.store.database import retryable
 from daemon.store.repository import Tx
 
@@ -118,7 +118,7 @@ class GroupCommitter:
         Cancel the future to withdraw an event the writer has not taken yet.
         """
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        lane = self._lanes[zlib.crc32(_lane_key(env).encode()) % len(self._lanes)]
+        lane = self._lanes[zlib.crc32(self._lane_key(env).encode()) % len(self._lanes)]
         (lane.backlog if replay else lane.live).append(_Item(env, future, release))
         if lane.writer is None and self._open:
             # Writers start on demand and end when nothing waits: no idle task to supervise.
@@ -212,19 +212,29 @@ class GroupCommitter:
         inbox rows with the changed calls' states, then every call stored). Any error rolls
         it all back (the caller then goes call by call)."""
         async with self._pipeline.repo.transaction() as tx:
-            outcomes = await self._pipeline.write(tx, [it.env for it in batch], lock_keys=_call_locks(batch))
+            outcomes = await self._pipeline.write(tx, [it.env for it in batch], lock_keys=self._call_locks(batch))
         return {id(item): outcome for item, outcome in zip(batch, outcomes, strict=True)}
 
     async def _commit_carefully(self, batch: list[_Item]) -> dict[int, Outcome | BaseException]:
         """One savepoint per call (then per event): one bad event never spoils its neighbours."""
         results: dict[int, Outcome | BaseException] = {}
         async with self._pipeline.repo.transaction() as tx:
-            keys = _call_locks(batch)
+            keys = self._call_locks(batch)
             if keys:
                 await tx.lock_keys(keys)
             for group in _calls(batch):
                 await self._apply_call(tx, group, results)
         return results
+
+    def _lane_key(self, env: Envelope) -> str:
+        """What decides an event's lane: its lock (its call, else its projector's: a
+        conversation), else itself."""
+        return self._pipeline.lock_key(env) or env.dedup_key
+
+    def _call_locks(self, batch: list[_Item]) -> list[str]:
+        """The batch's call (and conversation) locks, as ``Pipeline.apply`` takes them one by one
+        (the database sorts them: see the queries)."""
+        return list({key for it in batch if (key := self._pipeline.lock_key(it.env)) is not None})
 
     async def _apply_call(self, tx: Tx, group: list[_Item], results: dict[int, Any]) -> None:
         for attempt in range(1, ATTEMPTS + 1):
@@ -247,17 +257,6 @@ class GroupCommitter:
             for item, outcome in zip(group, outcomes, strict=True):
                 results[id(item)] = outcome
             return
-
-
-def _lane_key(env: Envelope) -> str:
-    """What decides an event's lane: its lock (its call, else its conversation), else itself."""
-    return lock_key(env) or env.dedup_key
-
-
-def _call_locks(batch: list[_Item]) -> list[str]:
-    """The batch's call (and conversation) locks, as ``Pipeline.apply`` takes them one by one
-    (the database sorts them: see the queries)."""
-    return list({key for it in batch if (key := lock_key(it.env)) is not None})
 
 
 def _calls(batch: list[_Item]) -> Iterator[list[_Item]]:

@@ -8,20 +8,25 @@ unique indexes and per-call / per-identifier advisory locks, so two events of on
 call processed at the same moment, by one daemon or two, cannot race. The locks
 are taken in one order (docs/ARCHITECTURE.md, "Locks"): the call and conversation
 keys sorted, then every identifier key of the batch sorted, each in one call.
+
+Events that are not a call's (an inquiry: a form, a chat, a message) go to the
+projector registered for their kind (``Projector``), which also names the
+identifier keys it will lock. The pipeline knows only that protocol: the
+capability packages register theirs where the app is built
+(daemon/store/connect.py), so the core imports none of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import structlog
 
 from daemon.calls.state import CallView, derive_call
-from daemon.domain.events import Envelope, InquiryReceived
+from daemon.domain.events import Envelope
 from daemon.domain.phones import line_key, normalise_phone
-from daemon.inquiries.pipeline import InquiryPipeline, lock_key_of
 from daemon.store.repository import LEAD_STALE_DAYS, CallState, Repository, Tx
 
 log = structlog.get_logger(__name__)
@@ -48,26 +53,53 @@ class Derived:
         return None
 
 
-def lock_key(env: Envelope) -> str | None:
-    """The advisory lock an event is applied under: its call's, else its conversation's
-    (messages of one chat are filed one at a time), else none."""
-    return f"entry:{env.entry_id}" if env.entry_id is not None else lock_key_of(env)
+class Projector(Protocol):
+    """What turns a stored event of one kind (``kind``: an ``Event.kind``) into its rows."""
+
+    kind: str
+
+    def lock_key(self, env: Envelope) -> str | None:
+        """The advisory lock the event is applied under (taken with the inbox insert), or None."""
+
+    def identifier_keys(self, env: Envelope) -> set[str]:
+        """The identifier locks filing the event will take: the batch takes them all, sorted
+        with the new callers' phones, before its first write."""
+
+    async def project(self, tx: Tx, env: Envelope) -> None:
+        """File the newly stored event, in the transaction that stored it."""
 
 
 class Pipeline:
-    def __init__(self, repo: Repository, *, region: str, inquiries: InquiryPipeline | None = None,
+    def __init__(self, repo: Repository, *, region: str, projectors: Sequence[Projector] = (),
                  lead_stale_days: Callable[[], int] = lambda: LEAD_STALE_DAYS) -> None:
         self.repo = repo
         self.region = region
-        self.inquiries = inquiries  # files forms, chats and messages (daemon/inquiries)
+        # Forms, chats and messages: daemon/inquiries registers its projector (daemon/store/connect.py).
+        self.projectors: dict[str, Projector] = {}
+        for projector in projectors:
+            self.register(projector)
         # Asked at each write, not copied at start: a reload (SIGHUP) changes it for calls
         # as it does for inquiries.
         self.lead_stale_days = lead_stale_days
 
+    def register(self, projector: Projector) -> None:
+        """Hand stored events of ``projector.kind`` to ``projector`` (one projector per kind)."""
+        if projector.kind in self.projectors:
+            raise ValueError(f"a projector for {projector.kind!r} events is registered already")
+        self.projectors[projector.kind] = projector
+
+    def lock_key(self, env: Envelope) -> str | None:
+        """The advisory lock an event is applied under: its call's, else the one its projector
+        names (an inquiry's conversation: messages of one chat are filed one at a time), else none."""
+        if env.entry_id is not None:
+            return f"entry:{env.entry_id}"
+        projector = self.projectors.get(env.event.kind)
+        return projector.lock_key(env) if projector is not None else None
+
     async def apply(self, env: Envelope) -> Outcome:
         """Make the event durable and apply it; a repeat is a no-op."""
         async with self.repo.transaction() as tx:
-            key = lock_key(env)
+            key = self.lock_key(env)
             [outcome] = await self.write(tx, [env], lock_keys=[key] if key else [])
         return outcome
 
@@ -77,11 +109,11 @@ class Pipeline:
         duplicate). ``lock_keys`` (the events' call and conversation locks) are taken first.
 
         Two round trips however many calls and inquiries (``callbridge_ingest_v2``, then
-        ``callbridge_store_calls_v2``: migration 0018); forms, chats and messages are filed
-        after them, in the order given. The locks, in the one order: ``lock_keys`` (calls,
-        conversations) with the first, then every identifier key of the batch (the new
-        callers' phones, the inquiries' phones, e-mails and messenger ids) with the second,
-        before its first write.
+        ``callbridge_store_calls_v2``: migration 0018); the other stored events (forms, chats,
+        messages) are handed to their kind's projector after them, in the order given. The
+        locks, in the one order: ``lock_keys`` (calls, conversations) with the first, then
+        every identifier key of the batch (the new callers' phones, and the identifier keys
+        each projector names for its events) with the second, before its first write.
         """
         inserted, states = await tx.ingest(envs, lock_keys=lock_keys, kinds=CALL_EVENT_KINDS)
         outcomes: list[Outcome] = []
@@ -89,14 +121,13 @@ class Pipeline:
             outcomes.append("stored" if env.dedup_key in inserted else "duplicate")
             inserted.discard(env.dedup_key)
         derived = [d for entry_id, state in states.items() if (d := self.derive(entry_id, state)) is not None]
-        inquiries = [env.event for env, outcome in zip(envs, outcomes, strict=True)
-                     if outcome == "stored" and isinstance(env.event, InquiryReceived)]
-        keys = {key for event in inquiries for key in self.inquiries.lock_keys(event)} if self.inquiries else set()
+        projected = [(projector, env) for env, outcome in zip(envs, outcomes, strict=True)
+                     if outcome == "stored" and (projector := self.projectors.get(env.event.kind)) is not None]
+        keys = {key for projector, env in projected for key in projector.identifier_keys(env)}
         if derived or not keys <= tx.held:
             await self.store_calls(tx, derived, lock_keys=keys)
-        if self.inquiries is not None:
-            for event in inquiries:
-                await self.inquiries.file(tx, event)
+        for projector, env in projected:
+            await projector.project(tx, env)
         return outcomes
 
     async def refresh_call(self, tx: Tx, entry_id: str) -> CallView | None:

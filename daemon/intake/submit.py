@@ -3,17 +3,34 @@
     outcome = await submit(app[INTAKE], inquiry, path="imap/mailbox/INBOX", raw=message_bytes)
 
 Made durable like a PBX event (PostgreSQL, or the spool while it is away) and
-filed by the inquiry pipeline; ``stored``, ``duplicate`` (the same source and
+filed by the inquiry projector; ``stored``, ``duplicate`` (the same source and
 external id before: an e-mail's Message-ID) or ``spooled``. Raises
 StorageUnavailable when nothing could keep it (take the message again later),
 and daemon.intake.admission.EventNotStorable when PostgreSQL would refuse it (set it aside).
+
+The envelope an inquiry travels in is made here, for the webhooks too: the
+intake's side of an inquiry, which imports only the domain.
 """
 
 from __future__ import annotations
 
+from daemon.domain.events import Envelope, InquiryReceived
 from daemon.domain.inquiry import Inquiry
-from daemon.inquiries.endpoints import envelope, raw_text
 from daemon.intake.durable import Intake
+
+
+def raw_text(body: bytes) -> str:
+    """The request as the inbox keeps it: text, with what text cannot hold (NUL, bad UTF-8) replaced."""
+    return body.decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
+def dedup_key(inquiry: Inquiry) -> str:
+    return f"inquiry:{inquiry.source}:{inquiry.external_id}"
+
+
+def envelope(inquiry: Inquiry, *, path: str, raw: str, replied_at: int | None = None) -> Envelope:
+    return Envelope(source=inquiry.source, path=path, raw=raw, dedup_key=dedup_key(inquiry),
+                    event=InquiryReceived(inquiry=inquiry, replied_at=replied_at))
 
 
 async def submit(intake: Intake, inquiry: Inquiry, *, path: str, raw: bytes | str,

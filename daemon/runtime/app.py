@@ -9,16 +9,15 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from adapters.mango.webhooks import BadRequest, MangoWebhooks
+from adapters.mango import webhooks as mango
 from config.settings import WEBHOOK_BODY_LIMIT_BYTES, Settings
 from daemon.calls.api import CallsApi
 from daemon.contacts import routes as contacts_api
-from daemon.domain.events import Envelope
 from daemon.http import boundary, metrics_endpoint, security
 from daemon.http.lookup import ReadApi, bearer_auth
 from daemon.inquiries import api as inquiries_api
 from daemon.inquiries.mail_tasks import reload_mailboxes, start_mailboxes
-from daemon.intake.admission import EventNotStorable
+from daemon.intake import webhooks
 from daemon.intake.spool import Spool
 from daemon.leads import web as leads_web
 from daemon.report import api as report_api
@@ -62,19 +61,18 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     app.cleanup_ctx.append(pbx_and_routing)
     add_screen(app, database_url=database_url)  # after the tasks context: starts tasks in it
 
-    async def sink(env: Envelope) -> str:
-        try:
-            return await app[INTAKE].accept(env)
-        except EventNotStorable as exc:  # refused before the 200, rather than lost after it
-            raise BadRequest(400, "event cannot be stored", fields=exc.problems) from None
+    pbx = webhooks.Sender(name=mango.SOURCE, kind=mango.SOURCE, label=mango.path_label,
+                          translate=mango.translator(api_key=settings.secret("mango_api_key"),
+                                                     api_salt=settings.secret("mango_api_salt")),
+                          body_limit_bytes=WEBHOOK_BODY_LIMIT_BYTES)
 
-    MangoWebhooks(
-        api_key=settings.secret("mango_api_key"),
-        api_salt=settings.secret("mango_api_salt"),
-        sink=sink,
-        body_limit_bytes=WEBHOOK_BODY_LIMIT_BYTES,
-        metrics=app[METRICS],
-    ).add_routes(app, settings.mango.prefix)
+    def pbx_sender(request: web.Request) -> webhooks.Sender:
+        path = request.match_info["path"].strip("/")
+        structlog.contextvars.bind_contextvars(pbx_path=path[:mango.MAX_PATH_LOGGED])
+        return pbx
+
+    # The PBX's events and every inquiry source's (daemon/inquiries/api.py) go through one handler.
+    app.router.add_post(settings.mango.prefix + "/{path:.*}", webhooks.handler(pbx_sender))
     ReadApi(region=settings.default_region).add_routes(app)
     CallsApi(region=settings.default_region).add_routes(app)
     report_api.add_routes(app)

@@ -66,7 +66,8 @@ def database_context(url: str, *, apply_migrations: bool):
         app[REPOSITORY] = repo
         inquiries = InquiryPipeline(region=settings.default_region, settings=lambda: app[RELOADER].current,
                                     on_filed=app[METRICS].inquiry_filed)
-        app[PIPELINE] = Pipeline(repo, region=settings.default_region, inquiries=inquiries,
+        # The projector registry: the core hands each stored event to its kind's projector.
+        app[PIPELINE] = Pipeline(repo, region=settings.default_region, projectors=[inquiries],
                                  lead_stale_days=lambda: app[RELOADER].current.leads.stale_days)
         app[INTAKE] = Intake(app[PIPELINE], spool=app.get(SPOOL), db_budget_s=settings.spool.db_budget_s,
                              max_in_flight=settings.spool.max_in_flight, metrics=app.get(METRICS))
