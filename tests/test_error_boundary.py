@@ -144,7 +144,7 @@ async def test_every_line_of_an_inquiry_and_an_api_request_names_the_request_and
     assert resp.status == 200, await resp.text()
     api_lines = list(every_line)
 
-    assert "inquiry_webhook" in [line["event"] for line in inquiry_lines], inquiry_lines
+    assert "webhook" in [line["event"] for line in inquiry_lines], inquiry_lines
     assert [(line["event"], line.get("request_id"), line.get("route")) for line in inquiry_lines
             if (line.get("request_id"), line.get("route")) != ("probe-inquiry", "/inquiries/{source}")] == []
     assert "contacts_merged" in [line["event"] for line in api_lines], api_lines

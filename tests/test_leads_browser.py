@@ -67,7 +67,7 @@ async def test_manager_closes_the_callers_lead_as_lost_with_a_reason(
 async def test_analytics_tab_shows_the_table_and_both_charts(
         daemon: TestClient, browser: Any, tmp_path: Path) -> None:
     entries = await post_week(daemon)
-    await close_week_leads(daemon, Repository(daemon.runtime.app[REPOSITORY].pool), entries)
+    await close_week_leads(daemon, Repository(daemon.app[REPOSITORY].pool), entries)
     page = await _signed_in(daemon, browser, viewport={"width": 1600, "height": 720})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
