@@ -1,5 +1,5 @@
 -- callbridge: the whole schema as the migrations in sql/migrations/ leave it.
--- tests/test_migrations.py proves the two agree; change both together.
+-- tests/integration/test_migrations.py proves the two agree; change both together.
 
 CREATE TABLE managers (
     id            bigserial PRIMARY KEY,

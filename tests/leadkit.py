@@ -55,7 +55,7 @@ async def post_call(client: TestClient, template: str, *, name: str, number: str
     return entry_id_of(items)
 
 
-# -- the hand-counted week (tests/test_leads_analytics.py writes out every figure) --------
+# -- the hand-counted week (tests/integration/test_leads_analytics.py writes out every figure) --------
 MSK = timezone(timedelta(hours=3))
 P1, P2, P3, P4, P5, ANNA = ("79260000101", "79260000102", "79260000103", "79260000104", "79260000105",
                             "79161234567")

@@ -66,7 +66,7 @@ def _russian(text: str) -> str | None:
     """The usual spellings of a valid Russian number without phonenumbers.parse (half the cost).
 
     None means "not known to be valid here", and the general path decides;
-    tests/test_phones_fast_path.py proves it agrees with ``_parsed``.
+    tests/unit/test_phones_fast_path.py proves it agrees with ``_parsed``.
     """
     match = _RU_NUMBER.fullmatch(text.translate(_RU_SEPARATORS))
     if match is None:

@@ -20,7 +20,7 @@ COMMIT whatever the batch holds (migration 0018):
   after it, under those locks. Every batch takes its call and conversation
   keys before its identifier keys, each level in one sorted call, so batches
   (in one daemon or two) never wait for each other in a cycle
-  (tests/test_lock_order.py); and within a daemon each writer has its own
+  (tests/integration/test_lock_order.py); and within a daemon each writer has its own
   calls (its lane), so its batches never wait for each other's call locks.
   (A merge inside a batch and the careful path below may take a phone key
   out of that order: PostgreSQL detects such a deadlock, and it is retried.)

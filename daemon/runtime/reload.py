@@ -61,7 +61,7 @@ RESTART_ONLY = frozenset(
     }
 )
 # Every other setting is read at use from ``Reloader.current`` (or rebuilt by a hook), so a
-# SIGHUP reaches every reader; config/callbridge.example.toml lists them (tests/test_settings_reload.py).
+# SIGHUP reaches every reader; config/callbridge.example.toml lists them (tests/integration/test_settings_reload.py).
 RELOADABLE = tuple(name for name in SETTING_NAMES if name not in RESTART_ONLY)
 # Never logged with their values: secrets, and URLs that may hold a password.
 _VALUE_HIDDEN = frozenset({"database_url"})

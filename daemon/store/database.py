@@ -39,7 +39,7 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     # A connection the server ended in the middle of an operation can be left in a
     # protocol state asyncpg refuses to leave ("cannot switch to state 15; another
     # operation is in progress"): seen when PostgreSQL restarts under load
-    # (tests/test_faults_restart.py). The connection is gone, not the event bad.
+    # (tests/faults/test_faults_restart.py). The connection is gone, not the event bad.
     asyncpg.InternalClientError,
 )
 

@@ -34,7 +34,7 @@ ORDER BY c.started_at, c.id;
 -- line, manager or day, a day in the office's time zone $3) and for all of them,
 -- in one pass (GROUPING SETS; is_total marks the totals' row). The inquiries and
 -- their facts are inquiry_facts' rows, kept equal to analytics_inquiries' by
--- triggers (migration 0017; tests/test_leads_analytics.py compares the two,
+-- triggers (migration 0017; tests/integration/test_leads_analytics.py compares the two,
 -- figure by figure); inquiry_facts_started_idx finds the window. A lead counts as
 -- opened by the one inquiry that opened it, so sums over opened rows count each
 -- lead once. Waits to the first answer are clock seconds (percentile_cont, like

@@ -10,7 +10,7 @@ from daemon.domain.identifiers import Identifier, InvalidIdentifier, parse_ident
 from daemon.store import migrate
 from daemon.store.repository import Repository
 from tests.conftest import auth
-from tests.test_migrations import empty_db  # noqa: F401  (fixture)
+from tests.integration.test_migrations import empty_db  # noqa: F401  (fixture)
 
 
 @pytest.mark.parametrize(("kind", "raw", "want"), [

@@ -26,9 +26,9 @@ from daemon.contacts.importer import import_contacts
 from daemon.screen.cards import card_json, load_snapshot
 from daemon.store.repository import Repository
 from tests.conftest import after_database_line, auth
+from tests.integration.test_import import cli_env, contacts
 from tests.scenarios import replay, steps
 from tests.spreadsheets import write_ods, write_xlsx
-from tests.test_import import cli_env, contacts
 
 __all__ = ["cli_env"]  # a fixture of test_import, used here too
 

@@ -15,7 +15,7 @@ from daemon.report.limits import ROWS_MAX
 from daemon.report.query import ROW_FIELDS
 from daemon.store.repository import Repository
 from tests.conftest import auth
-from tests.test_report import MOSCOW, WINDOW
+from tests.integration.test_report import MOSCOW, WINDOW
 
 AT = datetime(2025, 10, 9, 9, 0, tzinfo=UTC)
 

@@ -23,9 +23,9 @@ import pytest
 from daemon.store.choice import describe_url
 from daemon.store.database import embedded_data_dir
 from tests.conftest import FIXTURES
+from tests.process.test_cli_run import _wait_for_port
 from tests.support.net import free_port
 from tests.support.paths import REPO
-from tests.test_cli_run import _wait_for_port
 
 ROOT = REPO
 SCRIPT = Path(sys.executable).with_name("callbridge")

@@ -37,8 +37,8 @@ from tests.callgen import (
     stream,
 )
 from tests.conftest import load_office
+from tests.faults.test_faults_postgres import private_postgres  # noqa: F401  (a fixture)
 from tests.support.faults import Sender, eventually
-from tests.test_faults_postgres import private_postgres  # noqa: F401  (a fixture)
 
 SHORT_CALLS = 40
 # 10,000 events: 1,460 generated calls make 10,009 deliveries, repeats included

@@ -10,11 +10,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from daemon.store.repository import Repository
-from tests.conftest import API_TOKEN
-from tests.contactkit import contact_of, load_dupes
 
 # The browser and daemon fixtures, and the skip when there is no Chromium, are the screen test's.
-from tests.test_ui_browser import (  # noqa: F401
+from tests.browser.test_ui_browser import (  # noqa: F401
     LAPTOP,
     WAIT_MS,
     _shoot,
@@ -23,6 +21,8 @@ from tests.test_ui_browser import (  # noqa: F401
     fake_pbx,
     pytestmark,
 )
+from tests.conftest import API_TOKEN
+from tests.contactkit import contact_of, load_dupes
 
 
 @pytest.mark.timeout(60)

@@ -11,11 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from daemon.runtime.keys import REPOSITORY
 from daemon.store.repository import Repository
-from tests.conftest import API_TOKEN, auth
-from tests.leadkit import post_week
-from tests.screenkit import moved
-from tests.test_leads_analytics import close_week_leads
-from tests.test_ui_browser import (  # noqa: F401
+from tests.browser.test_ui_browser import (  # noqa: F401
     LAPTOP,
     WAIT_MS,
     _replay,
@@ -24,6 +20,10 @@ from tests.test_ui_browser import (  # noqa: F401
     daemon,
     fake_pbx,
 )
+from tests.conftest import API_TOKEN, auth
+from tests.integration.test_leads_analytics import close_week_leads
+from tests.leadkit import post_week
+from tests.screenkit import moved
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")
 

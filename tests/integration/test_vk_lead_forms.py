@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from daemon.store.repository import Repository
 from tests.channels import example
-from tests.test_inquiries import app_client, contact_by
+from tests.integration.test_inquiries import app_client, contact_by
 
 __all__ = ["app_client"]  # a fixture of test_inquiries, used here too
 

@@ -15,7 +15,9 @@ import ast
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import REPO
+
+ROOT = REPO
 
 # The vocabulary a sender's words become: what an adapter may import of the daemon.
 DOMAIN = frozenset({

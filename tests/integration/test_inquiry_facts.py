@@ -22,6 +22,7 @@ from daemon.routing.policy import OfficeHours
 from daemon.store.queries import q
 from daemon.store.repository import Repository
 from tests.conftest import auth
+from tests.integration.test_leads_analytics import close_week_leads
 from tests.leadkit import (
     CALLBACK,
     MISSED,
@@ -36,7 +37,6 @@ from tests.leadkit import (
     post_week,
 )
 from tests.scenarios import replay
-from tests.test_leads_analytics import close_week_leads
 
 DIFFERENCE = """
     SELECT 'stale' AS side, * FROM (SELECT * FROM inquiry_facts EXCEPT SELECT * FROM inquiry_facts_source) s

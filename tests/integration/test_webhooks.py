@@ -204,7 +204,7 @@ async def test_database_and_spool_unavailable_is_503(client: TestClient) -> None
 
 async def test_database_error_is_spooled_like_an_outage(client: TestClient, repo: Repository) -> None:
     """An unexpected database error was a 500 here (a 503 for inquiries); one answer for every route
-    now: the spool keeps the event (tests/test_webhook_shape.py has the 503 without one)."""
+    now: the spool keeps the event (tests/integration/test_webhook_shape.py has the 503 without one)."""
     await repo.pool.execute("ALTER TABLE inbox RENAME TO inbox_away")
     try:
         resp = await post_event(client, "/events/call", APPEARED)

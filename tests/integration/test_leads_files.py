@@ -14,8 +14,8 @@ from config.settings import Settings
 from daemon.leads.analytics import analytics
 from daemon.store.repository import Repository
 from tests.conftest import auth, run_cli
+from tests.integration.test_leads_analytics import AVITO, NO_SOURCE, TOTALS, YANDEX, office_hours
 from tests.leadkit import P1, P4, WEEK_SINCE, WEEK_UNTIL, post_week
-from tests.test_leads_analytics import AVITO, NO_SOURCE, TOTALS, YANDEX, office_hours
 
 HEADER = ["Номер заявки", "Клиент", "Телефон", "E-mail", "Вылет", "Возвращение", "Стоимость", "Оплата",
           "Менеджер", "Дата заявки"]

@@ -188,7 +188,7 @@ async def test_start_fails_clearly_when_postgres_never_answers(
     tmp_path: Path, notify: NotifySocket
 ) -> None:
     """Without a spool nothing could keep an event: bounded retries, one clear error, a non-zero
-    exit, and never READY=1. (With a spool the daemon starts: tests/test_runtime_supervision.py.)"""
+    exit, and never READY=1. (With a spool the daemon starts: tests/process/test_runtime_supervision.py.)"""
     dead = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
     async for daemon in start_daemon(tmp_path, notify, dead, db_connect_attempts="2",
                                      spool_enabled="false"):

@@ -1,7 +1,7 @@
 """The manual's call flows and the partial-evidence cases through the real pipeline and PostgreSQL.
 
 Delivered in random orders with repeats, each flow's communication meets the
-hand-written state of tests/test_callstate.py, and a supplier rung by a manager
+hand-written state of tests/unit/test_callstate.py, and a supplier rung by a manager
 never becomes a contact with a lead, whichever part of the call arrives first.
 """
 
@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from daemon.store.repository import Repository
 from tests.callflows import DOCUMENTED, PARTIAL, flow_steps
 from tests.scenarios import Step, replay, shuffled_with_repeats
-from tests.test_callstate import EXPECTED, HOTEL
+from tests.unit.test_callstate import EXPECTED, HOTEL
 
 HOTEL_E164 = "+" + HOTEL
 # Inbound flows of unknown callers: each caller becomes a contact with an open lead.

@@ -26,7 +26,7 @@ from daemon.intake.admission import EventNotStorable
 from daemon.intake.quarantine import quarantine
 from daemon.store.repository import Repository
 from tests.imapkit import Account, Dovecot, _session, append, kick, messages_in
-from tests.test_email_adapter import AGENCY, EXAMPLES, check_expect, example
+from tests.unit.test_email_adapter import AGENCY, EXAMPLES, check_expect, example
 
 DONE = "Processed"
 WAIT_S = 30.0

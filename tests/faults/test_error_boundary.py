@@ -1,6 +1,6 @@
 """One error boundary: every route's refusal is written by daemon/http/boundary.py, in its shape.
 
-The routes are read from ``app.router`` (tests/test_fuzz_routes.py's walk), so a
+The routes are read from ``app.router`` (tests/fuzz/test_fuzz_routes.py's walk), so a
 route added tomorrow is walked too. With PostgreSQL stopped (the proxy in front
 of it closed) each gets bad ids, bad JSON and an unknown charset: the answer is
 a 4xx or a 503 (a 502 only where the unreachable PBX is asked), never a 500,
@@ -29,8 +29,8 @@ from daemon.runtime.app import build_app
 from daemon.store.repository import Repository
 from tests.channels import SOURCES, channel_settings
 from tests.conftest import auth
+from tests.fuzz.test_fuzz_routes import PBX_ROUTES, Route, routes_of
 from tests.pgproxy import PgProxy
-from tests.test_fuzz_routes import PBX_ROUTES, Route, routes_of
 
 BAD_IDS = ["9" * 30, "0", "\u0661\u0662", "%00"]
 BAD_BODIES = [

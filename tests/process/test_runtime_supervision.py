@@ -17,13 +17,13 @@ import pytest
 from daemon.runtime.tasks import TaskGroup
 from tests.conftest import fixture_json, signed_form
 from tests.pgproxy import PgProxy
-from tests.support.net import free_port, port_open
-from tests.test_lifecycle import (  # noqa: F401 - notify is a fixture
+from tests.process.test_lifecycle import (  # noqa: F401 - notify is a fixture
     ROOT,
     NotifySocket,
     notify,
     start_daemon,
 )
+from tests.support.net import free_port, port_open
 
 CALL = fixture_json("answered_incoming.json")["steps"]
 

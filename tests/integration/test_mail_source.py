@@ -20,8 +20,8 @@ from daemon.runtime.app import build_app
 from daemon.runtime.keys import TASKS
 from tests.conftest import API_KEY, API_SALT, API_TOKEN
 from tests.imapkit import Account, Dovecot, append, messages_in
-from tests.test_email_adapter import AGENCY, EXAMPLES, example
-from tests.test_mailbox import DONE
+from tests.integration.test_mailbox import DONE
+from tests.unit.test_email_adapter import AGENCY, EXAMPLES, example
 
 WAIT_S = 30.0
 

@@ -12,8 +12,8 @@ from daemon.contacts.importer import import_contacts
 from daemon.runtime.keys import INTAKE
 from daemon.store.repository import Repository
 from tests.conftest import auth
+from tests.integration.test_inquiries import api_body, app_client, contact_by, post_tg, tg_update
 from tests.spreadsheets import write_xlsx
-from tests.test_inquiries import api_body, app_client, contact_by, post_tg, tg_update
 
 __all__ = ["app_client"]  # a fixture of test_inquiries, used here too
 

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from daemon.http.connections import ConnectionWatch
 from daemon.runtime.metrics import Metrics
-from tests.test_lifecycle import NotifySocket, notify, start_daemon  # noqa: F401 - notify is a fixture
+from tests.process.test_lifecycle import NotifySocket, notify, start_daemon  # noqa: F401 - notify is a fixture
 
 
 async def _is_closed_by_server(reader: asyncio.StreamReader, timeout_s: float = 20.0) -> bool:

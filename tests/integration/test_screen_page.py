@@ -32,7 +32,7 @@ async def test_page_and_its_files_are_served_without_a_token(client: TestClient)
 
 
 async def test_the_notify_trigger_is_in_schema_sql_too(db_url: str, server_url: str) -> None:
-    """tests/test_migrations.py compares tables and indexes; triggers are compared here."""
+    """tests/integration/test_migrations.py compares tables and indexes; triggers are compared here."""
     name = f"{RUN_ID}_trig_{secrets.token_hex(3)}"
     admin = await asyncpg.connect(server_url)
     await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')

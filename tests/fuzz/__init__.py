@@ -1,0 +1,1 @@
+"""Property and fuzz tests over every route and webhook (hypothesis; CALLBRIDGE_TEST_FUZZ_EXAMPLES)."""

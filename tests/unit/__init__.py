@@ -1,0 +1,1 @@
+"""Pure functions and parsers: no database, no daemon process, no browser (seconds)."""
