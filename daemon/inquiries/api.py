@@ -32,7 +32,7 @@ from daemon.inquiries.endpoints import (
     read_body,
     validation_problem,
 )
-from daemon.inquiries.pipeline import entry_id_of
+from daemon.inquiries.projector import entry_id_of
 from daemon.intake.admission import EventNotStorable
 from daemon.intake.submit import envelope, raw_text
 from daemon.runtime.keys import INTAKE, RELOADER, REPOSITORY

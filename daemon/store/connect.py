@@ -24,7 +24,7 @@ from aiohttp import web
 
 from config.settings import Settings
 from daemon.domain.errors import CallbridgeError, StorageError, StorageUnavailable
-from daemon.inquiries.pipeline import InquiryPipeline
+from daemon.inquiries.projector import InquiryPipeline
 from daemon.intake.durable import Intake
 from daemon.intake.pipeline import Pipeline
 from daemon.runtime.keys import INTAKE, METRICS, PIPELINE, RELOADER, REPOSITORY, SETTINGS, SPOOL

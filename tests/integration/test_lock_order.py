@@ -23,7 +23,7 @@ import asyncpg
 from config.settings import load_settings
 from daemon.domain.events import CallLegChanged, Envelope, InquiryReceived, Party
 from daemon.domain.inquiry import Inquiry
-from daemon.inquiries.pipeline import InquiryPipeline
+from daemon.inquiries.projector import InquiryPipeline
 from daemon.intake.pipeline import Pipeline
 from daemon.store.repository import Repository, Tx
 
