@@ -22,13 +22,12 @@ from daemon.calls.lines import ImportFileError
 from daemon.calls.managers import sync_managers
 from daemon.calls.reconcile import reconcile_command
 from daemon.contacts import cli as contacts_cli
-from daemon.contacts import import_cli
 from daemon.domain.errors import CallbridgeError
 from daemon.intake.pipeline import Pipeline
 from daemon.leads import cli as leads_cli
 from daemon.report import FORMATS
 from daemon.report.command import ReportRequest, report_missed
-from daemon.runtime import health
+from daemon.runtime import health, import_cli
 from daemon.runtime.logs import configure_logging
 from daemon.runtime.process import run as run_daemon
 from daemon.store import migrate as migrations

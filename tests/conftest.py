@@ -29,8 +29,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.mango.client import Employee
 from config.settings import Settings, load_settings
-from daemon.calls.lines import import_contacts, import_lines
+from daemon.calls.lines import import_lines
 from daemon.calls.managers import sync_managers
+from daemon.contacts.importer import import_contacts
 from daemon.http import boundary
 from daemon.runtime.app import build_app
 from daemon.runtime.logs import configure_logging

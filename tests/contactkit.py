@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from daemon.calls.lines import import_contacts
+from daemon.contacts.importer import import_contacts
 from daemon.store.repository import Repository
 from tests.callgen import _is_customer_number, rewrite, suffixed_id
 from tests.conftest import FIXTURES, auth

@@ -33,10 +33,10 @@ from bench.suite.stats import percentile
 from daemon.domain.events import Envelope
 from daemon.intake.durable import Intake
 from daemon.intake.pipeline import Pipeline
-from daemon.intake.records import dump_envelope
 from daemon.intake.spool import Spool
 from daemon.runtime.logs import configure_logging
 from daemon.store import migrate
+from daemon.store.records import dump_envelope
 from daemon.store.repository import Repository
 
 CONTACTS = 10_000

@@ -1,7 +1,8 @@
-"""Loading the agency's own spreadsheets: contacts (daemon.contacts.importer) and lines.
+"""Loading the agency's dialled lines and their ad sources from a spreadsheet.
 
-Both read any export daemon.sheets reads (xlsx, xls, ods, CSV in UTF-8 or cp1251).
-A lines file is a few dozen rows: it is applied row by row in one transaction.
+It reads any export daemon.sheets reads (xlsx, xls, ods, CSV in UTF-8 or cp1251),
+as the contacts import does (daemon.contacts.importer). A lines file is a few
+dozen rows: it is applied row by row in one transaction.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daemon.contacts.importer import ImportReport, import_contacts
 from daemon.domain.phones import line_key
 from daemon.sheets import SheetError, read_table
 from daemon.store.repository import Repository
@@ -21,7 +21,7 @@ LINE_ALIASES: dict[str, tuple[str, ...]] = {
     "ad_source": ("ad_source", "Реклама", "Источник", "Рекламный источник", "Source"),
 }
 
-__all__ = ["ImportFileError", "ImportReport", "LineReport", "import_contacts", "import_lines"]
+__all__ = ["ImportFileError", "LineReport", "import_lines"]
 
 
 @dataclass

@@ -30,9 +30,9 @@ from daemon.intake import admission
 from daemon.intake.groupcommit import GroupCommitter
 from daemon.intake.pipeline import Pipeline
 from daemon.intake.quarantine import quarantine
-from daemon.intake.records import UnreadableRecord, dump_envelope, load_envelope
 from daemon.intake.spool import Spool, read_records
 from daemon.runtime.metrics import Metrics
+from daemon.store.records import UnreadableRecord, dump_envelope, load_envelope
 
 log = structlog.get_logger(__name__)
 

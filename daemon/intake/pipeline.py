@@ -1,7 +1,7 @@
 """The event pipeline: dedup, then re-derive the call's communication, in one transaction.
 
 Every event of a call is kept in the inbox, and the communication row is
-re-derived from all of them each time one arrives (``daemon.calls.state``), so
+re-derived from all of them each time one arrives (``daemon.domain.call_state``), so
 the final row does not depend on delivery order or repeats. The links that
 are created once (contact, lead, manager) are idempotent upserts guarded by
 unique indexes and per-call / per-identifier advisory locks, so two events of one
@@ -13,7 +13,7 @@ Events that are not a call's (an inquiry: a form, a chat, a message) go to the
 projector registered for their kind (``Projector``), which also names the
 identifier keys it will lock. The pipeline knows only that protocol: the
 capability packages register theirs where the app is built
-(daemon/store/connect.py), so the core imports none of them.
+(daemon/runtime/connect.py), so the core imports none of them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 
 import structlog
 
-from daemon.calls.state import CallView, derive_call
+from daemon.domain.call_state import CallView, derive_call
 from daemon.domain.events import Envelope
 from daemon.domain.phones import line_key, normalise_phone
 from daemon.store.repository import LEAD_STALE_DAYS, CallState, Repository, Tx
@@ -74,7 +74,7 @@ class Pipeline:
                  lead_stale_days: Callable[[], int] = lambda: LEAD_STALE_DAYS) -> None:
         self.repo = repo
         self.region = region
-        # Forms, chats and messages: daemon/inquiries registers its projector (daemon/store/connect.py).
+        # Forms, chats and messages: daemon/inquiries registers its projector (daemon/runtime/connect.py).
         self.projectors: dict[str, Projector] = {}
         for projector in projectors:
             self.register(projector)

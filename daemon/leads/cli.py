@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def register_imports(imp: argparse.ArgumentParser) -> None:
-    """``import trips`` beside the contact import's choices (daemon/contacts/import_cli.py)."""
+    """``import trips`` beside the contact import's choices (daemon/runtime/import_cli.py)."""
     for action in imp._actions:
         if action.dest == "what" and action.choices is not None:
             action.choices = (*action.choices, *IMPORTS)

@@ -5,6 +5,9 @@ life under systemd (``process``, ``sdnotify``), the supervised background tasks,
 ``/health``, the metrics registry, SIGHUP reloads, logging, and the typed
 application keys.
 
-May import: every other package; nothing imports it but the entry point, except
-for its keys, metrics and logs.
+Two halves. Its base (``keys``, ``metrics``, ``logs``, ``tasks``, ``reload``,
+``sdnotify``) imports only the domain, and every package may import it. The places
+that put the app together (``app``, ``connect``, ``health``, ``process`` and the
+``import`` command, ``import_cli``) import every other package, and nothing imports
+them but ``daemon.cli`` (tests/unit/test_import_layers.py keeps both true).
 """

@@ -23,12 +23,12 @@ from daemon.leads import web as leads_web
 from daemon.report import api as report_api
 from daemon.routing.context import pbx_and_routing
 from daemon.runtime import health, logs
+from daemon.runtime.connect import CONNECT_TASK, background_connect, database_context
 from daemon.runtime.keys import INTAKE, METRICS, RELOADER, REPOSITORY, SETTINGS, SPOOL, TASKS
 from daemon.runtime.metrics import Metrics
 from daemon.runtime.reload import Reloader
 from daemon.runtime.tasks import TaskGroup
 from daemon.screen import add_screen
-from daemon.store.connect import CONNECT_TASK, background_connect, database_context
 
 log = structlog.get_logger(__name__)
 

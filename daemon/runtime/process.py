@@ -4,7 +4,7 @@
   spool) and try the database pool, then the HTTP server listens.
   ``READY=1`` means "events are kept": with a spool that is true as soon as
   the port listens, even while PostgreSQL is away (it is then connected in the
-  background, ``daemon.store.connect``, and /health says warn). Without a spool,
+  background, ``daemon.runtime.connect``, and /health says warn). Without a spool,
   READY waits for PostgreSQL (``db_connect_attempts`` tries); if it never
   answers, the start fails with one clear error and a non-zero exit, and
   systemd's ``Restart=on-failure`` tries again later.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from daemon.calls.state import Leg
+from daemon.domain.call_state import Leg
 from daemon.domain.phones import format_for_people, normalise_phone
 from daemon.http.boundary import plain
 from daemon.screen.phase import Phase, legs_of

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from daemon.calls.state import Leg, fold_leg
+from daemon.domain.call_state import Leg, fold_leg
 from daemon.domain.events import CallLegChanged
 
 Phase = Literal["ringing", "answered", "ended", "taken", "missed", "inquiry"]

@@ -13,9 +13,9 @@ import asyncpg
 
 from daemon.domain.errors import StorageUnavailable
 from daemon.domain.events import Envelope
-from daemon.intake.records import load_stored_event, stored_event_json
 from daemon.store.database import translated_errors  # errors sorted by SQLSTATE
 from daemon.store.queries import q
+from daemon.store.records import load_stored_event, stored_event_json
 
 # A call's events, its communication's contact_id and lead_id, and whether it was pruned.
 CallState = tuple[list[Any], int | None, int | None, bool]
@@ -170,7 +170,7 @@ class Repository:
 
     def __init__(self, pool: asyncpg.Pool | None = None) -> None:
         # None until PostgreSQL first answers: the daemon starts (and spools) without it,
-        # and daemon.store.connect attaches the pool once it is open.
+        # and daemon.runtime.connect attaches the pool once it is open.
         self._pool = pool
 
     @property

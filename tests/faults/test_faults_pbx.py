@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.calls.lines import import_contacts
+from daemon.contacts.importer import import_contacts
 from daemon.runtime.keys import ROUTER
 from daemon.store.repository import Repository
 from tests.callgen import (

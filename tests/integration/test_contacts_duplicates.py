@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
-from daemon.calls.lines import import_contacts
+from daemon.contacts.importer import import_contacts
 from daemon.store.repository import Repository
 from tests.conftest import auth, run_cli
 from tests.contactkit import contact_of, load_dupes, post_json

@@ -9,7 +9,7 @@ import io
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
-from daemon.calls.lines import import_contacts
+from daemon.contacts.importer import import_contacts
 from daemon.store.repository import Repository
 from tests.conftest import FIXTURES, auth, run_cli
 from tests.contactkit import call_in, contact_of, load_dupes, post_json

@@ -21,8 +21,9 @@ import asyncpg
 import pytest
 
 from daemon import cli
-from daemon.calls.lines import ImportFileError, ImportReport, import_contacts, import_lines
+from daemon.calls.lines import ImportFileError, import_lines
 from daemon.calls.managers import sync_managers
+from daemon.contacts.importer import ImportReport, import_contacts
 from daemon.store.choice import describe_url
 from daemon.store.repository import Repository
 from tests.conftest import FIXTURES, after_database_line, example_employees, with_database

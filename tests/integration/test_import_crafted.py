@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from daemon.calls.lines import import_contacts, import_lines
+from daemon.calls.lines import import_lines
+from daemon.contacts.importer import import_contacts
 from daemon.leads.trips import import_trips
 from daemon.store.repository import Repository
 from tests import crafted

@@ -16,7 +16,9 @@ from aiohttp.test_utils import TestClient
 
 from daemon.domain.events import CallLegChanged, Envelope, Party
 from daemon.intake import admission
-from daemon.intake.records import (
+from daemon.intake.spool import _segment_name
+from daemon.runtime.keys import INTAKE, METRICS, SPOOL, TASKS
+from daemon.store.records import (
     FORMAT_VERSION,
     UnreadableRecord,
     dump_envelope,
@@ -25,8 +27,6 @@ from daemon.intake.records import (
     renamed,
     stored_event_json,
 )
-from daemon.intake.spool import _segment_name
-from daemon.runtime.keys import INTAKE, METRICS, SPOOL, TASKS
 from tests.conftest import fixture_json, post_event
 from tests.scenarios import steps
 

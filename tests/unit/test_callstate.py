@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.mango.translate import EVENT_PATHS
-from daemon.calls.state import derive_call
+from daemon.domain.call_state import derive_call
 from tests.callflows import flow_events
 
 L = "74951234567"

@@ -27,12 +27,15 @@ DOMAIN = frozenset({
 })
 # Verify, make durable, acknowledge, hand to the projectors: no capability in it.
 CORE = frozenset({"daemon.intake.pipeline", "daemon.intake.durable", "daemon.intake.groupcommit", "daemon.domain.events",
-                  "daemon.intake.records"})
-# The intake's package (the core with its helpers) for the cycle check.
-INTAKE = CORE | {"daemon.intake.admission", "daemon.intake.spool", "daemon.intake.quarantine", "daemon.intake.submit"}
-CAPABILITIES = ("contacts", "inquiries", "leads", "report", "routing", "screen", "sheets")
+                  "daemon.store.records"})
+CAPABILITIES = ("calls", "contacts", "inquiries", "leads", "report", "routing", "screen", "sheets")
+# Every package in the order the data flows up: a module imports its own package and those
+# before it, never one after. ``runtime`` here is its base (keys, metrics, logs, tasks, reload).
+LAYERS = ("domain", "adapters", "runtime", "store", "http", "intake", "sheets", "report", "routing",
+          "contacts", "calls", "inquiries", "leads", "screen")
 # Where the app is put together: they import everything, and nothing imports them.
-COMPOSITION = frozenset({"daemon.runtime.app", "daemon.store.connect", "daemon.cli", "daemon.runtime.process"})
+COMPOSITION = frozenset({"daemon.cli", "daemon.runtime.app", "daemon.runtime.connect", "daemon.runtime.health",
+                         "daemon.runtime.import_cli", "daemon.runtime.process"})
 
 
 def module_name(path: Path) -> str:
@@ -78,17 +81,13 @@ GRAPH = {module: imports_of(module) for module in MODULES}
 
 
 def package_of(module: str) -> str | None:
-    """The package a module belongs to in the layers checked for loops; None for the rest."""
-    if module in DOMAIN:
-        return "domain"
-    if module in INTAKE:
-        return "intake"
-    if module.startswith("adapters."):
-        return "adapters"
+    """The layer a module belongs to; None for the places that put the app together."""
+    if module in COMPOSITION:
+        return None
     parts = module.split(".")
-    if len(parts) > 2 and parts[1] in CAPABILITIES:
-        return parts[1]
-    return None
+    if parts[0] == "adapters":
+        return "adapters"
+    return parts[1] if len(parts) > 2 else None
 
 
 def test_the_graph_is_read_from_the_source() -> None:
@@ -141,20 +140,37 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def test_no_loop_between_packages() -> None:
-    """Adapters, domain, intake and the capabilities import each other one way only.
-
-    An edge is one package importing another at module level; the places that put
-    the app together (``COMPOSITION``) are left out, as they import everything."""
-    packages: dict[str, set[str]] = {}
+def _package_edges() -> dict[tuple[str, str], set[str]]:
+    """(importing package, imported package) -> the module imports behind the edge."""
+    edges: dict[tuple[str, str], set[str]] = {}
     for module, names in GRAPH.items():
         source = package_of(module)
-        if source is None or module in COMPOSITION:
-            continue
         for name in names:
             target = package_of(name)
-            if target is not None and target != source:
-                packages.setdefault(source, set()).add(target)
+            if source is not None and target is not None and target != source:
+                edges.setdefault((source, target), set()).add(f"{module} -> {name}")
+    return edges
+
+
+def test_every_package_has_a_layer() -> None:
+    assert {package_of(module) for module in MODULES} - {None} == set(LAYERS)
+
+
+def test_packages_import_down_the_layers_only() -> None:
+    """Adapters, domain, store, intake and the capabilities import each other one way only,
+    in the order of ``LAYERS``; the places that put the app together (``COMPOSITION``) are
+    left out, as they import everything, and nothing imports them."""
+    upward = {edge: imports for edge, imports in _package_edges().items()
+              if LAYERS.index(edge[1]) > LAYERS.index(edge[0])}
+    assert upward == {}
+    assert not {name for module, names in GRAPH.items() if package_of(module) for name in names
+                if name in COMPOSITION}
+
+
+def test_no_loop_between_packages() -> None:
+    packages: dict[str, set[str]] = {}
+    for source, target in _package_edges():
+        packages.setdefault(source, set()).add(target)
     assert _cycle(packages) is None
 
 

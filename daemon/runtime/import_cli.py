@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import Settings
-from daemon.calls.lines import LINE_ALIASES, import_contacts, import_lines
+from daemon.calls.lines import LINE_ALIASES, import_lines
 from daemon.contacts.import_rows import CONTACT_ALIASES
+from daemon.contacts.importer import import_contacts
 from daemon.store.repository import Repository
 
 

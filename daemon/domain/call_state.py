@@ -24,20 +24,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from daemon.calls.legs import (
-    Leg,
-    direction_from_legs,
-    finished_by_legs,
-    fold_leg,
-    last_ended,
-    legs_of,
-)
 from daemon.domain.events import (
     CallFinished,
     CallLegChanged,
     Direction,
     RecordingChanged,
     RecordingStored,
+)
+from daemon.domain.legs import (
+    Leg,
+    direction_from_legs,
+    finished_by_legs,
+    fold_leg,
+    last_ended,
+    legs_of,
 )
 
 __all__ = ["CallView", "Leg", "derive_call", "fold_leg"]  # Leg and fold_leg: the screen reads legs too

@@ -1,6 +1,6 @@
 """One call leg folded from its events, and what the legs alone say about the call.
 
-The rules for partial evidence live here (see daemon/calls/state.py's docstring
+The rules for partial evidence live here (see daemon/domain/call_state.py's docstring
 and docs/ARCHITECTURE.md): which leg is a conversation, which leg began the
 call, and when the legs say the call is over.
 """
