@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from daemon.domain.replies import ReplyAddress
+
 Channel = Literal["call", "web_form", "chat", "telegram", "vk", "email", "api"]
 MAX_TEXT_CHARS = 100_000  # a transcript or an e-mail body; longer is cut, never refused
 
@@ -67,3 +69,6 @@ class Inquiry(BaseModel):
     # True for a message written by the agency's side (a manager's reply in a
     # chat): it joins the conversation but identifies nobody and opens no lead.
     from_agency: bool = False
+    # How to answer this conversation through its channel (daemon/domain/replies.py);
+    # None where the channel gives no way back (a form without an e-mail).
+    reply_to: ReplyAddress | None = None
