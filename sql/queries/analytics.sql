@@ -136,7 +136,11 @@ LEFT JOIN waits w ON w.is_total = f.is_total AND w.key IS NOT DISTINCT FROM f.ke
 LEFT JOIN reasons r ON r.is_total = f.is_total AND r.key IS NOT DISTINCT FROM f.key
                    AND r.day IS NOT DISTINCT FROM f.day;
 
--- name: set_work_mem
+-- name: analytics_settings
 -- The figures sort and hash every inquiry of the window; more memory keeps those
--- in memory instead of spilling to disk (this transaction only).
-SELECT set_config('work_mem', $1::text, true);
+-- in memory instead of spilling to disk (this transaction only). A plan made for
+-- this request's grouping ($4 of analytics_figures, known when planning) folds
+-- the CASEs on it away; the generic plan a pooled connection's prepared
+-- statement switches to after five runs evaluated them for every row (about a
+-- fifth more CPU at 1,000,000 contacts; planning takes 2 ms).
+SELECT set_config('work_mem', $1::text, true), set_config('plan_cache_mode', 'force_custom_plan', true);
