@@ -32,20 +32,21 @@ ORDER BY c.started_at, c.id;
 -- name: analytics_figures
 -- Every figure of the analytics per group of inquiries ($4: ad_source, channel,
 -- line, manager or day, a day in the office's time zone $3) and for all of them
--- (GROUPING SETS; is_total marks the totals' row). The inquiries and their facts
--- are inquiry_facts' rows, kept equal to analytics_inquiries' by triggers
--- (migrations 0017, 0019; tests/integration/test_leads_analytics.py compares the
--- two, figure by figure); inquiry_facts_started_idx finds the window.
--- Nothing here sorts the window's rows for a distinct count: an inquiry is the
--- first of its contact (lead) in the window and group when the contact's (lead's)
+-- (is_total marks the totals' row), in one scan of the window. The inquiries and
+-- their facts are inquiry_facts' rows, kept equal to analytics_inquiries' by
+-- triggers (migrations 0017, 0019; tests/integration/test_leads_analytics.py
+-- compares the two, figure by figure); inquiry_facts_started_idx finds the window.
+-- Nothing sorts the window's rows for a distinct count: an inquiry is the first
+-- of its contact (lead) in the window and group when the contact's (lead's)
 -- previous inquiry of the same group started before the window, or on an earlier
--- day when grouped by day (the *_prev_* columns), so the distinct counts are
--- counts of those rows, hashed by group. A lead counts as opened by the one
--- inquiry that opened it, so sums over opened rows count each lead once. Waits to
--- the first answer are clock seconds (wait_s; percentile_cont, like
--- daemon/leads/officetime.percentile); with office hours ($5) the waits' ends come
+-- day when grouped by day (the *_prev_* columns), so distinct counts are counts
+-- of those rows, hashed by group, and the totals are the groups' sums. A lead
+-- counts as opened by the one inquiry that opened it, so sums over opened rows
+-- count each lead once. Waits to the first answer are clock seconds (wait_s;
+-- percentile_cont, like daemon/leads/officetime.percentile), sorted per group
+-- from the group's array; with office hours ($5) the waits' starts and ends come
 -- back as arrays instead, to be counted in office seconds by the caller.
-WITH i AS NOT MATERIALIZED (  -- read once per part below: cheaper than keeping its wide rows
+WITH i AS (
     SELECT CASE $4::text WHEN 'ad_source' THEN c.ad_source WHEN 'channel' THEN c.channel
                          WHEN 'line' THEN c.line_number WHEN 'manager' THEN c.manager_extension
            END COLLATE "C" AS key,  -- grouped, never ordered here: bytes compare faster than the locale
@@ -92,12 +93,22 @@ WITH i AS NOT MATERIALIZED (  -- read once per part below: cheaper than keeping 
            count(*) FILTER (WHERE opened_lead AND lead_status = 'won') AS won,
            count(*) FILTER (WHERE opened_lead AND lead_status = 'lost') AS lost,
            count(*) FILTER (WHERE opened_lead AND lead_status = 'open') AS open,
-           COALESCE(sum(lead_revenue) FILTER (WHERE opened_lead), 0) AS revenue
+           COALESCE(sum(lead_revenue) FILTER (WHERE opened_lead), 0) AS revenue,
+           -- Unordered: the percentiles and reasons are counted from these per group below.
+           -- Aggregates of one node see the rows in one order, so starts and ends pair up.
+           array_agg(wait_s) FILTER (WHERE wait_s IS NOT NULL AND NOT $5::boolean) AS waits,
+           array_agg(started_at) FILTER (WHERE wait_s IS NOT NULL AND $5::boolean) AS wait_starts,
+           array_agg(waited_until) FILTER (WHERE wait_s IS NOT NULL AND $5::boolean) AS wait_ends,
+           array_agg(COALESCE(lead_reason, '—')) FILTER (WHERE opened_lead AND lead_status = 'lost') AS reasons
     FROM i
     GROUP BY key, day
 ), figures AS (  -- the groups, and the totals as their sums (every count adds up across groups)
     SELECT key, day, false AS is_total, inquiries, contacts, leads, new_contacts, leads_opened, calls, missed,
-           called_back_15m, called_back_same_day, won, lost, open, revenue
+           called_back_15m, called_back_same_day, won, lost, open, revenue,
+           (SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY w) FROM unnest(waits) AS w) AS clock_waits,
+           wait_starts, wait_ends,
+           (SELECT jsonb_object_agg(r, n) FROM (SELECT r, count(*) AS n FROM unnest(reasons) AS r GROUP BY r) AS x)
+               AS lost_reasons
     FROM groups
     UNION ALL
     SELECT NULL, NULL, true, COALESCE(sum(inquiries), 0)::bigint, COALESCE(sum(first_contacts), 0)::bigint,
@@ -105,36 +116,18 @@ WITH i AS NOT MATERIALIZED (  -- read once per part below: cheaper than keeping 
            COALESCE(sum(leads_opened), 0)::bigint, COALESCE(sum(calls), 0)::bigint, COALESCE(sum(missed), 0)::bigint,
            COALESCE(sum(called_back_15m), 0)::bigint, COALESCE(sum(called_back_same_day), 0)::bigint,
            COALESCE(sum(won), 0)::bigint, COALESCE(sum(lost), 0)::bigint, COALESCE(sum(open), 0)::bigint,
-           COALESCE(sum(revenue), 0)
+           COALESCE(sum(revenue), 0),
+           (SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY w) FROM groups AS g, unnest(g.waits) AS w),
+           NULL, NULL,  -- with office hours the caller counts the totals' waits from the groups'
+           (SELECT jsonb_object_agg(r, n)
+            FROM (SELECT r, count(*) AS n FROM groups AS g, unnest(g.reasons) AS r GROUP BY r) AS x)
     FROM groups
-), waits AS (  -- sorted per group: only the rows with a wait, and only what the percentile needs
-    SELECT key, day, grouping(key, day) = 3 AS is_total,
-           percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY wait_s)
-               FILTER (WHERE NOT $5::boolean) AS clock_waits,
-           array_agg(started_at ORDER BY started_at, waited_until) FILTER (WHERE $5::boolean) AS wait_starts,
-           array_agg(waited_until ORDER BY started_at, waited_until) FILTER (WHERE $5::boolean) AS wait_ends
-    FROM i
-    WHERE wait_s IS NOT NULL
-    GROUP BY GROUPING SETS ((key, day), ())
-), reasons AS (
-    SELECT key, day, is_total, jsonb_object_agg(lead_reason, n) AS lost_reasons
-    FROM (SELECT key, day, grouping(key, day) = 3 AS is_total, COALESCE(lead_reason, '—') AS lead_reason,
-                 count(*) AS n
-          FROM i WHERE opened_lead AND lead_status = 'lost'
-          GROUP BY GROUPING SETS ((key, day, COALESCE(lead_reason, '—')), (COALESCE(lead_reason, '—')))) AS r
-    GROUP BY key, day, is_total
 )
-SELECT COALESCE(f.day::text, f.key) AS key, f.is_total, f.inquiries,
-       f.contacts, f.new_contacts, f.leads_opened, f.leads - f.leads_opened AS leads_joined,
-       f.calls, f.missed, f.called_back_15m, f.called_back_same_day, w.clock_waits,
-       CASE WHEN NOT f.is_total THEN w.wait_starts END AS wait_starts,
-       CASE WHEN NOT f.is_total THEN w.wait_ends END AS wait_ends,
-       f.won, f.lost, f.open, f.revenue, COALESCE(r.lost_reasons, '{}') AS lost_reasons
-FROM figures f
-LEFT JOIN waits w ON w.is_total = f.is_total AND w.key IS NOT DISTINCT FROM f.key
-                 AND w.day IS NOT DISTINCT FROM f.day
-LEFT JOIN reasons r ON r.is_total = f.is_total AND r.key IS NOT DISTINCT FROM f.key
-                   AND r.day IS NOT DISTINCT FROM f.day;
+SELECT COALESCE(f.day::text, f.key) AS key, f.is_total, f.inquiries, f.contacts, f.new_contacts, f.leads_opened,
+       f.leads - f.leads_opened AS leads_joined, f.calls, f.missed, f.called_back_15m, f.called_back_same_day,
+       f.clock_waits, f.wait_starts, f.wait_ends, f.won, f.lost, f.open, f.revenue,
+       COALESCE(f.lost_reasons, '{}') AS lost_reasons
+FROM figures AS f;
 
 -- name: analytics_settings
 -- The figures sort and hash every inquiry of the window; more memory keeps those
