@@ -11,7 +11,7 @@ import re
 
 from daemon.wishes.model import Found
 
-AMOUNT = r"(?<![\d.,])(\d+(?:[.,]\d+)?)(?![.,]?\d)"
+AMOUNT = r"(?<![\d.,+])(\d+(?:[.,]\d+)?)(?![.,]?\d)"
 MULT = r"(тыс\w*\.?|тыщ\w*|т\.\s?р\.?|тр\.?|т\.?(?![а-я])|к(?![а-я])|k(?![a-z])|млн\.?|миллион\w*|mln)?"
 CUR = r"(руб\w*\.?|р\.|р(?![а-я])|₽|rub|\$|долл\w*|usd|у\.е\.|евро|€|eur)?"
 PREFIX = r"(от|до|около|в\s+районе|в\s+пределах|примерно|не\s+более|максимум|за|бюджет\w*\s*:?\s*(?:до|от|около)?)?"
@@ -59,7 +59,7 @@ def budget(text: str) -> Found | None:
         prefix, sign1, num1, mult1, cur1, sign2, num2, mult2, cur2 = m.groups()
         if num1 is None or _NOT_MONEY_AFTER.match(text, m.end()) or _PER_PERSON.match(text, m.end()):
             continue
-        if _INVOICE.search(text[max(0, m.start() - 25):m.start()]) or text[max(0, m.start() - 1):m.start()] == "№":
+        if (not prefix and _INVOICE.search(text[max(0, m.start() - 25):m.start()])) or text[max(0, m.start() - 1):m.start()] == "№":
             continue
         if num2 is not None and _NOT_MONEY_AFTER.match(text, m.end(7) if m.group(7) else m.end()):
             continue

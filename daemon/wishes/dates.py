@@ -20,7 +20,7 @@ from daemon.wishes.model import Found
 _MONTH_STEMS = (("январ", 1), ("янв", 1), ("феврал", 2), ("фев", 2), ("март", 3), ("мар", 3), ("апрел", 4),
                 ("апр", 4), ("ма", 5), ("июн", 6), ("июл", 7), ("август", 8), ("авг", 8), ("сентябр", 9),
                 ("сен", 9), ("октябр", 10), ("окт", 10), ("ноябр", 11), ("ноя", 11), ("декабр", 12), ("дек", 12))
-MON = (r"(январ[ьяею]|янв\.?|феврал[ьяею]|фев\.?|март[аеу]?|мар\.?|апрел[ьяею]|апр\.?|ма[йяюе]|июн[ьяею]|"
+MON = (r"(?<![а-я])(январ[ьяею]|янв\.?|феврал[ьяею]|фев\.?|март[аеу]?|мар\.?|апрел[ьяею]|апр\.?|ма[йяюе]|июн[ьяею]|"
        r"июл[ьяею]|август[аеу]?|авг\.?|сентябр[ьяею]|сент?\.?|октябр[ьяею]|окт\.?|ноябр[ьяею]|нояб?\.?|"
        r"декабр[ьяею]|дек\.?)(?![а-я])")
 YEAR = r"(?:\s*(20\d\d)\s*(?:г\.?|года?)?|\s+(следующего\s+года))?"
@@ -35,6 +35,7 @@ class Span:
     end: int
     date_from: date | None
     date_to: date | None
+    vague: bool = False  # a holiday or a season: a date the same message names is preferred
 
 
 def month_of(word: str) -> int:
@@ -177,11 +178,11 @@ def _next_month(m: re.Match[str], at: date) -> tuple[date, date]:
 Reader = Callable[[re.Match[str], date], tuple[date | None, date | None]]
 PATTERNS: tuple[tuple[re.Pattern[str], Reader], ...] = tuple((re.compile(p), f) for p, f in (
     (r"(20\d\d)-(\d\d)-(\d\d)(?:\s*(?:-|по|до)\s*(20\d\d)-(\d\d)-(\d\d))?", _iso),
-    (r"(?<![\d.,])(\d{1,2})\.(\d{1,2})(?:\.(\d{2,4}))?\s*(?:-|по|до)\s*(\d{1,2})\.(\d{1,2})(?:\.(\d{2,4}))?(?![\d.,])",
+    (r"(?<![\d.,])(\d{1,2})\.(\d{1,2})(?:\.(\d{2,4}))?\s*(?:-|по|до)\s*(\d{1,2})\.(\d{1,2})(?:\.(\d{2,4}))?(?!\d|[.,]\d)",
      _numeric_range),
     (rf"{DAY}\s*(?:{MON})?\s*(?:-|по|до)\s*{DAY}\s+{MON}{YEAR}", _word_range),
     (rf"(?:({OPEN})\s+)?{DAY}\s+{MON}{YEAR}", _word_one),
-    (rf"(?:({OPEN})\s+)?(?<![\d.,])(\d{{1,2}})\.(\d{{2}})(?:\.(\d{{2,4}}))?(?![\d.,])", _numeric_one),
+    (rf"(?:({OPEN})\s+)?(?<![\d.,])(\d{{1,2}})\.(\d{{2}})(?:\.(\d{{2,4}}))?(?!\d|[.,]\d)", _numeric_one),
     (rf"{MON}{YEAR}\s*,?\s*(?:в\s+)?{PART}(?!\s*{MON})", _month_part),
     (rf"{PART}\s+{MON}{YEAR}", _part),
     (r"майск\w*", _holiday((5, 1), (5, 10))),
@@ -194,6 +195,8 @@ PATTERNS: tuple[tuple[re.Pattern[str], Reader], ...] = tuple((re.compile(p), f) 
     (r"(?<![а-я])(?:весной|весна|весенн\w+)(?![а-я])", _holiday((3, 1), (5, 31))),
     (r"(?<![а-я])(?:осенью|осень)(?![а-я])", _holiday((9, 1), (11, 30))),
 ))
+# Holidays and seasons: «новогодние каникулы, с 27 декабря по 8 января» means the dates.
+VAGUE = frozenset(p for p, _ in PATTERNS[7:9] + PATTERNS[12:])
 _JOIN = re.compile(r"\s*(?:-|или|/)\s*(?:в\s+|на\s+)?")
 
 
@@ -209,7 +212,7 @@ def spans(text: str, at: date) -> list[Span]:
             one, two = read(m, at)
             if one is None or (two is not None and two < one) or (two or one) < at:
                 continue
-            found.append(Span(m.start(), m.end(), one, two))
+            found.append(Span(m.start(), m.end(), one, two, pattern in VAGUE))
     return sorted(found, key=lambda s: s.start)
 
 
@@ -218,6 +221,8 @@ def dates(text: str, at: datetime) -> Found | None:
     found = spans(text, at.date())
     if not found:
         return None
+    if any(not s.vague for s in found):
+        found = [s for s in found if not s.vague]
     first = found[0]
     end, to = first.end, first.date_to
     if len(found) > 1 and _JOIN.fullmatch(text[first.end:found[1].start]) and found[1].date_to is not None:

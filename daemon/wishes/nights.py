@@ -20,9 +20,9 @@ _RANGE = rf"(?<![\d.,]){N}\s*(?:-|до)\s*{N}"
 PATTERNS: tuple[tuple[re.Pattern[str], int, int], ...] = tuple((re.compile(p), per, less) for p, per, less in (
     # (pattern, nights per unit, nights less): a range first, then one number.
     (rf"{_RANGE}\s*{NIGHT}", 1, 0),
-    (rf"(?:ноч\w*|ночей)\s*:?\s*{N}\s*(?:-|до)\s*{N}(?![\d.])", 1, 0),
+    (rf"(?:ноч\w*|ночей)\s*:?\s*{N}\s*(?:-|до)\s*{N}(?!\d|[.,]\d)", 1, 0),
     (rf"(?<![\d.,]){N}\s*{NIGHT}", 1, 0),
-    (rf"(?:ноч\w*)\s*(?:на\s+)?:?\s*{N}(?![\d.])", 1, 0),
+    (rf"(?:ноч\w*)\s*(?:на\s+)?:?\s*{N}(?!\d|[.,]\d)", 1, 0),
     (rf"{_RANGE}\s*{DAYS}", 1, 1),
     (rf"(?<![\d.,]){N}\s*{DAYS}", 1, 1),
     (rf"(?:дн\w*)\s+на\s+{N}(?![\d.])", 1, 1),

@@ -48,6 +48,9 @@ def parse_inquiry(text: str | None, fields: Iterable[tuple[str, str]], at: datet
     said, typed = from_fields.get("destination"), from_text.get("destination")
     if said and typed and not said.value["resort"] and typed.value["country"] == said.value["country"]:
         wish["destination"] = Found(typed.value, f"{said.words}; {typed.words}")
+    kids, ages = from_fields.get("children"), from_text.get("children")
+    if kids and ages and None in kids.value and len(ages.value) == len(kids.value):
+        wish["children"] = Found(ages.value, f"{kids.words}; {ages.words}")
     return wish
 
 

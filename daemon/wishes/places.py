@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Final
 
-from daemon.wishes.gazetteer import CITIES, COUNTRIES, RESORTS
+from daemon.wishes.gazetteer import CITIES, COUNTRIES, REGION_OF, RESORTS
 from daemon.wishes.morph import lemmas
 from daemon.wishes.model import Found
 
@@ -135,7 +135,11 @@ def destination(text: str, found: list[Mention] | None = None) -> Found | None:
     if not places:
         return None
     country = places[0].place.country
-    resort = next((m for m in places if m.place.kind == "resort" and m.place.country == country), None)
+    resorts = [m for m in places if m.place.kind == "resort" and m.place.country == country]
+    resort = resorts[0] if resorts else None
+    for later in resorts[1:]:  # «Сочи, Красная Поляна»: the place within the region named first
+        if resort is not None and REGION_OF.get(later.place.name) == resort.place.name:
+            resort = later
     first = places[0]
     words = text[first.start:first.end]
     if resort is not None and resort is not first:

@@ -16,7 +16,8 @@ from daemon.wishes.text import NUMBER, number
 N = rf"({NUMBER})"
 _ADULTS = re.compile(rf"(?<![\d.+]){N}\s*(?:-?х\s*)?(?:взр\w*|взросл\w*|пенсионер\w*)|взросл\w*\s*:?\s*{N}(?![\d.])")
 _PLUS = re.compile(r"(?<![\d.+±-])(\d)\s*\+\s*(\d)(?![\d.])")
-_PEOPLE = re.compile(rf"(?:(?<![а-я])нас\s+{N}(?!\s*(?:дет|реб))|{N}\s*(?:человек\w*|чел\.|персон\w*))")
+_PEOPLE = re.compile(rf"(?:(?<![а-я])нас\s+{N}(?!\s*(?:дет|реб))|{N}\s*(?:человек\w*|чел\.|персон\w*)|"
+                     r"(?<![а-я])(двое|трое|четверо|пятеро)(?![а-я])(?!\s*(?:дет|реб|малыш|внук|взр)))")
 _CHILD_COUNT = re.compile(rf"(?<![\d.]){N}\s*(?:реб\w*|дет\w*|малыш\w*|школьник\w*|внук\w*)")
 _CHILD_WORD = re.compile(r"(?<![а-я])(?:ребенк\w*|ребенок|реб\.?|сын|сына|сыну|сыном|доч\w*|внук\w*|внучк\w*|"
                          r"школьник\w*|малыш\w*|младен\w*|дет(?:и|ям|ей|ьми)|возраст\w*\s+дет\w*)(?![а-я])")
@@ -43,9 +44,9 @@ def _ages_after(text: str, at: int) -> list[tuple[int, int]]:
     found: list[tuple[int, int]] = []
     tokens = list(_AGE_TOKEN.finditer(text[at:at + AGE_WINDOW_CHARS]))
     for i, token in enumerate(tokens):
-        word = token.group()
+        word = token.group().rstrip(".") or "."
         if word[0].isdigit():
-            after = tokens[i + 1].group() if i + 1 < len(tokens) else ""
+            after = tokens[i + 1].group().rstrip(".") if i + 1 < len(tokens) else ""
             if after[:1].isalpha() and not (_UNITS.match(after) or _MONTHS_UNIT.match(after) or after == "и"):
                 break
             if after[:1] in ("*", "+", "%", "$", "-") or after == ":":
@@ -98,7 +99,7 @@ def adults(text: str, kids: int = 0) -> Found | None:
     if m := _PLUS.search(text):
         return Found(int(m.group(1)), m.group())
     if m := _PEOPLE.search(text):
-        people = number(m.group(1) or m.group(2))
+        people = number(m.group(1) or m.group(2) or m.group(3))
         if people > kids:
             return Found(people - kids, m.group())
     if m := _GROUP_WORDS.search(text):
