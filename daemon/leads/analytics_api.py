@@ -10,7 +10,6 @@ from config.settings import Settings
 from daemon.domain.errors import BadInput
 from daemon.leads.analytics import GROUPINGS, analytics, analytics_json
 from daemon.leads.charts import bars, daily
-from daemon.leads.wish_analytics import WISH_GROUPINGS, by_destination
 from daemon.leads.render import (
     ANALYTICS_FORMATS,
     CONTENT_TYPES,
@@ -18,6 +17,7 @@ from daemon.leads.render import (
     render_html,
     render_text,
 )
+from daemon.leads.wish_analytics import WISH_GROUPINGS, by_destination
 from daemon.report.window import WindowError, parse_time
 from daemon.routing.policy import OfficeHours
 from daemon.runtime.keys import RELOADER, REPOSITORY

@@ -59,7 +59,8 @@ def budget(text: str) -> Found | None:
         prefix, sign1, num1, mult1, cur1, sign2, num2, mult2, cur2 = m.groups()
         if num1 is None or _NOT_MONEY_AFTER.match(text, m.end()) or _PER_PERSON.match(text, m.end()):
             continue
-        if (not prefix and _INVOICE.search(text[max(0, m.start() - 25):m.start()])) or text[max(0, m.start() - 1):m.start()] == "№":
+        before = text[max(0, m.start() - 25):m.start()]
+        if (not prefix and _INVOICE.search(before)) or before.endswith("№"):
             continue
         if num2 is not None and _NOT_MONEY_AFTER.match(text, m.end(7) if m.group(7) else m.end()):
             continue

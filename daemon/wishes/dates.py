@@ -36,6 +36,7 @@ class Span:
     date_from: date | None
     date_to: date | None
     vague: bool = False  # a holiday or a season: a date the same message names is preferred
+    within: bool = False  # «после 15-го»: a day within the month named beside it, preferred to the month
 
 
 def month_of(word: str) -> int:
@@ -125,6 +126,14 @@ def _word_one(m: re.Match[str], at: date) -> tuple[date | None, date | None]:
     return one, (None if m.group(1) else one)
 
 
+def _after_day(m: re.Match[str], at: date) -> tuple[date | None, date | None]:
+    """«в июне, после 15-го»: the day of the month the message names elsewhere; the start only."""
+    month = re.search(MON, m.string)
+    if month is None:
+        return None, None
+    return _ahead(month_of(month.group(1)), int(m.group(1)), at), None
+
+
 def _part_days(part: str, year: int, month: int) -> tuple[date, date]:
     last = _last(year, month)
     if part.startswith("перв"):
@@ -183,6 +192,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], Reader], ...] = tuple((re.compile(p), f) 
     (rf"{DAY}\s*(?:{MON})?\s*(?:-|по|до)\s*{DAY}\s+{MON}{YEAR}", _word_range),
     (rf"(?:({OPEN})\s+)?{DAY}\s+{MON}{YEAR}", _word_one),
     (rf"(?:({OPEN})\s+)?(?<![\d.,])(\d{{1,2}})\.(\d{{2}})(?:\.(\d{{2,4}}))?(?!\d|[.,]\d)", _numeric_one),
+    (rf"(?:после|с|от)\s+(\d{{1,2}})-?го(?!\s*{MON})", _after_day),
     (rf"{MON}{YEAR}\s*,?\s*(?:в\s+)?{PART}(?!\s*{MON})", _month_part),
     (rf"{PART}\s+{MON}{YEAR}", _part),
     (r"майск\w*", _holiday((5, 1), (5, 10))),
@@ -196,7 +206,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], Reader], ...] = tuple((re.compile(p), f) 
     (r"(?<![а-я])(?:осенью|осень)(?![а-я])", _holiday((9, 1), (11, 30))),
 ))
 # Holidays and seasons: «новогодние каникулы, с 27 декабря по 8 января» means the dates.
-VAGUE = frozenset(p for p, _ in PATTERNS[7:9] + PATTERNS[12:])
+VAGUE = frozenset(p for p, read in PATTERNS if read.__name__ == "days")
 _JOIN = re.compile(r"\s*(?:-|или|/)\s*(?:в\s+|на\s+)?")
 
 
@@ -212,7 +222,7 @@ def spans(text: str, at: date) -> list[Span]:
             one, two = read(m, at)
             if one is None or (two is not None and two < one) or (two or one) < at:
                 continue
-            found.append(Span(m.start(), m.end(), one, two, pattern in VAGUE))
+            found.append(Span(m.start(), m.end(), one, two, pattern in VAGUE, read is _after_day))
     return sorted(found, key=lambda s: s.start)
 
 
@@ -223,7 +233,7 @@ def dates(text: str, at: datetime) -> Found | None:
         return None
     if any(not s.vague for s in found):
         found = [s for s in found if not s.vague]
-    first = found[0]
+    first = next((s for s in found if s.within), found[0])
     end, to = first.end, first.date_to
     if len(found) > 1 and _JOIN.fullmatch(text[first.end:found[1].start]) and found[1].date_to is not None:
         second = found[1]

@@ -97,7 +97,8 @@ def parse_fields(fields: Iterable[tuple[str, str]], at: datetime) -> Wish:
     _join_dates(wish, date_to)
     if kids is not None or ages:
         count = max(kids or 0, len(ages))
-        wish["children"] = Found(ages + [None] * (count - len(ages)), f"{kids or ''} {' '.join(map(str, ages))}".strip())
+        words = f"{kids or ''} {' '.join(map(str, ages))}".strip()
+        wish["children"] = Found(ages + [None] * (count - len(ages)), words)
     return wish
 
 

@@ -6,7 +6,8 @@ import re
 
 from daemon.wishes.model import Found
 
-_STARS = re.compile(r"(?<![\d.,])([2-5])\s*(?:-\s*([3-5])\s*)?(?:\*|зв(?:езд\w*|\.)?(?![а-я]))|(?<![а-я])(пятерк\w*|четверк\w*)")
+_STARS = re.compile(r"(?<![\d.,])([2-5])\s*(?:-\s*([3-5])\s*)?(?:\*|зв(?:езд\w*|\.)?(?![а-я]))"
+                    r"|(?<![а-я])(пятерк\w*|четверк\w*)")
 _MEALS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((code, re.compile(p)) for code, p in (
     ("UAI", r"ультра|(?<![a-z])uai(?![a-z])|ultra"),
     ("AI", r"вс[её]\s+включ\w*|все\s+вкл\w*|(?<![a-z])all\s*inclusive|(?<![a-zа-я])(?:ai|al|ал|аи)(?![a-zа-я])"),

@@ -30,7 +30,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], int, int], ...] = tuple((re.compile(p), p
     (rf"(?:недел\w*)\s+на\s+{N}(?![\d.])", 7, 0),
 ))
 _WEEK_AND_HALF = re.compile(r"недел\w*\s*-\s*полтор\w*|полтор\w*\s+недел\w*")
-_WEEK = re.compile(r"(?<![а-я\d\s-])\s*(?:на\s+)?недел(?:ю|ька|ьку|я)(?![а-я])|(?:^|[\s,.;])недел(?:ю|ька|ьку)(?![а-я])")
+_WEEK = re.compile(r"(?<![а-я])недел(?:ю|я|ька|ьку)(?![а-я])")
 _MONTH = re.compile(r"на\s+месяц(?:ок)?(?![а-я])")
 MAX_NIGHTS = 60
 # After these words a number of days is not the trip's length.
@@ -50,11 +50,11 @@ def nights(text: str) -> Found | None:
                 best = (m.start(), low, high, m.group())
             break
     for pattern, low, high in ((_WEEK_AND_HALF, 7, 10), (_WEEK, 7, 7), (_MONTH, 30, 30)):
-        m = pattern.search(text)
-        if m and (best is None or m.start() < best[0]):
+        said = pattern.search(text)
+        if said and (best is None or said.start() < best[0]):
             if pattern is _WEEK and _WEEK_AND_HALF.search(text):
                 continue
-            best = (m.start(), low, high, m.group().strip())
+            best = (said.start(), low, high, said.group().strip())
     if best is None:
         return None
     return Found({"nights_from": best[1], "nights_to": best[2]}, best[3])

@@ -15,8 +15,8 @@ from functools import cache
 from typing import Final
 
 from daemon.wishes.gazetteer import CITIES, COUNTRIES, REGION_OF, RESORTS
-from daemon.wishes.morph import lemmas
 from daemon.wishes.model import Found
+from daemon.wishes.morph import lemmas
 
 _SUFFIXES: Final = tuple(sorted((
     "ами", "ями", "ого", "его", "ому", "ему", "ыми", "ими", "ах", "ях", "ам", "ям", "ой", "ей", "ом", "ем",

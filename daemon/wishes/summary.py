@@ -86,7 +86,7 @@ def summary(wish: dict[str, Any]) -> str:
     nights_from, nights_to = wish.get("nights_from"), wish.get("nights_to")
     nights = None
     if nights_from or nights_to:
-        last = nights_to or nights_from
+        last: int = nights_to or nights_from or 0
         nights = f"{_range(nights_from, nights_to)} {plural(last, 'ночь', 'ночи', 'ночей')}"
     hotel = ", ".join(p for p in (f"{wish['hotel_stars']}*" if wish.get("hotel_stars") else None,
                                   MEALS_RU.get(wish.get("meal") or "")) if p) or None

@@ -7,7 +7,6 @@ Shared by the quality benchmark (bench/wish_quality.py) and its regression test
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
