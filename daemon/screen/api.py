@@ -53,11 +53,12 @@ class ScreenApi:
     async def put_note(self, request: web.Request) -> web.Response:
         communication_id = path_id(request)
         note = await _text_field(request, "note", max_chars=NOTE_MAX_CHARS, nullable=True)
+        # The wish first: saving the note notifies the screens, which then read the wish.
+        with translated_errors():
+            await refine_from_note(request.app[REPOSITORY].pool, communication_id, note)
         row = await request.app[REPOSITORY].set_communication_note(communication_id, note)
         if row is None:
             raise BadInput(404, "no communication with this id")
-        with translated_errors():  # the note is saved; what it says of the wish follows it
-            await refine_from_note(request.app[REPOSITORY].pool, communication_id, note)
         return web.json_response({"id": row["id"], "entry_id": row["entry_id"], "note": row["note"]})
 
     async def put_name(self, request: web.Request) -> web.Response:
