@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import load_settings
+from daemon.inquiries.wish_step import refine_lead_wish
 from daemon.runtime.app import build_app
 from daemon.store.repository import Repository
 from tests.channels import SOURCES, channel_env
@@ -146,3 +147,15 @@ async def test_a_call_note_refines_the_wish(app_client: TestClient, repo: Reposi
     wish = (await lead(app_client, filed["lead_id"]))["wish"]
     assert (wish["date_from"], wish["nights_from"], wish["budget"]["amount_to"]) == (ahead(8, 1), 10, 300000)
     assert wish["destination"]["country"] == "Турция" and wish["adults"] == 2
+
+
+async def test_an_older_message_delivered_late_refines_nothing(app_client: TestClient, repo: Repository) -> None:
+    """Each field keeps its message's time: a late delivery of an older message leaves the newer fields."""
+    filed = await inquire(app_client, "w-12", "Турция, в июле, 2 взрослых")
+    async with repo.pool.acquire() as conn:
+        older = datetime(2020, 1, 1, tzinfo=UTC)
+        await refine_lead_wish(conn, filed["lead_id"], text="Египет, 3 взрослых, бюджет 100 тыс",
+                               communication_id=None, at=older)
+    wish = (await lead(app_client, filed["lead_id"]))["wish"]
+    assert wish["destination"]["country"] == "Турция" and wish["adults"] == 2  # the newer message's
+    assert wish["budget"]["amount_to"] == 100000  # a field only the older one named is taken
