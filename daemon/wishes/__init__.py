@@ -8,6 +8,7 @@ from), one parser module per field (``places``, ``dates``, ``nights``, ``travell
 earlier wish (``merge``). The U-ON export of a wish (``uon``) and its one-line
 summary for people (``summary``) are here too, being pure functions of the wish.
 
-May import: the standard library, pymorphy3 and ``daemon.domain``. Nothing that
-touches a database or the network: the inquiry projector and the lead API call it.
+May import: the standard library, pymorphy3, pydantic (a manager's edit, ``edit``) and
+``daemon.domain``. Nothing that touches a database or the network: the inquiry projector,
+the lookup and the lead API call it.
 """
