@@ -93,7 +93,12 @@ def children(text: str) -> Found | None:
 
 
 def adults(text: str, kids: int = 0) -> Found | None:
-    """The number of adults."""
+    """The number of adults (at least one: «0 взр» says nothing)."""
+    found = _adults(text, kids)
+    return found if found is not None and found.value >= 1 else None
+
+
+def _adults(text: str, kids: int) -> Found | None:
     if m := _ADULTS.search(text):
         return Found(number(m.group(1) or m.group(2)), m.group())
     if m := _PLUS.search(text):

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from daemon.domain.errors import BadInput
 from daemon.wishes.edit import edited_fields
@@ -162,3 +164,31 @@ def test_an_edit_keeps_the_other_end_of_a_range_and_refuses_a_backward_one() -> 
         edited_fields({"date_to": "2026-05-01"}, WISH, by="api", at=AT)
     with pytest.raises(BadInput):
         edited_fields({"hotel_stars": 7}, WISH, by="api", at=AT)
+
+
+WORDS = ["ночей", "взр", "реб", "лет", "июня", "мая", "с", "по", "до", "тыс", "к", "из", "в", "2+2", "бюджет",
+         "после", "-го", "недели", "дней", "звезд", "Турцию", "Казани", "$", "₽", "1.5", "12.06", "-", ",", "||"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(WORDS), st.integers(0, 3000).map(str), st.text(max_size=6)), max_size=60))
+def test_any_text_gives_a_wish_within_its_bounds(parts: list[str]) -> None:
+    """Whatever is written, the parser answers (no exception) and every value is one a wish can hold."""
+    wish = parse_text(" ".join(parts), AT)
+    if "dates" in wish:
+        found = wish["dates"].value
+        assert (found["date_to"] or found["date_from"]) >= AT.date().isoformat()
+        assert found["date_to"] is None or found["date_from"] is None or found["date_from"] <= found["date_to"]
+    if "nights" in wish:
+        assert 1 <= wish["nights"].value["nights_from"] <= wish["nights"].value["nights_to"] <= 60
+    if "adults" in wish:
+        assert wish["adults"].value >= 1
+    if "children" in wish:
+        assert all(a is None or 0 <= a <= 17 for a in wish["children"].value)
+    if "budget" in wish:
+        low, high = wish["budget"].value["amount_from"], wish["budget"].value["amount_to"]
+        assert (low is None or low >= 0) and (high is None or low is None or low <= high)
+
+
+def test_zero_adults_is_no_wish() -> None:
+    assert value("0 взр", "adults") is None and value("0+2", "adults") is None
