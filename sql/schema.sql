@@ -1666,8 +1666,9 @@ CREATE TABLE communication_messages (
     CONSTRAINT communication_messages_idempotency_key UNIQUE (communication_id, idempotency_key),
     CONSTRAINT communication_messages_queue_check CHECK (status <> 'queued' OR next_attempt_at IS NOT NULL)
 );
--- The conversation in order.
-CREATE INDEX communication_messages_conversation_idx ON communication_messages (communication_id, at, id);
+-- The conversation in the order callbridge learnt of its messages (a customer's clock and ours
+-- disagree: an e-mail's Date, a Telegram message's date, our reply's now()).
+CREATE INDEX communication_messages_conversation_idx ON communication_messages (communication_id, id);
 -- What is due to be sent: only queued rows are in it.
 CREATE INDEX communication_messages_due_idx ON communication_messages (next_attempt_at, id) WHERE status = 'queued';
 -- At most one auto-reply per contact per 12 hours: the last one of a contact.

@@ -8,7 +8,7 @@ answer the same message (with its status now). A communication with no way to
 answer is ``409 {"error": "no reply channel", "phone"}`` (call instead); a text
 longer than the channel takes is 400 before anything is queued.
 
-``GET /api/communications/{id}/messages`` lists the conversation, oldest first:
+``GET /api/communications/{id}/messages`` lists the conversation in the order callbridge learnt of it:
 ``[{id, direction, text, at, status, error, extension}]``; a communication from
 before the messages were kept shows its text as one inbound message (id null).
 ``GET /api/templates``: ``[{name, text}]`` from ``[templates]``.

@@ -122,12 +122,12 @@ SET status = 'failed', error = $3, in_flight_since = NULL, next_attempt_at = NUL
 WHERE id = $1 AND status = 'queued' AND attempts = $2;
 
 -- name: conversation_messages
--- The conversation in order, at most $2 messages (the latest).
+-- The conversation in the order callbridge learnt of it, at most $2 messages (the latest).
 SELECT * FROM (
     SELECT id, direction, kind, text, at, status, error, extension, sent_at
     FROM communication_messages
     WHERE communication_id = $1
-    ORDER BY at DESC, id DESC
+    ORDER BY id DESC
     LIMIT $2
 ) latest
-ORDER BY at, id;
+ORDER BY id;
