@@ -59,6 +59,7 @@ class Delivery:
 @dataclass
 class FakeMessengers:
     port: int = field(default_factory=free_port)
+    delay_s: float = 0.0  # every answer waits this long (replies in flight when a test strikes)
     delivered: list[Delivery] = field(default_factory=list)
     # Every request, answered or not: (provider, fields, time.monotonic() at arrival).
     requests: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
@@ -88,6 +89,8 @@ class FakeMessengers:
         return app
 
     async def _scripted(self, to: str) -> Answer | None:
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         queue = self._scripts.get(to)
         answer = queue.popleft() if queue else None
         if answer is not None and answer.hang_s:
