@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from config.settings import Settings
 from daemon.domain.errors import BadInput
 from daemon.http.boundary import plain
 from daemon.http.inputs import json_model, path_id, query_int, storable_text
@@ -64,20 +65,27 @@ async def post_reply(request: web.Request) -> web.Response:
         raise BadInput(400, f"Idempotency-Key must be 1..{MAX_KEY_CHARS} characters")
     extension = storable_text(body.extension, "extension").strip() or None if body.extension else None
     settings = request.app[RELOADER].current
-    store = OutboxStore(request.app[REPOSITORY].pool)
     with translated_errors():
-        target = await store.target(communication_id)
-        if target is None:
-            raise BadInput(404, "no such communication")
-        channel = reply_channel(settings, target)
-        if channel is None:
-            raise BadInput(409, "no reply channel", phone=target.phone)
-        text = await _text(store, body, target, extension, templates=settings.templates)
-        if len(text) > channel.max_chars:
-            raise BadInput(400, f"the text is too long for {channel.kind}: at most {channel.max_chars} characters",
-                           chars=len(text), max_chars=channel.max_chars, channel=channel.kind)
-        message_id, status, new = await store.enqueue(target=target, channel=channel.kind, kind="reply", text=text,
-                                                      extension=extension, idempotency_key=key)
+        # One connection for the three reads and the write: each return to the pool costs a reset.
+        async with request.app[REPOSITORY].pool.acquire() as conn:
+            return await _queue(request, OutboxStore(conn), communication_id, body, key, extension, settings)
+
+
+async def _queue(request: web.Request, store: OutboxStore, communication_id: int, body: ReplyBody,
+                 key: str | None, extension: str | None, settings: Settings) -> web.Response:
+    """The reply as a queued row of the outbox; the 202."""
+    target = await store.target(communication_id)
+    if target is None:
+        raise BadInput(404, "no such communication")
+    channel = reply_channel(settings, target)
+    if channel is None:
+        raise BadInput(409, "no reply channel", phone=target.phone)
+    text = await _text(store, body, target, extension, templates=settings.templates)
+    if len(text) > channel.max_chars:
+        raise BadInput(400, f"the text is too long for {channel.kind}: at most {channel.max_chars} characters",
+                       chars=len(text), max_chars=channel.max_chars, channel=channel.kind)
+    message_id, status, new = await store.enqueue(target=target, channel=channel.kind, kind="reply", text=text,
+                                                  extension=extension, idempotency_key=key)
     if new:
         _queued(request.app, channel.kind)
     return web.json_response({"message_id": message_id, "status": status}, status=202)

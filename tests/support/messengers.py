@@ -14,7 +14,7 @@ import contextlib
 import itertools
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,7 @@ class Delivery:
 class FakeMessengers:
     port: int = field(default_factory=free_port)
     delay_s: float = 0.0  # every answer waits this long (replies in flight when a test strikes)
+    on_delivered: Callable[[Delivery], None] | None = None  # told of each message as it is taken
     delivered: list[Delivery] = field(default_factory=list)
     # Every request, answered or not: (provider, fields, time.monotonic() at arrival).
     requests: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
@@ -97,6 +98,11 @@ class FakeMessengers:
             await asyncio.sleep(answer.hang_s)
         return answer
 
+    def _deliver(self, delivery: Delivery) -> None:
+        self.delivered.append(delivery)
+        if self.on_delivered is not None:
+            self.on_delivered(delivery)
+
     async def _telegram(self, request: web.Request) -> web.Response:
         body = await request.json()
         to, text = str(body.get("chat_id")), str(body.get("text"))
@@ -108,7 +114,7 @@ class FakeMessengers:
         if answer is not None and answer.status != 200:
             return web.json_response(answer.body, status=answer.status)
         message_id = next(self._ids)
-        self.delivered.append(Delivery("telegram", to, text, fields))
+        self._deliver(Delivery("telegram", to, text, fields))
         return web.json_response({"ok": True, "result": {"message_id": message_id, "chat": {"id": to}, "text": text}})
 
     async def _vk(self, request: web.Request) -> web.Response:
@@ -125,7 +131,7 @@ class FakeMessengers:
             return web.json_response({"response": self._random_ids[key]})
         message_id = next(self._ids)
         self._random_ids[key] = message_id
-        self.delivered.append(Delivery("vk", to, form.get("message", ""), form))
+        self._deliver(Delivery("vk", to, form.get("message", ""), form))
         return web.json_response({"response": message_id})
 
 
