@@ -59,8 +59,25 @@ async def _open(session: aiohttp.ClientSession, base: str, chats: int) -> None:
             assert resp.status == 200, await resp.text()
 
 
+def _cpu_s(pid: int) -> float:
+    """The process's user + system CPU time so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _floor(session: aiohttp.ClientSession, base: str, requests: int) -> dict[str, float]:
+    """The same machine's floor: an authenticated request that touches no database (GET /api/templates)."""
+    took = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        async with session.get(f"{base}/api/templates", headers={"Authorization": f"Bearer {API_TOKEN}"}) as resp:
+            await resp.read()
+        took.append((time.perf_counter() - started) * 1000)
+    return _summary(took)
+
+
 async def _phase(session: aiohttp.ClientSession, base: str, targets: list[int], *, replies: int,
-                 in_flight: int, label: str, sent_at: dict[str, float]) -> dict[str, Any]:
+                 in_flight: int, label: str, sent_at: dict[str, float], pid: int) -> dict[str, Any]:
     accepted: list[float] = []
     started_at: dict[str, float] = {}
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -81,16 +98,18 @@ async def _phase(session: aiohttp.ClientSession, base: str, targets: list[int], 
                 assert resp.status == 202, resp.status
             accepted.append((time.perf_counter() - started) * 1000)
 
-    began = time.perf_counter()
+    began, cpu_before = time.perf_counter(), _cpu_s(pid)
     await asyncio.gather(*(worker() for _ in range(in_flight)))
     took = time.perf_counter() - began
     deadline = time.monotonic() + 120
     while any(t not in sent_at for t in started_at) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+    cpu_ms = (_cpu_s(pid) - cpu_before) * 1000 / replies
     delivered = [(sent_at[t] - started_at[t]) * 1000 for t in started_at if t in sent_at]
     return {"in_flight": in_flight, "accepted": _summary(accepted), "rate_per_s": round(replies / took, 1),
             "delivered": _summary(delivered) if delivered else None,
-            "not_delivered": len(started_at) - len(delivered)}
+            "not_delivered": len(started_at) - len(delivered),
+            "daemon_cpu_ms_per_reply": round(cpu_ms, 2)}
 
 
 async def run(url: str, conversations: int, replies: int) -> dict[str, Any]:
@@ -118,15 +137,18 @@ async def run(url: str, conversations: int, replies: int) -> dict[str, Any]:
                     pool = await asyncpg.connect(db_url)
                     targets = [r["id"] for r in await pool.fetch("SELECT id FROM communications ORDER BY id")]
                     await pool.close()
+                    assert daemon.proc is not None
+                    pid = daemon.proc.pid
                     await _phase(session, daemon.url, targets, replies=100, in_flight=4, label="warm-up",
-                                 sent_at=sent_at)
+                                 sent_at=sent_at, pid=pid)
+                    floor = await _floor(session, daemon.url, 500)
                     phases = [await _phase(session, daemon.url, targets, replies=replies, in_flight=n,
-                                           label=f"reply-{n}", sent_at=sent_at) for n in (1, 10)]
+                                           label=f"reply-{n}", sent_at=sent_at, pid=pid) for n in (1, 10)]
                 finally:
                     await daemon.stop()
         return {"machine": {"nproc": os.cpu_count(), "python": platform.python_version(),
                             "load_average": [round(x, 2) for x in os.getloadavg()]},
-                "conversations": conversations, "phases": phases}
+                "conversations": conversations, "floor_get_templates": floor, "phases": phases}
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

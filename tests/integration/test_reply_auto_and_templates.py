@@ -65,6 +65,8 @@ async def test_out_of_hours_the_source_auto_replies_once_per_contact_per_12_hour
         cid = await conversation_id(pool, f"tg:{CHAT}")
         conv = await messages(client, cid)
     assert auto["text"] == "Здравствуйте, Анна! Мы ответим в понедельник в 09:00."
+    # An auto-reply answers nobody: the inquiry is still waiting for a person.
+    assert await pool.fetchval("SELECT replied_at FROM communications WHERE id = $1", cid) is None
     assert fake.texts_to(str(CHAT)) == [auto["text"]]
     assert [(m["direction"], m["kind"]) for m in conv] == [("in", "message"), ("out", "auto_reply"), ("in", "message")]
 
