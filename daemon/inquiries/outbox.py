@@ -24,7 +24,7 @@ import asyncpg
 
 from config.settings import Settings, SourceSettings
 from daemon.domain.identifiers import normalise_email
-from daemon.domain.replies import ReplyAddress, ReplyChannel
+from daemon.domain.replies import ReplyAddress, ReplyChannel, by_email
 from daemon.runtime.reply_channels import EMAIL, channel_for
 from daemon.store.queries import q
 
@@ -96,6 +96,18 @@ def fill(text: str, values: Mapping[str, str | None]) -> str:
     return PLACEHOLDER.sub(lambda m: values.get(m.group(1)) or "", text).strip()
 
 
+def older_address(channel: str, conversation_key: str | None, email: str | None) -> ReplyAddress | None:
+    """The way back of a communication filed before ``reply_to`` was kept (migration 0020): a
+    Telegram chat (``tg:<chat>``) or VK dialogue (``vk:<group>:<peer>``) from its conversation,
+    else the e-mail it gave (unthreaded)."""
+    key = conversation_key or ""
+    if channel == "telegram" and key.startswith("tg:") and len(key) > 3:
+        return ReplyAddress(to=key[3:500])
+    if channel == "vk" and key.startswith("vk:") and key.count(":") == 2 and key.rsplit(":", 1)[1]:
+        return ReplyAddress(to=key.rsplit(":", 1)[1][:500])
+    return by_email(email) if channel != "call" else None
+
+
 def _address(raw: Any) -> ReplyAddress | None:
     if raw is None:
         return None
@@ -110,7 +122,8 @@ class OutboxStore:
         row = await self.conn.fetchrow(q("reply_target"), communication_id)
         if row is None:
             return None
-        return Target(row["id"], row["channel"], row["source"], _address(row["reply_to"]), row["phone"],
+        address = _address(row["reply_to"]) or older_address(row["channel"], row["conversation_key"], row["email"])
+        return Target(row["id"], row["channel"], row["source"], address, row["phone"],
                       row["contact_id"], row["contact_name"], row["text"], row["started_at"])
 
     async def manager_name(self, extension: str | None) -> str | None:

@@ -26,7 +26,7 @@ SELECT EXISTS (
 -- name: reply_target
 -- What a reply to communication $1 needs: where it came from, how to answer, whom.
 SELECT c.id, c.channel, c.source, c.reply_to, c.phone, c.contact_id, c.text, c.started_at,
-       ct.name AS contact_name
+       c.conversation_key, c.email, ct.name AS contact_name
 FROM communications c LEFT JOIN contacts ct ON ct.id = c.contact_id
 WHERE c.id = $1;
 

@@ -120,3 +120,15 @@ async def test_a_communication_filed_before_messages_were_kept_shows_its_text_as
     assert [(m["id"], m["direction"], m["status"], m["text"]) for m in conv] == [
         (None, "in", "received", "Старое обращение")]
     assert missing.status == 404
+
+
+async def test_a_chat_filed_before_reply_to_was_kept_is_answered_through_its_conversation(
+        db_url: str, pool: asyncpg.Pool, tmp_path: Path, fake: FakeMessengers) -> None:
+    async with reply_client(reply_settings(db_url, tmp_path, fake)) as client:
+        await telegram_message(client, CHAT, "Старый чат", message_id=8)
+        cid = await conversation_id(pool, f"tg:{CHAT}")
+        await pool.execute("UPDATE communications SET reply_to = NULL WHERE id = $1", cid)  # as before 0020
+        status, body = await reply(client, cid, {"text": "Всё ещё актуально?", "extension": "101"})
+        await eventually(lambda: settled(pool, body["message_id"]))
+    assert status == 202
+    assert fake.texts_to(str(CHAT)) == ["Всё ещё актуально?"]

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from adapters.email.parse import parse_email
 from adapters.email.reply import build_message, reply_subject
 from adapters.reply_http import Answer
 from adapters.telegram.reply import outcome as telegram_outcome
@@ -17,6 +18,7 @@ from daemon.domain.replies import Delivered, OutgoingReply, Refused, ReplyAddres
 from daemon.inquiries.autoreply import next_open, when_text
 from daemon.inquiries.outbox import fill
 from daemon.routing.policy import OfficeHours
+from tests.support.paths import CHANNEL_FIXTURES
 
 MSK = ZoneInfo("Europe/Moscow")
 WEEK = {"mon": "09:00-18:00", "tue": "09:00-18:00", "wed": "09:00-18:00", "thu": "09:00-18:00",
@@ -104,3 +106,13 @@ def test_vk_answers(answer: Answer, expected: object) -> None:
 def test_templates_fill_only_their_own_placeholders() -> None:
     assert fill("Здравствуйте, {name}! {manager} {x} {}", {"name": "Анна", "manager": None}) == \
         "Здравствуйте, Анна!  {x} {}"
+
+
+def test_an_auto_submitted_email_is_no_inquiry_so_no_auto_reply_can_answer_it() -> None:
+    """The auto-reply is queued only when an inquiry is filed; an e-mail marked Auto-Submitted (or
+    Precedence: bulk|list) never becomes one."""
+    raw = (CHANNEL_FIXTURES / "email_autoreply_koi8r.eml").read_bytes()
+    parsed = parse_email(raw, source="mail")
+    assert parsed.inquiry is None and parsed.skip_reason == "auto_reply"
+    bulk = b"From: list@example.ru\r\nTo: info@agency.ru\r\nPrecedence: bulk\r\nSubject: News\r\n\r\nHello\r\n"
+    assert parse_email(bulk, source="mail").skip_reason == "bulk"
