@@ -43,6 +43,7 @@ CREATE TABLE communication_messages (
 CREATE INDEX communication_messages_conversation_idx ON communication_messages (communication_id, id);
 -- What is due to be sent: only queued rows are in it.
 CREATE INDEX communication_messages_due_idx ON communication_messages (next_attempt_at, id) WHERE status = 'queued';
--- At most one auto-reply per contact per 12 hours: the last one of a contact.
-CREATE INDEX communication_messages_auto_reply_idx ON communication_messages (contact_id, at)
+-- At most one auto-reply per contact per 12 hours: a contact's communications
+-- (communications_contact_idx, which a merge re-points), then their auto-replies.
+CREATE INDEX communication_messages_auto_reply_idx ON communication_messages (communication_id, at)
     WHERE kind = 'auto_reply';

@@ -49,11 +49,13 @@ RETURNING id, status;
 SELECT id, status FROM communication_messages WHERE communication_id = $1 AND idempotency_key = $2;
 
 -- name: auto_reply_sent_since
--- Was contact $1 (or, without a contact, communication $2) sent an auto-reply in the last $3 seconds?
+-- Was contact $1 (or, without a contact, communication $2) sent an auto-reply in the last $3
+-- seconds? By the communications' contact, so that a merged contact's count as the survivor's.
 SELECT EXISTS (
-    SELECT 1 FROM communication_messages
-    WHERE kind = 'auto_reply' AND at > now() - make_interval(secs => $3)
-      AND (contact_id = $1 OR ($1::bigint IS NULL AND communication_id = $2)));
+    SELECT 1 FROM communications c
+    JOIN communication_messages m ON m.communication_id = c.id
+    WHERE (c.contact_id = $1 OR ($1::bigint IS NULL AND c.id = $2))
+      AND m.kind = 'auto_reply' AND m.at > now() - make_interval(secs => $3));
 
 -- name: replies_claim
 -- Up to $1 due replies for this sender: no other sender can take them (SKIP LOCKED; once

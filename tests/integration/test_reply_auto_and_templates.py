@@ -132,3 +132,13 @@ async def test_a_chat_filed_before_reply_to_was_kept_is_answered_through_its_con
         await eventually(lambda: settled(pool, body["message_id"]))
     assert status == 202
     assert fake.texts_to(str(CHAT)) == ["Всё ещё актуально?"]
+
+
+async def test_a_new_conversation_of_the_same_contact_within_12_hours_gets_no_second_auto_reply(
+        db_url: str, pool: asyncpg.Pool, tmp_path: Path, fake: FakeMessengers) -> None:
+    settings = auto_settings(db_url, tmp_path, fake).model_copy(update={"conversation_idle_s": 3600})
+    async with reply_client(settings) as client:
+        await telegram_message(client, CHAT, "Вечером", message_id=10, date=at("2026-12-04T19:00"))
+        await telegram_message(client, CHAT, "Ночью", message_id=11, date=at("2026-12-04T23:30"))
+    assert await pool.fetchval("SELECT count(*) FROM communications WHERE conversation_key = $1", f"tg:{CHAT}") == 2
+    assert len(await auto_replies(pool)) == 1
