@@ -113,7 +113,9 @@ SET status = CASE WHEN now() + make_interval(secs => $3) > at + make_interval(se
     next_attempt_at = CASE WHEN now() + make_interval(secs => $3) > at + make_interval(secs => $6)
                            THEN NULL ELSE now() + make_interval(secs => $3) END,
     error = CASE WHEN now() + make_interval(secs => $3) > at + make_interval(secs => $6)
-                 THEN 'не доставлено за ' || round($6 / 3600.0) || ' ч: ' || $4 ELSE $4 END,
+                 THEN 'не доставлено за ' || CASE WHEN $6 >= 3600 THEN trim_scale(round(($6 / 3600.0)::numeric, 1)) || ' ч'
+                                                  ELSE round($6::numeric) || ' с' END || ': ' || $4
+                 ELSE $4 END,
     in_flight_since = NULL,
     maybe_delivered = $5
 WHERE id = $1 AND status = 'queued' AND attempts = $2
