@@ -25,6 +25,7 @@ from tests.replykit import (
 from tests.support.messengers import (
     SERVER_ERROR,
     TELEGRAM_BLOCKED,
+    VK_NOT_ALLOWED,
     Answer,
     FakeMessengers,
     fake_messengers,
@@ -220,7 +221,7 @@ async def test_a_reply_made_in_vk_itself_is_stored_as_sent_and_answers_the_inqui
 async def test_vk_refusal_901_fails_and_a_flood_error_is_retried(
         db_url: str, pool: asyncpg.Pool, tmp_path: Path, fake: FakeMessengers) -> None:
     fake.script(str(PEER), vk_error(9, "Flood control"))
-    fake.script(str(PEER + 1), vk_error(901, "Can't send messages for users without permission"))
+    fake.script(str(PEER + 1), VK_NOT_ALLOWED)
     async with reply_client(reply_settings(db_url, tmp_path, fake)) as client:
         await vk_event(client, "message_new", PEER, "Вопрос", event_id="vk-5")
         await vk_event(client, "message_new", PEER + 1, "Вопрос", event_id="vk-6")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import itertools
+import json
 import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.support.net import free_port
+from tests.support.paths import CHANNEL_FIXTURES
 
 TOKEN = "123456:test-bot-token"
 VK_TOKEN = "vk1.a.test-community-token"
@@ -33,12 +36,23 @@ class Answer:
     hang_s: float = 0.0  # answer only after this long (a timeout for the client)
 
 
+def example(name: str) -> dict[str, Any]:
+    """A documented reply exchange (tests/fixtures/channels/replies/)."""
+    return json.loads((CHANNEL_FIXTURES / "replies" / f"{name}.json").read_text(encoding="utf-8"))
+
+
 def telegram_429(retry_after: int) -> Answer:
-    return Answer(429, {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {retry_after}",
-                        "parameters": {"retry_after": retry_after}})
+    """The documented flood-control answer, with another ``retry_after``."""
+    body = copy.deepcopy(example("telegram-send-message-429")["response"]["body"])
+    body["parameters"]["retry_after"] = retry_after
+    body["description"] = f"Too Many Requests: retry after {retry_after}"
+    return Answer(429, body)
 
 
-TELEGRAM_BLOCKED = Answer(403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"})
+_BLOCKED = example("telegram-send-message-blocked")["response"]
+TELEGRAM_BLOCKED = Answer(_BLOCKED["status"], _BLOCKED["body"])
+# messages.send to a user who never allowed the community's messages (error 901).
+VK_NOT_ALLOWED = Answer(200, example("vk-messages-send")["response"]["body_if_not_allowed"])
 SERVER_ERROR = Answer(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})
 
 

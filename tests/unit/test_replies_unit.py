@@ -18,6 +18,7 @@ from daemon.domain.replies import Delivered, OutgoingReply, Refused, ReplyAddres
 from daemon.inquiries.autoreply import next_open, when_text
 from daemon.inquiries.outbox import fill
 from daemon.routing.policy import OfficeHours
+from tests.support.messengers import example
 from tests.support.paths import CHANNEL_FIXTURES
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -101,6 +102,22 @@ def test_telegram_answers(answer: Answer, expected: object) -> None:
 ])
 def test_vk_answers(answer: Answer, expected: object) -> None:
     assert vk_outcome(answer) == expected
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("telegram-send-message-429", RetryLater("Too Many Requests: retry after 7", after_s=7.0)),
+    ("telegram-send-message-blocked", Refused("Forbidden: bot was blocked by the user")),
+])
+def test_the_documented_telegram_answers(name: str, expected: object) -> None:
+    response = example(name)["response"]
+    assert telegram_outcome(Answer(response["status"], response["body"])) == expected
+
+
+def test_the_documented_vk_answers() -> None:
+    response = example("vk-messages-send")["response"]
+    assert vk_outcome(Answer(response["status"], response["body"])) == Delivered("318")
+    assert vk_outcome(Answer(200, response["body_if_not_allowed"])) == Refused(
+        "901: Can't send messages for users without permission")
 
 
 def test_templates_fill_only_their_own_placeholders() -> None:
