@@ -73,7 +73,15 @@ class ReplySender:
         with translated_errors():
             claimed = await OutboxStore(self._repo.pool).claim(
                 limit=settings.concurrency, lease_s=settings.send_timeout_s + LEASE_MARGIN_S)
-        await asyncio.gather(*(self._send(session, c) for c in claimed))
+        # Every attempt runs to its end (none is left behind as an orphan task); then the first
+        # failure that is not PostgreSQL's is raised: a bug, for the task group to restart us.
+        results = await asyncio.gather(*(self._send(session, c) for c in claimed), return_exceptions=True)
+        for claim, result in zip(claimed, results, strict=True):
+            if isinstance(result, StorageUnavailable | StorageError):
+                # Sent or not, the outcome was not written: due again when the claim runs out.
+                log.warning("reply_outcome_not_stored", message_id=claim.id, error=str(result)[:300])
+            elif isinstance(result, BaseException):
+                raise result
         return len(claimed)
 
     async def _send(self, session: aiohttp.ClientSession, claimed: Claimed) -> None:
