@@ -22,6 +22,7 @@ from daemon.domain.delivery import (
 from daemon.domain.identifiers import normalise_email
 from daemon.domain.inquiry import MAX_FORM_FIELDS, Inquiry, Referrer
 from daemon.domain.phones import normalise_phone
+from daemon.domain.replies import by_email
 
 ANSWER = Reply(200, {"ok": True})
 
@@ -62,6 +63,7 @@ def form_inquiry(delivery: Delivery, fields: Mapping[str, Any], *, channel: str,
         utm=utm,
         referrer=referrer if (referrer.phone or referrer.email) else None,
         fields=other_fields(fields),
+        reply_to=by_email(email),  # a form is answered by e-mail, when it gave one
     )
 
 
