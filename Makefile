@@ -15,7 +15,7 @@ TEST_STAMP := $(VENV)/.test-$(PYPROJECT_SUM)
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check --no-compile
 TRIAL_CONFIG := config/trial.toml
 
-.PHONY: run test lint bench bench-routing bench-sidebyside bench-explain bench-import bench-reads install install-test clean
+.PHONY: run test lint bench bench-routing bench-sidebyside bench-explain bench-import bench-reads bench-replies install install-test clean
 
 $(RUNTIME_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "callbridge needs Python 3.11 or newer")'
@@ -88,3 +88,8 @@ bench-import: $(TEST_STAMP)
 # on 127.0.0.1:5432. `make bench-reads READS_ARGS=--million` for ten times the data.
 bench-reads: $(TEST_STAMP)
 	$(BIN)/python -m bench.reads $(READS_ARGS)
+
+# Replies (docs/BENCHMARKS.md, «Replies»): the real daemon, a stand-in Telegram API, 2,000
+# replies at 1 and 10 in flight; the 202's latency and the time to the provider.
+bench-replies: $(TEST_STAMP)
+	$(BIN)/python -m bench.replies $(REPLIES_ARGS)

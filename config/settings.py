@@ -104,6 +104,22 @@ class SourceSettings(BaseModel):
     quarantine_folder: str = Field(default="callbridge-quarantine", min_length=1)
     poll_interval_s: float = Field(default=60.0, gt=0)  # servers without IDLE
     imap_timeout_s: float = Field(default=30.0, gt=0)
+    # Replies (docs/CHANNELS.md, "Replies"): Telegram's bot token, VK's community access
+    # token, the provider's API address (None: the channel's public one).
+    bot_token: SecretStr | None = None
+    access_token: SecretStr | None = None
+    api_url: str | None = Field(default=None, pattern=r"^https?://")
+    # E-mail replies go through the source's own mail server, else the global [smtp];
+    # From is reply_from, else the mailbox's username, else report_email_from.
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] | None = None
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    reply_from: str | None = None
+    # Sent outside office hours (at most once per contact per [replies] auto_reply_every_h);
+    # {next_open} reads «в понедельник в 09:00».
+    auto_reply: str | None = Field(default=None, min_length=1, max_length=4000)
 
     @model_validator(mode="after")
     def _complete(self) -> SourceSettings:
@@ -333,6 +349,17 @@ class SmtpSettings(_Group):
     timeout_s: float = Field(default=30.0, gt=0)
 
 
+class ReplySettings(_Group):
+    """``[replies]``: the outbox's sender (daemon/inquiries/outbox_sender.py) and the auto-reply."""
+
+    poll_interval_s: float = Field(default=1.0, gt=0)  # how often each daemon looks for due replies
+    send_timeout_s: float = Field(default=15.0, gt=0)  # one attempt at the provider
+    give_up_after_h: float = Field(default=24.0, gt=0)  # retries (5xx, timeouts) stop: failed
+    concurrency: int = Field(default=4, ge=1, le=64)  # replies in flight per daemon
+    retry_base_s: float = Field(default=5.0, gt=0)  # the first retry's wait, doubled per attempt
+    auto_reply_every_h: float = Field(default=12.0, ge=0)  # at most one auto-reply per contact
+
+
 class RetentionSettings(_Group):
     """``[retention]``: raw PBX events older than ``inbox_days`` are pruned from the inbox
     (`callbridge prune` and the daemon's daily pass); derived rows are kept. 0 keeps them forever."""
@@ -452,6 +479,12 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "smtp_username": ("smtp", "username"),
     "smtp_password": ("smtp", "password"),
     "smtp_timeout_s": ("smtp", "timeout_s"),
+    "reply_poll_interval_s": ("replies", "poll_interval_s"),
+    "reply_send_timeout_s": ("replies", "send_timeout_s"),
+    "reply_give_up_after_h": ("replies", "give_up_after_h"),
+    "reply_concurrency": ("replies", "concurrency"),
+    "reply_retry_base_s": ("replies", "retry_base_s"),
+    "auto_reply_every_h": ("replies", "auto_reply_every_h"),
     "inbox_retention_days": ("retention", "inbox_days"),
     "inbox_prune_batch": ("retention", "prune_batch"),
     "sources": ("inquiries", "sources"),
@@ -525,6 +558,9 @@ class Settings(BaseSettings):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    replies: ReplySettings = Field(default_factory=ReplySettings)
+    # ``[templates]``: a reply's name -> its text, with {name} (the contact) and {manager}.
+    templates: dict[str, str] = Field(default_factory=dict)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     inquiries: InquirySettings = Field(default_factory=InquirySettings)
     leads: LeadSettings = Field(default_factory=LeadSettings)
@@ -556,6 +592,16 @@ class Settings(BaseSettings):
     def _flat_names(cls, values: object) -> object:
         """``Settings(lead_stale_days=5)`` and ``model_validate`` of a flat mapping, as before the groups."""
         return nest(values) if isinstance(values, Mapping) else values
+
+    _templates = field_validator("templates", mode="before")(_json_table)
+
+    @field_validator("templates")
+    @classmethod
+    def _templates_named(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not name.strip() or not text.strip():
+                raise ValueError(f"template {name!r}: a name and a text are required")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -627,7 +673,8 @@ SETTING_NAMES: tuple[str, ...] = (
     "max_concurrent_requests", "request_timeout_s", "http_keepalive_timeout_s", "sources", "utm_sources",
     "conversation_idle_s", "agency_emails", "lead_stale_days", "lead_lost_reasons", "tag_regular_min_trips",
     "tag_regular_months", "tag_cold_months", "trip_statuses", "lost_client_trip_months",
-    "lost_client_silence_months",
+    "lost_client_silence_months", "reply_poll_interval_s", "reply_send_timeout_s", "reply_give_up_after_h",
+    "reply_concurrency", "reply_retry_base_s", "auto_reply_every_h", "templates",
 )
 
 

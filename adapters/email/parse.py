@@ -24,6 +24,7 @@ from typing import Literal
 from adapters.email.decode import decode_bytes, html_to_text, repair_header, tidy
 from adapters.email.phones import find_phone
 from daemon.domain.inquiry import MAX_TEXT_CHARS, Inquiry
+from daemon.domain.replies import ReplyAddress, by_email
 
 CHANNEL: Literal["email"] = "email"
 MAX_EXTERNAL_ID_CHARS = 500
@@ -83,8 +84,23 @@ def parse_email(
         phones=(phone,) if phone else (),
         emails=(email,) if email else (),
         text=text[:MAX_TEXT_CHARS] or None,
+        reply_to=reply_address(msg, email, subject),
     )
     return ParsedEmail(external_id, subject, inquiry)
+
+
+def reply_address(msg: Message, email: str | None, subject: str | None) -> ReplyAddress | None:
+    """How to answer: to the client's address, threaded onto their message (In-Reply-To and
+    References from its Message-ID and References) when they wrote it themselves. A form-mailer's
+    notice (the client only in Reply-To, From someone else) was never in the client's mailbox:
+    the answer starts a thread of its own, under the same subject."""
+    own_message = any(addr == email for _, addr in _addresses(msg, "From"))
+    parent = " ".join((header_text(msg, "Message-ID") or "").split()) if own_message else ""
+    references = " ".join((header_text(msg, "References") or header_text(msg, "In-Reply-To") or "").split())
+    if not parent.startswith("<"):
+        parent, references = "", ""
+    return by_email(email, message_id=parent[:1000] or None, references=references[:4000] or None,
+                    subject=(subject or "")[:500] or None)
 
 
 def skip_reason(msg: Message) -> str | None:

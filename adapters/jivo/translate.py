@@ -29,6 +29,7 @@ from daemon.domain.delivery import (
 )
 from daemon.domain.inquiry import Inquiry, Utm
 from daemon.domain.phones import normalise_phone
+from daemon.domain.replies import by_email
 from daemon.domain.textscan import emails_in, phones_in
 
 ANSWER = Reply(200, {"result": "ok"})
@@ -65,6 +66,7 @@ def translate(delivery: Delivery) -> Translated:
         conversation_id=f"jivo:{widget}:{chat_id}"[:500] if chat_id else None,
         name=text(visitor.get("name")), phones=tuple(phones), emails=tuple(emails), text=message,
         page_url=text(page.get("url")), utm=_utm(obj(event.get("session"))),
+        reply_to=by_email(emails[0] if emails else None),  # the chat is answered by e-mail, if it gave one
     )
     return Translated(inquiry, ANSWER, replied_at=replied_at, notes=tuple(notes))
 
@@ -149,4 +151,5 @@ def _client_updated(delivery: Delivery, event: dict[str, Any]) -> Inquiry:
         channel="chat", source=delivery.source, external_id=f"client_updated:{client}:{what}"[:500],
         received_at=delivery.received_at, name=text(visitor.get("name")), phones=tuple(phones),
         emails=tuple(emails), text=text(visitor.get("description"), limit=None),
+        reply_to=by_email(emails[0] if emails else None),
     )

@@ -6,7 +6,8 @@ arrives only as a shared contact, trusted as the sender's own only when
 ``contact.user_id == from.id``, or typed in the text. External id
 ``<chat.id>:<message_id>`` (``update_id`` restarts at random after a week of
 silence); the conversation is the chat. Only a way to reply (the chat, or the
-person in a private chat) and a dedup key are required.
+person in a private chat) and a dedup key are required. The way to reply
+(``reply_to``) is the chat: ``sendMessage`` takes its ``chat_id``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from daemon.domain.delivery import (
     text,
 )
 from daemon.domain.inquiry import Inquiry
+from daemon.domain.replies import ReplyAddress
 from daemon.domain.textscan import emails_in, phones_in
 
 ANSWER = Reply(200, None)
@@ -58,6 +60,7 @@ def translate(delivery: Delivery) -> Translated:
         received_at=epoch(message.get("date"), default=delivery.received_at),
         conversation_id=f"tg:{chat_id}"[:500], name=_name(sender), phones=tuple(phones),
         emails=tuple(emails_in(body)[:1]), telegram_id=person, text=body,
+        reply_to=ReplyAddress(to=chat_id[:500]),  # sendMessage chat_id
     )
     return Translated(inquiry, ANSWER, notes=tuple(notes))
 

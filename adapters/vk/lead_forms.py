@@ -25,6 +25,7 @@ from typing import Any
 
 from daemon.domain.delivery import Delivery, Malformed, Reply, Translated, obj, objects, text
 from daemon.domain.inquiry import Inquiry, Utm
+from daemon.domain.replies import ReplyAddress
 
 NAME_KEYS = ("first_name", "patronymic_name", "last_name")
 OWN_KEYS = frozenset({*NAME_KEYS, "phone_number", "email"})
@@ -46,6 +47,8 @@ def lead_form(event: dict[str, Any], delivery: Delivery, answer: Reply) -> Trans
         name=" ".join(answers[k] for k in NAME_KEYS if answers.get(k)) or None,
         phones=(phone,) if phone else (), emails=(email,) if email else (), vk_id=user_id,
         text=_text(lead),
+        # The person's id is the peer of a private dialog (901 if they never allowed the community's messages).
+        reply_to=ReplyAddress(to=user_id[:500]) if user_id else None,
         utm=Utm(source=text(lead.get("form_name")), medium=LEAD_FORM_MEDIUM, content=ad_id),
     )
     if not user_id:

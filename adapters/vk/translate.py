@@ -3,7 +3,10 @@
 ``message_new`` from a user is an inquiry (VK gives no name, phone or e-mail:
 the person is ``from_id``, a phone only if typed in the text);
 ``message_reply`` is the community writing back: it joins the conversation
-(``group_id`` + ``peer_id``) as the agency's side. Dedup by ``event_id``.
+(``group_id`` + ``peer_id``) as the agency's side. Dedup by ``event_id``. The way to
+reply (``reply_to``) is the ``peer_id``; on ``message_reply`` it carries the message's
+``id`` and ``random_id`` instead, so that the outbox's own replies, echoed back, are
+known as such.
 ``lead_forms_new`` (an ad's lead form) is an inquiry too (``adapters.vk.lead_forms``).
 Every other notification is answered ``ok`` and filed nowhere.
 """
@@ -26,6 +29,7 @@ from daemon.domain.delivery import (
     text,
 )
 from daemon.domain.inquiry import Inquiry
+from daemon.domain.replies import ReplyAddress
 from daemon.domain.textscan import emails_in, phones_in
 
 ANSWER = Reply(200, "ok")
@@ -59,8 +63,16 @@ def translate(delivery: Delivery) -> Translated:
         phones=() if agency else tuple(phones_in(body, delivery.region)[:1]),
         emails=() if agency else tuple(emails_in(body)[:1]),
         vk_id=None if agency else from_id, text=body, from_agency=agency,
+        reply_to=_echo(message, peer) if agency else ReplyAddress(to=peer[:500]),
     )
     return Translated(inquiry, ANSWER, notes=notes)
+
+
+def _echo(message: dict[str, Any], peer: str) -> ReplyAddress:
+    """The community's own message: its ids, by which the outbox knows a reply it sent itself
+    (``random_id`` is the outbox's message id, ``id`` what ``messages.send`` answered)."""
+    ids = {"message_id": text(message.get("id")), "random_id": text(message.get("random_id"))}
+    return ReplyAddress(to=peer[:500], thread={k: v for k, v in ids.items() if v and v != "0"})
 
 
 def _dialog(message: dict[str, Any]) -> tuple[str, str | None, tuple[str, ...]]:

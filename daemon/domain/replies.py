@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from daemon.domain.identifiers import normalise_email
+
 if TYPE_CHECKING:
     import aiohttp
 
@@ -41,6 +43,14 @@ class ReplyAddress(BaseModel):
 
     to: str = Field(min_length=1, max_length=500)
     thread: dict[str, str] = Field(default_factory=dict)
+
+
+def by_email(raw: str | None, **thread: str | None) -> ReplyAddress | None:
+    """An answer by e-mail to ``raw`` (a form's or a chat's e-mail field), None when it is no address."""
+    address = normalise_email(raw)
+    if address is None:
+        return None
+    return ReplyAddress(to=address, thread={k: v for k, v in thread.items() if v})
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from daemon.domain.delivery import text
 from daemon.domain.errors import BadInput, StorageError, StorageUnavailable
 from daemon.domain.inquiry import Inquiry, Referrer, Utm
+from daemon.domain.replies import by_email
 from daemon.http.boundary import plain
 from daemon.http.inputs import path_id
 from daemon.inquiries.endpoints import (
@@ -85,6 +86,7 @@ class ApiInquiry(_Loose):
             page_url=text(self.page_url),
             utm=Utm(**{k: text(getattr(utm, k)) for k in ("source", "medium", "campaign", "content", "term")}),
             referrer=Referrer(name=text(ref.name), phone=text(ref.phone), email=text(ref.email)) if ref else None,
+            reply_to=by_email(text(self.email)),
         )
 
 

@@ -14,6 +14,9 @@ the conversation reveals (a journaled, undoable merge, ``merge_contacts``).
 A chat's messages grow one communication while the conversation lasts (an
 idle gap closes it): the new text is appended, never re-derived.
 
+What the tourist wants is read from each message (and a form's fields) and laid over
+the lead's wish, in the same transaction (daemon/inquiries/wish_step.py).
+
 Locks, in the one order of docs/ARCHITECTURE.md: the conversation (taken with
 the inbox insert), then the identifiers (``lock_keys``: the referrer's too, the
 agency's own lines included) with every other identifier key of the batch, all
@@ -38,8 +41,11 @@ from daemon.contacts.merge import merge_contacts
 from daemon.domain.events import Envelope, InquiryReceived
 from daemon.domain.identifiers import Identifier, InvalidIdentifier, Kind, parse_identifier
 from daemon.domain.inquiry import MAX_TEXT_CHARS, Inquiry
+from daemon.inquiries.autoreply import queue_auto_reply
+from daemon.inquiries.outbox import OutboxStore
 from daemon.inquiries.rules import REFERRAL_AD_SOURCE, ad_source_for, has_referrer
 from daemon.inquiries.store import Conversation, Holder, InquiryStore
+from daemon.inquiries.wish_step import refine_lead_wish
 from daemon.store.repository import Tx
 
 log = structlog.get_logger(__name__)
@@ -170,6 +176,10 @@ class InquiryPipeline:
             communication_id = await write(contact_id=contact_id, lead_id=lead_id)
         if referrer_id is not None and contact_id is not None:
             await store.add_referral(contact_id, referrer_id, communication_id)
+        if lead_id is not None and (inquiry.text or inquiry.fields):
+            await refine_lead_wish(tx.conn, lead_id, text=inquiry.text, fields=inquiry.fields,
+                                   communication_id=communication_id, at=inquiry.received_at)
+        await self._message(tx, inquiry, communication_id, contact_id, settings)
         outcome = "unreachable" if contact_id is None else ("new_contact" if new_contact else "known_contact")
         log.info("inquiry_filed", source=inquiry.source, external_id=inquiry.external_id, outcome=outcome,
                  contact_id=contact_id, lead_id=lead_id, communication_id=communication_id,
@@ -179,6 +189,18 @@ class InquiryPipeline:
         return Filed(communication_id, contact_id, lead_id, new_contact, contact_id is None)
 
     # -- steps ------------------------------------------------------------------
+    async def _message(self, tx: Tx, inquiry: Inquiry, communication_id: int, contact_id: int | None,
+                       settings: Settings) -> None:
+        """The customer's message in the conversation, and the out-of-hours auto-reply to it."""
+        outbox = OutboxStore(tx.conn)
+        await outbox.inbound(communication_id, text=(inquiry.text or "")[:MAX_TEXT_CHARS], at=inquiry.received_at,
+                             source=inquiry.source, contact_id=contact_id, provider_id=inquiry.external_id)
+        source = settings.inquiries.sources.get(inquiry.source)
+        if source is not None and source.auto_reply:
+            target = await outbox.target(communication_id)
+            if target is not None:
+                await queue_auto_reply(outbox, settings, target, at=inquiry.received_at)
+
     async def _identifiers(self, store: InquiryStore, inquiry: Inquiry
                            ) -> tuple[list[Identifier], list[InvalidIdentifier]]:
         """Canonical identifiers (each once, the agency's own lines dropped) and the invalid ones."""
@@ -285,7 +307,8 @@ class InquiryPipeline:
         text = (inquiry.text or "")[:MAX_TEXT_CHARS] or None
         common = {"contact_id": contact_id, "lead_id": lead_id, "phone": phone, "email": email,
                   "ad_source": ad_source, "at": inquiry.received_at, "text": text, "utm": utm,
-                  "page_url": inquiry.page_url, "replied_at": replied_at}
+                  "page_url": inquiry.page_url, "replied_at": replied_at,
+                  "reply_to": inquiry.reply_to.model_dump() if inquiry.reply_to else None}
         if conv is not None:
             await store.append_message(max_chars=MAX_TEXT_CHARS, id=conv.id, **common)
             return conv.id
@@ -295,15 +318,26 @@ class InquiryPipeline:
 
     async def _agency_message(self, store: InquiryStore, inquiry: Inquiry, conv: Conversation | None,
                               replied_at: datetime | None) -> Filed:
-        """A manager's reply: it joins the conversation, identifies nobody, opens nothing."""
+        """A manager's reply made elsewhere: it joins the conversation as a sent message and answers
+        the inquiry (replied_at), identifies nobody, opens nothing. The outbox's own reply, echoed
+        back by the channel, is already there: nothing is written twice."""
         if conv is None:
             log.info("agency_message_without_conversation", source=inquiry.source)
             return Filed(None, None, None, False, False)
+        outbox = OutboxStore(store.conn)
+        thread = inquiry.reply_to.thread if inquiry.reply_to is not None else {}
+        filed = Filed(conv.id, conv.contact_id, conv.lead_id, False, False)
+        if await outbox.is_our_reply(conv.id, our_id=thread.get("random_id"), provider_id=thread.get("message_id")):
+            log.info("own_reply_echoed", source=inquiry.source, communication_id=conv.id)
+            return filed
+        text = (inquiry.text or "")[:MAX_TEXT_CHARS]
         await store.append_message(max_chars=MAX_TEXT_CHARS, id=conv.id, contact_id=None, lead_id=None,
                                    phone=None, email=None, ad_source=None, at=inquiry.received_at,
-                                   text=(inquiry.text or "")[:MAX_TEXT_CHARS] or None, utm=None,
-                                   page_url=None, replied_at=replied_at)
-        return Filed(conv.id, conv.contact_id, conv.lead_id, False, False)
+                                   text=text or None, utm=None, page_url=None, replied_at=replied_at,
+                                   reply_to=None)
+        await outbox.elsewhere(conv.id, text=text, at=inquiry.received_at, source=inquiry.source,
+                               provider_id=thread.get("message_id") or inquiry.external_id)
+        return filed
 
 
 def _clean(text: str | None) -> str | None:

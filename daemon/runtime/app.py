@@ -16,7 +16,9 @@ from daemon.contacts import routes as contacts_api
 from daemon.http import boundary, metrics_endpoint, security
 from daemon.http.lookup import ReadApi, bearer_auth
 from daemon.inquiries import api as inquiries_api
+from daemon.inquiries import replies_api
 from daemon.inquiries.mail_tasks import reload_mailboxes, start_mailboxes
+from daemon.inquiries.outbox_sender import start_reply_sender
 from daemon.intake import webhooks
 from daemon.intake.spool import Spool
 from daemon.leads import web as leads_web
@@ -77,6 +79,7 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     CallsApi(region=settings.default_region).add_routes(app)
     report_api.add_routes(app)
     inquiries_api.add_routes(app)
+    replies_api.add_routes(app)
     leads_web.add_routes(app)
     contacts_api.add_routes(app)
     health.add_routes(app)
@@ -108,6 +111,7 @@ def _background_tasks(database_url: str, *, apply_migrations: bool):
         tasks.start("spool-replayer", lambda: intake.replay_forever(repo.ping))
         start_mailboxes(app, app[SETTINGS])  # one "mailbox:<source>" task per e-mail source
         app[RELOADER].subscribe(lambda old, new: reload_mailboxes(app, old, new))
+        start_reply_sender(app)  # "reply-sender": the outbox's replies (daemon/inquiries/outbox_sender.py)
         yield
         await tasks.stop()
 

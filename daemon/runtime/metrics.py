@@ -74,6 +74,15 @@ class Metrics:
         self.inquiries = Counter(
             "callbridge_inquiries_total", "Inquiries filed, by channel and outcome "
             "(new_contact, known_contact, unreachable)", ["channel", "outcome"], registry=r)
+        self.replies = Counter(
+            "callbridge_replies_total", "Replies to customers by channel and outcome: queued (accepted"
+            " by the API or the auto-reply), sent, retry (the provider asked to wait, failed or did not"
+            " answer), failed (refused for good, or not delivered within give_up_after_h)",
+            ["channel", "outcome"], registry=r)
+        self.reply_maybe_duplicates = Counter(
+            "callbridge_reply_maybe_duplicates_total", "Retries of a reply whose last attempt may have"
+            " reached a provider that takes no idempotency key (a timeout, a killed daemon): each may"
+            " have delivered the reply twice", ["channel"], registry=r)
 
     def event_seen(self, kind: str, outcome: str, started_perf: float) -> None:
         self.events.labels(kind, outcome).inc()
@@ -88,6 +97,9 @@ class Metrics:
         self.pbx_api_requests.labels(label).inc()
         self.pbx_api_last = PbxApiResult(path=path, outcome=label, at=time.time(), status=status,
                                          code=code)
+
+    def reply(self, channel: str, outcome: str) -> None:
+        self.replies.labels(channel, outcome).inc()
 
     def inquiry_filed(self, channel: str, outcome: str) -> None:
         self.inquiries.labels(channel, outcome).inc()

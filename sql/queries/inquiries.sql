@@ -62,21 +62,22 @@ ON CONFLICT (contact_low, contact_high) DO NOTHING;
 INSERT INTO communications (
     entry_id, channel, direction, status, phone, email, contact_id, lead_id, ad_source,
     started_at, source, external_id, conversation_key, text, utm, page_url,
-    message_count, last_message_at, replied_at, finished
+    message_count, last_message_at, replied_at, finished, reply_to
 )
 SELECT v.entry_id, v.channel, 'inbound', 'received', v.phone, v.email, v.contact_id, v.lead_id,
        v.ad_source, v.at, v.source, v.external_id, v.conversation_key, v.text, v.utm, v.page_url,
-       1, v.at, v.replied_at, true
+       1, v.at, v.replied_at, true, v.reply_to
 FROM jsonb_to_record($1::jsonb) AS v (
     entry_id text, channel text, phone text, email text, contact_id bigint, lead_id bigint,
     ad_source text, at timestamptz, source text, external_id text, conversation_key text,
-    text text, utm jsonb, page_url text, replied_at timestamptz)
+    text text, utm jsonb, page_url text, replied_at timestamptz, reply_to jsonb)
 RETURNING id;
 
 -- name: inquiry_append_message
 -- One more message of an open conversation: the transcript grows by the new
 -- text only (never re-derived from all messages), up to $2 characters; what the
--- conversation did not know yet (contact, lead, phone, e-mail, UTM, page) is filled in.
+-- conversation did not know yet (contact, lead, phone, e-mail, UTM, page) is filled in;
+-- the way to reply is the latest message's that gave one.
 UPDATE communications c
 SET text = CASE
         WHEN v.text IS NULL OR v.text = '' THEN c.text
@@ -94,10 +95,11 @@ SET text = CASE
     started_at = LEAST(c.started_at, v.at),
     last_message_at = GREATEST(c.last_message_at, v.at),
     replied_at = LEAST(c.replied_at, v.replied_at),
+    reply_to = COALESCE(v.reply_to, c.reply_to),
     updated_at = now()
 FROM jsonb_to_record($1::jsonb) AS v (
     id bigint, contact_id bigint, lead_id bigint, phone text, email text, ad_source text,
-    at timestamptz, text text, utm jsonb, page_url text, replied_at timestamptz)
+    at timestamptz, text text, utm jsonb, page_url text, replied_at timestamptz, reply_to jsonb)
 WHERE c.id = v.id;
 
 -- name: inquiry_relink

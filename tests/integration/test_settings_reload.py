@@ -96,6 +96,8 @@ def test_which_settings_a_reload_applies() -> None:
         "sources", "utm_sources", "conversation_idle_s", "agency_emails",
         "lead_stale_days", "lead_lost_reasons", "tag_regular_min_trips", "tag_regular_months", "tag_cold_months",
         "trip_statuses", "lost_client_trip_months", "lost_client_silence_months",
+        "reply_poll_interval_s", "reply_send_timeout_s", "reply_give_up_after_h", "reply_concurrency",
+        "reply_retry_base_s", "auto_reply_every_h", "templates",
     }
     assert RESTART_ONLY <= set(SETTING_NAMES)
 
@@ -103,5 +105,5 @@ def test_which_settings_a_reload_applies() -> None:
 def test_the_example_file_names_every_old_key(tmp_path: Path) -> None:
     """Each grouped key in the example says the flat name it had, so a reader of an old file finds it."""
     text = (REPO / "config" / "callbridge.example.toml").read_text()
-    named = {flat for flat, (group, key) in FLAT_NAMES.items() if f"was {flat}" in text or f"was [{flat}" in text or group == "leads"}
+    named = {flat for flat, (group, key) in FLAT_NAMES.items() if f"was {flat}" in text or f"was [{flat}" in text or group in ("leads", "replies")}
     assert named == set(FLAT_NAMES)
