@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
-from bench.reads.load import DAYS, load
+from bench.reads.load import DAYS, INBOUND, INQUIRIES, OUTBOUND, load
 from bench.suite.contacts import phone_e164
 from bench.suite.machine import describe
 from config.settings import load_settings
@@ -31,6 +31,7 @@ from daemon.store import migrate
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TOKEN = "bench-reads-token"
+PER_90_DAYS = INBOUND + OUTBOUND + INQUIRIES  # the communications of scale 1's 90 days
 
 
 def reads(days: int) -> list[tuple[str, str, dict[str, str]]]:
@@ -83,7 +84,9 @@ async def _load(url: str, args: argparse.Namespace) -> None:
     conn = await asyncpg.connect(url)
     try:
         await migrate.migrate(conn)
-        loaded = await load(conn, scale=10.0 if args.million else 1.0)
+        scale = 10.0 if args.million else 1.0
+        calls_scale = None if args.per_year is None else args.per_year * DAYS / 365 / PER_90_DAYS
+        loaded = await load(conn, scale=scale, calls_scale=calls_scale)
     finally:
         await conn.close()
     print(f"\nloaded in {loaded.seconds:.0f} s: {loaded.contacts:,} contacts, {loaded.identifiers:,} "
@@ -126,6 +129,9 @@ async def run(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.reads", description=__doc__)
     parser.add_argument("--million", action="store_true", help="ten times the data set: 1,080,000 contacts")
+    parser.add_argument("--per-year", type=int, default=None,
+                        help="communications a year (the 90 days' share of it; default 162,000 times the "
+                             "contacts' scale); --million --per-year 350000 is the issue's agency at ten times")
     parser.add_argument("--runs", type=int, default=30, help="requests per read (default 30)")
     parser.add_argument("--database", help="measure a database kept by an earlier --keep run (no load, no drop)")
     parser.add_argument("--only", default="", help="only the reads whose title starts so (e.g. analytics)")

@@ -1,12 +1,14 @@
 """Channel analytics: per ad source, channel, line, manager or day, what the inquiries became.
 
 One query (``analytics_figures``) counts every figure per group and for all the
-inquiries of the window in one pass (GROUPING SETS), so that every group and the
-totals use the same definitions (docs/REPORTS.md, «Channel analytics»). It reads only
-``inquiry_facts``, one row per inquiry with what it became, which triggers keep
-equal to its view as communications, contacts, leads and trips change (migration 0017). Only the waits to the
-first answer are counted here when office hours are set: office seconds
-(daemon/leads/officetime.py) are the calendar's, not the database's.
+inquiries of the window, so that every group and the totals use the same
+definitions (docs/REPORTS.md, «Channel analytics»). It reads only ``inquiry_facts``,
+one row per inquiry with what it became and when the same contact's and lead's
+previous inquiry started (distinct counts without a sort), which triggers keep
+equal to its view as communications, contacts, leads and trips change
+(migrations 0017, 0019). Only the waits to the first answer are counted here
+when office hours are set: office seconds (daemon/leads/officetime.py) are the
+calendar's, not the database's.
 
 ``aggregate`` counts the same figures from one row per inquiry
 (``analytics_inquiries``): the definitions in Python, kept as the reference the
@@ -153,8 +155,8 @@ async def analytics(pool: asyncpg.Pool, *, since: datetime, until: datetime, by:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
     with translated_errors():
         async with pool.acquire() as conn, conn.transaction():
-            # The query's sorts (the windows' and the distinct counts') stay in memory.
-            await conn.execute(q("set_work_mem"), WORK_MEM)
+            # The query's sorts and hashes stay in memory; its plan is made for this grouping.
+            await conn.execute(q("analytics_settings"), WORK_MEM)
             records = await conn.fetch(q("analytics_figures"), since, until, hours.tz.key, by,
                                        hours.configured, float(CALLED_BACK_S))
     groups: dict[Any, dict[str, Any]] = {}

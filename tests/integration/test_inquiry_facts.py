@@ -168,3 +168,30 @@ async def test_a_booking_and_a_closing_of_the_same_lead_at_once_both_count(
         await tx.commit()
         await closed
     await assert_analytics_current(settings, pool)
+
+
+async def test_an_earlier_inquiry_delivered_late_moved_and_deleted_keeps_the_distinct_counts(
+        settings: Settings, office: Repository, client: TestClient, week: dict[str, str]) -> None:
+    """Distinct contacts and leads are counted from each inquiry's previous one of the same
+    contact and lead (migration 0019). A call of P3 on Monday, delivered after the week, is
+    now the previous inquiry of #5 and #6; moved to Friday it is the last; deleted, the
+    table is as before. #6 moved to another lead changes both leads' previous inquiries."""
+    pool = office.pool
+    before = await pool.fetch("SELECT * FROM inquiry_facts ORDER BY communication_id")
+    hours = OfficeHours.from_settings(settings)
+    totals = (await analytics(pool, since=WEEK_SINCE, until=WEEK_UNTIL, by="ad_source", hours=hours)).totals
+    early = await post_call(client, MISSED, name="early", number=P3, at=msk(3, 12))
+    prev = await pool.fetchval(
+        "SELECT f.contact_prev_at FROM inquiry_facts f JOIN communications c ON c.id = f.communication_id"
+        " WHERE c.entry_id = $1", week["w5"])
+    assert prev == msk(3, 12)
+    await assert_analytics_current(settings, pool)
+    counted = (await analytics(pool, since=WEEK_SINCE, until=WEEK_UNTIL, by="ad_source", hours=hours)).totals
+    assert (counted["inquiries"], counted["contacts"]) == (totals["inquiries"] + 1, totals["contacts"])
+    await pool.execute("UPDATE communications SET started_at = $1 WHERE entry_id = $2", msk(7, 16), early)
+    await assert_analytics_current(settings, pool)
+    await pool.execute("DELETE FROM communications WHERE entry_id = $1", early)
+    assert await pool.fetch("SELECT * FROM inquiry_facts ORDER BY communication_id") == before
+    other_lead = await pool.fetchval("SELECT lead_id FROM communications WHERE entry_id = $1", week["w1"])
+    await pool.execute("UPDATE communications SET lead_id = $1 WHERE entry_id = $2", other_lead, week["w6"])
+    await assert_analytics_current(settings, pool)
