@@ -27,7 +27,8 @@ def item_json(row: Any, now: datetime) -> dict[str, Any]:
     if row["task_id"] is not None:
         item["task_id"] = row["task_id"]
     due = row["due_at"]
-    item["overdue"] = due is not None and due <= now
+    # Past due by this clock, or the overdue step has fired (by another daemon's clock).
+    item["overdue"] = (due is not None and due <= now) or row["overdue_at"] is not None
     item["waiting_s"] = max(0, int((now - row["received_at"]).total_seconds()))
     return item
 

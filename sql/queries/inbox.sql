@@ -9,7 +9,7 @@ WITH page AS (
     SELECT * FROM inbox_items WHERE state = 'open' ORDER BY due_at, id LIMIT $1
 )
 SELECT p.id, p.kind, p.communication_id, p.task_id, p.contact_id, ct.name, p.phone, p.channel, p.source,
-       p.received_at, p.due_at, p.assigned_extension, p.assign_reason, left(c.text, 300) AS last_text
+       p.received_at, p.due_at, p.overdue_at, p.assigned_extension, p.assign_reason, left(c.text, 300) AS last_text
 FROM page p
 LEFT JOIN communications c ON c.id = p.communication_id
 LEFT JOIN contacts ct ON ct.id = p.contact_id
@@ -21,7 +21,7 @@ WITH page AS (
     SELECT * FROM inbox_items WHERE state = 'open' AND assigned_extension = $1 ORDER BY due_at, id LIMIT $2
 )
 SELECT p.id, p.kind, p.communication_id, p.task_id, p.contact_id, ct.name, p.phone, p.channel, p.source,
-       p.received_at, p.due_at, p.assigned_extension, p.assign_reason, left(c.text, 300) AS last_text
+       p.received_at, p.due_at, p.overdue_at, p.assigned_extension, p.assign_reason, left(c.text, 300) AS last_text
 FROM page p
 LEFT JOIN communications c ON c.id = p.communication_id
 LEFT JOIN contacts ct ON ct.id = p.contact_id
@@ -35,7 +35,7 @@ WITH page AS (
     ORDER BY due_at, id LIMIT $2
 )
 SELECT p.id, p.kind, p.communication_id, p.task_id, p.contact_id, ct.name, p.phone, p.channel, p.source,
-       p.received_at, p.due_at, p.assigned_extension, p.assign_reason, left(c.text, 300) AS last_text
+       p.received_at, p.due_at, p.overdue_at, p.assigned_extension, p.assign_reason, left(c.text, 300) AS last_text
 FROM page p
 LEFT JOIN communications c ON c.id = p.communication_id
 LEFT JOIN contacts ct ON ct.id = p.contact_id
@@ -52,7 +52,7 @@ SELECT count(*) FROM inbox_items WHERE state = 'open' AND (assigned_extension = 
 
 -- name: inbox_item
 SELECT p.id, p.kind, p.communication_id, p.task_id, p.contact_id, ct.name, p.phone, p.channel, p.source,
-       p.received_at, p.due_at, p.assigned_extension, p.assign_reason, left(c.text, 300) AS last_text,
+       p.received_at, p.due_at, p.overdue_at, p.assigned_extension, p.assign_reason, left(c.text, 300) AS last_text,
        p.state, p.closed_at, p.closed_reason, p.closed_by, p.closed_note
 FROM inbox_items p
 LEFT JOIN communications c ON c.id = p.communication_id
@@ -125,7 +125,7 @@ RETURNING i.id, i.assigned_extension;
 -- The escalation step: items still open $2 minutes after their due time, locked
 -- until the transaction that escalates them ends. Uses inbox_items_escalation_pending_idx.
 SELECT id FROM inbox_items
-WHERE state = 'open' AND escalated_at IS NULL AND due_at <= $1 - make_interval(mins => $2)
+WHERE state = 'open' AND escalated_at IS NULL AND due_at <= $1::timestamptz - make_interval(mins => $2)
 ORDER BY due_at LIMIT $3
 FOR UPDATE SKIP LOCKED;
 
