@@ -46,11 +46,12 @@ async def table(request: web.Request) -> web.Response:
         raise BadInput(400, f"format must be one of {', '.join(ANALYTICS_FORMATS)}")
     since, until = window(request.query.get("since"), request.query.get("until"), settings)
     hours = OfficeHours.from_settings(settings)
-    result = await analytics(request.app[REPOSITORY].pool, since=since, until=until, by=by, hours=hours)
+    result = await analytics(request.app[REPOSITORY].pool, since=since, until=until, by=by, hours=hours,
+                             sla=settings.sla)
     days = None
     if fmt == "html":
         days = (await analytics(request.app[REPOSITORY].pool, since=since, until=until, by="day",
-                                hours=hours)).rows
+                                hours=hours, sla=settings.sla)).rows
     if fmt == "json":
         return web.json_response(analytics_json(result))
     text = {"csv": render_csv, "text": render_text}.get(fmt, lambda r: render_html(r, daily_rows=days))(result)

@@ -7,7 +7,7 @@
 -- for the first answer, and trips_lead_idx for the revenue of the lead.
 SELECT c.id, c.channel, c.ad_source, c.line_number, c.manager_extension, c.status,
        c.started_at, c.answered_at, COALESCE(c.ended_at, c.started_at) AS ended_at,
-       c.contact_id, c.lead_id,
+       c.contact_id, c.lead_id, c.replied_at,
        (ct.created_by_entry_id IS NOT NULL AND ct.created_by_entry_id = c.entry_id) AS new_contact,
        (l.opened_by_entry_id IS NOT NULL AND l.opened_by_entry_id = c.entry_id) AS opened_lead,
        l.status AS lead_status, l.reason AS lead_reason,
@@ -40,6 +40,8 @@ ORDER BY c.started_at, c.id;
 -- lead once. Waits to the first answer are clock seconds (percentile_cont, like
 -- daemon/leads/officetime.percentile); with office hours ($5) the waits' ends
 -- come back as arrays instead, to be counted in office seconds by the caller.
+-- A first answer is a live answer, a later answered call, or a reply (replied_at);
+-- answered in SLA: within the channel's [sla] minutes ($7, $8).
 WITH i AS (
     SELECT CASE $4::text WHEN 'ad_source' THEN c.ad_source WHEN 'channel' THEN c.channel
                          WHEN 'line' THEN c.line_number WHEN 'manager' THEN c.manager_extension
@@ -47,11 +49,16 @@ WITH i AS (
            END COLLATE "C" AS key,  -- grouped, never ordered here: bytes compare faster than the locale
            c.channel, c.status, c.started_at, c.answered_at, c.ended_at, c.contact_id, c.lead_id,
            c.new_contact, c.opened_lead, c.lead_status, COALESCE(c.lead_reason, '—') AS lead_reason,
-           c.lead_revenue, c.reached_at
+           c.lead_revenue, c.reached_at,
+           -- A reply (the outbox's, or one made elsewhere) answers too: the first answer is the earliest.
+           cm.replied_at
     FROM inquiry_facts c
+    LEFT JOIN communications cm ON cm.id = c.communication_id
     WHERE c.started_at >= $1 AND c.started_at < $2
 ), f AS (
-    SELECT i.*, COALESCE(i.answered_at, i.reached_at) AS waited_until,
+    SELECT i.*, least(COALESCE(i.answered_at, i.reached_at), i.replied_at) AS waited_until,
+           -- [sla]: the channel's first-response seconds ($7 minutes per channel, $8 the default).
+           COALESCE(($7::jsonb ->> i.channel)::float8, $8::float8) * 60 AS sla_s,
            i.channel = 'call' AND i.status = 'missed' AS missed,
            i.opened_lead AND i.lead_status = 'lost' AS lost
     FROM i
@@ -84,6 +91,10 @@ WITH i AS (
                array_agg(started_at ORDER BY started_at) FILTER (WHERE waited_until IS NOT NULL) END AS wait_starts,
            CASE WHEN $5::boolean AND grouping(key) = 0 THEN
                array_agg(waited_until ORDER BY started_at) FILTER (WHERE waited_until IS NOT NULL) END AS wait_ends,
+           CASE WHEN $5::boolean AND grouping(key) = 0 THEN
+               array_agg(sla_s ORDER BY started_at) FILTER (WHERE waited_until IS NOT NULL) END AS wait_slas,
+           count(*) FILTER (WHERE NOT $5::boolean AND waited_until IS NOT NULL
+                            AND greatest(0, extract(epoch FROM waited_until - started_at)) <= sla_s) AS in_sla_clock,
            count(*) FILTER (WHERE opened_lead AND lead_status = 'won') AS won,
            count(*) FILTER (WHERE lost) AS lost,
            count(*) FILTER (WHERE opened_lead AND lead_status = 'open') AS open,
