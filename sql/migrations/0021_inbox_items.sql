@@ -208,10 +208,11 @@ $$;
 
 -- Close the open items a communication answers: an answered call (either way)
 -- closes its caller's call item and the inquiries of every contact holding that
--- phone, received before it.
+-- phone, received before it; closed at the call's start (when the person was reached,
+-- whenever its events arrive).
 CREATE FUNCTION inbox_close_answered_v1(p_phone text, p_contact bigint, p_at timestamptz) RETURNS void
 LANGUAGE sql AS $$
-    UPDATE inbox_items i SET state = 'closed', closed_at = now(), closed_reason = 'called_back', updated_at = now()
+    UPDATE inbox_items i SET state = 'closed', closed_at = p_at, closed_reason = 'called_back', updated_at = now()
     WHERE i.state = 'open' AND i.received_at < p_at
       AND ((i.kind = 'call' AND i.phone = p_phone)
            OR (i.kind = 'inquiry' AND (i.phone = p_phone OR i.contact_id = p_contact OR i.contact_id =
@@ -260,7 +261,8 @@ BEGIN
         RETURN NULL;
     END IF;
     IF NEW.replied_at IS NOT NULL THEN
-        UPDATE inbox_items SET state = 'closed', closed_at = now(), closed_reason = 'replied', updated_at = now()
+        UPDATE inbox_items SET state = 'closed', closed_at = greatest(NEW.replied_at, received_at),
+                               closed_reason = 'replied', updated_at = now()
         WHERE communication_id = NEW.id AND state = 'open';
     ELSIF TG_OP = 'INSERT' THEN
         IF NOT inbox_contact_reached_after_v1(NEW.contact_id, NEW.phone, NEW.started_at) THEN
