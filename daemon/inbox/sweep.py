@@ -16,6 +16,7 @@ between the two loses one e-mail, never sends two).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +38,8 @@ from daemon.store.repository import Repository, translated_errors
 log = structlog.get_logger(__name__)
 
 SWEEP_S = 1.0
+# The gauge counts every open item (16 ms at 10,000 on a loaded machine): not every pass.
+COUNT_EVERY_S = 10.0
 BATCH = 500
 # Replies and call-backs are first responses; a miss that turned out answered and a
 # manager's "done" (spam, a duplicate) are not.
@@ -66,6 +69,8 @@ class InboxSweep:
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
+        self._counted_at = float("-inf")
+        self.count_every_s = COUNT_EVERY_S  # tests count every pass
 
     async def run_forever(self) -> None:
         """Supervised task: a pass every SWEEP_S; PostgreSQL away is a warning, not a crash."""
@@ -147,8 +152,9 @@ class InboxSweep:
                 self._metrics.first_response.observe(max(0.0, row["seconds"]))
 
     async def _count(self, pool: asyncpg.Pool, now: datetime) -> None:
-        if self._metrics is None:
+        if self._metrics is None or time.monotonic() - self._counted_at < self.count_every_s:
             return
+        self._counted_at = time.monotonic()
         with translated_errors():
             row = await pool.fetchrow(q("inbox_states"), now)
         for state in ("overdue", "queued", "assigned"):

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiosmtpd.smtp import SMTP, Envelope
 
 from config.settings import load_settings
-from daemon.inbox.keys import INBOX_CLOCK
+from daemon.inbox.keys import INBOX_CLOCK, INBOX_SWEEP
 from daemon.runtime.app import build_app
 from daemon.store.repository import Repository
 from tests.channels import channel_env
@@ -161,6 +161,7 @@ async def test_two_daemons_fire_each_step_once(daemons: tuple[TestClient, TestCl
 
 async def test_the_gauge_counts_open_items_by_state(daemons: tuple[TestClient, TestClient], clock: FrozenClock) -> None:
     first, _ = daemons
+    first.app[INBOX_SWEEP].count_every_s = 0.0  # the gauge on every pass, not every 10 s
     await api_inquiry(first, "g-1", email="a@example.com", text="Первое")
     await api_inquiry(first, "g-2", email="b@example.com", text="Второе")
 

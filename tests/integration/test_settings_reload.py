@@ -96,6 +96,8 @@ def test_which_settings_a_reload_applies() -> None:
         "sources", "utm_sources", "conversation_idle_s", "agency_emails",
         "lead_stale_days", "lead_lost_reasons", "tag_regular_min_trips", "tag_regular_months", "tag_cold_months",
         "trip_statuses", "lost_client_trip_months", "lost_client_silence_months",
+        "sla_first_response_minutes", "sla_channels", "sla_escalate_after_minutes", "sla_notify_email",
+        "assignment_mode", "assignment_cap",
     }
     assert RESTART_ONLY <= set(SETTING_NAMES)
 
