@@ -1762,53 +1762,60 @@ LANGUAGE sql STABLE AS $$
     LIMIT 1
 $$;
 
--- Assign every unassigned open item, oldest first: to the contact's active
--- responsible manager, else to the least loaded manager on shift under the cap;
--- when nobody is free the rest wait ('queued', stored once). One daemon at a
--- time (a try-lock: the other's sweep skips). Returns the items assigned.
+-- Assign the unassigned open items: to the contact's active responsible manager;
+-- else, oldest first, to the least loaded manager on shift under the cap while one
+-- has room; the rest wait ('queued', stored once). Only the rows it assigns or
+-- queues are touched, so a long queue costs a scan, not a write, per pass. One
+-- daemon at a time (a try-lock: the other's sweep skips). Returns the items assigned.
 CREATE FUNCTION inbox_assign_v1(p_now timestamptz, p_presence_s double precision, p_cap integer)
 RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
-    r record;
+    v_id bigint;
     v_ext text;
     v_done integer := 0;
-    v_full boolean := false;  -- nobody on shift has room: skip the look for the rest
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtextextended('inbox:assign', 0)) THEN
         RETURN 0;
     END IF;
-    FOR r IN
-        SELECT i.id, mg.extension AS responsible
+    WITH picked AS (
+        SELECT i.id, mg.extension
         FROM inbox_items i
-        LEFT JOIN contacts ct ON ct.id = i.contact_id
-        LEFT JOIN managers mg ON mg.id = ct.responsible_id AND mg.active AND mg.extension IS NOT NULL
+        JOIN contacts ct ON ct.id = i.contact_id
+        JOIN managers mg ON mg.id = ct.responsible_id AND mg.active AND mg.extension IS NOT NULL
         WHERE i.state = 'open' AND i.assigned_extension IS NULL
-        ORDER BY i.received_at, i.id
         FOR UPDATE OF i SKIP LOCKED
+    ), assigned AS (
+        UPDATE inbox_items t SET assigned_extension = p.extension, assign_reason = 'responsible',
+                                 assigned_at = p_now, updated_at = now()
+        FROM picked p WHERE t.id = p.id
+        RETURNING t.id, t.assigned_extension
+    )
+    INSERT INTO inbox_decisions (item_id, at, extension, reason)
+    SELECT id, p_now, assigned_extension, 'responsible' FROM assigned;
+    GET DIAGNOSTICS v_done = ROW_COUNT;
     LOOP
-        IF r.responsible IS NOT NULL THEN
-            UPDATE inbox_items SET assigned_extension = r.responsible, assign_reason = 'responsible',
-                                   assigned_at = p_now, updated_at = now() WHERE id = r.id;
-            INSERT INTO inbox_decisions (item_id, at, extension, reason) VALUES (r.id, p_now, r.responsible, 'responsible');
-            v_done := v_done + 1;
-            CONTINUE;
-        END IF;
-        v_ext := CASE WHEN NOT v_full THEN inbox_least_loaded_v1(p_now, p_presence_s, p_cap, NULL) END;
-        IF v_ext IS NULL THEN
-            v_full := true;
-            UPDATE inbox_items SET assign_reason = 'queued', updated_at = now()
-            WHERE id = r.id AND assign_reason IS DISTINCT FROM 'queued';
-            IF FOUND THEN
-                INSERT INTO inbox_decisions (item_id, at, reason) VALUES (r.id, p_now, 'queued');
-            END IF;
-            CONTINUE;  -- a later one may still have a responsible manager
-        END IF;
-        UPDATE inbox_items SET assigned_extension = v_ext, assign_reason = 'balanced',
-                               assigned_at = p_now, updated_at = now() WHERE id = r.id;
-        INSERT INTO inbox_decisions (item_id, at, extension, reason) VALUES (r.id, p_now, v_ext, 'balanced');
+        v_ext := inbox_least_loaded_v1(p_now, p_presence_s, p_cap, NULL);
+        EXIT WHEN v_ext IS NULL;
+        SELECT id INTO v_id FROM inbox_items
+        WHERE state = 'open' AND assigned_extension IS NULL
+        ORDER BY received_at, id LIMIT 1
+        FOR UPDATE SKIP LOCKED;
+        EXIT WHEN v_id IS NULL;
+        UPDATE inbox_items SET assigned_extension = v_ext, assign_reason = 'balanced', assigned_at = p_now,
+                               updated_at = now()
+        WHERE id = v_id;
+        INSERT INTO inbox_decisions (item_id, at, extension, reason) VALUES (v_id, p_now, v_ext, 'balanced');
         v_done := v_done + 1;
     END LOOP;
+    WITH waiting AS (
+        UPDATE inbox_items SET assign_reason = 'queued', updated_at = now()
+        WHERE id IN (SELECT id FROM inbox_items
+                     WHERE state = 'open' AND assigned_extension IS NULL AND assign_reason IS NULL
+                     FOR UPDATE SKIP LOCKED)  -- a row a writer holds now is queued next pass
+        RETURNING id
+    )
+    INSERT INTO inbox_decisions (item_id, at, reason) SELECT id, p_now, 'queued' FROM waiting;
     RETURN v_done;
 END;
 $$;

@@ -19,14 +19,17 @@ import asyncio
 import os
 import statistics
 import time
+from datetime import UTC, datetime
 
 import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
 from bench.suite.machine import describe
 from config.settings import load_settings
+from daemon.inbox import store
 from daemon.inbox.keys import INBOX_SWEEP
 from daemon.runtime.app import build_app
+from daemon.runtime.keys import REPOSITORY
 from daemon.runtime.logs import configure_logging
 from daemon.store import migrate
 
@@ -110,6 +113,15 @@ async def measure(client: TestClient, runs: int) -> None:
             size, shown = resp.content_length or 0, len(body["items"])
         print(f"| {title} (total {body['total']:,}) | {statistics.median(times):.1f} | "
               f"{percentile(times, 0.95):.1f} | {shown} | {size / 1024:.0f} KB |")
+    # The same reads without HTTP: the two queries and the items' shaping (daemon/inbox/store.py).
+    pool = client.app[REPOSITORY].pool
+    for title, extension in (("list_items (all)", None), ("list_items (extension 105)", "105")):
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            await store.list_items(pool, now=datetime.now(UTC), extension=extension)
+            times.append((time.perf_counter() - start) * 1000)
+        print(f"| {title}, no HTTP | {statistics.median(times):.1f} | {percentile(times, 0.95):.1f} | 100 | |")
     sweep = client.app[INBOX_SWEEP]
     passes = []
     for _ in range(runs):
