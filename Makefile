@@ -15,7 +15,7 @@ TEST_STAMP := $(VENV)/.test-$(PYPROJECT_SUM)
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check --no-compile
 TRIAL_CONFIG := config/trial.toml
 
-.PHONY: run test lint bench bench-routing bench-sidebyside bench-explain bench-import bench-reads bench-replies install install-test clean
+.PHONY: run test lint bench bench-routing bench-sidebyside bench-explain bench-import bench-reads bench-replies bench-inbox install install-test clean
 
 $(RUNTIME_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "callbridge needs Python 3.11 or newer")'
@@ -93,3 +93,7 @@ bench-reads: $(TEST_STAMP)
 # replies at 1 and 10 in flight; the 202's latency and the time to the provider.
 bench-replies: $(TEST_STAMP)
 	$(BIN)/python -m bench.replies $(REPLIES_ARGS)
+
+# The inbox with 10,000 open items (bench/inbox): GET /api/inbox and one sweep pass.
+bench-inbox: $(TEST_STAMP)
+	$(BIN)/python -m bench.inbox $(INBOX_ARGS)

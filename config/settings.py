@@ -429,6 +429,39 @@ class LeadSettings(_Group):
         return {k.strip().lower(): v for k, v in value.items()}
 
 
+class SlaSettings(_Group):
+    """``[sla]``: the response clock of the inbox, in office hours (``[routing]``'s, 24/7 without them)."""
+
+    first_response_minutes: int = Field(default=15, ge=1, le=10_080)
+    # Per channel (call, web_form, chat, telegram, vk, email, api): ``email = 120``.
+    channels: dict[str, int] = Field(default_factory=dict)
+    # This long after due_at an unanswered item goes to another manager and is e-mailed.
+    escalate_after_minutes: int = Field(default=30, ge=1, le=10_080)
+    notify_email: str | None = None
+
+    _tables = field_validator("channels", mode="before")(_json_table)
+
+    @field_validator("channels")
+    @classmethod
+    def _minutes_positive(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = sorted(name for name, minutes in value.items() if not 1 <= minutes <= 10_080)
+        if bad:
+            raise ValueError(f"minutes must be 1..10080; got {', '.join(bad)}")
+        return {name.strip().lower(): minutes for name, minutes in value.items()}
+
+    def minutes_for(self, channel: str) -> int:
+        return self.channels.get(channel, self.first_response_minutes)
+
+
+class AssignmentSettings(_Group):
+    """``[assignment]``: who gets a new inbox item."""
+
+    # ``balanced``: the contact's responsible manager, else the manager on shift with
+    # the fewest open items, while he has fewer than ``cap``; else it waits.
+    mode: str = Field(default="balanced", pattern="^balanced$")
+    cap: int = Field(default=5, ge=1, le=10_000)
+
+
 class LogSettings(_Group):
     """``[log]``: the shape and level of the log lines."""
 
@@ -499,6 +532,12 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "trip_statuses": ("leads", "trip_statuses"),
     "lost_client_trip_months": ("leads", "lost_client_trip_months"),
     "lost_client_silence_months": ("leads", "lost_client_silence_months"),
+    "sla_first_response_minutes": ("sla", "first_response_minutes"),
+    "sla_channels": ("sla", "channels"),
+    "sla_escalate_after_minutes": ("sla", "escalate_after_minutes"),
+    "sla_notify_email": ("sla", "notify_email"),
+    "assignment_mode": ("assignment", "mode"),
+    "assignment_cap": ("assignment", "cap"),
     "log_format": ("log", "format"),
     "log_level": ("log", "level"),
 }
@@ -564,6 +603,8 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     inquiries: InquirySettings = Field(default_factory=InquirySettings)
     leads: LeadSettings = Field(default_factory=LeadSettings)
+    sla: SlaSettings = Field(default_factory=SlaSettings)
+    assignment: AssignmentSettings = Field(default_factory=AssignmentSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @classmethod
@@ -675,6 +716,8 @@ SETTING_NAMES: tuple[str, ...] = (
     "tag_regular_months", "tag_cold_months", "trip_statuses", "lost_client_trip_months",
     "lost_client_silence_months", "reply_poll_interval_s", "reply_send_timeout_s", "reply_give_up_after_h",
     "reply_concurrency", "reply_retry_base_s", "auto_reply_every_h", "templates",
+    "lost_client_silence_months", "sla_first_response_minutes", "sla_channels", "sla_escalate_after_minutes",
+    "sla_notify_email", "assignment_mode", "assignment_cap",
 )
 
 

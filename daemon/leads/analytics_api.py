@@ -50,11 +50,12 @@ async def table(request: web.Request) -> web.Response:
     if by in WISH_GROUPINGS:  # what the tourists want: read from the leads' wishes
         result = await by_destination(request.app[REPOSITORY].pool, since=since, until=until, hours=hours)
     else:
-        result = await analytics(request.app[REPOSITORY].pool, since=since, until=until, by=by, hours=hours)
+        result = await analytics(request.app[REPOSITORY].pool, since=since, until=until, by=by, hours=hours,
+                                 sla=settings.sla)
     days = None
     if fmt == "html":
         days = (await analytics(request.app[REPOSITORY].pool, since=since, until=until, by="day",
-                                hours=hours)).rows
+                                hours=hours, sla=settings.sla)).rows
     if fmt == "json":
         return web.json_response(analytics_json(result))
     text = {"csv": render_csv, "text": render_text}.get(fmt, lambda r: render_html(r, daily_rows=days))(result)

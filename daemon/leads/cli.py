@@ -74,9 +74,9 @@ async def analytics_report(settings: Settings, pool: asyncpg.Pool, args: argpars
         raise ValueError(f"report analytics has no {args.format} format; use text, csv, json or html")
     since, until = window(args.since, args.until, settings)
     hours = OfficeHours.from_settings(settings)
-    result = await analytics(pool, since=since, until=until, by=args.by, hours=hours)
+    result = await analytics(pool, since=since, until=until, by=args.by, hours=hours, sla=settings.sla)
     if args.format == "html":
-        days = await analytics(pool, since=since, until=until, by="day", hours=hours)
+        days = await analytics(pool, since=since, until=until, by="day", hours=hours, sla=settings.sla)
         text = render_html(result, daily_rows=days.rows)
     else:
         text = {"text": render_text, "csv": render_csv, "json": render_json}[args.format](result)

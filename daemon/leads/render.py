@@ -19,6 +19,7 @@ HEADINGS = {
     "leads_joined": "Лидов продолжено", "calls": "Звонков", "missed": "Пропущено", "missed_share": "Доля пропущ.",
     "called_back_15m": "Перезвон ≤15 мин", "called_back_same_day": "Перезвон в тот же день",
     "first_answer_p50_s": "Первый ответ, медиана (с)", "first_answer_p90_s": "Первый ответ, 90% (с)",
+    "answered_in_sla_share": "Отвечено в срок",
     "won": "Продажи", "lost": "Отказы", "lost_reasons": "Причины отказов", "open": "В работе",
     "revenue": "Выручка",
 }
@@ -29,7 +30,7 @@ def cell(name: str, value: Any) -> str:
         return ""
     if name == "lost_reasons":
         return "; ".join(f"{reason}: {n}" for reason, n in value.items())
-    if name == "missed_share":
+    if name in ("missed_share", "answered_in_sla_share"):
         return f"{value * 100:.1f} %"
     if name == "revenue":
         return f"{value:,.2f}".replace(",", " ")

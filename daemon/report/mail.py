@@ -65,6 +65,18 @@ async def send_report(report: MissedReport, settings: Settings) -> None:
     message = build_message(
         report, sender=settings.report.email_from or "", recipients=settings.report.email_to
     )
+    await send_message(message, settings, what="the report")
+    log.info(
+        "report_mailed",
+        recipients=len(settings.report.email_to),
+        rows=len(report.rows),
+        smtp_host=settings.smtp.host,
+    )
+
+
+async def send_message(message: EmailMessage, settings: Settings, *, what: str) -> None:
+    """Send one message through ``[smtp]``; MailError (naming ``what``) when that fails."""
+    settings.require("smtp_host")
     password = settings.smtp.password.get_secret_value() if settings.smtp.password else None
     try:
         await aiosmtplib.send(
@@ -79,12 +91,6 @@ async def send_report(report: MissedReport, settings: Settings) -> None:
         )
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise MailError(
-            f"sending the report through {settings.smtp.host}:{settings.smtp.port} "
+            f"sending {what} through {settings.smtp.host}:{settings.smtp.port} "
             f"failed: {exc.__class__.__name__}: {exc}"
         ) from exc
-    log.info(
-        "report_mailed",
-        recipients=len(settings.report.email_to),
-        rows=len(report.rows),
-        smtp_host=settings.smtp.host,
-    )

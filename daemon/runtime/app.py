@@ -15,6 +15,7 @@ from daemon.calls.api import CallsApi
 from daemon.contacts import routes as contacts_api
 from daemon.http import boundary, metrics_endpoint, security
 from daemon.http.lookup import ReadApi, bearer_auth
+from daemon.inbox.web import add_inbox
 from daemon.inquiries import api as inquiries_api
 from daemon.inquiries import replies_api
 from daemon.inquiries.mail_tasks import reload_mailboxes, start_mailboxes
@@ -62,6 +63,7 @@ def build_app(settings: Settings, *, database_url: str, apply_migrations: bool =
     app.cleanup_ctx.append(_background_tasks(database_url, apply_migrations=apply_migrations))
     app.cleanup_ctx.append(pbx_and_routing)
     add_screen(app, database_url=database_url)  # after the tasks context: starts tasks in it
+    add_inbox(app)  # likewise: its sweep is one of app[TASKS]
 
     pbx = webhooks.Sender(name=mango.SOURCE, kind=mango.SOURCE, label=mango.path_label,
                           translate=mango.translator(api_key=settings.secret("mango_api_key"),

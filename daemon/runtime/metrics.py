@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# A first answer: a minute to a working day and beyond.
+FIRST_RESPONSE_BUCKETS_S = (60.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0, 259200.0)
 # PBX API outcomes that say nothing bad about the link to the PBX.
 PBX_API_OK_OUTCOMES = frozenset({"success", "call_gone"})
 # Label values come from this set only, so that no input can mint new series.
@@ -83,6 +85,12 @@ class Metrics:
             "callbridge_reply_maybe_duplicates_total", "Retries of a reply whose last attempt may have"
             " reached a provider that takes no idempotency key (a timeout, a killed daemon): each may"
             " have delivered the reply twice", ["channel"], registry=r)
+        self.inbox_items = Gauge(
+            "callbridge_inbox_items", "Open inbox items by state: overdue (past due), queued (nobody has it"
+            " yet), assigned", ["state"], registry=r)
+        self.first_response = Histogram(
+            "callbridge_first_response_seconds", "From an inbox item's arrival to its first answer (a reply"
+            " or a call back), counted once across daemons", buckets=FIRST_RESPONSE_BUCKETS_S, registry=r)
 
     def event_seen(self, kind: str, outcome: str, started_perf: float) -> None:
         self.events.labels(kind, outcome).inc()

@@ -7,10 +7,13 @@
   channel that migration 0003's trigger NOTIFYs), so a manager connected to
   one daemon sees calls whose events reached another.
 - ``/api/...`` for notes, a new caller's name and the missed list (``api.py``).
+- The inbox («Обращения», ``inboxfeed.py``): each screen's list and overdue alerts,
+  pushed when PostgreSQL announces a change of the queue (``callbridge_inbox``),
+  and the screens signed in here, kept in ``screen_presence`` (on shift).
 - ``/ui/``: the page itself, plain static files (``static/``).
 
 May import: ``daemon.domain``, ``daemon.store``, ``daemon.calls`` (a call's state), ``daemon.inquiries``
-(the wish step of a call note), ``daemon.wishes``,
+(the wish step of a call note), ``daemon.wishes``, ``daemon.inbox`` (its lists and presence),
 ``daemon.http`` and ``daemon.runtime`` (keys).
 """
 
@@ -21,11 +24,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from daemon.runtime.keys import REPOSITORY, SETTINGS, TASKS
+from daemon.runtime.keys import RELOADER, REPOSITORY, SETTINGS, TASKS
 from daemon.screen.api import ScreenApi
 from daemon.screen.gate import AuthGate
 from daemon.screen.hub import ScreenHub
-from daemon.screen.keys import SCREEN_AUTH_GATE, SCREEN_HUB, SCREEN_LISTENER
+from daemon.screen.inboxfeed import InboxFeed
+from daemon.screen.keys import SCREEN_AUTH_GATE, SCREEN_HUB, SCREEN_INBOX, SCREEN_LISTENER
 from daemon.screen.listener import CallListener
 from daemon.screen.ws import screen_socket
 
@@ -47,12 +51,22 @@ def add_screen(app: web.Application, *, database_url: str) -> None:
 def _screen_context(database_url: str):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         hub = ScreenHub(app[REPOSITORY], region=app[SETTINGS].default_region)
-        listener = CallListener(database_url, on_call=hub.call_changed, on_status=hub.listening_changed)
+        reloader = app[RELOADER]
+        feed = InboxFeed(app[REPOSITORY], hub,
+                         administrator=lambda: reloader.current.routing.administrator_extension)
+
+        def status(listening: bool) -> None:
+            hub.listening_changed(listening)
+            feed.listening_changed(listening)
+
+        listener = CallListener(database_url, on_call=hub.call_changed, on_status=status, on_inbox=feed.changed)
         app[SCREEN_HUB] = hub
+        app[SCREEN_INBOX] = feed
         app[SCREEN_LISTENER] = listener
         # Stopped with the rest of app[TASKS], before the pool closes.
         app[TASKS].start("screen-listener", listener.run_forever())
         app[TASKS].start("screen-pusher", hub.run())
+        app[TASKS].start("screen-inbox", feed.run)
         yield
 
     return ctx
@@ -63,6 +77,9 @@ async def _close_screens(app: web.Application) -> None:
     hub = app.get(SCREEN_HUB)
     if hub is not None:
         await hub.close_all()
+    feed = app.get(SCREEN_INBOX)
+    if feed is not None:
+        await feed.forget()
 
 
 async def _to_page(request: web.Request) -> web.StreamResponse:

@@ -1,4 +1,4 @@
-"""LISTEN callbridge_calls on one dedicated connection, for as long as the daemon runs.
+"""LISTEN callbridge_calls (and callbridge_inbox) on one dedicated connection, for as long as the daemon runs.
 
 The trigger of migration 0003 announces every change of a communication on
 that channel, whichever daemon stored the event, so this is how a manager
@@ -21,6 +21,7 @@ from daemon.store.database import CONNECT_TIMEOUT_S, UNAVAILABLE_ERRORS
 log = structlog.get_logger(__name__)
 
 CHANNEL = "callbridge_calls"
+INBOX_CHANNEL = "callbridge_inbox"  # migration 0021: the inbox changed, an item is overdue
 APPLICATION_NAME = "callbridge-screen-listener"
 RECONNECT_BACKOFF_S = 0.5
 RECONNECT_BACKOFF_MAX_S = 10.0
@@ -32,9 +33,10 @@ PROBE_TIMEOUT_S = 5.0
 
 class CallListener:
     def __init__(self, url: str, *, on_call: Callable[[str], None],
-                 on_status: Callable[[bool], None]) -> None:
+                 on_status: Callable[[bool], None], on_inbox: Callable[[str], None] | None = None) -> None:
         self._url = url
         self._on_call = on_call
+        self._on_inbox = on_inbox
         self._on_status = on_status
         self._ready = asyncio.Event()
 
@@ -74,6 +76,8 @@ class CallListener:
         lost = asyncio.Event()
         conn.add_termination_listener(lambda _conn: lost.set())
         await conn.add_listener(CHANNEL, self._notified)
+        if self._on_inbox is not None:
+            await conn.add_listener(INBOX_CHANNEL, self._inbox_notified)
         log.info("screen_listening", channel=CHANNEL)
         self._set_listening(True)
         while not lost.is_set():
@@ -85,6 +89,10 @@ class CallListener:
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         self._on_call(payload)
+
+    def _inbox_notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        if self._on_inbox is not None:
+            self._on_inbox(payload)
 
     def _set_listening(self, value: bool) -> None:
         if value == self._ready.is_set():

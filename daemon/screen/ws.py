@@ -10,7 +10,9 @@ one the page also needs for /api/*. A wrong token closes the socket with code
 
 Messages from the daemon: ``hello`` (once authenticated: the extension, its
 manager, the office's time zone, ``live``), ``status`` (``live`` changed: this
-daemon lost or regained PostgreSQL's notifications) and ``card`` (a caller card).
+daemon lost or regained PostgreSQL's notifications), ``card`` (a caller card),
+``inbox`` (the manager's «Обращения» list, on every change) and ``overdue`` (an item
+of his, or any for the administrator, passed its due time or was escalated).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from daemon.http.auth import bearer_matches, token_matches
 from daemon.http.security import DETACH_LIMITS
 from daemon.runtime.keys import RELOADER, REPOSITORY, SETTINGS
 from daemon.screen.hub import CLOSE_TIMEOUT_S, Screen
-from daemon.screen.keys import SCREEN_AUTH_GATE, SCREEN_HUB, SCREEN_LISTENER
+from daemon.screen.keys import SCREEN_AUTH_GATE, SCREEN_HUB, SCREEN_INBOX, SCREEN_LISTENER
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +100,7 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, extension: str
     if not await screen.send(await _hello(request, extension, listening)):
         return
     hub.add(screen)
+    request.app[SCREEN_INBOX].screen_added(screen)  # on shift, and its «Обращения» list
     try:
         try:
             await hub.resync([screen])

@@ -7,7 +7,7 @@
 -- for the first answer, and trips_lead_idx for the revenue of the lead.
 SELECT c.id, c.channel, c.ad_source, c.line_number, c.manager_extension, c.status,
        c.started_at, c.answered_at, COALESCE(c.ended_at, c.started_at) AS ended_at,
-       c.contact_id, c.lead_id,
+       c.contact_id, c.lead_id, c.replied_at,
        (ct.created_by_entry_id IS NOT NULL AND ct.created_by_entry_id = c.entry_id) AS new_contact,
        (l.opened_by_entry_id IS NOT NULL AND l.opened_by_entry_id = c.entry_id) AS opened_lead,
        l.status AS lead_status, l.reason AS lead_reason,
@@ -46,6 +46,10 @@ ORDER BY c.started_at, c.id;
 -- percentile_cont, like daemon/leads/officetime.percentile), sorted per group
 -- from the group's array; with office hours ($5) the waits' starts and ends come
 -- back as arrays instead, to be counted in office seconds by the caller.
+-- A first answer is a live answer, a later answered call, or a reply (replied_at:
+-- the outbox's, or one made elsewhere); answered in SLA: within the channel's [sla]
+-- minutes ($7 per channel, $8 the default). Only an inquiry that is not a call can
+-- have a reply, so only those rows probe their communication for it.
 WITH i AS (
     SELECT CASE $4::text WHEN 'ad_source' THEN c.ad_source WHEN 'channel' THEN c.channel
                          WHEN 'line' THEN c.line_number WHEN 'manager' THEN c.manager_extension
@@ -66,9 +70,15 @@ WITH i AS (
            END AS lead_prev_in_group,
            c.contact_id, c.contact_prev_at, c.lead_id, c.lead_prev_at, c.channel,
            c.channel = 'call' AND c.status = 'missed' AS missed, c.started_at, c.ended_at, c.reached_at,
-           c.wait_s, COALESCE(c.answered_at, c.reached_at) AS waited_until,
+           CASE WHEN r.replied_at IS NULL THEN c.wait_s
+                ELSE least(c.wait_s, greatest(0, extract(epoch FROM r.replied_at - c.started_at))::float8)
+           END AS wait_s,
+           least(COALESCE(c.answered_at, c.reached_at), r.replied_at) AS waited_until,
+           COALESCE(($7::jsonb ->> c.channel)::float8, $8::float8) * 60 AS sla_s,
            c.new_contact, c.opened_lead, c.lead_status, c.lead_reason, c.lead_revenue
     FROM inquiry_facts c
+    LEFT JOIN LATERAL (SELECT cm.replied_at FROM communications cm
+                       WHERE cm.id = c.communication_id AND c.channel <> 'call') r ON true
     WHERE c.started_at >= $1 AND c.started_at < $2
 ), groups AS (
     SELECT key, day, count(*) AS inquiries,
@@ -99,6 +109,8 @@ WITH i AS (
            array_agg(wait_s) FILTER (WHERE wait_s IS NOT NULL AND NOT $5::boolean) AS waits,
            array_agg(started_at) FILTER (WHERE wait_s IS NOT NULL AND $5::boolean) AS wait_starts,
            array_agg(waited_until) FILTER (WHERE wait_s IS NOT NULL AND $5::boolean) AS wait_ends,
+           array_agg(sla_s) FILTER (WHERE wait_s IS NOT NULL AND $5::boolean) AS wait_slas,
+           count(*) FILTER (WHERE NOT $5::boolean AND wait_s IS NOT NULL AND wait_s <= sla_s) AS in_sla_clock,
            array_agg(COALESCE(lead_reason, '—')) FILTER (WHERE opened_lead AND lead_status = 'lost') AS reasons
     FROM i
     GROUP BY key, day
@@ -106,7 +118,7 @@ WITH i AS (
     SELECT key, day, false AS is_total, inquiries, contacts, leads, new_contacts, leads_opened, calls, missed,
            called_back_15m, called_back_same_day, won, lost, open, revenue,
            (SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY w) FROM unnest(waits) AS w) AS clock_waits,
-           wait_starts, wait_ends,
+           wait_starts, wait_ends, wait_slas, in_sla_clock,
            (SELECT jsonb_object_agg(r, n) FROM (SELECT r, count(*) AS n FROM unnest(reasons) AS r GROUP BY r) AS x)
                AS lost_reasons
     FROM groups
@@ -118,14 +130,15 @@ WITH i AS (
            COALESCE(sum(won), 0)::bigint, COALESCE(sum(lost), 0)::bigint, COALESCE(sum(open), 0)::bigint,
            COALESCE(sum(revenue), 0),
            (SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY w) FROM groups AS g, unnest(g.waits) AS w),
-           NULL, NULL,  -- with office hours the caller counts the totals' waits from the groups'
+           NULL, NULL, NULL,  -- with office hours the caller counts the totals' waits from the groups'
+           COALESCE(sum(in_sla_clock), 0)::bigint,
            (SELECT jsonb_object_agg(r, n)
             FROM (SELECT r, count(*) AS n FROM groups AS g, unnest(g.reasons) AS r GROUP BY r) AS x)
     FROM groups
 )
 SELECT COALESCE(f.day::text, f.key) AS key, f.is_total, f.inquiries, f.contacts, f.new_contacts, f.leads_opened,
        f.leads - f.leads_opened AS leads_joined, f.calls, f.missed, f.called_back_15m, f.called_back_same_day,
-       f.clock_waits, f.wait_starts, f.wait_ends, f.won, f.lost, f.open, f.revenue,
+       f.clock_waits, f.wait_starts, f.wait_ends, f.wait_slas, f.in_sla_clock, f.won, f.lost, f.open, f.revenue,
        COALESCE(f.lost_reasons, '{}') AS lost_reasons
 FROM figures AS f;
 

@@ -7,14 +7,9 @@
 WITH missed AS (
     SELECT COALESCE(m.phone, m.phone_raw) AS caller, m.*,
            -- Reached back after this missed call (an answered call with the caller,
-           -- either way). Uses communications_phone_idx.
-           EXISTS (
-               SELECT 1 FROM communications later
-               WHERE later.phone = COALESCE(m.phone, m.phone_raw)
-                 AND later.status = 'answered'
-                 AND later.direction IN ('inbound', 'outbound')
-                 AND later.started_at > m.started_at
-           ) AS reached_after
+           -- either way): the rule the inbox's trigger applies too (migration 0021).
+           -- Uses communications_phone_idx.
+           callbridge_reached_after_v1(COALESCE(m.phone, m.phone_raw), m.started_at) AS reached_after
     FROM communications m
     WHERE m.direction = 'inbound' AND m.status = 'missed'
       AND m.started_at >= $1 AND m.started_at < $2

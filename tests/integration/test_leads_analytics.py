@@ -37,24 +37,28 @@ YANDEX = {
     "key": "Яндекс.Директ", "inquiries": 4, "contacts": 2, "new_contacts": 2, "leads_opened": 2,
     "leads_joined": 0, "calls": 4, "missed": 2, "missed_share": 0.5, "called_back_15m": 1,
     "called_back_same_day": 2, "first_answer_p50_s": 162.5, "first_answer_p90_s": 2621.9,
+    "answered_in_sla_share": 0.75,
     "won": 1, "lost": 0, "lost_reasons": {}, "open": 1, "revenue": 150000.0,
 }
 AVITO = {
     "key": "Avito", "inquiries": 3, "contacts": 3, "new_contacts": 2, "leads_opened": 2,
     "leads_joined": 1, "calls": 3, "missed": 2, "missed_share": 0.6667, "called_back_15m": 0,
     "called_back_same_day": 0, "first_answer_p50_s": 462.5, "first_answer_p90_s": 823.7,
+    "answered_in_sla_share": 0.3333,
     "won": 1, "lost": 1, "lost_reasons": {"Конкуренты": 1}, "open": 0, "revenue": 80000.5,
 }
 NO_SOURCE = {
     "key": None, "inquiries": 1, "contacts": 1, "new_contacts": 0, "leads_opened": 1,
     "leads_joined": 0, "calls": 1, "missed": 1, "missed_share": 1.0, "called_back_15m": 0,
     "called_back_same_day": 0, "first_answer_p50_s": None, "first_answer_p90_s": None,
+    "answered_in_sla_share": 0.0,
     "won": 0, "lost": 1, "lost_reasons": {"Переезд": 1}, "open": 0, "revenue": 0.0,
 }
 TOTALS = {
     "inquiries": 8, "contacts": 6, "new_contacts": 4, "leads_opened": 5, "leads_joined": 1,
     "calls": 8, "missed": 5, "missed_share": 0.625, "called_back_15m": 1, "called_back_same_day": 2,
     "first_answer_p50_s": 162.5, "first_answer_p90_s": 2262.5,
+    "answered_in_sla_share": 0.5,
     "won": 2, "lost": 2, "lost_reasons": {"Конкуренты": 1, "Переезд": 1}, "open": 1, "revenue": 230000.5,
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from aiohttp.test_utils import TestClient
@@ -86,7 +87,12 @@ async def test_pool_in_use_is_read_at_scrape_time(client: TestClient) -> None:
     pool = client.app[REPOSITORY].pool
     async with pool.acquire(), pool.acquire():
         assert value(await scrape(client), "callbridge_db_pool_in_use") >= 2
-    assert value(await scrape(client), "callbridge_db_pool_in_use") < 2
+    # The inbox's sweep and the screens' presence may each hold one at the moment of a scrape:
+    # the released two are gone from the gauge by the time those are done.
+    deadline = asyncio.get_running_loop().time() + 5.0
+    while (in_use := value(await scrape(client), "callbridge_db_pool_in_use")) >= 2:
+        assert asyncio.get_running_loop().time() < deadline, in_use
+        await asyncio.sleep(0.05)
 
 
 async def test_stored_event_updates_the_last_event_gauge(client: TestClient) -> None:

@@ -43,7 +43,8 @@ async def test_the_notify_trigger_is_in_schema_sql_too(db_url: str, server_url: 
             await from_schema.execute(migrate.schema_sql())
             expected = [tuple(r) for r in await migrated.fetch(TRIGGERS)]
             assert [r[0] for r in expected if "notify" in r[0]] == [
-                "communications_notify_call", "communications_notify_call_change", "inbox_notify_call_leg"]
+                "communications_notify_call", "communications_notify_call_change", "inbox_items_notify",
+                "inbox_notify_call_leg"]
             assert [tuple(r) for r in await from_schema.fetch(TRIGGERS)] == expected
         finally:
             await from_schema.close()

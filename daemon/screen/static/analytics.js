@@ -7,13 +7,13 @@ const ANALYTICS_COLUMNS = [
   ["leads_opened", "Лидов открыто"], ["leads_joined", "Продолжено"], ["calls", "Звонков"],
   ["missed", "Пропущено"], ["missed_share", "Доля пропущ."], ["called_back_15m", "Перезвон ≤15 мин"],
   ["called_back_same_day", "Перезвон в тот же день"], ["first_answer_p50_s", "Ответ, медиана"],
-  ["first_answer_p90_s", "Ответ, 90%"], ["won", "Продажи"], ["lost", "Отказы"], ["open", "В работе"],
+  ["first_answer_p90_s", "Ответ, 90%"], ["answered_in_sla_share", "Отвечено в срок"], ["won", "Продажи"], ["lost", "Отказы"], ["open", "В работе"],
   ["revenue", "Выручка"],
 ];
 
 function analyticsCell(name, value) {
   if (value === null || value === undefined) return "—";
-  if (name === "missed_share") return `${(value * 100).toFixed(1)} %`;
+  if (name === "missed_share" || name === "answered_in_sla_share") return `${(value * 100).toFixed(1)} %`;
   if (name.startsWith("first_answer")) {
     const s = Math.round(value);
     return s >= 3600 ? `${Math.floor(s / 3600)} ч ${Math.floor((s % 3600) / 60)} мин` : duration(s);

@@ -160,6 +160,9 @@ function onMessage(message) {
     showLive(message.live);
   } else if (message.type === "card") {
     showCard(message.card);
+  } else {
+    // «Обращения» (inbox.js) and any other add-on take the rest.
+    document.dispatchEvent(new CustomEvent("callbridge:message", { detail: message }));
   }
 }
 
@@ -176,7 +179,9 @@ function showCard(card) {
   const isNewCall = !shown || shown.entry_id !== card.entry_id;
   // Another call takes the screen only when it rings or nothing is in progress:
   // an update of some other call (a note saved on it) never hides the call at hand.
-  if (isNewCall && shown && LIVE.includes(shown.phase) && card.phase !== "ringing") return;
+  // A card kept off the screen so is not dropped: it waits in «Обращения» (inbox.js).
+  const waits = () => document.dispatchEvent(new CustomEvent("callbridge:card-waiting", { detail: card }));
+  if (isNewCall && shown && LIVE.includes(shown.phase) && card.phase !== "ringing") { waits(); return; }
   // Nor does a late update (a note) of a call shown before and since left.
   if (isNewCall && shown && !LIVE.includes(card.phase) && state.seen.has(card.entry_id)) return;
   state.seen.add(card.entry_id);
