@@ -716,7 +716,7 @@ SETTING_NAMES: tuple[str, ...] = (
     "tag_regular_months", "tag_cold_months", "trip_statuses", "lost_client_trip_months",
     "lost_client_silence_months", "reply_poll_interval_s", "reply_send_timeout_s", "reply_give_up_after_h",
     "reply_concurrency", "reply_retry_base_s", "auto_reply_every_h", "templates",
-    "lost_client_silence_months", "sla_first_response_minutes", "sla_channels", "sla_escalate_after_minutes",
+    "sla_first_response_minutes", "sla_channels", "sla_escalate_after_minutes",
     "sla_notify_email", "assignment_mode", "assignment_cap",
 )
 
