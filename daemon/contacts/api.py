@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from daemon.contacts.merge import merge_contacts
 from daemon.contacts.store import ContactStore
 from daemon.contacts.undo import undo_merge
-from daemon.http.boundary import dumps, plain
+from daemon.http.boundary import json_response, plain
 from daemon.http.inputs import MAX_ID, json_model, path_id, query_flag, query_int
 from daemon.runtime.keys import REPOSITORY
 
@@ -53,14 +53,14 @@ def merge_json(row: dict[str, Any]) -> dict[str, Any]:
 
 async def get_card(request: web.Request) -> web.Response:
     card = await store(request).card(path_id(request, "contact_id"))
-    return web.json_response(card_json(card), dumps=dumps)
+    return json_response(card_json(card))
 
 
 async def post_merge(request: web.Request) -> web.Response:
     body = await json_model(request, MergeBody)
     result = await store(request).in_transaction(lambda tx: merge_contacts(
         tx, survivor_id=body.survivor_id, merged_ids=body.merged_ids, actor=body.actor, reason=body.reason))
-    return web.json_response(result.as_json())
+    return json_response(result.as_json())
 
 
 async def post_undo(request: web.Request) -> web.Response:
@@ -69,12 +69,12 @@ async def post_undo(request: web.Request) -> web.Response:
     body = await json_model(request, UndoBody, optional=True)
     result = await store(request).in_transaction(
         lambda tx: undo_merge(tx, merge_id=merge_id, actor=body.actor, force=force))
-    return web.json_response(result.as_json())
+    return json_response(result.as_json())
 
 
 async def get_merges(request: web.Request) -> web.Response:
     rows = await store(request).recent_merges(query_int(request, "limit", default=50, most=MAX_JOURNAL))
-    return web.json_response([merge_json(r) for r in rows], dumps=dumps)
+    return json_response([merge_json(r) for r in rows])
 
 
 def add_routes(app: web.Application) -> None:

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from daemon.contacts import duplicates
 from daemon.contacts.api import store
+from daemon.http.boundary import json_response
 from daemon.http.inputs import json_model, query_id, query_int
 
 MAX_CANDIDATES = 500
@@ -29,13 +30,13 @@ async def get_duplicates(request: web.Request) -> web.Response:
         offset = query_int(request, "offset", default=0, least=0, most=MAX_OFFSET)
         page = await duplicates.duplicates(store(request), limit=count, offset=offset,
                                            reason=request.query.get("reason") or None)
-    return web.json_response(page.as_json())
+    return json_response(page.as_json())
 
 
 async def post_not_duplicates(request: web.Request) -> web.Response:
     body = await json_model(request, NotDuplicatesBody)
     pair = await duplicates.mark_not_duplicates(store(request), body.contact_ids, actor=body.actor)
-    return web.json_response({"contact_ids": pair, "not_duplicates": True})
+    return json_response({"contact_ids": pair, "not_duplicates": True})
 
 
 def add_routes(app: web.Application) -> None:

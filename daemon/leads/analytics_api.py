@@ -8,6 +8,7 @@ from aiohttp import web
 
 from config.settings import Settings
 from daemon.domain.errors import BadInput
+from daemon.http.boundary import json_response
 from daemon.leads.analytics import GROUPINGS, analytics, analytics_json
 from daemon.leads.charts import bars, daily
 from daemon.leads.render import (
@@ -52,7 +53,7 @@ async def table(request: web.Request) -> web.Response:
         days = (await analytics(request.app[REPOSITORY].pool, since=since, until=until, by="day",
                                 hours=hours)).rows
     if fmt == "json":
-        return web.json_response(analytics_json(result))
+        return json_response(analytics_json(result))
     text = {"csv": render_csv, "text": render_text}.get(fmt, lambda r: render_html(r, daily_rows=days))(result)
     return web.Response(text=text, content_type=CONTENT_TYPES[fmt], charset="utf-8")
 
@@ -65,7 +66,7 @@ async def charts(request: web.Request) -> web.Response:
     pool = request.app[REPOSITORY].pool
     per_source = await analytics(pool, since=since, until=until, by="ad_source", hours=hours)
     per_day = await analytics(pool, since=since, until=until, by="day", hours=hours)
-    return web.json_response({
+    return json_response({
         "ad_source": bars(per_source.rows, title="Обращения и пропущенные по рекламе"),
         "daily": daily(per_day.rows, title="Обращения по дням и доля пропущенных"),
     })

@@ -72,7 +72,7 @@ async def test_missed_call_report_marks_do_not_call_callers(client: TestClient, 
     rows = [r for r in (await resp.json())["rows"] if r["phone"] == ANNA]
     assert rows[0]["do_not_call_reason"] == "жалоба"
     resp = await client.get("/api/reports/missed", params=params | {"format": "text"}, headers=auth())
-    assert "[do not call: жалоба]" in await resp.text()
+    assert "[не звонить: жалоба]" in await resp.text()
 
 
 async def test_invalid_identifiers_are_listed_with_reason_and_contact(settings: Settings,
