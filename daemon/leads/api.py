@@ -100,7 +100,8 @@ async def lost_clients(request: web.Request) -> web.Response:
         body = await asyncio.to_thread(lost.render_xlsx, page.rows)
         headers["Content-Disposition"] = 'attachment; filename="lost-clients.xlsx"'
         return web.Response(body=body, content_type=LOST_CONTENT_TYPES[fmt], headers=headers)
-    text = lost.render_csv(page.rows) if fmt == "csv" else lost.render_text(page.rows)
+    text = (lost.render_csv(page.rows) if fmt == "csv"
+            else lost.render_text(page.rows, request.app[RELOADER].current.tz))
     return web.Response(text=text, content_type=LOST_CONTENT_TYPES[fmt], charset="utf-8", headers=headers)
 
 

@@ -33,9 +33,9 @@ class PruneReport:
     batches: int = 0
 
     def line(self) -> str:
-        return (f"pruned {self.events} raw events of {self.calls} finished calls received before "
-                f"{self.cutoff.isoformat(timespec='seconds')} ({self.batches} batches); "
-                "communications, contacts and leads are kept")
+        return (f"удалено сырых событий АТС: {self.events} (завершённых звонков: {self.calls}), полученных до "
+                f"{self.cutoff:%d.%m.%Y %H:%M} UTC, пакетов: {self.batches}; "
+                "обращения, контакты и лиды сохранены")
 
 
 def cutoff_for(days: int, now: datetime | None = None) -> datetime:
