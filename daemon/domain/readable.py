@@ -68,6 +68,16 @@ def money(amount: Decimal | float | int | str) -> str:
     return f"{sign}{' '.join(groups)},{cents} {RUBLE}"
 
 
+def money_short(amount: Decimal | float | int) -> str:
+    """``0 ₽``, ``850 ₽``, ``250 тыс ₽``, ``1,2 млн ₽``: a sum on a chart's axis."""
+    value = float(amount)
+    if abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:.1f}".rstrip("0").rstrip(".").replace(".", ",") + f" млн {RUBLE}"
+    if abs(value) >= 1000:
+        return f"{value / 1000:.0f} тыс {RUBLE}"
+    return f"{value:.0f} {RUBLE}"
+
+
 def duration(seconds: float | int | None) -> str:
     """``45 с``, ``3 мин``, ``2 ч 31 мин``, ``2 д 5 ч``: the two largest units, never a leading zero unit."""
     if seconds is None:

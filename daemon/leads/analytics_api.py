@@ -10,7 +10,7 @@ from config.settings import Settings
 from daemon.domain.errors import BadInput
 from daemon.http.boundary import json_response
 from daemon.leads.analytics import GROUPINGS, analytics, analytics_json
-from daemon.leads.charts import bars, daily
+from daemon.leads.charts import bars, daily, sales
 from daemon.leads.render import (
     ANALYTICS_FORMATS,
     CONTENT_TYPES,
@@ -59,7 +59,8 @@ async def table(request: web.Request) -> web.Response:
 
 
 async def charts(request: web.Request) -> web.Response:
-    """The «Аналитика» tab's two charts as SVG text: per ad source, and per day."""
+    """The «Аналитика» tab's charts as SVG text: per ad source (inquiries; leads → sales → revenue),
+    and per day."""
     settings = request.app[RELOADER].current
     since, until = window(request.query.get("since"), request.query.get("until"), settings)
     hours = OfficeHours.from_settings(settings)
@@ -68,6 +69,7 @@ async def charts(request: web.Request) -> web.Response:
     per_day = await analytics(pool, since=since, until=until, by="day", hours=hours)
     return json_response({
         "ad_source": bars(per_source.rows, title="Обращения и пропущенные по рекламе"),
+        "sales": sales(per_source.rows, title="Лиды → продажи → выручка по рекламе"),
         "daily": daily(per_day.rows, title="Обращения по дням и доля пропущенных"),
     })
 

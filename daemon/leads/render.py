@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.domain import readable
 from daemon.leads.analytics import FIELDS, Analytics, analytics_json
-from daemon.leads.charts import bars, daily
+from daemon.leads.charts import bars, daily, sales
 from daemon.report.render import csv_safe
 
 ANALYTICS_FORMATS = ("text", "csv", "json", "html")
@@ -126,6 +126,8 @@ def render_table(result: Analytics) -> str:
 def render_html(result: Analytics, *, daily_rows: list[dict[str, Any]] | None = None) -> str:
     heading = title(result)
     charts = [bars(result.rows, title="Обращения и пропущенные по группам")]
+    if result.by == "ad_source":
+        charts.append(sales(result.rows, title="Лиды → продажи → выручка по рекламе"))
     if daily_rows is not None:
         charts.append(daily(daily_rows, title="Обращения по дням и доля пропущенных"))
     return ("<!DOCTYPE html>\n<html lang=\"ru\"><head><meta charset=\"utf-8\">"

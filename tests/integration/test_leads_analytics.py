@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -145,10 +146,16 @@ async def test_api_answers_json_csv_and_html_and_refuses_bad_input(
     assert table[3]["Выручка (₽)"] == "230000.5"
     assert json.loads(table[3]["Причины отказов"]) == TOTALS["lost_reasons"]
     html = await (await client.get("/api/analytics", params={**params, "format": "html"}, headers=auth())).text()
-    assert html.count("<svg") == 2 and "Яндекс.Директ" in html
+    assert html.count("<svg") == 3 and "Яндекс.Директ" in html
     charts = await (await client.get("/api/analytics/charts", params=params, headers=auth())).json()
     assert charts["ad_source"].count('class="bar"') == 3
     assert charts["daily"].count('class="day"') == 5
+    # Days under the bars as 03.03 … 07.03, and every chart with a value axis.
+    assert re.findall(r'class="date"[^>]*>([^<]+)<', charts["daily"]) == ["03.03", "04.03", "05.03", "06.03", "07.03"]
+    assert all('class="tick"' in svg for svg in charts.values())
+    # Leads → sales → revenue per ad source, the revenue on its own ₽ axis.
+    assert charts["sales"].count('class="source"') == 3
+    assert "Яндекс.Директ: лидов 2, продаж " in charts["sales"] and " ₽</text>" in charts["sales"]
     for bad in ({"by": "colour"}, {"format": "pdf"}, {"since": "yesterday"},
                 {"since": WEEK_UNTIL.isoformat(), "until": WEEK_SINCE.isoformat()}):
         assert (await client.get("/api/analytics", params={**params, **bad}, headers=auth())).status == 400

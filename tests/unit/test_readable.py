@@ -43,6 +43,13 @@ def test_money_is_grouped_by_spaces_with_kopecks_after_a_comma(amount: object, t
     assert readable.money(amount) == text  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(("amount", "text"), [
+    (0, "0 ₽"), (850, "850 ₽"), (250_000, "250 тыс ₽"), (1_200_000, "1,2 млн ₽"), (2_000_000, "2 млн ₽"),
+])
+def test_a_sum_on_an_axis_is_short(amount: float, text: str) -> None:
+    assert readable.money_short(amount) == text
+
+
 @pytest.mark.parametrize(("seconds", "text"), [
     (0, "0 с"), (45, "45 с"), (59.6, "1 мин"), (180, "3 мин"), (3599, "59 мин"), (3600, "1 ч"),
     (2 * 3600 + 31 * 60 + 10, "2 ч 31 мин"), (86400, "1 д"), (2 * 86400 + 5 * 3600 + 59, "2 д 5 ч"),

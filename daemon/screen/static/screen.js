@@ -71,9 +71,23 @@ function day(iso) {
     .format(new Date(iso));
 }
 
+// The same words as the reports (daemon/domain/readable.py): 45 с, 3 мин, 2 ч 31 мин, 2 д 5 ч.
 function duration(seconds) {
-  const s = Math.max(0, seconds | 0);
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  const s = Math.max(0, Math.round(seconds || 0));
+  if (s < 60) return `${s} с`;
+  if (s < 3600) return `${Math.floor(s / 60)} мин`;
+  if (s < 86400) {
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    return m ? `${h} ч ${m} мин` : `${h} ч`;
+  }
+  const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600);
+  return h ? `${d} д ${h} ч` : `${d} д`;
+}
+
+// 1 234 567,50 ₽ (spaces between thousands, as the reports write it).
+function money(amount) {
+  const [whole, cents] = Math.abs(Number(amount || 0)).toFixed(2).split(".");
+  return `${amount < 0 ? "−" : ""}${whole.replace(/\B(?=(\d{3})+(?!\d))/g, " ")},${cents} ₽`;
 }
 
 function person(p) {
@@ -315,7 +329,7 @@ async function loadMissed() {
     status.textContent = `Список не загрузился: ${problem(result)}`;
     return;
   }
-  const rows = (result.data.rows || []).filter((r) => !r.called_back || r.since_close);
+  const rows = (result.data.rows || []).filter((r) => !r.called_back || r.since_close).sort(missedOrder);
   const waiting = rows.filter((r) => !r.called_back && r.phone).length;
   $("missed-summary").textContent = rows.length
     ? `Абонентов: ${rows.length}, ждут звонка: ${waiting}. Время офиса (${state.timezone}).`
@@ -323,6 +337,15 @@ async function loadMissed() {
   $("missed-table").hidden = rows.length === 0;
   $("missed-table").tBodies[0].replaceChildren(...rows.map(missedRow));
   status.textContent = "";
+}
+
+// The signed-in manager's callers first, those still waiting before those called back,
+// and among them the longest-waiting first.
+function missedOrder(a, b) {
+  const mine = (r) => (r.responsible_extension && r.responsible_extension === state.extension ? 0 : 1);
+  const done = (r) => (r.called_back ? 1 : 0);
+  const since = (r) => Date.parse(r.waiting_since || r.first_missed_at);
+  return mine(a) - mine(b) || done(a) - done(b) || since(a) - since(b);
 }
 
 function missedRow(row) {
@@ -343,22 +366,24 @@ function missedRow(row) {
   } else {
     action.append(el("span", { class: "muted", title: "Номер не определился: перезвонить нельзя", text: "—" }));
   }
-  return el("tr", { class: row.called_back ? "called-back" : "" },
+  const mine = row.responsible_extension && row.responsible_extension === state.extension;
+  return el("tr", { class: [row.called_back ? "called-back" : "", mine ? "mine" : ""].join(" ").trim() },
     who,
-    el("td", { text: responsible }),
-    el("td", { class: "num", text: String(row.missed_calls) }),
+    el("td", { "data-label": "Ответственный", text: responsible }),
+    el("td", { class: "num", "data-label": "Звонков", text: String(row.missed_calls) }),
     missedWhen(row),
-    el("td", { text: row.ad_source || "—" }),
+    el("td", { "data-label": "Реклама", text: row.ad_source || "—" }),
     action);
 }
 
 function missedWhen(row) {
   // Today's calls by the clock, older ones with their date; below, how long the caller waits.
   const today = day(row.last_missed_at) === day(new Date().toISOString());
-  const cell = el("td", {}, el("div", { text: today ? clock(row.last_missed_at) : when(row.last_missed_at) }));
-  if (row.age_hours !== null && row.age_hours !== undefined) {
-    const days = Math.floor(row.age_hours / 24), hours = row.age_hours % 24;
-    cell.append(el("div", { class: "muted", text: `ждёт ${days ? `${days} д ${hours} ч` : `${hours} ч`}` }));
+  const cell = el("td", { "data-label": "Последний" },
+    el("span", { text: today ? clock(row.last_missed_at) : when(row.last_missed_at) }));
+  if (row.waiting_since && !row.called_back) {
+    const waited = (Date.now() - Date.parse(row.waiting_since)) / 1000;
+    cell.append(el("div", { class: "muted waiting", text: `ждёт ${duration(waited)}` }));
   }
   return cell;
 }
