@@ -18,6 +18,7 @@ from daemon.leads.render import (
     render_html,
     render_text,
 )
+from daemon.leads.rung import analytics_for_people
 from daemon.report.window import WindowError, parse_time
 from daemon.routing.policy import OfficeHours
 from daemon.runtime.keys import RELOADER, REPOSITORY
@@ -47,7 +48,8 @@ async def table(request: web.Request) -> web.Response:
         raise BadInput(400, f"format must be one of {', '.join(ANALYTICS_FORMATS)}")
     since, until = window(request.query.get("since"), request.query.get("until"), settings)
     hours = OfficeHours.from_settings(settings)
-    result = await analytics(request.app[REPOSITORY].pool, since=since, until=until, by=by, hours=hours)
+    result = await analytics_for_people(request.app[REPOSITORY].pool, since=since, until=until, by=by,
+                                        hours=hours)
     days = None
     if fmt == "html":
         days = (await analytics(request.app[REPOSITORY].pool, since=since, until=until, by="day",

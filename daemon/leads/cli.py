@@ -14,6 +14,7 @@ from daemon.leads.analytics import GROUPINGS, analytics
 from daemon.leads.analytics_api import window
 from daemon.leads.closing import archive_stale
 from daemon.leads.render import render_csv, render_html, render_json, render_text
+from daemon.leads.rung import analytics_for_people
 from daemon.leads.tags import refresh_tags
 from daemon.routing.policy import OfficeHours
 
@@ -74,7 +75,7 @@ async def analytics_report(settings: Settings, pool: asyncpg.Pool, args: argpars
         raise ValueError(f"report analytics has no {args.format} format; use text, csv, json or html")
     since, until = window(args.since, args.until, settings)
     hours = OfficeHours.from_settings(settings)
-    result = await analytics(pool, since=since, until=until, by=args.by, hours=hours)
+    result = await analytics_for_people(pool, since=since, until=until, by=args.by, hours=hours)
     if args.format == "html":
         days = await analytics(pool, since=since, until=until, by="day", hours=hours)
         text = render_html(result, daily_rows=days.rows)
