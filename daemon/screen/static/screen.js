@@ -84,6 +84,30 @@ function duration(seconds) {
   return h ? `${d} д ${h} ч` : `${d} д`;
 }
 
+// 1 поездка, 3 поездки, 5 поездок.
+function plural(n, one, few, many) {
+  const t10 = n % 10, t100 = n % 100;
+  const word = t10 === 1 && t100 !== 11 ? one : t10 >= 2 && t10 <= 4 && (t100 < 12 || t100 > 14) ? few : many;
+  return `${n} ${word}`;
+}
+
+function isoDay(text) {
+  return text ? text.split("-").reverse().join(".") : "";
+}
+
+// «3 поездки, оплачено 450 000,00 ₽; последняя 10.05.2026–20.05.2026, 150 000,00 ₽».
+function tripsText(trips) {
+  const parts = [`${plural(trips.paid, "поездка", "поездки", "поездок")}, оплачено ${money(trips.paid_total)}`];
+  const last = trips.last;
+  if (last) {
+    const dates = [isoDay(last.starts_on), isoDay(last.ends_on)].filter(Boolean).join("–");
+    const sum = last.amount !== null && last.amount !== undefined ? money(last.amount) : null;
+    const pending = last.status === "pending" ? "не оплачена" : null;
+    parts.push(`последняя ${[dates || "без дат", sum, pending].filter(Boolean).join(", ")}`);
+  }
+  return parts.join("; ");
+}
+
 // 1 234 567,50 ₽ (spaces between thousands, as the reports write it).
 function money(amount) {
   const [whole, cents] = Math.abs(Number(amount || 0)).toFixed(2).split(".");
@@ -230,13 +254,23 @@ function showCard(card) {
   const tags = $("tags");
   tags.replaceChildren(...(contact && contact.tags.length ? contact.tags.map((t) => el("span", { class: "tag", text: t })) : [el("span", { class: "muted", text: "нет" })]));
   $("birthday-row").hidden = $("birthday").hidden = !(contact && contact.birthday);
-  $("birthday").textContent = contact && contact.birthday ? contact.birthday.split("-").reverse().join(".") : "";
+  $("birthday").textContent = contact && contact.birthday ? isoDay(contact.birthday) : "";
+  const trips = contact && contact.trips;
+  $("trips-row").hidden = $("trips").hidden = !trips;
+  $("trips").textContent = trips ? tripsText(trips) : "";
   $("contact-note-row").hidden = $("contact-note").hidden = !(contact && contact.note);
   $("contact-note").textContent = contact && contact.note ? contact.note : "";
   const lead = card.open_lead;
   $("lead").textContent = lead ? `№ ${lead.id} от ${day(lead.opened_at)}` : "нет";
   const source = [card.ad_source, card.line ? `линия ${card.line}` : null].filter(Boolean).join(" · ");
   $("source").textContent = source || "неизвестно";
+
+  // An inquiry is «обращение», not a call; any card with a phone can be called back from here.
+  $("note-label").textContent = inquiry ? "Примечание к обращению" : "Примечание к звонку";
+  const callButton = $("call-contact");
+  callButton.hidden = !(card.phone_e164 && card.phone_e164.startsWith("+"));
+  callButton.dataset.phone = card.phone_e164 || "";
+  if (isNewCall) $("call-contact-status").textContent = "";
 
   const nameForm = $("name-form");
   const wasHidden = nameForm.hidden;
@@ -388,8 +422,7 @@ function missedWhen(row) {
   return cell;
 }
 
-async function callBack(phone, button) {
-  const status = $("missed-status");
+async function callBack(phone, button, status = $("missed-status")) {
   button.disabled = true;
   status.className = "status";
   status.textContent = `Звоним ${phoneForPeople(phone)}…`;
@@ -426,6 +459,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("note-form").addEventListener("submit", saveNote);
   $("name-form").addEventListener("submit", saveName);
   $("missed-refresh").addEventListener("click", loadMissed);
+  $("call-contact").addEventListener("click", (event) =>
+    callBack(event.currentTarget.dataset.phone, event.currentTarget, $("call-contact-status")));
   for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => showView(tab.dataset.view));
   state.extension = localStorage.getItem(STORE.extension);
   const token = localStorage.getItem(STORE.token);
