@@ -220,7 +220,7 @@ async def _prune(settings: Settings, url: str, args: argparse.Namespace) -> int:
     cutoff = retention.cutoff_for(days)
     report = await _with_repo(settings, url, lambda repo: retention.prune_inbox(
         repo.pool, cutoff=cutoff, batch=settings.retention.prune_batch))
-    print(report.line())
+    print(report.line(settings.tz))
     return 0
 
 

@@ -145,6 +145,11 @@ async def test_every_tab_fits_a_phone_and_a_laptop(daemon: TestClient, browser: 
         await page.click("#analytics-form button[type=submit]")
         await page.wait_for_selector("#analytics-status:has-text('Обращений: 8')")
         assert await _problems(page) == [], (size, "analytics")
+        if size == "laptop":  # at 1366 px the whole table fits its panel, no scrolling needed
+            widths = await page.evaluate("() => [document.querySelector('#analytics-table').scrollWidth,"
+                                         " document.querySelector('#analytics-table').clientWidth]")
+            assert widths[0] <= widths[1], widths
+            await _shoot(page, tmp_path, "screen-laptop-analytics.png")
         if size == "phone":
             await _shoot(page, tmp_path, "screen-phone-analytics.png")
         assert errors == [], size
