@@ -9,6 +9,7 @@ from daemon.report.limits import more_text
 from daemon.report.query import MissedReport, MissedRow
 from daemon.report.render import (
     age_text,
+    line_for_people,
     manager_title,
     readable_phone,
     summary_line,
@@ -36,7 +37,7 @@ def _cells(row: MissedRow, report: MissedReport) -> str:
         str(row.missed_calls),
         escape(when(row, report)),
         escape(age_text(report, row).removeprefix("ждёт ") or "—"),
-        escape(row.line_number or "—"),
+        escape(line_for_people(row.line_number)),
         escape(row.ad_source or "—"),
         "да" if row.called_back else "нет",
     ]

@@ -18,6 +18,7 @@ from typing import Any
 import phonenumbers
 
 from daemon.domain import readable
+from daemon.domain.phones import line_key
 from daemon.report.inquiries import section_json, section_text
 from daemon.report.limits import more_text
 from daemon.report.query import ROW_FIELDS, MissedReport, MissedRow
@@ -62,6 +63,13 @@ def readable_phone(phone: str | None) -> str:
         except phonenumbers.NumberParseException:
             return phone
     return phone
+
+
+def line_for_people(line_number: str | None) -> str:
+    """The dialled line as on the card (``+7 495 123-45-67``); a line that is no phone as the PBX named it."""
+    if not line_number:
+        return "—"
+    return readable_phone(line_key(line_number) or line_number)
 
 
 def manager_title(key: tuple[str | None, str | None] | None) -> str:
@@ -191,7 +199,7 @@ def _text_row(row: MissedRow, report: MissedReport) -> str:
     who = readable_phone(row.phone).ljust(18)
     name = (row.contact_name or "—")[:28].ljust(28)
     calls = f"пропущ. {row.missed_calls}".ljust(10)
-    line = row.line_number or "—"
+    line = line_for_people(row.line_number)
     source = f" ({row.ad_source})" if row.ad_source else ""
     done = "  [перезвонили]" if row.called_back else ""
     if row.do_not_call_reason is not None:
