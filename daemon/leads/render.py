@@ -89,7 +89,8 @@ def render_csv(result: Analytics) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     # Russian headings for the spreadsheet; the numbers stay numbers (seconds, a share, roubles).
-    writer.writerow([GROUP_HEADINGS[result.by], *(CSV_HEADINGS.get(name, HEADINGS[name]) for name in FIELDS)])
+    writer.writerow([GROUP_HEADINGS.get(result.by, result.by),
+                     *(CSV_HEADINGS.get(name, HEADINGS[name]) for name in FIELDS)])
     for row in [*result.rows, {"key": TOTAL, **result.totals}]:
         values = [("" if row[name] is None else json.dumps(row[name], ensure_ascii=False))
                   if name == "lost_reasons" else ("" if row[name] is None else row[name]) for name in FIELDS]
@@ -99,7 +100,8 @@ def render_csv(result: Analytics) -> str:
 
 
 def title(result: Analytics) -> str:
-    return f"Аналитика по {GROUPED_BY[result.by]}, {span_text(result)} (время офиса, {result.timezone})"
+    grouped = GROUPED_BY.get(result.by, result.by)  # a grouping added elsewhere is named by its key
+    return f"Аналитика по {grouped}, {span_text(result)} (время офиса, {result.timezone})"
 
 
 def render_text(result: Analytics) -> str:
@@ -119,7 +121,8 @@ def render_table(result: Analytics) -> str:
         cells = "".join(f"<td>{escape(cell(n, row[n]))}</td>" for n in FIELDS)
         name = TOTAL if row["key"] is TOTAL else key_text(row["key"], result.by)
         body.append(f"<tr{css}><th>{escape(name)}</th>{cells}</tr>")
-    return (f'<table class="analytics"><thead><tr><th>{escape(GROUP_HEADINGS[result.by])}</th>{head}</tr></thead>'
+    group = escape(GROUP_HEADINGS.get(result.by, result.by))
+    return (f'<table class="analytics"><thead><tr><th>{group}</th>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table><p class=\"note\">{escape(REVENUE_NOTE)}</p>")
 
 
