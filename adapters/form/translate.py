@@ -20,7 +20,7 @@ from daemon.domain.delivery import (
     utm_present,
 )
 from daemon.domain.identifiers import normalise_email
-from daemon.domain.inquiry import Inquiry, Referrer
+from daemon.domain.inquiry import MAX_FORM_FIELDS, Inquiry, Referrer
 from daemon.domain.phones import normalise_phone
 
 ANSWER = Reply(200, {"ok": True})
@@ -61,4 +61,30 @@ def form_inquiry(delivery: Delivery, fields: Mapping[str, Any], *, channel: str,
         page_url=page_url,
         utm=utm,
         referrer=referrer if (referrer.phone or referrer.email) else None,
+        fields=other_fields(fields),
     )
+
+
+# Every alias the inquiry above takes, and what senders add that is no one's words.
+TAKEN = frozenset(f.NAME + f.PHONE + f.EMAIL + f.TEXT + f.PAGE_URL + f.EXTERNAL_ID + f.REFERRER_NAME
+                  + f.REFERRER_PHONE + f.REFERRER_EMAIL + ("tranid", "formid", "cookies", "token", "test"))
+
+
+def other_fields(fields: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The form's fields no part of the inquiry took («Страна», «Взрослых»…), as text, in the form's order.
+
+    A nested object (a tour-search module's ``tour: {country, adults…}``) gives its own
+    fields, named ``tour.country``; deeper levels and lists are no one's words.
+    """
+    found: list[tuple[str, str]] = []
+    for key, value in fields.items():
+        name = str(key).strip()
+        if name.lower() in TAKEN or name.lower().startswith("utm_"):
+            continue
+        inner = value.items() if isinstance(value, dict) else [(None, value)]
+        for sub, item in inner:
+            if (words := text(item)) is not None:
+                found.append(((f"{name}.{sub}" if sub is not None else name)[:100], words))
+            if len(found) == MAX_FORM_FIELDS:
+                return tuple(found)
+    return tuple(found)

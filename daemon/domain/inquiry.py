@@ -16,6 +16,7 @@ from daemon.domain.replies import ReplyAddress
 
 Channel = Literal["call", "web_form", "chat", "telegram", "vk", "email", "api"]
 MAX_TEXT_CHARS = 100_000  # a transcript or an e-mail body; longer is cut, never refused
+MAX_FORM_FIELDS = 50  # a form's other named fields kept; a tour request has a dozen
 
 
 class Utm(BaseModel):
@@ -72,3 +73,7 @@ class Inquiry(BaseModel):
     # How to answer this conversation through its channel (daemon/domain/replies.py);
     # None where the channel gives no way back (a form without an e-mail).
     reply_to: ReplyAddress | None = None
+    # A form's other named fields, as sent («Страна», «Даты поездки», «adults»…): the ones
+    # no part of the inquiry above took. What the tourist wants is read from them
+    # (daemon/wishes/fields.py); none is stored on its own.
+    fields: tuple[tuple[str, str], ...] = Field(default=(), max_length=MAX_FORM_FIELDS)

@@ -16,6 +16,9 @@ from daemon.http.auth import bearer_matches
 from daemon.http.boundary import json_error, json_response, plain
 from daemon.http.inputs import query_id, query_int, query_time
 from daemon.runtime.keys import RELOADER, REPOSITORY, SETTINGS
+from daemon.store.queries import q
+from daemon.store.repository import translated_errors
+from daemon.wishes.present import wish_document
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_COMMUNICATIONS = 500
@@ -77,6 +80,7 @@ class ReadApi:
             "vk_ids": card["vk_ids"],
             "responsible": responsible,
             "open_lead_id": card["open_lead_id"],
+            "open_lead_wish": await _open_lead_wish(request, card["open_lead_id"]),
             "tags": card["tags"] or [],
             "ad_source": card["ad_source"],
             "birthday": plain(card["birthday"]),
@@ -102,6 +106,17 @@ class ReadApi:
             until=query_time(request, "until", tz), limit=limit,
         )
         return json_response([communication_json(r) for r in rows])
+
+
+async def _open_lead_wish(request: web.Request, lead_id: int | None) -> dict[str, Any] | None:
+    """What the tourist wants, as the open lead's wish says (docs/LEADS.md); None when nothing is known."""
+    if lead_id is None:
+        return None
+    with translated_errors():
+        row = await request.app[REPOSITORY].pool.fetchrow(q("wish_of_open_lead"), lead_id)
+    if row is None:
+        return None
+    return wish_document(*(json.loads(v) if isinstance(v, str) else v for v in (row["parsed"], row["edited"])))
 
 
 def communication_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,9 @@ the conversation reveals (a journaled, undoable merge, ``merge_contacts``).
 A chat's messages grow one communication while the conversation lasts (an
 idle gap closes it): the new text is appended, never re-derived.
 
+What the tourist wants is read from each message (and a form's fields) and laid over
+the lead's wish, in the same transaction (daemon/inquiries/wish_step.py).
+
 Locks, in the one order of docs/ARCHITECTURE.md: the conversation (taken with
 the inbox insert), then the identifiers (``lock_keys``: the referrer's too, the
 agency's own lines included) with every other identifier key of the batch, all
@@ -40,6 +43,7 @@ from daemon.domain.identifiers import Identifier, InvalidIdentifier, Kind, parse
 from daemon.domain.inquiry import MAX_TEXT_CHARS, Inquiry
 from daemon.inquiries.rules import REFERRAL_AD_SOURCE, ad_source_for, has_referrer
 from daemon.inquiries.store import Conversation, Holder, InquiryStore
+from daemon.inquiries.wish_step import refine_lead_wish
 from daemon.store.repository import Tx
 
 log = structlog.get_logger(__name__)
@@ -170,6 +174,9 @@ class InquiryPipeline:
             communication_id = await write(contact_id=contact_id, lead_id=lead_id)
         if referrer_id is not None and contact_id is not None:
             await store.add_referral(contact_id, referrer_id, communication_id)
+        if lead_id is not None and (inquiry.text or inquiry.fields):
+            await refine_lead_wish(tx.conn, lead_id, text=inquiry.text, fields=inquiry.fields,
+                                   communication_id=communication_id, at=inquiry.received_at)
         outcome = "unreachable" if contact_id is None else ("new_contact" if new_contact else "known_contact")
         log.info("inquiry_filed", source=inquiry.source, external_id=inquiry.external_id, outcome=outcome,
                  contact_id=contact_id, lead_id=lead_id, communication_id=communication_id,

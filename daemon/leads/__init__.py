@@ -1,8 +1,10 @@
 """Leads that end, trips from the booking system, computed tags, analytics and lost clients.
 
-Owns the lead's end (won, lost, archived), trips, computed tags, analytics and lost clients.
+Owns the lead's end (won, lost, archived), trips, computed tags, analytics and lost clients,
+and the lead's wish over HTTP (``wish``, ``wish_api``: read, a manager's edit, the U-ON
+export; ``wish_analytics``: analytics by destination).
 
-May import: ``daemon.domain``, ``daemon.store``, ``daemon.sheets``, ``daemon.contacts``,
+May import: ``daemon.domain``, ``daemon.wishes``, ``daemon.store``, ``daemon.sheets``, ``daemon.contacts``,
 ``daemon.report`` (windows, rendering), ``daemon.routing.policy`` (office hours), ``daemon.http``
 and ``daemon.runtime`` (keys).
 """

@@ -19,6 +19,7 @@ from daemon.leads.render import (
     render_text,
 )
 from daemon.leads.rung import analytics_for_people
+from daemon.leads.wish_analytics import WISH_GROUPINGS, by_destination
 from daemon.report.window import WindowError, parse_time
 from daemon.routing.policy import OfficeHours
 from daemon.runtime.keys import RELOADER, REPOSITORY
@@ -42,14 +43,17 @@ def window(since: str | None, until: str | None, settings: Settings) -> tuple[da
 async def table(request: web.Request) -> web.Response:
     settings = request.app[RELOADER].current
     by, fmt = request.query.get("by", "ad_source"), request.query.get("format", "json")
-    if by not in GROUPINGS:
-        raise BadInput(400, f"by must be one of {', '.join(GROUPINGS)}")
+    if by not in GROUPINGS + WISH_GROUPINGS:
+        raise BadInput(400, f"by must be one of {', '.join(GROUPINGS + WISH_GROUPINGS)}")
     if fmt not in ANALYTICS_FORMATS:
         raise BadInput(400, f"format must be one of {', '.join(ANALYTICS_FORMATS)}")
     since, until = window(request.query.get("since"), request.query.get("until"), settings)
     hours = OfficeHours.from_settings(settings)
-    result = await analytics_for_people(request.app[REPOSITORY].pool, since=since, until=until, by=by,
-                                        hours=hours)
+    if by in WISH_GROUPINGS:  # what the tourists want: read from the leads' wishes
+        result = await by_destination(request.app[REPOSITORY].pool, since=since, until=until, hours=hours)
+    else:  # by manager, a missed call counts against the managers it rang (daemon/leads/rung.py)
+        result = await analytics_for_people(request.app[REPOSITORY].pool, since=since, until=until, by=by,
+                                            hours=hours)
     days = None
     if fmt == "html":
         days = (await analytics(request.app[REPOSITORY].pool, since=since, until=until, by="day",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from daemon.leads import analytics_api, api
+from daemon.leads import analytics_api, api, wish_api
 
 
 def add_routes(app: web.Application) -> None:
     api.add_routes(app)
+    wish_api.add_routes(app)  # after api's /api/leads/reasons
     analytics_api.add_routes(app)

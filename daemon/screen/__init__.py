@@ -9,7 +9,8 @@
 - ``/api/...`` for notes, a new caller's name and the missed list (``api.py``).
 - ``/ui/``: the page itself, plain static files (``static/``).
 
-May import: ``daemon.domain``, ``daemon.store``, ``daemon.calls`` (a call's state),
+May import: ``daemon.domain``, ``daemon.store``, ``daemon.calls`` (a call's state), ``daemon.inquiries``
+(the wish step of a call note), ``daemon.wishes``,
 ``daemon.http`` and ``daemon.runtime`` (keys).
 """
 

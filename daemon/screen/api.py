@@ -1,7 +1,8 @@
 """What the manager's screen writes under /api (behind the same bearer token).
 
 - ``PUT /api/communications/{id}/note`` ``{"note": "..."}``: «Примечание» on a
-  communication; an empty note clears it.
+  communication; an empty note clears it. What the note says the tourist wants is laid
+  over the call's lead's wish (daemon/inquiries/wish_step.py).
 - ``PUT /api/contacts/{id}/name`` ``{"name": "..."}``: names a new caller.
 
 The page's other calls are other parts' endpoints: ``GET /api/reports/missed``
@@ -15,7 +16,9 @@ from aiohttp import web
 from daemon.domain.errors import BadInput
 from daemon.http.boundary import json_response
 from daemon.http.inputs import json_object, path_id, storable_text
+from daemon.inquiries.wish_step import refine_from_note
 from daemon.runtime.keys import REPOSITORY
+from daemon.store.repository import translated_errors
 
 NOTE_MAX_CHARS = 4000
 NAME_MAX_CHARS = 200
@@ -51,6 +54,9 @@ class ScreenApi:
     async def put_note(self, request: web.Request) -> web.Response:
         communication_id = path_id(request)
         note = await _text_field(request, "note", max_chars=NOTE_MAX_CHARS, nullable=True)
+        # The wish first: saving the note notifies the screens, which then read the wish.
+        with translated_errors():
+            await refine_from_note(request.app[REPOSITORY].pool, communication_id, note)
         row = await request.app[REPOSITORY].set_communication_note(communication_id, note)
         if row is None:
             raise BadInput(404, "no communication with this id")

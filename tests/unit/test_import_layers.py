@@ -34,10 +34,10 @@ DOMAIN = frozenset(name for name in MODULES if name.startswith("daemon.domain.")
 # Verify, make durable, acknowledge, hand to the projectors: no capability in it.
 CORE = frozenset({"daemon.intake.pipeline", "daemon.intake.durable", "daemon.intake.groupcommit", "daemon.domain.events",
                   "daemon.store.records"})
-CAPABILITIES = ("calls", "contacts", "inquiries", "leads", "report", "routing", "screen", "sheets")
+CAPABILITIES = ("calls", "contacts", "inquiries", "leads", "report", "routing", "screen", "sheets", "wishes")
 # Every package in the order the data flows up: a module imports its own package and those
 # before it, never one after. ``runtime`` here is its base (keys, metrics, logs, tasks, reload).
-LAYERS = ("domain", "adapters", "runtime", "store", "http", "intake", "sheets", "report", "routing",
+LAYERS = ("domain", "adapters", "wishes", "runtime", "store", "http", "intake", "sheets", "report", "routing",
           "contacts", "calls", "inquiries", "leads", "screen")
 # Where the app is put together: they import everything, and nothing imports them.
 COMPOSITION = frozenset({"daemon.cli", "daemon.runtime.app", "daemon.runtime.connect", "daemon.runtime.health",

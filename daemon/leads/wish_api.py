@@ -1,0 +1,50 @@
+"""``GET /api/leads/{id}`` (the lead with its wish), ``GET``/``PUT /api/leads/{id}/wish``.
+
+``GET /api/leads/{id}/wish?format=json|uon``: the wish, or U-ON's ``lead/create`` fields
+(daemon/wishes/uon.py). ``PUT /api/leads/{id}/wish?by=<who>`` with any of the wish's keys
+(``null`` clears one): a manager's value, never overwritten by a later inquiry.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from daemon.domain.errors import BadInput
+from daemon.http.inputs import json_value, path_id
+from daemon.leads.wish import edit_wish, lead_with_wish, wish_of
+from daemon.runtime.keys import REPOSITORY
+from daemon.wishes.uon import uon_fields
+
+WISH_FORMATS = ("json", "uon")
+MAX_BY_CHARS = 100
+EXAMPLE = '{"destination": {"country": "Турция", "resort": "Анталья"}, "date_from": "2026-06-01", "adults": 2}'
+
+
+async def lead(request: web.Request) -> web.Response:
+    return web.json_response(await lead_with_wish(request.app[REPOSITORY].pool, path_id(request, "lead_id")))
+
+
+async def wish(request: web.Request) -> web.Response:
+    lead_id = path_id(request, "lead_id")
+    fmt = request.query.get("format", "json")
+    if fmt not in WISH_FORMATS:
+        raise BadInput(400, f"format must be one of {', '.join(WISH_FORMATS)}")
+    found = await wish_of(request.app[REPOSITORY].pool, lead_id)
+    if fmt == "uon":
+        return web.json_response(uon_fields(found or {}))
+    return web.json_response({"lead_id": lead_id, "wish": found})
+
+
+async def put_wish(request: web.Request) -> web.Response:
+    lead_id = path_id(request, "lead_id")
+    body = await json_value(request, example=EXAMPLE)
+    by = (request.query.get("by") or "api").strip()[:MAX_BY_CHARS] or "api"
+    found = await edit_wish(request.app[REPOSITORY].pool, lead_id, body, by=by)
+    return web.json_response({"lead_id": lead_id, "wish": found})
+
+
+def add_routes(app: web.Application) -> None:
+    """After /api/leads/reasons (registered first, so «reasons» is never taken for an id)."""
+    app.router.add_get("/api/leads/{lead_id}", lead)
+    app.router.add_get("/api/leads/{lead_id}/wish", wish)
+    app.router.add_put("/api/leads/{lead_id}/wish", put_wish)
