@@ -763,3 +763,21 @@ def _first_error_line(exc: ValidationError) -> str:
     if err["type"] == "extra_forbidden":
         return f"setting {name}: unknown setting"
     return f"setting {name} (CALLBRIDGE_{name.upper()}): {err['msg']}"
+
+
+def setting_source(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """Where a person changes the setting ``name`` (a flat name such as ``api_token``):
+    the environment variable that set it, else the TOML file (and its table) named by
+    CALLBRIDGE_CONFIG, else that variable to set. Used by the daemon's ready line."""
+    env = os.environ if environ is None else environ
+    group, field = FLAT_NAMES.get(name, (None, name))
+    variables = [f"{ENV_PREFIX}{name.upper()}"]
+    if group is not None:
+        variables.append(f"{ENV_PREFIX}{group.upper()}__{field.upper()}")
+    for variable in variables:
+        if env.get(variable):
+            return variable
+    toml_file = env.get(CONFIG_ENV)
+    if toml_file:
+        return f"{toml_file} ([{group}] {field})" if group else f"{toml_file} ({field})"
+    return variables[0]

@@ -1,5 +1,4 @@
-"""The ``callbridge`` command: run, migrate, import, sync-managers, replay, report, reconcile,
-prune, check."""
+"""The ``callbridge`` command: the daemon and every job around it, one subcommand each."""
 
 from __future__ import annotations
 
@@ -41,21 +40,33 @@ T = TypeVar("T")
 WRITERS = frozenset({"migrate", "import", "sync-managers", "reconcile", "prune", *leads_cli.HANDLERS})
 CONTACTS_WRITERS = frozenset({"merge", "unmerge", "not-duplicate", "purge", "restore", "do-not-call"})
 EXIT_USAGE = 2
+HELP_COLUMN = 30  # "    sync-managers" and two spaces
+DESCRIPTION = ("callbridge joins the agency's Mango Office PBX and its other channels to the CRM base "
+               "in PostgreSQL. Settings: CALLBRIDGE_CONFIG=file.toml and CALLBRIDGE_* variables.")
 EXIT_FAILURE = 1
 
 
+class _OneLineHelp(argparse.HelpFormatter):
+    """Room for the longest command name, so that each command's help stays on its one line."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=HELP_COLUMN)
+        # argparse measures the commands before the group's indent is added: the longest wrapped.
+        self._action_max_length = HELP_COLUMN - 2
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="callbridge", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the daemon (embedded PostgreSQL when no database is configured)")
+    parser = argparse.ArgumentParser(prog="callbridge", description=DESCRIPTION, formatter_class=_OneLineHelp)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
+    sub.add_parser("run", help="run the daemon (embedded PostgreSQL if none set)")
     sub.add_parser("migrate", help="apply pending database migrations")
     import_cli.register(sub)
     leads_cli.register_imports(sub.choices["import"])
     sub.add_parser("sync-managers", help="load employees and extensions from the PBX")
-    rep = sub.add_parser("replay", help="post a scenario file's PBX events, signed, to a running daemon")
+    rep = sub.add_parser("replay", help="post a file's PBX events, signed, to the daemon")
     rep.add_argument("files", type=Path, nargs="+")
     rep.add_argument("--url", help="webhook base (default: http://<listen><mango_prefix>)")
-    report = sub.add_parser("report", help="the missed-call report (whom to call back)")
+    report = sub.add_parser("report", help="reports: missed, analytics, lost-clients")
     report.add_argument("what", choices=("missed", *leads_cli.REPORTS))
     report.add_argument("--since", help="ISO 8601, office time if no offset (default: report_lookback_days "
                                         "back, the night's callers first)")
@@ -65,15 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--output", type=Path, help="write to this file instead of stdout")
     report.add_argument("--email", action="store_true", help="also e-mail it (smtp_* settings)")
     leads_cli.register_report_options(report)
-    rec = sub.add_parser("reconcile", help="fill in calls the PBX never delivered, from its stats")
+    rec = sub.add_parser("reconcile", help="fill in calls the PBX never delivered")
     rec.add_argument("--since", help="ISO 8601 (default: the start of yesterday, office time)")
     rec.add_argument("--until", help="ISO 8601 (default: now)")
     leads_cli.register(sub)
-    prn = sub.add_parser("prune", help="delete raw PBX events older than inbox_retention_days "
-                                       "(finished calls only; derived rows are kept)")
+    prn = sub.add_parser("prune", help="delete raw PBX events past inbox_retention_days")
     prn.add_argument("--older-than-days", type=int, help="override inbox_retention_days (at least 1)")
     contacts_cli.register(sub)
-    chk = sub.add_parser("check", help="ask the running daemon's /health; non-zero exit on fail")
+    chk = sub.add_parser("check", help="ask the daemon's /health (exit code: its answer)")
     chk.add_argument("--url", help="health URL (default: http://<listen>/health)")
     return parser
 
@@ -140,8 +150,8 @@ async def _migrate(settings: Settings, url: str, args: argparse.Namespace) -> in
         applied = await migrations.migrate(conn)
     finally:
         await conn.close()
-    names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "none (up to date)"
-    print(f"migrations applied: {names}")
+    names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "нет (схема актуальна)"
+    print(f"применены миграции: {names}")
     return 0
 
 
@@ -202,7 +212,7 @@ async def _leads(settings: Settings, url: str, args: argparse.Namespace) -> int:
 async def _prune(settings: Settings, url: str, args: argparse.Namespace) -> int:
     days = args.older_than_days if args.older_than_days is not None else settings.retention.inbox_days
     if days == 0 and args.older_than_days is None:
-        print("inbox_retention_days is 0: raw events are kept forever, nothing pruned")
+        print("inbox_retention_days = 0: сырые события хранятся всегда, ничего не удалено")
         return 0
     if days < 1:
         print("callbridge: prune: --older-than-days must be at least 1", file=sys.stderr)
@@ -210,7 +220,7 @@ async def _prune(settings: Settings, url: str, args: argparse.Namespace) -> int:
     cutoff = retention.cutoff_for(days)
     report = await _with_repo(settings, url, lambda repo: retention.prune_inbox(
         repo.pool, cutoff=cutoff, batch=settings.retention.prune_batch))
-    print(report.line())
+    print(report.line(settings.tz))
     return 0
 
 
@@ -223,7 +233,7 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
 _COMMANDS = {"migrate": _migrate, "import": _import, "sync-managers": _sync_managers,
              "report": _report, "reconcile": _reconcile, "prune": _prune,
              "contacts": lambda s, u, a: _with_repo(
-                 s, u, lambda repo: contacts_cli.run(repo, a, region=s.default_region)),
+                 s, u, lambda repo: contacts_cli.run(repo, a, region=s.default_region, tz=s.tz)),
              **dict.fromkeys(leads_cli.HANDLERS, _leads)}
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 from adapters.mango.client import RECORDING_NOT_FOUND_CODE, MangoClient, Outcome, PbxApiError
 from daemon.domain.errors import BadInput
 from daemon.domain.phones import normalise_phone
+from daemon.http.boundary import json_response
 from daemon.http.inputs import json_object, storable_text
 from daemon.runtime.keys import METRICS, PBX_CLIENT, REPOSITORY
 
@@ -61,7 +62,7 @@ class CallsApi:
         log.info("click_to_call", extension=extension, outcome=outcome.outcome.value,
                  command_id=outcome.command_id, pbx_request_id=outcome.request_id)
         if outcome.ok:
-            return web.json_response({"command_id": outcome.command_id, "extension": extension,
+            return json_response({"command_id": outcome.command_id, "extension": extension,
                                       "phone": phone}, status=202)
         status = 429 if outcome.outcome is Outcome.RATE_LIMITED else 502
         raise BadInput(status, "the PBX did not accept the call", outcome=outcome.outcome.value,

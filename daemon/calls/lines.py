@@ -32,8 +32,8 @@ class LineReport:
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
     def lines(self, what: str) -> list[str]:
-        out = [(f"{what}: {self.rows} rows, {self.created} created, {self.merged} merged into existing, "
-                f"{len(self.skipped)} skipped")]
+        out = [(f"линии: строк {self.rows}, создано {self.created}, обновлено существующих {self.merged}, "
+                f"пропущено {len(self.skipped)}")]
         out += [f"  line {n}: skipped: {why}" for n, why in self.skipped]
         return out
 

@@ -15,8 +15,8 @@ class SyncReport:
     deactivated: tuple[str, ...]
 
     def line(self) -> str:
-        gone = ", ".join(self.deactivated) or "none"
-        return f"managers: {self.created} created, {self.updated} updated, deactivated: {gone}"
+        gone = ", ".join(self.deactivated) or "нет"
+        return f"менеджеры: создано {self.created}, обновлено {self.updated}, отключены: {gone}"
 
 
 async def sync_managers(repo: Repository, employees: list[Employee]) -> SyncReport:

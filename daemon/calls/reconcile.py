@@ -52,16 +52,16 @@ class ReconcileReport:
 
     def lines(self) -> list[str]:
         summary = (
-            f"reconciled {self.calls} calls from the PBX's statistics: "
-            f"created {len(self.created)}, completed {len(self.completed)}, "
-            f"already known {self.known}"
+            f"сверено звонков по статистике АТС: {self.calls}; "
+            f"создано {len(self.created)}, дополнено {len(self.completed)}, "
+            f"уже известны {self.known}"
         )
         out = [summary]
-        out += [f"  created {entry_id}" for entry_id in self.created]
-        out += [f"  completed {entry_id}" for entry_id in self.completed]
-        out += [f"  not stored {entry_id} (see the log)" for entry_id in self.failed]
+        out += [f"  создан {entry_id}" for entry_id in self.created]
+        out += [f"  дополнен {entry_id}" for entry_id in self.completed]
+        out += [f"  не записан {entry_id} (см. журнал)" for entry_id in self.failed]
         out += [
-            f"  line {bad.line_no} skipped: {bad.problem}: {bad.raw[:120]}"
+            f"  строка {bad.line_no} пропущена: {bad.problem}: {bad.raw[:120]}"
             for bad in self.bad_lines
         ]
         return out

@@ -1,6 +1,6 @@
 """HTTP API of the contact base under /api (behind the API's bearer token):
-cards by id, merge and undo, the merge journal. Later sections add duplicates,
-hygiene and do-not-call (daemon/contacts/api_*.py)."""
+cards by id, merge (``?dry_run=true``: what would move, nothing written) and undo, the
+merge journal. Later sections add duplicates, hygiene and do-not-call (daemon/contacts/api_*.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from daemon.contacts.merge import merge_contacts
+from daemon.contacts.merge import MergeResult, merge_contacts
 from daemon.contacts.store import ContactStore
 from daemon.contacts.undo import undo_merge
-from daemon.http.boundary import dumps, plain
+from daemon.http.boundary import json_response, plain
 from daemon.http.inputs import MAX_ID, json_model, path_id, query_flag, query_int
 from daemon.runtime.keys import REPOSITORY
+from daemon.store.repository import Tx
 
 MAX_JOURNAL = 500
 
@@ -53,14 +54,33 @@ def merge_json(row: dict[str, Any]) -> dict[str, Any]:
 
 async def get_card(request: web.Request) -> web.Response:
     card = await store(request).card(path_id(request, "contact_id"))
-    return web.json_response(card_json(card), dumps=dumps)
+    return json_response(card_json(card))
+
+
+class _Preview(Exception):  # noqa: N818 (not an error: it carries the result out of a rolled-back merge)
+    def __init__(self, result: MergeResult) -> None:
+        super().__init__("merge preview")
+        self.result = result
 
 
 async def post_merge(request: web.Request) -> web.Response:
+    """The merge; with ``dry_run=true`` the same merge in a transaction rolled back: ``moved``
+    says exactly what would move (the page shows it before the manager confirms)."""
     body = await json_model(request, MergeBody)
-    result = await store(request).in_transaction(lambda tx: merge_contacts(
-        tx, survivor_id=body.survivor_id, merged_ids=body.merged_ids, actor=body.actor, reason=body.reason))
-    return web.json_response(result.as_json())
+    dry_run = query_flag(request, "dry_run")
+
+    async def merge(tx: Tx) -> MergeResult:
+        result = await merge_contacts(tx, survivor_id=body.survivor_id, merged_ids=body.merged_ids,
+                                      actor=body.actor, reason=body.reason)
+        if dry_run:
+            raise _Preview(result)  # leaves the transaction: every write of the merge is rolled back
+        return result
+
+    try:
+        result = await store(request).in_transaction(merge)
+    except _Preview as preview:
+        return json_response(preview.result.as_json() | {"merge_id": None, "dry_run": True})
+    return json_response(result.as_json())
 
 
 async def post_undo(request: web.Request) -> web.Response:
@@ -69,12 +89,12 @@ async def post_undo(request: web.Request) -> web.Response:
     body = await json_model(request, UndoBody, optional=True)
     result = await store(request).in_transaction(
         lambda tx: undo_merge(tx, merge_id=merge_id, actor=body.actor, force=force))
-    return web.json_response(result.as_json())
+    return json_response(result.as_json())
 
 
 async def get_merges(request: web.Request) -> web.Response:
     rows = await store(request).recent_merges(query_int(request, "limit", default=50, most=MAX_JOURNAL))
-    return web.json_response([merge_json(r) for r in rows], dumps=dumps)
+    return json_response([merge_json(r) for r in rows])
 
 
 def add_routes(app: web.Application) -> None:

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from daemon.contacts import hygiene
 from daemon.contacts.api import store
 from daemon.contacts.hygiene import MAX_REASON_CHARS
-from daemon.http.boundary import dumps
+from daemon.http.boundary import json_response
 from daemon.http.inputs import json_model, path_id
 
 
@@ -20,12 +20,12 @@ async def put_do_not_call(request: web.Request) -> web.Response:
     contact_id = path_id(request, "contact_id")
     body = await json_model(request, DoNotCallBody)
     answer = await hygiene.set_do_not_call(store(request), contact_id, body.reason)
-    return web.json_response(answer, dumps=dumps)
+    return json_response(answer)
 
 
 async def delete_do_not_call(request: web.Request) -> web.Response:
     answer = await hygiene.lift_do_not_call(store(request), path_id(request, "contact_id"))
-    return web.json_response(answer)
+    return json_response(answer)
 
 
 def add_routes(app: web.Application) -> None:

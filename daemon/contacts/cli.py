@@ -8,6 +8,7 @@ import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import tzinfo
 from functools import partial
 from typing import Any, cast
 
@@ -17,6 +18,7 @@ from daemon.contacts.errors import ContactRefused, UndoConflict
 from daemon.contacts.merge import merge_contacts
 from daemon.contacts.store import ContactStore
 from daemon.contacts.undo import undo_merge
+from daemon.domain import readable
 from daemon.domain.identifiers import KINDS, Identifier, Kind, parse_identifier
 from daemon.domain.phones import format_for_people
 from daemon.http.boundary import dumps
@@ -37,7 +39,7 @@ def _actor() -> str:
 
 def register(sub: Any) -> None:
     """Add ``contacts`` and its subcommands to the top-level parser's subparsers."""
-    contacts = sub.add_parser("contacts", help="the contact base: merge, duplicates, hygiene")
+    contacts = sub.add_parser("contacts", help="the contact base: lookup, merge, duplicates")
     csub = contacts.add_subparsers(dest="contacts_command", required=True)
     look = csub.add_parser("lookup", help="a contact's card by id, phone (any format), e-mail or messenger id")
     look.add_argument("value", help="a contact id (#12 or 12 with --kind id), a phone, an e-mail, ...")
@@ -77,10 +79,10 @@ def register(sub: Any) -> None:
     dnc.add_argument("--lift", action="store_true")
 
 
-async def run(repo: Repository, args: argparse.Namespace, *, region: str) -> int:
+async def run(repo: Repository, args: argparse.Namespace, *, region: str, tz: tzinfo | None = None) -> int:
     store = ContactStore(repo)
     command: dict[str, Command] = {"lookup": partial(_lookup, region=region), "merge": _merge,
-                                   "unmerge": _unmerge, "merges": _merges,
+                                   "unmerge": _unmerge, "merges": partial(_merges, tz=tz),
                                    "invalid": _invalid, "purge": _purge, "restore": _restore,
                                    "do-not-call": _do_not_call, "duplicates": _duplicates,
                                    "not-duplicate": _not_duplicate}
@@ -122,13 +124,14 @@ def _card_lines(doc: dict[str, Any]) -> list[str]:
     responsible = None
     if who:
         responsible = (f"{who['name'] or ''} (доб. {who['extension']})".strip() if who["extension"]
-                       else f"{who['name']} (no extension yet)")
+                       else f"{who['name']} (добавочный ещё неизвестен)")
     birthday = doc["birthday"] and ".".join(reversed(doc["birthday"].split("-")))
-    facts = [("phones", ", ".join(format_for_people(p) for p in doc["phones"])), ("e-mails", ", ".join(doc["emails"])),
+    facts = [("телефоны", ", ".join(format_for_people(p) for p in doc["phones"])),
+             ("e-mail", ", ".join(doc["emails"])),
              ("telegram", ", ".join(doc["telegram_ids"])), ("vk", ", ".join(doc["vk_ids"])),
-             ("responsible", responsible), ("birthday", birthday), ("note", doc["note"]),
-             ("tags", ", ".join(doc["tags"])), ("ad source", doc["ad_source"]),
-             ("open lead", doc["open_lead_id"] and f"#{doc['open_lead_id']}")]
+             ("ответственный", responsible), ("день рождения", birthday), ("комментарий", doc["note"]),
+             ("теги", ", ".join(doc["tags"])), ("реклама", doc["ad_source"]),
+             ("открытый лид", doc["open_lead_id"] and f"№ {doc['open_lead_id']}")]
     lines = [f"#{doc['id']} {doc['name'] or '—'}"]
     for label, text in facts:
         if text:
@@ -142,28 +145,43 @@ async def _merge(store: ContactStore, args: argparse.Namespace) -> int:
     result = await store.in_transaction(lambda tx: merge_contacts(
         tx, survivor_id=args.survivor_id, merged_ids=args.merged_ids, actor=args.actor or _actor(),
         reason=args.reason))
-    moved = ", ".join(f"{k} {v}" for k, v in result.moved.items())
-    print(f"merge #{result.merge_id}: {', '.join(f'#{i}' for i in result.merged_ids)} "
-          f"into #{result.survivor_id}; moved {moved}")
+    print(f"объединение #{result.merge_id}: {', '.join(f'#{i}' for i in result.merged_ids)} "
+          f"в #{result.survivor_id}; перенесено: {moved_text(result.moved)}")
     return 0
 
 
 async def _unmerge(store: ContactStore, args: argparse.Namespace) -> int:
     result = await store.in_transaction(lambda tx: undo_merge(
         tx, merge_id=args.merge_id, actor=args.actor or _actor(), force=args.force))
-    print(f"merge #{result.merge_id} undone: {', '.join(f'#{i}' for i in result.restored_ids)} "
-          f"restored beside #{result.survivor_id}"
-          + (f"; {len(result.forced_rows)} changed rows overwritten" if result.forced_rows else ""))
+    print(f"объединение #{result.merge_id} отменено: {', '.join(f'#{i}' for i in result.restored_ids)} "
+          f"снова отдельно от #{result.survivor_id}"
+          + (f"; перезаписано изменённых строк: {len(result.forced_rows)}" if result.forced_rows else ""))
     return 0
 
 
-async def _merges(store: ContactStore, args: argparse.Namespace) -> int:
-    for m in await store.recent_merges(args.limit):
-        state = f"undone {m['undone_at']:%Y-%m-%d %H:%M} by {m['undone_by']}" if m["undone_at"] else "active"
-        print(f"#{m['id']} {m['created_at']:%Y-%m-%d %H:%M} {m['actor']}: "
-              f"{', '.join(f'#{i}' for i in m['merged_ids'])} -> #{m['survivor_id']} ({state})"
+async def _merges(store: ContactStore, args: argparse.Namespace, *, tz: tzinfo | None = None) -> int:
+    """The journal for a person: office time to the minute, what moved, whether it was undone."""
+    merges = await store.recent_merges(args.limit)
+    for m in merges:
+        state = (f"отменено {readable.moment(m['undone_at'], tz)}, {m['undone_by']}" if m["undone_at"]
+                 else "действует")
+        print(f"#{m['id']} {readable.moment(m['created_at'], tz)} {m['actor']}: "
+              f"{', '.join(f'#{i}' for i in m['merged_ids'])} → #{m['survivor_id']} ({state});"
+              f" перенесено: {moved_text(m['moved'])}"
               + (f" — {m['reason']}" if m["reason"] else ""))
+    if not merges:
+        print("объединений ещё не было")
     return 0
+
+
+MOVED_NAMES = {"communications": "обращений", "leads": "лидов", "identifiers": "идентификаторов",
+               "invalid_identifiers": "недействительных идентификаторов", "trips": "поездок"}
+
+
+def moved_text(moved: dict[str, Any]) -> str:
+    """``обращений 3, лидов 1``: what a merge moved, in Russian (unknown kinds by their own name)."""
+    parts = [f"{MOVED_NAMES.get(k, k)} {v}" for k, v in moved.items() if v]
+    return ", ".join(parts) or "ничего"
 
 
 async def _invalid(store: ContactStore, args: argparse.Namespace) -> int:
@@ -177,37 +195,38 @@ async def _invalid(store: ContactStore, args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         print(f"#{r['contact_id']} {r['contact_name'] or '—'}: {r['kind']} {r['value']!r}: {r['reason']}")
-    print(f"{len(rows)} invalid identifier{'s' if len(rows) != 1 else ''}")
+    print(readable.plural(len(rows), "недействительный идентификатор", "недействительных идентификатора",
+                          "недействительных идентификаторов"))
     return 0
 
 
 async def _purge(store: ContactStore, args: argparse.Namespace) -> int:
     result = await hygiene.purge(store, dry_run=args.dry_run)
-    verb = "would remove" if result.dry_run else "removed"
+    verb = "будет убран" if result.dry_run else "убран"
     for r in result.empty:
         print(f"{verb} #{r['id']} {r['name'] or '—'}")
     for r in result.deleted:
-        print(f"deleted for good #{r['id']} {r['name'] or '—'} (removed over {hygiene.PURGE_AFTER_DAYS} days ago)")
-    print(f"{len(result.empty)} empty contact{'s' if len(result.empty) != 1 else ''} {verb}"
-          + ("" if result.dry_run else f"; {len(result.deleted)} deleted for good"))
+        print(f"удалён насовсем #{r['id']} {r['name'] or '—'} (убран больше {hygiene.PURGE_AFTER_DAYS} дней назад)")
+    print(f"пустых контактов {'будет убрано' if result.dry_run else 'убрано'}: {len(result.empty)}"
+          + ("" if result.dry_run else f"; удалено насовсем: {len(result.deleted)}"))
     return 0
 
 
 async def _restore(store: ContactStore, args: argparse.Namespace) -> int:
     row = await hygiene.restore(store, args.contact_id)
-    print(f"restored #{row['id']} {row['name'] or '—'}")
+    print(f"возвращён #{row['id']} {row['name'] or '—'}")
     return 0
 
 
 async def _do_not_call(store: ContactStore, args: argparse.Namespace) -> int:
     if args.lift:
         answer = await hygiene.lift_do_not_call(store, args.contact_id)
-        print(f"#{answer['contact_id']}: do-not-call lifted")
+        print(f"#{answer['contact_id']}: отметка «не звонить» снята")
         return 0
     if not args.reason:
         raise ContactRefused(400, "give --reason (or --lift)")
     answer = await hygiene.set_do_not_call(store, args.contact_id, args.reason)
-    print(f"#{answer['contact_id']}: do not call ({answer['do_not_call']['reason']})")
+    print(f"#{answer['contact_id']}: не звонить ({answer['do_not_call']['reason']})")
     return 0
 
 
@@ -216,7 +235,7 @@ async def _duplicates(store: ContactStore, args: argparse.Namespace) -> int:
         raise ContactRefused(400, "--limit must be positive and --offset not negative")
     if args.rebuild:
         contacts = await duplicates.rebuild(store)
-        print(f"candidates recomputed for {contacts} contacts")
+        print(f"кандидаты пересчитаны для контактов: {contacts}")
     if args.contact is not None:
         page = await duplicates.duplicates_of_contact(store, args.contact, limit=args.limit)
     else:
@@ -225,12 +244,12 @@ async def _duplicates(store: ContactStore, args: argparse.Namespace) -> int:
         ids = " ".join(f"#{i}" for i in c.contact_ids)
         print(f"{c.score:.2f} {c.reason:<10} {ids}  {json.dumps(c.evidence, ensure_ascii=False)}")
     partial = page.items and len(page.items) < page.total
-    shown = f"{args.offset + 1}-{args.offset + len(page.items)} of " if partial else ""
-    print(f"{shown}{page.total} candidate{'s' if page.total != 1 else ''}")
+    shown = f"{args.offset + 1}–{args.offset + len(page.items)} из " if partial else ""
+    print(f"кандидатов в дубликаты: {shown}{page.total}")
     return 0
 
 
 async def _not_duplicate(store: ContactStore, args: argparse.Namespace) -> int:
     pair = await duplicates.mark_not_duplicates(store, list(args.contact_ids), actor=args.actor or _actor())
-    print(f"#{pair[0]} and #{pair[1]}: not a duplicate (never proposed again)")
+    print(f"#{pair[0]} и #{pair[1]}: не дубликаты (больше не предлагаются)")
     return 0

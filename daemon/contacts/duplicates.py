@@ -63,11 +63,16 @@ def _candidates(rows: list[dict[str, Any]]) -> list[Candidate]:
             for r in rows]
 
 
-async def duplicates(store: ContactStore, *, limit: int, offset: int = 0, reason: str | None = None) -> Page:
-    """One page of the kept candidates, best first, and how many there are in all."""
+async def duplicates(store: ContactStore, *, limit: int, offset: int = 0, reason: str | None = None,
+                     min_score: float | None = None, responsible: str | None = None) -> Page:
+    """One page of the kept candidates, best first, and how many there are in all (of those the
+    filters keep: ``reason``, a least ``min_score``, ``responsible``: pairs of that manager's contacts)."""
     if reason is not None and reason not in REASONS:
         raise ContactRefused(400, f"reason must be one of {', '.join(REASONS)}")
-    if reason is None:
+    if min_score is not None or responsible is not None:
+        total = await store.fetchval("candidates_total_filtered", reason, min_score, responsible)
+        rows = await store.fetch("candidates_page_filtered", limit, offset, reason, min_score, responsible)
+    elif reason is None:
         total = await store.fetchval("candidates_total")
         rows = await store.fetch("candidates_page", limit, offset)
     else:

@@ -13,8 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from daemon.contacts.import_store import Outcome
+from daemon.domain import readable
 
 EXAMPLES_PER_KIND = 3
+WHAT = {"contacts": "контакты", "lines": "линии"}
 # Notes whose varying part is not quoted nor a number: the kind is named here.
 _NAMED_KINDS = (
     (re.compile(r"^(phone|e-mail) \S+ stays with contact #\d+$"), "phone or e-mail held by another contact"),
@@ -84,16 +86,17 @@ class ImportReport:
         return self.kinds.setdefault(kind, NoteKind())
 
     def lines(self, what: str = "contacts") -> list[str]:
-        head = (f"{what}: {self.rows} rows, {self.created} created, {self.updated} updated, "
-                f"{self.merged} merged, {self.skipped} skipped, {self.noted} with notes")
-        out = [head + (" (dry run: nothing committed)" if self.dry_run else "")]
+        """The summary a person reads after an import (the rows' own reasons are the parser's words)."""
+        head = (f"{WHAT.get(what, what)}: строк {self.rows}, создано {self.created}, обновлено {self.updated}, "
+                f"объединено {self.merged}, пропущено {self.skipped}, с замечаниями {self.noted}")
+        out = [head + (" (пробный прогон: ничего не записано)" if self.dry_run else "")]
         if self.ignored_columns:
-            out.append(f"ignored columns: {', '.join(self.ignored_columns)}")
+            out.append(f"пропущенные столбцы: {', '.join(self.ignored_columns)}")
         for kind, found in sorted(self.kinds.items(), key=lambda item: (-item[1].rows, item[0])):
-            out.append(f"  {kind}: {found.rows} row{'' if found.rows == 1 else 's'}")
-            out += [f"    row {n}: {text}" for n, text in found.examples]
+            out.append(f"  {kind}: {readable.plural(found.rows, 'строка', 'строки', 'строк')}")
+            out += [f"    строка {n}: {text}" for n, text in found.examples]
         if any(found.rows > EXAMPLES_PER_KIND for found in self.kinds.values()):
-            out.append("  every row's outcome: --report FILE")
+            out.append("  итог каждой строки: --report FILE")
         if self.analyze_s is not None:
-            out.append(f"statistics refreshed (ANALYZE) in {self.analyze_s:.1f} s")
+            out.append(f"статистика обновлена (ANALYZE) за {self.analyze_s:.1f} с")
         return out

@@ -13,7 +13,10 @@
   that could not be read is answered on a connection then closed. Handlers
   therefore raise instead of each keeping an ``_error()`` of its own.
 - ``plain`` and ``dumps`` write what a row holds (times, dates, decimals) as
-  JSON, the same way for every answer: times in UTC, ISO 8601.
+  JSON, the same way for every answer: times in UTC, ISO 8601, and text as
+  UTF-8 (Cyrillic as it is, never ``\\uXXXX``). ``json_response`` is the one way a
+  route answers JSON, so every answer and every error is written by ``dumps``
+  (tests/unit/test_json_answers.py keeps ``web.json_response`` out of the routes).
 """
 
 from __future__ import annotations
@@ -86,10 +89,16 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=_default)
 
 
+def json_response(data: Any, *, status: int = 200, headers: Any = None,
+                  content_type: str = "application/json") -> web.Response:
+    """A JSON answer written by ``dumps``: UTF-8 text, row values through ``plain``."""
+    return web.json_response(data, status=status, headers=headers, content_type=content_type, dumps=dumps)
+
+
 def json_error(status: int, problem: str, *, retry_after_s: int = RETRY_AFTER_S,
                **details: object) -> web.Response:
     headers = {"Retry-After": str(retry_after_s)} if status == 503 else None
-    return web.json_response({"error": problem, **details}, status=status, headers=headers)
+    return json_response({"error": problem, **details}, status=status, headers=headers)
 
 
 def query_timeout(exc: StorageTimeout) -> web.Response:
@@ -104,7 +113,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except BadInput as exc:
-        return web.json_response(exc.body, status=exc.status, dumps=dumps)
+        return json_response(exc.body, status=exc.status)
     except web.HTTPException as exc:
         return _http_exception(exc)
     except StorageTimeout as exc:  # a slow query, not an outage: say which, and how long it ran
@@ -157,7 +166,7 @@ def _http_exception(exc: web.HTTPException) -> web.StreamResponse:
         raise exc
     headers = {k: v for k, v in exc.headers.items() if k.lower() not in ("content-type", "content-length")}
     problem = "body too large" if exc.status == 413 else (exc.reason or "error").lower()
-    return web.json_response({"error": problem}, status=exc.status, headers=headers)
+    return json_response({"error": problem}, status=exc.status, headers=headers)
 
 
 def middlewares() -> list[Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]]:

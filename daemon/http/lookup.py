@@ -13,7 +13,7 @@ from daemon.domain.errors import BadInput
 from daemon.domain.identifiers import KINDS, Identifier, parse_identifier
 from daemon.domain.phones import normalise_phone
 from daemon.http.auth import bearer_matches
-from daemon.http.boundary import json_error, plain
+from daemon.http.boundary import json_error, json_response, plain
 from daemon.http.inputs import query_id, query_int, query_time
 from daemon.runtime.keys import RELOADER, REPOSITORY, SETTINGS
 from daemon.store.queries import q
@@ -71,7 +71,7 @@ class ReadApi:
         responsible = None
         if card["responsible_extension"] or card["responsible_name"]:  # a manager by name has no extension yet
             responsible = {"extension": card["responsible_extension"], "name": card["responsible_name"]}
-        return web.json_response({
+        return json_response({
             "id": card["id"],
             "name": card["name"],
             "phones": card["phones"],
@@ -105,7 +105,7 @@ class ReadApi:
             phone=phone, contact_id=contact_id, since=query_time(request, "since", tz),
             until=query_time(request, "until", tz), limit=limit,
         )
-        return web.json_response([communication_json(r) for r in rows])
+        return json_response([communication_json(r) for r in rows])
 
 
 async def _open_lead_wish(request: web.Request, lead_id: int | None) -> dict[str, Any] | None:

@@ -25,7 +25,7 @@ from daemon.domain.delivery import text
 from daemon.domain.errors import BadInput, StorageError, StorageUnavailable
 from daemon.domain.inquiry import Inquiry, Referrer, Utm
 from daemon.domain.replies import by_email
-from daemon.http.boundary import plain
+from daemon.http.boundary import json_response, plain
 from daemon.http.inputs import path_id
 from daemon.inquiries.endpoints import (
     BodyTooLarge,
@@ -132,9 +132,9 @@ async def post_inquiry(request: web.Request) -> web.Response:
     # Stored: reading the ids back is a read like any other (a timeout is daemon/http/boundary.py's).
     result = None if outcome == "spooled" else await _result(request, entry_id_of(inquiry))
     if result is None:
-        return web.json_response({"spooled": True, "source": inquiry.source,
+        return json_response({"spooled": True, "source": inquiry.source,
                                   "external_id": inquiry.external_id}, status=202)
-    return web.json_response(result, status=201 if outcome == "stored" else 200)
+    return json_response(result, status=201 if outcome == "stored" else 200)
 
 
 async def _result(request: web.Request, entry_id: str) -> dict[str, Any] | None:
@@ -151,7 +151,7 @@ async def referrals(request: web.Request) -> web.Response:
         if not await pool.fetchval(q("contact_exists"), contact_id):
             raise BadInput(404, "no such contact")
         rows = await pool.fetch(q("contact_referrals"), contact_id)
-    return web.json_response([
+    return json_response([
         {"contact_id": r["contact_id"], "name": r["name"], "phones": r["phones"], "emails": r["emails"],
          "communication_id": r["communication_id"], "referred_at": plain(r["created_at"])}
         for r in sorted(rows, key=lambda r: (r["created_at"], r["contact_id"]))

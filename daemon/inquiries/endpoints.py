@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from adapters import form, jivo, telegram, tilda, vk
 from daemon.domain.delivery import Delivery, Translated
 from daemon.domain.errors import BadInput
+from daemon.http.boundary import json_response
 from daemon.intake import webhooks
 from daemon.intake.webhooks import Sender
 from daemon.runtime.keys import RELOADER
@@ -57,7 +58,7 @@ async def read_body(request: web.Request, limit: int = INQUIRY_BODY_LIMIT_BYTES)
 
 
 def error(status: int, problem: str, **details: Any) -> web.Response:
-    return web.json_response({"error": problem, **details}, status=status)
+    return json_response({"error": problem, **details}, status=status)
 
 
 def validation_problem(exc: ValidationError) -> list[dict[str, str]]:

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from config.settings import SourceSettings
 from daemon.domain.delivery import Delivery, Malformed, Refused, Reply, Translated
 from daemon.domain.errors import BadInput, StorageRefused, StorageUnavailable
+from daemon.http.boundary import json_response
 from daemon.intake.admission import EventNotStorable
 from daemon.intake.submit import envelope, raw_text
 from daemon.runtime.keys import INTAKE, METRICS, RELOADER
@@ -114,7 +115,7 @@ async def _serve(request: web.Request, sender: Sender) -> web.StreamResponse:
     except web.RequestPayloadError as exc:  # Content-Encoding: gzip over bytes that are not
         bad = BadInput(400, "the body could not be decoded", detail=str(exc)[:200])
         _rejected(request, sender, path, started, bad)
-        response = web.json_response(bad.body, status=bad.status)
+        response = json_response(bad.body, status=bad.status)
         if not request.content.is_eof():
             response.force_close()  # what is left of it cannot be skipped (daemon/http/boundary.py)
         return response
@@ -173,9 +174,9 @@ def _rejected(request: web.Request, sender: Sender, path: str, started: float, e
 
 def _answer(reply: Reply, outcome: str | None) -> web.Response:
     if reply.outcome_as is not None:
-        return web.json_response({reply.outcome_as: outcome}, status=reply.status)
+        return json_response({reply.outcome_as: outcome}, status=reply.status)
     if isinstance(reply.body, dict):
-        return web.json_response(reply.body, status=reply.status)
+        return json_response(reply.body, status=reply.status)
     return web.Response(status=reply.status, text=reply.body or "")
 
 

@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 
 from daemon.domain.errors import BadInput
+from daemon.http.boundary import json_response
 from daemon.http.inputs import json_object, json_value, path_id, query_id, query_int
 from daemon.leads import lost
 from daemon.leads.closing import (
@@ -29,7 +30,7 @@ async def leads(request: web.Request) -> web.Response:
     if status is not None and status not in STATUSES:
         raise BadInput(400, f"status must be one of {', '.join(STATUSES)}")
     rows = await list_leads(request.app[REPOSITORY].pool, contact_id=contact_id, status=status)
-    return web.json_response([lead_json(r) for r in rows])
+    return json_response([lead_json(r) for r in rows])
 
 
 async def close(request: web.Request) -> web.Response:
@@ -38,11 +39,11 @@ async def close(request: web.Request) -> web.Response:
     reasons = request.app[RELOADER].current.leads.lost_reasons
     outcome, reason = validate_close(body.get("outcome"), body.get("reason"), reasons)
     row = await close_lead(request.app[REPOSITORY].pool, lead_id, outcome, reason)
-    return web.json_response(lead_json(row))
+    return json_response(lead_json(row))
 
 
 async def reasons(request: web.Request) -> web.Response:
-    return web.json_response({"reasons": list(request.app[RELOADER].current.leads.lost_reasons)})
+    return json_response({"reasons": list(request.app[RELOADER].current.leads.lost_reasons)})
 
 
 async def untag(request: web.Request) -> web.Response:
@@ -55,7 +56,7 @@ async def untag(request: web.Request) -> web.Response:
                             by=request.query.get("by") or None)
     if tags is None:
         raise BadInput(404, f"no contact {contact_id}")
-    return web.json_response({"id": contact_id, "tags": tags})
+    return json_response({"id": contact_id, "tags": tags})
 
 
 async def tag(request: web.Request) -> web.Response:
@@ -68,7 +69,7 @@ async def tag(request: web.Request) -> web.Response:
     tags = await add_tag(request.app[REPOSITORY].pool, contact_id, text.strip())
     if tags is None:
         raise BadInput(404, f"no contact {contact_id}")
-    return web.json_response({"id": contact_id, "tags": tags})
+    return json_response({"id": contact_id, "tags": tags})
 
 
 LOST_CONTENT_TYPES = {"json": "application/json", "csv": "text/csv", "text": "text/plain",
@@ -93,13 +94,14 @@ async def lost_clients(request: web.Request) -> web.Response:
     page = await lost.lost_clients_page(request.app[REPOSITORY].pool, request.app[RELOADER].current,
                                         limit=limit, offset=offset)
     if fmt == "json":
-        return web.json_response(lost.page_json(page, limit=limit))
+        return json_response(lost.page_json(page, limit=limit))
     headers = {"X-Total-Count": str(page.total)}
     if fmt == "xlsx":  # xlsxwriter writes cell by cell: not in the event loop
         body = await asyncio.to_thread(lost.render_xlsx, page.rows)
         headers["Content-Disposition"] = 'attachment; filename="lost-clients.xlsx"'
         return web.Response(body=body, content_type=LOST_CONTENT_TYPES[fmt], headers=headers)
-    text = lost.render_csv(page.rows) if fmt == "csv" else lost.render_text(page.rows)
+    text = (lost.render_csv(page.rows) if fmt == "csv"
+            else lost.render_text(page.rows, request.app[RELOADER].current.tz))
     return web.Response(text=text, content_type=LOST_CONTENT_TYPES[fmt], charset="utf-8", headers=headers)
 
 

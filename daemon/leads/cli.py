@@ -14,15 +14,16 @@ from daemon.leads.analytics import GROUPINGS, analytics
 from daemon.leads.analytics_api import window
 from daemon.leads.closing import archive_stale
 from daemon.leads.render import render_csv, render_html, render_json, render_text
+from daemon.leads.rung import analytics_for_people
 from daemon.leads.tags import refresh_tags
 from daemon.routing.policy import OfficeHours
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    leads = sub.add_parser("leads", help="lead lifecycle: archive the stale ones (nightly)")
+    leads = sub.add_parser("leads", help="archive the stale leads (nightly)")
     leads.add_argument("what", choices=("archive",))
     leads.add_argument("--stale-days", type=int, help="default: the lead_stale_days setting (30)")
-    tags = sub.add_parser("tags", help="computed tags: set and remove them (nightly, idempotent)")
+    tags = sub.add_parser("tags", help="refresh the computed tags (nightly)")
     tags.add_argument("what", choices=("refresh",))
 
 
@@ -59,7 +60,7 @@ async def leads_command(settings: Settings, pool: asyncpg.Pool, args: argparse.N
     if stale_days < 1:
         raise ValueError("--stale-days must be at least 1")
     archived = await archive_stale(pool, stale_days=stale_days)
-    print(f"leads archived: {len(archived)} (no activity for {stale_days} days)")
+    print(f"лидов в архив: {len(archived)} (без движения {stale_days} дн.)")
     return 0
 
 
@@ -74,7 +75,7 @@ async def analytics_report(settings: Settings, pool: asyncpg.Pool, args: argpars
         raise ValueError(f"report analytics has no {args.format} format; use text, csv, json or html")
     since, until = window(args.since, args.until, settings)
     hours = OfficeHours.from_settings(settings)
-    result = await analytics(pool, since=since, until=until, by=args.by, hours=hours, sla=settings.sla)
+    result = await analytics_for_people(pool, since=since, until=until, by=args.by, hours=hours, sla=settings.sla)
     if args.format == "html":
         days = await analytics(pool, since=since, until=until, by="day", hours=hours, sla=settings.sla)
         text = render_html(result, daily_rows=days.rows)
@@ -102,7 +103,10 @@ async def lost_clients_report(settings: Settings, pool: asyncpg.Pool, args: argp
         return 0
     if args.format == "html":
         raise ValueError("report lost-clients has no html format; use text, csv, xlsx or json")
-    render = {"text": lost.render_text, "csv": lost.render_csv, "json": lost.render_json}[args.format]
+    if args.format == "text":
+        _write(lost.render_text(rows, settings.tz), args.output)
+        return 0
+    render = {"csv": lost.render_csv, "json": lost.render_json}[args.format]
     _write(render(rows), args.output)
     return 0
 

@@ -14,13 +14,15 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
 from config.settings import Settings
+from daemon.domain import readable
+from daemon.domain.phones import format_for_people
 from daemon.http.boundary import plain
 from daemon.report.render import csv_safe
 from daemon.store.queries import q
@@ -107,20 +109,23 @@ def _cells(row: dict[str, Any]) -> list[Any]:
 def render_csv(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(FIELDS)
+    writer.writerow(HEADINGS)  # the spreadsheet's, as in the xlsx
     # A name typed as "=HYPERLINK(…)" must stay text in the callers' spreadsheet program.
     writer.writerows([csv_safe(v) if isinstance(v, str) else v for v in _cells(r)] for r in rows)
     return out.getvalue()
 
 
-def render_text(rows: list[dict[str, Any]]) -> str:
+def render_text(rows: list[dict[str, Any]], tz: tzinfo | None = None) -> str:
+    """For a person: Russian, phones as on the card, days as 06.12.2026, money in roubles."""
     revenue = sum((Decimal(r["revenue"]) for r in rows), Decimal(0))
-    lines = [f"Lost clients: {len(rows)}, revenue {revenue:,.2f}".replace(",", " ")]
+    lines = [f"Потерянные клиенты: {len(rows)}, выручка {readable.money(revenue)}"]
     for r in rows:
-        last = r["last_contact_at"].date().isoformat() if r["last_contact_at"] else "never"
-        lines.append(f"  {r['name'] or '—'} | {', '.join(r['phones']) or '—'} | {r['paid_trips']} trips,"
-                     f" {Decimal(r['revenue']):,.2f} | last trip ended {r['last_trip_end']} |"
-                     f" last contact {last} | manager {r['responsible_extension'] or '—'}")
+        last = readable.day(r["last_contact_at"], tz) if r["last_contact_at"] else "никогда"
+        phones = ", ".join(format_for_people(p) for p in r["phones"]) or "—"
+        trips = readable.plural(r["paid_trips"], "поездка", "поездки", "поездок")
+        lines.append(f"  {r['name'] or '—'} | {phones} | {trips}, {readable.money(r['revenue'])} |"
+                     f" последняя поездка закончилась {readable.day(r['last_trip_end'])} |"
+                     f" последний контакт {last} | менеджер {r['responsible_extension'] or '—'}")
     return "\n".join(lines) + "\n"
 
 

@@ -33,8 +33,8 @@ class RefreshReport:
     removals_detected: int
 
     def line(self) -> str:
-        return (f"tags refreshed: {self.added} added, removed from {self.removed_contacts} contacts, "
-                f"{self.removals_detected} removed by hand since the last run")
+        return (f"теги обновлены: добавлено {self.added}, снято у контактов: {self.removed_contacts}, "
+                f"снято вручную с прошлого запуска: {self.removals_detected}")
 
 
 async def refresh_tags(pool: asyncpg.Pool, settings: Settings, *, now: datetime | None = None) -> RefreshReport:

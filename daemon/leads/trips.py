@@ -76,18 +76,18 @@ class TripsReport:
     analyze_s: float | None = None  # how long the ANALYZE of the written tables took
 
     def lines(self) -> list[str]:
-        out = [(f"trips: {self.rows} rows, {self.inserted} new, {self.updated} updated, "
-                f"{self.unchanged} unchanged, {len(self.rejected)} rejected; "
-                f"{self.contacts_created} buyers became contacts; {self.leads_won} leads won")]
+        out = [(f"поездки: строк {self.rows}, новых {self.inserted}, обновлено {self.updated}, "
+                f"без изменений {self.unchanged}, отклонено {len(self.rejected)}; "
+                f"новых контактов-покупателей {self.contacts_created}; выиграно лидов {self.leads_won}")]
         if self.ignored_columns:
-            out.append(f"ignored columns: {', '.join(self.ignored_columns)}")
+            out.append(f"пропущенные столбцы: {', '.join(self.ignored_columns)}")
         if self.without_buyer:
             out.append(f"  {self.without_buyer} bookings name no phone or e-mail: stored without a contact")
         for status, count in sorted(self.unknown_statuses.items()):
             out.append(f"  status {status!r} ({count} rows) is not in trip_statuses: stored as pending")
         out += [f"  row {row}: {reason}" for row, reason in self.rejected]
         if self.analyze_s is not None:
-            out.append(f"statistics refreshed (ANALYZE) in {self.analyze_s:.1f} s")
+            out.append(f"статистика обновлена (ANALYZE) за {self.analyze_s:.1f} с")
         return out
 
 

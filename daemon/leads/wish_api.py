@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from daemon.domain.errors import BadInput
+from daemon.http.boundary import json_response
 from daemon.http.inputs import json_value, path_id
 from daemon.leads.wish import edit_wish, lead_with_wish, wish_of
 from daemon.runtime.keys import REPOSITORY
@@ -21,7 +22,7 @@ EXAMPLE = '{"destination": {"country": "Турция", "resort": "Анталья
 
 
 async def lead(request: web.Request) -> web.Response:
-    return web.json_response(await lead_with_wish(request.app[REPOSITORY].pool, path_id(request, "lead_id")))
+    return json_response(await lead_with_wish(request.app[REPOSITORY].pool, path_id(request, "lead_id")))
 
 
 async def wish(request: web.Request) -> web.Response:
@@ -31,8 +32,8 @@ async def wish(request: web.Request) -> web.Response:
         raise BadInput(400, f"format must be one of {', '.join(WISH_FORMATS)}")
     found = await wish_of(request.app[REPOSITORY].pool, lead_id)
     if fmt == "uon":
-        return web.json_response(uon_fields(found or {}))
-    return web.json_response({"lead_id": lead_id, "wish": found})
+        return json_response(uon_fields(found or {}))
+    return json_response({"lead_id": lead_id, "wish": found})
 
 
 async def put_wish(request: web.Request) -> web.Response:
@@ -40,7 +41,7 @@ async def put_wish(request: web.Request) -> web.Response:
     body = await json_value(request, example=EXAMPLE)
     by = (request.query.get("by") or "api").strip()[:MAX_BY_CHARS] or "api"
     found = await edit_wish(request.app[REPOSITORY].pool, lead_id, body, by=by)
-    return web.json_response({"lead_id": lead_id, "wish": found})
+    return json_response({"lead_id": lead_id, "wish": found})
 
 
 def add_routes(app: web.Application) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from daemon.domain.errors import BadInput
+from daemon.http.boundary import json_response
 from daemon.http.inputs import query_flag, query_int
 from daemon.report import CONTENT_TYPES, FORMATS, RENDERERS, missed_report
 from daemon.report.limits import ROWS_MAX, ROWS_SHOWN
@@ -43,7 +44,7 @@ async def missed(request: web.Request) -> web.Response:
         limit=limit,
     )
     if fmt == "json":
-        return web.json_response(report_json(report))
+        return json_response(report_json(report))
     return web.Response(
         text=RENDERERS[fmt](report), content_type=CONTENT_TYPES[fmt], charset="utf-8"
     )

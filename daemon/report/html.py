@@ -9,6 +9,7 @@ from daemon.report.limits import more_text
 from daemon.report.query import MissedReport, MissedRow
 from daemon.report.render import (
     age_text,
+    line_for_people,
     manager_title,
     readable_phone,
     summary_line,
@@ -22,7 +23,7 @@ STYLE = (
     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
     "th{background:#f3f3f3}tr.done td{color:#888}"
 )
-COLUMNS = ("Phone", "Contact", "Missed", "When", "Waiting", "Line", "Ad source", "Called back")
+COLUMNS = ("Телефон", "Абонент", "Пропущено", "Когда", "Ждёт", "Линия", "Реклама", "Перезвонили")
 
 
 def _cells(row: MissedRow, report: MissedReport) -> str:
@@ -35,21 +36,21 @@ def _cells(row: MissedRow, report: MissedReport) -> str:
         escape(row.contact_name or "—"),
         str(row.missed_calls),
         escape(when(row, report)),
-        escape(age_text(report.age_hours(row)).removeprefix("waiting ") or "—"),
-        escape(row.line_number or "—"),
+        escape(age_text(report, row).removeprefix("ждёт ") or "—"),
+        escape(line_for_people(row.line_number)),
         escape(row.ad_source or "—"),
-        "yes" if row.called_back else "no",
+        "да" if row.called_back else "нет",
     ]
     if row.do_not_call_reason is not None:
-        values[-1] = f"do not call: {escape(row.do_not_call_reason)}"
+        values[-1] = f"не звонить: {escape(row.do_not_call_reason)}"
     return f"<td>{phone_cell}</td>" + "".join(f"<td>{v}</td>" for v in values)
 
 
 def render_html(report: MissedReport) -> str:
-    title = f"Missed calls, {window_title(report)}"
+    title = f"Пропущенные звонки, {window_title(report)}"
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        '<html lang="ru"><head><meta charset="utf-8">',
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         f"<p>{escape(summary_line(report))}</p>",

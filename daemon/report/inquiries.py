@@ -12,13 +12,14 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from daemon.domain import readable
 from daemon.report.limits import more_text
 from daemon.report.window import Window
 from daemon.store.queries import q
 from daemon.store.repository import Repository, translated_errors
 
-CHANNEL_NAMES = {"web_form": "form", "chat": "site chat", "telegram": "Telegram", "vk": "VK", "email": "e-mail",
-                 "api": "API"}
+CHANNEL_NAMES = {"web_form": "заявка с сайта", "chat": "чат на сайте", "telegram": "Telegram", "vk": "ВКонтакте",
+                 "email": "e-mail", "api": "API"}
 FIELDS = ("communication_id", "channel", "source", "started_at", "contact_id", "contact_name", "phone", "email",
           "ad_source", "responsible_extension", "responsible_name", "excerpt")
 
@@ -65,18 +66,19 @@ async def unanswered_inquiries(repo: Repository, window: Window, *, limit: int) 
 
 
 def _who(row: UnansweredInquiry) -> str:
-    return " ".join(p for p in (row.contact_name, row.phone, row.email) if p) or f"contact {row.contact_id}"
+    return " ".join(p for p in (row.contact_name, row.phone, row.email) if p) or f"контакт #{row.contact_id}"
 
 
 def _manager(row: UnansweredInquiry) -> str:
     if not row.responsible_extension:
-        return "no responsible manager"
-    return " ".join(p for p in (row.responsible_extension, row.responsible_name) if p)
+        return "без ответственного"
+    name = row.responsible_name
+    return f"{name} (доб. {row.responsible_extension})" if name else f"доб. {row.responsible_extension}"
 
 
 def summary(section: InquirySection) -> str:
-    return (f"Inquiries nobody answered: {section.count}"
-            + (f" (and {section.unreachable} with no way to reply)" if section.unreachable else ""))
+    return (f"Обращения без ответа: {section.count}"
+            + (f" (и ещё {section.unreachable} без способа ответить)" if section.unreachable else ""))
 
 
 def section_text(section: InquirySection, local: Any) -> list[str]:
@@ -86,7 +88,8 @@ def section_text(section: InquirySection, local: Any) -> list[str]:
     lines = ["", summary(section)]
     for row in section.rows:
         excerpt = (row.excerpt or "").replace("\n", " ")[:80]
-        lines.append(f"  {local(row.started_at).strftime('%d.%m %H:%M')}  {CHANNEL_NAMES.get(row.channel, row.channel)}"
+        started = readable.moment(local(row.started_at), year=False)
+        lines.append(f"  {started}  {CHANNEL_NAMES.get(row.channel, row.channel)}"
                      f" ({row.source or '—'})  {_who(row)}  [{_manager(row)}]  {excerpt}")
     if section.more:
         lines.append(f"  {more_text(section.more)}")
@@ -99,10 +102,10 @@ def section_html(section: InquirySection, local: Any) -> list[str]:
     parts = [f"<h2>{escape(summary(section))}</h2>"]
     if not section.rows:
         return parts
-    parts.append("<table><thead><tr><th>When</th><th>Channel</th><th>Who</th><th>Responsible</th>"
-                 "<th>Ad source</th><th>Wrote</th></tr></thead><tbody>")
+    parts.append("<table><thead><tr><th>Когда</th><th>Канал</th><th>Кто</th><th>Ответственный</th>"
+                 "<th>Реклама</th><th>Написал</th></tr></thead><tbody>")
     for row in section.rows:
-        cells = [local(row.started_at).strftime("%d.%m %H:%M"),
+        cells = [readable.moment(local(row.started_at), year=False),
                  f"{CHANNEL_NAMES.get(row.channel, row.channel)} ({row.source or '—'})", _who(row), _manager(row),
                  row.ad_source or "—", row.excerpt or ""]
         parts.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")

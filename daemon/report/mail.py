@@ -9,6 +9,7 @@ import aiosmtplib
 import structlog
 
 from config.settings import Settings, SettingsError
+from daemon.domain import readable
 from daemon.domain.errors import CallbridgeError
 from daemon.report.html import render_html
 from daemon.report.query import MissedReport
@@ -22,9 +23,10 @@ class MailError(CallbridgeError):
 
 
 def subject(report: MissedReport) -> str:
-    since, until = local(report.window.since, report), local(report.window.until, report)
-    span = f"{since.strftime('%d.%m %H:%M')} – {until.strftime('%d.%m %H:%M')}"
-    return f"Missed calls: {report.to_call_back} to call back ({span})"
+    """``Пропущенные звонки: перезвонить 3 (пн 07.12 08:30)``: the day the report is for, in office time."""
+    until = local(report.window.until, report)
+    return (f"Пропущенные звонки: перезвонить {report.to_call_back} "
+            f"({readable.weekday(until)} {readable.moment(until, year=False)})")
 
 
 def build_message(
@@ -39,12 +41,12 @@ def build_message(
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     message.set_content(render_text(report))
     message.add_alternative(render_html(report), subtype="html")
-    day = local(report.window.until, report).date().isoformat()
+    day = readable.day(local(report.window.until, report))
     message.add_attachment(
         render_csv(report).encode("utf-8"),
         maintype="text",
         subtype="csv",
-        filename=f"missed-calls-{day}.csv",
+        filename=f"пропущенные-звонки-{day}.csv",
     )
     return message
 

@@ -77,11 +77,16 @@ class MissedReport:
         """Callers left out of the lists (counted in the summary all the same)."""
         return max(0, len(self.rows) - self.limit)
 
-    def age_hours(self, row: MissedRow) -> int | None:
-        """Whole hours the caller had waited for a call back at the window's end (now, by default)."""
+    def age_seconds(self, row: MissedRow) -> float | None:
+        """Seconds the caller had waited for a call back at the window's end (now, by default)."""
         if row.waiting_since is None:
             return None
-        return max(0, int((self.window.until - row.waiting_since).total_seconds() // 3600))
+        return max(0.0, (self.window.until - row.waiting_since).total_seconds())
+
+    def age_hours(self, row: MissedRow) -> int | None:
+        """Whole hours the caller had waited (the programs' field; people read ``age_seconds``)."""
+        seconds = self.age_seconds(row)
+        return None if seconds is None else int(seconds // 3600)
 
     def since_close(self, row: MissedRow) -> bool | None:
         """Whether the caller was missed since the previous close (None: not the default window)."""

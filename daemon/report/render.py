@@ -1,8 +1,9 @@
 """The missed-call report as text, CSV, JSON and HTML.
 
-JSON and CSV are for programs: every field, times as ISO 8601 with the
-office's offset. Text and HTML are for people: grouped by responsible manager,
-readable numbers, times in the office's time zone.
+JSON is for programs: every field, English keys, times as ISO 8601 with the
+office's offset. Text, HTML and the CSV (opened in a spreadsheet by the head of
+sales) are for people, in Russian: grouped by responsible manager, readable
+phones, office time to the minute (daemon/domain/readable.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 import phonenumbers
 
+from daemon.domain import readable
+from daemon.domain.phones import line_key
 from daemon.report.inquiries import section_json, section_text
 from daemon.report.limits import more_text
 from daemon.report.query import ROW_FIELDS, MissedReport, MissedRow
@@ -27,8 +30,17 @@ CONTENT_TYPES = {
     "json": "application/json",
     "html": "text/html",
 }
-NO_MANAGER = "No responsible manager"
-HIDDEN = "hidden number"
+NO_MANAGER = "Без ответственного"
+HIDDEN = "номер скрыт"
+# The CSV's header row: what a person reads in the spreadsheet, one per ROW_FIELDS entry.
+CSV_HEADINGS = {
+    "phone": "Телефон", "contact_id": "ID контакта", "contact_name": "Абонент",
+    "responsible_extension": "Доб. ответственного", "responsible_name": "Ответственный",
+    "missed_calls": "Пропущено звонков", "first_missed_at": "Первый пропущенный",
+    "last_missed_at": "Последний пропущенный", "line_number": "Линия", "ad_source": "Реклама",
+    "called_back": "Перезвонили", "waiting_since": "Ждёт с", "do_not_call_reason": "Не звонить",
+    "tags": "Теги", "age_hours": "Ждёт, ч", "since_close": "За ночь",
+}
 
 
 def local(value: datetime, report: MissedReport) -> datetime:
@@ -53,20 +65,31 @@ def readable_phone(phone: str | None) -> str:
     return phone
 
 
+def line_for_people(line_number: str | None) -> str:
+    """The dialled line as on the card (``+7 495 123-45-67``); a line that is no phone as the PBX named it."""
+    if not line_number:
+        return "—"
+    return readable_phone(line_key(line_number) or line_number)
+
+
 def manager_title(key: tuple[str | None, str | None] | None) -> str:
+    """``Петров Алексей (доб. 106)``, ``доб. 106``, a name alone (an import's), or «Без ответственного»."""
     if key is None:
         return NO_MANAGER
     extension, name = key
-    return " ".join(part for part in (extension, name) if part)
+    if not extension:
+        return name or NO_MANAGER
+    return f"{name} (доб. {extension})" if name else f"доб. {extension}"
 
 
 def window_title(report: MissedReport) -> str:
-    fmt = "%a %d.%m.%Y %H:%M"
-    since, until = local(report.window.since, report), local(report.window.until, report)
-    title = f"{since.strftime(fmt)} – {until.strftime(fmt)} ({report.tz.key})"
+    """``ср 08.10.2025 19:00 – пт 10.10.2025 08:30 (время офиса, Europe/Moscow)``."""
+    since = readable.named_moment(report.window.since, report.tz)
+    until = readable.named_moment(report.window.until, report.tz)
+    title = f"{since} – {until} (время офиса, {report.tz.key})"
     if report.window.night_since is not None:
-        night = local(report.window.night_since, report)
-        title += f"; the night's calls (since {night.strftime(fmt)}) first, then those still waiting"
+        night = readable.named_moment(report.window.night_since, report.tz)
+        title += f"; сначала звонки за ночь (с {night}), затем те, кто ещё ждёт"
     return title
 
 
@@ -74,28 +97,24 @@ def when(row: MissedRow, report: MissedReport) -> str:
     """``09.10 12:53`` or ``09.10 12:53 … 10.10 08:02`` in office time."""
     first, last = local(row.first_missed_at, report), local(row.last_missed_at, report)
     if first == last:
-        return first.strftime("%d.%m %H:%M")
+        return readable.moment(first, year=False)
     if first.date() == last.date():
-        return f"{first.strftime('%d.%m %H:%M')} … {last.strftime('%H:%M')}"
-    return f"{first.strftime('%d.%m %H:%M')} … {last.strftime('%d.%m %H:%M')}"
+        return f"{readable.moment(first, year=False)} … {readable.clock(last)}"
+    return f"{readable.moment(first, year=False)} … {readable.moment(last, year=False)}"
 
 
 def summary_line(report: MissedReport) -> str:
     if not report.rows:
-        return "Nobody to call back." if not report.include_called_back else "No missed calls."
-    callers = len(report.rows)
-    return (
-        f"{callers} caller{'s' if callers != 1 else ''}, {report.missed_calls} missed "
-        f"call{'s' if report.missed_calls != 1 else ''}, {report.to_call_back} to call back."
-    )
+        return "Перезванивать некому." if not report.include_called_back else "Пропущенных звонков нет."
+    callers = readable.plural(len(report.rows), "абонент", "абонента", "абонентов")
+    calls = readable.plural(report.missed_calls, "пропущенный звонок", "пропущенных звонка",
+                            "пропущенных звонков")
+    return f"{callers}, {calls}, перезвонить: {report.to_call_back}."
 
 
-def age_text(hours: int | None) -> str:
-    """``waiting 5 h`` or ``waiting 2 d 3 h``; empty once called back."""
-    if hours is None:
-        return ""
-    days, rest = divmod(hours, 24)
-    return f"waiting {days} d {rest} h" if days else f"waiting {rest} h"
+def age_text(report: MissedReport, row: MissedRow) -> str:
+    """``ждёт 3 мин``, ``ждёт 17 ч``, ``ждёт 2 д 3 ч``; empty once called back."""
+    return readable.waiting(report.age_seconds(row))
 
 
 def row_json(row: MissedRow, report: MissedReport) -> dict[str, Any]:
@@ -151,7 +170,7 @@ def _csv_value(value: object) -> object:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return readable.yes_no(value)
     if isinstance(value, list):
         return csv_safe(", ".join(value))
     if isinstance(value, str):
@@ -164,9 +183,12 @@ def render_csv(report: MissedReport) -> str:
     # RFC 4180's CRLF: the writer then quotes any cell holding a CR or LF (with "\n"
     # alone, a CR in a caller's name went out unquoted and broke the row).
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(ROW_FIELDS)
+    writer.writerow([CSV_HEADINGS[name] for name in ROW_FIELDS])
     for row in report.shown:
         values = row_json(row, report)
+        for name in ("first_missed_at", "last_missed_at", "waiting_since"):  # office time, to the minute
+            moment = getattr(row, name)
+            values[name] = readable.moment(moment, report.tz) if moment is not None else None
         writer.writerow([_csv_value(values[name]) for name in ROW_FIELDS])
     if report.more:
         writer.writerow([more_text(report.more)] + [""] * (len(ROW_FIELDS) - 1))
@@ -176,23 +198,23 @@ def render_csv(report: MissedReport) -> str:
 def _text_row(row: MissedRow, report: MissedReport) -> str:
     who = readable_phone(row.phone).ljust(18)
     name = (row.contact_name or "—")[:28].ljust(28)
-    calls = f"{row.missed_calls} missed".ljust(9)
-    line = row.line_number or "—"
+    calls = f"пропущ. {row.missed_calls}".ljust(10)
+    line = line_for_people(row.line_number)
     source = f" ({row.ad_source})" if row.ad_source else ""
-    done = "  [called back]" if row.called_back else ""
+    done = "  [перезвонили]" if row.called_back else ""
     if row.do_not_call_reason is not None:
-        done += f"  [do not call: {row.do_not_call_reason}]"
-    age = age_text(report.age_hours(row))
-    night = "  [earlier]" if report.since_close(row) is False else ""
+        done += f"  [не звонить: {row.do_not_call_reason}]"
+    age = age_text(report, row)
+    night = "  [раньше]" if report.since_close(row) is False else ""
     tags = f"  [{', '.join(row.tags)}]" if row.tags else ""
-    return (f"  {who} {name} {calls} {when(row, report).ljust(26)} line {line}{source}{done}"
+    return (f"  {who} {name} {calls} {when(row, report).ljust(26)} линия {line}{source}{done}"
             f"{'  ' + age if age else ''}{night}{tags}")
 
 
 def render_text(report: MissedReport) -> str:
-    lines = [f"Missed calls, {window_title(report)}", summary_line(report)]
+    lines = [f"Пропущенные звонки, {window_title(report)}", summary_line(report)]
     for key, rows in report.groups():
-        lines += ["", f"{manager_title(key)}: {len(rows)} caller{'s' if len(rows) != 1 else ''}"]
+        lines += ["", f"{manager_title(key)}: {readable.plural(len(rows), 'абонент', 'абонента', 'абонентов')}"]
         lines += [_text_row(row, report) for row in rows]
     if report.more:
         lines += ["", more_text(report.more)]

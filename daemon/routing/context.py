@@ -81,4 +81,5 @@ def _log_policy(settings: Settings, policy: RoutingPolicy) -> None:
                  line_rules=len(policy.line_rules), route_rate_per_s=settings.routing.rate_per_s,
                  ivr_hold_s=settings.routing.ivr_hold_s)
     else:
-        log.warning("routing_disabled", why="no office_hours configured: calls are left to the PBX")
+        # A choice of the settings (a trial, an office that routes in the PBX), not a fault: info.
+        log.info("routing_disabled", why="no office_hours configured: calls are left to the PBX")

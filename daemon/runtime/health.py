@@ -37,6 +37,7 @@ from pydantic import BaseModel, SecretStr
 
 from config.settings import Settings
 from daemon.domain.errors import CallbridgeError
+from daemon.http.boundary import json_response
 from daemon.intake.quarantine import open_count
 from daemon.runtime.keys import INTAKE, METRICS, REPOSITORY, SETTINGS, SPOOL, TASKS
 from daemon.runtime.metrics import Metrics
@@ -303,7 +304,7 @@ def _release() -> str:
 
 async def health(request: web.Request) -> web.Response:
     doc = await health_document(request.app)
-    return web.json_response(
+    return json_response(
         doc,
         status=HTTP_STATUS[doc["status"]],
         content_type=HEALTH_CONTENT_TYPE,

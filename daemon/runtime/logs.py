@@ -116,3 +116,25 @@ def _route_stdlib_logging(level: str, tail: list[structlog.typing.Processor]) ->
         root.removeHandler(old)  # configured again (tests): replace, do not double
     root.addHandler(handler)
     root.setLevel(_LEVELS[level])
+    quiet = logging.getLogger(CHATTY_LIBRARY)
+    for stale in [f for f in quiet.filters if isinstance(f, _AsDebug)]:
+        quiet.removeFilter(stale)
+    quiet.addFilter(_AsDebug(_LEVELS[level]))
+
+
+# The embedded PostgreSQL (pgserver) narrates every initdb and pg_ctl call, with its whole
+# output, at INFO: a first `make run` or command printed forty lines nobody needs.
+CHATTY_LIBRARY = "pgserver"
+
+
+class _AsDebug(logging.Filter):
+    """A library's INFO lines are our debug detail: shown only when the log level is debug."""
+
+    def __init__(self, threshold: int) -> None:
+        super().__init__()
+        self.threshold = threshold
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return record.levelno >= self.threshold

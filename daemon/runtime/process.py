@@ -34,7 +34,7 @@ import structlog
 import uvloop
 from aiohttp import web
 
-from config.settings import Settings, load_settings
+from config.settings import Settings, load_settings, setting_source
 from daemon.domain.errors import CallbridgeError
 from daemon.http.connections import ConnectionWatch
 from daemon.runtime.app import SHUTDOWN_GRACE_S, build_app
@@ -55,6 +55,16 @@ STARTUP_PROBE_TIMEOUT_S = 5.0
 LISTEN_BACKLOG = 1024
 EXIT_STOP_TIMED_OUT = 1
 EXIT_TASK_FAILED = 3  # non-zero: Restart=on-failure starts a fresh process
+
+
+def screen_url(settings: Settings) -> str:
+    """The manager's screen as a browser on this machine opens it (a wildcard host is this machine)."""
+    host = settings.http.listen_host
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.http.listen_port}/ui/"
 
 
 class Daemon:
@@ -117,8 +127,10 @@ class Daemon:
             log.error("start_failed", error=f"{exc.__class__.__name__}: {exc}")
             self.notifier.status(f"start failed: {exc.__class__.__name__}")
             raise
+        # The one line a first `make run` waits for: where to open the screen, where its token is.
         log.info(
-            "listening", listen=self.settings.http.listen, webhook_prefix=self.settings.mango.prefix
+            "listening", listen=self.settings.http.listen, webhook_prefix=self.settings.mango.prefix,
+            screen=screen_url(self.settings), token_set_in=setting_source("api_token"),
         )
         self._ready = True
         self.notifier.ready(f"listening on {self.settings.http.listen}" + (

@@ -46,6 +46,8 @@ def add_screen(app: web.Application, *, database_url: str) -> None:
     app.router.add_get("/ui", _to_page)
     app.router.add_get("/ui/", _page)
     app.router.add_get("/ui/{name}", _static_file)
+    # Browsers ask for /favicon.ico whatever the page says (a bookmark, the API's JSON in a tab).
+    app.router.add_get("/favicon.ico", _favicon)
 
 
 def _screen_context(database_url: str):
@@ -94,6 +96,10 @@ async def _page(request: web.Request) -> web.StreamResponse:
 # name of 300 bytes, a NUL or a "../" never reaches the file system (a name over
 # 255 bytes made the OS refuse the lookup: a 500 whose log named the install path).
 STATIC_FILES = frozenset(p.name for p in STATIC_DIR.iterdir() if p.is_file())
+
+
+async def _favicon(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC_DIR / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
 
 
 async def _static_file(request: web.Request) -> web.StreamResponse:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from daemon.domain.errors import BadInput
+from daemon.http.boundary import json_response
 from daemon.http.inputs import json_object, path_id, storable_text
 from daemon.inquiries.wish_step import refine_from_note
 from daemon.runtime.keys import REPOSITORY
@@ -59,7 +60,7 @@ class ScreenApi:
         row = await request.app[REPOSITORY].set_communication_note(communication_id, note)
         if row is None:
             raise BadInput(404, "no communication with this id")
-        return web.json_response({"id": row["id"], "entry_id": row["entry_id"], "note": row["note"]})
+        return json_response({"id": row["id"], "entry_id": row["entry_id"], "note": row["note"]})
 
     async def put_name(self, request: web.Request) -> web.Response:
         contact_id = path_id(request)
@@ -68,4 +69,4 @@ class ScreenApi:
         row = await request.app[REPOSITORY].set_contact_name(contact_id, name)
         if row is None:
             raise BadInput(404, "no contact with this id")
-        return web.json_response({"id": row["id"], "name": row["name"]})
+        return json_response({"id": row["id"], "name": row["name"]})

@@ -13,7 +13,8 @@ from daemon.domain.call_state import Leg
 from daemon.domain.phones import format_for_people, normalise_phone
 from daemon.http.boundary import plain
 from daemon.screen.phase import Phase, legs_of
-from daemon.store.repository import Repository
+from daemon.store.queries import q
+from daemon.store.repository import Repository, translated_errors
 
 HISTORY_SIZE = 5
 INQUIRY_TEXT_SHOWN_CHARS = 1000
@@ -24,6 +25,7 @@ class CallSnapshot:
     call: dict[str, Any]
     legs: list[Leg]
     history: list[dict[str, Any]]
+    trips: dict[str, Any] | None = None  # the contact's (screen_contact_trips); None without a contact
 
     @property
     def entry_id(self) -> str:
@@ -44,7 +46,23 @@ async def load_snapshot(repo: Repository, entry_id: str) -> CallSnapshot | None:
     history = await repo.screen_history(
         contact_id=call["contact_id"], phone=call["phone"], exclude_entry_id=entry_id, limit=HISTORY_SIZE
     )
-    return CallSnapshot(call=call, legs=legs, history=history)
+    trips = None
+    if call["contact_id"] is not None:
+        with translated_errors():
+            found = await repo.pool.fetchrow(q("screen_contact_trips"), call["contact_id"])
+        trips = dict(found) if found else None
+    return CallSnapshot(call=call, legs=legs, history=history, trips=trips)
+
+
+def trips_json(trips: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``{paid, paid_total, last: {starts_on, ends_on, amount, status}}``; None when he never booked."""
+    if not trips or (not trips["paid_trips"] and trips["last_status"] is None):
+        return None
+    last = None
+    if trips["last_status"] is not None:
+        last = {"starts_on": plain(trips["last_starts_on"]), "ends_on": plain(trips["last_ends_on"]),
+                "amount": plain(trips["last_amount"]), "status": trips["last_status"]}
+    return {"paid": trips["paid_trips"], "paid_total": plain(trips["paid_total"]), "last": last}
 
 
 def phone_for_people(e164: str | None, raw: str | None = None) -> str | None:
@@ -89,6 +107,7 @@ def card_json(snapshot: CallSnapshot, *, phase: Phase, region: str) -> dict[str,
             "tags": list(call["tags"] or []),
             "birthday": plain(call["contact_birthday"]),
             "note": call["contact_note"],
+            "trips": trips_json(snapshot.trips),
         }
     open_lead = None
     if call["open_lead_id"] is not None:

@@ -25,6 +25,7 @@ from aiohttp import WSMsgType, web
 
 from daemon.domain.errors import StorageError, StorageUnavailable
 from daemon.http.auth import bearer_matches, token_matches
+from daemon.http.boundary import json_response
 from daemon.http.security import DETACH_LIMITS
 from daemon.runtime.keys import RELOADER, REPOSITORY, SETTINGS
 from daemon.screen.hub import CLOSE_TIMEOUT_S, Screen
@@ -61,16 +62,16 @@ async def _first_message_token(ws: web.WebSocketResponse) -> str:
 async def screen_socket(request: web.Request) -> web.StreamResponse:
     extension = request.query.get("extension", "").strip()
     if not EXTENSION.match(extension):
-        return web.json_response({"error": "extension=<the manager's extension, e.g. 105> is required"},
+        return json_response({"error": "extension=<the manager's extension, e.g. 105> is required"},
                                  status=400)
     expected = request.app[SETTINGS].secret("api_token")
     header = request.headers.get("Authorization")
     if header is not None and not bearer_matches(header, expected):
-        return web.json_response({"error": "missing or wrong bearer token"}, status=401)
+        return json_response({"error": "missing or wrong bearer token"}, status=401)
     gate = request.app[SCREEN_AUTH_GATE]
     if header is None and not gate.enter():
         log.warning("screen_refused_busy", waiting_for_token=gate.waiting)
-        return web.json_response({"error": "too many screens waiting to authenticate, retry later"},
+        return json_response({"error": "too many screens waiting to authenticate, retry later"},
                                  status=503, headers={"Retry-After": "1"})
     try:
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_MESSAGE_BYTES,

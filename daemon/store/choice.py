@@ -52,7 +52,7 @@ def open_database(settings: Settings, *, daemon: bool = False) -> Iterator[Datab
     if data_dir is None:
         data_dir = embedded_data_dir(settings.state_dir)
     else:
-        log.info("using_daemon_database", data_dir=str(data_dir))
+        log.debug("using_daemon_database", data_dir=str(data_dir))  # writers print "database: …" anyway
     with embedded_postgres(data_dir) as url:
         database = Database(url, f"embedded, {_shown(data_dir, here)}")
         if not daemon:

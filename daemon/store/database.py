@@ -8,6 +8,7 @@ import hashlib
 import os
 import stat
 import time
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -196,11 +197,12 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
 
     pgserver counts the processes that use a data directory and stops the server
     when the last one leaves, so a command beside a running daemon shares its server."""
-    import pgserver  # imported here: only trial runs need its 40 MB of binaries
-
     data_dir.mkdir(parents=True, exist_ok=True)
-    log.info("embedded_postgres_starting", data_dir=str(data_dir))
-    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    log.debug("embedded_postgres_starting", data_dir=str(data_dir))
+    with _no_runtime_dir_warning():
+        import pgserver  # imported here: only trial runs need its 40 MB of binaries
+
+        server = pgserver.get_server(data_dir, cleanup_mode="stop")
     try:
         exists = server.psql(
             f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DB_NAME}';"
@@ -208,10 +210,20 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
         if "(0 rows)" in exists:
             server.psql(f"CREATE DATABASE {EMBEDDED_DB_NAME};")
         uri = server.get_uri(EMBEDDED_DB_NAME)
-        log.info("embedded_postgres_ready", uri=uri)
+        log.debug("embedded_postgres_ready", uri=uri)
         yield uri
     finally:
-        server.cleanup()
+        with _no_runtime_dir_warning():
+            server.cleanup()
+
+
+@contextlib.contextmanager
+def _no_runtime_dir_warning() -> Iterator[None]:
+    """platformdirs warns on stderr when XDG_RUNTIME_DIR is unset (a server's root, a container);
+    pgserver then keeps its lock files under /tmp, which is fine: no warning for the user."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        yield
 
 
 async def connect_with_retries(url: str, *, attempts: int = CONNECT_ATTEMPTS) -> asyncpg.Connection:

@@ -77,8 +77,11 @@ async def migrate(conn: asyncpg.Connection) -> list[Migration]:
                     "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                     migration.version, migration.name,
                 )
-            log.info("migration_applied", version=migration.version, name=migration.name)
+            log.debug("migration_applied", version=migration.version, name=migration.name)
             applied.append(migration)
+        if applied:  # one line, not one per migration: a first start applies them all
+            log.info("migrations_applied", count=len(applied), first=applied[0].version,
+                     schema_version=applied[-1].version)
         return applied
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)

@@ -14,11 +14,12 @@ Run by ``callbridge prune`` (daily by ``callbridge-prune.timer``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import asyncpg
 import structlog
 
+from daemon.domain.readable import moment
 from daemon.store.queries import q
 from daemon.store.repository import translated_errors
 
@@ -32,10 +33,12 @@ class PruneReport:
     calls: int = 0
     batches: int = 0
 
-    def line(self) -> str:
-        return (f"pruned {self.events} raw events of {self.calls} finished calls received before "
-                f"{self.cutoff.isoformat(timespec='seconds')} ({self.batches} batches); "
-                "communications, contacts and leads are kept")
+    def line(self, tz: tzinfo | None = None) -> str:
+        """The summary for a person: the cutoff in office time (``tz``), to the minute."""
+        cutoff = self.cutoff.astimezone(tz) if tz is not None else self.cutoff
+        return (f"удалено сырых событий АТС: {self.events} (завершённых звонков: {self.calls}), полученных до "
+                f"{moment(cutoff)}, пакетов: {self.batches}; "
+                "обращения, контакты и лиды сохранены")
 
 
 def cutoff_for(days: int, now: datetime | None = None) -> datetime:

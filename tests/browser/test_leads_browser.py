@@ -79,10 +79,12 @@ async def test_analytics_tab_shows_the_table_and_both_charts(
     await page.click("#analytics-form button[type=submit]")
     await page.wait_for_selector("#analytics-status:has-text('Обращений: 8')")
     rows = page.locator("table.analytics tbody tr")
-    assert await rows.count() == 4  # Яндекс.Директ, Avito, (нет), Итого
+    assert await rows.count() == 4  # Яндекс.Директ, Avito, без рекламы, Итого
     assert (await rows.nth(0).locator("th").inner_text()) == "Яндекс.Директ"
     assert (await rows.nth(3).locator("td").nth(0).inner_text()) == "8"
-    assert await page.locator("#analytics-charts svg").count() == 2
+    assert await page.locator("#analytics-charts svg").count() == 3  # leads → sales → revenue, inquiries, days
+    assert await page.locator("#analytics-charts g.source").count() == 3
+    assert "230 000,50 ₽" in await page.inner_text("table.analytics tr.total")
     assert await page.locator("#analytics-charts g.bar").count() == 3
     assert await page.locator("#analytics-charts rect.day").count() == 5
     assert await page.locator("#analytics-charts polyline.missed-share").count() == 1
@@ -92,5 +94,5 @@ async def test_analytics_tab_shows_the_table_and_both_charts(
         path.write_bytes(shot)
     await page.select_option("#analytics-by", "day")
     await page.click("#analytics-form button[type=submit]")
-    await page.wait_for_selector("table.analytics tbody th:has-text('2025-03-05')")
+    await page.wait_for_selector("table.analytics tbody th:has-text('ср 05.03')")
     assert errors == []

@@ -1,5 +1,6 @@
 """The «База» tab in a real browser (Debian's Chromium via Playwright): duplicate candidates
-side by side, "not a duplicate", merge, and undo from the journal."""
+side by side with phones as on the card, filters, "not a duplicate", a merge previewed then
+confirmed, and one-click undo from the journal."""
 
 from __future__ import annotations
 
@@ -54,7 +55,15 @@ async def test_base_tab_merges_undoes_and_dismisses_candidates(
     assert "один человек" in await first.locator(".reason").inner_text()
     names = await first.locator(".base-name").all_inner_texts()
     assert sorted(names) == ["Анна Кузнецова", "Кузнецова Анна Сергеевна"]
+    assert "+7 916 123-45-67" in await first.inner_text()  # as on the card, not +79161234567
     await _shoot(page, tmp_path, "screen-base.png")
+
+    # «мои» for 105: only the pair with Anna, 105's; then every pair again.
+    await page.check("#dup-mine")
+    await page.wait_for_function("document.querySelectorAll('.candidate').length === 1")
+    assert await page.inner_text("#dup-total") == "Кандидатов: 1"
+    await page.uncheck("#dup-mine")
+    await page.wait_for_function("document.querySelectorAll('.candidate').length === 2")
 
     await page.click(f'.candidate[data-pair="{work}-{old}"] .not-dup')
     await page.wait_for_selector(f'.candidate[data-pair="{work}-{old}"]', state="detached")
@@ -63,6 +72,11 @@ async def test_base_tab_merges_undoes_and_dismisses_candidates(
 
     await page.check(f'input[name="survivor-{min(anna, work)}-{max(anna, work)}"][value="{anna}"]')
     await page.click(".candidate .merge")
+    await page.wait_for_selector(".merge-preview")  # what will move, before anything is written
+    assert "обращений" in await page.inner_text(".merge-preview") or "телефонов" in await page.inner_text(
+        ".merge-preview")
+    assert await repo.pool.fetchval("SELECT merged_into FROM contacts WHERE id = $1", work) is None
+    await page.click(".merge-confirm")
     await page.wait_for_selector(".merge-row .undo")
     assert "Объединено" in await page.inner_text("#base-status")
     assert await repo.pool.fetchval("SELECT merged_into FROM contacts WHERE id = $1", work) == anna

@@ -116,3 +116,16 @@ async def test_a_time_without_an_offset_is_office_time_as_in_the_reports(client:
     office_time = await client.get("/api/communications", headers=auth(), params={
         "phone": "+79031112233", "since": "2025-10-09T13:00:00", "until": "2025-10-09T15:00:00"})
     assert await office_time.json() == await with_offset.json() != []
+
+
+@pytest.mark.parametrize("path", ["/api/contacts/lookup?phone=79161234567", "/api/communications?phone=79161234567",
+                                  "/api/leads/reasons", "/api/contacts/lookup?phone=12345"])
+async def test_answers_are_utf8_text_not_escapes(path: str, client: TestClient, office: Repository) -> None:
+    """A person reading an answer (or its error) reads Cyrillic, not \\uXXXX: English keys, UTF-8 values."""
+    await replay(client, steps("answered_incoming.json"))
+    resp = await client.get(path, headers=auth())
+    body = await resp.read()
+    assert resp.content_type == "application/json" and resp.charset == "utf-8"
+    assert b"\\u" not in body
+    text = body.decode("utf-8")
+    assert any("\u0400" <= ch <= "\u04ff" for ch in text) or resp.status == 400, text

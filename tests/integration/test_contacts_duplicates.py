@@ -131,7 +131,7 @@ async def test_a_pair_marked_not_duplicate_is_never_proposed_again(
     assert (status, answer["contact_ids"]) == (200, [people["fedorov"], people["petr"]])
     code, out, err = await run_cli(settings, "contacts", "not-duplicate", str(people["anna_old"]),
                                    str(people["anna_work"]))
-    assert code == 0 and "not a duplicate" in out, err
+    assert code == 0 and "не дубликаты" in out, err
     assert not await _pairs(client) & {(people["fedorov"], people["petr"]), (people["anna_work"], people["anna_old"])}
     assert (people["anna_work"], people["anna_old"]) not in await _pairs(client, contact_id=str(people["anna_old"]))
     for body, want in (({"contact_ids": [people["petr"]]}, 400), ({"contact_ids": [1, 1]}, 400),
@@ -207,9 +207,9 @@ async def test_duplicates_from_the_command_line(settings: Settings, people: dict
     code, out, err = await run_cli(settings, "contacts", "duplicates")
     assert code == 0, err
     assert f"0.75 name       #{people['anna_work']} #{people['anna_old']}" in out
-    assert out.rstrip().endswith("1 candidate")
+    assert out.rstrip().endswith("кандидатов в дубликаты: 1")
     code, out, err = await run_cli(settings, "contacts", "duplicates", "--reason", "identifier")
-    assert (code, out.strip()) == (0, "0 candidates"), err
+    assert (code, out.strip()) == (0, "кандидатов в дубликаты: 0"), err
 
 
 async def test_rebuild_finds_what_was_written_with_triggers_off(settings: Settings, office: Repository) -> None:
@@ -227,7 +227,7 @@ async def test_rebuild_finds_what_was_written_with_triggers_off(settings: Settin
     assert await _kept(office) == []
     code, out, err = await run_cli(settings, "contacts", "duplicates", "--rebuild")
     assert code == 0, err
-    assert out.startswith("candidates recomputed for ")
+    assert out.startswith("кандидаты пересчитаны для контактов: ")
     assert f"0.75 name       #{a} #{b}" in out
 
 

@@ -72,7 +72,7 @@ async def test_missed_call_report_marks_do_not_call_callers(client: TestClient, 
     rows = [r for r in (await resp.json())["rows"] if r["phone"] == ANNA]
     assert rows[0]["do_not_call_reason"] == "жалоба"
     resp = await client.get("/api/reports/missed", params=params | {"format": "text"}, headers=auth())
-    assert "[do not call: жалоба]" in await resp.text()
+    assert "[не звонить: жалоба]" in await resp.text()
 
 
 async def test_invalid_identifiers_are_listed_with_reason_and_contact(settings: Settings,
@@ -121,23 +121,23 @@ async def test_purge_removes_empty_contacts_in_two_stages(client: TestClient, se
              for n in ("Пустой один", "Пустой два", "С поездкой")]
     code, out, err = await run_cli(settings, "contacts", "purge", "--dry-run")
     assert code == 0, err
-    assert [f"would remove #{i}" in out for i in empty] == [True] * 3
+    assert [f"будет убран #{i}" in out for i in empty] == [True] * 3
     assert "Кузнецова" not in out
     await office.pool.execute("INSERT INTO trips (order_number, contact_id, status, booked_at)"
                               " VALUES ('H-1', $1, 'paid', now())", empty[2])
     code, out, err = await run_cli(settings, "contacts", "purge")
     assert code == 0, err
-    assert "2 empty contacts removed" in out and f"#{empty[2]}" not in out
+    assert "пустых контактов убрано: 2" in out and f"#{empty[2]}" not in out
     resp = await client.get(f"/api/contacts/{empty[0]}", headers=auth())
     assert resp.status == 404
     code, out, err = await run_cli(settings, "contacts", "restore", str(empty[0]))
-    assert code == 0 and f"restored #{empty[0]}" in out
+    assert code == 0 and f"возвращён #{empty[0]}" in out
     resp = await client.get(f"/api/contacts/{empty[0]}", headers=auth())
     assert resp.status == 200
     await office.pool.execute("UPDATE contacts SET removed_at = now() - interval '31 days' WHERE id = $1",
                               empty[1])
     code, out, err = await run_cli(settings, "contacts", "purge")
-    assert code == 0 and f"deleted for good #{empty[1]}" in out
+    assert code == 0 and f"удалён насовсем #{empty[1]}" in out
     assert await office.pool.fetchval("SELECT count(*) FROM contacts WHERE id = $1", empty[1]) == 0
     code, out, err = await run_cli(settings, "contacts", "restore", str(empty[1]))
     assert code == 1 and "no removed contact" in err

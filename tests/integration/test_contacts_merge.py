@@ -4,6 +4,7 @@ puts every table back as it was."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -212,9 +213,13 @@ async def test_merge_and_unmerge_from_the_command_line(settings: Settings, offic
                                    "--reason", "same person")
     assert code == 0, err
     merge_id = await office.pool.fetchval("SELECT max(id) FROM contact_merges")
-    assert f"merge #{merge_id}" in out
+    assert f"объединение #{merge_id}: #{base['work']} в #{base['anna']}; перенесено: " in out
     code, out, err = await run_cli(settings, "contacts", "merges")
     assert code == 0 and "same person" in out
+    # For a person: office time to the minute (no UTC seconds), the state and what moved, in Russian.
+    (line,) = [row for row in out.splitlines() if row.startswith(f"#{merge_id} ")]
+    assert re.match(rf"#{merge_id} \d\d\.\d\d\.\d{{4}} \d\d:\d\d cli:\S+: #{base['work']} → #{base['anna']}"
+                    r" \(действует\); перенесено: .*обращений \d+", line), line
     code, out, err = await run_cli(settings, "contacts", "unmerge", str(merge_id))
     assert code == 0, err
     assert await snapshot(office) == before

@@ -106,11 +106,11 @@ async def test_shipped_contacts_file_imports_four_people_and_skips_line_6(repo: 
     assert counts_of(report) == (5, 4, 0, 0, 1)
     *lines, analyzed = report.lines("contacts")
     assert lines == [
-        "contacts: 5 rows, 4 created, 0 updated, 0 merged, 1 skipped, 0 with notes",
-        "  skipped: no valid phone or e-mail: 1 row",
-        "    row 6: " + SHIPPED_SKIP[1],
+        "контакты: строк 5, создано 4, обновлено 0, объединено 0, пропущено 1, с замечаниями 0",
+        "  skipped: no valid phone or e-mail: 1 строка",
+        "    строка 6: " + SHIPPED_SKIP[1],
     ]
-    assert re.fullmatch(r"statistics refreshed \(ANALYZE\) in \d+\.\d s", analyzed)
+    assert re.fullmatch(r"статистика обновлена \(ANALYZE\) за \d+\.\d с", analyzed)
     assert rows == [("2", "created", "1", ""), ("3", "created", "2", ""), ("4", "created", "3", ""),
                     ("5", "created", "4", ""), ("6", "skipped: " + SHIPPED_SKIP[1], "", "")]
     assert await contacts(repo.pool) == SHIPPED
@@ -492,9 +492,9 @@ async def test_cli_import_contacts_then_lines(cli_env: str, repo: Repository,
     assert code == 0, out.err
     assert out.out.splitlines()[:-1] == [
         f"database: {describe_url(cli_env)}",
-        "contacts: 5 rows, 4 created, 0 updated, 0 merged, 1 skipped, 0 with notes",
-        "  skipped: no valid phone or e-mail: 1 row",
-        "    row 6: not a valid phone number: '12345'; no valid phone or e-mail",
+        "контакты: строк 5, создано 4, обновлено 0, объединено 0, пропущено 1, с замечаниями 0",
+        "  skipped: no valid phone or e-mail: 1 строка",
+        "    строка 6: not a valid phone number: '12345'; no valid phone or e-mail",
     ]
     assert await contacts(repo.pool) == SHIPPED
 

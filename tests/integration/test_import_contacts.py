@@ -115,7 +115,7 @@ async def test_dry_run_reports_everything_and_commits_nothing(repo: Repository, 
 
     assert await snapshot(repo.pool) == before
     assert (report.rows, report.created, report.merged, report.skipped, report.dry_run) == (7, 3, 2, 2, True)
-    assert report.lines()[0].endswith("(dry run: nothing committed)")
+    assert report.lines()[0].endswith("(пробный прогон: ничего не записано)")
     assert [r[1][:7] for r in await read_report(tmp_path / "dry.csv")] == [
         "created", "merged ", "created", "created", "skipped", "merged ", "skipped"]
 
@@ -203,8 +203,8 @@ async def test_cli_options_report_sheet_map_and_dry_run(cli_env: str, repo: Repo
 
     code = await asyncio.to_thread(cli.main, [*args, "--dry-run"])
     assert code == 0, capsys.readouterr().err
-    assert after_database_line(capsys.readouterr().out).startswith("contacts: 1 rows, 1 created, 0 updated, 0 merged, 0 skipped, "
-                                              "0 with notes (dry run: nothing committed)")
+    assert after_database_line(capsys.readouterr().out).startswith("контакты: строк 1, создано 1, обновлено 0, объединено 0, пропущено 0, "
+                                              "с замечаниями 0 (пробный прогон: ничего не записано)")
     assert await repo.pool.fetchval("SELECT count(*) FROM contacts") == 0
 
     assert await asyncio.to_thread(cli.main, args) == 0
@@ -244,10 +244,10 @@ async def test_birthday_and_note_are_kept_and_unused_columns_named(repo: Reposit
         "birthday 'весной' is not a date such as 15.03.1985 or 1985-03-15"]
     assert report.ignored_columns == ["Город", "Паспорт"]
     assert report.lines()[1:5] == [
-        "ignored columns: Город, Паспорт",
-        "  birthday is not a date such as 15.03.1985: 2 rows",
-        "    row 5: birthday '31.02.1980' is not a date such as 15.03.1985 or 1985-03-15",
-        "    row 6: birthday 'весной' is not a date such as 15.03.1985 or 1985-03-15"]
+        "пропущенные столбцы: Город, Паспорт",
+        "  birthday is not a date such as 15.03.1985: 2 строки",
+        "    строка 5: birthday '31.02.1980' is not a date such as 15.03.1985 or 1985-03-15",
+        "    строка 6: birthday 'весной' is not a date such as 15.03.1985 or 1985-03-15"]
 
 
 async def test_a_second_import_fills_a_blank_birthday_and_note_and_keeps_given_ones(
@@ -290,16 +290,16 @@ async def test_the_summary_groups_notes_by_kind_with_three_example_rows(repo: Re
     report = await import_contacts(repo, path, region="RU")
 
     assert report.lines()[1:-1] == [
-        "  not an e-mail address: 5 rows",
-        "    row 2: not an e-mail address: 'client0@'",
-        "    row 3: not an e-mail address: 'client1@'",
-        "    row 4: not an e-mail address: 'client2@'",
-        "  skipped: no valid phone or e-mail: 2 rows",
-        "    row 8: no valid phone or e-mail",
-        "    row 9: not a valid phone number: '555'; no valid phone or e-mail",
-        "  not a valid phone number: 1 row",
-        "    row 7: not a valid phone number: '12-34'",
-        "  every row's outcome: --report FILE",
+        "  not an e-mail address: 5 строк",
+        "    строка 2: not an e-mail address: 'client0@'",
+        "    строка 3: not an e-mail address: 'client1@'",
+        "    строка 4: not an e-mail address: 'client2@'",
+        "  skipped: no valid phone or e-mail: 2 строки",
+        "    строка 8: no valid phone or e-mail",
+        "    строка 9: not a valid phone number: '555'; no valid phone or e-mail",
+        "  not a valid phone number: 1 строка",
+        "    строка 7: not a valid phone number: '12-34'",
+        "  итог каждой строки: --report FILE",
     ]
 
 
@@ -327,7 +327,7 @@ async def test_an_import_analyzes_the_tables_it_wrote_and_says_how_long_it_took(
     assert {name: after[name] - before.get(name, 0) for name in after} == {
         "contacts": 1, "contact_identifiers": 1, "managers": 1}
     assert report.analyze_s is not None
-    assert re.fullmatch(r"statistics refreshed \(ANALYZE\) in \d+\.\d s", report.lines()[-1])
+    assert re.fullmatch(r"статистика обновлена \(ANALYZE\) за \d+\.\d с", report.lines()[-1])
 
 
 async def test_lookup_and_card_show_birthday_note_and_a_responsible_known_by_name(
@@ -371,7 +371,8 @@ async def test_cli_lookup_shows_birthday_note_and_the_responsible_by_name(
 
     assert await asyncio.to_thread(cli.main, ["contacts", "lookup", "8 (926) 111-22-33"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "#3 Вера", "  phones: +7 926 111-22-33", "  birthday: 01.07.1979", "  note: VIP", "    звонить после 18"]
+        "#3 Вера", "  телефоны: +7 926 111-22-33", "  день рождения: 01.07.1979", "  комментарий: VIP",
+        "    звонить после 18"]
 
     assert await asyncio.to_thread(cli.main, ["contacts", "lookup", "#1", "--json"]) == 0
     card = json.loads(capsys.readouterr().out)

@@ -101,6 +101,6 @@ async def test_morning_report_lists_inquiries_nobody_answered(app_client: TestCl
     assert [(r.source, r.phone) for r in rows] == [("tilda-site", "+79035551234")]
     assert report.inquiries.unreachable == 1
     text = render_text(report)
-    assert "Inquiries nobody answered: 1 (and 1 with no way to reply)" in text
+    assert "Обращения без ответа: 1 (и ещё 1 без способа ответить)" in text
     assert "Египет на двоих" in text
     assert report_json(report)["unanswered_inquiries"]["rows"][0]["source"] == "tilda-site"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -144,13 +145,21 @@ async def test_api_answers_json_csv_and_html_and_refuses_bad_input(
     assert doc["rows"][1]["first_answer_p90_s"] == round(11 + (51314 - 11) * 0.9, 1)
     text = await (await client.get("/api/analytics", params={**params, "format": "csv"}, headers=auth())).text()
     table = list(csv.DictReader(io.StringIO(text)))
-    assert [r["key"] for r in table] == ["Яндекс.Директ", "Avito", "", "TOTAL"]
-    assert table[3]["revenue"] == "230000.5" and json.loads(table[3]["lost_reasons"]) == TOTALS["lost_reasons"]
+    # For the spreadsheet: Russian headings, the numbers as numbers.
+    assert [r["Реклама"] for r in table] == ["Яндекс.Директ", "Avito", "", "Итого"]
+    assert table[3]["Выручка (₽)"] == "230000.5"
+    assert json.loads(table[3]["Причины отказов"]) == TOTALS["lost_reasons"]
     html = await (await client.get("/api/analytics", params={**params, "format": "html"}, headers=auth())).text()
-    assert html.count("<svg") == 2 and "Яндекс.Директ" in html
+    assert html.count("<svg") == 3 and "Яндекс.Директ" in html
     charts = await (await client.get("/api/analytics/charts", params=params, headers=auth())).json()
     assert charts["ad_source"].count('class="bar"') == 3
     assert charts["daily"].count('class="day"') == 5
+    # Days under the bars as 03.03 … 07.03, and every chart with a value axis.
+    assert re.findall(r'class="date"[^>]*>([^<]+)<', charts["daily"]) == ["03.03", "04.03", "05.03", "06.03", "07.03"]
+    assert all('class="tick"' in svg for svg in charts.values())
+    # Leads → sales → revenue per ad source, the revenue on its own ₽ axis.
+    assert charts["sales"].count('class="source"') == 3
+    assert "Яндекс.Директ: лидов 2, продаж " in charts["sales"] and " ₽</text>" in charts["sales"]
     for bad in ({"by": "colour"}, {"format": "pdf"}, {"since": "yesterday"},
                 {"since": WEEK_UNTIL.isoformat(), "until": WEEK_SINCE.isoformat()}):
         assert (await client.get("/api/analytics", params={**params, **bad}, headers=auth())).status == 400
@@ -164,7 +173,8 @@ async def test_report_analytics_command_prints_every_format(settings: Settings, 
     assert doc["totals"]["inquiries"] == 8 and doc["rows"][0]["key"] == "Яндекс.Директ"
     code, out, err = await run_cli(settings, "report", "analytics", *window, "--by", "day")
     assert code == 0, err
-    assert "2025-03-05" in out and "Обращений: 3" in out and "ИТОГО" in out
+    assert out.startswith("Аналитика по дням, пн 03.03.2025 – ")
+    assert "ср 05.03.2025" in out and "Обращений: 3" in out and "ИТОГО" in out and "Выручка: 230 000,50 ₽" in out
 
 
 @pytest.mark.parametrize("by", ["ad_source", "channel", "line", "manager", "day"])

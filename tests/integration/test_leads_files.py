@@ -51,7 +51,7 @@ async def test_week_with_bookings_from_a_spreadsheet_gives_the_hand_count(
     ])
     code, out, err = await run_cli(settings, "import", "trips", str(bookings))
     assert code == 0, err
-    assert "3 rows, 3 new, 0 updated, 0 unchanged, 0 rejected; 0 buyers became contacts; 2 leads won" in out
+    assert "строк 3, новых 3, обновлено 0, без изменений 0, отклонено 0; новых контактов-покупателей 0; выиграно лидов 2" in out
     for name, reason in (("w2", "Конкуренты"), ("w4", "Переезд")):
         lead_id = await office.pool.fetchval("SELECT lead_id FROM communications WHERE entry_id = $1", entries[name])
         resp = await client.put(f"/api/leads/{lead_id}/close", json={"outcome": "lost", "reason": reason},
@@ -62,7 +62,7 @@ async def test_week_with_bookings_from_a_spreadsheet_gives_the_hand_count(
     assert result.rows == [YANDEX, AVITO, NO_SOURCE]
     assert result.totals == TOTALS
     code, out, err = await run_cli(settings, "import", "trips", str(bookings))
-    assert code == 0 and "3 rows, 0 new, 0 updated, 3 unchanged" in out and "0 leads won" in out
+    assert code == 0 and "строк 3, новых 0, обновлено 0, без изменений 3" in out and "выиграно лидов 0" in out
     assert await office.pool.fetchval("SELECT count(*) FROM trips") == 3
 
 
@@ -84,7 +84,7 @@ async def test_lost_clients_from_a_csv_export(settings: Settings, client: TestCl
         encoding="cp1251")
     code, out, err = await run_cli(settings, "import", "trips", str(export))
     assert code == 0, err
-    assert "5 rows, 5 new, 0 updated, 0 unchanged, 0 rejected; 4 buyers became contacts" in out
+    assert "строк 5, новых 5, обновлено 0, без изменений 0, отклонено 0; новых контактов-покупателей 4" in out
     code, out, err = await run_cli(settings, "report", "lost-clients", "--format", "json")
     assert code == 0, err
     rows = json.loads(out)["rows"]

@@ -142,15 +142,15 @@ async def test_leads_archive_closes_only_stale_leads_and_is_idempotent(
     fresh = await post_call(client, ANSWERED, name="h2", number=NEW, at=now - timedelta(days=3))
     code, out, err = await run_cli(settings, "leads", "archive")
     assert code == 0, err
-    assert "leads archived: 1" in out
+    assert "лидов в архив: 1" in out
     assert (await _lead_of(office.pool, old))["status"] == "archived"
     assert (await _lead_of(office.pool, fresh))["status"] == "open"
     before = [tuple(r) for r in await office.pool.fetch("SELECT * FROM leads ORDER BY id")]
     code, out, _ = await run_cli(settings, "leads", "archive")
-    assert code == 0 and "leads archived: 0" in out
+    assert code == 0 and "лидов в архив: 0" in out
     assert [tuple(r) for r in await office.pool.fetch("SELECT * FROM leads ORDER BY id")] == before
     code, out, _ = await run_cli(settings, "leads", "archive", "--stale-days", "2")
-    assert code == 0 and "leads archived: 1" in out
+    assert code == 0 and "лидов в архив: 1" in out
     assert (await _lead_of(office.pool, fresh))["status"] == "archived"
 
 

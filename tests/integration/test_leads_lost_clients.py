@@ -104,7 +104,7 @@ async def test_assign_spreads_them_and_a_call_takes_one_off_the_list(
     code, out, err = await run_cli(settings, "report", "lost-clients", "--assign", "105,106", "--format", "csv")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].startswith("contact_id,name,phones")
+    assert lines[0].startswith("ID,Клиент,Телефоны")
     assert [line.split(",")[1] for line in lines[1:]] == ["Лост Два", "Лост Один"]
     responsible = dict(await office.pool.fetch(
         "SELECT c.id, m.extension FROM contacts c JOIN managers m ON m.id = c.responsible_id WHERE c.id = ANY($1)",
@@ -120,7 +120,7 @@ async def test_assign_spreads_them_and_a_call_takes_one_off_the_list(
     await post_call(client, ANSWERED, name="lost2", number="79270000002", at=NOW - timedelta(minutes=5))
     code, out, err = await run_cli(settings, "report", "lost-clients")
     assert code == 0, err
-    assert "Lost clients: 1" in out and "Лост Один" in out and "Лост Два" not in out
+    assert "Потерянные клиенты: 1, выручка " in out and "Лост Один" in out and "Лост Два" not in out
 
 
 async def test_a_name_that_looks_like_a_formula_stays_text(client: TestClient, office: Repository) -> None:

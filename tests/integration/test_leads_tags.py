@@ -121,9 +121,9 @@ async def test_tags_show_in_the_lookup_and_the_cli_refresh_is_idempotent(
         " VALUES ('f1', 'inbound', 'missed', '+79260000016', $1, '2026-01-10T10:00:00Z')", f)
     code, out, err = await run_cli(settings, "tags", "refresh")
     assert code == 0, err
-    assert "1 added" in out
+    assert "добавлено 1" in out
     code, out, err = await run_cli(settings, "tags", "refresh")
-    assert code == 0 and "0 added, removed from 0 contacts, 0 removed by hand" in out
+    assert code == 0 and "добавлено 0, снято у контактов: 0, снято вручную с прошлого запуска: 0" in out
     found = await (await client.get("/api/contacts/lookup", params={"phone": "+79260000016"}, headers=auth())).json()
     assert found["tags"] == [DNC]
     report = await (await client.get("/api/reports/missed", headers=auth(), params={

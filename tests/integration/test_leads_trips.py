@@ -176,6 +176,6 @@ async def test_reimporting_the_same_file_moves_no_lead_and_reports_unchanged_row
     again = await store(settings, office, items, now=NOW + timedelta(days=3))
 
     assert (again.inserted, again.updated, again.unchanged, again.leads_won) == (0, 0, 3, 0)
-    assert again.lines()[0].startswith("trips: 3 rows, 0 new, 0 updated, 3 unchanged, 0 rejected")
+    assert again.lines()[0].startswith("поездки: строк 3, новых 0, обновлено 0, без изменений 3, отклонено 0")
     assert await leads_by_phone(office) == leads
     assert [tuple(r) for r in await office.pool.fetch("SELECT * FROM trips ORDER BY id")] == trips

@@ -291,13 +291,13 @@ async def test_cli_reconcile_twice(
     code, out, err = await _cli(settings, pbx, *window)
     assert code == 0, err
     assert after_database_line(out).splitlines()[0] == (
-        "reconciled 2 calls from the PBX's statistics: created 1, completed 0, already known 1"
+        "сверено звонков по статистике АТС: 2; создано 1, дополнено 0, уже известны 1"
     )
-    assert f"created {EXPECT['created_entry_id']}" in out
+    assert f"создан {EXPECT['created_entry_id']}" in out
     pbx.polls.clear()
     code, out, err = await _cli(settings, pbx, *window)
     assert code == 0, err
-    assert "created 0, completed 0, already known 2" in out
+    assert "создано 0, дополнено 0, уже известны 2" in out
     assert pbx.requests == [STATS["request"], STATS["request"]]
     for secret in (API_KEY, API_SALT, API_TOKEN):
         assert secret not in out + err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import email
+import email.policy
 import io
 import json
 from collections.abc import AsyncIterator
@@ -23,7 +24,7 @@ from config.settings import Settings, load_settings
 from daemon.report import RENDERERS, MissedReport, MissedRow, missed_report
 from daemon.report.mail import send_report
 from daemon.report.query import ROW_FIELDS
-from daemon.report.render import report_json
+from daemon.report.render import CSV_HEADINGS, report_json
 from daemon.report.window import Window, WindowError, previous_close, report_window, resolve
 from daemon.store.repository import Repository
 from tests.conftest import auth, run_cli
@@ -271,18 +272,19 @@ def sample_report(include_all: bool = True) -> MissedReport:
 def test_text_is_grouped_by_manager_in_office_time() -> None:
     text = RENDERERS["text"](sample_report())
     lines = text.splitlines()
-    assert lines[0] == "Missed calls, Wed 08.10.2025 19:00 – Fri 10.10.2025 08:30 (Europe/Moscow)"
-    assert lines[1] == "3 callers, 6 missed calls, 1 to call back."
+    assert lines[0] == ("Пропущенные звонки, ср 08.10.2025 19:00 – пт 10.10.2025 08:30"
+                        " (время офиса, Europe/Moscow)")
+    assert lines[1] == "3 абонента, 6 пропущенных звонков, перезвонить: 1."
     headings = [line for line in lines if line and not line.startswith(" ")][2:]
     assert headings == [
-        "106 Петров Алексей: 1 caller",
-        "105 Иванова Мария: 1 caller",
-        "No responsible manager: 1 caller",
+        "Петров Алексей (доб. 106): 1 абонент",
+        "Иванова Мария (доб. 105): 1 абонент",
+        "Без ответственного: 1 абонент",
     ]
     assert (
         "+7 903 111-22-33" in text and "09.10 12:53 … 13:05" in text
     )  # 09:53 UTC is 12:53 in Moscow
-    assert "hidden number" in text and "[called back]" in text
+    assert "номер скрыт" in text and "[перезвонили]" in text
 
 
 def test_html_escapes_names_and_groups_by_manager() -> None:
@@ -291,9 +293,9 @@ def test_html_escapes_names_and_groups_by_manager() -> None:
     assert "Орлов &lt;b&gt;Дмитрий&lt;/b&gt; &amp; сын" in page
     assert page.count("<table>") == 3
     assert (
-        page.index("106 Петров Алексей")
-        < page.index("105 Иванова Мария")
-        < page.index("No responsible")
+        page.index("Петров Алексей (доб. 106)")
+        < page.index("Иванова Мария (доб. 105)")
+        < page.index("Без ответственного")
     )
     assert 'href="tel:+79031112233"' in page
 
@@ -301,13 +303,14 @@ def test_html_escapes_names_and_groups_by_manager() -> None:
 def test_csv_and_json_carry_every_field_with_offsets() -> None:
     sample = sample_report()
     rows = list(csv.DictReader(io.StringIO(RENDERERS["csv"](sample))))
-    assert tuple(rows[0]) == ROW_FIELDS
-    assert (rows[0]["phone"], rows[0]["called_back"], rows[0]["first_missed_at"]) == (
+    assert tuple(rows[0]) == tuple(CSV_HEADINGS[name] for name in ROW_FIELDS)
+    # For the spreadsheet a person opens: Russian headings, office time to the minute, да/нет.
+    assert (rows[0]["Телефон"], rows[0]["Перезвонили"], rows[0]["Первый пропущенный"]) == (
         ORLOV,
-        "false",
-        "2025-10-09T12:53:15+03:00",
+        "нет",
+        "09.10.2025 12:53",
     )
-    assert (rows[2]["phone"], rows[2]["contact_id"]) == ("", "")
+    assert (rows[2]["Телефон"], rows[2]["ID контакта"]) == ("", "")
     doc = json.loads(RENDERERS["json"](sample))
     assert doc == report_json(sample) | {"rows": doc["rows"]}
     assert [r["phone"] for r in doc["rows"]] == [ORLOV, "+79161234567", None]
@@ -316,7 +319,7 @@ def test_csv_and_json_carry_every_field_with_offsets() -> None:
 
 def test_an_empty_report_says_so() -> None:
     empty = MissedReport(window=WINDOW, tz=MOSCOW, include_called_back=False, rows=())
-    assert "Nobody to call back." in RENDERERS["text"](empty)
+    assert "Перезванивать некому." in RENDERERS["text"](empty)
     assert json.loads(RENDERERS["json"](empty))["rows"] == []
 
 
@@ -373,7 +376,9 @@ class Mailbox:
         return "250 Message accepted for delivery"
 
     def messages(self) -> list[Message]:
-        return [email.message_from_bytes(e.content) for e in self.received]  # type: ignore[arg-type]
+        # The default policy decodes RFC 2047 headers and RFC 2231 file names: the Russian a person reads.
+        return [email.message_from_bytes(e.content, policy=email.policy.default)  # type: ignore[arg-type]
+                for e in self.received]
 
 
 @pytest.fixture
@@ -408,12 +413,12 @@ async def test_email_carries_text_html_and_csv(
     (envelope,) = mailbox.received
     assert envelope.rcpt_tos == ["sales@agency.test", "boss@agency.test"]
     (message,) = mailbox.messages()
-    assert message["Subject"].startswith("Missed calls: 1 to call back")
+    assert message["Subject"].startswith("Пропущенные звонки: перезвонить 1")
     parts = {part.get_content_type(): part for part in message.walk() if not part.is_multipart()}
     assert "Орлов Дмитрий" in parts["text/plain"].get_payload(decode=True).decode()
     assert "Орлов Дмитрий" in parts["text/html"].get_payload(decode=True).decode()
     attached = parts["text/csv"]
-    assert attached.get_filename().startswith("missed-calls-")
+    assert attached.get_filename().startswith("пропущенные-звонки-")
     assert ORLOV in attached.get_payload(decode=True).decode()
 
 
@@ -461,10 +466,10 @@ async def test_cli_report_all_and_errors(
     await replay(client, steps("outgoing_callback.json"))
     window = ["--since", "2025-10-09", "--until", "2025-10-10"]
     code, out, _ = await run_cli(settings, "report", "missed", *window)
-    assert code == 0 and "Nobody to call back." in out
+    assert code == 0 and "Перезванивать некому." in out
     code, out, _ = await run_cli(settings, "report", "missed", *window, "--all", "--format", "csv")
     (row,) = list(csv.DictReader(io.StringIO(out)))
-    assert (row["phone"], row["called_back"]) == (ORLOV, "true")
+    assert (row["Телефон"], row["Перезвонили"]) == (ORLOV, "да")
     code, _, err = await run_cli(settings, "report", "missed", "--since", "last tuesday")
     assert code == 1 and "since" in err and err.count("\n") == 1
     code, _, err = await run_cli(settings, "report", "missed", "--email")
@@ -491,13 +496,13 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(hostile: str) -> Non
     row = MissedRow(hostile, 7, hostile, "106", hostile, 1, at, at, hostile, hostile, False)
     report = MissedReport(window=WINDOW, tz=MOSCOW, include_called_back=True, rows=(row,))
     (parsed,) = list(csv.DictReader(io.StringIO(RENDERERS["csv"](report))))
-    for column in ("phone", "contact_name", "responsible_name", "line_number", "ad_source"):
+    for column in ("Телефон", "Абонент", "Ответственный", "Линия", "Реклама"):
         assert parsed[column] == "'" + hostile, column
     # Numbers stay numbers: a phone in E.164 starts with "+" and is no formula.
     plain = MissedRow("+79161234567", 8, "-", "105", None, 1, at, at, "+74951234567", None, False)
     (kept,) = list(csv.DictReader(io.StringIO(RENDERERS["csv"](
         MissedReport(window=WINDOW, tz=MOSCOW, include_called_back=True, rows=(plain,))))))
-    assert (kept["phone"], kept["line_number"], kept["contact_name"]) == ("+79161234567", "+74951234567", "'-")
+    assert (kept["Телефон"], kept["Линия"], kept["Абонент"]) == ("+79161234567", "+74951234567", "'-")
 
 
 def test_a_manager_known_by_name_only_has_his_own_group() -> None:
@@ -511,8 +516,8 @@ def test_a_manager_known_by_name_only_has_his_own_group() -> None:
     report = replace(sample_report(), rows=tuple(rows))
     headings = [line for line in RENDERERS["text"](report).splitlines() if line and not line.startswith(" ")][2:]
     assert headings == [
-        "105 Иванова Мария: 1 caller",
-        "106 Петров Алексей: 1 caller",
-        "Сидорова Ольга: 1 caller",
-        "No responsible manager: 1 caller",
+        "Иванова Мария (доб. 105): 1 абонент",
+        "Петров Алексей (доб. 106): 1 абонент",
+        "Сидорова Ольга: 1 абонент",
+        "Без ответственного: 1 абонент",
     ]

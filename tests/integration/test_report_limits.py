@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from daemon.report import RENDERERS, MissedReport, MissedRow
 from daemon.report.limits import ROWS_MAX
 from daemon.report.query import ROW_FIELDS
+from daemon.report.render import CSV_HEADINGS
 from daemon.store.repository import Repository
 from tests.conftest import auth
 from tests.integration.test_report import MOSCOW, WINDOW
@@ -32,10 +33,10 @@ def test_every_format_shows_the_limit_and_counts_the_rest() -> None:
     doc = json.loads(RENDERERS["json"](report))
     assert (len(doc["rows"]), doc["more"], doc["callers"], doc["missed_calls"]) == (2, 3, 5, 5)
     text = RENDERERS["text"](report)
-    assert "5 callers, 5 missed calls, 5 to call back." in text
+    assert "5 абонентов, 5 пропущенных звонков, перезвонить: 5." in text
     assert text.count("+7 903 111-") == 2 and "… и ещё 3" in text
     table = list(csv.reader(io.StringIO(RENDERERS["csv"](report))))
-    assert table[0] == list(ROW_FIELDS) and len(table) == 1 + 2 + 1
+    assert table[0] == [CSV_HEADINGS[name] for name in ROW_FIELDS] and len(table) == 1 + 2 + 1
     assert table[-1][0] == "… и ещё 3"
     page = RENDERERS["html"](report)
     assert page.count("<tr>") == 1 + 2 and '<p class="more">… и ещё 3</p>' in page
@@ -62,7 +63,7 @@ async def test_api_caps_the_unanswered_inquiries_and_refuses_a_bad_limit(
     assert [r["communication_id"] for r in section["rows"]] == sorted(r["communication_id"] for r in section["rows"])
     text = await (await client.get("/api/reports/missed", params=params | {"limit": "2", "format": "text"},
                                    headers=auth())).text()
-    assert "Inquiries nobody answered: 3" in text and "… и ещё 1" in text
+    assert "Обращения без ответа: 3" in text and "… и ещё 1" in text
     doc = await (await client.get("/api/reports/missed", params=params, headers=auth())).json()
     assert (len(doc["unanswered_inquiries"]["rows"]), doc["unanswered_inquiries"]["more"]) == (3, 0)
     for bad in ("0", str(ROWS_MAX + 1), "many", "-1"):

@@ -59,7 +59,7 @@ async def test_a_caller_missed_yesterday_afternoon_is_in_the_morning_report(
     text = RENDERERS["text"](report).splitlines()
     night, afternoon = (next(line for line in text if phone in line)
                         for phone in ("+7 903 555-02-03", "+7 903 555-02-01"))
-    assert night.endswith("waiting 9 h") and afternoon.endswith("waiting 17 h  [earlier]")
+    assert night.endswith("ждёт 9 ч 30 мин") and afternoon.endswith("ждёт 17 ч 30 мин  [раньше]")
 
 
 async def test_exact_windows_stay_exact(client: TestClient, office: Repository, settings: Settings) -> None:

@@ -92,10 +92,10 @@ async def test_cli_prune_uses_the_retention_setting_or_the_option(
     await replay(client, steps("answered_incoming.json"))
     await _age(office, ANSWERED, 40)
     code, out, err = await run_cli(settings, "prune")
-    assert (code, after_database_line(out).split(" raw")[0]) == (0, "pruned 0"), err
+    assert (code, after_database_line(out).split(" (")[0]) == (0, "удалено сырых событий АТС: 0"), err
     code, out, err = await run_cli(settings, "prune", "--older-than-days", "30")
     assert code == 0, err
-    assert after_database_line(out).startswith("pruned ") and "of 1 finished calls" in out and "are kept" in out
+    assert after_database_line(out).startswith("удалено сырых событий АТС: ") and "(завершённых звонков: 1)" in out and "сохранены" in out
     assert await _events(office, ANSWERED) == 0
     code, _, err = await run_cli(settings, "prune", "--older-than-days", "0")
     assert code == 2 and "at least 1" in err

@@ -22,13 +22,17 @@ async def test_page_and_its_files_are_served_without_a_token(client: TestClient)
     assert page.status == 200 and page.content_type == "text/html"
     html = await page.text()
     assert "Экран менеджера" in html and 'lang="ru"' in html
-    for name, kind in (("screen.js", "javascript"), ("screen.css", "text/css")):
+    for name, kind in (("screen.js", "javascript"), ("screen.css", "text/css"), ("favicon.svg", "image/svg+xml")):
         assert f'src="{name}"' in html or f'href="{name}"' in html
         resp = await client.get(f"/ui/{name}")
         assert resp.status == 200 and kind in resp.content_type
     redirect = await client.get("/ui", allow_redirects=False)
     assert (redirect.status, redirect.headers["Location"]) == (308, "/ui/")
     assert (await client.get("/ui/../app.py")).status in (403, 404)
+    # The icon a browser asks for by itself, page or not: no 404 in the console, no token needed.
+    icon = await client.get("/favicon.ico")
+    assert icon.status == 200 and icon.content_type == "image/svg+xml"
+    assert (await icon.read()).startswith(b"<svg")
 
 
 async def test_the_notify_trigger_is_in_schema_sql_too(db_url: str, server_url: str) -> None:

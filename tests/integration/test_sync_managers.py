@@ -203,7 +203,7 @@ async def test_sync_creates_the_managers_then_only_updates(mango: MangoClient, r
     first = await sync_managers(repo, await mango.employees())
 
     assert first == SyncReport(created=3, updated=0, deactivated=())
-    assert first.line() == "managers: 3 created, 0 updated, deactivated: none"
+    assert first.line() == "менеджеры: создано 3, обновлено 0, отключены: нет"
     assert await managers(repo.pool) == SYNCED
 
     second = await sync_managers(repo, await mango.employees())
@@ -224,7 +224,7 @@ async def test_an_employee_no_longer_listed_is_deactivated_not_deleted(
     report = await sync_managers(repo, await mango.employees())
 
     assert report == SyncReport(created=0, updated=2, deactivated=("106",))
-    assert report.line() == "managers: 0 created, 2 updated, deactivated: 106"
+    assert report.line() == "менеджеры: создано 0, обновлено 2, отключены: 106"
     assert await managers(repo.pool) == SYNCED[:2] + [SYNCED[2][:4] + (False,)]
     assert dict(await repo.pool.fetch("SELECT extension, id FROM managers")) == ids
 
@@ -306,7 +306,7 @@ async def test_cli_sync_managers(cli_env: None, pbx: StandInPbx, repo: Repositor
 
     out = capsys.readouterr()
     assert code == 0, out.err
-    assert after_database_line(out.out) == "managers: 3 created, 0 updated, deactivated: none\n"
+    assert after_database_line(out.out) == "менеджеры: создано 3, обновлено 0, отключены: нет\n"
     assert pbx.requests == [{"ext_fields": ["general.user_id"]}]
     assert await managers(repo.pool) == SYNCED
 

@@ -10,6 +10,7 @@ contacts) and starts no second server.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -81,7 +82,7 @@ async def test_a_command_beside_a_trial_daemon_writes_into_its_embedded_database
                                  "import", "lines", str(FIXTURES / "lines.csv"))
         assert done.returncode == 0, done.stderr  # from a folder below, with the trial settings
         assert done.stdout.splitlines() == [f"database: embedded, {data_dir}",
-                                            "lines: 2 rows, 2 created, 0 merged into existing, 0 skipped"]
+                                            "линии: строк 2, создано 2, обновлено существующих 0, пропущено 0"]
         assert daemon.returncode is None  # the command left the shared server running
         assert await _lookup(port, "+79161234567") == 200
     finally:
@@ -101,7 +102,7 @@ async def test_a_configured_database_is_named_host_port_and_name(db_url: str, tm
 
     assert migrate.returncode == 0, migrate.stderr
     assert migrate.stdout.splitlines() == [f"database: {describe_url(db_url)}",
-                                           "migrations applied: none (up to date)"]
+                                           "применены миграции: нет (схема актуальна)"]
     assert invalid.returncode == 0, invalid.stderr
     assert invalid.stdout == "contact_id,contact_name,kind,value,reason\n"
 
@@ -113,3 +114,55 @@ async def test_a_configured_database_is_named_host_port_and_name(db_url: str, tm
 ])
 def test_describe_url_never_shows_the_user_or_password(url: str, label: str) -> None:
     assert describe_url(url) == label
+
+
+async def _log_line(log: Path, event: str, daemon: asyncio.subprocess.Process) -> dict:
+    """The daemon's first JSON log line of ``event``, waited for (it follows the port opening)."""
+    for _ in range(600):
+        for line in log.read_text().splitlines():
+            if line.startswith("{") and json.loads(line).get("event") == event:
+                return json.loads(line)
+        if daemon.returncode is not None:
+            pytest.fail(f"daemon exited {daemon.returncode}:\n{log.read_text()}")
+        await asyncio.sleep(0.1)
+    pytest.fail(f"no {event} line:\n{log.read_text()}")
+
+
+@pytest.mark.timeout(240)
+async def test_a_first_start_says_where_the_screen_is_and_commands_beside_it_say_nothing_more(
+        tmp_path: Path) -> None:
+    """``make run`` as a new user runs it (no XDG_RUNTIME_DIR, the default log level): the ready line
+    names the screen's address and where its token is set; nothing is a warning, pgserver's own
+    narration is debug; an ordinary command beside it prints its answer and nothing on stderr."""
+    checkout = tmp_path / "checkout"
+    (checkout / "config").mkdir(parents=True)
+    shutil.copy(ROOT / "config" / "trial.toml", checkout / "config" / "trial.toml")
+    port = free_port()
+    log = tmp_path / "daemon.log"
+    env = {k: v for k, v in _env(tmp_path).items() if k not in ("XDG_RUNTIME_DIR", "CALLBRIDGE_LOG_LEVEL")}
+    daemon_env = env | {"CALLBRIDGE_CONFIG": "config/trial.toml", "CALLBRIDGE_LISTEN": f"127.0.0.1:{port}",
+                        "CALLBRIDGE_LOG_FORMAT": "json"}
+    with log.open("wb") as out:
+        daemon = await asyncio.create_subprocess_exec(str(SCRIPT), "run", cwd=checkout, env=daemon_env,
+                                                      stdout=out, stderr=out)
+    try:
+        ready = await _log_line(log, "listening", daemon)
+        assert ready["screen"] == f"http://127.0.0.1:{port}/ui/"
+        assert ready["token_set_in"] == "config/trial.toml ([http] api_token)"
+        lines = log.read_text().splitlines()
+        assert all(line.startswith("{") for line in lines), lines  # no platformdirs warning, no raw text
+        said = [json.loads(line) for line in lines]
+        # As root (this CI's containers), the data directory moves where pgserver's user can reach it,
+        # and that is said once: a person's own account never sees it.
+        root_only = {"embedded_postgres_relocated"} if os.geteuid() == 0 else set()
+        assert [d for d in said if d.get("level") not in ("info", "debug") and d["event"] not in root_only] == []
+        assert [d for d in said if d.get("logger") == "pgserver"] == []
+        assert [d["event"] for d in said if d["event"].startswith("migration")] == ["migrations_applied"]
+
+        done = await _callbridge(checkout, env | {"CALLBRIDGE_CONFIG": "config/trial.toml"},
+                                 "contacts", "duplicates")
+        assert (done.returncode, done.stdout, done.stderr) == (0, "кандидатов в дубликаты: 0\n", "")
+    finally:
+        if daemon.returncode is None:
+            daemon.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(daemon.wait(), 60)

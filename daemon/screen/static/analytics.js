@@ -1,5 +1,5 @@
-// «Аналитика» tab: the table of GET /api/analytics and the two server-rendered
-// SVG charts of GET /api/analytics/charts. Uses screen.js's api(), $ and el().
+// «Аналитика» tab: the table of GET /api/analytics and the server-rendered SVG charts of
+// GET /api/analytics/charts. Uses screen.js's api(), $, el(), duration() and money().
 "use strict";
 
 const ANALYTICS_COLUMNS = [
@@ -11,15 +11,29 @@ const ANALYTICS_COLUMNS = [
   ["revenue", "Выручка"],
 ];
 
+const ANALYTICS_GROUPS = { ad_source: "Реклама", channel: "Канал", line: "Линия", manager: "Менеджер", day: "День" };
+const ANALYTICS_NONE = { ad_source: "без рекламы", manager: "без менеджера", line: "без линии" };
+const ANALYTICS_CHANNELS = { call: "звонок", ...CHANNELS };
+const ANALYTICS_WEEKDAYS = ["вс", "пн", "вт", "ср", "чт", "пт", "сб"];
+const ANALYTICS_REVENUE = "Выручка: сумма оплаченных поездок, которыми выиграны лиды, открытые этими обращениями.";
+
 function analyticsCell(name, value) {
   if (value === null || value === undefined) return "—";
-  if (name === "missed_share" || name === "answered_in_sla_share") return `${(value * 100).toFixed(1)} %`;
-  if (name.startsWith("first_answer")) {
-    const s = Math.round(value);
-    return s >= 3600 ? `${Math.floor(s / 3600)} ч ${Math.floor((s % 3600) / 60)} мин` : duration(s);
-  }
-  if (name === "revenue") return value.toLocaleString("ru-RU", { maximumFractionDigits: 2 });
+  if (name === "missed_share" || name === "answered_in_sla_share") return `${(value * 100).toFixed(1).replace(".", ",")} %`;
+  if (name.startsWith("first_answer")) return duration(value);
+  if (name === "revenue") return money(value);
   return String(value);
+}
+
+// A group's name as the reports write it: «ср 05.03», a channel in Russian, «без рекламы».
+function analyticsKey(key, by) {
+  if (key === null || key === undefined) return ANALYTICS_NONE[by] || "(нет)";
+  if (by === "day") {
+    const [y, m, d] = key.split("-");
+    return `${ANALYTICS_WEEKDAYS[new Date(Date.UTC(+y, +m - 1, +d)).getUTCDay()]} ${d}.${m}`;
+  }
+  if (by === "channel") return ANALYTICS_CHANNELS[key] || key;
+  return String(key);
 }
 
 function analyticsToday() {
@@ -44,7 +58,8 @@ function analyticsWindow() {
 }
 
 function renderAnalyticsTable(doc) {
-  const head = el("tr", {}, el("th", { text: "" }), ...ANALYTICS_COLUMNS.map(([, title]) => el("th", { text: title })));
+  const head = el("tr", {}, el("th", { text: ANALYTICS_GROUPS[doc.by] || "" }),
+    ...ANALYTICS_COLUMNS.map(([, title]) => el("th", { text: title })));
   const line = (key, row, cls) => el("tr", cls ? { class: cls } : {},
     el("th", { text: key }),
     ...ANALYTICS_COLUMNS.map(([name]) => el("td", {
@@ -52,10 +67,13 @@ function renderAnalyticsTable(doc) {
       title: name === "lost" && Object.keys(row.lost_reasons).length
         ? Object.entries(row.lost_reasons).map(([r, n]) => `${r}: ${n}`).join(", ") : "",
     })));
-  const body = doc.rows.map((row) => line(row.key === null ? "(нет)" : String(row.key), row));
+  const body = doc.rows.map((row) => line(analyticsKey(row.key, doc.by), row));
   body.push(line("Итого", doc.totals, "total"));
   $("analytics-table").replaceChildren(el("table", { class: "analytics" },
     el("thead", {}, head), el("tbody", {}, ...body)));
+  $("analytics-note").textContent = doc.by === "manager"
+    ? `${ANALYTICS_REVENUE} По менеджерам пропущенный звонок считается у каждого, кому он звонил.`
+    : ANALYTICS_REVENUE;
 }
 
 async function loadAnalytics() {
@@ -74,8 +92,10 @@ async function loadAnalytics() {
     status.textContent = `Не удалось: ${problem(table.ok ? charts : table)}`;
     return;
   }
-  // The SVGs are ours (server-rendered, every text escaped there).
-  $("analytics-charts").innerHTML = charts.data.ad_source + charts.data.daily;
+  // The SVGs are ours (server-rendered, every text escaped there); each in a frame that
+  // scrolls sideways on a phone rather than shrinking its labels under 12 px.
+  $("analytics-charts").innerHTML = ["sales", "ad_source", "daily"].filter((name) => charts.data[name])
+    .map((name) => `<div class="chart" data-chart="${name}">${charts.data[name]}</div>`).join("");
   renderAnalyticsTable(table.data);
   status.textContent = `Обращений: ${table.data.totals.inquiries}`;
 }

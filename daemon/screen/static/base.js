@@ -1,7 +1,8 @@
-// «База»: duplicate candidates side by side, merge, "not a duplicate", and the
-// journal of recent merges with undo. Its own file: it talks only to /api
-// (with the token screen.js keeps in localStorage) and shows itself when its
-// tab is the active one.
+// «База»: duplicate candidates side by side (filtered by reason, score and «мои», paged
+// with the total), merge after a preview of what will move, "not a duplicate", and the
+// journal of recent merges with one-click undo. Its own file: it talks only to /api
+// (with the token screen.js keeps in localStorage) and shows itself when its tab is
+// the active one. Phones are written as on the card (screen.js's phoneForPeople).
 "use strict";
 
 (() => {
@@ -34,7 +35,9 @@
     status.className = `status ${kind}`;
   }
 
-  const when = (iso) => (iso ? new Date(iso).toLocaleString("ru-RU", { dateStyle: "short", timeStyle: "short" }) : "—");
+  // Office time, 06.12.2026 08:30, as everywhere else on the screen.
+  const when = (iso) => (iso ? new Date(iso).toLocaleString("ru-RU", { timeZone: state.timezone, day: "2-digit",
+    month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit" }).replace(",", "") : "—");
 
   // -- a contact's card ------------------------------------------------------------
   function fact(label, value) {
@@ -51,7 +54,7 @@
       node("h3", { className: "base-name", textContent: card.name || "Без имени" }),
       dnc,
       node("dl", { className: "facts" },
-        ...fact("Телефоны", card.phones.join(", ")),
+        ...fact("Телефоны", card.phones.map(phoneForPeople).join(", ")),
         ...fact("E-mail", card.emails.join(", ")),
         ...fact("Ответственный", responsible),
         ...fact("Теги", card.tags.join(", ")),
@@ -98,23 +101,62 @@
   async function loadCandidates(more = false) {
     const list = el("dup-list");
     const offset = more ? shownUpTo : 0;
-    const r = await call("GET", `/api/contacts/duplicates?limit=${CANDIDATES}&offset=${offset}`);
+    const query = new URLSearchParams({ limit: CANDIDATES, offset, ...filters() });
+    const r = await call("GET", `/api/contacts/duplicates?${query}`);
     if (!r.ok) { say(problem(r), "bad"); return; }
     const items = (await Promise.all(r.data.items.map(candidateView))).filter(Boolean);
     if (more) list.append(...items); else list.replaceChildren(...items);
     shownUpTo = offset + r.data.items.length;
-    el("dup-total").textContent = r.data.total ? `Кандидатов: ${r.data.total}` : "";
+    const shown = shownUpTo < r.data.total ? `, показаны 1–${shownUpTo}` : "";
+    el("dup-total").textContent = r.data.total ? `Кандидатов: ${r.data.total}${shown}` : "";
     el("dup-empty").hidden = list.children.length > 0;
     el("dup-more").hidden = shownUpTo >= r.data.total;
   }
 
-  async function mergePair(item, ids) {
+  // The page's filters as the API's query: reason, least score, «мои» (this screen's extension).
+  function filters() {
+    const out = {};
+    if (el("dup-reason").value) out.reason = el("dup-reason").value;
+    if (el("dup-score").value) out.min_score = el("dup-score").value;
+    if (el("dup-mine").checked) out.responsible = localStorage.getItem("callbridge.extension") || "";
+    return out;
+  }
+
+  const MOVED = { communications: "обращений", leads: "лидов", identifiers: "телефонов, e-mail и мессенджеров",
+    invalid_identifiers: "ошибочных номеров", trips: "поездок" };
+
+  function movedText(moved) {
+    const parts = Object.entries(moved).filter(([, n]) => n).map(([k, n]) => `${MOVED[k] || k}: ${n}`);
+    return parts.length ? parts.join(", ") : "ничего, кроме самой карточки";
+  }
+
+  function mergeBody(item, ids) {
     const chosen = item.querySelector(`input[name="survivor-${ids.join("-")}"]:checked`);
     const survivor = Number(chosen.value);
-    const merged = ids.filter((id) => id !== survivor);
-    const r = await call("POST", "/api/contacts/merge", { survivor_id: survivor, merged_ids: merged, actor: actor(), reason: "«База»: кандидат в дубликаты" });
+    return { survivor_id: survivor, merged_ids: ids.filter((id) => id !== survivor), actor: actor(),
+      reason: "«База»: кандидат в дубликаты" };
+  }
+
+  // First what will move (the same merge, rolled back), then the manager confirms.
+  async function mergePair(item, ids) {
+    const body = mergeBody(item, ids);
+    const r = await call("POST", "/api/contacts/merge?dry_run=true", body);
+    if (!r.ok) { say(`Не объединить: ${problem(r)}`, "bad"); return; }
+    item.querySelector(".merge-preview")?.remove();
+    const confirm = node("button", { type: "button", className: "primary merge-confirm", textContent: "Объединить" });
+    const cancel = node("button", { type: "button", className: "merge-cancel", textContent: "Отмена" });
+    const preview = node("div", { className: "merge-preview" },
+      node("p", { textContent: `В #${body.survivor_id} перейдёт из ${body.merged_ids.map((i) => `#${i}`).join(", ")}: ${movedText(r.data.moved)}.` }),
+      node("div", { className: "row" }, confirm, cancel));
+    confirm.addEventListener("click", () => doMerge(body));
+    cancel.addEventListener("click", () => preview.remove());
+    item.append(preview);
+  }
+
+  async function doMerge(body) {
+    const r = await call("POST", "/api/contacts/merge", body);
     if (!r.ok) { say(`Не объединено: ${problem(r)}`, "bad"); return; }
-    say(`Объединено в #${r.data.survivor_id}: обращений ${r.data.moved.communications}, лидов ${r.data.moved.leads}`, "ok");
+    say(`Объединено в #${r.data.survivor_id}: ${movedText(r.data.moved)}`, "ok");
     await refresh();
   }
 
@@ -180,6 +222,8 @@
     new MutationObserver(follow).observe(el("tabs"), { attributes: true, attributeFilter: ["hidden"] });
     el("base-refresh").addEventListener("click", () => { say(""); refresh(); });
     el("dup-more").addEventListener("click", () => loadCandidates(true));
+    el("dup-filters").addEventListener("change", () => { say(""); loadCandidates(); });
+    el("dup-filters").addEventListener("submit", (event) => event.preventDefault());
   }
 
   document.addEventListener("DOMContentLoaded", init);

@@ -71,9 +71,47 @@ function day(iso) {
     .format(new Date(iso));
 }
 
+// The same words as the reports (daemon/domain/readable.py): 45 с, 3 мин, 2 ч 31 мин, 2 д 5 ч.
 function duration(seconds) {
-  const s = Math.max(0, seconds | 0);
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  const s = Math.max(0, Math.round(seconds || 0));
+  if (s < 60) return `${s} с`;
+  if (s < 3600) return `${Math.floor(s / 60)} мин`;
+  if (s < 86400) {
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    return m ? `${h} ч ${m} мин` : `${h} ч`;
+  }
+  const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600);
+  return h ? `${d} д ${h} ч` : `${d} д`;
+}
+
+// 1 поездка, 3 поездки, 5 поездок.
+function plural(n, one, few, many) {
+  const t10 = n % 10, t100 = n % 100;
+  const word = t10 === 1 && t100 !== 11 ? one : t10 >= 2 && t10 <= 4 && (t100 < 12 || t100 > 14) ? few : many;
+  return `${n} ${word}`;
+}
+
+function isoDay(text) {
+  return text ? text.split("-").reverse().join(".") : "";
+}
+
+// «3 поездки, оплачено 450 000,00 ₽; последняя 10.05.2026–20.05.2026, 150 000,00 ₽».
+function tripsText(trips) {
+  const parts = [`${plural(trips.paid, "поездка", "поездки", "поездок")}, оплачено ${money(trips.paid_total)}`];
+  const last = trips.last;
+  if (last) {
+    const dates = [isoDay(last.starts_on), isoDay(last.ends_on)].filter(Boolean).join("–");
+    const sum = last.amount !== null && last.amount !== undefined ? money(last.amount) : null;
+    const pending = last.status === "pending" ? "не оплачена" : null;
+    parts.push(`последняя ${[dates || "без дат", sum, pending].filter(Boolean).join(", ")}`);
+  }
+  return parts.join("; ");
+}
+
+// 1 234 567,50 ₽ (spaces between thousands, as the reports write it).
+function money(amount) {
+  const [whole, cents] = Math.abs(Number(amount || 0)).toFixed(2).split(".");
+  return `${amount < 0 ? "−" : ""}${whole.replace(/\B(?=(\d{3})+(?!\d))/g, " ")},${cents} ₽`;
 }
 
 function person(p) {
@@ -221,13 +259,23 @@ function showCard(card) {
   const tags = $("tags");
   tags.replaceChildren(...(contact && contact.tags.length ? contact.tags.map((t) => el("span", { class: "tag", text: t })) : [el("span", { class: "muted", text: "нет" })]));
   $("birthday-row").hidden = $("birthday").hidden = !(contact && contact.birthday);
-  $("birthday").textContent = contact && contact.birthday ? contact.birthday.split("-").reverse().join(".") : "";
+  $("birthday").textContent = contact && contact.birthday ? isoDay(contact.birthday) : "";
+  const trips = contact && contact.trips;
+  $("trips-row").hidden = $("trips").hidden = !trips;
+  $("trips").textContent = trips ? tripsText(trips) : "";
   $("contact-note-row").hidden = $("contact-note").hidden = !(contact && contact.note);
   $("contact-note").textContent = contact && contact.note ? contact.note : "";
   const lead = card.open_lead;
   $("lead").textContent = lead ? `№ ${lead.id} от ${day(lead.opened_at)}` : "нет";
   const source = [card.ad_source, card.line ? `линия ${card.line}` : null].filter(Boolean).join(" · ");
   $("source").textContent = source || "неизвестно";
+
+  // An inquiry is «обращение», not a call; any card with a phone can be called back from here.
+  $("note-label").textContent = inquiry ? "Примечание к обращению" : "Примечание к звонку";
+  const callButton = $("call-contact");
+  callButton.hidden = !(card.phone_e164 && card.phone_e164.startsWith("+"));
+  callButton.dataset.phone = card.phone_e164 || "";
+  if (isNewCall) $("call-contact-status").textContent = "";
 
   const nameForm = $("name-form");
   const wasHidden = nameForm.hidden;
@@ -320,7 +368,7 @@ async function loadMissed() {
     status.textContent = `Список не загрузился: ${problem(result)}`;
     return;
   }
-  const rows = (result.data.rows || []).filter((r) => !r.called_back || r.since_close);
+  const rows = (result.data.rows || []).filter((r) => !r.called_back || r.since_close).sort(missedOrder);
   const waiting = rows.filter((r) => !r.called_back && r.phone).length;
   $("missed-summary").textContent = rows.length
     ? `Абонентов: ${rows.length}, ждут звонка: ${waiting}. Время офиса (${state.timezone}).`
@@ -328,6 +376,15 @@ async function loadMissed() {
   $("missed-table").hidden = rows.length === 0;
   $("missed-table").tBodies[0].replaceChildren(...rows.map(missedRow));
   status.textContent = "";
+}
+
+// The signed-in manager's callers first, those still waiting before those called back,
+// and among them the longest-waiting first.
+function missedOrder(a, b) {
+  const mine = (r) => (r.responsible_extension && r.responsible_extension === state.extension ? 0 : 1);
+  const done = (r) => (r.called_back ? 1 : 0);
+  const since = (r) => Date.parse(r.waiting_since || r.first_missed_at);
+  return mine(a) - mine(b) || done(a) - done(b) || since(a) - since(b);
 }
 
 function missedRow(row) {
@@ -348,28 +405,29 @@ function missedRow(row) {
   } else {
     action.append(el("span", { class: "muted", title: "Номер не определился: перезвонить нельзя", text: "—" }));
   }
-  return el("tr", { class: row.called_back ? "called-back" : "" },
+  const mine = row.responsible_extension && row.responsible_extension === state.extension;
+  return el("tr", { class: [row.called_back ? "called-back" : "", mine ? "mine" : ""].join(" ").trim() },
     who,
-    el("td", { text: responsible }),
-    el("td", { class: "num", text: String(row.missed_calls) }),
+    el("td", { "data-label": "Ответственный", text: responsible }),
+    el("td", { class: "num", "data-label": "Звонков", text: String(row.missed_calls) }),
     missedWhen(row),
-    el("td", { text: row.ad_source || "—" }),
+    el("td", { "data-label": "Реклама", text: row.ad_source || "—" }),
     action);
 }
 
 function missedWhen(row) {
   // Today's calls by the clock, older ones with their date; below, how long the caller waits.
   const today = day(row.last_missed_at) === day(new Date().toISOString());
-  const cell = el("td", {}, el("div", { text: today ? clock(row.last_missed_at) : when(row.last_missed_at) }));
-  if (row.age_hours !== null && row.age_hours !== undefined) {
-    const days = Math.floor(row.age_hours / 24), hours = row.age_hours % 24;
-    cell.append(el("div", { class: "muted", text: `ждёт ${days ? `${days} д ${hours} ч` : `${hours} ч`}` }));
+  const cell = el("td", { "data-label": "Последний" },
+    el("span", { text: today ? clock(row.last_missed_at) : when(row.last_missed_at) }));
+  if (row.waiting_since && !row.called_back) {
+    const waited = (Date.now() - Date.parse(row.waiting_since)) / 1000;
+    cell.append(el("div", { class: "muted waiting", text: `ждёт ${duration(waited)}` }));
   }
   return cell;
 }
 
-async function callBack(phone, button) {
-  const status = $("missed-status");
+async function callBack(phone, button, status = $("missed-status")) {
   button.disabled = true;
   status.className = "status";
   status.textContent = `Звоним ${phoneForPeople(phone)}…`;
@@ -406,6 +464,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("note-form").addEventListener("submit", saveNote);
   $("name-form").addEventListener("submit", saveName);
   $("missed-refresh").addEventListener("click", loadMissed);
+  $("call-contact").addEventListener("click", (event) =>
+    callBack(event.currentTarget.dataset.phone, event.currentTarget, $("call-contact-status")));
   for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => showView(tab.dataset.view));
   state.extension = localStorage.getItem(STORE.extension);
   const token = localStorage.getItem(STORE.token);
