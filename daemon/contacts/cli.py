@@ -126,6 +126,7 @@ def _card_lines(doc: dict[str, Any]) -> list[str]:
     birthday = doc["birthday"] and ".".join(reversed(doc["birthday"].split("-")))
     facts = [("phones", ", ".join(format_for_people(p) for p in doc["phones"])), ("e-mails", ", ".join(doc["emails"])),
              ("telegram", ", ".join(doc["telegram_ids"])), ("vk", ", ".join(doc["vk_ids"])),
+             ("max", ", ".join(doc["max_ids"])), ("avito", ", ".join(doc["avito_ids"])),
              ("responsible", responsible), ("birthday", birthday), ("note", doc["note"]),
              ("tags", ", ".join(doc["tags"])), ("ad source", doc["ad_source"]),
              ("open lead", doc["open_lead_id"] and f"#{doc['open_lead_id']}")]

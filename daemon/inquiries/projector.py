@@ -44,7 +44,7 @@ from daemon.store.repository import Tx
 
 log = structlog.get_logger(__name__)
 
-STRENGTH: dict[str, int] = {"phone": 0, "email": 1, "telegram": 2, "vk": 3}
+STRENGTH: dict[str, int] = {"phone": 0, "email": 1, "telegram": 2, "vk": 3, "max": 4, "avito": 5}
 MERGE_ACTOR = "inquiry-pipeline"
 MergeContacts = Callable[..., Awaitable[Any]]
 
@@ -73,7 +73,7 @@ def lock_key_of(env: Envelope) -> str | None:
 
 
 def _lock_key(identifier: Identifier) -> str:
-    """``phone:<e164>`` (the call pipeline's key), ``email:…``, ``telegram:…``, ``vk:…``."""
+    """``phone:<e164>`` (the call pipeline's key), ``email:…``, ``telegram:…``, ``vk:…``, ``max:…``, ``avito:…``."""
     return f"{identifier.kind}:{identifier.value}"
 
 
@@ -192,7 +192,8 @@ class InquiryPipeline:
     def _parse(self, inquiry: Inquiry) -> tuple[list[Identifier], list[InvalidIdentifier]]:
         raw: list[tuple[Kind, str | None]] = [("phone", p) for p in inquiry.phones]
         raw += [("email", e) for e in inquiry.emails]
-        raw += [("telegram", inquiry.telegram_id), ("vk", inquiry.vk_id)]
+        raw += [("telegram", inquiry.telegram_id), ("vk", inquiry.vk_id), ("max", inquiry.max_id),
+                ("avito", inquiry.avito_id)]
         valid: list[Identifier] = []
         invalid: list[InvalidIdentifier] = []
         for kind, text in raw:

@@ -18,7 +18,8 @@ from daemon.store.queries import q
 from daemon.store.repository import Repository, translated_errors
 
 CHANNEL_NAMES = {"web_form": "form", "chat": "site chat", "telegram": "Telegram", "vk": "VK", "email": "e-mail",
-                 "api": "API"}
+                 "api": "API", "max": "MAX", "whatsapp": "WhatsApp", "avito": "Avito", "instagram": "Instagram",
+                 "viber": "Viber"}
 FIELDS = ("communication_id", "channel", "source", "started_at", "contact_id", "contact_name", "phone", "email",
           "ad_source", "responsible_extension", "responsible_name", "excerpt")
 
