@@ -296,10 +296,22 @@ class InquiryPipeline:
 
     async def _agency_message(self, store: InquiryStore, inquiry: Inquiry, conv: Conversation | None,
                               replied_at: datetime | None) -> Filed:
-        """A manager's reply: it joins the conversation, identifies nobody, opens nothing."""
+        """A manager's reply: it joins the conversation, identifies nobody, opens nothing.
+
+        Arriving before the customer's message it answers (an echo delivered first, a
+        manager writing first), it starts the conversation without a contact or lead: the
+        customer's message then joins it and links them, so the order changes nothing.
+        """
         if conv is None:
-            log.info("agency_message_without_conversation", source=inquiry.source)
-            return Filed(None, None, None, False, False)
+            if inquiry.conversation_id is None:
+                log.info("agency_message_without_conversation", source=inquiry.source)
+                return Filed(None, None, None, False, False)
+            communication_id = await store.insert_communication(
+                entry_id=entry_id_of(inquiry), channel=inquiry.channel, source=inquiry.source,
+                external_id=inquiry.external_id, conversation_key=inquiry.conversation_id, contact_id=None,
+                lead_id=None, phone=None, email=None, ad_source=None, at=inquiry.received_at,
+                text=(inquiry.text or "")[:MAX_TEXT_CHARS] or None, utm=None, page_url=None, replied_at=replied_at)
+            return Filed(communication_id, None, None, False, False)
         await store.append_message(max_chars=MAX_TEXT_CHARS, id=conv.id, contact_id=None, lead_id=None,
                                    phone=None, email=None, ad_source=None, at=inquiry.received_at,
                                    text=(inquiry.text or "")[:MAX_TEXT_CHARS] or None, utm=None,
