@@ -50,11 +50,17 @@ def _fill(value: str, source: str) -> str:
     return value.replace("{secret}", secret).replace("{webhook_url_token}", secret)
 
 
+def replay_headers(ex: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The URL and headers the example's sender posts with, its secret filled in."""
+    source = source_of(ex)
+    request = ex["request"]
+    return _fill(request["path_hint"], source), {k: _fill(v, source) for k, v in request["headers"].items()}
+
+
 async def replay_messenger(client: TestClient, name: str) -> tuple[int, bytes]:
     """POST the example as its sender would; (status, body)."""
-    request = example(name)["request"]
-    source = source_of(example(name))
-    headers = {k: _fill(v, source) for k, v in request["headers"].items()}
-    data = json.dumps(request["body"], ensure_ascii=False).encode("utf-8")
-    resp = await client.post(_fill(request["path_hint"], source), data=data, headers=headers)
+    ex = example(name)
+    url, headers = replay_headers(ex)
+    data = json.dumps(ex["request"]["body"], ensure_ascii=False).encode("utf-8")
+    resp = await client.post(url, data=data, headers=headers)
     return resp.status, await resp.read()
