@@ -2,8 +2,8 @@
 
 Owns the vendor-neutral call events (``events``), the ``Inquiry`` and its parts
 (``inquiry``), the shape of a delivery to a webhook and its verdicts
-(``delivery``), phone numbers and identifiers (``phones``, ``identifiers``,
-``textscan``), what a call is, derived from the set of its events (``call_state``,
+(``delivery``), a reply and its outcomes (``replies``), phone numbers and
+identifiers (``phones``, ``identifiers``, ``textscan``, ``vcard``), what a call is, derived from the set of its events (``call_state``,
 ``legs``: pure functions) and the daemon's own exceptions (``errors``).
 
 May import: the standard library, pydantic, phonenumbers and ``config``. Nothing
