@@ -2,7 +2,9 @@
 
 A sender is a pure translate function of a ``Delivery`` (``adapters/<sender>/``):
 it checks the sender's proof, reads its words and returns the inquiry or the
-event with the exact answer the sender expects (daemon/domain/delivery.py).
+event with the exact answer the sender expects (daemon/domain/delivery.py); a
+sender that batches (Wazzup) returns several inquiries and reply states, each
+made durable with its own dedup key before the one answer.
 This handler does the rest, the same for all of them: it reads the body within
 the sender's limit (413), answers the adapter's refusal (403) or complaint
 (400 with the reason), makes the event durable through the intake (PostgreSQL,
