@@ -49,6 +49,12 @@ def _outcomes(text: str) -> dict[str, float]:
     return counts
 
 
+def _cpu_s(pid: int) -> float:
+    """The daemon's user + system CPU seconds so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _drain(port: int) -> None:
     """Until the spool is empty: what it took is in PostgreSQL before the daemon stops."""
     loop = asyncio.get_running_loop()
@@ -77,13 +83,17 @@ async def _phase(daemon: Daemon, args: argparse.Namespace, rate: float, seed: in
                       repeat_share=args.repeats, seed=seed)
     before = _outcomes(await _metrics(daemon.port))
     load = os.getloadavg()[0]
+    assert daemon.proc is not None
+    cpu = _cpu_s(daemon.proc.pid)
     results = await open_loop(bodies, rate=rate, duration_s=args.seconds, host="127.0.0.1", port=daemon.port)
     after = _outcomes(await _metrics(daemon.port))
     ms = [s * 1000 for s in results.latencies]
     await _drain(daemon.port)
+    cpu_ms_each = (_cpu_s(daemon.proc.pid) - cpu) * 1000 / max(results.offered, 1)  # the spool's replay too
     return {"rate": rate, "distinct": len(set(bodies)), "offered": results.offered, "ok": results.ok,
             "failed": results.failed,
             **{k: after[k] - before[k] for k in OUTCOMES}, "load_1min_before": load,
+            "daemon_cpu_ms_per_delivery": cpu_ms_each,
             "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95), "p99_ms": percentile(ms, 99),
             "max_ms": max(ms) if ms else float("nan")}
 
