@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from daemon.store import migrate
 from tests.support.daemon import Daemon
 
 WARMUP_S = 3.0
-DRAIN_WAIT_S = 300.0
+DRAIN_WAIT_S = 120.0
 OUTCOMES = ("stored", "duplicate", "spooled")
 
 
@@ -117,8 +118,11 @@ async def run(args: argparse.Namespace) -> dict:
                 warm = requests(int(50 * WARMUP_S), host="w", people=args.people, repeat_share=0.0, seed=999)
                 await open_loop(warm, rate=50, duration_s=WARMUP_S, host="127.0.0.1", port=daemon.port)
                 rates = [float(r) for r in args.rates.split(",")]
-                out["runs"] = [await _phase(daemon, args, rate, 1 + run * len(rates) + i)
-                               for run in range(args.runs) for i, rate in enumerate(rates)]
+                out["runs"] = []
+                for run in range(args.runs):
+                    for i, rate in enumerate(rates):
+                        out["runs"].append(await _phase(daemon, args, rate, 1 + run * len(rates) + i))
+                        print(json.dumps(out["runs"][-1]), file=sys.stderr, flush=True)
                 out["sent_distinct"] = len(warm) + sum(r["distinct"] for r in out["runs"])
             finally:
                 out["daemon_exit"] = await daemon.stop()
