@@ -3,8 +3,9 @@
 Owns the vendor-neutral call events (``events``), the ``Inquiry`` and its parts
 (``inquiry``), the shape of a delivery to a webhook and its verdicts
 (``delivery``), a reply and its outcomes (``replies``), phone numbers and
-identifiers (``phones``, ``identifiers``, ``textscan``, ``vcard``), what a call is, derived from the set of its events (``call_state``,
-``legs``: pure functions) and the daemon's own exceptions (``errors``).
+identifiers (``phones``, ``identifiers``, ``textscan``, ``vcard``), what a call
+is, derived from the set of its events (``call_state``, ``legs``: pure functions)
+and the daemon's own exceptions (``errors``).
 
 May import: the standard library, pydantic, phonenumbers and ``config``. Nothing
 else of the daemon's: every other package, and every adapter, imports this one.
