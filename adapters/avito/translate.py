@@ -51,7 +51,9 @@ def translate(delivery: Delivery) -> Translated:
         emails=() if agency else tuple(emails_in(words)[:1]),
         avito_id=None if agency else author, text=words, from_agency=agency,
         utm=Utm(medium=AD_MEDIUM, content=item) if item else Utm(),
-        reply_to=None if agency else ReplyAddress(to=chat_id, thread={"user_id": account} if account else {}),
+        # The account's own message names its id, as our send was told (the outbox's echo check).
+        reply_to=ReplyAddress(to=chat_id, thread={"message_id": message_id} if agency
+                              else ({"user_id": account} if account else {})),
     )
     return Translated(inquiry, ANSWER)
 

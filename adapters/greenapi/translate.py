@@ -79,7 +79,9 @@ def _inquiry(delivery: Delivery, note: dict[str, Any], chat_id: str, *, agency: 
         name=None if agency else text(sender.get("senderContactName")) or text(sender.get("senderName")),
         phones=() if agency else ("+" + chat_id.removesuffix(PRIVATE_CHAT),),
         emails=() if agency else tuple(emails_in(words)[:1]), text=words, from_agency=agency,
-        reply_to=None if agency else ReplyAddress(to=chat_id, thread={"id_instance": instance}),
+        # Our own reply echoed names the provider id our send got (adapters/greenapi/reply.py).
+        reply_to=ReplyAddress(to=chat_id, thread={"message_id": f"{instance}:{chat_id}:{message_id}"} if agency
+                              else {"id_instance": instance}),
     )
 
 

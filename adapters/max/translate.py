@@ -72,7 +72,9 @@ def _message(delivery: Delivery, update: dict[str, Any]) -> Inquiry:
         conversation_id=f"max:{chat_id or user_id}"[:500], name=None if agency else _name(sender),
         phones=tuple(phones[:1]), emails=() if agency else tuple(emails_in(words)[:1]),
         max_id=None if agency else user_id, text=words, from_agency=agency,
-        reply_to=None if agency else _reply_to(user_id, chat_id),
+        # The bot's own message names its mid, as our send was told (the outbox's echo check).
+        reply_to=ReplyAddress(to=chat_id or user_id, thread={"message_id": mid}) if agency
+        else _reply_to(user_id, chat_id),
     )
 
 

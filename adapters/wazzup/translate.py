@@ -70,8 +70,10 @@ def _message(delivery: Delivery, message: dict[str, Any]) -> Inquiry | None:
         conversation_id=f"wazzup:{channel_id}:{chat_type}:{chat_id}"[:500],
         name=None if agency else text(obj(message.get("contact")).get("name")),
         text=words, from_agency=agency, **person,
-        reply_to=None if agency else ReplyAddress(to=chat_id, thread={"channel_id": channel_id,
-                                                                      "chat_type": chat_type}),
+        # An echo names its message as our send was told (Delivered.provider_id): the outbox
+        # recognises its own reply coming back.
+        reply_to=ReplyAddress(to=chat_id, thread={"message_id": message_id} if agency else {
+            "channel_id": channel_id, "chat_type": chat_type}),
     )
 
 

@@ -57,7 +57,8 @@ def test_max_bot_messages_are_the_agency_s_and_other_updates_nothing() -> None:
     body = _body("max-message-created")
     body["message"]["sender"]["is_bot"] = True
     inquiry = _deliver(max_bot.translate, "max", body, headers=MAX_HEADERS).inquiry
-    assert inquiry is not None and inquiry.from_agency and inquiry.max_id is None and inquiry.reply_to is None
+    assert inquiry is not None and inquiry.from_agency and inquiry.max_id is None
+    assert inquiry.reply_to is not None and inquiry.reply_to.thread == {"message_id": "mid.0000000000f2a9c1b7019a6e5d3c4b2a"}
     removed = {"update_type": "message_removed", "message_id": "mid.1", "chat_id": 1, "user_id": 2}
     assert _deliver(max_bot.translate, "max", removed, headers=MAX_HEADERS).inquiry is None
     del body["message"]["body"]["mid"]
@@ -143,3 +144,18 @@ def test_telegram_business_edit_and_bot_sent() -> None:
     assert sent is not None and sent.from_agency and sent.telegram_id is None
     connection = _deliver(telegram.translate, "telegram", _body("telegram-business-connection"), headers=headers)
     assert connection.inquiry is None
+
+
+def test_our_own_messages_name_the_provider_id_our_send_was_given() -> None:
+    """An echo's reply address carries the id the reply channel returned (Delivered.provider_id),
+    so the outbox can tell its own reply coming back from a manager's message made elsewhere."""
+    echo = _deliver(greenapi.translate, "greenapi", _body("greenapi-outgoing-api-message"),
+                    headers={"Authorization": "Bearer s3cret-value"}, query={}).inquiry
+    assert echo is not None and echo.from_agency and echo.reply_to is not None
+    assert echo.reply_to.thread["message_id"] == example("greenapi-send-message")["expect"]["outbound_id"]
+    wz = _deliver(wazzup.translate, "wazzup", _body("wazzup-echo-and-status")).inquiry
+    assert wz is not None and wz.reply_to is not None
+    assert wz.reply_to.thread["message_id"] == example("wazzup-send-message")["expect"]["outbound_id"]
+    own = _deliver(avito.translate, "avito", _body("avito-own-message")).inquiry
+    assert own is not None and own.reply_to is not None
+    assert own.reply_to.thread["message_id"] == example("avito-send-message")["expect"]["outbound_id"]
