@@ -68,20 +68,22 @@ def _number_as_text(value: object) -> object:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-SourceKind = Literal["tilda", "form", "jivo", "telegram", "vk", "email", "api"]
+SourceKind = Literal["tilda", "form", "jivo", "telegram", "vk", "email", "api", "max", "wazzup", "greenapi", "avito"]
 SOURCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 # Kinds whose sender proves itself with the configured secret (docs/CHANNELS.md).
-KINDS_WITH_SECRET = frozenset({"tilda", "form", "jivo", "telegram", "vk"})
+KINDS_WITH_SECRET = frozenset({"tilda", "form", "jivo", "telegram", "vk", "max", "wazzup", "greenapi", "avito"})
 
 
 class SourceSettings(BaseModel):
     """One ``[sources.<name>]``: a sender of inquiries and how it proves itself.
 
-    ``secret``: Tilda, form and Jivo give it as ``?token=`` (a form may send
+    ``secret``: Tilda, form, Jivo, Wazzup and Avito give it as ``?token=`` (a form may send
     ``Authorization: Bearer``), Telegram as ``X-Telegram-Bot-Api-Secret-Token``,
-    VK as the ``secret`` field of the body. ``confirmation``: VK's code for the
-    server-address handshake. The ``imap_*`` settings are read by the e-mail
-    poller of ``email`` sources.
+    MAX as ``X-Max-Bot-Api-Secret``, Green-API as ``Authorization`` (its
+    ``webhookUrlToken``), VK as the ``secret`` field of the body. ``confirmation``:
+    VK's code for the server-address handshake. The ``imap_*`` settings are read by
+    the e-mail poller of ``email`` sources. ``api_url`` and the credentials below
+    it are the reply channel's (adapters/<kind>/reply.py; docs/CONFIGURATION.md).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -104,7 +106,7 @@ class SourceSettings(BaseModel):
     quarantine_folder: str = Field(default="callbridge-quarantine", min_length=1)
     poll_interval_s: float = Field(default=60.0, gt=0)  # servers without IDLE
     imap_timeout_s: float = Field(default=30.0, gt=0)
-    # Replies (docs/CHANNELS.md, "Replies"): Telegram's bot token, VK's community access
+    # Replies (docs/CHANNELS.md, "Replies"): Telegram's (and MAX's) bot token, VK's community access
     # token, the provider's API address (None: the channel's public one).
     bot_token: SecretStr | None = None
     access_token: SecretStr | None = None
@@ -120,6 +122,21 @@ class SourceSettings(BaseModel):
     # Sent outside office hours (at most once per contact per [replies] auto_reply_every_h);
     # {next_open} reads «в понедельник в 09:00».
     auto_reply: str | None = Field(default=None, min_length=1, max_length=4000)
+    # The messengers' credentials (docs/CHANNELS.md).
+    api_key: SecretStr | None = None  # wazzup
+    id_instance: str | None = None  # greenapi
+    api_token: SecretStr | None = None  # greenapi (apiTokenInstance)
+    client_id: str | None = None  # avito (OAuth client credentials)
+    client_secret: SecretStr | None = None  # avito
+    user_id: str | None = None  # avito: the agency's own account
+    # avito: an ad (item_id) -> its ad source («Реклама»); other ads take ad_source.
+    items: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("items", mode="before")
+    @classmethod
+    def _item_keys(cls, value: object) -> object:
+        # Avito sends item_id as a number; TOML keys are text.
+        return {str(k).strip(): v for k, v in value.items()} if isinstance(value, dict) else value
 
     @model_validator(mode="after")
     def _complete(self) -> SourceSettings:

@@ -1,7 +1,8 @@
 """Telegram: ``X-Telegram-Bot-Api-Secret-Token`` (set by our ``setWebhook``), one ``Update`` per POST.
 
 Only ``message`` updates are filed (an edited message has the same id and is
-not news; other updates are not inquiries). The person is ``from.id``; a phone
+not news; other updates are not inquiries), and a Telegram Business account's
+``business_message`` and ``edited_business_message`` (adapters/telegram/business.py). The person is ``from.id``; a phone
 arrives only as a shared contact, trusted as the sender's own only when
 ``contact.user_id == from.id``, or typed in the text. External id
 ``<chat.id>:<message_id>`` (``update_id`` restarts at random after a week of
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.telegram.business import business_message
 from daemon.domain.delivery import (
     Delivery,
     Malformed,
@@ -31,6 +33,8 @@ from daemon.domain.replies import ReplyAddress
 from daemon.domain.textscan import emails_in, phones_in
 
 ANSWER = Reply(200, None)
+# A manager's own account, through the bot connected to it (adapters/telegram/business.py).
+BUSINESS_UPDATES = ("business_message", "edited_business_message")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
@@ -38,6 +42,9 @@ def translate(delivery: Delivery) -> Translated:
     if not secret_matches(delivery.headers.get(SECRET_HEADER), delivery.settings):
         raise Refused(f"missing or wrong {SECRET_HEADER}")
     update = json_object(delivery.body)
+    for key in BUSINESS_UPDATES:
+        if isinstance(update.get(key), dict):
+            return business_message(delivery, update[key], ANSWER, edited=key.startswith("edited_"))
     message = update.get("message")
     if not isinstance(message, dict):
         return Translated(None, ANSWER)  # edited messages, callbacks, member changes: not inquiries

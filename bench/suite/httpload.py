@@ -171,8 +171,10 @@ class _Client:
         r.last_done = now
         if status == 200:
             r.acked.append(pending[0])
-            # {"result": "stored"} and friends: the outcome is the last quoted word.
-            r.outcomes[body.rsplit(b'"', 2)[-2].decode("ascii", "replace")] += 1
+            # {"result": "stored"} and friends: the outcome is the last quoted word
+            # (a sender answered with an empty body, as MAX and Telegram are, has none).
+            parts = body.rsplit(b'"', 2)
+            r.outcomes[parts[-2].decode("ascii", "replace") if len(parts) == 3 else "-"] += 1
         self._finished()
         self.free(conn)
 

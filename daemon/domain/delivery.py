@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from config.settings import SourceSettings
 from daemon.domain import multipart
-from daemon.domain.events import Envelope
+from daemon.domain.events import Envelope, ReplyStatusReported
 from daemon.domain.inquiry import Inquiry, Utm
 
 MAX_FIELD_CHARS = 2_000  # a name, a phone, a URL; longer is cut (free text is cut by the model)
@@ -72,6 +72,14 @@ class Translated:
     notes: tuple[str, ...] = ()
     # A sender whose words are not an inquiry (the PBX) hands the event ready to store.
     envelope: Envelope | None = None
+    # A sender that batches (one Wazzup POST carries several messages and statuses):
+    # the further inquiries, and the provider's states of our sent replies.
+    more: tuple[Inquiry, ...] = ()
+    statuses: tuple[ReplyStatusReported, ...] = ()
+
+    @property
+    def inquiries(self) -> tuple[Inquiry, ...]:
+        return ((self.inquiry,) if self.inquiry is not None else ()) + self.more
 
 
 # -- authentication ---------------------------------------------------------------------

@@ -122,9 +122,23 @@ class InquiryReceived(_Event):
     replied_at: int | None = None
 
 
+class ReplyStatusReported(_Event):
+    """A provider's word on one of our sent replies (a Wazzup ``statuses`` item).
+
+    ``provider_id`` is the provider's id of the message (what ``Delivered.provider_id``
+    gave the outbox); ``status`` is ``sent``, ``delivered``, ``read`` or ``error``.
+    """
+
+    kind: Literal["reply_status"] = "reply_status"
+    provider_id: str = Field(min_length=1, max_length=500)
+    status: str = Field(min_length=1, max_length=50)
+    at: int | None = None  # Unix seconds, as the provider reported it
+    detail: str | None = None
+
+
 DomainEvent = Annotated[
     CallLegChanged | CallFinished | RecordingChanged | RecordingStored | DtmfCollected
-    | CommandResult | InquiryReceived,
+    | CommandResult | InquiryReceived | ReplyStatusReported,
     Field(discriminator="kind"),
 ]
 DOMAIN_EVENT = TypeAdapter(DomainEvent)

@@ -14,11 +14,13 @@ from typing import Literal
 
 from daemon.domain.phones import ascii_digits, normalise_phone
 
-Kind = Literal["phone", "email", "telegram", "vk"]
-KINDS: tuple[Kind, ...] = ("phone", "email", "telegram", "vk")
+Kind = Literal["phone", "email", "telegram", "vk", "max", "avito"]
+KINDS: tuple[Kind, ...] = ("phone", "email", "telegram", "vk", "max", "avito")
+# The messenger accounts: a user id, a positive integer (MAX and Avito ids are int64).
+MESSENGER_KINDS: tuple[Kind, ...] = ("telegram", "vk", "max", "avito")
 MAX_EMAIL_CHARS = 254  # RFC 5321's limit on a forward path
 MAX_PHONE_DIGITS = 15  # ITU-T E.164
-MAX_MESSENGER_ID_CHARS = 64  # far above any Telegram or VK id (about 20 digits)
+MAX_MESSENGER_ID_CHARS = 64  # far above any Telegram, VK, MAX or Avito id (about 20 digits)
 # The same shape as the CHECK in sql/schema.sql; ASCII only, so that a
 # full-width "＠" or a Cyrillic look-alike cannot slip in beside the real address.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", re.ASCII)
@@ -53,7 +55,7 @@ def normalise_email(raw: str | None) -> str | None:
 
 
 def normalise_messenger_id(raw: str | int | None) -> str | None:
-    """A Telegram or VK user id: a positive integer, kept as its decimal text."""
+    """A Telegram, VK, MAX or Avito user id: a positive integer, kept as its decimal text."""
     if raw is None or isinstance(raw, bool):
         return None
     text = str(raw).strip()
@@ -92,6 +94,6 @@ def _impossible(kind: Kind, text: str) -> str | None:
         return f"longer than {MAX_EMAIL_CHARS} characters: cannot be an e-mail address"
     if kind == "phone" and sum("0" <= ch <= "9" for ch in ascii_digits(text)) > MAX_PHONE_DIGITS:
         return f"more than {MAX_PHONE_DIGITS} digits: cannot be a phone number"
-    if kind in ("telegram", "vk") and len(text) > MAX_MESSENGER_ID_CHARS:
+    if kind in MESSENGER_KINDS and len(text) > MAX_MESSENGER_ID_CHARS:
         return f"longer than {MAX_MESSENGER_ID_CHARS} characters: cannot be a {kind} user id"
     return None

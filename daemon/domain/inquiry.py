@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.domain.replies import ReplyAddress
 
-Channel = Literal["call", "web_form", "chat", "telegram", "vk", "email", "api"]
+Channel = Literal["call", "web_form", "chat", "telegram", "vk", "email", "api", "max", "whatsapp", "avito",
+                  "instagram", "viber"]
 MAX_TEXT_CHARS = 100_000  # a transcript or an e-mail body; longer is cut, never refused
 MAX_FORM_FIELDS = 50  # a form's other named fields kept; a tour request has a dozen
 
@@ -63,6 +64,8 @@ class Inquiry(BaseModel):
     emails: tuple[str, ...] = ()
     telegram_id: str | None = None
     vk_id: str | None = None
+    max_id: str | None = None
+    avito_id: str | None = None
     text: str | None = None
     page_url: str | None = None
     utm: Utm = Utm()

@@ -60,7 +60,7 @@ class ReadApi:
     async def lookup(self, request: web.Request) -> web.Response:
         given = [kind for kind in KINDS if request.query.get(kind, "").strip()]
         if len(given) != 1:
-            raise BadInput(400, "give exactly one of phone, email, telegram, vk")
+            raise BadInput(400, "give exactly one of " + ", ".join(KINDS))
         kind = given[0]
         found = parse_identifier(kind, request.query[kind], region=self.region)
         if not isinstance(found, Identifier):
@@ -78,6 +78,8 @@ class ReadApi:
             "emails": card["emails"],
             "telegram_ids": card["telegram_ids"],
             "vk_ids": card["vk_ids"],
+            "max_ids": card["max_ids"],
+            "avito_ids": card["avito_ids"],
             "responsible": responsible,
             "open_lead_id": card["open_lead_id"],
             "open_lead_wish": await _open_lead_wish(request, card["open_lead_id"]),

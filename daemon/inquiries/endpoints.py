@@ -21,7 +21,8 @@ import structlog
 from aiohttp import web
 from pydantic import ValidationError
 
-from adapters import form, jivo, telegram, tilda, vk
+from adapters import avito, form, greenapi, jivo, telegram, tilda, vk, wazzup
+from adapters import max as max_bot
 from daemon.domain.delivery import Delivery, Translated
 from daemon.domain.errors import BadInput
 from daemon.http.boundary import json_response
@@ -34,7 +35,8 @@ log = structlog.get_logger(__name__)
 Adapter = Callable[[Delivery], Translated]
 ADAPTERS: dict[str, Adapter] = {
     "tilda": tilda.translate, "form": form.translate, "jivo": jivo.translate,
-    "telegram": telegram.translate, "vk": vk.translate,
+    "telegram": telegram.translate, "vk": vk.translate, "max": max_bot.translate, "wazzup": wazzup.translate,
+    "greenapi": greenapi.translate, "avito": avito.translate,
 }
 # Above the PBX webhooks' 64 KiB: a finished Jivo chat carries its whole transcript.
 INQUIRY_BODY_LIMIT_BYTES = 1024 * 1024

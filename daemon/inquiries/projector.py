@@ -50,7 +50,7 @@ from daemon.store.repository import Tx
 
 log = structlog.get_logger(__name__)
 
-STRENGTH: dict[str, int] = {"phone": 0, "email": 1, "telegram": 2, "vk": 3}
+STRENGTH: dict[str, int] = {"phone": 0, "email": 1, "telegram": 2, "vk": 3, "max": 4, "avito": 5}
 MERGE_ACTOR = "inquiry-pipeline"
 MergeContacts = Callable[..., Awaitable[Any]]
 
@@ -79,7 +79,7 @@ def lock_key_of(env: Envelope) -> str | None:
 
 
 def _lock_key(identifier: Identifier) -> str:
-    """``phone:<e164>`` (the call pipeline's key), ``email:…``, ``telegram:…``, ``vk:…``."""
+    """``phone:<e164>`` (the call pipeline's key), ``email:…``, ``telegram:…``, ``vk:…``, ``max:…``, ``avito:…``."""
     return f"{identifier.kind}:{identifier.value}"
 
 
@@ -214,7 +214,8 @@ class InquiryPipeline:
     def _parse(self, inquiry: Inquiry) -> tuple[list[Identifier], list[InvalidIdentifier]]:
         raw: list[tuple[Kind, str | None]] = [("phone", p) for p in inquiry.phones]
         raw += [("email", e) for e in inquiry.emails]
-        raw += [("telegram", inquiry.telegram_id), ("vk", inquiry.vk_id)]
+        raw += [("telegram", inquiry.telegram_id), ("vk", inquiry.vk_id), ("max", inquiry.max_id),
+                ("avito", inquiry.avito_id)]
         valid: list[Identifier] = []
         invalid: list[InvalidIdentifier] = []
         for kind, text in raw:
@@ -320,17 +321,31 @@ class InquiryPipeline:
                               replied_at: datetime | None) -> Filed:
         """A manager's reply made elsewhere: it joins the conversation as a sent message and answers
         the inquiry (replied_at), identifies nobody, opens nothing. The outbox's own reply, echoed
-        back by the channel, is already there: nothing is written twice."""
-        if conv is None:
-            log.info("agency_message_without_conversation", source=inquiry.source)
-            return Filed(None, None, None, False, False)
-        outbox = OutboxStore(store.conn)
+        back by the channel, is already there: nothing is written twice.
+
+        Arriving before the customer's message it answers (an echo delivered first, a
+        manager writing first), it starts the conversation without a contact or lead: the
+        customer's message then joins it and links them, so the order changes nothing.
+        """
         thread = inquiry.reply_to.thread if inquiry.reply_to is not None else {}
+        outbox = OutboxStore(store.conn)
+        text = (inquiry.text or "")[:MAX_TEXT_CHARS]
+        if conv is None:
+            if inquiry.conversation_id is None:
+                log.info("agency_message_without_conversation", source=inquiry.source)
+                return Filed(None, None, None, False, False)
+            communication_id = await store.insert_communication(
+                entry_id=entry_id_of(inquiry), channel=inquiry.channel, source=inquiry.source,
+                external_id=inquiry.external_id, conversation_key=inquiry.conversation_id, contact_id=None,
+                lead_id=None, phone=None, email=None, ad_source=None, at=inquiry.received_at,
+                text=text or None, utm=None, page_url=None, replied_at=replied_at, reply_to=None)
+            await outbox.elsewhere(communication_id, text=text, at=inquiry.received_at, source=inquiry.source,
+                                   provider_id=thread.get("message_id") or inquiry.external_id)
+            return Filed(communication_id, None, None, False, False)
         filed = Filed(conv.id, conv.contact_id, conv.lead_id, False, False)
         if await outbox.is_our_reply(conv.id, our_id=thread.get("random_id"), provider_id=thread.get("message_id")):
             log.info("own_reply_echoed", source=inquiry.source, communication_id=conv.id)
             return filed
-        text = (inquiry.text or "")[:MAX_TEXT_CHARS]
         await store.append_message(max_chars=MAX_TEXT_CHARS, id=conv.id, contact_id=None, lead_id=None,
                                    phone=None, email=None, ad_source=None, at=inquiry.received_at,
                                    text=text or None, utm=None, page_url=None, replied_at=replied_at,

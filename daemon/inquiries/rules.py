@@ -3,8 +3,10 @@
 A named referrer makes it «Рекомендация»; else the UTM ``utm_source`` through
 ``[utm_sources]`` (compared lower-cased: Tilda's cookie lower-cases it); for a
 Telegram chat opened by an ad's ``t.me/<bot>?start=<payload>`` link, whose
-first message is ``/start <payload>``, the payload through the same table;
-else the source's own ``ad_source``.
+first message is ``/start <payload>`` (a MAX ``bot_started`` reads the same), the
+payload through the same table; for an Avito chat about an ad, the ad
+(``utm.content``, its ``item_id``) through the source's ``items``; else the
+source's own ``ad_source``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from daemon.domain.inquiry import Inquiry
 
 REFERRAL_AD_SOURCE = "Рекомендация"
 SOURCE_CHANNELS = {"tilda": "web_form", "form": "web_form", "jivo": "chat", "telegram": "telegram",
-                   "vk": "vk", "email": "email", "api": "api"}
+                   "vk": "vk", "email": "email", "api": "api", "max": "max", "wazzup": "whatsapp",
+                   "greenapi": "whatsapp", "avito": "avito"}
+START_CHANNELS = ("telegram", "max")  # chats a deep link opens with ``/start <payload>``
 
 
 def has_referrer(inquiry: Inquiry) -> bool:
@@ -29,11 +33,15 @@ def ad_source_for(inquiry: Inquiry, settings: Settings) -> str | None:
     if utm_source and utm_source in settings.inquiries.utm_sources:
         return settings.inquiries.utm_sources[utm_source]
     source = settings.inquiries.sources.get(inquiry.source)
-    return source.ad_source if source is not None else None
+    if source is None:
+        return None
+    if inquiry.channel == "avito" and inquiry.utm.content and inquiry.utm.content in source.items:
+        return source.items[inquiry.utm.content]
+    return source.ad_source
 
 
 def start_payload(inquiry: Inquiry) -> str | None:
-    """``ya_turkey_may`` of a Telegram ``/start ya_turkey_may`` (the deep link's only attribution)."""
-    if inquiry.channel != "telegram" or not inquiry.text or not inquiry.text.startswith("/start "):
+    """``ya_turkey_may`` of a Telegram or MAX ``/start ya_turkey_may`` (the deep link's only attribution)."""
+    if inquiry.channel not in START_CHANNELS or not inquiry.text or not inquiry.text.startswith("/start "):
         return None
     return inquiry.text.removeprefix("/start ").strip().lower() or None

@@ -14,7 +14,7 @@ intake's side of an inquiry, which imports only the domain.
 
 from __future__ import annotations
 
-from daemon.domain.events import Envelope, InquiryReceived
+from daemon.domain.events import Envelope, InquiryReceived, ReplyStatusReported
 from daemon.domain.inquiry import Inquiry
 from daemon.intake.durable import Intake
 
@@ -31,6 +31,12 @@ def dedup_key(inquiry: Inquiry) -> str:
 def envelope(inquiry: Inquiry, *, path: str, raw: str, replied_at: int | None = None) -> Envelope:
     return Envelope(source=inquiry.source, path=path, raw=raw, dedup_key=dedup_key(inquiry),
                     event=InquiryReceived(inquiry=inquiry, replied_at=replied_at))
+
+
+def status_envelope(source: str, status: ReplyStatusReported, *, path: str, raw: str) -> Envelope:
+    """A provider's state of our reply; each (message, state) once, whichever POST carried it."""
+    return Envelope(source=source, path=path, raw=raw,
+                    dedup_key=f"reply_status:{source}:{status.provider_id}:{status.status}", event=status)
 
 
 async def submit(intake: Intake, inquiry: Inquiry, *, path: str, raw: bytes | str,

@@ -2,7 +2,9 @@
 
 A sender is a pure translate function of a ``Delivery`` (``adapters/<sender>/``):
 it checks the sender's proof, reads its words and returns the inquiry or the
-event with the exact answer the sender expects (daemon/domain/delivery.py).
+event with the exact answer the sender expects (daemon/domain/delivery.py); a
+sender that batches (Wazzup) returns several inquiries and reply states, each
+made durable with its own dedup key before the one answer.
 This handler does the rest, the same for all of them: it reads the body within
 the sender's limit (413), answers the adapter's refusal (403) or complaint
 (400 with the reason), makes the event durable through the intake (PostgreSQL,
@@ -17,6 +19,7 @@ the settings of the moment.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,9 +32,11 @@ from pydantic import ValidationError
 from config.settings import SourceSettings
 from daemon.domain.delivery import Delivery, Malformed, Refused, Reply, Translated
 from daemon.domain.errors import BadInput, StorageRefused, StorageUnavailable
+from daemon.domain.events import Envelope
 from daemon.http.boundary import json_response
 from daemon.intake.admission import EventNotStorable
-from daemon.intake.submit import envelope, raw_text
+from daemon.intake.durable import Intake
+from daemon.intake.submit import envelope, raw_text, status_envelope
 from daemon.runtime.keys import INTAKE, METRICS, RELOADER
 
 log = structlog.get_logger(__name__)
@@ -44,7 +49,7 @@ class Sender:
     """Who posts to a route and how its words are read."""
 
     name: str  # the source's name (an inquiry source's key in the settings; "mango")
-    kind: str  # its adapter: "mango", "tilda", "form", "jivo", "telegram", "vk"
+    kind: str  # its adapter: "mango", "tilda", "form", "jivo", "telegram", "vk", "max", "wazzup", ...
     translate: Callable[[Delivery], Translated]
     body_limit_bytes: int
     settings: SourceSettings | None = None
@@ -102,16 +107,14 @@ async def _serve(request: web.Request, sender: Sender) -> web.StreamResponse:
             region=request.app[RELOADER].current.default_region, path=path))
         if translated.notes:
             log.info(f"{sender.log_as}_fields_missing", kind=sender.kind, notes=list(translated.notes))
-        env = translated.envelope
-        if env is None and translated.inquiry is not None:
-            env = envelope(translated.inquiry, path=request.path, raw=raw_text(body),
-                           replied_at=translated.replied_at)
-        if env is None:
+        envs = _envelopes(translated, sender, path=request.path, raw=raw_text(body))
+        if not envs:
             log.info(f"{sender.log_as}_handshake_or_unused", kind=sender.kind)
             return _answer(translated.reply, None)
+        env = envs[0]
         kind = env.event.kind
         structlog.contextvars.bind_contextvars(entry_id=env.entry_id, call_id=env.call_id)
-        outcome = await request.app[INTAKE].accept(env)
+        outcome = await _accept_all(request.app[INTAKE], envs)
     except web.RequestPayloadError as exc:  # Content-Encoding: gzip over bytes that are not
         bad = BadInput(400, "the body could not be decoded", detail=str(exc)[:200])
         _rejected(request, sender, path, started, bad)
@@ -147,6 +150,23 @@ async def _serve(request: web.Request, sender: Sender) -> web.StreamResponse:
     log.info("webhook", outcome=outcome, kind=kind, elapsed_ms=_ms(started))
     metrics.event_seen(kind, outcome, started)
     return _answer(translated.reply, outcome)
+
+
+def _envelopes(translated: Translated, sender: Sender, *, path: str, raw: str) -> list[Envelope]:
+    """What the delivery makes durable: the ready event, or each inquiry and reply state it carries."""
+    if translated.envelope is not None:
+        return [translated.envelope]
+    envs = [envelope(inquiry, path=path, raw=raw, replied_at=translated.replied_at)
+            for inquiry in translated.inquiries]
+    return envs + [status_envelope(sender.name, status, path=path, raw=raw) for status in translated.statuses]
+
+
+async def _accept_all(intake: Intake, envs: list[Envelope]) -> str:
+    """Every event durable before the one answer; ``stored`` when any was new (one group commit)."""
+    if len(envs) == 1:
+        return await intake.accept(envs[0])
+    outcomes = await asyncio.gather(*(intake.accept(env) for env in envs))
+    return next((o for o in outcomes if o == "stored"), outcomes[0])
 
 
 def _translate(sender: Sender, delivery: Delivery) -> Translated:

@@ -19,7 +19,8 @@ from daemon.store.queries import q
 from daemon.store.repository import Repository, translated_errors
 
 CHANNEL_NAMES = {"web_form": "заявка с сайта", "chat": "чат на сайте", "telegram": "Telegram", "vk": "ВКонтакте",
-                 "email": "e-mail", "api": "API"}
+                 "email": "e-mail", "api": "API", "max": "MAX", "whatsapp": "WhatsApp", "avito": "Авито",
+                 "instagram": "Instagram", "viber": "Viber"}
 FIELDS = ("communication_id", "channel", "source", "started_at", "contact_id", "contact_name", "phone", "email",
           "ad_source", "responsible_extension", "responsible_name", "excerpt")
 

@@ -25,6 +25,7 @@ from aiohttp import web
 from config.settings import Settings
 from daemon.domain.errors import CallbridgeError, StorageError, StorageUnavailable
 from daemon.inquiries.projector import InquiryPipeline
+from daemon.inquiries.reply_status import ReplyStatusProjector
 from daemon.intake.durable import Intake
 from daemon.intake.pipeline import Pipeline
 from daemon.runtime.keys import INTAKE, METRICS, PIPELINE, RELOADER, REPOSITORY, SETTINGS, SPOOL
@@ -67,7 +68,7 @@ def database_context(url: str, *, apply_migrations: bool):
         inquiries = InquiryPipeline(region=settings.default_region, settings=lambda: app[RELOADER].current,
                                     on_filed=app[METRICS].inquiry_filed)
         # The projector registry: the core hands each stored event to its kind's projector.
-        app[PIPELINE] = Pipeline(repo, region=settings.default_region, projectors=[inquiries],
+        app[PIPELINE] = Pipeline(repo, region=settings.default_region, projectors=[inquiries, ReplyStatusProjector()],
                                  lead_stale_days=lambda: app[RELOADER].current.leads.stale_days)
         app[INTAKE] = Intake(app[PIPELINE], spool=app.get(SPOOL), db_budget_s=settings.spool.db_budget_s,
                              max_in_flight=settings.spool.max_in_flight, metrics=app.get(METRICS))

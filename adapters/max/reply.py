@@ -1,0 +1,55 @@
+"""Replies to a MAX dialog: ``POST {api_url}/messages?user_id=<user>`` with the bot token, bare,
+in ``Authorization`` (https://dev.max.ru/docs-api/methods/POST/messages).
+
+At most 4,000 characters; at most 30 requests a second to MAX per bot (MAX's own figure
+for platform-api; 429 when exceeded), paced here per bot token. MAX takes no
+idempotency key: a timeout is "maybe delivered". 401 is a bad token; 403 is a user who
+stopped the bot (or a chat the bot cannot reach): neither is retried.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiolimiter import AsyncLimiter
+
+from adapters.replying import REPLY_TIMEOUT_S, Answer, attempt, by_status, dig
+from daemon.domain.replies import Delivered, OutgoingReply, Refused, SendOutcome
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from config.settings import SourceSettings
+
+DEFAULT_API_URL = "https://platform-api2.max.ru"  # the official client's host since mid-2026
+MAX_TEXT_CHARS = 4000
+REQUESTS_PER_S = 30
+
+
+class MaxReply:
+    kind = "max"
+    max_chars = MAX_TEXT_CHARS
+    idempotent = False
+    timeout_s = REPLY_TIMEOUT_S
+
+    def __init__(self, *, requests_per_s: float = REQUESTS_PER_S) -> None:
+        self._rate = requests_per_s
+        self._limiters: dict[str, AsyncLimiter] = {}  # per bot token: MAX counts per bot
+
+    async def send(self, session: aiohttp.ClientSession, source: SourceSettings,
+                   reply: OutgoingReply) -> SendOutcome:
+        token = source.bot_token.get_secret_value() if source.bot_token is not None else ""
+        if not token:
+            return Refused(f"source {reply.source} has no bot_token")
+        url = f"{(source.api_url or DEFAULT_API_URL).rstrip('/')}/messages"
+        limiter = self._limiters.setdefault(token, AsyncLimiter(self._rate, 1))
+        async with limiter:
+            answer = await attempt(session, url, timeout_s=self.timeout_s,
+                                   headers={"Authorization": token}, json_body={"text": reply.text},
+                                   params={"user_id": reply.address.to})
+        if not isinstance(answer, Answer):
+            return answer
+        if answer.status == 200:
+            mid = dig(answer.body, "message", "body", "mid")
+            return Delivered(str(mid) if mid else None)
+        return by_status(answer)

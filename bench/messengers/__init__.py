@@ -1,0 +1,1 @@
+"""The messenger webhooks' acknowledgement latency under a mixed load (docs/BENCHMARKS.md)."""
