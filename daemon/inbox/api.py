@@ -8,7 +8,7 @@ from datetime import datetime
 from aiohttp import web
 
 from daemon.domain.errors import BadInput
-from daemon.http.boundary import dumps
+from daemon.http.boundary import json_response
 from daemon.http.inputs import json_object, path_id, query_int, storable_text
 from daemon.inbox import store
 from daemon.inbox.keys import INBOX_CLOCK
@@ -36,7 +36,7 @@ async def inbox(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", default=100, most=store.MAX_ITEMS)
     found = await store.list_items(request.app[REPOSITORY].pool, now=_now(request), limit=limit,
                                    extension=None if extension is None else _extension(extension, "extension"))
-    return web.json_response(found, dumps=dumps)
+    return json_response(found)
 
 
 async def one(request: web.Request) -> web.Response:
@@ -47,7 +47,7 @@ async def one(request: web.Request) -> web.Response:
     if found is None:
         raise BadInput(404, f"no inbox item {item_id}")
     found["decisions"] = await store.decisions(pool, item_id)
-    return web.json_response(found, dumps=dumps)
+    return json_response(found)
 
 
 async def done(request: web.Request) -> web.Response:
@@ -62,7 +62,7 @@ async def done(request: web.Request) -> web.Response:
     if reason is not None and len(reason) > MAX_REASON_CHARS:
         raise BadInput(400, f"reason must be at most {MAX_REASON_CHARS} characters")
     closed = await store.close_item(request.app[REPOSITORY].pool, item_id, extension=extension, reason=reason)
-    return web.json_response(closed, dumps=dumps)
+    return json_response(closed)
 
 
 async def shift(request: web.Request) -> web.Response:
@@ -74,7 +74,7 @@ async def shift(request: web.Request) -> web.Response:
         raise BadInput(400, 'on must be true or false: {"on": true}')
     pool = request.app[REPOSITORY].pool
     await store.set_shift(pool, extension, on)
-    return web.json_response({"extension": extension, "on": on,
+    return json_response({"extension": extension, "on": on,
                               "on_shift": await store.on_shift(pool, extension, _now(request))})
 
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from config.settings import Settings
 from daemon.domain.errors import BadInput
-from daemon.http.boundary import plain
+from daemon.http.boundary import json_response, plain
 from daemon.http.inputs import json_model, path_id, query_int, storable_text
 from daemon.inquiries.outbox import OutboxStore, Target, fill, reply_channel
 from daemon.inquiries.outbox_sender import REPLY_SENDER
@@ -88,7 +88,7 @@ async def _queue(request: web.Request, store: OutboxStore, communication_id: int
                                                   extension=extension, idempotency_key=key)
     if new:
         _queued(request.app, channel.kind)
-    return web.json_response({"message_id": message_id, "status": status}, status=202)
+    return json_response({"message_id": message_id, "status": status}, status=202)
 
 
 async def _text(store: OutboxStore, body: ReplyBody, target: Target, extension: str | None, *,
@@ -134,9 +134,9 @@ async def get_messages(request: web.Request) -> web.Response:
         items = [{"id": None, "direction": "in", "kind": "message", "text": target.text,
                   "at": plain(target.started_at), "status": "received", "error": None, "extension": None,
                   "sent_at": None}]
-    return web.json_response(items)
+    return json_response(items)
 
 
 async def get_templates(request: web.Request) -> web.Response:
     templates = request.app[RELOADER].current.templates
-    return web.json_response([{"name": name, "text": text} for name, text in sorted(templates.items())])
+    return json_response([{"name": name, "text": text} for name, text in sorted(templates.items())])
