@@ -402,6 +402,51 @@ class LeadSettings(_Group):
         return {k.strip().lower(): v for k, v in value.items()}
 
 
+DEFAULT_FUNNEL_STAGES = ("Новое обращение", "Выявление потребностей", "Подбор отправлен", "Согласование",
+                         "Счёт выставлен", "Оплачено", "Поездка")
+DEFAULT_REFUSAL_REASONS = ("Конкуренты", "Переезд", "Финансовые причины", "Купил в другом агентстве",
+                           "Недоволен сервисом", "Другое")
+
+
+class FunnelSettings(_Group):
+    """``[funnel]``: the sales funnel's stages, in order; a lead starts at the first."""
+
+    stages: tuple[str, ...] = DEFAULT_FUNNEL_STAGES
+    paid_stage: str = "Оплачено"  # where a booking that wins the lead moves it
+    trip_stage: str = "Поездка"  # where the start of that trip moves it
+
+    _stages = field_validator("stages", mode="before")(_comma_tuple)
+
+    @model_validator(mode="after")
+    def _known_stages(self) -> FunnelSettings:
+        if len(self.stages) < 2 or len(set(self.stages)) != len(self.stages):
+            raise ValueError("funnel stages: at least two, each named once")
+        for name in (self.paid_stage, self.trip_stage):
+            if name not in self.stages:
+                raise ValueError(f"funnel stage {name!r} is not one of the stages")
+        return self
+
+
+class CampaignSettings(_Group):
+    """``[campaigns]``: reactivation calls: why people refuse, how long a claim holds."""
+
+    refusal_reasons: tuple[str, ...] = DEFAULT_REFUSAL_REASONS
+    claim_days: int = Field(default=30, ge=1)  # the default of a new campaign's claim_days
+
+    _reasons = field_validator("refusal_reasons", mode="before")(_comma_tuple)
+
+
+class TaskSettings(_Group):
+    """``[tasks]``: reminders to the responsible manager, made by ``tasks refresh`` (nightly)."""
+
+    birthday_days_ahead: int = Field(default=3, ge=0)
+    after_trip_days: int = Field(default=2, ge=0)  # «Как съездили?» this many days after the trip ends
+    next_season_days: int = Field(default=60, ge=1)  # before the anniversary of the last trip's start
+    # When the daemon runs the nightly jobs (tasks, scores, the funnel's trips), office time.
+    nightly_at: time = time(3, 30)
+    nightly_in_daemon: bool = True  # off when the systemd timer runs `callbridge tasks refresh` instead
+
+
 class LogSettings(_Group):
     """``[log]``: the shape and level of the log lines."""
 
@@ -466,6 +511,16 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "trip_statuses": ("leads", "trip_statuses"),
     "lost_client_trip_months": ("leads", "lost_client_trip_months"),
     "lost_client_silence_months": ("leads", "lost_client_silence_months"),
+    "funnel_stages": ("funnel", "stages"),
+    "funnel_paid_stage": ("funnel", "paid_stage"),
+    "funnel_trip_stage": ("funnel", "trip_stage"),
+    "campaign_refusal_reasons": ("campaigns", "refusal_reasons"),
+    "campaign_claim_days": ("campaigns", "claim_days"),
+    "task_birthday_days_ahead": ("tasks", "birthday_days_ahead"),
+    "task_after_trip_days": ("tasks", "after_trip_days"),
+    "task_next_season_days": ("tasks", "next_season_days"),
+    "nightly_at": ("tasks", "nightly_at"),
+    "nightly_in_daemon": ("tasks", "nightly_in_daemon"),
     "log_format": ("log", "format"),
     "log_level": ("log", "level"),
 }
@@ -528,6 +583,9 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     inquiries: InquirySettings = Field(default_factory=InquirySettings)
     leads: LeadSettings = Field(default_factory=LeadSettings)
+    funnel: FunnelSettings = Field(default_factory=FunnelSettings)
+    campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
+    tasks: TaskSettings = Field(default_factory=TaskSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @classmethod
@@ -627,7 +685,9 @@ SETTING_NAMES: tuple[str, ...] = (
     "max_concurrent_requests", "request_timeout_s", "http_keepalive_timeout_s", "sources", "utm_sources",
     "conversation_idle_s", "agency_emails", "lead_stale_days", "lead_lost_reasons", "tag_regular_min_trips",
     "tag_regular_months", "tag_cold_months", "trip_statuses", "lost_client_trip_months",
-    "lost_client_silence_months",
+    "lost_client_silence_months", "funnel_stages", "funnel_paid_stage", "funnel_trip_stage",
+    "campaign_refusal_reasons", "campaign_claim_days", "task_birthday_days_ahead", "task_after_trip_days",
+    "task_next_season_days", "nightly_at", "nightly_in_daemon",
 )
 
 

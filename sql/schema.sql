@@ -1625,3 +1625,134 @@ CREATE TRIGGER inquiry_facts_trips_delete AFTER DELETE ON trips
 -- Lost clients (sql/queries/lost_clients.sql) sum every contact's paid trips from this index alone.
 CREATE INDEX trips_paid_contact_idx ON trips (contact_id) INCLUDE (amount, starts_on, ends_on)
     WHERE status = 'paid' AND contact_id IS NOT NULL;
+
+-- 0023: the sales funnel, a score and a profile for every contact, reactivation
+-- campaigns that never hand one person to two managers, and reminders as tasks.
+
+-- A lead's stage in the funnel ([funnel] stages). NULL: the first stage, where
+-- every lead starts (the lead-opening functions need not know the settings).
+ALTER TABLE leads ADD COLUMN stage text, ADD COLUMN stage_at timestamptz;
+
+-- Every move of a lead between stages, any direction: when and who.
+CREATE TABLE lead_stages (
+    id          bigserial PRIMARY KEY,
+    lead_id     bigint NOT NULL REFERENCES leads (id) ON DELETE CASCADE,
+    stage       text NOT NULL,
+    at          timestamptz NOT NULL DEFAULT now(),
+    extension   text
+);
+CREATE INDEX lead_stages_lead_idx ON lead_stages (lead_id, at, id);
+-- The funnel's window: leads opened in it.
+CREATE INDEX leads_opened_idx ON leads (opened_at);
+
+-- The contact's score (0..100) and why, his preferred channel (computed unless
+-- set by hand) and how he first came (never overwritten: the earliest is kept).
+ALTER TABLE contacts
+    ADD COLUMN score                      smallint,
+    ADD COLUMN score_reasons              jsonb,
+    ADD COLUMN score_at                   timestamptz,
+    ADD COLUMN preferred_channel          text,
+    ADD COLUMN preferred_channel_by_hand  boolean NOT NULL DEFAULT false,
+    ADD COLUMN first_seen_at              timestamptz,
+    ADD COLUMN first_channel              text,
+    ADD COLUMN first_ad_source            text;
+
+-- Contacts whose score inputs changed since the last refresh: an append-only
+-- log (no unique key, so a writer never waits on another), emptied by the
+-- daemon's score task with FOR UPDATE SKIP LOCKED.
+CREATE TABLE contact_score_dirty (
+    contact_id  bigint NOT NULL,
+    marked_at   timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE FUNCTION contact_score_mark_v1() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO contact_score_dirty (contact_id)
+    SELECT DISTINCT contact_id FROM new_rows WHERE contact_id IS NOT NULL;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER communications_score_insert AFTER INSERT ON communications
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION contact_score_mark_v1();
+CREATE TRIGGER communications_score_update AFTER UPDATE ON communications
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION contact_score_mark_v1();
+CREATE TRIGGER trips_score_insert AFTER INSERT ON trips
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION contact_score_mark_v1();
+CREATE TRIGGER trips_score_update AFTER UPDATE ON trips
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION contact_score_mark_v1();
+CREATE TRIGGER leads_score_insert AFTER INSERT ON leads
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION contact_score_mark_v1();
+CREATE TRIGGER leads_score_update AFTER UPDATE ON leads
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION contact_score_mark_v1();
+CREATE TRIGGER contact_identifiers_score_update AFTER UPDATE ON contact_identifiers
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION contact_score_mark_v1();
+
+-- Reactivation campaigns: a segment frozen at creation, called by a few managers.
+CREATE TABLE campaigns (
+    id           bigserial PRIMARY KEY,
+    name         text NOT NULL,
+    segment      jsonb NOT NULL,
+    extensions   text[] NOT NULL,
+    claim_days   integer NOT NULL CHECK (claim_days >= 1),
+    created_at   timestamptz NOT NULL DEFAULT now()
+);
+
+-- One row per contact of a campaign; score is the contact's at creation (the order of `next`).
+CREATE TABLE campaign_contacts (
+    campaign_id   bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    contact_id    bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+    score         smallint NOT NULL DEFAULT 0,
+    has_phone     boolean NOT NULL,
+    claimed_by    text,
+    claimed_at    timestamptz,
+    outcome       text CHECK (outcome IN ('interested', 'refused', 'unreachable', 'do_not_call')),
+    reason        text,
+    outcome_at    timestamptz,
+    lead_id       bigint REFERENCES leads (id) ON DELETE SET NULL,
+    PRIMARY KEY (campaign_id, contact_id)
+);
+-- `next`: the best unclaimed callable contact of a campaign is the first entry.
+CREATE INDEX campaign_contacts_next_idx ON campaign_contacts (campaign_id, score DESC, contact_id)
+    WHERE claimed_at IS NULL AND has_phone;
+CREATE INDEX campaign_contacts_contact_idx ON campaign_contacts (contact_id);
+CREATE INDEX campaign_contacts_lead_idx ON campaign_contacts (lead_id) WHERE lead_id IS NOT NULL;
+
+-- Who holds a contact for calling, across every campaign: the unique key is the
+-- claim, so two managers asking at once can never both get one person.
+CREATE TABLE contact_claims (
+    contact_id    bigint PRIMARY KEY REFERENCES contacts (id) ON DELETE CASCADE,
+    campaign_id   bigint NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    extension     text NOT NULL,
+    claimed_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX contact_claims_campaign_idx ON contact_claims (campaign_id);
+
+-- Reminders to the responsible manager: one per (kind, key), so a refresh run twice adds nothing.
+CREATE TABLE tasks (
+    id           bigserial PRIMARY KEY,
+    kind         text NOT NULL CHECK (kind IN ('birthday', 'after_trip', 'next_season')),
+    dedup_key    text NOT NULL,
+    contact_id   bigint NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+    trip_id      bigint REFERENCES trips (id) ON DELETE CASCADE,
+    extension    text,
+    title        text NOT NULL,
+    due_at       timestamptz NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    done_at      timestamptz,
+    done_by      text,
+    UNIQUE (kind, dedup_key)
+);
+CREATE INDEX tasks_open_idx ON tasks (extension, due_at) WHERE done_at IS NULL;
+CREATE INDEX tasks_contact_idx ON tasks (contact_id);
+CREATE INDEX tasks_trip_idx ON tasks (trip_id) WHERE trip_id IS NOT NULL;
+
+-- Nightly jobs run once a day however many daemons run: the first to insert the day's row runs it.
+CREATE TABLE nightly_runs (
+    job          text NOT NULL,
+    day          date NOT NULL,
+    started_at   timestamptz NOT NULL DEFAULT now(),
+    finished_at  timestamptz,
+    PRIMARY KEY (job, day)
+);
