@@ -11,6 +11,8 @@ SELECT contact_id FROM contact_identifiers WHERE kind = $1 AND value = $2;
 -- The card of whoever holds identifier ($1 kind, $2 value): one primary-key probe,
 -- then the contact's own rows by contact_identifiers_contact_idx.
 SELECT c.id, c.name, c.tags, c.ad_source, c.birthday, c.note,
+       c.score, c.score_reasons::text AS score_reasons, c.preferred_channel, c.preferred_channel_by_hand,
+       c.first_seen_at, c.first_channel, c.first_ad_source,
        m.extension AS responsible_extension, m.name AS responsible_name,
        ARRAY(SELECT i.value FROM contact_identifiers i
              WHERE i.contact_id = c.id AND i.kind = 'phone' ORDER BY i.created_at, i.value) AS phones,
@@ -115,6 +117,8 @@ RETURNING extension;
 -- A contact by id, following merged_into to the survivor (contact_survivor):
 -- an id a merge retired still finds the person. Removed contacts are hidden.
 SELECT c.id, c.name, c.tags, c.ad_source, c.birthday, c.note, c.created_at, c.responsible_id,
+       c.score, c.score_reasons::text AS score_reasons, c.preferred_channel, c.preferred_channel_by_hand,
+       c.first_seen_at, c.first_channel, c.first_ad_source,
        m.extension AS responsible_extension, m.name AS responsible_name,
        ARRAY(SELECT i.value FROM contact_identifiers i
              WHERE i.contact_id = c.id AND i.kind = 'phone' ORDER BY i.created_at, i.value) AS phones,

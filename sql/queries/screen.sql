@@ -11,9 +11,11 @@ SELECT c.id, c.entry_id, c.direction, c.status, c.phone, c.phone_raw, c.contact_
        c.note, c.routed_to, c.route_result,
        ct.name AS contact_name, ct.tags, ct.ad_source AS contact_ad_source,
        ct.birthday AS contact_birthday, ct.note AS contact_note,
+       ct.score, ct.score_reasons::text AS score_reasons, ct.preferred_channel, ct.preferred_channel_by_hand,
+       ct.first_seen_at, ct.first_channel, ct.first_ad_source,
        rm.extension AS responsible_extension, rm.name AS responsible_name,
        ol.id AS open_lead_id, ol.opened_at AS open_lead_created_at,
-       ol.ad_source AS open_lead_ad_source,
+       ol.ad_source AS open_lead_ad_source, ol.stage AS open_lead_stage,
        CASE WHEN c.channel = 'call'
             THEN (SELECT extract(epoch FROM clock_timestamp() - max(i.received_at))::float8
                     FROM inbox i WHERE i.entry_id = c.entry_id)
