@@ -17,7 +17,6 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
 from typing import get_args
 
 import asyncpg
@@ -91,14 +90,13 @@ async def flush_dirty(pool: asyncpg.Pool, settings: Settings, *, batch: int = BA
         done += len(ids)
 
 
-async def flush_forever(pool: asyncpg.Pool, current: Callable[[], Settings]) -> None:
+async def flush_forever(pool: Callable[[], asyncpg.Pool], current: Callable[[], Settings]) -> None:
     """The daemon's score task: flush the dirty marks every SCORE_FLUSH_S; a failed round is logged."""
     while True:
+        await asyncio.sleep(SCORE_FLUSH_S)
         try:
-            count = await flush_dirty(pool, current())
+            count = await flush_dirty(pool(), current())
             if count:
                 log.info("scores_flushed", contacts=count)
         except Exception as exc:  # noqa: BLE001 - the next round retries; the loop must live
             log.warning("scores_flush_failed", error=f"{type(exc).__name__}: {exc}")
-        await asyncio.sleep(SCORE_FLUSH_S)
-
