@@ -88,7 +88,7 @@ async def test_the_funnel_counts_who_reached_each_stage_and_how_long_it_took(
         client: TestClient, pool: asyncpg.Pool) -> None:
     """Hand-counted: A (Яндекс) stays; B (Яндекс) jumps to stage 3 after 2 h and falls back to 2;
     C (Авито) reaches stage 2 after 4 h and stage 3 after 10 h; D was opened before the window."""
-    a = await lead(pool, await contact(pool, "A", phone="+79260001001"), opened_at=T0, ad_source="Яндекс")
+    await lead(pool, await contact(pool, "A", phone="+79260001001"), opened_at=T0, ad_source="Яндекс")
     b = await lead(pool, await contact(pool, "B", phone="+79260001002"), opened_at=T0, ad_source="Яндекс")
     c_contact = await contact(pool, "C", phone="+79260001003")
     c = await lead(pool, c_contact, opened_at=T0, ad_source="Авито")
