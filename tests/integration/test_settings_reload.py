@@ -96,6 +96,9 @@ def test_which_settings_a_reload_applies() -> None:
         "sources", "utm_sources", "conversation_idle_s", "agency_emails",
         "lead_stale_days", "lead_lost_reasons", "tag_regular_min_trips", "tag_regular_months", "tag_cold_months",
         "trip_statuses", "lost_client_trip_months", "lost_client_silence_months",
+        "funnel_stages", "funnel_paid_stage", "funnel_trip_stage", "campaign_refusal_reasons", "campaign_claim_days",
+        "task_birthday_days_ahead", "task_after_trip_days", "task_next_season_days", "nightly_at",
+        "nightly_in_daemon",
     }
     assert RESTART_ONLY <= set(SETTING_NAMES)
 
