@@ -33,6 +33,7 @@ from config.settings import Settings, load_settings
 from daemon.contacts.score import refresh_all
 from daemon.leads.campaigns import Segment, create_campaign, next_contact
 from daemon.store import migrate
+from daemon.store.database import create_pool
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 CAMPAIGN_CONTACTS = 50_000
@@ -51,6 +52,8 @@ async def _scores(pool: asyncpg.Pool, settings: Settings, runs: int) -> None:
 
 
 async def _campaign(pool: asyncpg.Pool, settings: Settings, claims: int) -> None:
+    await pool.execute("TRUNCATE campaigns, campaign_contacts, contact_claims")
+    await pool.execute("DELETE FROM managers WHERE extension LIKE 'b_'")
     await pool.execute(
         "INSERT INTO managers (extension, name) SELECT 'b' || n, 'Звонящий ' || n FROM generate_series(0, $1) n",
         MANAGERS - 1)
@@ -61,7 +64,7 @@ async def _campaign(pool: asyncpg.Pool, settings: Settings, claims: int) -> None
                  AND EXISTS (SELECT 1 FROM contact_identifiers p WHERE p.contact_id = c.id AND p.kind = 'phone'
                              AND p.do_not_call_since IS NULL)
                  AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.contact_id = c.id AND l.status = 'open')
-               ORDER BY c.id LIMIT $2)""", TAG, CAMPAIGN_CONTACTS)
+               ORDER BY c.id LIMIT $2)""", TAG, CAMPAIGN_CONTACTS, timeout=600)
     started = time.perf_counter()
     created = await create_campaign(pool, settings, name="bench", segment=Segment(kind="tag", tag=TAG),
                                     extensions=[f"b{n}" for n in range(MANAGERS)], claim_days=30)
@@ -90,29 +93,35 @@ async def _campaign(pool: asyncpg.Pool, settings: Settings, claims: int) -> None
 
 async def run(args: argparse.Namespace) -> None:
     admin = await asyncpg.connect(ADMIN_URL)
-    db = f"callbridge_bench_funnel_{os.getpid()}"
+    db = args.database or f"callbridge_bench_funnel_{os.getpid()}"
     url = ADMIN_URL.rsplit("/", 1)[0] + "/" + db
-    await admin.execute(f'CREATE DATABASE "{db}"')
+    if not args.database:
+        await admin.execute(f'CREATE DATABASE "{db}"')
     try:
         conn = await asyncpg.connect(url)
         try:
-            await migrate.migrate(conn)
-            loaded = await load(conn, scale=1.0)
-            await conn.execute("VACUUM ANALYZE")
+            if not args.database:
+                await migrate.migrate(conn)
+                loaded = await load(conn, scale=1.0)
+                await conn.execute("VACUUM ANALYZE")
+                print(f"loaded in {loaded.seconds:.0f} s: {loaded.contacts:,} contacts, {loaded.communications:,} "
+                      f"communications, {loaded.leads:,} leads, {loaded.trips:,} trips")
             print("machine: " + ", ".join(f"{k} {v}" for k, v in (await describe(conn)).items()))
         finally:
             await conn.close()
-        print(f"loaded in {loaded.seconds:.0f} s: {loaded.contacts:,} contacts, {loaded.communications:,} "
-              f"communications, {loaded.leads:,} leads, {loaded.trips:,} trips")
-        settings = load_settings({"CALLBRIDGE_DATABASE_URL": url})
-        pool = await asyncpg.create_pool(url, min_size=2, max_size=12, command_timeout=120)
+        # The daemon's own pool, with a user's settings (db_jit off, 5 s statement timeout) and 12 connections.
+        settings = load_settings({"CALLBRIDGE_DATABASE_URL": url, "CALLBRIDGE_DB_POOL_MAX": "12"})
+        pool = await create_pool(settings, url)
         try:
             await _scores(pool, settings, args.runs)
             await _campaign(pool, settings, args.claims)
         finally:
             await pool.close()
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        if args.keep or args.database:
+            print(f"kept database {db}")
+        else:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.close()
 
 
@@ -120,6 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.funnel", description=__doc__)
     parser.add_argument("--runs", type=int, default=3, help="score refreshes of every contact (default 3)")
     parser.add_argument("--claims", type=int, default=300, help="next calls per manager (default 300)")
+    parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
+    parser.add_argument("--database", help="a database kept by an earlier --keep run: no load (its campaign "
+                                           "data is made again), no drop")
     asyncio.run(run(parser.parse_args(argv)))
 
 

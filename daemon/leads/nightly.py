@@ -29,8 +29,9 @@ log = structlog.get_logger(__name__)
 JOB = "nightly"
 # The loop wakes at least this often, so that a reloaded nightly_at takes effect.
 WAKE_S = 300.0
-# The first look comes a minute after start: the database and the intake come first.
-START_DELAY_S = 60.0
+# The first look comes ten minutes after start: the database, the intake and a restart's
+# catch-up come first (and a short-lived test daemon never runs the jobs).
+START_DELAY_S = 600.0
 
 
 async def run_jobs(pool: asyncpg.Pool, settings: Settings, *, now: datetime | None = None) -> list[str]:

@@ -19,15 +19,20 @@ CREATE INDEX leads_opened_idx ON leads (opened_at);
 
 -- The contact's score (0..100) and why, his preferred channel (computed unless
 -- set by hand) and how he first came (never overwritten: the earliest is kept).
-ALTER TABLE contacts
-    ADD COLUMN score                      smallint,
-    ADD COLUMN score_reasons              jsonb,
-    ADD COLUMN score_at                   timestamptz,
-    ADD COLUMN preferred_channel          text,
-    ADD COLUMN preferred_channel_by_hand  boolean NOT NULL DEFAULT false,
-    ADD COLUMN first_seen_at              timestamptz,
-    ADD COLUMN first_channel              text,
-    ADD COLUMN first_ad_source            text;
+-- A table of its own, one row per contact: the nightly refresh rewrites scores of
+-- the whole base, and rows here are narrow and indexed by their key only (HOT
+-- updates), where contacts carries the name indexes and the merge triggers.
+CREATE TABLE contact_profiles (
+    contact_id                 bigint PRIMARY KEY REFERENCES contacts (id) ON DELETE CASCADE,
+    score                      smallint,
+    score_reasons              jsonb,
+    score_at                   timestamptz,
+    preferred_channel          text,
+    preferred_channel_by_hand  boolean NOT NULL DEFAULT false,
+    first_seen_at              timestamptz,
+    first_channel              text,
+    first_ad_source            text
+) WITH (fillfactor = 80);
 
 -- Contacts whose score inputs changed since the last refresh: an append-only
 -- log (no unique key, so a writer never waits on another), emptied by the

@@ -10,7 +10,7 @@ RETURNING id, created_at;
 -- merged and removed contacts, do-not-call, contacts with an open lead and those
 -- with neither a phone nor an e-mail. Each with its score now (the order of `next`).
 INSERT INTO campaign_contacts (campaign_id, contact_id, score, has_phone)
-SELECT $1, c.id, COALESCE(c.score, 0),
+SELECT $1, c.id, COALESCE((SELECT p.score FROM contact_profiles p WHERE p.contact_id = c.id), 0),
        EXISTS (SELECT 1 FROM contact_identifiers p WHERE p.contact_id = c.id AND p.kind = 'phone')
 FROM contacts c
 WHERE c.merged_into IS NULL AND c.removed_at IS NULL
@@ -63,13 +63,14 @@ WHERE campaign_id = $1 AND contact_id = $2;
 
 -- name: campaign_contact_card
 -- What a caller needs: phones, e-mails, score, tags, responsible manager, preferred channel.
-SELECT c.id AS contact_id, c.name, c.tags, c.score, c.score_reasons::text AS score_reasons,
-       c.preferred_channel, c.birthday, m.extension AS responsible_extension, m.name AS responsible_name,
+SELECT c.id AS contact_id, c.name, c.tags, p.score, p.score_reasons::text AS score_reasons,
+       p.preferred_channel, c.birthday, m.extension AS responsible_extension, m.name AS responsible_name,
        ARRAY(SELECT i.value FROM contact_identifiers i WHERE i.contact_id = c.id AND i.kind = 'phone'
              ORDER BY i.created_at, i.value) AS phones,
        ARRAY(SELECT i.value FROM contact_identifiers i WHERE i.contact_id = c.id AND i.kind = 'email'
              ORDER BY i.value) AS emails
 FROM contacts c LEFT JOIN managers m ON m.id = c.responsible_id
+LEFT JOIN contact_profiles p ON p.contact_id = c.id
 WHERE c.id = $1;
 
 -- name: campaign_contact_trips

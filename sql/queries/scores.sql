@@ -4,10 +4,10 @@
 -- name: scores_refresh
 -- One statement for a batch of contacts $1 as of $2: the score (0..100) and its
 -- reasons, the preferred channel (unless set by hand) and the first contact
--- (the earliest of what is stored on the contact, on the contacts merged into it,
--- and its first communication: never a later one). $3 the funnel's stages, $4 the
--- tag «постоянный турист», $5 «холодный». Only a contact whose values change is
--- written. Each input is read by its contact index (trips_contact_idx,
+-- (the earliest of what is stored for the contact, for the contacts merged into it,
+-- and its first communication: never a later one), into contact_profiles. $3 the
+-- funnel's stages, $4 the tag «постоянный турист», $5 «холодный». Only a contact
+-- whose values change is written. Each input is read by its contact index (trips_contact_idx,
 -- communications_contact_idx, leads_one_open_per_contact, contact_identifiers_contact_idx,
 -- contacts_merged_into_idx).
 WITH ids AS MATERIALIZED (
@@ -39,12 +39,13 @@ WITH ids AS MATERIALIZED (
 ), firsts AS (
     -- Candidates for the first contact: the stored one, the merged contacts' stored ones, the first communication.
     SELECT DISTINCT ON (f.contact_id) f.contact_id, f.at, f.channel, f.ad_source
-    FROM (SELECT c.id AS contact_id, c.first_seen_at AS at, c.first_channel AS channel,
-                 c.first_ad_source AS ad_source, 0 AS rank
-          FROM contacts c WHERE c.id = ANY ($1::bigint[]) AND c.first_seen_at IS NOT NULL
+    FROM (SELECT p.contact_id, p.first_seen_at AS at, p.first_channel AS channel,
+                 p.first_ad_source AS ad_source, 0 AS rank
+          FROM contact_profiles p WHERE p.contact_id = ANY ($1::bigint[]) AND p.first_seen_at IS NOT NULL
           UNION ALL
-          SELECT c.merged_into, c.first_seen_at, c.first_channel, c.first_ad_source, 1
-          FROM contacts c WHERE c.merged_into = ANY ($1::bigint[]) AND c.first_seen_at IS NOT NULL
+          SELECT c.merged_into, p.first_seen_at, p.first_channel, p.first_ad_source, 1
+          FROM contacts c JOIN contact_profiles p ON p.contact_id = c.id
+          WHERE c.merged_into = ANY ($1::bigint[]) AND p.first_seen_at IS NOT NULL
           UNION ALL
           SELECT m.contact_id, m.started_at, m.channel, m.ad_source, 2
           FROM communications m WHERE m.contact_id = ANY ($1::bigint[]) AND m.started_at IS NOT NULL
@@ -99,23 +100,27 @@ WITH ids AS MATERIALIZED (
     LEFT JOIN preferred pr ON pr.contact_id = s.id
     LEFT JOIN firsts f ON f.contact_id = s.id
 )
-UPDATE contacts c SET
-    score = r.score,
-    score_reasons = r.reasons,
-    score_at = $2,
-    preferred_channel = CASE WHEN c.preferred_channel_by_hand THEN c.preferred_channel
-                             ELSE COALESCE(r.preferred, c.preferred_channel) END,
-    first_seen_at = r.first_at,
-    first_channel = r.first_channel,
-    first_ad_source = r.first_ad_source
+INSERT INTO contact_profiles AS p (contact_id, score, score_reasons, score_at, preferred_channel,
+                                   first_seen_at, first_channel, first_ad_source)
+SELECT r.id, r.score, r.reasons, $2, r.preferred, r.first_at, r.first_channel, r.first_ad_source
 FROM result r
-WHERE c.id = r.id
-  AND (c.score, c.score_reasons, c.first_seen_at, c.first_channel, c.first_ad_source,
-       CASE WHEN c.preferred_channel_by_hand THEN c.preferred_channel
-            ELSE COALESCE(r.preferred, c.preferred_channel) END)
+ORDER BY r.id
+ON CONFLICT (contact_id) DO UPDATE SET
+    score = EXCLUDED.score,
+    score_reasons = EXCLUDED.score_reasons,
+    score_at = EXCLUDED.score_at,
+    preferred_channel = CASE WHEN p.preferred_channel_by_hand THEN p.preferred_channel
+                             ELSE COALESCE(EXCLUDED.preferred_channel, p.preferred_channel) END,
+    first_seen_at = EXCLUDED.first_seen_at,
+    first_channel = EXCLUDED.first_channel,
+    first_ad_source = EXCLUDED.first_ad_source
+WHERE (p.score, p.score_reasons, p.first_seen_at, p.first_channel, p.first_ad_source)
       IS DISTINCT FROM
-      (r.score, r.reasons, r.first_at, r.first_channel, r.first_ad_source, c.preferred_channel)
-RETURNING c.id;
+      (EXCLUDED.score, EXCLUDED.score_reasons, EXCLUDED.first_seen_at, EXCLUDED.first_channel,
+       EXCLUDED.first_ad_source)
+   OR (NOT p.preferred_channel_by_hand AND EXCLUDED.preferred_channel IS NOT NULL
+       AND EXCLUDED.preferred_channel IS DISTINCT FROM p.preferred_channel)
+RETURNING p.contact_id;
 
 -- name: scores_all_ids
 -- Every active contact, in id order from $1 on, $2 at a time (the nightly refresh's batches).
@@ -131,12 +136,14 @@ DELETE FROM contact_score_dirty d USING taken WHERE d.ctid = taken.ctid
 RETURNING d.contact_id;
 
 -- name: contact_preferred_channel_set
--- Set by hand ($2 a channel) or given back to the computation ($2 NULL); the contact's
--- survivor if it was merged. No row: no such contact.
-UPDATE contacts SET preferred_channel = COALESCE($2, preferred_channel),
-                    preferred_channel_by_hand = $2 IS NOT NULL, updated_at = now()
-WHERE id = contact_survivor($1) AND removed_at IS NULL
-RETURNING id, preferred_channel, preferred_channel_by_hand;
+-- Set by hand ($2 a channel) or given back to the computation ($2 NULL) for contact
+-- $1's survivor if it was merged. No row: no such contact.
+INSERT INTO contact_profiles AS p (contact_id, preferred_channel, preferred_channel_by_hand)
+SELECT c.id, $2::text, $2::text IS NOT NULL FROM contacts c
+WHERE c.id = contact_survivor($1) AND c.removed_at IS NULL
+ON CONFLICT (contact_id) DO UPDATE SET preferred_channel = COALESCE($2::text, p.preferred_channel),
+                                       preferred_channel_by_hand = $2::text IS NOT NULL
+RETURNING contact_id AS id, preferred_channel, preferred_channel_by_hand;
 
 -- name: contact_preferred_channel_get
-SELECT id, preferred_channel, preferred_channel_by_hand FROM contacts WHERE id = $1;
+SELECT contact_id AS id, preferred_channel, preferred_channel_by_hand FROM contact_profiles WHERE contact_id = $1;

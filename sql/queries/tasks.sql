@@ -78,13 +78,14 @@ RETURNING kind;
 -- earliest first, ties broken by the contact's score (tasks_open_idx); do-not-call
 -- contacts' tasks are left out. $3 rows at most.
 SELECT t.id, t.kind, t.contact_id, t.trip_id, t.extension, t.title, t.due_at, t.created_at,
-       c.name AS contact_name, c.score,
+       c.name AS contact_name, p.score,
        (SELECT i.value FROM contact_identifiers i WHERE i.contact_id = c.id AND i.kind = 'phone'
         ORDER BY i.created_at, i.value LIMIT 1) AS phone
 FROM tasks t JOIN contacts c ON c.id = t.contact_id
+LEFT JOIN contact_profiles p ON p.contact_id = c.id
 WHERE t.done_at IS NULL AND ($1::text IS NULL OR t.extension = $1) AND t.due_at < $2
   AND NOT EXISTS (SELECT 1 FROM contact_identifiers d WHERE d.contact_id = c.id AND d.do_not_call_since IS NOT NULL)
-ORDER BY t.due_at, c.score DESC NULLS LAST, t.id
+ORDER BY t.due_at, p.score DESC NULLS LAST, t.id
 LIMIT $3;
 
 -- name: task_done
