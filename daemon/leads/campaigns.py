@@ -35,6 +35,8 @@ AD_SOURCE = "Реактивация"
 COLD_TAG = "холодный"
 # A claim lost to another campaign's concurrent claim is retried with the next contact.
 CLAIM_ATTEMPTS = 20
+# Contacts per statement of a campaign's creation (by id): each well within the statement timeout.
+SEGMENT_SLICE = 10_000
 
 
 class CampaignError(BadInput):
@@ -65,7 +67,11 @@ async def create_campaign(pool: asyncpg.Pool, settings: Settings, *, name: str, 
                 raise CampaignError(400, f"no active manager with extension {', '.join(unknown)}")
             row = await conn.fetchrow(q("campaign_insert"), name,
                                       json.dumps({"kind": segment.kind, "tag": segment.tag}), extensions, claim_days)
-            added = await conn.fetch(q("campaign_segment_insert"), row["id"], segment.kind, lost_ids, tag)
+            added = []
+            last = await conn.fetchval(q("contacts_max_id"))
+            for low in range(0, last, SEGMENT_SLICE):
+                added += await conn.fetch(q("campaign_segment_insert"), row["id"], segment.kind, lost_ids, tag,
+                                          low, low + SEGMENT_SLICE)
     callable_ = sum(1 for r in added if r["has_phone"])
     return {"id": row["id"], "contacts": callable_, "mailing": len(added) - callable_}
 

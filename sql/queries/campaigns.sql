@@ -9,11 +9,13 @@ RETURNING id, created_at;
 -- contacts $3; cold and tag: those tagged $4; no_trips: never a paid trip), less
 -- merged and removed contacts, do-not-call, contacts with an open lead and those
 -- with neither a phone nor an e-mail. Each with its score now (the order of `next`).
+-- Contacts with ids in ($5, $6] only: one statement per slice of the base (the
+-- primary key's range), so that none runs into the statement timeout.
 INSERT INTO campaign_contacts (campaign_id, contact_id, score, has_phone)
 SELECT $1, c.id, COALESCE((SELECT p.score FROM contact_profiles p WHERE p.contact_id = c.id), 0),
        EXISTS (SELECT 1 FROM contact_identifiers p WHERE p.contact_id = c.id AND p.kind = 'phone')
 FROM contacts c
-WHERE c.merged_into IS NULL AND c.removed_at IS NULL
+WHERE c.id > $5 AND c.id <= $6 AND c.merged_into IS NULL AND c.removed_at IS NULL
   AND CASE $2::text
         WHEN 'lost_clients' THEN c.id = ANY ($3::bigint[])
         WHEN 'no_trips' THEN NOT EXISTS (SELECT 1 FROM trips t WHERE t.contact_id = c.id AND t.status = 'paid')
@@ -22,6 +24,9 @@ WHERE c.merged_into IS NULL AND c.removed_at IS NULL
   AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.contact_id = c.id AND l.status = 'open')
   AND EXISTS (SELECT 1 FROM contact_identifiers i WHERE i.contact_id = c.id AND i.kind IN ('phone', 'email'))
 RETURNING has_phone;
+
+-- name: contacts_max_id
+SELECT COALESCE(max(id), 0) FROM contacts;
 
 -- name: campaign_get
 SELECT id, name, segment::text AS segment, extensions, claim_days, created_at FROM campaigns WHERE id = $1;
