@@ -4,9 +4,11 @@ A campaign freezes its segment at creation (``lost_clients``, ``cold``, ``tag``,
 ``no_trips``; do-not-call, merged contacts, contacts with an open lead and those
 with no phone or e-mail are left out). ``next`` claims for a manager the
 highest-scored contact that nobody claimed (in any campaign) or called in the
-campaign's ``claim_days``: the row is taken ``FOR UPDATE SKIP LOCKED`` and the
-claim is the unique key of ``contact_claims``, so two managers asking at once
-never get the same person. ``outcome`` records the manager's word: interested
+campaign's ``claim_days``, in one server-side call (``campaign_next_v1``): the row
+is taken ``FOR UPDATE SKIP LOCKED`` and the claim is the unique key of
+``contact_claims``, so two managers asking at once never get the same person. A
+contact found called (or held by another campaign) rests out of the campaign's
+index until ``claim_days`` after that, so no later ``next`` walks past him again. ``outcome`` records the manager's word: interested
 opens the pre-booking (a lead with ad source «Реактивация»), refused counts its
 reason, do_not_call marks the contact. Phone-less contacts with an e-mail go to
 the mailing list (``mailing.csv``) instead.
@@ -33,8 +35,6 @@ SEGMENTS = ("lost_clients", "cold", "tag", "no_trips")
 OUTCOMES = ("interested", "refused", "unreachable", "do_not_call")
 AD_SOURCE = "Реактивация"
 COLD_TAG = "холодный"
-# A claim lost to another campaign's concurrent claim is retried with the next contact.
-CLAIM_ATTEMPTS = 20
 # Contacts per statement of a campaign's creation (by id): each well within the statement timeout.
 SEGMENT_SLICE = 10_000
 
@@ -98,48 +98,35 @@ async def campaigns(pool: asyncpg.Pool, extension: str | None) -> list[dict[str,
 async def next_contact(pool: asyncpg.Pool, campaign_id: int, extension: str, *,
                        now: datetime | None = None) -> dict[str, Any] | None:
     """Claim the campaign's best free contact for ``extension``; its card, or None when none is left."""
-    row = await campaign(pool, campaign_id)
-    if extension not in row["extensions"]:
-        raise CampaignError(403, f"extension {extension} does not call for campaign {campaign_id}")
     now = now or datetime.now(UTC)
-    claim_days = row["claim_days"]
     with translated_errors():
         async with pool.acquire() as conn:
-            async with conn.transaction():
-                contact_id = await _claim(conn, campaign_id, extension, claim_days, now)
+            row = await conn.fetchrow(q("campaign_get"), campaign_id)
+            if row is None:
+                raise CampaignError(404, f"no campaign {campaign_id}")
+            if extension not in row["extensions"]:
+                raise CampaignError(403, f"extension {extension} does not call for campaign {campaign_id}")
+            # One statement, so one short transaction: the row lock and the claim together.
+            contact_id = await conn.fetchval(q("campaign_next"), campaign_id, extension, row["claim_days"], now)
             if contact_id is None:
                 return None
             return await contact_card(conn, contact_id)
 
 
-async def _claim(conn: asyncpg.Connection, campaign_id: int, extension: str, claim_days: int,
-                 now: datetime) -> int | None:
-    for _ in range(CLAIM_ATTEMPTS):
-        contact_id = await conn.fetchval(q("campaign_next_candidate"), campaign_id, claim_days, now)
-        if contact_id is None:
-            return None
-        if await conn.fetchval(q("contact_claim"), contact_id, campaign_id, extension, claim_days, now):
-            await conn.execute(q("campaign_contact_claim"), campaign_id, contact_id, extension, now)
-            return contact_id
-    return None
-
-
 async def contact_card(conn: asyncpg.Connection | asyncpg.Pool, contact_id: int) -> dict[str, Any]:
     """What the caller sees: phones, e-mails, score and why, trips, the last notes."""
     card = await conn.fetchrow(q("campaign_contact_card"), contact_id)
-    trips = await conn.fetch(q("campaign_contact_trips"), contact_id)
-    notes = await conn.fetch(q("campaign_contact_notes"), contact_id)
     responsible = None
     if card["responsible_extension"] or card["responsible_name"]:
         responsible = {"extension": card["responsible_extension"], "name": card["responsible_name"]}
+    trips = [{k: v for k, v in t.items() if k != "id"} for t in json.loads(card["trips"])]
+    notes = [{k: v for k, v in n.items() if k != "id"} for n in json.loads(card["notes"])]
     return {
         "contact_id": card["contact_id"], "name": card["name"], "phones": list(card["phones"]),
         "emails": list(card["emails"]), "tags": list(card["tags"]), "score": card["score"],
         "score_reasons": json.loads(card["score_reasons"]) if card["score_reasons"] else [],
         "preferred_channel": card["preferred_channel"], "birthday": plain(card["birthday"]),
-        "responsible": responsible,
-        "trips": [{k: plain(v) for k, v in dict(t).items()} for t in trips],
-        "notes": [{k: plain(v) for k, v in dict(n).items()} for n in notes],
+        "responsible": responsible, "trips": trips, "notes": notes,
     }
 
 

@@ -88,11 +88,16 @@ CREATE TABLE campaign_contacts (
     reason        text,
     outcome_at    timestamptz,
     lead_id       bigint REFERENCES leads (id) ON DELETE SET NULL,
+    rest_until    timestamptz,
     PRIMARY KEY (campaign_id, contact_id)
 );
--- `next`: the best unclaimed callable contact of a campaign is the first entry.
+-- `next`: the best unclaimed callable contact of a campaign is the first entry. A contact
+-- someone called (or another campaign holds) rests until claim_days after that, out of
+-- this index, so that no later `next` walks past him again.
 CREATE INDEX campaign_contacts_next_idx ON campaign_contacts (campaign_id, score DESC, contact_id)
-    WHERE claimed_at IS NULL AND has_phone;
+    WHERE claimed_at IS NULL AND has_phone AND rest_until IS NULL;
+CREATE INDEX campaign_contacts_resting_idx ON campaign_contacts (campaign_id, rest_until)
+    WHERE claimed_at IS NULL AND rest_until IS NOT NULL;
 CREATE INDEX campaign_contacts_contact_idx ON campaign_contacts (contact_id);
 CREATE INDEX campaign_contacts_lead_idx ON campaign_contacts (lead_id) WHERE lead_id IS NOT NULL;
 
@@ -105,6 +110,61 @@ CREATE TABLE contact_claims (
     claimed_at    timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX contact_claims_campaign_idx ON contact_claims (campaign_id);
+
+-- `next` in one call: claim for p_extension the best contact of campaign p_campaign
+-- that nobody claimed (in any campaign) or called (an outbound call) in the last
+-- p_days before p_now; NULL when none is left. Its row is taken FOR UPDATE SKIP
+-- LOCKED (a concurrent `next` takes the following one) and the claim is
+-- contact_claims' unique key (a concurrent `next` of another campaign gets no row).
+-- A contact found called, or held by another campaign, rests until p_days after
+-- that (campaign_contacts.rest_until): out of the next index, back when it is over.
+CREATE FUNCTION campaign_next_v1(p_campaign bigint, p_extension text, p_days integer, p_now timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    fresh bigint;
+    fresh_score smallint;
+    rested bigint;
+    candidate bigint;
+    busy_since timestamptz;
+    claimed bigint;
+BEGIN
+    FOR attempt IN 1..100 LOOP
+        -- The best fresh contact, then a rested one if it is better (the rested are few).
+        SELECT cc.contact_id, cc.score INTO fresh, fresh_score FROM campaign_contacts cc
+        WHERE cc.campaign_id = p_campaign AND cc.claimed_at IS NULL AND cc.has_phone AND cc.rest_until IS NULL
+        ORDER BY cc.score DESC, cc.contact_id LIMIT 1 FOR UPDATE SKIP LOCKED;
+        SELECT cc.contact_id INTO rested FROM campaign_contacts cc
+        WHERE cc.campaign_id = p_campaign AND cc.claimed_at IS NULL AND cc.has_phone AND cc.rest_until <= p_now
+          AND (fresh IS NULL OR cc.score > fresh_score OR (cc.score = fresh_score AND cc.contact_id < fresh))
+        ORDER BY cc.score DESC, cc.contact_id LIMIT 1 FOR UPDATE SKIP LOCKED;
+        candidate := COALESCE(rested, fresh);
+        IF candidate IS NULL THEN
+            RETURN NULL;
+        END IF;
+        SELECT max(m.started_at) INTO busy_since FROM communications m
+        WHERE m.contact_id = candidate AND m.direction = 'outbound'
+          AND m.started_at > p_now - make_interval(days => p_days);
+        IF busy_since IS NULL THEN
+            INSERT INTO contact_claims AS k (contact_id, campaign_id, extension, claimed_at)
+            VALUES (candidate, p_campaign, p_extension, p_now)
+            ON CONFLICT (contact_id) DO UPDATE SET campaign_id = EXCLUDED.campaign_id,
+                extension = EXCLUDED.extension, claimed_at = EXCLUDED.claimed_at
+            WHERE k.claimed_at <= p_now - make_interval(days => p_days)
+            RETURNING k.contact_id INTO claimed;
+            IF claimed IS NOT NULL THEN
+                UPDATE campaign_contacts SET claimed_by = p_extension, claimed_at = p_now, rest_until = NULL
+                WHERE campaign_id = p_campaign AND contact_id = candidate;
+                RETURN candidate;
+            END IF;
+            SELECT k.claimed_at INTO busy_since FROM contact_claims k WHERE k.contact_id = candidate;
+        END IF;
+        UPDATE campaign_contacts SET rest_until = COALESCE(busy_since, p_now) + make_interval(days => p_days)
+        WHERE campaign_id = p_campaign AND contact_id = candidate;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
 
 -- Reminders to the responsible manager: one per (kind, key), so a refresh run twice adds nothing.
 CREATE TABLE tasks (

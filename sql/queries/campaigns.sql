@@ -37,57 +37,30 @@ SELECT id, name, segment::text AS segment, extensions, claim_days, created_at FR
 WHERE $1::text IS NULL OR $1 = ANY (extensions)
 ORDER BY id DESC LIMIT 200;
 
--- name: campaign_next_candidate
--- The best contact of campaign $1 that nobody claimed in it, nobody holds in any
--- campaign and nobody called in the last $2 days before $3; locked, and skipped by
--- a concurrent `next` that holds it (campaign_contacts_next_idx, then the
--- contact's claim by its key and its calls by communications_contact_idx).
-SELECT cc.contact_id FROM campaign_contacts cc
-WHERE cc.campaign_id = $1 AND cc.claimed_at IS NULL AND cc.has_phone
-  AND NOT EXISTS (SELECT 1 FROM contact_claims k WHERE k.contact_id = cc.contact_id
-                  AND k.claimed_at > $3::timestamptz - make_interval(days => $2::int))
-  AND NOT EXISTS (SELECT 1 FROM communications m WHERE m.contact_id = cc.contact_id
-                  AND m.direction = 'outbound' AND m.started_at > $3::timestamptz - make_interval(days => $2::int))
-ORDER BY cc.score DESC, cc.contact_id
-LIMIT 1
-FOR UPDATE OF cc SKIP LOCKED;
-
--- name: contact_claim
--- The claim across campaigns: one row per contact (its key). A claim older than $4
--- days before $5 is taken over; a live one is not (no row back).
-INSERT INTO contact_claims AS k (contact_id, campaign_id, extension, claimed_at)
-VALUES ($1, $2, $3, $5)
-ON CONFLICT (contact_id) DO UPDATE SET campaign_id = EXCLUDED.campaign_id, extension = EXCLUDED.extension,
-                                       claimed_at = EXCLUDED.claimed_at
-WHERE k.claimed_at <= $5::timestamptz - make_interval(days => $4::int)
-RETURNING contact_id;
-
--- name: campaign_contact_claim
-UPDATE campaign_contacts SET claimed_by = $3, claimed_at = $4
-WHERE campaign_id = $1 AND contact_id = $2;
+-- name: campaign_next
+-- Claim the campaign's best free contact for extension $2 (campaign_next_v1: the row
+-- FOR UPDATE SKIP LOCKED, the claim by contact_claims' key); $3 the claim days, $4 now.
+SELECT campaign_next_v1($1, $2, $3, $4);
 
 -- name: campaign_contact_card
--- What a caller needs: phones, e-mails, score, tags, responsible manager, preferred channel.
+-- What a caller needs in one query: phones, e-mails, score, tags, responsible manager,
+-- preferred channel, the trips (trips_contact_idx) and the last notes (communications_contact_idx).
 SELECT c.id AS contact_id, c.name, c.tags, p.score, p.score_reasons::text AS score_reasons,
        p.preferred_channel, c.birthday, m.extension AS responsible_extension, m.name AS responsible_name,
        ARRAY(SELECT i.value FROM contact_identifiers i WHERE i.contact_id = c.id AND i.kind = 'phone'
              ORDER BY i.created_at, i.value) AS phones,
        ARRAY(SELECT i.value FROM contact_identifiers i WHERE i.contact_id = c.id AND i.kind = 'email'
-             ORDER BY i.value) AS emails
+             ORDER BY i.value) AS emails,
+       (SELECT COALESCE(jsonb_agg(t ORDER BY t.starts_on DESC NULLS LAST, t.id DESC), '[]')
+        FROM (SELECT id, order_number, status, amount::float8 AS amount, starts_on, ends_on FROM trips
+              WHERE contact_id = c.id ORDER BY starts_on DESC NULLS LAST, id DESC LIMIT 20) t)::text AS trips,
+       (SELECT COALESCE(jsonb_agg(n ORDER BY n.started_at DESC NULLS LAST, n.id DESC), '[]')
+        FROM (SELECT id, started_at, channel, direction, manager_extension, note FROM communications
+              WHERE contact_id = c.id AND note IS NOT NULL
+              ORDER BY started_at DESC NULLS LAST, id DESC LIMIT 5) n)::text AS notes
 FROM contacts c LEFT JOIN managers m ON m.id = c.responsible_id
 LEFT JOIN contact_profiles p ON p.contact_id = c.id
 WHERE c.id = $1;
-
--- name: campaign_contact_trips
--- The contact's trips, the latest first (trips_contact_idx).
-SELECT order_number, status, amount, starts_on, ends_on FROM trips
-WHERE contact_id = $1 ORDER BY starts_on DESC NULLS LAST, id DESC LIMIT 20;
-
--- name: campaign_contact_notes
--- The contact's last notes, on calls and inquiries (communications_contact_idx).
-SELECT started_at, channel, direction, manager_extension, note FROM communications
-WHERE contact_id = $1 AND note IS NOT NULL
-ORDER BY started_at DESC NULLS LAST, id DESC LIMIT 5;
 
 -- name: campaign_contact_outcome
 -- The manager's word on a contact of campaign $1 (the latest word wins); claimed
