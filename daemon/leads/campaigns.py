@@ -8,10 +8,10 @@ campaign's ``claim_days``, in one server-side call (``campaign_next_v1``): the r
 is taken ``FOR UPDATE SKIP LOCKED`` and the claim is the unique key of
 ``contact_claims``, so two managers asking at once never get the same person. A
 contact found called (or held by another campaign) rests out of the campaign's
-index until ``claim_days`` after that, so no later ``next`` walks past him again. ``outcome`` records the manager's word: interested
-opens the pre-booking (a lead with ad source «Реактивация»), refused counts its
-reason, do_not_call marks the contact. Phone-less contacts with an e-mail go to
-the mailing list (``mailing.csv``) instead.
+index until ``claim_days`` after that, so no later ``next`` walks past him again.
+``outcome`` records the manager's word: interested opens the pre-booking (a lead
+with ad source «Реактивация»), refused counts its reason, do_not_call marks the
+contact. Phone-less contacts with an e-mail go to the mailing list (``mailing.csv``).
 """
 
 from __future__ import annotations
@@ -97,25 +97,25 @@ async def campaigns(pool: asyncpg.Pool, extension: str | None) -> list[dict[str,
 
 async def next_contact(pool: asyncpg.Pool, campaign_id: int, extension: str, *,
                        now: datetime | None = None) -> dict[str, Any] | None:
-    """Claim the campaign's best free contact for ``extension``; its card, or None when none is left."""
-    now = now or datetime.now(UTC)
+    """Claim the campaign's best free contact for ``extension``; its card, or None when none is left.
+
+    One statement (``campaign_next``): on a busy machine each round trip to PostgreSQL is
+    what a claim waits for, so the claim and the card travel together."""
     with translated_errors():
-        async with pool.acquire() as conn:
-            row = await conn.fetchrow(q("campaign_get"), campaign_id)
-            if row is None:
-                raise CampaignError(404, f"no campaign {campaign_id}")
-            if extension not in row["extensions"]:
-                raise CampaignError(403, f"extension {extension} does not call for campaign {campaign_id}")
-            # One statement, so one short transaction: the row lock and the claim together.
-            contact_id = await conn.fetchval(q("campaign_next"), campaign_id, extension, row["claim_days"], now)
-            if contact_id is None:
-                return None
-            return await contact_card(conn, contact_id)
+        row = await pool.fetchrow(q("campaign_next"), campaign_id, extension, now or datetime.now(UTC))
+    if row["status"] == "no_campaign":
+        raise CampaignError(404, f"no campaign {campaign_id}")
+    if row["status"] == "not_caller":
+        raise CampaignError(403, f"extension {extension} does not call for campaign {campaign_id}")
+    return None if row["status"] == "none" else card_json(row)
 
 
 async def contact_card(conn: asyncpg.Connection | asyncpg.Pool, contact_id: int) -> dict[str, Any]:
     """What the caller sees: phones, e-mails, score and why, trips, the last notes."""
-    card = await conn.fetchrow(q("campaign_contact_card"), contact_id)
+    return card_json(await conn.fetchrow(q("campaign_contact_card"), contact_id))
+
+
+def card_json(card: asyncpg.Record) -> dict[str, Any]:
     responsible = None
     if card["responsible_extension"] or card["responsible_name"]:
         responsible = {"extension": card["responsible_extension"], "name": card["responsible_name"]}

@@ -112,16 +112,20 @@ CREATE TABLE contact_claims (
 CREATE INDEX contact_claims_campaign_idx ON contact_claims (campaign_id);
 
 -- `next` in one call: claim for p_extension the best contact of campaign p_campaign
--- that nobody claimed (in any campaign) or called (an outbound call) in the last
--- p_days before p_now; NULL when none is left. Its row is taken FOR UPDATE SKIP
+-- that nobody claimed (in any campaign) or called (an outbound call) in the campaign's
+-- claim_days before p_now. status: 'claimed' (with contact_id), 'none' (nobody is
+-- left), 'no_campaign', or 'not_caller' (the campaign does not name p_extension). Its row is taken FOR UPDATE SKIP
 -- LOCKED (a concurrent `next` takes the following one) and the claim is
 -- contact_claims' unique key (a concurrent `next` of another campaign gets no row).
 -- A contact found called, or held by another campaign, rests until p_days after
 -- that (campaign_contacts.rest_until): out of the next index, back when it is over.
-CREATE FUNCTION campaign_next_v1(p_campaign bigint, p_extension text, p_days integer, p_now timestamptz)
-RETURNS bigint
+CREATE FUNCTION campaign_next_v1(p_campaign bigint, p_extension text, p_now timestamptz)
+RETURNS TABLE (status text, contact_id bigint)
 LANGUAGE plpgsql AS $$
+#variable_conflict use_column
 DECLARE
+    p_days integer;
+    callers text[];
     fresh bigint;
     fresh_score smallint;
     rested bigint;
@@ -129,6 +133,15 @@ DECLARE
     busy_since timestamptz;
     claimed bigint;
 BEGIN
+    SELECT c.claim_days, c.extensions INTO p_days, callers FROM campaigns c WHERE c.id = p_campaign;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'no_campaign'::text, NULL::bigint;
+        RETURN;
+    END IF;
+    IF NOT (p_extension = ANY (callers)) THEN
+        RETURN QUERY SELECT 'not_caller'::text, NULL::bigint;
+        RETURN;
+    END IF;
     FOR attempt IN 1..100 LOOP
         -- The best fresh contact, then a rested one if it is better (the rested are few).
         SELECT cc.contact_id, cc.score INTO fresh, fresh_score FROM campaign_contacts cc
@@ -140,7 +153,8 @@ BEGIN
         ORDER BY cc.score DESC, cc.contact_id LIMIT 1 FOR UPDATE SKIP LOCKED;
         candidate := COALESCE(rested, fresh);
         IF candidate IS NULL THEN
-            RETURN NULL;
+            RETURN QUERY SELECT 'none'::text, NULL::bigint;
+            RETURN;
         END IF;
         SELECT max(m.started_at) INTO busy_since FROM communications m
         WHERE m.contact_id = candidate AND m.direction = 'outbound'
@@ -153,16 +167,17 @@ BEGIN
             WHERE k.claimed_at <= p_now - make_interval(days => p_days)
             RETURNING k.contact_id INTO claimed;
             IF claimed IS NOT NULL THEN
-                UPDATE campaign_contacts SET claimed_by = p_extension, claimed_at = p_now, rest_until = NULL
-                WHERE campaign_id = p_campaign AND contact_id = candidate;
-                RETURN candidate;
+                UPDATE campaign_contacts cc SET claimed_by = p_extension, claimed_at = p_now, rest_until = NULL
+                WHERE cc.campaign_id = p_campaign AND cc.contact_id = candidate;
+                RETURN QUERY SELECT 'claimed'::text, candidate;
+                RETURN;
             END IF;
             SELECT k.claimed_at INTO busy_since FROM contact_claims k WHERE k.contact_id = candidate;
         END IF;
-        UPDATE campaign_contacts SET rest_until = COALESCE(busy_since, p_now) + make_interval(days => p_days)
-        WHERE campaign_id = p_campaign AND contact_id = candidate;
+        UPDATE campaign_contacts cc SET rest_until = COALESCE(busy_since, p_now) + make_interval(days => p_days)
+        WHERE cc.campaign_id = p_campaign AND cc.contact_id = candidate;
     END LOOP;
-    RETURN NULL;
+    RETURN QUERY SELECT 'none'::text, NULL::bigint;
 END
 $$;
 
