@@ -1,5 +1,5 @@
 # ruff: noqa: F811  (pytest fixtures imported from test_ui_browser are parameters here)
-"""«Реактивация» and the funnel's stage on the card, in a real browser."""
+"""«Реактивация», the funnel's stage on the card and the funnel on «Аналитика», in a real browser."""
 
 from __future__ import annotations
 
@@ -93,4 +93,13 @@ async def test_the_card_shows_the_leads_stage_and_moves_it(daemon: TestClient, b
     found = await (await daemon.get("/api/contacts/lookup", params={"phone": "+79161234567"}, headers=auth())).json()
     lead = await (await daemon.get(f"/api/leads/{found['open_lead_id']}", headers=auth())).json()
     assert lead["stage"] == "Согласование" and lead["stages"][-1]["extension"] == "105"
+
+    # «Аналитика» draws the funnel of the window's leads: this one reached «Согласование».
+    await page.click(".tab[data-view=analytics]")
+    await page.wait_for_selector("#analytics-funnel h2:has-text('Воронка продаж')")
+    totals = page.locator("#analytics-funnel table.funnel").first
+    row = totals.locator("tbody tr", has=page.locator("th", has_text="Согласование"))
+    assert (await row.locator("td").first.inner_text()) == "1"
+    after = totals.locator("tbody tr", has=page.locator("th", has_text="Счёт выставлен"))
+    assert (await after.locator("td").first.inner_text()) == "0"
     assert errors == []
