@@ -13,7 +13,7 @@ async function funnelStages() {
 }
 
 function funnelBars(row) {
-  return el("table", { class: "analytics funnel" },
+  return el("table", { class: "funnel" },
     el("thead", {}, el("tr", {}, el("th", { text: "Этап" }), el("th", { text: "Дошли" }),
       el("th", { text: "Доля" }), el("th", { text: "Медиана, ч" }))),
     el("tbody", {}, ...row.stages.map((s) => el("tr", {},
