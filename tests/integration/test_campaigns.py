@@ -100,10 +100,15 @@ async def test_a_person_called_within_the_claim_days_is_skipped(
         client: TestClient, settings: Settings, office: Repository) -> None:
     pool = office.pool
     people = await _segment(pool, settings)
+    created = await _create(client)  # frozen first: a lost client called since stays in the campaign
     await communication(pool, people["best"], datetime.now(UTC) - timedelta(days=3), direction="outbound")
-    created = await _create(client)
     first = await _next(client, created["id"], "105")
     assert first is not None and first["contact_id"] == people["middle"]
+    # He rests, out of the campaign's index, until 30 days after that call; then he is back.
+    rest = await pool.fetchval("SELECT rest_until FROM campaign_contacts WHERE contact_id = $1", people["best"])
+    assert rest is not None and rest > datetime.now(UTC) + timedelta(days=26)
+    later = await campaigns.next_contact(pool, created["id"], "106", now=rest + timedelta(minutes=1))
+    assert later is not None and later["contact_id"] == people["best"]
 
 
 async def test_outcomes_open_leads_count_refusals_and_mark_do_not_call(
