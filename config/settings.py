@@ -479,6 +479,51 @@ class AssignmentSettings(_Group):
     cap: int = Field(default=5, ge=1, le=10_000)
 
 
+DEFAULT_FUNNEL_STAGES = ("Новое обращение", "Выявление потребностей", "Подбор отправлен", "Согласование",
+                         "Счёт выставлен", "Оплачено", "Поездка")
+DEFAULT_REFUSAL_REASONS = ("Конкуренты", "Переезд", "Финансовые причины", "Купил в другом агентстве",
+                           "Недоволен сервисом", "Другое")
+
+
+class FunnelSettings(_Group):
+    """``[funnel]``: the sales funnel's stages, in order; a lead starts at the first."""
+
+    stages: tuple[str, ...] = DEFAULT_FUNNEL_STAGES
+    paid_stage: str = "Оплачено"  # where a booking that wins the lead moves it
+    trip_stage: str = "Поездка"  # where the start of that trip moves it
+
+    _stages = field_validator("stages", mode="before")(_comma_tuple)
+
+    @model_validator(mode="after")
+    def _known_stages(self) -> FunnelSettings:
+        if len(self.stages) < 2 or len(set(self.stages)) != len(self.stages):
+            raise ValueError("funnel stages: at least two, each named once")
+        for name in (self.paid_stage, self.trip_stage):
+            if name not in self.stages:
+                raise ValueError(f"funnel stage {name!r} is not one of the stages")
+        return self
+
+
+class CampaignSettings(_Group):
+    """``[campaigns]``: reactivation calls: why people refuse, how long a claim holds."""
+
+    refusal_reasons: tuple[str, ...] = DEFAULT_REFUSAL_REASONS
+    claim_days: int = Field(default=30, ge=1)  # the default of a new campaign's claim_days
+
+    _reasons = field_validator("refusal_reasons", mode="before")(_comma_tuple)
+
+
+class TaskSettings(_Group):
+    """``[tasks]``: reminders to the responsible manager, made by ``tasks refresh`` (nightly)."""
+
+    birthday_days_ahead: int = Field(default=3, ge=0)
+    after_trip_days: int = Field(default=2, ge=0)  # «Как съездили?» this many days after the trip ends
+    next_season_days: int = Field(default=60, ge=1)  # before the anniversary of the last trip's start
+    # When the daemon runs the nightly jobs (tasks, scores, the funnel's trips), office time.
+    nightly_at: time = time(3, 30)
+    nightly_in_daemon: bool = True  # off when the systemd timer runs `callbridge tasks refresh` instead
+
+
 class LogSettings(_Group):
     """``[log]``: the shape and level of the log lines."""
 
@@ -555,6 +600,16 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "sla_notify_email": ("sla", "notify_email"),
     "assignment_mode": ("assignment", "mode"),
     "assignment_cap": ("assignment", "cap"),
+    "funnel_stages": ("funnel", "stages"),
+    "funnel_paid_stage": ("funnel", "paid_stage"),
+    "funnel_trip_stage": ("funnel", "trip_stage"),
+    "campaign_refusal_reasons": ("campaigns", "refusal_reasons"),
+    "campaign_claim_days": ("campaigns", "claim_days"),
+    "task_birthday_days_ahead": ("tasks", "birthday_days_ahead"),
+    "task_after_trip_days": ("tasks", "after_trip_days"),
+    "task_next_season_days": ("tasks", "next_season_days"),
+    "nightly_at": ("tasks", "nightly_at"),
+    "nightly_in_daemon": ("tasks", "nightly_in_daemon"),
     "log_format": ("log", "format"),
     "log_level": ("log", "level"),
 }
@@ -622,6 +677,9 @@ class Settings(BaseSettings):
     leads: LeadSettings = Field(default_factory=LeadSettings)
     sla: SlaSettings = Field(default_factory=SlaSettings)
     assignment: AssignmentSettings = Field(default_factory=AssignmentSettings)
+    funnel: FunnelSettings = Field(default_factory=FunnelSettings)
+    campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
+    tasks: TaskSettings = Field(default_factory=TaskSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @classmethod
@@ -735,6 +793,9 @@ SETTING_NAMES: tuple[str, ...] = (
     "reply_concurrency", "reply_retry_base_s", "auto_reply_every_h", "templates",
     "sla_first_response_minutes", "sla_channels", "sla_escalate_after_minutes",
     "sla_notify_email", "assignment_mode", "assignment_cap",
+    "funnel_stages", "funnel_paid_stage", "funnel_trip_stage",
+    "campaign_refusal_reasons", "campaign_claim_days", "task_birthday_days_ahead", "task_after_trip_days",
+    "task_next_season_days", "nightly_at", "nightly_in_daemon",
 )
 
 

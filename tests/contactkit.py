@@ -14,7 +14,11 @@ from tests.conftest import FIXTURES, auth
 from tests.scenarios import Step, replay, steps
 
 # The journal records the merge and its undo; every other table must be as before.
-JOURNAL_TABLES = ("contact_merges", "contact_merge_rows", "schema_migrations")
+# The merge's journal, the migrations, and what the daemon's score task derives (contact_score_dirty:
+# marks of contacts to score again, which a merge and its undo add to; contact_profiles: the scores it
+# recomputes from them, meanwhile): not data that an undo restores.
+JOURNAL_TABLES = ("contact_merges", "contact_merge_rows", "schema_migrations", "contact_score_dirty",
+                  "contact_profiles")
 # Kept by the inbox's clock in the background (due and overdue times, assignments) and by the
 # screens (presence): they change between two snapshots whatever a merge does. Where an inbox
 # item's contact points is checked by orphans() (its foreign key) like every other table's.

@@ -14,6 +14,7 @@ from daemon.contacts.store import ContactStore
 from daemon.contacts.undo import undo_merge
 from daemon.http.boundary import json_response, plain
 from daemon.http.inputs import MAX_ID, json_model, path_id, query_flag, query_int
+from daemon.http.lookup import profile_json
 from daemon.runtime.keys import REPOSITORY
 from daemon.store.repository import Tx
 
@@ -45,7 +46,7 @@ def card_json(card: dict[str, Any]) -> dict[str, Any]:
     doc |= {"responsible": responsible, "tags": card["tags"] or [],
             "birthday": plain(card["birthday"]),
             "created_at": plain(card["created_at"]), "last_communication_at": plain(card["last_communication_at"])}
-    return doc
+    return doc | profile_json(card)
 
 
 def merge_json(row: dict[str, Any]) -> dict[str, Any]:

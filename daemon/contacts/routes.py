@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from daemon.contacts import api, api_duplicates, api_hygiene
+from daemon.contacts import api, api_duplicates, api_hygiene, api_profile
 
 
 def add_routes(app: web.Application) -> None:
     api_duplicates.add_routes(app)
     api_hygiene.add_routes(app)
+    api_profile.add_routes(app)
     api.add_routes(app)

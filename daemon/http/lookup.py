@@ -88,6 +88,7 @@ class ReadApi:
             "birthday": plain(card["birthday"]),
             "note": card["note"],
             "do_not_call": card["do_not_call"],
+            **profile_json(card),
         })
 
     async def communications(self, request: web.Request) -> web.Response:
@@ -119,6 +120,19 @@ async def _open_lead_wish(request: web.Request, lead_id: int | None) -> dict[str
     if row is None:
         return None
     return wish_document(*(json.loads(v) if isinstance(v, str) else v for v in (row["parsed"], row["edited"])))
+
+
+def profile_json(row: dict[str, Any]) -> dict[str, Any]:
+    """The score, the preferred channel and the first contact of a contact's row (docs/LEADS.md)."""
+    return {
+        "score": row["score"],
+        "score_reasons": json.loads(row["score_reasons"]) if row["score_reasons"] else [],
+        "preferred_channel": row["preferred_channel"],
+        "preferred_channel_by_hand": row["preferred_channel_by_hand"],
+        "first_seen_at": plain(row["first_seen_at"]),
+        "first_channel": row["first_channel"],
+        "first_ad_source": row["first_ad_source"],
+    }
 
 
 def communication_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -9,10 +9,13 @@ from pathlib import Path
 import asyncpg
 
 from config.settings import Settings
+from daemon.contacts.score import refresh_all
 from daemon.leads import lost, trips
 from daemon.leads.analytics import GROUPINGS, analytics
 from daemon.leads.analytics_api import window
 from daemon.leads.closing import archive_stale
+from daemon.leads.funnel import advance
+from daemon.leads.reminders import refresh_tasks
 from daemon.leads.render import render_csv, render_html, render_json, render_text
 from daemon.leads.rung import analytics_for_people
 from daemon.leads.tags import refresh_tags
@@ -25,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     leads.add_argument("--stale-days", type=int, help="default: the lead_stale_days setting (30)")
     tags = sub.add_parser("tags", help="refresh the computed tags (nightly)")
     tags.add_argument("what", choices=("refresh",))
+    tasks = sub.add_parser("tasks", help="reminders: birthdays, after the trip, next season (nightly, idempotent)")
+    tasks.add_argument("what", choices=("refresh",))
+    scores = sub.add_parser("scores", help="every contact's score, and the funnel's trips (nightly)")
+    scores.add_argument("what", choices=("refresh",))
 
 
 def register_imports(imp: argparse.ArgumentParser) -> None:
@@ -67,6 +74,18 @@ async def leads_command(settings: Settings, pool: asyncpg.Pool, args: argparse.N
 async def tags_command(settings: Settings, pool: asyncpg.Pool, args: argparse.Namespace) -> int:
     report = await refresh_tags(pool, settings)
     print(report.line())
+    return 0
+
+
+async def tasks_command(settings: Settings, pool: asyncpg.Pool, args: argparse.Namespace) -> int:
+    print((await refresh_tasks(pool, settings)).line())
+    return 0
+
+
+async def scores_command(settings: Settings, pool: asyncpg.Pool, args: argparse.Namespace) -> int:
+    moved = await advance(pool, settings.funnel, timezone=settings.timezone)
+    print(f"funnel: {moved} leads moved by their bookings and trips")
+    print((await refresh_all(pool, settings)).line())
     return 0
 
 
@@ -115,7 +134,7 @@ async def report_command(settings: Settings, pool: asyncpg.Pool, args: argparse.
     return await REPORT_HANDLERS[args.what](settings, pool, args)
 
 
-HANDLERS = {"leads": leads_command, "tags": tags_command}
+HANDLERS = {"leads": leads_command, "tags": tags_command, "tasks": tasks_command, "scores": scores_command}
 # Choices this package adds to the main parser's ``import`` and ``report`` commands.
 IMPORTS = ("trips",)
 REPORT_HANDLERS = {"analytics": analytics_report, "lost-clients": lost_clients_report}

@@ -1,4 +1,6 @@
-"""Computed tags: «постоянный турист», «холодный», «не звонить», kept up to date by ``tags refresh``.
+"""Computed tags kept up to date by ``tags refresh``: «постоянный турист», «холодный», «не звонить»,
+«Продажа через встречу» (two leads or more, none won, one lost as «Нерешительный турист») and
+«Платный подбор» (a lead lost as «Купил в другом агентстве»).
 
 The tags live in ``contacts.tags`` with the ones managers set, so every lookup,
 card and report shows them with no extra query. ``contact_computed_tags``
@@ -22,7 +24,13 @@ from daemon.store.statistics import analyze_written
 REGULAR = "постоянный турист"
 COLD = "холодный"
 DO_NOT_CALL = "не звонить"
-COMPUTED_TAGS = (REGULAR, COLD, DO_NOT_CALL)
+# The seeds' tags: an indecisive tourist is sold at a meeting; one who bought elsewhere
+# after asking us is offered a paid selection next time.
+MEETING = "Продажа через встречу"
+PAID_SELECTION = "Платный подбор"
+INDECISIVE_REASON = "Нерешительный турист"
+BOUGHT_ELSEWHERE_REASON = "Купил в другом агентстве"
+COMPUTED_TAGS = (REGULAR, COLD, DO_NOT_CALL, MEETING, PAID_SELECTION)
 MAX_TAG_CHARS = 100
 
 
@@ -46,7 +54,8 @@ async def refresh_tags(pool: asyncpg.Pool, settings: Settings, *, now: datetime 
             detected = await conn.execute(q("tags_detect_removals"))
             changed = await conn.fetch(q("tags_refresh"), now, REGULAR, COLD, DO_NOT_CALL,
                                        settings.leads.tag_regular_min_trips, settings.leads.tag_regular_months,
-                                       settings.leads.tag_cold_months)
+                                       settings.leads.tag_cold_months, MEETING, PAID_SELECTION,
+                                       INDECISIVE_REASON, BOUGHT_ELSEWHERE_REASON)
     await analyze_written(pool, "analyze_tags_refresh")
     return RefreshReport(added=sum(r["added"] for r in changed),
                          removed_contacts=sum(1 for r in changed if r["removed"]),

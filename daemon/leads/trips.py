@@ -2,7 +2,8 @@
 
 A re-import updates (never duplicates) and leaves an unchanged booking alone; the
 buyer is found by phone or e-mail (an unknown buyer becomes a contact); a booking
-made while the buyer's lead was open wins that lead. A booking without its own
+made while the buyer's lead was open wins that lead (and moves it to the funnel's
+«Оплачено»; to «Поездка» once the trip has started). A booking without its own
 booking date counts as booked when first seen, but no later than the trip's start:
 an agency's history imported today is booked in the past and wins no lead of today.
 The file is read by the shared spreadsheet reader (daemon/sheets: .xlsx, .xls, .ods, .csv, headers found by alias).
@@ -21,6 +22,7 @@ import asyncpg
 from config.settings import Settings
 from daemon.contacts.import_rows import MAX_NAME_CHARS, name_too_long
 from daemon.domain.identifiers import Identifier, parse_identifier
+from daemon.leads.funnel import advance
 from daemon.leads.tripvalues import map_status, parse_amount, parse_date
 from daemon.sheets import Row, read_table
 from daemon.store.queries import q
@@ -216,6 +218,8 @@ async def import_trips(pool: asyncpg.Pool, path: Path, settings: Settings, *, sh
         report.ignored_columns = list(table.ignored)
         bookings = _bookings(path, fields, _usable(table.rows, report), settings, report, now=now)
     await store_bookings(pool, bookings, report)
+    # A booking that won its lead moves it to «Оплачено», a trip already begun to «Поездка».
+    await advance(pool, settings.funnel, timezone=settings.timezone, now=now)
     report.analyze_s = await analyze_written(pool, "analyze_trips_import")
     return report
 

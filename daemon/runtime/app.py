@@ -13,6 +13,7 @@ from adapters.mango import webhooks as mango
 from config.settings import WEBHOOK_BODY_LIMIT_BYTES, Settings
 from daemon.calls.api import CallsApi
 from daemon.contacts import routes as contacts_api
+from daemon.contacts.score import flush_forever
 from daemon.http import boundary, metrics_endpoint, security
 from daemon.http.lookup import ReadApi, bearer_auth
 from daemon.inbox.web import add_inbox
@@ -23,6 +24,7 @@ from daemon.inquiries.outbox_sender import start_reply_sender
 from daemon.intake import webhooks
 from daemon.intake.spool import Spool
 from daemon.leads import web as leads_web
+from daemon.leads.nightly import nightly_forever
 from daemon.report import api as report_api
 from daemon.routing.context import pbx_and_routing
 from daemon.runtime import health, logs
@@ -111,6 +113,9 @@ def _background_tasks(database_url: str, *, apply_migrations: bool):
         if not repo.connected:
             tasks.start(CONNECT_TASK, background_connect(app, database_url, apply_migrations=apply_migrations))
         tasks.start("spool-replayer", lambda: intake.replay_forever(repo.ping))
+        # Scores whose inputs changed, every 30 s; the nightly jobs once a day across daemons.
+        tasks.start("score-flush", lambda: flush_forever(lambda: repo.pool, lambda: app[RELOADER].current))
+        tasks.start("nightly", lambda: nightly_forever(lambda: repo.pool, lambda: app[RELOADER].current))
         start_mailboxes(app, app[SETTINGS])  # one "mailbox:<source>" task per e-mail source
         app[RELOADER].subscribe(lambda old, new: reload_mailboxes(app, old, new))
         start_reply_sender(app)  # "reply-sender": the outbox's replies (daemon/inquiries/outbox_sender.py)

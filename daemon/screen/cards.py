@@ -12,6 +12,7 @@ from typing import Any
 from daemon.domain.call_state import Leg
 from daemon.domain.phones import format_for_people, normalise_phone
 from daemon.http.boundary import plain
+from daemon.http.lookup import profile_json
 from daemon.screen.phase import Phase, legs_of
 from daemon.store.queries import q
 from daemon.store.repository import Repository, translated_errors
@@ -108,11 +109,14 @@ def card_json(snapshot: CallSnapshot, *, phase: Phase, region: str) -> dict[str,
             "birthday": plain(call["contact_birthday"]),
             "note": call["contact_note"],
             "trips": trips_json(snapshot.trips),
+            **profile_json(call),
         }
     open_lead = None
     if call["open_lead_id"] is not None:
         open_lead = {"id": call["open_lead_id"], "opened_at": plain(call["open_lead_created_at"]),
-                     "ad_source": call["open_lead_ad_source"]}
+                     "ad_source": call["open_lead_ad_source"],
+                     # None: the funnel's first stage (GET /api/funnel/stages lists them).
+                     "stage": call["open_lead_stage"]}
     answered_by = None
     if call["status"] == "answered":
         answered_by = _person(call["manager_extension"], call["manager_name"])

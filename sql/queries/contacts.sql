@@ -11,6 +11,9 @@ SELECT contact_id FROM contact_identifiers WHERE kind = $1 AND value = $2;
 -- The card of whoever holds identifier ($1 kind, $2 value): one primary-key probe,
 -- then the contact's own rows by contact_identifiers_contact_idx.
 SELECT c.id, c.name, c.tags, c.ad_source, c.birthday, c.note,
+       p.score, p.score_reasons::text AS score_reasons, p.preferred_channel,
+       COALESCE(p.preferred_channel_by_hand, false) AS preferred_channel_by_hand,
+       p.first_seen_at, p.first_channel, p.first_ad_source,
        m.extension AS responsible_extension, m.name AS responsible_name,
        ARRAY(SELECT i.value FROM contact_identifiers i
              WHERE i.contact_id = c.id AND i.kind = 'phone' ORDER BY i.created_at, i.value) AS phones,
@@ -32,6 +35,7 @@ SELECT c.id, c.name, c.tags, c.ad_source, c.birthday, c.note,
 FROM contact_identifiers ci
 JOIN contacts c ON c.id = ci.contact_id
 LEFT JOIN managers m ON m.id = c.responsible_id
+LEFT JOIN contact_profiles p ON p.contact_id = c.id
 WHERE ci.kind = $1 AND ci.value = $2 AND c.removed_at IS NULL;
 
 -- name: insert_contact
@@ -119,6 +123,9 @@ RETURNING extension;
 -- A contact by id, following merged_into to the survivor (contact_survivor):
 -- an id a merge retired still finds the person. Removed contacts are hidden.
 SELECT c.id, c.name, c.tags, c.ad_source, c.birthday, c.note, c.created_at, c.responsible_id,
+       p.score, p.score_reasons::text AS score_reasons, p.preferred_channel,
+       COALESCE(p.preferred_channel_by_hand, false) AS preferred_channel_by_hand,
+       p.first_seen_at, p.first_channel, p.first_ad_source,
        m.extension AS responsible_extension, m.name AS responsible_name,
        ARRAY(SELECT i.value FROM contact_identifiers i
              WHERE i.contact_id = c.id AND i.kind = 'phone' ORDER BY i.created_at, i.value) AS phones,
@@ -144,4 +151,5 @@ SELECT c.id, c.name, c.tags, c.ad_source, c.birthday, c.note, c.created_at, c.re
        (SELECT max(x.started_at) FROM communications x WHERE x.contact_id = c.id) AS last_communication_at
 FROM contacts c
 LEFT JOIN managers m ON m.id = c.responsible_id
+LEFT JOIN contact_profiles p ON p.contact_id = c.id
 WHERE c.id = contact_survivor($1) AND c.removed_at IS NULL;

@@ -11,9 +11,12 @@ SELECT c.id, c.entry_id, c.direction, c.status, c.phone, c.phone_raw, c.contact_
        c.note, c.routed_to, c.route_result,
        ct.name AS contact_name, ct.tags, ct.ad_source AS contact_ad_source,
        ct.birthday AS contact_birthday, ct.note AS contact_note,
+       cp.score, cp.score_reasons::text AS score_reasons, cp.preferred_channel,
+       COALESCE(cp.preferred_channel_by_hand, false) AS preferred_channel_by_hand,
+       cp.first_seen_at, cp.first_channel, cp.first_ad_source,
        rm.extension AS responsible_extension, rm.name AS responsible_name,
        ol.id AS open_lead_id, ol.opened_at AS open_lead_created_at,
-       ol.ad_source AS open_lead_ad_source,
+       ol.ad_source AS open_lead_ad_source, ol.stage AS open_lead_stage,
        CASE WHEN c.channel = 'call'
             THEN (SELECT extract(epoch FROM clock_timestamp() - max(i.received_at))::float8
                     FROM inbox i WHERE i.entry_id = c.entry_id)
@@ -23,6 +26,7 @@ SELECT c.id, c.entry_id, c.direction, c.status, c.phone, c.phone_raw, c.contact_
 FROM communications c
 LEFT JOIN managers am ON am.id = c.manager_id
 LEFT JOIN contacts ct ON ct.id = c.contact_id
+LEFT JOIN contact_profiles cp ON cp.contact_id = c.contact_id
 LEFT JOIN managers rm ON rm.id = ct.responsible_id
 LEFT JOIN leads ol ON ol.contact_id = c.contact_id AND ol.status = 'open'
 WHERE c.entry_id = $1;

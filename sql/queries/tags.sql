@@ -20,7 +20,8 @@ ON CONFLICT (contact_id, tag) DO NOTHING;
 -- name: tags_refresh
 -- In one statement: every (contact, computed tag) that holds at $1 (now) for
 -- active contacts, less those removed by hand ($2..$4: the three tag names; $5
--- minimum paid trips, $6 their months, $7 months of silence for «холодный»);
+-- minimum paid trips, $6 their months, $7 months of silence for «холодный»; $8, $9
+-- the seed tags «Продажа через встречу» and «Платный подбор», $10, $11 their lost reasons);
 -- computed tags whose condition ended leave contacts.tags, and wanted tags a
 -- contact lacks are added and recorded as computed. A wanted tag the contact
 -- already carries (set by hand, imported) stays the manager's own: not recorded.
@@ -45,6 +46,19 @@ WITH wanted AS (
         SELECT DISTINCT i.contact_id, $4::text
         FROM contact_identifiers i
         WHERE i.do_not_call_since IS NOT NULL
+        UNION ALL
+        -- «Продажа через встречу»: two leads or more, none won, one lost as $10 («Нерешительный турист»).
+        SELECT l.contact_id, $8::text
+        FROM leads l
+        WHERE l.status <> 'merged'
+        GROUP BY l.contact_id
+        HAVING count(*) >= 2 AND count(*) FILTER (WHERE l.status = 'won') = 0
+           AND count(*) FILTER (WHERE l.status = 'lost' AND l.reason = $10::text) > 0
+        UNION ALL
+        -- «Платный подбор»: a lead lost as $11 («Купил в другом агентстве»): asked us, bought elsewhere.
+        SELECT DISTINCT l.contact_id, $9::text
+        FROM leads l
+        WHERE l.status = 'lost' AND l.reason = $11::text
     ) w
     JOIN contacts c ON c.id = w.contact_id AND c.merged_into IS NULL AND c.removed_at IS NULL
     WHERE NOT EXISTS (SELECT 1 FROM contact_tag_removals r WHERE r.contact_id = w.contact_id AND r.tag = w.tag)

@@ -100,6 +100,9 @@ def test_which_settings_a_reload_applies() -> None:
         "reply_retry_base_s", "auto_reply_every_h", "templates",
         "sla_first_response_minutes", "sla_channels", "sla_escalate_after_minutes", "sla_notify_email",
         "assignment_mode", "assignment_cap",
+        "funnel_stages", "funnel_paid_stage", "funnel_trip_stage", "campaign_refusal_reasons", "campaign_claim_days",
+        "task_birthday_days_ahead", "task_after_trip_days", "task_next_season_days", "nightly_at",
+        "nightly_in_daemon",
     }
     assert RESTART_ONLY <= set(SETTING_NAMES)
 

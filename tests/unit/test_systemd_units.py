@@ -27,6 +27,8 @@ UNITS = (
     "callbridge-leads-archive.timer",
     "callbridge-tags-refresh.service",
     "callbridge-tags-refresh.timer",
+    "callbridge-nightly.service",
+    "callbridge-nightly.timer",
 )
 INSTALLED_BINARY = "/opt/callbridge/.venv/bin/callbridge"
 ANALYZE = shutil.which("systemd-analyze")
@@ -171,3 +173,13 @@ def test_nightly_lead_and_tag_timers_run_after_reconciliation() -> None:
         assert service["ExecStart"] == [f"{INSTALLED_BINARY} {command}"]
         assert service["Type"] == ["oneshot"]
         assert "callbridge-reconcile.service" in service["After"][0].split()
+
+
+def test_nightly_timer_runs_reminders_and_scores_after_the_tags() -> None:
+    """The systemd alternative to the daemon's own nightly task: both commands, after the tags."""
+    timer = directives("callbridge-nightly.timer")
+    assert timer["OnCalendar"] == ["*-*-* 03:30:00 Europe/Moscow"] and timer["Persistent"] == ["true"]
+    service = directives("callbridge-nightly.service")
+    assert service["ExecStart"] == [f"{INSTALLED_BINARY} tasks refresh", f"{INSTALLED_BINARY} scores refresh"]
+    assert service["Type"] == ["oneshot"]
+    assert "callbridge-tags-refresh.service" in service["After"][0].split()
