@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from daemon.contacts.errors import ContactRefused
 from daemon.contacts.score import refresh_contacts
 from daemon.domain.inquiry import Channel
+from daemon.http.boundary import json_response
 from daemon.http.inputs import json_model, path_id
 from daemon.runtime.keys import RELOADER, REPOSITORY
 from daemon.store.queries import q
@@ -38,7 +39,7 @@ async def put_preferred_channel(request: web.Request) -> web.Response:
         await refresh_contacts(pool, [row["id"]], request.app[RELOADER].current)
         with translated_errors():
             row = await pool.fetchrow(q("contact_preferred_channel_get"), row["id"])
-    return web.json_response({"contact_id": row["id"], "preferred_channel": row["preferred_channel"],
+    return json_response({"contact_id": row["id"], "preferred_channel": row["preferred_channel"],
                               "preferred_channel_by_hand": row["preferred_channel_by_hand"]})
 
 

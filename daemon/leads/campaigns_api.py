@@ -9,6 +9,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
+from daemon.http.boundary import json_response
 from daemon.http.inputs import json_model, path_id
 from daemon.leads import campaigns
 from daemon.leads.fields import Body, Extension
@@ -52,16 +53,16 @@ async def create(request: web.Request) -> web.Response:
         segment=campaigns.Segment(kind=body.segment.kind, tag=body.segment.tag),
         extensions=list(dict.fromkeys(body.extensions)),
         claim_days=body.claim_days or settings.campaigns.claim_days)
-    return web.json_response(created, status=201)
+    return json_response(created, status=201)
 
 
 async def listing(request: web.Request) -> web.Response:
     extension = request.query.get("extension") or None
-    return web.json_response(await campaigns.campaigns(request.app[REPOSITORY].pool, extension))
+    return json_response(await campaigns.campaigns(request.app[REPOSITORY].pool, extension))
 
 
 async def show(request: web.Request) -> web.Response:
-    return web.json_response(await campaigns.progress(request.app[REPOSITORY].pool, path_id(request, "campaign_id")))
+    return json_response(await campaigns.progress(request.app[REPOSITORY].pool, path_id(request, "campaign_id")))
 
 
 async def next_contact(request: web.Request) -> web.Response:
@@ -70,7 +71,7 @@ async def next_contact(request: web.Request) -> web.Response:
     card = await campaigns.next_contact(request.app[REPOSITORY].pool, campaign_id, body.extension)
     if card is None:
         return web.Response(status=204)
-    return web.json_response(card)
+    return json_response(card)
 
 
 async def outcome(request: web.Request) -> web.Response:
@@ -80,11 +81,11 @@ async def outcome(request: web.Request) -> web.Response:
     answer = await campaigns.record_outcome(
         request.app[REPOSITORY].pool, request.app[RELOADER].current, campaign_id, contact_id=body.contact_id,
         extension=body.extension, outcome=body.outcome, reason=body.reason)
-    return web.json_response(answer)
+    return json_response(answer)
 
 
 async def reasons(request: web.Request) -> web.Response:
-    return web.json_response({"reasons": list(request.app[RELOADER].current.campaigns.refusal_reasons)})
+    return json_response({"reasons": list(request.app[RELOADER].current.campaigns.refusal_reasons)})
 
 
 async def mailing_csv(request: web.Request) -> web.Response:

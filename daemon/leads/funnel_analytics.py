@@ -16,6 +16,7 @@ from aiohttp import web
 
 from config.settings import FunnelSettings
 from daemon.domain.errors import BadInput
+from daemon.http.boundary import json_response
 from daemon.leads.analytics_api import window
 from daemon.runtime.keys import RELOADER, REPOSITORY
 from daemon.store.queries import q
@@ -60,5 +61,5 @@ async def funnel_handler(request: web.Request) -> web.Response:
     if by not in FUNNEL_GROUPINGS:
         raise BadInput(400, f"by must be one of {', '.join(FUNNEL_GROUPINGS)}")
     since, until = window(request.query.get("since"), request.query.get("until"), settings)
-    return web.json_response(await funnel(request.app[REPOSITORY].pool, since=since, until=until, by=by,
+    return json_response(await funnel(request.app[REPOSITORY].pool, since=since, until=until, by=by,
                                           funnel_settings=settings.funnel))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from daemon.domain.errors import BadInput
+from daemon.http.boundary import json_response
 from daemon.http.inputs import json_model, path_id, query_int
 from daemon.leads.fields import Body, Extension
 from daemon.leads.reminders import MAX_TASKS, mark_done, open_tasks
@@ -25,13 +26,13 @@ async def listing(request: web.Request) -> web.Response:
     horizon = query_int(request, "days", default=DEFAULT_HORIZON_DAYS, least=0, most=MAX_HORIZON_DAYS)
     limit = query_int(request, "limit", default=MAX_TASKS, most=MAX_TASKS)
     tasks = await open_tasks(request.app[REPOSITORY].pool, extension=extension, horizon_days=horizon, limit=limit)
-    return web.json_response(tasks)
+    return json_response(tasks)
 
 
 async def done(request: web.Request) -> web.Response:
     task_id = path_id(request, "task_id")
     body = await json_model(request, DoneBody, example='{"extension": "105"}', optional=True)
-    return web.json_response(await mark_done(request.app[REPOSITORY].pool, task_id, body.extension))
+    return json_response(await mark_done(request.app[REPOSITORY].pool, task_id, body.extension))
 
 
 def add_routes(app: web.Application) -> None:

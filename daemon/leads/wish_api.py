@@ -1,4 +1,4 @@
-"""``GET /api/leads/{id}`` (the lead with its wish), ``GET``/``PUT /api/leads/{id}/wish``.
+"""``GET``/``PUT /api/leads/{id}/wish`` (``GET /api/leads/{id}`` carries the wish too: daemon/leads/funnel_api.py).
 
 ``GET /api/leads/{id}/wish?format=json|uon``: the wish, or U-ON's ``lead/create`` fields
 (daemon/wishes/uon.py). ``PUT /api/leads/{id}/wish?by=<who>`` with any of the wish's keys
@@ -12,17 +12,13 @@ from aiohttp import web
 from daemon.domain.errors import BadInput
 from daemon.http.boundary import json_response
 from daemon.http.inputs import json_value, path_id
-from daemon.leads.wish import edit_wish, lead_with_wish, wish_of
+from daemon.leads.wish import edit_wish, wish_of
 from daemon.runtime.keys import REPOSITORY
 from daemon.wishes.uon import uon_fields
 
 WISH_FORMATS = ("json", "uon")
 MAX_BY_CHARS = 100
 EXAMPLE = '{"destination": {"country": "Турция", "resort": "Анталья"}, "date_from": "2026-06-01", "adults": 2}'
-
-
-async def lead(request: web.Request) -> web.Response:
-    return json_response(await lead_with_wish(request.app[REPOSITORY].pool, path_id(request, "lead_id")))
 
 
 async def wish(request: web.Request) -> web.Response:
@@ -46,6 +42,5 @@ async def put_wish(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """After /api/leads/reasons (registered first, so «reasons» is never taken for an id)."""
-    app.router.add_get("/api/leads/{lead_id}", lead)
     app.router.add_get("/api/leads/{lead_id}/wish", wish)
     app.router.add_put("/api/leads/{lead_id}/wish", put_wish)
