@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from adapters.reply_http import Answer, call
+from adapters.replying import Answer, attempt
 from daemon.domain.replies import Delivered, OutgoingReply, Refused, RetryLater, SendOutcome
 
 if TYPE_CHECKING:
@@ -36,8 +36,8 @@ class TelegramReply:
         body: dict[str, Any] = {"chat_id": reply.address.to, "text": reply.text}
         if connection := reply.address.thread.get("business_connection_id"):
             body["business_connection_id"] = connection
-        answer = await call(session, f"{base}/bot{source.bot_token.get_secret_value()}/sendMessage",
-                            json_body=body)
+        answer = await attempt(session, f"{base}/bot{source.bot_token.get_secret_value()}/sendMessage",
+                               json_body=body)
         return answer if isinstance(answer, RetryLater) else outcome(answer)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from adapters.reply_http import Answer, call
+from adapters.replying import Answer, attempt
 from daemon.domain.replies import Delivered, OutgoingReply, Refused, RetryLater, SendOutcome
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class VkReply:
             return Refused(f"source {reply.source!r} has no access_token")
         form = {"peer_id": reply.address.to, "message": reply.text, "random_id": str(reply.message_id),
                 "v": API_VERSION, "access_token": source.access_token.get_secret_value()}
-        answer = await call(session, f"{(source.api_url or API_URL).rstrip('/')}/messages.send", form=form)
+        answer = await attempt(session, f"{(source.api_url or API_URL).rstrip('/')}/messages.send", form=form)
         return answer if isinstance(answer, RetryLater) else outcome(answer)
 
 

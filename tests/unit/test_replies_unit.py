@@ -10,7 +10,7 @@ import pytest
 
 from adapters.email.parse import parse_email
 from adapters.email.reply import build_message, reply_subject
-from adapters.reply_http import Answer
+from adapters.replying import Answer
 from adapters.telegram.reply import outcome as telegram_outcome
 from adapters.vk.reply import outcome as vk_outcome
 from config.settings import Settings
