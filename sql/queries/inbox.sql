@@ -9,9 +9,10 @@ WITH page AS (
     SELECT * FROM inbox_items WHERE state = 'open' ORDER BY due_at, id LIMIT $1
 )
 SELECT p.id, p.kind, p.communication_id, p.task_id, p.contact_id, ct.name, p.phone, p.channel, p.source,
-       p.received_at, p.due_at, p.overdue_at, p.assigned_extension, p.assign_reason, left(c.text, 300) AS last_text
+       p.received_at, p.due_at, p.overdue_at, p.assigned_extension, p.assign_reason, COALESCE(left(c.text, 300), tk.title) AS last_text
 FROM page p
 LEFT JOIN communications c ON c.id = p.communication_id
+LEFT JOIN tasks tk ON tk.id = p.task_id
 LEFT JOIN contacts ct ON ct.id = p.contact_id
 ORDER BY p.due_at, p.id;
 
@@ -21,9 +22,10 @@ WITH page AS (
     SELECT * FROM inbox_items WHERE state = 'open' AND assigned_extension = $1 ORDER BY due_at, id LIMIT $2
 )
 SELECT p.id, p.kind, p.communication_id, p.task_id, p.contact_id, ct.name, p.phone, p.channel, p.source,
-       p.received_at, p.due_at, p.overdue_at, p.assigned_extension, p.assign_reason, left(c.text, 300) AS last_text
+       p.received_at, p.due_at, p.overdue_at, p.assigned_extension, p.assign_reason, COALESCE(left(c.text, 300), tk.title) AS last_text
 FROM page p
 LEFT JOIN communications c ON c.id = p.communication_id
+LEFT JOIN tasks tk ON tk.id = p.task_id
 LEFT JOIN contacts ct ON ct.id = p.contact_id
 ORDER BY p.due_at, p.id;
 
@@ -35,9 +37,10 @@ WITH page AS (
     ORDER BY due_at, id LIMIT $2
 )
 SELECT p.id, p.kind, p.communication_id, p.task_id, p.contact_id, ct.name, p.phone, p.channel, p.source,
-       p.received_at, p.due_at, p.overdue_at, p.assigned_extension, p.assign_reason, left(c.text, 300) AS last_text
+       p.received_at, p.due_at, p.overdue_at, p.assigned_extension, p.assign_reason, COALESCE(left(c.text, 300), tk.title) AS last_text
 FROM page p
 LEFT JOIN communications c ON c.id = p.communication_id
+LEFT JOIN tasks tk ON tk.id = p.task_id
 LEFT JOIN contacts ct ON ct.id = p.contact_id
 ORDER BY p.due_at, p.id;
 
@@ -52,10 +55,11 @@ SELECT count(*) FROM inbox_items WHERE state = 'open' AND (assigned_extension = 
 
 -- name: inbox_item
 SELECT p.id, p.kind, p.communication_id, p.task_id, p.contact_id, ct.name, p.phone, p.channel, p.source,
-       p.received_at, p.due_at, p.overdue_at, p.assigned_extension, p.assign_reason, left(c.text, 300) AS last_text,
+       p.received_at, p.due_at, p.overdue_at, p.assigned_extension, p.assign_reason, COALESCE(left(c.text, 300), tk.title) AS last_text,
        p.state, p.closed_at, p.closed_reason, p.closed_by, p.closed_note
 FROM inbox_items p
 LEFT JOIN communications c ON c.id = p.communication_id
+LEFT JOIN tasks tk ON tk.id = p.task_id
 LEFT JOIN contacts ct ON ct.id = p.contact_id
 WHERE p.id = $1;
 
@@ -126,6 +130,7 @@ RETURNING i.id, i.assigned_extension;
 -- until the transaction that escalates them ends. Uses inbox_items_escalation_pending_idx.
 SELECT id FROM inbox_items
 WHERE state = 'open' AND escalated_at IS NULL AND due_at <= $1::timestamptz - make_interval(mins => $2)
+  AND kind <> 'task'  -- a reminder is not a customer waiting (migration 0028)
 ORDER BY due_at LIMIT $3
 FOR UPDATE SKIP LOCKED;
 
