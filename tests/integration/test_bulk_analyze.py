@@ -46,8 +46,8 @@ async def test_a_trips_import_analyzes_and_names_its_unused_columns(
 
     assert await analyzed_since(repo.pool, before) == {"trips", "contacts", "contact_identifiers", "leads"}
     lines = report.lines()
-    assert lines[1] == "ignored columns: Отель"
-    assert re.fullmatch(r"statistics refreshed \(ANALYZE\) in \d+\.\d s", lines[-1])
+    assert lines[1] == "пропущенные столбцы: Отель"
+    assert re.fullmatch(r"статистика обновлена \(ANALYZE\) за \d+\.\d с", lines[-1])
 
 
 async def test_tags_refresh_analyzes_contacts_and_its_tags(settings: Settings, repo: Repository) -> None:

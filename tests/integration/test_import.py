@@ -500,7 +500,7 @@ async def test_cli_import_contacts_then_lines(cli_env: str, repo: Repository,
 
     code = await asyncio.to_thread(cli.main, ["import", "lines", str(FIXTURES / "lines.csv")])
     assert code == 0
-    assert after_database_line(capsys.readouterr().out) == "lines: 2 rows, 2 created, 0 merged into existing, 0 skipped\n"
+    assert after_database_line(capsys.readouterr().out) == "линии: строк 2, создано 2, обновлено существующих 0, пропущено 0\n"
     assert await repo.pool.fetchval("SELECT ad_source FROM lines WHERE line_key = '+74951234567'") == "Яндекс.Директ"
 
 
@@ -571,6 +571,6 @@ async def test_installed_callbridge_script_imports_lines(db_url: str, repo: Repo
     )
 
     assert done.returncode == 0, done.stderr
-    assert after_database_line(done.stdout) == "lines: 2 rows, 2 created, 0 merged into existing, 0 skipped\n"
+    assert after_database_line(done.stdout) == "линии: строк 2, создано 2, обновлено существующих 0, пропущено 0\n"
     rows = await repo.pool.fetch("SELECT line_key, ad_source FROM lines ORDER BY line_key")
     assert [tuple(r) for r in rows] == [("+74951234567", "Яндекс.Директ"), ("+74957654321", "Avito")]
