@@ -7,7 +7,9 @@ communications index once per contact and ran into the statement timeout.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 
 import asyncpg
 import structlog
@@ -30,3 +32,42 @@ async def analyze_written(db: asyncpg.Pool | asyncpg.Connection, query: str) -> 
     seconds = time.monotonic() - started
     log.info("tables_analyzed", query=query, seconds=round(seconds, 3))
     return seconds
+
+
+# How often the daemon looks for tables whose statistics are stale, and how long it lets
+# a running autovacuum take before it analyzes them itself.
+KEEP_EVERY_S = 10.0
+AUTOVACUUM_GRACE_S = 120.0
+
+
+async def analyze_stale(pool: asyncpg.Pool, *, grace_s: float = AUTOVACUUM_GRACE_S) -> list[str]:
+    """ANALYZE each of our tables that changed past autovacuum's threshold and that autovacuum
+    leaves alone (off, or lagging ``grace_s``); the tables analyzed. One daemon at a time: the
+    others skip the round."""
+    async with pool.acquire() as conn:
+        if not await conn.fetchval(q("statistics_lock")):
+            return []
+        try:
+            stale = [r["relname"] for r in await conn.fetch(q("stale_statistics"), grace_s)]
+            for table in stale:
+                # The name is PostgreSQL's own (pg_stat_user_tables), quoted as an identifier.
+                await conn.execute(f'ANALYZE "{table.replace(chr(34), chr(34) * 2)}"', timeout=ANALYZE_TIMEOUT_S)
+        finally:
+            await conn.fetchval(q("statistics_unlock"))
+    if stale:
+        log.info("statistics_refreshed", tables=stale)
+    return stale
+
+
+async def keep_statistics_forever(pool: Callable[[], asyncpg.Pool]) -> None:
+    """The daemon's statistics task: every KEEP_EVERY_S, ``analyze_stale``; a failed round is logged.
+
+    Autovacuum may be off on the agency's server, or behind: a table the webhooks grew from empty
+    would be planned as empty for as long, and a plan made for an empty table can cost a walk of
+    the whole table per row written (docs/OPERATIONS.md, «Статистика планировщика»)."""
+    while True:
+        await asyncio.sleep(KEEP_EVERY_S)
+        try:
+            await analyze_stale(pool())
+        except Exception as exc:  # noqa: BLE001 - the next round retries; the loop must live
+            log.warning("statistics_refresh_failed", error=f"{type(exc).__name__}: {exc}")

@@ -25,3 +25,27 @@ ANALYZE leads;
 
 -- name: analyze_contacts_purge
 ANALYZE contacts, contact_identifiers, contact_invalid_identifiers;
+
+-- name: stale_statistics
+-- The daemon's own ANALYZE (daemon/store/statistics.py, keep_statistics): our tables whose rows
+-- changed past autovacuum's analyze threshold since their last ANALYZE (the same rule:
+-- threshold + scale factor x rows), where autovacuum will not do it: it is off, or it has
+-- not analyzed the table for $1 seconds. Without statistics a table that grew from empty
+-- is planned as empty: a contact's duplicate probe walked every contact once per contact
+-- (seconds per new contact at two thousand).
+SELECT s.relname::text AS relname, s.n_mod_since_analyze AS changed
+FROM pg_stat_user_tables s
+JOIN pg_class c ON c.oid = s.relid
+WHERE s.schemaname = current_schema()
+  AND s.n_mod_since_analyze > current_setting('autovacuum_analyze_threshold')::bigint
+      + current_setting('autovacuum_analyze_scale_factor')::float8 * greatest(c.reltuples, 0)
+  AND (current_setting('autovacuum') = 'off'
+       OR coalesce(greatest(s.last_analyze, s.last_autoanalyze), '-infinity') < now() - make_interval(secs => $1))
+ORDER BY s.n_mod_since_analyze DESC;
+
+-- name: statistics_lock
+-- One daemon at a time analyzes (a session lock, released after the round).
+SELECT pg_try_advisory_lock(hashtextextended('callbridge:statistics', 0));
+
+-- name: statistics_unlock
+SELECT pg_advisory_unlock(hashtextextended('callbridge:statistics', 0));
