@@ -1960,9 +1960,24 @@ LANGUAGE sql STABLE AS $$
                      AND callbridge_reached_after_v1(d.value, p_at))
 $$;
 
--- The trigger: keep inbox_items in step with communications.
-CREATE FUNCTION inbox_track_v1() RETURNS trigger
+-- The trigger: keep inbox_items in step with communications. A customer who writes
+-- again in an answered conversation is back in the queue (migration 0029).
+--
+-- A chat's messages grow one communication while the conversation lasts, so a
+-- message after the reply changed no column the inbox trigger watched (replied_at
+-- keeps the first reply: the response-time figures read it), and the item, closed
+-- by that reply or by hand, stayed closed: the new message was lost from the queue.
+-- Two columns say who wrote last: last_inbound_at, the customer's latest message
+-- (sql/queries/inquiries.sql), and last_replied_at, the agency's latest answer (a
+-- reply sent by the outbox, or one made in the messenger itself). The customer
+-- writing after the latest answer reopens the item with its clock restarted from
+-- that message (or makes one, if there is none); an answer after it closes it again.
+ALTER TABLE communications ADD COLUMN last_inbound_at timestamptz, ADD COLUMN last_replied_at timestamptz;
+
+CREATE FUNCTION inbox_track_v2() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_answered timestamptz;
 BEGIN
     IF NEW.started_at IS NULL THEN
         RETURN NULL;
@@ -1987,14 +2002,27 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
-    -- An inquiry (a form, chat, messenger, e-mail): answered by a reply.
+    -- An inquiry (a form, chat, messenger, e-mail): answered by a reply, until the customer writes again.
     IF NEW.direction IN ('outbound', 'internal') THEN
         RETURN NULL;
     END IF;
-    IF NEW.replied_at IS NOT NULL THEN
-        UPDATE inbox_items SET state = 'closed', closed_at = greatest(NEW.replied_at, received_at),
+    v_answered := greatest(NEW.replied_at, NEW.last_replied_at);
+    IF v_answered IS NOT NULL AND (NEW.last_inbound_at IS NULL OR v_answered >= NEW.last_inbound_at) THEN
+        UPDATE inbox_items SET state = 'closed', closed_at = greatest(v_answered, received_at),
                                closed_reason = 'replied', updated_at = now()
         WHERE communication_id = NEW.id AND state = 'open';
+    ELSIF TG_OP = 'UPDATE' AND NEW.last_inbound_at IS DISTINCT FROM OLD.last_inbound_at THEN
+        IF NOT inbox_contact_reached_after_v1(NEW.contact_id, NEW.phone, NEW.last_inbound_at) THEN
+            UPDATE inbox_items SET state = 'open', received_at = NEW.last_inbound_at, due_at = NULL,
+                                   overdue_at = NULL, escalated_at = NULL, closed_at = NULL, closed_reason = NULL,
+                                   closed_by = NULL, closed_note = NULL, observed = false, updated_at = now()
+            WHERE communication_id = NEW.id AND state = 'closed';
+            IF NOT FOUND THEN
+                INSERT INTO inbox_items (kind, communication_id, contact_id, phone, channel, source, received_at)
+                VALUES ('inquiry', NEW.id, NEW.contact_id, NEW.phone, NEW.channel, NEW.source, NEW.last_inbound_at)
+                ON CONFLICT DO NOTHING;
+            END IF;
+        END IF;
     ELSIF TG_OP = 'INSERT' THEN
         IF NOT inbox_contact_reached_after_v1(NEW.contact_id, NEW.phone, NEW.started_at) THEN
             INSERT INTO inbox_items (kind, communication_id, contact_id, phone, channel, source, received_at)
@@ -2013,13 +2041,15 @@ $$;
 CREATE TRIGGER communications_inbox_insert
     AFTER INSERT ON communications
     FOR EACH ROW WHEN (NEW.status IN ('missed', 'answered', 'received'))
-    EXECUTE FUNCTION inbox_track_v1();
+    EXECUTE FUNCTION inbox_track_v2();
 CREATE TRIGGER communications_inbox_update
     AFTER UPDATE ON communications
     FOR EACH ROW
-    WHEN ((OLD.status, OLD.direction, OLD.phone, OLD.contact_id, OLD.replied_at, OLD.started_at)
-          IS DISTINCT FROM (NEW.status, NEW.direction, NEW.phone, NEW.contact_id, NEW.replied_at, NEW.started_at))
-    EXECUTE FUNCTION inbox_track_v1();
+    WHEN ((OLD.status, OLD.direction, OLD.phone, OLD.contact_id, OLD.replied_at, OLD.started_at,
+           OLD.last_inbound_at, OLD.last_replied_at)
+          IS DISTINCT FROM (NEW.status, NEW.direction, NEW.phone, NEW.contact_id, NEW.replied_at, NEW.started_at,
+                            NEW.last_inbound_at, NEW.last_replied_at))
+    EXECUTE FUNCTION inbox_track_v2();
 
 -- Every change of the queue is announced on callbridge_inbox: one constant
 -- payload, so a transaction's many changed rows fold into one notification; the
