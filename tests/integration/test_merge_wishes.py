@@ -3,40 +3,20 @@ field by field, and undo gives it back. Through the HTTP API, against real Postg
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from config.settings import load_settings
 from daemon.contacts.merge_wishes import restored
-from daemon.runtime.app import build_app
-from tests.channels import channel_env
 from tests.conftest import auth
+from tests.integration.test_lead_wish import app_client, inquire, lead
 
-
-@pytest.fixture
-async def app_client(db_url: str, tmp_path: Path) -> AsyncIterator[TestClient]:
-    settings = load_settings(channel_env(db_url, tmp_path / "state"))
-    app = build_app(settings, database_url=db_url, apply_migrations=False)
-    async with TestClient(TestServer(app)) as client:
-        yield client
-
-
-async def inquire(client: TestClient, external_id: str, phone: str, text: str) -> dict[str, Any]:
-    resp = await client.post("/api/inquiries", json={"source": "partner-site", "external_id": external_id,
-                                                     "phone": phone, "text": text}, headers=auth())
-    assert resp.status in (200, 201), await resp.text()
-    return await resp.json()
+__all__ = ["app_client"]  # the fixture, shared with the wish's own tests
 
 
 async def wish(client: TestClient, lead_id: int) -> dict[str, Any]:
-    resp = await client.get(f"/api/leads/{lead_id}", headers=auth())
-    assert resp.status == 200, await resp.text()
-    return (await resp.json())["wish"]
+    return (await lead(client, lead_id))["wish"]
 
 
 async def edit(client: TestClient, lead_id: int, body: dict[str, Any]) -> None:
@@ -53,8 +33,8 @@ async def post(client: TestClient, path: str, body: dict[str, Any] | None = None
 async def test_the_closed_leads_wish_fills_the_survivors_gaps_and_undo_gives_it_back(
         app_client: TestClient, pool: asyncpg.Pool) -> None:
     # Анна writes from her own phone, then from her husband's: two contacts, two open leads.
-    own = await inquire(app_client, "mw-1", "+79035550201", "Хотим в Анталию, 2 взрослых")
-    other = await inquire(app_client, "mw-2", "+79035550202", "Египет, до 250 тыс., вылет из Казани")
+    own = await inquire(app_client, "mw-1", phone="+79035550201", text="Хотим в Анталию, 2 взрослых")
+    other = await inquire(app_client, "mw-2", phone="+79035550202", text="Египет, до 250 тыс., вылет из Казани")
     await edit(app_client, own["lead_id"], {"adults": 3})  # the survivor's manager knows better
     await edit(app_client, other["lead_id"], {"hotel_stars": 5})  # a manager's word on the other lead
     before = await wish(app_client, own["lead_id"])
@@ -83,8 +63,8 @@ async def test_the_closed_leads_wish_fills_the_survivors_gaps_and_undo_gives_it_
 
 
 async def test_a_wish_the_merge_made_is_gone_after_the_undo(app_client: TestClient, pool: asyncpg.Pool) -> None:
-    silent = await inquire(app_client, "mw-3", "+79035550301", "Перезвоните")  # says nothing of a trip
-    wishful = await inquire(app_client, "mw-4", "+79035550302", "Хотим в Анталию")
+    silent = await inquire(app_client, "mw-3", phone="+79035550301", text="Перезвоните")  # says nothing of a trip
+    wishful = await inquire(app_client, "mw-4", phone="+79035550302", text="Хотим в Анталию")
     assert await wish(app_client, silent["lead_id"]) is None
     merged = await post(app_client, "/api/contacts/merge", {"survivor_id": silent["contact_id"],
                                                             "merged_ids": [wishful["contact_id"]]})
