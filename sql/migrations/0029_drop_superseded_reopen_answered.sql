@@ -65,17 +65,18 @@ BEGIN
         UPDATE inbox_items SET state = 'closed', closed_at = greatest(v_answered, received_at),
                                closed_reason = 'replied', updated_at = now()
         WHERE communication_id = NEW.id AND state = 'open';
-    ELSIF TG_OP = 'UPDATE' AND NEW.last_inbound_at IS DISTINCT FROM OLD.last_inbound_at THEN
-        IF NOT inbox_contact_reached_after_v1(NEW.contact_id, NEW.phone, NEW.last_inbound_at) THEN
-            UPDATE inbox_items SET state = 'open', received_at = NEW.last_inbound_at, due_at = NULL,
-                                   overdue_at = NULL, escalated_at = NULL, closed_at = NULL, closed_reason = NULL,
-                                   closed_by = NULL, closed_note = NULL, observed = false, updated_at = now()
-            WHERE communication_id = NEW.id AND state = 'closed';
-            IF NOT FOUND THEN
-                INSERT INTO inbox_items (kind, communication_id, contact_id, phone, channel, source, received_at)
-                VALUES ('inquiry', NEW.id, NEW.contact_id, NEW.phone, NEW.channel, NEW.source, NEW.last_inbound_at)
-                ON CONFLICT DO NOTHING;
-            END IF;
+    ELSIF TG_OP = 'UPDATE' AND NEW.last_inbound_at IS DISTINCT FROM OLD.last_inbound_at
+          -- Still waiting (the usual next message): one probe of the unique index, nothing written.
+          AND NOT EXISTS (SELECT 1 FROM inbox_items WHERE communication_id = NEW.id AND state = 'open')
+          AND NOT inbox_contact_reached_after_v1(NEW.contact_id, NEW.phone, NEW.last_inbound_at) THEN
+        UPDATE inbox_items SET state = 'open', received_at = NEW.last_inbound_at, due_at = NULL,
+                               overdue_at = NULL, escalated_at = NULL, closed_at = NULL, closed_reason = NULL,
+                               closed_by = NULL, closed_note = NULL, observed = false, updated_at = now()
+        WHERE communication_id = NEW.id;
+        IF NOT FOUND THEN
+            INSERT INTO inbox_items (kind, communication_id, contact_id, phone, channel, source, received_at)
+            VALUES ('inquiry', NEW.id, NEW.contact_id, NEW.phone, NEW.channel, NEW.source, NEW.last_inbound_at)
+            ON CONFLICT DO NOTHING;
         END IF;
     ELSIF TG_OP = 'INSERT' THEN
         IF NOT inbox_contact_reached_after_v1(NEW.contact_id, NEW.phone, NEW.started_at) THEN
