@@ -1,6 +1,9 @@
 """One HTTP attempt to a provider's send API, in the reply contract's words (daemon/domain/replies.py).
 
-Every reply channel (``adapters/<kind>/reply.py``) posts through ``attempt``: a request
+Every reply channel (``adapters/<kind>/reply.py``) opens the same way: ``opening`` takes
+the source's credential and the API's base URL, or refuses the reply when a setting it
+cannot do without is missing (``missing``; the same request could only fail again).
+Then it posts through ``attempt``: a request
 that could not be made is ``RetryLater`` (nothing reached the provider); a timeout or a
 connection lost after sending is ``RetryLater`` with ``maybe_delivered`` (the provider may
 have taken it). An answer is handed back as ``Answer`` for the channel to read;
@@ -12,12 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from pydantic import SecretStr
 
 from daemon.domain.replies import Refused, RetryLater
+
+if TYPE_CHECKING:
+    from config.settings import SourceSettings
+    from daemon.domain.replies import OutgoingReply
 
 REPLY_TIMEOUT_S = 15.0  # a send API answers in well under a second; past this it is lost
 MAX_REASON_CHARS = 300
@@ -32,6 +41,35 @@ class Answer:
     def reason(self) -> str:
         body = self.body if isinstance(self.body, str) else json.dumps(self.body, ensure_ascii=False)
         return f"HTTP {self.status}: {body}"[:MAX_REASON_CHARS]
+
+
+@dataclass(frozen=True)
+class Opening:
+    key: str  # the source's credential, in plain text: never logged, never in a reason
+    base: str  # the API's base URL, without the trailing slash
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{path}"
+
+
+def opening(source: SourceSettings, reply: OutgoingReply, *, key: str, default_url: str,
+            **needed: str | SecretStr | None) -> Opening | Refused:
+    """The setting ``key`` of the source (its credential) and the base URL (``api_url``, else
+    ``default_url``); refused when the credential or any of ``needed`` is missing."""
+    credential = getattr(source, key)
+    if refused := missing(reply, {key: credential, **needed}):
+        return refused
+    return Opening(plain(credential), (source.api_url or default_url).rstrip("/"))
+
+
+def missing(reply: OutgoingReply, needed: Mapping[str, str | SecretStr | None], *, hint: str = "") -> Refused | None:
+    """Refused, naming the settings of ``needed`` (name -> value) that are empty; None when all are there."""
+    names = [name for name, value in needed.items() if not plain(value)]
+    return Refused(f"source {reply.source!r} has no {' or '.join(names)}{hint}") if names else None
+
+
+def plain(value: str | SecretStr | None) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else (value or "")
 
 
 async def attempt(session: aiohttp.ClientSession, url: str, *, headers: dict[str, str] | None = None,

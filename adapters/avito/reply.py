@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from adapters.replying import REPLY_TIMEOUT_S, Answer, attempt, by_status, dig
+from adapters.replying import REPLY_TIMEOUT_S, Answer, Opening, attempt, by_status, dig, opening
 from daemon.domain.replies import Delivered, OutgoingReply, Refused, RetryLater, SendOutcome
 
 if TYPE_CHECKING:
@@ -47,13 +47,14 @@ class AvitoReply:
     async def send(self, session: aiohttp.ClientSession, source: SourceSettings,
                    reply: OutgoingReply) -> SendOutcome:
         account = reply.address.thread.get("user_id") or source.user_id
-        if not (source.client_id and source.client_secret and account):
-            return Refused(f"source {reply.source} has no client_id, client_secret or user_id")
-        base = (source.api_url or DEFAULT_API_URL).rstrip("/")
-        url = f"{base}/messenger/v1/accounts/{account}/chats/{reply.address.to}/messages"
-        answer = await self._post(session, source, base, url, reply.text, renew=False)
+        found = opening(source, reply, key="client_secret", default_url=DEFAULT_API_URL,
+                        client_id=source.client_id, user_id=account)
+        if isinstance(found, Refused):
+            return found
+        url = found.url(f"/messenger/v1/accounts/{account}/chats/{reply.address.to}/messages")
+        answer = await self._post(session, source, found, url, reply.text, renew=False)
         if isinstance(answer, Answer) and answer.status == 401:  # revoked before its time: once more
-            answer = await self._post(session, source, base, url, reply.text, renew=True)
+            answer = await self._post(session, source, found, url, reply.text, renew=True)
         if not isinstance(answer, Answer):
             return answer
         if answer.status == 200:
@@ -61,25 +62,24 @@ class AvitoReply:
             return Delivered(str(message_id) if message_id else None)
         return by_status(answer)
 
-    async def _post(self, session: aiohttp.ClientSession, source: SourceSettings, base: str, url: str,
+    async def _post(self, session: aiohttp.ClientSession, source: SourceSettings, found: Opening, url: str,
                     text: str, *, renew: bool) -> Answer | SendOutcome:
-        token = await self._token(session, source, base, renew=renew)
+        token = await self._token(session, source, found, renew=renew)
         if not isinstance(token, str):
             return token
         return await attempt(session, timeout_s=self.timeout_s, url=url, headers={"Authorization": f"Bearer {token}"},
                              json_body={"message": {"text": text}, "type": "text"})
 
-    async def _token(self, session: aiohttp.ClientSession, source: SourceSettings, base: str, *,
+    async def _token(self, session: aiohttp.ClientSession, source: SourceSettings, found: Opening, *,
                      renew: bool) -> str | SendOutcome:
-        key = (base, source.client_id or "")
+        key = (found.base, source.client_id or "")
         async with self._lock:
             cached = self._tokens.get(key)
             if cached is not None and not renew and cached.expires_at > time.monotonic():
                 return cached.value
-            assert source.client_secret is not None
-            answer = await attempt(session, timeout_s=self.timeout_s, url=f"{base}/token/", form={
+            answer = await attempt(session, found.url("/token/"), timeout_s=self.timeout_s, form={
                 "grant_type": "client_credentials", "client_id": source.client_id or "",
-                "client_secret": source.client_secret.get_secret_value()})
+                "client_secret": found.key})
             if not isinstance(answer, Answer):
                 return RetryLater(f"token: {answer.reason}")  # no message went out
             value, lifetime = dig(answer.body, "access_token"), dig(answer.body, "expires_in")

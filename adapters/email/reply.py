@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import aiosmtplib
 
+from adapters.replying import missing
 from daemon.domain.replies import Delivered, OutgoingReply, Refused, RetryLater, SendOutcome
 
 if TYPE_CHECKING:
@@ -66,9 +67,10 @@ class EmailReply:
 
     async def send(self, session: aiohttp.ClientSession, source: SourceSettings,
                    reply: OutgoingReply) -> SendOutcome:
-        if not source.smtp_host or not source.reply_from:
-            return Refused("no mail server for replies: set smtp_host and reply_from "
-                           f"(of source {reply.source!r} or the global ones)")
+        if refused := missing(reply, {"smtp_host": source.smtp_host, "reply_from": source.reply_from},
+                              hint=" (nor the global [smtp]): no mail server for replies"):
+            return refused
+        assert source.smtp_host is not None and source.reply_from is not None  # missing() said so
         message = build_message(reply, sender=source.reply_from)
         password = source.smtp_password.get_secret_value() if source.smtp_password else None
         security = source.smtp_security or "starttls"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from adapters.replying import REPLY_TIMEOUT_S, Answer, attempt, by_status, dig
+from adapters.replying import REPLY_TIMEOUT_S, Answer, attempt, by_status, dig, opening
 from daemon.domain.replies import Delivered, OutgoingReply, Refused, SendOutcome
 
 if TYPE_CHECKING:
@@ -31,13 +31,12 @@ class GreenApiReply:
 
     async def send(self, session: aiohttp.ClientSession, source: SourceSettings,
                    reply: OutgoingReply) -> SendOutcome:
-        token = source.api_token.get_secret_value() if source.api_token is not None else ""
         instance = reply.address.thread.get("id_instance") or source.id_instance
-        if not token or not instance:
-            return Refused(f"source {reply.source} has no id_instance or api_token")
-        base = (source.api_url or DEFAULT_API_URL).rstrip("/")
-        url = f"{base}/waInstance{instance}/sendMessage/{token}"
-        answer = await attempt(session, url, timeout_s=self.timeout_s,
+        found = opening(source, reply, key="api_token", default_url=DEFAULT_API_URL, id_instance=instance)
+        if isinstance(found, Refused):
+            return found
+        answer = await attempt(session, found.url(f"/waInstance{instance}/sendMessage/{found.key}"),
+                               timeout_s=self.timeout_s,
                                json_body={"chatId": reply.address.to, "message": reply.text})
         if not isinstance(answer, Answer):
             return answer

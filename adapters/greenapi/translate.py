@@ -16,19 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.domain.delivery import (
-    Delivery,
-    Malformed,
-    Refused,
-    Reply,
-    Translated,
-    bearer,
-    epoch,
-    json_object,
-    obj,
-    secret_matches,
-    text,
-)
+from daemon.domain.delivery import Delivery, Malformed, Reply, Translated, bearer, epoch, obj, signed_object, text
 from daemon.domain.events import ReplyStatusReported
 from daemon.domain.inquiry import Inquiry
 from daemon.domain.replies import ReplyAddress
@@ -41,8 +29,9 @@ OUTGOING = ("outgoingMessageReceived", "outgoingAPIMessageReceived")
 
 
 def translate(delivery: Delivery) -> Translated:
-    _check_token(delivery)
-    note = json_object(delivery.body)
+    # Bearer or bare: Green-API does not say which.
+    note = signed_object(delivery, bearer(delivery.headers), delivery.headers.get("Authorization", "").strip(),
+                         delivery.query.get("token"), what="Authorization token")
     kind = text(note.get("typeWebhook"))
     if kind is None:
         raise Malformed("typeWebhook is missing")
@@ -56,13 +45,6 @@ def translate(delivery: Delivery) -> Translated:
     if not chat_id.endswith(PRIVATE_CHAT):
         return Translated(None, ANSWER)  # a group chat: not one person's inquiry
     return Translated(_inquiry(delivery, note, chat_id, agency=kind in OUTGOING), ANSWER)
-
-
-def _check_token(delivery: Delivery) -> None:
-    raw = delivery.headers.get("Authorization", "").strip()
-    given = (bearer(delivery.headers), raw, delivery.query.get("token"))
-    if not any(secret_matches(g, delivery.settings) for g in given if g):
-        raise Refused("missing or wrong Authorization token")
 
 
 def _inquiry(delivery: Delivery, note: dict[str, Any], chat_id: str, *, agency: bool) -> Inquiry:

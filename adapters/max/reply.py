@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiolimiter import AsyncLimiter
 
-from adapters.replying import REPLY_TIMEOUT_S, Answer, attempt, by_status, dig
+from adapters.replying import REPLY_TIMEOUT_S, Answer, attempt, by_status, dig, opening
 from daemon.domain.replies import Delivered, OutgoingReply, Refused, SendOutcome
 
 if TYPE_CHECKING:
@@ -38,14 +38,13 @@ class MaxReply:
 
     async def send(self, session: aiohttp.ClientSession, source: SourceSettings,
                    reply: OutgoingReply) -> SendOutcome:
-        token = source.bot_token.get_secret_value() if source.bot_token is not None else ""
-        if not token:
-            return Refused(f"source {reply.source} has no bot_token")
-        url = f"{(source.api_url or DEFAULT_API_URL).rstrip('/')}/messages"
-        limiter = self._limiters.setdefault(token, AsyncLimiter(self._rate, 1))
+        found = opening(source, reply, key="bot_token", default_url=DEFAULT_API_URL)
+        if isinstance(found, Refused):
+            return found
+        limiter = self._limiters.setdefault(found.key, AsyncLimiter(self._rate, 1))
         async with limiter:
-            answer = await attempt(session, url, timeout_s=self.timeout_s,
-                                   headers={"Authorization": token}, json_body={"text": reply.text},
+            answer = await attempt(session, found.url("/messages"), timeout_s=self.timeout_s,
+                                   headers={"Authorization": found.key}, json_body={"text": reply.text},
                                    params={"user_id": reply.address.to})
         if not isinstance(answer, Answer):
             return answer

@@ -17,19 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.domain.delivery import (
-    Delivery,
-    Malformed,
-    Refused,
-    Reply,
-    Translated,
-    epoch,
-    json_object,
-    obj,
-    objects,
-    secret_matches,
-    text,
-)
+from daemon.domain.delivery import Delivery, Malformed, Reply, Translated, epoch, obj, objects, signed_object, text
 from daemon.domain.inquiry import Inquiry
 from daemon.domain.replies import ReplyAddress
 from daemon.domain.textscan import emails_in, phones_in
@@ -41,9 +29,7 @@ MS_PER_S = 1000
 
 
 def translate(delivery: Delivery) -> Translated:
-    if not secret_matches(delivery.headers.get(SECRET_HEADER), delivery.settings):
-        raise Refused(f"missing or wrong {SECRET_HEADER}")
-    update = json_object(delivery.body)
+    update = signed_object(delivery, delivery.headers.get(SECRET_HEADER), what=SECRET_HEADER)
     kind = text(update.get("update_type"))
     if kind == "message_created":
         return Translated(_message(delivery, update), ANSWER)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from adapters.replying import Answer, attempt
+from adapters.replying import Answer, attempt, opening
 from daemon.domain.replies import Delivered, OutgoingReply, Refused, RetryLater, SendOutcome
 
 if TYPE_CHECKING:
@@ -30,14 +30,13 @@ class TelegramReply:
 
     async def send(self, session: aiohttp.ClientSession, source: SourceSettings,
                    reply: OutgoingReply) -> SendOutcome:
-        if source.bot_token is None:
-            return Refused(f"source {reply.source!r} has no bot_token")
-        base = (source.api_url or API_URL).rstrip("/")
+        found = opening(source, reply, key="bot_token", default_url=API_URL)
+        if isinstance(found, Refused):
+            return found
         body: dict[str, Any] = {"chat_id": reply.address.to, "text": reply.text}
         if connection := reply.address.thread.get("business_connection_id"):
             body["business_connection_id"] = connection
-        answer = await attempt(session, f"{base}/bot{source.bot_token.get_secret_value()}/sendMessage",
-                               json_body=body)
+        answer = await attempt(session, found.url(f"/bot{found.key}/sendMessage"), json_body=body)
         return answer if isinstance(answer, RetryLater) else outcome(answer)
 
 

@@ -16,18 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.telegram.business import business_message
-from daemon.domain.delivery import (
-    Delivery,
-    Malformed,
-    Refused,
-    Reply,
-    Translated,
-    epoch,
-    json_object,
-    obj,
-    secret_matches,
-    text,
-)
+from daemon.domain.delivery import Delivery, Malformed, Reply, Translated, epoch, obj, signed_object, text
 from daemon.domain.inquiry import Inquiry
 from daemon.domain.replies import ReplyAddress
 from daemon.domain.textscan import emails_in, phones_in
@@ -39,9 +28,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 def translate(delivery: Delivery) -> Translated:
-    if not secret_matches(delivery.headers.get(SECRET_HEADER), delivery.settings):
-        raise Refused(f"missing or wrong {SECRET_HEADER}")
-    update = json_object(delivery.body)
+    update = signed_object(delivery, delivery.headers.get(SECRET_HEADER), what=SECRET_HEADER)
     for key in BUSINESS_UPDATES:
         if isinstance(update.get(key), dict):
             return business_message(delivery, update[key], ANSWER, edited=key.startswith("edited_"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from adapters.replying import Answer, attempt
+from adapters.replying import Answer, attempt, opening
 from daemon.domain.replies import Delivered, OutgoingReply, Refused, RetryLater, SendOutcome
 
 if TYPE_CHECKING:
@@ -34,11 +34,12 @@ class VkReply:
 
     async def send(self, session: aiohttp.ClientSession, source: SourceSettings,
                    reply: OutgoingReply) -> SendOutcome:
-        if source.access_token is None:
-            return Refused(f"source {reply.source!r} has no access_token")
+        found = opening(source, reply, key="access_token", default_url=API_URL)
+        if isinstance(found, Refused):
+            return found
         form = {"peer_id": reply.address.to, "message": reply.text, "random_id": str(reply.message_id),
-                "v": API_VERSION, "access_token": source.access_token.get_secret_value()}
-        answer = await attempt(session, f"{(source.api_url or API_URL).rstrip('/')}/messages.send", form=form)
+                "v": API_VERSION, "access_token": found.key}
+        answer = await attempt(session, found.url("/messages.send"), form=form)
         return answer if isinstance(answer, RetryLater) else outcome(answer)
 
 

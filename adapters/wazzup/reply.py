@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from adapters.replying import REPLY_TIMEOUT_S, Answer, attempt, by_status, dig, too_long
+from adapters.replying import REPLY_TIMEOUT_S, Answer, attempt, by_status, dig, opening, too_long
 from daemon.domain.replies import Delivered, OutgoingReply, Refused, SendOutcome
 
 if TYPE_CHECKING:
@@ -33,9 +33,9 @@ class WazzupReply:
 
     async def send(self, session: aiohttp.ClientSession, source: SourceSettings,
                    reply: OutgoingReply) -> SendOutcome:
-        key = source.api_key.get_secret_value() if source.api_key is not None else ""
-        if not key:
-            return Refused(f"source {reply.source} has no api_key")
+        found = opening(source, reply, key="api_key", default_url=DEFAULT_API_URL)
+        if isinstance(found, Refused):
+            return found
         chat_type = reply.address.thread.get("chat_type", "whatsapp")
         channel_id = reply.address.thread.get("channel_id")
         if not channel_id:
@@ -43,8 +43,8 @@ class WazzupReply:
         if refused := too_long(reply.text, LIMITS.get(chat_type, MAX_TEXT_CHARS), f"Wazzup {chat_type}"):
             return refused
         answer = await attempt(
-            session, timeout_s=self.timeout_s, url=f"{(source.api_url or DEFAULT_API_URL).rstrip('/')}/v3/message",
-            headers={"Authorization": f"Bearer {key}"},
+            session, found.url("/v3/message"), timeout_s=self.timeout_s,
+            headers={"Authorization": f"Bearer {found.key}"},
             json_body={"channelId": channel_id, "chatType": chat_type, "chatId": reply.address.to,
                        "text": reply.text, "crmMessageId": str(reply.message_id)})
         if not isinstance(answer, Answer):

@@ -3,7 +3,7 @@
 At ``scale`` 1: 108,000 contacts with about 146,000 phones and 32,000 open leads
 (bench/suite/contacts.py, by ``COPY``), then 27,000 inbound calls (7,430 missed)
 and 8,000 outbound ones over 90 days, stored in time order through the
-pipeline's own store function (``callbridge_store_calls``, which makes the new
+pipeline's own store function (``callbridge_store_calls_v2``, which makes the new
 callers' contacts, opens and joins leads and creates the managers), 5,000
 inquiries of the other channels, the outcomes of half the leads the calls
 opened, and 20,000 trips (half of them won leads' bookings, half old paid trips

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from daemon.contacts.import_store import Outcome
 from daemon.domain import readable
+from daemon.sheets.reasons import in_russian
 
 EXAMPLES_PER_KIND = 3
 WHAT = {"contacts": "контакты", "lines": "линии"}
@@ -86,15 +87,15 @@ class ImportReport:
         return self.kinds.setdefault(kind, NoteKind())
 
     def lines(self, what: str = "contacts") -> list[str]:
-        """The summary a person reads after an import (the rows' own reasons are the parser's words)."""
+        """The summary a person reads after an import, the rows' reasons in Russian (daemon/sheets/reasons.py)."""
         head = (f"{WHAT.get(what, what)}: строк {self.rows}, создано {self.created}, обновлено {self.updated}, "
                 f"объединено {self.merged}, пропущено {self.skipped}, с замечаниями {self.noted}")
         out = [head + (" (пробный прогон: ничего не записано)" if self.dry_run else "")]
         if self.ignored_columns:
             out.append(f"пропущенные столбцы: {', '.join(self.ignored_columns)}")
         for kind, found in sorted(self.kinds.items(), key=lambda item: (-item[1].rows, item[0])):
-            out.append(f"  {kind}: {readable.plural(found.rows, 'строка', 'строки', 'строк')}")
-            out += [f"    строка {n}: {text}" for n, text in found.examples]
+            out.append(f"  {in_russian(kind)}: {readable.plural(found.rows, 'строка', 'строки', 'строк')}")
+            out += [f"    строка {n}: {in_russian(text)}" for n, text in found.examples]
         if any(found.rows > EXAMPLES_PER_KIND for found in self.kinds.values()):
             out.append("  итог каждой строки: --report FILE")
         if self.analyze_s is not None:

@@ -4,7 +4,8 @@ Everything a merged contact has moves to the survivor: identifiers (with their
 do-not-call marks), invalid identifiers, communications (and their notes),
 leads, tags, duplicate hints, and trips where that table exists. Two open leads
 become one: the oldest survives and the others are closed as ``merged``, their
-communications moved to it. Merged contacts are kept, marked ``merged_into``.
+communications moved to it and their wishes laid under its own (merge_wishes.py).
+Merged contacts are kept, marked ``merged_into``.
 
 Each step journals the columns it is about to write, writes them, and at the
 end the journal records what was written (sql/queries/merges.sql), so that
@@ -29,6 +30,7 @@ import asyncpg
 import structlog
 
 from daemon.contacts.errors import ContactRefused
+from daemon.contacts.merge_wishes import carry_wishes
 from daemon.store.queries import q
 from daemon.store.repository import Tx
 
@@ -101,7 +103,9 @@ async def _move_rows(conn: asyncpg.Connection, merge_id: int, survivor_id: int, 
     await conn.execute(q("move_communications"), survivor_id, merged, closing, surviving_lead)
     await conn.execute(q("journal_leads"), merge_id, merged, closing)
     if closing:
+        assert surviving_lead is not None
         await conn.execute(q("close_merged_leads"), closing, surviving_lead)
+        await carry_wishes(conn, merge_id, surviving_lead, closing)
     await conn.execute(q("move_leads"), survivor_id, merged)
     await conn.execute(q("repoint_hints"), merge_id, merged, survivor_id)
     await conn.execute(q("repoint_not_duplicates"), merge_id, merged, survivor_id)

@@ -22,6 +22,7 @@ import structlog
 
 from daemon.contacts.errors import ContactRefused, UndoConflict
 from daemon.contacts.merge import lock_group, trips_have_contacts
+from daemon.contacts.merge_wishes import restore_wishes
 from daemon.store.queries import q
 from daemon.store.repository import Tx
 
@@ -61,6 +62,7 @@ async def undo_merge(tx: Tx, *, merge_id: int, actor: str, force: bool = False) 
             await conn.execute(q(step), merge_id)
         if await conn.fetchval(q("undo_has_trips"), merge_id):
             await conn.execute(q("restore_trips"), merge_id)
+        await restore_wishes(conn, merge_id)
     except asyncpg.UniqueViolationError as exc:
         # Forced over a change that makes the old state impossible (e.g. a second open lead).
         raise ContactRefused(409, f"merge #{merge_id} cannot be undone even by force: {exc.detail or exc}",

@@ -101,8 +101,20 @@ def require_token(delivery: Delivery, *, allow_bearer: bool = True) -> None:
     given = [delivery.query.get("token")]
     if allow_bearer:
         given.append(bearer(delivery.headers))
+    require_secret(delivery, *given, what="token")
+
+
+def require_secret(delivery: Delivery, *given: str | None, what: str) -> None:
+    """One of ``given`` (where the sender puts it) must be the source's secret; else Refused naming ``what``."""
     if not any(secret_matches(g, delivery.settings) for g in given if g):
-        raise Refused("missing or wrong token")
+        raise Refused(f"missing or wrong {what}")
+
+
+def signed_object(delivery: Delivery, *given: str | None, what: str) -> dict[str, Any]:
+    """The prologue of a messenger's translate: the secret checked (``require_secret``), then
+    the body read as a JSON object (``json_object``); nothing is read before the sender is proven."""
+    require_secret(delivery, *given, what=what)
+    return json_object(delivery.body)
 
 
 # -- bodies ---------------------------------------------------------------------------

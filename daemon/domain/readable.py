@@ -123,6 +123,30 @@ def share(fraction: float | None) -> str:
     return "—" if fraction is None else f"{fraction * 100:.1f} %".replace(".", ",")
 
 
+# A trip's status as stored (trips.status, [leads] trip_statuses maps the booking system's words).
+TRIP_STATUSES = {"paid": "оплачена", "cancelled": "отменена", "pending": "ожидает оплаты"}
+NO_SCORE = "нет данных"
+
+
+def trip_status(status: str | None) -> str:
+    """``оплачена``, ``отменена``, ``ожидает оплаты``; an unknown one as it is."""
+    return TRIP_STATUSES.get(status or "", status or "—")
+
+
+def score(points: int | None, reasons: list[dict[str, object]]) -> str:
+    """``72: Оплаченных поездок за 24 мес.: 2 (+30); …``; ``нет данных`` before the first scoring;
+    a score no reason added to says so (the scoring keeps only the reasons that gave points)."""
+    if points is None:
+        return NO_SCORE
+    if not reasons:
+        return f"{points}: ни одна причина не дала баллов"
+    return f"{points}: " + "; ".join(f"{r['reason']} ({_signed(r['points'])})" for r in reasons)
+
+
+def _signed(points: object) -> str:
+    return f"+{points}" if isinstance(points, int) and points > 0 else str(points)
+
+
 def _local(value: date | datetime, tz: tzinfo | None) -> date | datetime:
     if isinstance(value, datetime) and value.tzinfo is not None and tz is not None:
         return value.astimezone(tz)

@@ -308,7 +308,7 @@ class InquiryPipeline:
         text = (inquiry.text or "")[:MAX_TEXT_CHARS] or None
         common = {"contact_id": contact_id, "lead_id": lead_id, "phone": phone, "email": email,
                   "ad_source": ad_source, "at": inquiry.received_at, "text": text, "utm": utm,
-                  "page_url": inquiry.page_url, "replied_at": replied_at,
+                  "page_url": inquiry.page_url, "replied_at": replied_at, "inbound": True,
                   "reply_to": inquiry.reply_to.model_dump() if inquiry.reply_to else None}
         if conv is not None:
             await store.append_message(max_chars=MAX_TEXT_CHARS, id=conv.id, **common)
@@ -338,7 +338,7 @@ class InquiryPipeline:
                 entry_id=entry_id_of(inquiry), channel=inquiry.channel, source=inquiry.source,
                 external_id=inquiry.external_id, conversation_key=inquiry.conversation_id, contact_id=None,
                 lead_id=None, phone=None, email=None, ad_source=None, at=inquiry.received_at,
-                text=text or None, utm=None, page_url=None, replied_at=replied_at, reply_to=None)
+                text=text or None, utm=None, page_url=None, replied_at=replied_at, reply_to=None, inbound=False)
             await outbox.elsewhere(communication_id, text=text, at=inquiry.received_at, source=inquiry.source,
                                    provider_id=thread.get("message_id") or inquiry.external_id)
             return Filed(communication_id, None, None, False, False)
@@ -349,7 +349,7 @@ class InquiryPipeline:
         await store.append_message(max_chars=MAX_TEXT_CHARS, id=conv.id, contact_id=None, lead_id=None,
                                    phone=None, email=None, ad_source=None, at=inquiry.received_at,
                                    text=text or None, utm=None, page_url=None, replied_at=replied_at,
-                                   reply_to=None)
+                                   reply_to=None, inbound=False)
         await outbox.elsewhere(conv.id, text=text, at=inquiry.received_at, source=inquiry.source,
                                provider_id=thread.get("message_id") or inquiry.external_id)
         return filed

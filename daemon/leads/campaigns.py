@@ -25,6 +25,7 @@ import asyncpg
 
 from config.settings import Settings
 from daemon.contacts.score import refresh_contacts
+from daemon.domain import readable
 from daemon.domain.errors import BadInput
 from daemon.http.boundary import plain
 from daemon.leads import lost
@@ -119,12 +120,14 @@ def card_json(card: asyncpg.Record) -> dict[str, Any]:
     responsible = None
     if card["responsible_extension"] or card["responsible_name"]:
         responsible = {"extension": card["responsible_extension"], "name": card["responsible_name"]}
-    trips = [{k: v for k, v in t.items() if k != "id"} for t in json.loads(card["trips"])]
+    trips = [{**{k: v for k, v in t.items() if k != "id"}, "status_text": readable.trip_status(t["status"])}
+             for t in json.loads(card["trips"])]
+    reasons = json.loads(card["score_reasons"]) if card["score_reasons"] else []
     notes = [{k: v for k, v in n.items() if k != "id"} for n in json.loads(card["notes"])]
     return {
         "contact_id": card["contact_id"], "name": card["name"], "phones": list(card["phones"]),
         "emails": list(card["emails"]), "tags": list(card["tags"]), "score": card["score"],
-        "score_reasons": json.loads(card["score_reasons"]) if card["score_reasons"] else [],
+        "score_reasons": reasons, "score_text": readable.score(card["score"], reasons),
         "preferred_channel": card["preferred_channel"], "birthday": plain(card["birthday"]),
         "responsible": responsible, "trips": trips, "notes": notes,
     }

@@ -21,10 +21,12 @@ import asyncpg
 
 from config.settings import Settings
 from daemon.contacts.import_rows import MAX_NAME_CHARS, name_too_long
+from daemon.domain import readable
 from daemon.domain.identifiers import Identifier, parse_identifier
 from daemon.leads.funnel import advance
 from daemon.leads.tripvalues import map_status, parse_amount, parse_date
 from daemon.sheets import Row, read_table
+from daemon.sheets.reasons import in_russian
 from daemon.store.queries import q
 from daemon.store.repository import translated_errors
 from daemon.store.statistics import analyze_written
@@ -84,10 +86,12 @@ class TripsReport:
         if self.ignored_columns:
             out.append(f"пропущенные столбцы: {', '.join(self.ignored_columns)}")
         if self.without_buyer:
-            out.append(f"  {self.without_buyer} bookings name no phone or e-mail: stored without a contact")
+            bookings = readable.plural(self.without_buyer, "бронь", "брони", "броней")
+            out.append(f"  без телефона и e-mail покупателя: {bookings}, сохранены без контакта")
         for status, count in sorted(self.unknown_statuses.items()):
-            out.append(f"  status {status!r} ({count} rows) is not in trip_statuses: stored as pending")
-        out += [f"  row {row}: {reason}" for row, reason in self.rejected]
+            rows = readable.plural(count, "строка", "строки", "строк")
+            out.append(f"  статуса {status!r} нет в trip_statuses ({rows}): сохранены как pending")
+        out += [f"  строка {row}: {in_russian(reason)}" for row, reason in self.rejected]
         if self.analyze_s is not None:
             out.append(f"статистика обновлена (ANALYZE) за {self.analyze_s:.1f} с")
         return out

@@ -213,6 +213,8 @@ UPDATE contact_merge_rows r SET after = CASE r.table_name
                                                     'merged_into', c.merged_into, 'updated_at', c.updated_at,
                                                     'birthday', c.birthday, 'note', c.note)
                           FROM contacts c WHERE c.id = (r.row_key->>'id')::bigint)
+    WHEN 'lead_wishes' THEN (SELECT jsonb_build_object('parsed', w.parsed, 'edited', w.edited)
+                             FROM lead_wishes w WHERE w.lead_id = (r.row_key->>'lead_id')::bigint)
     END
 -- (trips: contact_merge_trips writes theirs; it can name that table only where it exists)
 WHERE r.merge_id = $1 AND r.action = 'update' AND r.table_name <> 'trips';
@@ -436,3 +438,49 @@ SELECT 'trips' AS table_name, k AS row_key FROM contact_merge_trip_conflicts($1)
 
 -- name: restore_trips
 SELECT contact_restore_trips($1);
+
+-- The wishes of the leads a merge closes join the surviving lead's (daemon/contacts/merge_wishes.py).
+-- name: journal_wishes
+-- The surviving lead's ($2) wish as it was, when a lead the merge closes ($3) has one
+-- (before NULL: it had none); journal_after records what the carry wrote.
+INSERT INTO contact_merge_rows (merge_id, table_name, row_key, action, before)
+SELECT $1, 'lead_wishes', jsonb_build_object('lead_id', $2::bigint), 'update',
+       (SELECT jsonb_build_object('parsed', w.parsed, 'edited', w.edited) FROM lead_wishes w WHERE w.lead_id = $2)
+WHERE EXISTS (SELECT 1 FROM lead_wishes a WHERE a.lead_id = ANY($3::bigint[]));
+
+-- name: carry_wishes
+-- Field by field, parsed and edited apart: the surviving lead's ($1) own fields win; a field
+-- only the closed leads ($2) have comes from the newest of them ("at"). A manager's field
+-- stays a manager's (edited), so it still wins over what the inquiries said.
+WITH fields AS (
+    SELECT DISTINCT ON (x.side, x.key) x.side, x.key, x.value
+    FROM (SELECT 'parsed' AS side, f.key, f.value FROM lead_wishes a, jsonb_each(a.parsed) f
+          WHERE a.lead_id = ANY($2::bigint[])
+          UNION ALL
+          SELECT 'edited', f.key, f.value FROM lead_wishes a, jsonb_each(a.edited) f
+          WHERE a.lead_id = ANY($2::bigint[])) x
+    ORDER BY x.side, x.key, x.value ->> 'at' DESC NULLS LAST
+), carried AS (
+    SELECT COALESCE(jsonb_object_agg(key, value) FILTER (WHERE side = 'parsed'), '{}'::jsonb) AS parsed,
+           COALESCE(jsonb_object_agg(key, value) FILTER (WHERE side = 'edited'), '{}'::jsonb) AS edited
+    FROM fields
+)
+INSERT INTO lead_wishes AS w (lead_id, parsed, edited)
+SELECT $1, c.parsed, c.edited FROM carried c
+WHERE c.parsed <> '{}'::jsonb OR c.edited <> '{}'::jsonb
+ON CONFLICT (lead_id) DO UPDATE
+SET parsed = EXCLUDED.parsed || w.parsed, edited = EXCLUDED.edited || w.edited, updated_at = now();
+
+-- name: undo_wishes
+-- The surviving lead's wish as journaled, and as it is now (NULL: it is gone).
+SELECT (r.row_key ->> 'lead_id')::bigint AS lead_id, r.before, r.after,
+       (SELECT jsonb_build_object('parsed', w.parsed, 'edited', w.edited) FROM lead_wishes w
+        WHERE w.lead_id = (r.row_key ->> 'lead_id')::bigint) AS now
+FROM contact_merge_rows r
+WHERE r.merge_id = $1 AND r.table_name = 'lead_wishes';
+
+-- name: restore_wish
+UPDATE lead_wishes SET parsed = $2::jsonb, edited = $3::jsonb, updated_at = now() WHERE lead_id = $1;
+
+-- name: drop_wish
+DELETE FROM lead_wishes WHERE lead_id = $1;

@@ -80,8 +80,9 @@ RETURNING m.id, m.communication_id, m.kind, m.text, m.channel, m.source, m.addre
 
 -- name: reply_sent
 -- Delivered: the message is sent, joins the transcript (up to $5 characters) and
--- answers the inquiry (replied_at, the inbox's contract), in one statement. An
--- auto-reply answers nobody's question: it leaves replied_at (and the response clock) alone.
+-- answers the inquiry (replied_at, the first answer, and last_replied_at, the latest:
+-- the inbox's contract), in one statement. An auto-reply answers nobody's question:
+-- it leaves both (and the response clock) alone.
 WITH m AS (
     UPDATE communication_messages
     SET status = 'sent', sent_at = now(), provider_id = $3, error = NULL, in_flight_since = NULL,
@@ -92,6 +93,8 @@ WITH m AS (
     UPDATE communications c
     SET replied_at = CASE WHEN m.kind = 'auto_reply' THEN c.replied_at
                           ELSE COALESCE(c.replied_at, m.sent_at) END,
+        last_replied_at = CASE WHEN m.kind = 'auto_reply' THEN c.last_replied_at
+                               ELSE GREATEST(c.last_replied_at, m.sent_at) END,
         text = CASE
             WHEN $4::boolean IS NOT TRUE THEN c.text
             WHEN c.text IS NULL OR c.text = '' THEN left(m.text, $5)

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
 from daemon.contacts.score import refresh_all
+from daemon.domain import readable
 from daemon.leads import campaigns
 from daemon.store.repository import Repository
 from tests.conftest import auth
@@ -67,6 +68,9 @@ async def test_next_hands_out_the_best_first_and_each_person_once(
     assert first is not None and first["contact_id"] == people["best"]
     assert first["phones"] == ["+79260004001"] and first["trips"][0]["order_number"] == "T-Лучший"
     assert first["score"] == first["score"] and isinstance(first["score_reasons"], list)
+    # The card's words for a person: the trip's status in Russian, the score with its reasons.
+    assert first["trips"][0]["status_text"] == readable.trip_status(first["trips"][0]["status"]) != first["trips"][0]["status"]
+    assert first["score_text"] == readable.score(first["score"], first["score_reasons"])
     second = await _next(client, created["id"], "106")
     assert second is not None and second["contact_id"] == people["middle"]
     # Another campaign of the same people cannot hand out those two again.

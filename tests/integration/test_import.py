@@ -107,8 +107,8 @@ async def test_shipped_contacts_file_imports_four_people_and_skips_line_6(repo: 
     *lines, analyzed = report.lines("contacts")
     assert lines == [
         "контакты: строк 5, создано 4, обновлено 0, объединено 0, пропущено 1, с замечаниями 0",
-        "  skipped: no valid phone or e-mail: 1 строка",
-        "    строка 6: " + SHIPPED_SKIP[1],
+        "  пропущена: нет ни верного телефона, ни верного e-mail: 1 строка",
+        "    строка 6: не номер телефона: '12345'; нет ни верного телефона, ни верного e-mail",
     ]
     assert re.fullmatch(r"статистика обновлена \(ANALYZE\) за \d+\.\d с", analyzed)
     assert rows == [("2", "created", "1", ""), ("3", "created", "2", ""), ("4", "created", "3", ""),
@@ -493,8 +493,8 @@ async def test_cli_import_contacts_then_lines(cli_env: str, repo: Repository,
     assert out.out.splitlines()[:-1] == [
         f"database: {describe_url(cli_env)}",
         "контакты: строк 5, создано 4, обновлено 0, объединено 0, пропущено 1, с замечаниями 0",
-        "  skipped: no valid phone or e-mail: 1 строка",
-        "    строка 6: not a valid phone number: '12345'; no valid phone or e-mail",
+        "  пропущена: нет ни верного телефона, ни верного e-mail: 1 строка",
+        "    строка 6: не номер телефона: '12345'; нет ни верного телефона, ни верного e-mail",
     ]
     assert await contacts(repo.pool) == SHIPPED
 

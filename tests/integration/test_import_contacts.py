@@ -245,9 +245,9 @@ async def test_birthday_and_note_are_kept_and_unused_columns_named(repo: Reposit
     assert report.ignored_columns == ["Город", "Паспорт"]
     assert report.lines()[1:5] == [
         "пропущенные столбцы: Город, Паспорт",
-        "  birthday is not a date such as 15.03.1985: 2 строки",
-        "    строка 5: birthday '31.02.1980' is not a date such as 15.03.1985 or 1985-03-15",
-        "    строка 6: birthday 'весной' is not a date such as 15.03.1985 or 1985-03-15"]
+        "  дата рождения — не дата вида 15.03.1985: 2 строки",
+        "    строка 5: дата рождения '31.02.1980' — не дата вида 15.03.1985 или 1985-03-15",
+        "    строка 6: дата рождения 'весной' — не дата вида 15.03.1985 или 1985-03-15"]
 
 
 async def test_a_second_import_fills_a_blank_birthday_and_note_and_keeps_given_ones(
@@ -290,15 +290,15 @@ async def test_the_summary_groups_notes_by_kind_with_three_example_rows(repo: Re
     report = await import_contacts(repo, path, region="RU")
 
     assert report.lines()[1:-1] == [
-        "  not an e-mail address: 5 строк",
-        "    строка 2: not an e-mail address: 'client0@'",
-        "    строка 3: not an e-mail address: 'client1@'",
-        "    строка 4: not an e-mail address: 'client2@'",
-        "  skipped: no valid phone or e-mail: 2 строки",
-        "    строка 8: no valid phone or e-mail",
-        "    строка 9: not a valid phone number: '555'; no valid phone or e-mail",
-        "  not a valid phone number: 1 строка",
-        "    строка 7: not a valid phone number: '12-34'",
+        "  не адрес e-mail: 5 строк",
+        "    строка 2: не адрес e-mail: 'client0@'",
+        "    строка 3: не адрес e-mail: 'client1@'",
+        "    строка 4: не адрес e-mail: 'client2@'",
+        "  пропущена: нет ни верного телефона, ни верного e-mail: 2 строки",
+        "    строка 8: нет ни верного телефона, ни верного e-mail",
+        "    строка 9: не номер телефона: '555'; нет ни верного телефона, ни верного e-mail",
+        "  не номер телефона: 1 строка",
+        "    строка 7: не номер телефона: '12-34'",
         "  итог каждой строки: --report FILE",
     ]
 

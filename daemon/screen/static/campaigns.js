@@ -60,13 +60,12 @@ function renderContact(card) {
     return button;
   });
   const trips = card.trips.map((t) => el("li", { text:
-    `${t.starts_on || "—"} — ${t.ends_on || "—"}: заявка ${t.order_number}, ${t.status}` +
+    `${t.starts_on || "—"} — ${t.ends_on || "—"}: заявка ${t.order_number}, ${t.status_text}` +
     (t.amount !== null ? `, ${t.amount.toLocaleString("ru-RU")} ₽` : "") }));
   const notes = card.notes.map((n) => el("li", { text: `${when(n.started_at, true)}: ${n.note}` }));
   box.replaceChildren(
     el("h2", { id: "reactivation-name", text: card.name || "Без имени" }),
-    el("p", { class: "muted", text: `Оценка ${card.score ?? "—"}: ` +
-      card.score_reasons.map((r) => `${r.reason} (${r.points > 0 ? "+" : ""}${r.points})`).join("; ") }),
+    el("p", { class: "muted", text: `Оценка — ${card.score_text}` }),
     el("div", { class: "row" }, ...phones),
     el("h3", { text: "Поездки" }), trips.length ? el("ul", {}, ...trips) : el("p", { class: "muted", text: "Нет" }),
     el("h3", { text: "Последние примечания" }),
