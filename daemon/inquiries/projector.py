@@ -132,14 +132,18 @@ class InquiryPipeline:
         entry_id = conv.entry_id if conv is not None else entry_id_of(inquiry)
         if inquiry.from_agency:
             return await self._agency_message(store, inquiry, conv, replied_at)
-        identifiers, invalid = await self._identifiers(store, inquiry)
+        parsed, invalid = self._parse(inquiry)
         referrer_ids = self._referrer_identifiers(inquiry)
-        # The batch took them all in one sorted call (Pipeline.write); alone, here, at once.
-        missing = {_lock_key(i) for i in identifiers + referrer_ids} - tx.held
+        # The batch took them all in one sorted call (Pipeline.write); alone, here, at once
+        # (the agency's own lines among them too: ``lock_keys``' superset).
+        missing = {_lock_key(i) for i in parsed + referrer_ids} - tx.held
         if missing:
             await tx.lock_keys(sorted(missing))
-        holders = await store.holders(identifiers)
-        conv_holder = await store.contact(conv.contact_id) if conv and conv.contact_id else None
+        who = await store.who(parsed, conv.contact_id if conv is not None else None)
+        # The agency's own lines are never a client's identifier.
+        identifiers = [i for i in parsed if not (i.kind == "phone" and i.value in who.lines)]
+        holders = {i: h for i, h in who.holders.items() if i in identifiers}
+        conv_holder = who.conversation
         primary, absorbed, others = self._choose(identifiers, holders, conv_holder, conv)
         ad_source = ad_source_for(inquiry, settings)
         new_contact = False
@@ -153,8 +157,9 @@ class InquiryPipeline:
         if contact_id is not None:
             await self._link(tx, store, inquiry, contact_id, identifiers, invalid, holders, others,
                              absorbed={h.contact_id for h in absorbed})
-            if not new_contact:
-                await store.fill_contact(contact_id, name=_clean(inquiry.name), ad_source=ad_source)
+            name = _clean(inquiry.name)
+            if not new_contact and primary is not None and _fills(primary, name=name, ad_source=ad_source):
+                await store.fill_contact(contact_id, name=name, ad_source=ad_source)
         referrer_id = await self._referrer(tx, store, inquiry, referrer_ids, entry_id, contact_id)
         write = functools.partial(self._communication, store, inquiry, conv, entry_id=entry_id,
                                   identifiers=identifiers, ad_source=ad_source, replied_at=replied_at)
@@ -200,13 +205,6 @@ class InquiryPipeline:
             target = await outbox.target(communication_id)
             if target is not None:
                 await queue_auto_reply(outbox, settings, target, at=inquiry.received_at)
-
-    async def _identifiers(self, store: InquiryStore, inquiry: Inquiry
-                           ) -> tuple[list[Identifier], list[InvalidIdentifier]]:
-        """Canonical identifiers (each once, the agency's own lines dropped) and the invalid ones."""
-        valid, invalid = self._parse(inquiry)
-        ours = await store.agency_phones([i.value for i in valid if i.kind == "phone"])
-        return [i for i in valid if not (i.kind == "phone" and i.value in ours)], invalid
 
     def _parsed(self, inquiry: Inquiry) -> list[Identifier]:
         return self._parse(inquiry)[0]
@@ -353,6 +351,11 @@ class InquiryPipeline:
         await outbox.elsewhere(conv.id, text=text, at=inquiry.received_at, source=inquiry.source,
                                provider_id=thread.get("message_id") or inquiry.external_id)
         return filed
+
+
+def _fills(holder: Holder, *, name: str | None, ad_source: str | None) -> bool:
+    """Whether the inquiry gives the contact a name or an ad source it lacks (else no UPDATE is sent)."""
+    return (name is not None and not holder.has_name) or (ad_source is not None and not holder.has_ad_source)
 
 
 def _clean(text: str | None) -> str | None:

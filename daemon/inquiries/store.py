@@ -21,6 +21,18 @@ class Holder:
     contact_id: int
     created_by_entry_id: str | None
     messenger_only: bool
+    # Whether the contact has a name and an ad source already (then an inquiry fills in nothing).
+    has_name: bool = False
+    has_ad_source: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """What filing a message reads first (``InquiryStore.who``)."""
+
+    holders: dict[Identifier, Holder]
+    lines: set[str]  # the agency's own lines among the phones
+    conversation: Holder | None  # the conversation's contact; None when gone or merged
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,22 +65,31 @@ class InquiryStore:
         return {Identifier(r["kind"], r["value"]): Holder(r["contact_id"], r["created_by_entry_id"],
                                                            r["messenger_only"]) for r in rows}
 
-    async def contact(self, contact_id: int) -> Holder | None:
-        """The contact as a Holder; None when it is gone or merged into another."""
-        row = await self.conn.fetchrow(q("inquiry_contact_facts"), contact_id)
-        if row is None or row["merged_into"] is not None:
-            return None
-        return Holder(row["contact_id"], row["created_by_entry_id"], row["messenger_only"])
+    async def who(self, identifiers: Sequence[Identifier], conversation_contact_id: int | None) -> Who:
+        """The holders of ``identifiers``, the agency's lines among them and the conversation's
+        contact, in one round trip (``inquiry_who``)."""
+        holders: dict[Identifier, Holder] = {}
+        lines: set[str] = set()
+        conversation: Holder | None = None
+        if not identifiers and conversation_contact_id is None:
+            return Who(holders, lines, conversation)
+        rows = await self.conn.fetch(q("inquiry_who"), [i.kind for i in identifiers],
+                                     [i.value for i in identifiers], conversation_contact_id)
+        for r in rows:
+            if r["role"] == "line":
+                lines.add(r["value"])
+                continue
+            holder = Holder(r["contact_id"], r["created_by_entry_id"], r["messenger_only"],
+                            has_name=r["has_name"], has_ad_source=r["has_ad_source"])
+            if r["role"] == "holder":
+                holders[Identifier(r["kind"], r["value"])] = holder
+            elif r["merged_into"] is None:
+                conversation = holder
+        return Who(holders, lines, conversation)
 
     async def open_conversation(self, source: str, key: str, at: datetime, idle_s: float) -> Conversation | None:
         row = await self.conn.fetchrow(q("inquiry_open_conversation"), source, key, at, idle_s)
         return Conversation(row["id"], row["entry_id"], row["contact_id"], row["lead_id"]) if row else None
-
-    async def agency_phones(self, phones: Sequence[str]) -> set[str]:
-        if not phones:
-            return set()
-        rows = await self.conn.fetch(q("inquiry_agency_phones"), list(phones))
-        return {r["line_key"] for r in rows}
 
     async def create_contact(self, *, name: str | None, ad_source: str | None, entry_id: str) -> int:
         return await self.conn.fetchval(q("inquiry_create_contact"), name, ad_source, entry_id)

@@ -13,12 +13,30 @@ JOIN contact_identifiers i ON i.kind = w.kind AND i.value = w.value
 JOIN contacts c ON c.id = i.contact_id
 WHERE c.removed_at IS NULL AND c.merged_into IS NULL;
 
--- name: inquiry_contact_facts
--- The same facts about one contact (the one a conversation is already linked to).
-SELECT c.id AS contact_id, c.created_by_entry_id, c.merged_into,
+-- name: inquiry_who
+-- What filing a message needs to know before it writes, in one round trip (it used to
+-- take three): who holds each of the inquiry's identifiers ($1 kinds, $2 values, in
+-- pairs), which of its phones are the agency's own lines, and the conversation's contact
+-- ($3, NULL for none). One row per finding, told apart by ``role``; has_name and
+-- has_ad_source: whether filling the contact in could change anything.
+SELECT 'holder' AS role, i.kind, i.value, c.id AS contact_id, c.created_by_entry_id, c.merged_into,
        NOT EXISTS (SELECT 1 FROM contact_identifiers o
-                   WHERE o.contact_id = c.id AND o.kind IN ('phone', 'email')) AS messenger_only
-FROM contacts c WHERE c.id = $1;
+                   WHERE o.contact_id = c.id AND o.kind IN ('phone', 'email')) AS messenger_only,
+       c.name IS NOT NULL AS has_name, c.ad_source IS NOT NULL AS has_ad_source
+FROM unnest($1::text[], $2::text[]) AS w (kind, value)
+JOIN contact_identifiers i ON i.kind = w.kind AND i.value = w.value
+JOIN contacts c ON c.id = i.contact_id
+WHERE c.removed_at IS NULL AND c.merged_into IS NULL
+UNION ALL
+SELECT 'line', 'phone', l.line_key, NULL, NULL, NULL, NULL, NULL, NULL
+FROM lines l
+WHERE l.line_key IN (SELECT w.value FROM unnest($1::text[], $2::text[]) AS w (kind, value) WHERE w.kind = 'phone')
+UNION ALL
+SELECT 'conversation', NULL, NULL, c.id, c.created_by_entry_id, c.merged_into,
+       NOT EXISTS (SELECT 1 FROM contact_identifiers o
+                   WHERE o.contact_id = c.id AND o.kind IN ('phone', 'email')),
+       c.name IS NOT NULL, c.ad_source IS NOT NULL
+FROM contacts c WHERE c.id = $3::bigint;
 
 -- name: inquiry_open_conversation
 -- The communication of this chat that is still going on at $3 (within $4 seconds
@@ -31,10 +49,6 @@ WHERE source = $1 AND conversation_key = $2
 ORDER BY last_message_at DESC
 LIMIT 1
 FOR UPDATE;
-
--- name: inquiry_agency_phones
--- Which of these phones are the agency's own lines (never a client's identifier).
-SELECT line_key FROM lines WHERE line_key = ANY($1::text[]);
 
 -- name: inquiry_create_contact
 INSERT INTO contacts (name, ad_source, created_by_entry_id)
