@@ -375,3 +375,28 @@ async def test_a_chat_after_a_quiet_lead_opens_a_new_lead_naming_the_old_one(
     assert [(r["status"], r["previous_lead_id"]) for r in leads] == [("archived", None), ("open", leads[0]["id"])]
     comms = await repo.pool.fetch("SELECT lead_id FROM communications WHERE source = 'tg-bot' ORDER BY started_at")
     assert [c["lead_id"] for c in comms] == [leads[0]["id"], leads[1]["id"], leads[1]["id"]]
+
+
+async def test_the_agencys_own_line_typed_in_a_chat_is_nobodys_identifier(
+        app_client: TestClient, office: Repository) -> None:
+    """A tourist who writes «звонил вам на 8 495 123-45-67» names the agency's line (lines.csv),
+    not his own phone: the chat's contact does not get it, and nobody is found by it."""
+    await post_tg(app_client, tg_update(1, chat=810810, text="Звонил вам на 8 495 123-45-67, не дозвонился"))
+    comm = await office.pool.fetchrow("SELECT phone, contact_id FROM communications WHERE source = 'tg-bot'")
+    assert comm["phone"] is None
+    assert await identifiers_of(office.pool, comm["contact_id"]) == {("telegram", "810810")}
+    assert await contact_by(office, "phone", "+74951234567") is None
+
+
+async def test_an_inquiry_fills_in_a_known_contacts_name_and_ad_source_but_never_replaces_them(
+        app_client: TestClient, repo: Repository) -> None:
+    first = await app_client.post("/api/inquiries", json=api_body("f-1", phone="+7 999 123-00-77"), headers=auth())
+    contact_id = (await first.json())["contact_id"]
+    assert await repo.pool.fetchval("SELECT name FROM contacts WHERE id = $1", contact_id) is None
+    for n, name in enumerate(("Ирина Соколова", "Марина Орлова"), start=2):
+        body = api_body(f"f-{n}", phone="8 999 123-00-77", name=name, utm={"source": "yandex"})
+        resp = await app_client.post("/api/inquiries", json=body, headers=auth())
+        assert resp.status == 201 and (await resp.json())["contact_id"] == contact_id
+    row = await repo.pool.fetchrow("SELECT name, ad_source FROM contacts WHERE id = $1", contact_id)
+    assert row["name"] == "Ирина Соколова"
+    assert row["ad_source"] == "Яндекс.Директ"
