@@ -147,11 +147,6 @@ class OutboxStore:
     async def auto_reply_sent_since(self, contact_id: int | None, communication_id: int, seconds: float) -> bool:
         return bool(await self.conn.fetchval(q("auto_reply_sent_since"), contact_id, communication_id, seconds))
 
-    async def inbound(self, communication_id: int, *, text: str, at: datetime, source: str,
-                      contact_id: int | None, provider_id: str | None) -> None:
-        await self.conn.execute(q("message_insert_inbound"), communication_id, text, at, source, contact_id,
-                                provider_id)
-
     async def elsewhere(self, communication_id: int, *, text: str, at: datetime, source: str,
                         provider_id: str | None) -> None:
         await self.conn.execute(q("message_insert_elsewhere"), communication_id, text, at, source, provider_id)

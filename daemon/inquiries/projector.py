@@ -161,8 +161,12 @@ class InquiryPipeline:
             if not new_contact and primary is not None and _fills(primary, name=name, ad_source=ad_source):
                 await store.fill_contact(contact_id, name=name, ad_source=ad_source)
         referrer_id = await self._referrer(tx, store, inquiry, referrer_ids, entry_id, contact_id)
+        # The customer's message goes into the conversation's messages with the communication
+        # (one statement), on the contact it ends on.
+        said = {"text": (inquiry.text or "")[:MAX_TEXT_CHARS], "at": inquiry.received_at, "source": inquiry.source,
+                "contact_id": contact_id, "provider_id": inquiry.external_id}
         write = functools.partial(self._communication, store, inquiry, conv, entry_id=entry_id,
-                                  identifiers=identifiers, ad_source=ad_source, replied_at=replied_at)
+                                  identifiers=identifiers, ad_source=ad_source, replied_at=replied_at, said=said)
         if absorbed and contact_id is not None and conv is not None:
             # The message joins the conversation as it stands (the chat's own contact and
             # lead); the merge then moves the conversation, its lead and identifiers to the
@@ -184,7 +188,7 @@ class InquiryPipeline:
         if lead_id is not None and (inquiry.text or inquiry.fields):
             await refine_lead_wish(tx.conn, lead_id, text=inquiry.text, fields=inquiry.fields,
                                    communication_id=communication_id, at=inquiry.received_at)
-        await self._message(tx, inquiry, communication_id, contact_id, settings)
+        await self._auto_reply(tx, inquiry, communication_id, settings)
         outcome = "unreachable" if contact_id is None else ("new_contact" if new_contact else "known_contact")
         log.info("inquiry_filed", source=inquiry.source, external_id=inquiry.external_id, outcome=outcome,
                  contact_id=contact_id, lead_id=lead_id, communication_id=communication_id,
@@ -194,12 +198,9 @@ class InquiryPipeline:
         return Filed(communication_id, contact_id, lead_id, new_contact, contact_id is None)
 
     # -- steps ------------------------------------------------------------------
-    async def _message(self, tx: Tx, inquiry: Inquiry, communication_id: int, contact_id: int | None,
-                       settings: Settings) -> None:
-        """The customer's message in the conversation, and the out-of-hours auto-reply to it."""
+    async def _auto_reply(self, tx: Tx, inquiry: Inquiry, communication_id: int, settings: Settings) -> None:
+        """The out-of-hours auto-reply to the customer's message (filed with the communication)."""
         outbox = OutboxStore(tx.conn)
-        await outbox.inbound(communication_id, text=(inquiry.text or "")[:MAX_TEXT_CHARS], at=inquiry.received_at,
-                             source=inquiry.source, contact_id=contact_id, provider_id=inquiry.external_id)
         source = settings.inquiries.sources.get(inquiry.source)
         if source is not None and source.auto_reply:
             target = await outbox.target(communication_id)
@@ -299,7 +300,7 @@ class InquiryPipeline:
     async def _communication(self, store: InquiryStore, inquiry: Inquiry, conv: Conversation | None, *,
                              entry_id: str, contact_id: int | None, lead_id: int | None,
                              identifiers: list[Identifier], ad_source: str | None,
-                             replied_at: datetime | None) -> int:
+                             replied_at: datetime | None, said: dict[str, Any]) -> int:
         phone = next((i.value for i in identifiers if i.kind == "phone"), None)
         email = next((i.value for i in identifiers if i.kind == "email"), None)
         utm = inquiry.utm.model_dump(exclude_none=True) or None
@@ -309,11 +310,11 @@ class InquiryPipeline:
                   "page_url": inquiry.page_url, "replied_at": replied_at, "inbound": True,
                   "reply_to": inquiry.reply_to.model_dump() if inquiry.reply_to else None}
         if conv is not None:
-            await store.append_message(max_chars=MAX_TEXT_CHARS, id=conv.id, **common)
+            await store.append_message(max_chars=MAX_TEXT_CHARS, id=conv.id, message=said, **common)
             return conv.id
         return await store.insert_communication(
             entry_id=entry_id, channel=inquiry.channel, source=inquiry.source, external_id=inquiry.external_id,
-            conversation_key=inquiry.conversation_id, **common)
+            conversation_key=inquiry.conversation_id, message=said, **common)
 
     async def _agency_message(self, store: InquiryStore, inquiry: Inquiry, conv: Conversation | None,
                               replied_at: datetime | None) -> Filed:

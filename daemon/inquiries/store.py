@@ -100,11 +100,15 @@ class InquiryStore:
     async def duplicate_hint(self, a: int, b: int, evidence: dict[str, Any]) -> None:
         await self.conn.execute(q("inquiry_duplicate_hint"), a, b, _json(evidence))
 
-    async def insert_communication(self, **values: Any) -> int:
-        return await self.conn.fetchval(q("inquiry_insert_communication"), _json(values))
+    async def insert_communication(self, *, message: dict[str, Any] | None = None, **values: Any) -> int:
+        """The communication; with ``message``, the customer's message in it (one statement)."""
+        return await self.conn.fetchval(q("inquiry_insert_communication"), _json(values),
+                                        _json(message) if message is not None else None)
 
-    async def append_message(self, *, max_chars: int, **values: Any) -> None:
-        await self.conn.execute(q("inquiry_append_message"), _json(values), max_chars)
+    async def append_message(self, *, max_chars: int, message: dict[str, Any] | None = None, **values: Any) -> None:
+        """One more message of the conversation; with ``message``, the customer's message in it too."""
+        await self.conn.execute(q("inquiry_append_message"), _json(values), max_chars,
+                                _json(message) if message is not None else None)
 
     async def relink(self, communication_id: int, contact_id: int, lead_id: int) -> None:
         """Point the communication at this contact and lead, if it does not already."""

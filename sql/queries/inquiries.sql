@@ -74,19 +74,31 @@ ON CONFLICT (contact_low, contact_high) DO NOTHING;
 -- A new inquiry, or the first message of a conversation. finished: nothing is
 -- derived for it from PBX events (and it stays out of communications_unfinished_idx).
 -- inbound: the customer's message (not the agency's): last_inbound_at, for the inbox.
-INSERT INTO communications (
-    entry_id, channel, direction, status, phone, email, contact_id, lead_id, ad_source,
-    started_at, source, external_id, conversation_key, text, utm, page_url,
-    message_count, last_message_at, replied_at, finished, reply_to, last_inbound_at, last_replied_at
+-- $2 (or NULL): the customer's message itself, into the conversation's messages in the
+-- same statement (text, at, source, contact_id, provider_id).
+WITH made AS (
+    INSERT INTO communications (
+        entry_id, channel, direction, status, phone, email, contact_id, lead_id, ad_source,
+        started_at, source, external_id, conversation_key, text, utm, page_url,
+        message_count, last_message_at, replied_at, finished, reply_to, last_inbound_at, last_replied_at
+    )
+    SELECT v.entry_id, v.channel, 'inbound', 'received', v.phone, v.email, v.contact_id, v.lead_id,
+           v.ad_source, v.at, v.source, v.external_id, v.conversation_key, v.text, v.utm, v.page_url,
+           1, v.at, v.replied_at, true, v.reply_to, CASE WHEN v.inbound THEN v.at END, v.replied_at
+    FROM jsonb_to_record($1::jsonb) AS v (
+        entry_id text, channel text, phone text, email text, contact_id bigint, lead_id bigint,
+        ad_source text, at timestamptz, source text, external_id text, conversation_key text,
+        text text, utm jsonb, page_url text, replied_at timestamptz, reply_to jsonb, inbound boolean)
+    RETURNING id
+), said AS (
+    INSERT INTO communication_messages (communication_id, direction, kind, text, at, status, source,
+                                        contact_id, provider_id)
+    SELECT made.id, 'in', 'message', m.text, m.at, 'received', m.source, m.contact_id, m.provider_id
+    FROM made, jsonb_to_record($2::jsonb) AS m (text text, at timestamptz, source text, contact_id bigint,
+                                                 provider_id text)
+    WHERE $2::jsonb IS NOT NULL
 )
-SELECT v.entry_id, v.channel, 'inbound', 'received', v.phone, v.email, v.contact_id, v.lead_id,
-       v.ad_source, v.at, v.source, v.external_id, v.conversation_key, v.text, v.utm, v.page_url,
-       1, v.at, v.replied_at, true, v.reply_to, CASE WHEN v.inbound THEN v.at END, v.replied_at
-FROM jsonb_to_record($1::jsonb) AS v (
-    entry_id text, channel text, phone text, email text, contact_id bigint, lead_id bigint,
-    ad_source text, at timestamptz, source text, external_id text, conversation_key text,
-    text text, utm jsonb, page_url text, replied_at timestamptz, reply_to jsonb, inbound boolean)
-RETURNING id;
+SELECT id FROM made;
 
 -- name: inquiry_append_message
 -- One more message of an open conversation: the transcript grows by the new
@@ -94,33 +106,43 @@ RETURNING id;
 -- conversation did not know yet (contact, lead, phone, e-mail, UTM, page) is filled in;
 -- the way to reply is the latest message's that gave one. Who wrote last (the
 -- customer, inbound; the agency, replied_at) is what the inbox's trigger reads: the
--- customer writing after the answer puts the conversation back in the queue.
-UPDATE communications c
-SET text = CASE
-        WHEN v.text IS NULL OR v.text = '' THEN c.text
-        WHEN c.text IS NULL OR c.text = '' THEN left(v.text, $2)
-        WHEN length(c.text) >= $2 THEN c.text
-        ELSE left(c.text || E'\n' || v.text, $2) END,
-    contact_id = COALESCE(v.contact_id, c.contact_id),
-    lead_id = COALESCE(v.lead_id, c.lead_id),
-    phone = COALESCE(c.phone, v.phone),
-    email = COALESCE(c.email, v.email),
-    ad_source = COALESCE(c.ad_source, v.ad_source),
-    utm = COALESCE(c.utm, v.utm),
-    page_url = COALESCE(c.page_url, v.page_url),
-    message_count = c.message_count + 1,
-    started_at = LEAST(c.started_at, v.at),
-    last_message_at = GREATEST(c.last_message_at, v.at),
-    replied_at = LEAST(c.replied_at, v.replied_at),
-    last_replied_at = GREATEST(c.last_replied_at, v.replied_at),
-    last_inbound_at = CASE WHEN v.inbound THEN GREATEST(c.last_inbound_at, v.at) ELSE c.last_inbound_at END,
-    reply_to = COALESCE(v.reply_to, c.reply_to),
-    updated_at = now()
-FROM jsonb_to_record($1::jsonb) AS v (
-    id bigint, contact_id bigint, lead_id bigint, phone text, email text, ad_source text,
-    at timestamptz, text text, utm jsonb, page_url text, replied_at timestamptz, reply_to jsonb,
-    inbound boolean)
-WHERE c.id = v.id;
+-- customer writing after the answer puts the conversation back in the queue. $3 (or NULL):
+-- the customer's message itself, into the conversation's messages in the same statement.
+WITH grown AS (
+    UPDATE communications c
+    SET text = CASE
+            WHEN v.text IS NULL OR v.text = '' THEN c.text
+            WHEN c.text IS NULL OR c.text = '' THEN left(v.text, $2)
+            WHEN length(c.text) >= $2 THEN c.text
+            ELSE left(c.text || E'\n' || v.text, $2) END,
+        contact_id = COALESCE(v.contact_id, c.contact_id),
+        lead_id = COALESCE(v.lead_id, c.lead_id),
+        phone = COALESCE(c.phone, v.phone),
+        email = COALESCE(c.email, v.email),
+        ad_source = COALESCE(c.ad_source, v.ad_source),
+        utm = COALESCE(c.utm, v.utm),
+        page_url = COALESCE(c.page_url, v.page_url),
+        message_count = c.message_count + 1,
+        started_at = LEAST(c.started_at, v.at),
+        last_message_at = GREATEST(c.last_message_at, v.at),
+        replied_at = LEAST(c.replied_at, v.replied_at),
+        last_replied_at = GREATEST(c.last_replied_at, v.replied_at),
+        last_inbound_at = CASE WHEN v.inbound THEN GREATEST(c.last_inbound_at, v.at) ELSE c.last_inbound_at END,
+        reply_to = COALESCE(v.reply_to, c.reply_to),
+        updated_at = now()
+    FROM jsonb_to_record($1::jsonb) AS v (
+        id bigint, contact_id bigint, lead_id bigint, phone text, email text, ad_source text,
+        at timestamptz, text text, utm jsonb, page_url text, replied_at timestamptz, reply_to jsonb,
+        inbound boolean)
+    WHERE c.id = v.id
+    RETURNING c.id
+)
+INSERT INTO communication_messages (communication_id, direction, kind, text, at, status, source,
+                                    contact_id, provider_id)
+SELECT grown.id, 'in', 'message', m.text, m.at, 'received', m.source, m.contact_id, m.provider_id
+FROM grown, jsonb_to_record($3::jsonb) AS m (text text, at timestamptz, source text, contact_id bigint,
+                                             provider_id text)
+WHERE $3::jsonb IS NOT NULL;
 
 -- name: inquiry_relink
 -- After an absorbing merge: the conversation on the survivor and its open lead

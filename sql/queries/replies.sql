@@ -2,12 +2,6 @@
 -- A queued row is a reply not yet delivered; each attempt's writes are fenced by
 -- the attempt number the claim gave, so a sender whose lease ran out writes nothing.
 
--- name: message_insert_inbound
--- A customer's message, as the inquiry projector files it (in its transaction).
-INSERT INTO communication_messages (communication_id, direction, kind, text, at, status, source,
-                                    contact_id, provider_id)
-VALUES ($1, 'in', 'message', $2, $3, 'received', $4, $5, $6);
-
 -- name: message_insert_elsewhere
 -- A reply the agency made outside callbridge that the channel reported back (VK's
 -- message_reply, an agency message in a chat): sent as it is stored.
