@@ -2442,3 +2442,9 @@ LANGUAGE sql STABLE AS $$
     SELECT f.* FROM found f
     WHERE NOT EXISTS (SELECT 1 FROM contact_not_duplicates x WHERE x.contact_low = f.low AND x.contact_high = f.high)
 $$;
+
+-- 0031: a provider's request limit shared by every daemon.
+CREATE TABLE send_pace (
+    key   text PRIMARY KEY,  -- '<channel kind>:<source name>'
+    tat   timestamptz NOT NULL
+);

@@ -2,7 +2,8 @@
 in ``Authorization`` (https://dev.max.ru/docs-api/methods/POST/messages).
 
 At most 4,000 characters; at most 30 requests a second to MAX per bot (MAX's own figure
-for platform-api; 429 when exceeded), paced here per bot token. MAX takes no
+for platform-api; 429 when exceeded): ``requests_per_s``, which the outbox keeps for every
+daemon together (daemon/inquiries/pace.py), one source being one bot. MAX takes no
 idempotency key: a timeout is "maybe delivered". 401 is a bad token; 403 is a user who
 stopped the bot (or a chat the bot cannot reach): neither is retried.
 """
@@ -10,8 +11,6 @@ stopped the bot (or a chat the bot cannot reach): neither is retried.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-
-from aiolimiter import AsyncLimiter
 
 from adapters.replying import REPLY_TIMEOUT_S, Answer, attempt, by_status, dig, opening
 from daemon.domain.replies import Delivered, OutgoingReply, Refused, SendOutcome
@@ -31,21 +30,16 @@ class MaxReply:
     max_chars = MAX_TEXT_CHARS
     idempotent = False
     timeout_s = REPLY_TIMEOUT_S
-
-    def __init__(self, *, requests_per_s: float = REQUESTS_PER_S) -> None:
-        self._rate = requests_per_s
-        self._limiters: dict[str, AsyncLimiter] = {}  # per bot token: MAX counts per bot
+    requests_per_s = REQUESTS_PER_S
 
     async def send(self, session: aiohttp.ClientSession, source: SourceSettings,
                    reply: OutgoingReply) -> SendOutcome:
         found = opening(source, reply, key="bot_token", default_url=DEFAULT_API_URL)
         if isinstance(found, Refused):
             return found
-        limiter = self._limiters.setdefault(found.key, AsyncLimiter(self._rate, 1))
-        async with limiter:
-            answer = await attempt(session, found.url("/messages"), timeout_s=self.timeout_s,
-                                   headers={"Authorization": found.key}, json_body={"text": reply.text},
-                                   params={"user_id": reply.address.to})
+        answer = await attempt(session, found.url("/messages"), timeout_s=self.timeout_s,
+                               headers={"Authorization": found.key}, json_body={"text": reply.text},
+                               params={"user_id": reply.address.to})
         if not isinstance(answer, Answer):
             return answer
         if answer.status == 200:

@@ -110,7 +110,16 @@ class ReplyChannel(Protocol):
     max_chars: int
     # True when the provider drops a repeat of ``OutgoingReply.message_id``.
     idempotent: bool
+    # A channel whose provider limits its requests also has ``requests_per_s`` (per source): the
+    # outbox reserves each send's slot in PostgreSQL, so every daemon together keeps to it
+    # (``paced_rate``).
 
     async def send(self, session: aiohttp.ClientSession, source: SourceSettings,
                    reply: OutgoingReply) -> SendOutcome:
         """One attempt; never raises for the provider's answers, only for a bug."""
+
+
+def paced_rate(channel: ReplyChannel) -> float | None:
+    """The provider's request limit per source, if the channel has one (``requests_per_s``)."""
+    rate = getattr(channel, "requests_per_s", None)
+    return float(rate) if rate else None

@@ -25,7 +25,8 @@ from aiohttp import web
 from config.settings import Settings
 from daemon.domain.errors import StorageError, StorageUnavailable
 from daemon.domain.inquiry import MAX_TEXT_CHARS
-from daemon.domain.replies import Delivered, OutgoingReply, Refused, RetryLater, SendOutcome
+from daemon.domain.replies import Delivered, OutgoingReply, Refused, RetryLater, SendOutcome, paced_rate
+from daemon.inquiries import pace
 from daemon.inquiries.outbox import Claimed, OutboxStore, sending_settings, source_settings
 from daemon.runtime.keys import METRICS, RELOADER, REPOSITORY, TASKS
 from daemon.runtime.metrics import Metrics
@@ -100,7 +101,14 @@ class ReplySender:
             reply = OutgoingReply(message_id=claimed.id, channel=claimed.channel, source=claimed.source,
                                   address=claimed.address, text=claimed.text, attempt=claimed.attempt,
                                   extras=extras)
-            outcome = await self._attempt(session, channel.send, source, reply, settings.replies.send_timeout_s)
+            rate = paced_rate(channel)
+            with translated_errors():
+                turn = rate is None or await pace.wait_turn(self._repo.pool, kind=claimed.channel,
+                                                            source=claimed.source, requests_per_s=rate)
+            if turn:
+                outcome = await self._attempt(session, channel.send, source, reply, settings.replies.send_timeout_s)
+            else:
+                outcome = RetryLater(f"paced: the provider takes {rate:g} requests a second", after_s=pace.MAX_WAIT_S)
         with translated_errors():
             await self._record(claimed, outcome, settings)
 

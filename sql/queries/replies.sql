@@ -134,3 +134,16 @@ SELECT * FROM (
     LIMIT $2
 ) latest
 ORDER BY id;
+
+-- name: send_pace_reserve
+-- The next slot of a paced provider ($1: '<kind>:<source>'), shared by every daemon (GCRA,
+-- as reserve_route_slot): $2 seconds between requests at the provider's rate, $3 the burst
+-- tolerance in seconds, $4 the longest wait the sender accepts. No row: the slot is further
+-- off than that and is not taken (the reply is tried again later); else wait_s is how long
+-- until it starts (0: now).
+INSERT INTO send_pace AS p (key, tat)
+VALUES ($1, clock_timestamp() + make_interval(secs => $2))
+ON CONFLICT (key) DO UPDATE
+SET tat = greatest(p.tat, clock_timestamp()) + make_interval(secs => $2)
+WHERE greatest(p.tat, clock_timestamp()) - make_interval(secs => $3) <= clock_timestamp() + make_interval(secs => $4)
+RETURNING greatest(0, extract(epoch FROM p.tat - make_interval(secs => $2 + $3) - clock_timestamp()))::float8 AS wait_s;

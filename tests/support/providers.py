@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ class Seen:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any  # JSON, or the form as a dict
+    at: float = field(default_factory=time.monotonic)  # when it arrived (this process's clock)
 
 
 @dataclass
