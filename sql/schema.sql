@@ -2448,3 +2448,20 @@ CREATE TABLE send_pace (
     key   text PRIMARY KEY,  -- '<channel kind>:<source name>'
     tat   timestamptz NOT NULL
 );
+
+-- 0032: Instagram accounts (through Wazzup) find a person like the other messenger ids.
+ALTER TABLE contact_identifiers DROP CONSTRAINT contact_identifiers_kind_check;
+ALTER TABLE contact_identifiers ADD CONSTRAINT contact_identifiers_kind_check
+    CHECK (kind IN ('phone', 'email', 'telegram', 'vk', 'max', 'avito', 'instagram'));
+ALTER TABLE contact_invalid_identifiers DROP CONSTRAINT contact_invalid_identifiers_kind_check;
+ALTER TABLE contact_invalid_identifiers ADD CONSTRAINT contact_invalid_identifiers_kind_check
+    CHECK (kind IN ('phone', 'email', 'telegram', 'vk', 'max', 'avito', 'instagram'));
+-- The value shape repeats daemon/domain/identifiers.py: an Instagram id is text,
+-- every other messenger account a positive integer.
+ALTER TABLE contact_identifiers DROP CONSTRAINT contact_identifiers_value_shape;
+ALTER TABLE contact_identifiers ADD CONSTRAINT contact_identifiers_value_shape CHECK (CASE kind
+    WHEN 'phone' THEN value ~ '^\+[1-9][0-9]{6,14}$'
+    WHEN 'email' THEN value = lower(value) AND value ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$'
+    WHEN 'instagram' THEN value ~ '^[A-Za-z0-9._-]{1,64}$'
+    ELSE value ~ '^[1-9][0-9]{0,19}$'
+END);

@@ -24,6 +24,7 @@ MESSENGER_UTM_SOURCES = {"vk_egypt_oct": "VK Реклама"}
 MESSENGER_EXAMPLES = [
     "max-bot-started", "max-message-created", "max-contact-shared", "max-bad-secret",
     "wazzup-test-probe", "wazzup-whatsapp-text", "wazzup-echo-and-status", "wazzup-telegram-with-phone",
+    "wazzup-instagram-text",
     "greenapi-incoming-text", "greenapi-incoming-contact", "greenapi-incoming-image-caption",
     "greenapi-outgoing-api-message", "greenapi-state-changed",
     "avito-message", "avito-own-message", "avito-system-message",

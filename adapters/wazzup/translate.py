@@ -6,9 +6,9 @@ Each message is an inquiry, deduplicated by its ``messageId``, in the conversati
 ``wazzup:<channelId>:<chatType>:<chatId>``. The person: a ``whatsapp`` or ``viber``
 chat's ``chatId`` is the phone (digits only); a ``telegram`` chat's is the Telegram id
 (with ``contact.phone`` when Telegram shows it), a ``vk`` chat's the VK id, an ``avito``
-chat's the Avito id; an ``instagram`` chat gives no identifier we keep (a phone only if
-typed). ``isEcho: true`` is the agency's own message (sent from Wazzup, the phone or
-our reply): it joins the conversation as the agency's side and answers it. Group chats
+chat's the Avito id, an ``instagram`` chat's the Instagram id (a phone only if typed).
+``isEcho: true`` is the agency's own message (sent from Wazzup, the phone or our
+reply): it joins the conversation as the agency's side and answers it. Group chats
 (``whatsgroup``, ``telegroup``) and deleted messages are not inquiries. Each ``statuses``
 item is the provider's state of one of our replies, by the ``messageId`` Wazzup gave it.
 """
@@ -92,6 +92,8 @@ def _person(chat_type: str, chat_id: str, contact: dict[str, Any], words: str | 
         found["vk_id"] = chat_id
     elif chat_type == "avito":
         found["avito_id"] = chat_id
+    elif chat_type == "instagram":
+        found["instagram_id"] = chat_id
     return found
 
 

@@ -41,7 +41,8 @@ def card_json(card: dict[str, Any]) -> dict[str, Any]:
     if card["responsible_extension"] or card["responsible_name"]:  # a manager by name has no extension yet
         responsible = {"extension": card["responsible_extension"], "name": card["responsible_name"]}
     keys = ("id", "requested_id", "name", "phones", "emails", "telegram_ids", "vk_ids", "max_ids", "avito_ids",
-            "invalid_identifiers", "open_lead_id", "ad_source", "do_not_call", "communications", "leads", "note")
+            "instagram_ids", "invalid_identifiers", "open_lead_id", "ad_source", "do_not_call", "communications",
+            "leads", "note")
     doc = {k: card[k] for k in keys}
     doc |= {"responsible": responsible, "tags": card["tags"] or [],
             "birthday": plain(card["birthday"]),

@@ -130,6 +130,7 @@ def _card_lines(doc: dict[str, Any]) -> list[str]:
              ("e-mail", ", ".join(doc["emails"])),
              ("telegram", ", ".join(doc["telegram_ids"])), ("vk", ", ".join(doc["vk_ids"])),
              ("max", ", ".join(doc["max_ids"])), ("avito", ", ".join(doc["avito_ids"])),
+             ("instagram", ", ".join(doc["instagram_ids"])),
              ("ответственный", responsible), ("день рождения", birthday), ("комментарий", doc["note"]),
              ("теги", ", ".join(doc["tags"])), ("реклама", doc["ad_source"]),
              ("открытый лид", doc["open_lead_id"] and f"№ {doc['open_lead_id']}")]

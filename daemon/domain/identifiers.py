@@ -14,17 +14,21 @@ from typing import Literal
 
 from daemon.domain.phones import ascii_digits, normalise_phone
 
-Kind = Literal["phone", "email", "telegram", "vk", "max", "avito"]
-KINDS: tuple[Kind, ...] = ("phone", "email", "telegram", "vk", "max", "avito")
-# The messenger accounts: a user id, a positive integer (MAX and Avito ids are int64).
-MESSENGER_KINDS: tuple[Kind, ...] = ("telegram", "vk", "max", "avito")
+Kind = Literal["phone", "email", "telegram", "vk", "max", "avito", "instagram"]
+KINDS: tuple[Kind, ...] = ("phone", "email", "telegram", "vk", "max", "avito", "instagram")
+# The messenger accounts: a user id, a positive integer (MAX and Avito ids are int64),
+# except Instagram's, which Wazzup gives as text (see _INSTAGRAM_ID).
+MESSENGER_KINDS: tuple[Kind, ...] = ("telegram", "vk", "max", "avito", "instagram")
 MAX_EMAIL_CHARS = 254  # RFC 5321's limit on a forward path
 MAX_PHONE_DIGITS = 15  # ITU-T E.164
-MAX_MESSENGER_ID_CHARS = 64  # far above any Telegram, VK, MAX or Avito id (about 20 digits)
+MAX_MESSENGER_ID_CHARS = 64  # far above any Telegram, VK, MAX or Avito id (about 20 digits); Instagram's limit
 # The same shape as the CHECK in sql/schema.sql; ASCII only, so that a
 # full-width "＠" or a Cyrillic look-alike cannot slip in beside the real address.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", re.ASCII)
 _MESSENGER_ID = re.compile(r"^[1-9][0-9]{0,19}$", re.ASCII)
+# An Instagram account as Wazzup's chatId names it: kept exactly as given (no case
+# folding: it is an id, not a typed name), only the characters such ids are made of.
+_INSTAGRAM_ID = re.compile(rf"^[A-Za-z0-9._-]{{1,{MAX_MESSENGER_ID_CHARS}}}$", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,14 @@ def normalise_messenger_id(raw: str | int | None) -> str | None:
     return text if _MESSENGER_ID.fullmatch(text) else None
 
 
+def normalise_instagram_id(raw: str | None) -> str | None:
+    """An Instagram account id: trimmed, otherwise as given; None when it is not one."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    return text if _INSTAGRAM_ID.fullmatch(text) else None
+
+
 def parse_identifier(kind: Kind, raw: str | int | None, *, region: str = "RU"
                      ) -> Identifier | InvalidIdentifier | None:
     """The canonical identifier of ``raw``; an InvalidIdentifier when there was text but
@@ -78,6 +90,9 @@ def parse_identifier(kind: Kind, raw: str | int | None, *, region: str = "RU"
     elif kind == "email":
         value = normalise_email(text)
         reason = "not an e-mail address"
+    elif kind == "instagram":
+        value = normalise_instagram_id(text)
+        reason = "not an instagram id: letters, digits, '.', '_' and '-' only"
     else:
         value = normalise_messenger_id(text)
         reason = f"not a {kind} user id"
@@ -95,5 +110,9 @@ def _impossible(kind: Kind, text: str) -> str | None:
     if kind == "phone" and sum("0" <= ch <= "9" for ch in ascii_digits(text)) > MAX_PHONE_DIGITS:
         return f"more than {MAX_PHONE_DIGITS} digits: cannot be a phone number"
     if kind in MESSENGER_KINDS and len(text) > MAX_MESSENGER_ID_CHARS:
-        return f"longer than {MAX_MESSENGER_ID_CHARS} characters: cannot be a {kind} user id"
+        return f"longer than {MAX_MESSENGER_ID_CHARS} characters: cannot be {_article(kind)} {kind} user id"
     return None
+
+
+def _article(kind: Kind) -> str:
+    return "an" if kind[0] in "aeiou" else "a"

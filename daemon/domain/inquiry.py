@@ -66,6 +66,7 @@ class Inquiry(BaseModel):
     vk_id: str | None = None
     max_id: str | None = None
     avito_id: str | None = None
+    instagram_id: str | None = None
     text: str | None = None
     page_url: str | None = None
     utm: Utm = Utm()

@@ -80,6 +80,7 @@ class ReadApi:
             "vk_ids": card["vk_ids"],
             "max_ids": card["max_ids"],
             "avito_ids": card["avito_ids"],
+            "instagram_ids": card["instagram_ids"],
             "responsible": responsible,
             "open_lead_id": card["open_lead_id"],
             "open_lead_wish": await _open_lead_wish(request, card["open_lead_id"]),

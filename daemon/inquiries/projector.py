@@ -50,7 +50,7 @@ from daemon.store.repository import Tx
 
 log = structlog.get_logger(__name__)
 
-STRENGTH: dict[str, int] = {"phone": 0, "email": 1, "telegram": 2, "vk": 3, "max": 4, "avito": 5}
+STRENGTH: dict[str, int] = {"phone": 0, "email": 1, "telegram": 2, "vk": 3, "max": 4, "avito": 5, "instagram": 6}
 MERGE_ACTOR = "inquiry-pipeline"
 MergeContacts = Callable[..., Awaitable[Any]]
 
@@ -214,7 +214,7 @@ class InquiryPipeline:
         raw: list[tuple[Kind, str | None]] = [("phone", p) for p in inquiry.phones]
         raw += [("email", e) for e in inquiry.emails]
         raw += [("telegram", inquiry.telegram_id), ("vk", inquiry.vk_id), ("max", inquiry.max_id),
-                ("avito", inquiry.avito_id)]
+                ("avito", inquiry.avito_id), ("instagram", inquiry.instagram_id)]
         valid: list[Identifier] = []
         invalid: list[InvalidIdentifier] = []
         for kind, text in raw:

@@ -27,6 +27,8 @@ SELECT c.id, c.name, c.tags, c.ad_source, c.birthday, c.note,
              WHERE i.contact_id = c.id AND i.kind = 'max' ORDER BY i.value) AS max_ids,
        ARRAY(SELECT i.value FROM contact_identifiers i
              WHERE i.contact_id = c.id AND i.kind = 'avito' ORDER BY i.value) AS avito_ids,
+       ARRAY(SELECT i.value FROM contact_identifiers i
+             WHERE i.contact_id = c.id AND i.kind = 'instagram' ORDER BY i.value) AS instagram_ids,
        (SELECT jsonb_build_object('reason', d.do_not_call_reason, 'since', d.do_not_call_since)
           FROM contact_identifiers d
           WHERE d.contact_id = c.id AND d.do_not_call_since IS NOT NULL
@@ -139,6 +141,8 @@ SELECT c.id, c.name, c.tags, c.ad_source, c.birthday, c.note, c.created_at, c.re
              WHERE i.contact_id = c.id AND i.kind = 'max' ORDER BY i.value) AS max_ids,
        ARRAY(SELECT i.value FROM contact_identifiers i
              WHERE i.contact_id = c.id AND i.kind = 'avito' ORDER BY i.value) AS avito_ids,
+       ARRAY(SELECT i.value FROM contact_identifiers i
+             WHERE i.contact_id = c.id AND i.kind = 'instagram' ORDER BY i.value) AS instagram_ids,
        ARRAY(SELECT v.kind || ': ' || v.value FROM contact_invalid_identifiers v
              WHERE v.contact_id = c.id ORDER BY v.id) AS invalid_identifiers,
        (SELECT jsonb_build_object('reason', d.do_not_call_reason, 'since', d.do_not_call_since)

@@ -19,7 +19,8 @@ from tests.conftest import API_TOKEN
 from tests.messengers import MESSENGER_EXAMPLES, messenger_settings, replay_messenger, source_of
 
 AUTH = "Bearer " + API_TOKEN
-IDENTIFIER_EXPECTS = (("max", "max_user_id"), ("avito", "avito_user_id"), ("telegram", "telegram_user_id"))
+IDENTIFIER_EXPECTS = (("max", "max_user_id"), ("avito", "avito_user_id"), ("telegram", "telegram_user_id"),
+                      ("instagram", "instagram_id"))
 
 
 @pytest.fixture

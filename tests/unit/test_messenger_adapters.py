@@ -72,7 +72,8 @@ def test_max_milliseconds_become_the_time() -> None:
 
 
 @pytest.mark.parametrize(("chat_type", "field", "channel"), [
-    ("vk", "vk_id", "vk"), ("avito", "avito_id", "avito"), ("telegram", "telegram_id", "telegram")])
+    ("vk", "vk_id", "vk"), ("avito", "avito_id", "avito"), ("telegram", "telegram_id", "telegram"),
+    ("instagram", "instagram_id", "instagram")])
 def test_wazzup_chats_give_their_own_identifiers(chat_type: str, field: str, channel: str) -> None:
     body = _body("wazzup-whatsapp-text")
     body["messages"][0] |= {"chatType": chat_type, "chatId": "583920174"}
@@ -90,6 +91,7 @@ def test_wazzup_groups_deleted_and_instagram() -> None:
         "chatType": "instagram", "chatId": "olga.travels", "type": "image", "text": None,
         "contentUri": "https://store.wazzup24.com/x.jpg"}]}).inquiry
     assert insta is not None and insta.channel == "instagram" and insta.phones == ()
+    assert insta.instagram_id == "olga.travels"
     assert insta.text == "[image] https://store.wazzup24.com/x.jpg"
 
 
