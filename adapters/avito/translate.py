@@ -21,6 +21,9 @@ from daemon.domain.inquiry import Inquiry, Utm
 from daemon.domain.replies import ReplyAddress
 from daemon.domain.textscan import emails_in, phones_in
 
+# Avito waits this long for the webhook's answer, then counts the delivery failed.
+ANSWER_WITHIN_S = 2.0
+
 ANSWER = Reply(200, {"ok": True})
 AD_MEDIUM = "avito"
 

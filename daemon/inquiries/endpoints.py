@@ -38,6 +38,8 @@ ADAPTERS: dict[str, Adapter] = {
     "telegram": telegram.translate, "vk": vk.translate, "max": max_bot.translate, "wazzup": wazzup.translate,
     "greenapi": greenapi.translate, "avito": avito.translate,
 }
+# Senders that give up on an answer sooner than the intake's budget allows for.
+ANSWER_WITHIN_S: dict[str, float] = {"avito": avito.ANSWER_WITHIN_S}
 # Above the PBX webhooks' 64 KiB: a finished Jivo chat carries its whole transcript.
 INQUIRY_BODY_LIMIT_BYTES = 1024 * 1024
 
@@ -78,7 +80,8 @@ def sender(request: web.Request) -> Sender:
         raise BadInput(404, "no such inquiry source", source=name[:100])
     return Sender(name=name, kind=source.kind, translate=ADAPTERS[source.kind], settings=source,
                   body_limit_bytes=INQUIRY_BODY_LIMIT_BYTES, log_as="inquiry",
-                  not_storable="the database would refuse this inquiry")
+                  not_storable="the database would refuse this inquiry",
+                  answer_within_s=ANSWER_WITHIN_S.get(source.kind))
 
 
 inquiry_webhook = webhooks.handler(sender)

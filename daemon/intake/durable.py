@@ -64,6 +64,10 @@ class Intake:
         # whoever submitted them: a webhook, the spool replayer, or a webhook that gave up waiting.
         self.committer = GroupCommitter(pipeline, on_stored=self.announce)
 
+    def budget_for(self, budget_s: float | None) -> float:
+        """How long an event waits for PostgreSQL: the intake's budget, or the sender's shorter one."""
+        return self._budget if budget_s is None else min(self._budget, budget_s)
+
     def wake(self) -> None:
         """Have the replayer look now (the database is back, or was just connected)."""
         self._wake.set()
@@ -71,7 +75,7 @@ class Intake:
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    async def accept(self, env: Envelope) -> str:
+    async def accept(self, env: Envelope, *, budget_s: float | None = None) -> str:
         """``stored``, ``duplicate`` or ``spooled``; raises StorageUnavailable if nothing could keep it,
         EventNotStorable (before anything is kept) if PostgreSQL would refuse it, StorageRefused
         if it did. Any other database error is spooled like an outage (or StorageUnavailable)."""
@@ -80,9 +84,9 @@ class Intake:
             reason = "database_unavailable" if not self.database_ok else "overloaded"
             return await self._to_spool(env, reason)
         try:
-            outcome = await self._apply_within_budget(env)
+            outcome = await self._apply_within_budget(env, budget_s)
         except (StorageUnavailable, TimeoutError) as exc:
-            self._mark_database_down(exc)
+            self._mark_database_down(exc, self.budget_for(budget_s))
             if self._spool is None:
                 raise StorageUnavailable(str(exc) or "database did not answer in time") from exc
             return await self._to_spool(env, "database_unavailable")
@@ -98,7 +102,7 @@ class Intake:
             return await self._to_spool(env, "database_error")
         return outcome
 
-    async def _apply_within_budget(self, env: Envelope) -> str:
+    async def _apply_within_budget(self, env: Envelope, budget_s: float | None = None) -> str:
         """Written by the next group commit (``daemon.intake.groupcommit``); TimeoutError past the budget.
 
         Past the budget the event is withdrawn if the writer has not taken it yet;
@@ -110,7 +114,7 @@ class Intake:
         await self._slots.acquire()
         future = self.committer.submit(env, release=self._slots.release)
         try:
-            done, _ = await asyncio.wait({future}, timeout=self._budget)
+            done, _ = await asyncio.wait({future}, timeout=self.budget_for(budget_s))
         except asyncio.CancelledError:
             future.cancel()
             raise
@@ -149,9 +153,9 @@ class Intake:
             except Exception:  # a listener's bug must not turn a stored event into a 500
                 log.exception("listener_failed", listener=getattr(listener, "__qualname__", repr(listener)))
 
-    def _mark_database_down(self, exc: BaseException) -> None:
+    def _mark_database_down(self, exc: BaseException, budget_s: float | None = None) -> None:
         if self.database_ok:
-            log.error("database_unavailable", error=repr(exc), budget_s=self._budget)
+            log.error("database_unavailable", error=repr(exc), budget_s=budget_s or self._budget)
         self.database_ok = False
         self._wake.set()
 
