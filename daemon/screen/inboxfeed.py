@@ -45,6 +45,7 @@ class InboxFeed:
         self._wake = asyncio.Event()
         self._dirty = False
         self._signed_in: list[str] = []
+        self._presence_due = 0.0  # the loop's time of the next presence refresh
         self._alerts: list[dict[str, Any]] = []
         self._sent: dict[int, str] = {}  # id(screen) -> digest of the last list
 
@@ -76,13 +77,20 @@ class InboxFeed:
     # -- the task -------------------------------------------------------------------
     async def run(self) -> None:
         """Supervised task: lists and alerts on every change, presence every PRESENCE_REFRESH_S."""
+        loop = asyncio.get_running_loop()
+        self._presence_due = loop.time()
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=PRESENCE_REFRESH_S)
             except TimeoutError:
                 pass
             self._wake.clear()
-            await self._guarded(self._presence())
+            # Presence on its own clock: the queue changes with every inquiry (hundreds a second
+            # at a busy hour), and a write of this daemon's presence rows for each was most of
+            # the task's cost. A manager who just signed in is written at once.
+            if self._signed_in or loop.time() >= self._presence_due:
+                self._presence_due = loop.time() + PRESENCE_REFRESH_S
+                await self._guarded(self._presence())
             if self._alerts:
                 alerts, self._alerts = self._alerts, []
                 await self._guarded(self._send_alerts(alerts))
