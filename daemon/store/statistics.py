@@ -36,7 +36,7 @@ async def analyze_written(db: asyncpg.Pool | asyncpg.Connection, query: str) -> 
 
 # How often the daemon looks for tables whose statistics are stale, and how long it lets
 # a running autovacuum take before it analyzes them itself.
-KEEP_EVERY_S = 10.0
+KEEP_EVERY_S = 2.0
 AUTOVACUUM_GRACE_S = 120.0
 
 
