@@ -15,6 +15,7 @@ signed in to a screen is on shift (daemon/inbox, fair assignment).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import uuid
@@ -77,10 +78,11 @@ class InboxFeed:
     async def run(self) -> None:
         """Supervised task: lists and alerts on every change, presence every PRESENCE_REFRESH_S."""
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=PRESENCE_REFRESH_S)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: before Python 3.12 wait_for drops a cancellation that
+            # comes as the event is set (CPython gh-86296), and shutdown waited 5 s for this task.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PRESENCE_REFRESH_S):
+                    await self._wake.wait()
             self._wake.clear()
             await self._guarded(self._presence())
             if self._alerts:
