@@ -23,6 +23,8 @@ READY_AHEAD = 2
 # Drops sent at once. Each DROP waits for a checkpoint (which fsyncs every file written since
 # the last one, ~700 per copy); drops waiting together share one checkpoint instead of one each.
 DROPS_AT_ONCE = 4
+# What a last CREATE DATABASE may take at the end of a run (seconds; ~1 s under load).
+MAKE_TIMEOUT_S = 60.0
 
 
 async def drop_databases(pool: asyncpg.Pool, names: list[str]) -> None:
@@ -41,6 +43,7 @@ class DatabaseSupply:
         self._used: asyncio.Queue[str] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._failure: BaseException | None = None
+        self._stopping = False
 
     def new_name(self) -> str:
         return f"{self._prefix}_{secrets.token_hex(4)}"
@@ -64,14 +67,22 @@ class DatabaseSupply:
         self._used.put_nowait(name)
 
     async def close(self) -> None:
-        """Stop making and dropping; what is left is dropped with the rest of the run's databases."""
+        """Stop making and dropping; what is left is dropped with the rest of the run's databases.
+
+        A CREATE under way is let finish: cancelled, the server would still finish it unseen,
+        after the end of the run had listed what to drop, and the copy would be left behind.
+        """
+        self._stopping = True
+        while not self._ready.empty():  # a maker waiting for room gets it, and sees the stop
+            self._ready.get_nowait()
+        await asyncio.wait({self._tasks[0]}, timeout=MAKE_TIMEOUT_S)  # the maker
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _make(self, conn: asyncpg.Connection) -> None:
         try:
-            while True:
+            while not self._stopping:
                 name = self.new_name()
                 try:
                     await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
