@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiohttp.test_utils import TestClient
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from config.settings import Settings, load_settings
+from daemon.runtime.app import build_app
 from tests.conftest import API_KEY, API_SALT, API_TOKEN
 from tests.support.paths import CHANNEL_FIXTURES
 
@@ -54,6 +57,17 @@ def channel_env(db_url: str, state_dir: Path, **extra: str) -> dict[str, str]:
 
 def channel_settings(db_url: str, state_dir: Path, **extra: str) -> Settings:
     return load_settings(channel_env(db_url, state_dir, **extra))
+
+
+@pytest.fixture
+async def app_client(db_url: str, tmp_path: Path) -> AsyncIterator[TestClient]:
+    """The daemon with every example source configured (SOURCES), on this test's own database.
+
+    A fixture of the inquiry tests: they import it (``from tests.channels import app_client``).
+    """
+    app = build_app(channel_settings(db_url, tmp_path / "state"), database_url=db_url, apply_migrations=False)
+    async with TestClient(TestServer(app)) as client:
+        yield client
 
 
 def example(name: str) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 The server is CALLBRIDGE_TEST_DATABASE_URL when set, else the one at
 127.0.0.1:5432 when it answers, else an embedded one (pgserver). A template
 database is migrated once per run; each test gets its own copy, and every
-database this run made is dropped at the end.
+database this run made is dropped at the end. The copies are made ahead and
+dropped behind the tests, on connections of their own (tests/databases.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from daemon.runtime.app import build_app
 from daemon.runtime.logs import configure_logging
 from daemon.store import migrate
 from daemon.store.repository import Repository
+from tests.databases import DROPS_AT_ONCE, DatabaseSupply, drop_databases
 from tests.imapkit import Dovecot, dovecot_binary, running_dovecot
 from tests.support.daemon import API_TOKEN
 from tests.support.paths import FIXTURES, REPO
@@ -122,9 +124,11 @@ async def template_db(server_url: str) -> AsyncIterator[str]:
         yield name
     finally:
         rows = await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", f"{RUN_ID}%")
-        for row in rows:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
         await admin.close()
+        async with asyncpg.create_pool(server_url, min_size=1, max_size=DROPS_AT_ONCE) as droppers:
+            names = [row["datname"] for row in rows]
+            for start in range(0, len(names), DROPS_AT_ONCE):
+                await drop_databases(droppers, names[start:start + DROPS_AT_ONCE])
 
 
 @contextlib.asynccontextmanager
@@ -140,11 +144,24 @@ async def scratch_database(server_url: str, template_db: str) -> AsyncIterator[s
         await admin.close()
 
 
+@pytest.fixture(scope="session")
+async def database_supply(server_url: str, template_db: str) -> AsyncIterator[DatabaseSupply]:
+    supply = DatabaseSupply(server_url, template_db, prefix=RUN_ID)
+    await supply.start()
+    try:
+        yield supply
+    finally:
+        await supply.close()
+
+
 @pytest.fixture
-async def db_url(server_url: str, template_db: str) -> AsyncIterator[str]:
+async def db_url(server_url: str, database_supply: DatabaseSupply) -> AsyncIterator[str]:
     """A fresh, migrated database of this test's own."""
-    async with scratch_database(server_url, template_db) as url:
-        yield url
+    name = await database_supply.take()
+    try:
+        yield with_database(server_url, name)
+    finally:
+        database_supply.drop_later(name)
 
 
 @pytest.fixture

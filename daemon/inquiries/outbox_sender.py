@@ -16,6 +16,7 @@ daemons are found within ``poll_interval_s``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 import aiohttp
@@ -62,10 +63,11 @@ class ReplySender:
                     await self._idle()
 
     async def _idle(self) -> None:
-        try:
-            await asyncio.wait_for(self.wake.wait(), timeout=self._settings().replies.poll_interval_s)
-        except TimeoutError:
-            pass
+        # asyncio.timeout, not wait_for: wait_for can drop a cancellation that comes as the
+        # event is set (CPython gh-86296 before 3.12), and then the sender would not stop.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._settings().replies.poll_interval_s):
+                await self.wake.wait()
         self.wake.clear()
 
     async def pass_once(self, session: aiohttp.ClientSession) -> int:

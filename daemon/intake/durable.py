@@ -19,6 +19,7 @@ and turns /health to warn; the replay goes on with the next record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -174,10 +175,11 @@ class Intake:
     async def replay_forever(self, probe: Callable[[], Coroutine[Any, Any, object]]) -> None:
         """Supervised task: drain the spool whenever the database answers."""
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=REPLAY_IDLE_S)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: wait_for can drop a cancellation that comes as the
+            # event is set (CPython gh-86296 before 3.12), and then shutdown waits for this task.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(REPLAY_IDLE_S):
+                    await self._wake.wait()
             self._wake.clear()
             if self.database_ok and (self._spool is None or self._spool.backlog() == 0):
                 continue

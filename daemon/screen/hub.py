@@ -67,7 +67,8 @@ class Screen:
         if self.ws.closed:
             return False
         try:
-            await asyncio.wait_for(self.ws.send_str(_dumps(message)), timeout=SEND_TIMEOUT_S)
+            async with asyncio.timeout(SEND_TIMEOUT_S):  # not wait_for: see daemon/screen/inboxfeed.py
+                await self.ws.send_str(_dumps(message))
         except (ConnectionError, RuntimeError, TimeoutError) as exc:
             log.info("screen_send_failed", extension=self.extension, error=repr(exc))
             return False

@@ -15,6 +15,7 @@ signed in to a screen is on shift (daemon/inbox, fair assignment).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import uuid
@@ -80,10 +81,11 @@ class InboxFeed:
         loop = asyncio.get_running_loop()
         self._presence_due = loop.time()
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=PRESENCE_REFRESH_S)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: before Python 3.12 wait_for drops a cancellation that
+            # comes as the event is set (CPython gh-86296), and shutdown waited 5 s for this task.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PRESENCE_REFRESH_S):
+                    await self._wake.wait()
             self._wake.clear()
             # Presence on its own clock: the queue changes with every inquiry (hundreds a second
             # at a busy hour), and a write of this daemon's presence rows for each was most of

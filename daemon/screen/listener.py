@@ -81,10 +81,14 @@ class CallListener:
         log.info("screen_listening", channel=CHANNEL)
         self._set_listening(True)
         while not lost.is_set():
+            # asyncio.timeout, not wait_for: wait_for can drop a cancellation that comes as what
+            # it waits for completes (CPython gh-86296 before 3.12): shutdown then waited for us.
             try:
-                await asyncio.wait_for(lost.wait(), timeout=PROBE_INTERVAL_S)
+                async with asyncio.timeout(PROBE_INTERVAL_S):
+                    await lost.wait()
             except TimeoutError:
-                await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=PROBE_TIMEOUT_S)
+                async with asyncio.timeout(PROBE_TIMEOUT_S):
+                    await conn.fetchval("SELECT 1")
         log.warning("screen_listener_lost", error="connection closed")
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:

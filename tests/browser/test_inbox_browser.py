@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from config.settings import load_settings
 from daemon.runtime.app import build_app
 from daemon.store.repository import Repository
-from tests.browser.test_ui_browser import CHROMIUM, LAPTOP, WAIT_MS, _replay, _shoot, browser  # noqa: F401
+from tests.browserkit import replay_over_http, shoot, signed_in
 from tests.channels import channel_env
-from tests.conftest import API_TOKEN, auth, load_office
+from tests.conftest import auth, load_office
 from tests.screenkit import moved
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"),
-                                reason="no /usr/bin/chromium (apt-get install chromium); CI installs it")
 
 
 @pytest.fixture
@@ -32,21 +28,14 @@ async def daemon(db_url: str, tmp_path: Path, repo: Repository) -> AsyncIterator
 
 
 @pytest.mark.timeout(60)
-async def test_a_form_during_a_ringing_call_shows_in_the_inbox(daemon: TestClient, browser: Any,  # noqa: F811
+async def test_a_form_during_a_ringing_call_shows_in_the_inbox(daemon: TestClient, browser: Any,
                                                                tmp_path: Path) -> None:
-    page = await browser.new_page(viewport=LAPTOP, locale="ru-RU")
-    page.set_default_timeout(WAIT_MS)
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(str(daemon.make_url("/ui/")))
-    await page.fill("#token", API_TOKEN)
-    await page.fill("#extension", "105")
-    await page.click("#sign-in-form button[type=submit]")
-    await page.wait_for_selector("#conn.up")
+    page = await signed_in(browser, daemon, errors=errors)
     assert await page.is_hidden("#inbox-count")  # nothing waits
 
     call = moved("answered_incoming.json", suffix="-ring", ago_s=5)
-    await _replay(daemon, call[:3])  # rings at 105
+    await replay_over_http(daemon, call[:3])  # rings at 105
     await page.wait_for_selector("#phase.ringing")
 
     form = {"source": "partner-site", "external_id": "ring-1", "name": "Олег Смирнов", "phone": "8 999 777-66-55",
@@ -65,7 +54,7 @@ async def test_a_form_during_a_ringing_call_shows_in_the_inbox(daemon: TestClien
     assert await item.count() == 1
     text = await item.first.inner_text()
     assert "Олег Смирнов" in text and "Перезвоните насчёт Турции в июле" in text and "Заявка" in text
-    await _shoot(page, tmp_path, "screen-inbox.png")
+    await shoot(page, tmp_path, "screen-inbox.png")
 
     async with page.expect_response("**/api/inbox/*/done") as answer:
         await page.click("#inbox-list li .inbox-done")

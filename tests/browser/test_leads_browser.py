@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_ui_browser are parameters here)
 """The lead pieces of the manager's screen in a real browser: «Закрыть лид» on the card."""
 
 from __future__ import annotations
@@ -11,43 +10,20 @@ from aiohttp.test_utils import TestClient
 
 from daemon.runtime.keys import REPOSITORY
 from daemon.store.repository import Repository
-from tests.browser.test_ui_browser import (  # noqa: F401
-    LAPTOP,
-    WAIT_MS,
-    _replay,
-    _screenshot_paths,
-    browser,
-    daemon,
-    fake_pbx,
-)
-from tests.conftest import API_TOKEN, auth
+from tests.browserkit import replay_over_http, screenshot_paths, signed_in
+from tests.conftest import auth
 from tests.integration.test_leads_analytics import close_week_leads
 from tests.leadkit import post_week
 from tests.screenkit import moved
-
-pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")
-
-
-async def _signed_in(daemon: TestClient, browser: Any, extension: str = "105",
-                     viewport: dict[str, int] = LAPTOP) -> Any:
-    page = await browser.new_page(viewport=viewport, locale="ru-RU")
-    page.set_default_timeout(WAIT_MS)
-    await page.goto(str(daemon.make_url("/ui/")))
-    await page.fill("#token", API_TOKEN)
-    await page.fill("#extension", extension)
-    await page.click("#sign-in-form button[type=submit]")
-    await page.wait_for_selector("#conn.up")
-    return page
 
 
 @pytest.mark.timeout(60)
 async def test_manager_closes_the_callers_lead_as_lost_with_a_reason(
         daemon: TestClient, browser: Any) -> None:
-    page = await _signed_in(daemon, browser)
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page = await signed_in(browser, daemon, errors=errors)
     call = moved("answered_incoming.json", suffix="-lc", ago_s=95)
-    await _replay(daemon, call[:4])
+    await replay_over_http(daemon, call[:4])
     await page.wait_for_selector("#phase.answered")
     await page.wait_for_selector("#lead-close-form:not([hidden])")
     await page.wait_for_selector("#lead-reason option[value='Переезд']", state="attached")
@@ -68,9 +44,8 @@ async def test_analytics_tab_shows_the_table_and_both_charts(
         daemon: TestClient, browser: Any, tmp_path: Path) -> None:
     entries = await post_week(daemon)
     await close_week_leads(daemon, Repository(daemon.app[REPOSITORY].pool), entries)
-    page = await _signed_in(daemon, browser, viewport={"width": 1600, "height": 720})
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page = await signed_in(browser, daemon, viewport={"width": 1600, "height": 720}, errors=errors)
     await page.click(".tab[data-view=analytics]")
     await page.wait_for_selector("#analytics-status:has-text('Обращений: 0')")  # the last 30 days: quiet
     assert await page.input_value("#analytics-until") != ""
@@ -90,7 +65,7 @@ async def test_analytics_tab_shows_the_table_and_both_charts(
     assert await page.locator("#analytics-charts polyline.missed-share").count() == 1
     assert await page.is_hidden("#view-call") and await page.is_hidden("#view-missed")
     shot = await page.screenshot(full_page=True, animations="disabled")
-    for path in _screenshot_paths(tmp_path, "analytics.png"):
+    for path in screenshot_paths(tmp_path, "analytics.png"):
         path.write_bytes(shot)
     await page.select_option("#analytics-by", "day")
     await page.click("#analytics-form button[type=submit]")

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_ui_browser are parameters here)
 """«Реактивация», the funnel's stage on the card and the funnel on «Аналитика», in a real browser."""
 
 from __future__ import annotations
@@ -13,19 +12,10 @@ from aiohttp.test_utils import TestClient
 from config.settings import load_settings
 from daemon.contacts.score import refresh_all
 from daemon.runtime.keys import REPOSITORY
-from tests.browser.test_leads_browser import _signed_in
-from tests.browser.test_ui_browser import (  # noqa: F401
-    _replay,
-    _screenshot_paths,
-    browser,
-    daemon,
-    fake_pbx,
-)
+from tests.browserkit import replay_over_http, screenshot_paths, signed_in
 from tests.conftest import auth
 from tests.funnelkit import contact, trip
 from tests.screenkit import moved
-
-pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")
 
 
 @pytest.mark.timeout(90)
@@ -41,9 +31,8 @@ async def test_a_manager_calls_the_next_contact_and_records_the_outcome(
         "name": "Зима", "segment": {"kind": "lost_clients"}, "extensions": ["105"]})).json()
     assert created["contacts"] == 2
 
-    page = await _signed_in(daemon, browser, viewport={"width": 1280, "height": 900})
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page = await signed_in(browser, daemon, viewport={"width": 1280, "height": 900}, errors=errors)
     await page.click(".tab[data-view=reactivation]")
     await page.wait_for_selector("#reactivation-campaign option:has-text('Зима')", state="attached")
     await page.wait_for_selector("#reactivation-progress:has-text('Обзвонено 0 из 2')")
@@ -54,7 +43,7 @@ async def test_a_manager_calls_the_next_contact_and_records_the_outcome(
     await page.wait_for_selector("#reactivation-status.ok")
     assert fake_pbx[1] and fake_pbx[1][-1]["json"]["to_number"].endswith("79260008001")
     shot = await page.screenshot(full_page=True, animations="disabled")
-    for path in _screenshot_paths(tmp_path, "reactivation.png"):
+    for path in screenshot_paths(tmp_path, "reactivation.png"):
         path.write_bytes(shot)
 
     await page.select_option("#reactivation-outcome", "refused")
@@ -79,10 +68,9 @@ async def test_a_manager_calls_the_next_contact_and_records_the_outcome(
 
 @pytest.mark.timeout(60)
 async def test_the_card_shows_the_leads_stage_and_moves_it(daemon: TestClient, browser: Any) -> None:
-    page = await _signed_in(daemon, browser)
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await _replay(daemon, moved("answered_incoming.json", suffix="-st", ago_s=95)[:4])
+    page = await signed_in(browser, daemon, errors=errors)
+    await replay_over_http(daemon, moved("answered_incoming.json", suffix="-st", ago_s=95)[:4])
     await page.wait_for_selector("#phase.answered")
     await page.wait_for_selector("#lead-stage-form:not([hidden])")
     await page.wait_for_selector("#lead-stage option[value='Согласование']", state="attached")

@@ -13,12 +13,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from daemon.runtime.app import build_app
 from daemon.store.repository import Repository
-from tests.browser.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, LAPTOP, WAIT_MS, _shoot
-from tests.conftest import API_TOKEN, load_office
+from tests.browserkit import shoot, signed_in
+from tests.conftest import load_office
 from tests.replykit import reply_settings, telegram_message
 from tests.support.messengers import TELEGRAM_BLOCKED, FakeMessengers, fake_messengers
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium)")
 
 CHAT, BLOCKED_CHAT = 812345678, 812345679
 TEMPLATES = {"Приветствие": "Здравствуйте, {name}! Это {manager}. Подберём тур и напишем."}
@@ -39,30 +37,11 @@ async def daemon(db_url: str, tmp_path: Path, fake: FakeMessengers, repo: Reposi
         yield client
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
 @pytest.mark.timeout(90)
 async def test_a_manager_replies_to_a_telegram_message_from_the_card(
         daemon: TestClient, browser: Any, fake: FakeMessengers, tmp_path: Path) -> None:
-    page = await browser.new_page(viewport=LAPTOP, locale="ru-RU")
-    page.set_default_timeout(WAIT_MS)
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(str(daemon.make_url("/ui/")))
-    await page.fill("#token", API_TOKEN)
-    await page.fill("#extension", "105")
-    await page.click("#sign-in-form button[type=submit]")
-    await page.wait_for_selector("#conn.up")
+    page = await signed_in(browser, daemon, errors=errors)
 
     await telegram_message(daemon, CHAT, "Здравствуйте! Турция на майские, 2 взрослых", message_id=1, name="Анна")
     await page.wait_for_selector("#reply-box:not([hidden]) .message.in")
@@ -80,7 +59,7 @@ async def test_a_manager_replies_to_a_telegram_message_from_the_card(
     await page.wait_for_selector("#conversation .message.out.sent")
     assert fake.texts_to(str(CHAT)) == ["Здравствуйте, Анна! Это Мария. Подберём тур и напишем."]
     assert "отправлено" in await page.inner_text("#conversation .message.out")
-    await _shoot(page, tmp_path, "screen-reply.png")
+    await shoot(page, tmp_path, "screen-reply.png")
 
     fake.script(str(BLOCKED_CHAT), TELEGRAM_BLOCKED)
     await telegram_message(daemon, BLOCKED_CHAT, "Вопрос про визу", message_id=2, name="Олег")

@@ -11,38 +11,22 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from daemon.store.repository import Repository
-
-# The browser and daemon fixtures, and the skip when there is no Chromium, are the screen test's.
-from tests.browser.test_ui_browser import (  # noqa: F401
-    LAPTOP,
-    WAIT_MS,
-    _shoot,
-    browser,
-    daemon,
-    fake_pbx,
-    pytestmark,
-)
-from tests.conftest import API_TOKEN
+from tests.browserkit import open_page, shoot, sign_in
 from tests.contactkit import contact_of, load_dupes
 
 
 @pytest.mark.timeout(60)
 async def test_base_tab_merges_undoes_and_dismisses_candidates(
-        daemon: TestClient, browser: Any, repo: Repository, tmp_path: Path) -> None:  # noqa: F811
+        daemon: TestClient, browser: Any, repo: Repository, tmp_path: Path) -> None:
     await load_dupes(repo)
     anna = await contact_of(repo, "phone", "+79161234567")
     work = await contact_of(repo, "phone", "+79165550011")
     old = await contact_of(repo, "phone", "+79165550022")
     await repo.pool.execute("INSERT INTO contact_duplicate_hints (contact_low, contact_high, evidence)"
                             " VALUES ($1, $2, '{}')", min(anna, work), max(anna, work))
-    page = await browser.new_page(viewport=LAPTOP, locale="ru-RU")
-    page.set_default_timeout(WAIT_MS)
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(str(daemon.make_url("/ui/")))
-    await page.fill("#token", API_TOKEN)
-    await page.fill("#extension", "105")
-    await page.click("#sign-in-form button[type=submit]")
+    page = await open_page(browser, daemon, errors=errors)
+    await sign_in(page)
     await page.click('.tab[data-view="base"]')
     await page.wait_for_selector("#view-base:not([hidden]) .candidate")
     assert await page.is_hidden("#view-call")
@@ -56,7 +40,7 @@ async def test_base_tab_merges_undoes_and_dismisses_candidates(
     names = await first.locator(".base-name").all_inner_texts()
     assert sorted(names) == ["Анна Кузнецова", "Кузнецова Анна Сергеевна"]
     assert "+7 916 123-45-67" in await first.inner_text()  # as on the card, not +79161234567
-    await _shoot(page, tmp_path, "screen-base.png")
+    await shoot(page, tmp_path, "screen-base.png")
 
     # «мои» for 105: only the pair with Anna, 105's; then every pair again.
     await page.check("#dup-mine")

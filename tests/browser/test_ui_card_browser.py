@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_ui_browser are parameters here)
 """The card for a person, not a call: an inquiry card says «обращение» and can be called back
 with «Позвонить»; the missed list shows the signed-in manager's callers first, then the
 longest-waiting."""
@@ -11,35 +10,16 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.browser.test_ui_browser import (  # noqa: F401
-    LAPTOP,
-    WAIT_MS,
-    browser,
-    daemon,
-    fake_pbx,
-    pytestmark,
-)
-from tests.conftest import API_TOKEN, auth
+from tests.browserkit import signed_in
+from tests.conftest import auth
 from tests.screenkit import moved, post_steps
-
-
-async def _signed_in(daemon: TestClient, browser: Any, extension: str) -> Any:
-    page = await browser.new_page(viewport=LAPTOP, locale="ru-RU")
-    page.set_default_timeout(WAIT_MS)
-    await page.goto(str(daemon.make_url("/ui/")))
-    await page.fill("#token", API_TOKEN)
-    await page.fill("#extension", extension)
-    await page.click("#sign-in-form button[type=submit]")
-    await page.wait_for_selector("#conn.up")
-    return page
 
 
 @pytest.mark.timeout(90)
 async def test_an_inquiry_card_is_an_obrashchenie_and_can_be_called(
         daemon: TestClient, browser: Any, fake_pbx: tuple[str, list]) -> None:
-    page = await _signed_in(daemon, browser, "105")
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page = await signed_in(browser, daemon, extension="105", errors=errors)
     resp = await daemon.post("/api/inquiries", headers=auth(), json={
         "source": "partner-site", "external_id": "card-1", "phone": "+79161234567", "text": "Хотим в Турцию"})
     assert resp.status == 201, await resp.text()
@@ -62,7 +42,7 @@ async def test_the_missed_list_puts_my_callers_first_then_the_longest_waiting(
     await post_steps(daemon, moved("missed_incoming.json", suffix="-o1", ago_s=3 * 3600))
     await post_steps(daemon, moved("missed_incoming.json", suffix="-s1", ago_s=2 * 3600, number="79855550101"))
     await post_steps(daemon, moved("missed_incoming.json", suffix="-a1", ago_s=600, number="79161234567"))
-    page = await _signed_in(daemon, browser, "105")
+    page = await signed_in(browser, daemon, extension="105")
     await page.click(".tab[data-view=missed]")
     await page.wait_for_selector("#missed-table tbody tr")
     rows = await page.locator("#missed-table tbody tr td.caller").all_inner_texts()
@@ -70,7 +50,7 @@ async def test_the_missed_list_puts_my_callers_first_then_the_longest_waiting(
     assert await page.locator("#missed-table tbody tr.mine").count() == 1
     assert "ждёт 10 мин" in await page.locator("#missed-table tbody tr").first.inner_text()
 
-    page = await _signed_in(daemon, browser, "106")  # Орлов is 106's: first for him
+    page = await signed_in(browser, daemon, extension="106")  # Орлов is 106's: first for him
     await page.click(".tab[data-view=missed]")
     await page.wait_for_selector("#missed-table tbody tr")
     rows = await page.locator("#missed-table tbody tr td.caller").all_inner_texts()

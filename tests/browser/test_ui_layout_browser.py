@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_ui_browser are parameters here)
 """Every tab of the screen on a phone (390×844) and on a laptop (1366×768), with real data in it.
 
 On each: the page never scrolls sideways (``scrollWidth ≤ innerWidth``), every visible control is
@@ -18,18 +17,7 @@ from aiohttp.test_utils import TestClient
 
 from daemon.runtime.keys import REPOSITORY
 from daemon.store.repository import Repository
-from tests.browser.test_ui_browser import (  # noqa: F401
-    WAIT_MS,
-    _earlier_calls,
-    _replay,
-    _shoot,
-    _todays_missed_calls,
-    browser,
-    daemon,
-    fake_pbx,
-    pytestmark,
-)
-from tests.conftest import API_TOKEN
+from tests.browserkit import earlier_calls, open_page, replay_over_http, shoot, sign_in, todays_missed_calls
 from tests.contactkit import contact_of, load_dupes
 from tests.integration.test_leads_analytics import close_week_leads
 from tests.leadkit import post_week
@@ -90,8 +78,8 @@ async def _problems(page: Any) -> list[str]:
 async def _office_with_everything(daemon: TestClient) -> None:
     """A card with history and trips, missed callers, duplicate candidates, a week of analytics."""
     repo = Repository(daemon.app[REPOSITORY].pool)
-    await _earlier_calls(daemon)
-    await _todays_missed_calls(daemon)
+    await earlier_calls(daemon)
+    await todays_missed_calls(daemon)
     await load_dupes(repo)
     anna, work = await contact_of(repo, "phone", "+79161234567"), await contact_of(repo, "phone", "+79165550011")
     await repo.pool.execute("INSERT INTO contact_duplicate_hints (contact_low, contact_high, evidence)"
@@ -106,37 +94,32 @@ async def _office_with_everything(daemon: TestClient) -> None:
 async def test_every_tab_fits_a_phone_and_a_laptop(daemon: TestClient, browser: Any, tmp_path: Path) -> None:
     await _office_with_everything(daemon)
     for size, viewport in (("phone", PHONE), ("laptop", LAPTOP)):
-        page = await browser.new_page(viewport=viewport, locale="ru-RU")
-        page.set_default_timeout(WAIT_MS)
         errors: list[str] = []
-        page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
-        await page.goto(str(daemon.make_url("/ui/")))
+        page = await open_page(browser, daemon, viewport=viewport, errors=errors)
         assert await _problems(page) == [], (size, "sign-in")
-        await page.fill("#token", API_TOKEN)
-        await page.fill("#extension", "105")
-        await page.click("#sign-in-form button[type=submit]")
+        await sign_in(page)
         await page.wait_for_selector("#conn.up")
 
-        await _replay(daemon, moved("answered_incoming.json", suffix=f"-{size}", ago_s=95)[:4])
+        await replay_over_http(daemon, moved("answered_incoming.json", suffix=f"-{size}", ago_s=95)[:4])
         await page.wait_for_selector("#phase.answered")
         await page.wait_for_selector("#trips:not([hidden])")
         assert "1 234 567,50 ₽" in await page.inner_text("#trips")
         assert await page.is_visible("#call-contact")
         assert await _problems(page) == [], (size, "call")
         if size == "phone":
-            await _shoot(page, tmp_path, "screen-phone-card.png")
+            await shoot(page, tmp_path, "screen-phone-card.png")
 
         await page.click(".tab[data-view=missed]")
         await page.wait_for_selector("#missed-table tbody tr")
         assert await _problems(page) == [], (size, "missed")
         if size == "phone":
-            await _shoot(page, tmp_path, "screen-phone-missed.png")
+            await shoot(page, tmp_path, "screen-phone-missed.png")
 
         await page.click(".tab[data-view=base]")
         await page.wait_for_selector("#view-base:not([hidden]) .candidate")
         assert await _problems(page) == [], (size, "base")
         if size == "phone":
-            await _shoot(page, tmp_path, "screen-phone-base.png")
+            await shoot(page, tmp_path, "screen-phone-base.png")
 
         await page.click(".tab[data-view=analytics]")
         await page.wait_for_selector("#analytics-status:has-text('Обращений')")
@@ -149,8 +132,8 @@ async def test_every_tab_fits_a_phone_and_a_laptop(daemon: TestClient, browser: 
             widths = await page.evaluate("() => [document.querySelector('#analytics-table').scrollWidth,"
                                          " document.querySelector('#analytics-table').clientWidth]")
             assert widths[0] <= widths[1], widths
-            await _shoot(page, tmp_path, "screen-laptop-analytics.png")
+            await shoot(page, tmp_path, "screen-laptop-analytics.png")
         if size == "phone":
-            await _shoot(page, tmp_path, "screen-phone-analytics.png")
+            await shoot(page, tmp_path, "screen-phone-analytics.png")
         assert errors == [], size
         await page.close()

@@ -1,34 +1,22 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_ui_browser are parameters here)
 """«Хотят» on the caller card in a real browser: a call note fills the wish, the manager corrects it."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.browser.test_leads_browser import _signed_in
-from tests.browser.test_ui_browser import (  # noqa: F401
-    WAIT_MS,
-    _replay,
-    browser,
-    daemon,
-    fake_pbx,
-)
+from tests.browserkit import WAIT_MS, replay_over_http, signed_in
 from tests.conftest import auth
 from tests.screenkit import moved
-
-pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")
 
 
 @pytest.mark.timeout(60)
 async def test_a_note_fills_the_wish_and_the_manager_corrects_it(daemon: TestClient, browser: Any) -> None:
-    page = await _signed_in(daemon, browser)
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await _replay(daemon, moved("answered_incoming.json", suffix="-wish", ago_s=95)[:4])
+    page = await signed_in(browser, daemon, errors=errors)
+    await replay_over_http(daemon, moved("answered_incoming.json", suffix="-wish", ago_s=95)[:4])
     await page.wait_for_selector("#phase.answered")
     await page.wait_for_selector("#wish:not([hidden])")
     assert "неизвестно" in await page.inner_text("#wish")

@@ -1,10 +1,10 @@
+# ruff: noqa: F811  (app_client, a fixture imported from tests.channels, is a parameter here)
 """The inquiry pipeline through its endpoints, against a real PostgreSQL."""
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +15,11 @@ from config.settings import load_settings
 from daemon.runtime.app import build_app
 from daemon.runtime.keys import INTAKE, METRICS, RELOADER
 from daemon.store.repository import Repository
-from tests.channels import SOURCES, channel_env, identifiers_of
+from tests.channels import SOURCES, app_client, channel_env, identifiers_of  # noqa: F401  (app_client: a fixture)
 from tests.conftest import auth
 
 TG = {"X-Telegram-Bot-Api-Secret-Token": SOURCES["tg-bot"]["secret"]}
 ANNA_PHONE = "+79161234567"  # in the imported base (tests/fixtures/contacts.csv)
-
-
-@pytest.fixture
-async def app_client(db_url: str, tmp_path: Path) -> AsyncIterator[TestClient]:
-    settings = load_settings(channel_env(db_url, tmp_path / "state"))
-    app = build_app(settings, database_url=db_url, apply_migrations=False)
-    async with TestClient(TestServer(app)) as client:
-        yield client
 
 
 def api_body(external_id: str, **fields: Any) -> dict[str, Any]:

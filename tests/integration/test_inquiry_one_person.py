@@ -1,30 +1,19 @@
+# ruff: noqa: F811  (app_client, a fixture imported from tests.channels, is a parameter here)
 """One person across a call, a form and a chat is one contact with one open lead."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from config.settings import load_settings
-from daemon.runtime.app import build_app
 from daemon.store.repository import Repository
-from tests.channels import channel_env, example, identifiers_of, replay
+from tests.channels import app_client, channel_env, example, identifiers_of, replay  # noqa: F401  (app_client: a fixture)
 from tests.screenkit import moved, post_steps
 
 ANNA_PHONE = "+79161234567"
-
-
-@pytest.fixture
-async def app_client(db_url: str, tmp_path: Path) -> AsyncIterator[TestClient]:
-    app = build_app(load_settings(channel_env(db_url, tmp_path / "state")), database_url=db_url,
-                    apply_migrations=False)
-    async with TestClient(TestServer(app)) as client:
-        yield client
 
 
 def typed_phone_instead_of_shared_contact() -> dict[str, Any]:

@@ -1,32 +1,20 @@
+# ruff: noqa: F811  (app_client, a fixture imported from tests.channels, is a parameter here)
 """Inquiries on the manager's screen, in /api/communications and in the morning report."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from config.settings import load_settings
 from daemon.report import missed_report
 from daemon.report.render import render_text, report_json
 from daemon.report.window import Window
-from daemon.runtime.app import build_app
 from daemon.store.repository import Repository
-from tests.channels import SOURCES, channel_env, example, replay
+from tests.channels import SOURCES, app_client, channel_env, example, replay  # noqa: F401  (app_client: a fixture)
 from tests.conftest import auth
 from tests.screenkit import moved, next_card, nothing_more, open_screen, post_steps
-
-
-@pytest.fixture
-async def app_client(db_url: str, tmp_path: Path) -> AsyncIterator[TestClient]:
-    app = build_app(load_settings(channel_env(db_url, tmp_path / "state")), database_url=db_url,
-                    apply_migrations=False)
-    async with TestClient(TestServer(app)) as client:
-        yield client
 
 
 async def test_known_persons_form_pops_up_for_the_responsible_manager(

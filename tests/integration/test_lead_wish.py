@@ -1,31 +1,19 @@
+# ruff: noqa: F811  (app_client, a fixture imported from tests.channels, is a parameter here)
 """The lead's wish end to end: inquiries and a call note fill it, a manager edits it, the API shows it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from config.settings import load_settings
 from daemon.inquiries.wish_step import refine_lead_wish
-from daemon.runtime.app import build_app
 from daemon.store.repository import Repository
-from tests.channels import SOURCES, channel_env
+from tests.channels import SOURCES, app_client, channel_env  # noqa: F401  (app_client: a fixture)
 from tests.conftest import auth
 
 FORM = {"Authorization": f"Bearer {SOURCES['tour-module']['secret']}"}
-
-
-@pytest.fixture
-async def app_client(db_url: str, tmp_path: Path) -> AsyncIterator[TestClient]:
-    settings = load_settings(channel_env(db_url, tmp_path / "state"))
-    app = build_app(settings, database_url=db_url, apply_migrations=False)
-    async with TestClient(TestServer(app)) as client:
-        yield client
 
 
 def ahead(month: int, day: int) -> str:

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
-import email
-import email.policy
 import io
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
-from email.message import Message
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient
-from aiosmtpd.smtp import SMTP, Envelope
 
 from config.settings import Settings, load_settings
 from daemon.report import RENDERERS, MissedReport, MissedRow, missed_report
@@ -29,6 +23,7 @@ from daemon.report.window import Window, WindowError, previous_close, report_win
 from daemon.store.repository import Repository
 from tests.conftest import auth, run_cli
 from tests.scenarios import REPORT_SINCE, REPORT_UNTIL, Step, replay, steps
+from tests.support.mailserver import Mailbox, mail_server
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 WINDOW = Window(since=REPORT_SINCE, until=REPORT_UNTIL)
@@ -366,31 +361,11 @@ async def test_api_default_window_ends_now(client: TestClient) -> None:
 # -- delivery: CLI, file, e-mail -------------------------------------------------------------
 
 
-@dataclass
-class Mailbox:
-    received: list[Envelope] = field(default_factory=list)
-    port: int = 0
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
-        self.received.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self) -> list[Message]:
-        # The default policy decodes RFC 2047 headers and RFC 2231 file names: the Russian a person reads.
-        return [email.message_from_bytes(e.content, policy=email.policy.default)  # type: ignore[arg-type]
-                for e in self.received]
-
-
 @pytest.fixture
 async def mailbox() -> AsyncIterator[Mailbox]:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it is sent."""
-    box = Mailbox()
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(box, hostname="callbridge.test"), "127.0.0.1", 0)
-    box.port = server.sockets[0].getsockname()[1]
-    yield box
-    server.close()
-    await server.wait_closed()
+    async with mail_server() as box:
+        yield box
 
 
 def mail_settings(settings: Settings, mailbox: Mailbox) -> Settings:

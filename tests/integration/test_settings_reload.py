@@ -1,36 +1,27 @@
+# ruff: noqa: F811  (app_client, a fixture imported from tests.channels, is a parameter here)
 """A reloaded setting reaches every reader: ``lead_stale_days`` for calls as for inquiries."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from config.settings import FLAT_NAMES, SETTING_NAMES, load_settings
-from daemon.runtime.app import build_app
 from daemon.runtime.keys import RELOADER
 from daemon.runtime.reload import RELOADABLE, RESTART_ONLY
 from daemon.store.repository import Repository
-from tests.channels import SOURCES, channel_env
+from tests.channels import SOURCES, app_client, channel_env  # noqa: F401  (app_client: a fixture)
 from tests.leadkit import MISSED, post_call
 from tests.support.paths import REPO
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 CALLER = "79260000001"  # nobody knows this number
 TG = {"X-Telegram-Bot-Api-Secret-Token": SOURCES["tg-bot"]["secret"]}
-
-
-@pytest.fixture
-async def app_client(db_url: str, tmp_path: Path) -> AsyncIterator[TestClient]:
-    app = build_app(load_settings(channel_env(db_url, tmp_path / "state")), database_url=db_url,
-                    apply_migrations=False)
-    async with TestClient(TestServer(app)) as client:
-        yield client
 
 
 def _message(message_id: int, at: datetime) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email
+import email.policy
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email.message import Message
@@ -31,6 +32,7 @@ class Mailbox:
         return "250 Message accepted for delivery"
 
     def messages(self) -> list[Message]:
+        # The default policy decodes RFC 2047 headers and RFC 2231 file names: the Russian a person reads.
         return [email.message_from_bytes(e.content, policy=email.policy.default)  # type: ignore[arg-type]
                 for e in self.received]
 

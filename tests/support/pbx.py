@@ -35,6 +35,9 @@ def signed_form(payload: Any, *, key: str = API_KEY, salt: str = API_SALT) -> di
     return {"vpbx_api_key": key, "sign": sign(key, raw, salt), "json": raw}
 
 
+STOP_WAIT_S = 0.1
+
+
 @dataclass(frozen=True)
 class Received:
     path: str
@@ -135,7 +138,9 @@ class StandInPbx:
         """Listen on a free loopback port; the API base is then ``.base_url``. Clean up the runner."""
         app = web.Application()
         app.router.add_post("/vpbx/{path:.*}", self.handle)
-        runner = web.AppRunner(app, access_log=None)
+        # A delayed answer still under way when the test ends is cut short, not waited for
+        # (aiohttp's graceful close would wait out the whole delay_s).
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=STOP_WAIT_S)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
