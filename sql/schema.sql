@@ -780,8 +780,6 @@ BEGIN
 END;
 $$;
 
-CREATE TRIGGER contacts_candidates_insert AFTER INSERT ON contacts
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION contacts_candidates_trigger();
 CREATE TRIGGER contacts_candidates_update AFTER UPDATE ON contacts
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION contacts_candidates_trigger();

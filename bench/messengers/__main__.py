@@ -1,4 +1,4 @@
-"""``python -m bench.messengers [--rates 50,100,200] [--seconds 30] [--runs 3]``: the messenger webhooks'
+"""``python -m bench.messengers [--rates 50,100,200] [--seconds 30] [--runs 3] [--daemons 2]``: the messenger webhooks'
 acknowledgement latency (request sent → 200 received, the delivery durable) under an
 open-loop load mixed over MAX, Wazzup, Green-API, Avito and Telegram Business.
 
@@ -76,25 +76,32 @@ def _args() -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--admin-url", default=ADMIN_URL)
     p.add_argument("--log", type=Path, default=None, help="keep the daemon's log here")
+    p.add_argument("--daemons", type=int, default=1,
+                   help="daemon processes on the one database, the deliveries dealt round-robin among them "
+                        "(as a load balancer in front of two instances does)")
     return p.parse_args()
 
 
-async def _phase(daemon: Daemon, args: argparse.Namespace, rate: float, seed: int) -> dict[str, float]:
-    bodies = requests(int(rate * args.seconds), host=f"127.0.0.1:{daemon.port}", people=args.people,
+async def _phase(daemons: list[Daemon], args: argparse.Namespace, rate: float, seed: int) -> dict[str, float]:
+    bodies = requests(int(rate * args.seconds), host="127.0.0.1", people=args.people,
                       repeat_share=args.repeats, seed=seed)
-    before = _outcomes(await _metrics(daemon.port))
+    before = [_outcomes(await _metrics(d.port)) for d in daemons]
     load = os.getloadavg()[0]
-    assert daemon.proc is not None
-    cpu = _cpu_s(daemon.proc.pid)
-    results = await open_loop(bodies, rate=rate, duration_s=args.seconds, host="127.0.0.1", port=daemon.port)
-    after = _outcomes(await _metrics(daemon.port))
-    ms = [s * 1000 for s in results.latencies]
-    await _drain(daemon.port)
-    cpu_ms_each = (_cpu_s(daemon.proc.pid) - cpu) * 1000 / max(results.offered, 1)  # the spool's replay too
-    return {"rate": rate, "distinct": len(set(bodies)), "offered": results.offered, "ok": results.ok,
-            "failed": results.failed,
-            **{k: after[k] - before[k] for k in OUTCOMES}, "load_1min_before": load,
-            "daemon_cpu_ms_per_delivery": cpu_ms_each,
+    cpu = sum(_cpu_s(d.proc.pid) for d in daemons if d.proc is not None)
+    n = len(daemons)
+    # Each daemon gets every n-th delivery at rate/n: together the open loop's one rate.
+    parts = await asyncio.gather(*(open_loop(bodies[k::n], rate=rate / n, duration_s=args.seconds,
+                                             host="127.0.0.1", port=d.port) for k, d in enumerate(daemons)))
+    after = [_outcomes(await _metrics(d.port)) for d in daemons]
+    ms = [s * 1000 for part in parts for s in part.latencies]
+    for d in daemons:
+        await _drain(d.port)
+    offered = sum(part.offered for part in parts)
+    cpu_ms_each = (sum(_cpu_s(d.proc.pid) for d in daemons if d.proc is not None) - cpu) * 1000 / max(offered, 1)
+    return {"rate": rate, "daemons": n, "distinct": len(set(bodies)), "offered": offered,
+            "ok": sum(part.ok for part in parts), "failed": sum(part.failed for part in parts),
+            **{k: sum(a[k] - b[k] for a, b in zip(after, before, strict=True)) for k in OUTCOMES},
+            "load_1min_before": load, "daemon_cpu_ms_per_delivery": cpu_ms_each,
             "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95), "p99_ms": percentile(ms, 99),
             "max_ms": max(ms) if ms else float("nan")}
 
@@ -110,22 +117,27 @@ async def run(args: argparse.Namespace) -> dict:
         out["machine"] = await describe(conn)
         await migrate.migrate(conn)
         with tempfile.TemporaryDirectory(prefix="callbridge-bench-msg-") as tmp:
-            daemon = Daemon(state_dir=Path(tmp) / "state", log_path=args.log or Path(tmp) / "daemon.log", env={
-                "CALLBRIDGE_DATABASE_URL": db_url, "CALLBRIDGE_LOG_LEVEL": "warning",
-                "CALLBRIDGE_SOURCES": json.dumps(SOURCES)})
-            await daemon.start()
+            daemons = [Daemon(state_dir=Path(tmp) / f"state{k}",
+                              log_path=(args.log.with_suffix(f".{k}.log") if args.log and k else args.log)
+                              or Path(tmp) / f"daemon{k}.log",
+                              env={"CALLBRIDGE_DATABASE_URL": db_url, "CALLBRIDGE_LOG_LEVEL": "warning",
+                                   "CALLBRIDGE_SOURCES": json.dumps(SOURCES)})
+                       for k in range(args.daemons)]
+            for daemon in daemons:
+                await daemon.start()
             try:
                 warm = requests(int(50 * WARMUP_S), host="w", people=args.people, repeat_share=0.0, seed=999)
-                await open_loop(warm, rate=50, duration_s=WARMUP_S, host="127.0.0.1", port=daemon.port)
+                await asyncio.gather(*(open_loop(warm[k::len(daemons)], rate=50 / len(daemons), duration_s=WARMUP_S,
+                                                 host="127.0.0.1", port=d.port) for k, d in enumerate(daemons)))
                 rates = [float(r) for r in args.rates.split(",")]
                 out["runs"] = []
                 for run in range(args.runs):
                     for i, rate in enumerate(rates):
-                        out["runs"].append(await _phase(daemon, args, rate, 1 + run * len(rates) + i))
+                        out["runs"].append(await _phase(daemons, args, rate, 1 + run * len(rates) + i))
                         print(json.dumps(out["runs"][-1]), file=sys.stderr, flush=True)
                 out["sent_distinct"] = len(warm) + sum(r["distinct"] for r in out["runs"])
             finally:
-                out["daemon_exit"] = await daemon.stop()
+                out["daemon_exit"] = [await daemon.stop() for daemon in daemons]
         out["stored"] = dict(await conn.fetch(
             "SELECT channel, count(*) FROM communications WHERE source IS NOT NULL GROUP BY 1"))
         out["inbox"] = await conn.fetchval("SELECT count(*) FROM inbox")  # = sent_distinct: none lost
