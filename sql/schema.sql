@@ -2463,3 +2463,26 @@ ALTER TABLE contact_identifiers ADD CONSTRAINT contact_identifiers_value_shape C
     WHEN 'instagram' THEN value ~ '^[A-Za-z0-9._-]{1,64}$'
     ELSE value ~ '^[1-9][0-9]{0,19}$'
 END);
+
+-- 0034: the analytics' summary is recomputed only when an update changed what it is made of.
+CREATE FUNCTION inquiry_facts_after_update_v3() RETURNS trigger
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
+BEGIN
+    PERFORM inquiry_facts_refresh_v2(inquiry_facts_touched_v2(ARRAY(
+        SELECT side FROM (
+            SELECT n::communications AS r, o::communications AS s FROM new_rows n JOIN old_rows o ON o.id = n.id
+            WHERE (n.channel, n.status, n.ad_source, n.line_number, n.manager_extension, n.started_at, n.answered_at,
+                   n.ended_at, n.contact_id, n.lead_id, n.entry_id, n.direction, n.phone)
+                  IS DISTINCT FROM
+                  (o.channel, o.status, o.ad_source, o.line_number, o.manager_extension, o.started_at, o.answered_at,
+                   o.ended_at, o.contact_id, o.lead_id, o.entry_id, o.direction, o.phone)
+        ) AS changed
+        CROSS JOIN LATERAL (VALUES (changed.r), (changed.s)) AS both_sides (side))));
+    RETURN NULL;
+END
+$$;
+
+DROP TRIGGER inquiry_facts_communications_update ON communications;
+CREATE TRIGGER inquiry_facts_communications_update AFTER UPDATE ON communications
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION inquiry_facts_after_update_v3();
