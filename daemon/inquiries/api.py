@@ -70,6 +70,9 @@ class ApiInquiry(_Loose):
     email: str | None = None
     telegram: str | int | None = None
     vk: str | int | None = None
+    max: str | int | None = None
+    avito: str | int | None = None
+    instagram: str | None = None
     text: str | None = None
     page_url: str | None = None
     utm: ApiUtm | None = None
@@ -82,7 +85,8 @@ class ApiInquiry(_Loose):
             channel="api", source=self.source, external_id=text(self.external_id, limit=500) or "-",
             received_at=received_at, name=text(self.name),
             phones=tuple(p for p in [text(self.phone)] if p), emails=tuple(e for e in [text(self.email)] if e),
-            telegram_id=text(self.telegram), vk_id=text(self.vk), text=text(self.text, limit=None),
+            telegram_id=text(self.telegram), vk_id=text(self.vk), max_id=text(self.max), avito_id=text(self.avito),
+            instagram_id=text(self.instagram), text=text(self.text, limit=None),
             page_url=text(self.page_url),
             utm=Utm(**{k: text(getattr(utm, k)) for k in ("source", "medium", "campaign", "content", "term")}),
             referrer=Referrer(name=text(ref.name), phone=text(ref.phone), email=text(ref.email)) if ref else None,

@@ -392,3 +392,19 @@ async def test_an_inquiry_fills_in_a_known_contacts_name_and_ad_source_but_never
     row = await repo.pool.fetchrow("SELECT name, ad_source FROM contacts WHERE id = $1", contact_id)
     assert row["name"] == "Ирина Соколова"
     assert row["ad_source"] == "Яндекс.Директ"
+
+
+async def test_the_api_takes_max_avito_and_instagram_ids_and_finds_the_person_by_them(
+        app_client: TestClient, repo: Repository) -> None:
+    first = await app_client.post("/api/inquiries", json=api_body(
+        "m-1", name="Ольга", max=91234567, avito="364512987", instagram="olga.travels", text="Хотим в Египет"),
+        headers=auth())
+    assert first.status == 201
+    made = await first.json()
+    assert await identifiers_of(repo.pool, made["contact_id"]) == {
+        ("max", "91234567"), ("avito", "364512987"), ("instagram", "olga.travels")}
+    again = await app_client.post("/api/inquiries", json=api_body("m-2", avito=364512987, text="И ещё вопрос"),
+                                  headers=auth())
+    assert (await again.json())["contact_id"] == made["contact_id"]
+    found = await app_client.get("/api/contacts/lookup", params={"instagram": "olga.travels"}, headers=auth())
+    assert found.status == 200 and (await found.json())["id"] == made["contact_id"]
