@@ -19,7 +19,9 @@ async def test_a_note_fills_the_wish_and_the_manager_corrects_it(daemon: TestCli
     await replay_over_http(daemon, moved("answered_incoming.json", suffix="-wish", ago_s=95)[:4])
     await page.wait_for_selector("#phase.answered")
     await page.wait_for_selector("#wish:not([hidden])")
-    assert "неизвестно" in await page.inner_text("#wish")
+    # The line says «загружается…» until the wish's request answers, then what is known.
+    await page.wait_for_function("document.querySelector('#wish').textContent.includes('неизвестно')",
+                                 timeout=WAIT_MS)
     await page.fill("#note-input", "Хотят в Турцию в июле, 2 взрослых, бюджет до 200 тыс")
     await page.click("#note-form button[type=submit]")
     await page.wait_for_function("document.querySelector('#wish').textContent.includes('Турция')", timeout=WAIT_MS)

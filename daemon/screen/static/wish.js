@@ -130,7 +130,12 @@ document.addEventListener("callbridge:card", (event) => {
   const row = [$("wish-row"), $("wish")];
   row.forEach((node) => { node.hidden = !lead; });
   const leadId = lead ? lead.id : null;
-  if (leadId !== wishBox.leadId) { wishBox.editing = false; $("wish-form").hidden = true; }
+  if (leadId !== wishBox.leadId) {
+    wishBox.editing = false;
+    $("wish-form").hidden = true;
+    // Another lead's card: never an empty line while its wish is on the way.
+    if (leadId !== null) $("wish").replaceChildren(el("span", { class: "muted", text: "загружается…" }));
+  }
   wishBox.leadId = leadId;
   if (leadId !== null && !wishBox.editing) loadWish(leadId);  // a saved note may have refined it
 });
