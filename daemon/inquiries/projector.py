@@ -287,7 +287,7 @@ class InquiryPipeline:
             return None
         ref = inquiry.referrer
         assert ref is not None
-        holders = await store.holders(identifiers)
+        holders = (await store.who(identifiers, None)).holders
         referrer_id = next((holders[i].contact_id for i in identifiers if i in holders), None)
         if referrer_id is None:
             referrer_id = await store.create_contact(name=_clean(ref.name), ad_source=None,

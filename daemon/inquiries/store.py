@@ -57,14 +57,6 @@ class InquiryStore:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def holders(self, identifiers: Sequence[Identifier]) -> dict[Identifier, Holder]:
-        if not identifiers:
-            return {}
-        rows = await self.conn.fetch(q("inquiry_identifier_holders"),
-                                     [i.kind for i in identifiers], [i.value for i in identifiers])
-        return {Identifier(r["kind"], r["value"]): Holder(r["contact_id"], r["created_by_entry_id"],
-                                                           r["messenger_only"]) for r in rows}
-
     async def who(self, identifiers: Sequence[Identifier], conversation_contact_id: int | None) -> Who:
         """The holders of ``identifiers``, the agency's lines among them and the conversation's
         contact, in one round trip (``inquiry_who``)."""

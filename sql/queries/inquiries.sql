@@ -1,18 +1,6 @@
 -- Named queries of the inquiry pipeline (daemon/inquiries). Loaded once by daemon/store/queries.py.
 -- Long statements take one jsonb argument read by jsonb_to_record: named parameters.
 
--- name: inquiry_identifier_holders
--- Who holds each of the inquiry's identifiers ($1 kinds, $2 values, in pairs):
--- primary-key probes of contact_identifiers. messenger_only: the contact has no
--- phone or e-mail (a Telegram or VK chat that started without one).
-SELECT i.kind, i.value, i.contact_id, c.created_by_entry_id,
-       NOT EXISTS (SELECT 1 FROM contact_identifiers o
-                   WHERE o.contact_id = i.contact_id AND o.kind IN ('phone', 'email')) AS messenger_only
-FROM unnest($1::text[], $2::text[]) AS w (kind, value)
-JOIN contact_identifiers i ON i.kind = w.kind AND i.value = w.value
-JOIN contacts c ON c.id = i.contact_id
-WHERE c.removed_at IS NULL AND c.merged_into IS NULL;
-
 -- name: inquiry_who
 -- What filing a message needs to know before it writes, in one round trip (it used to
 -- take three): who holds each of the inquiry's identifiers ($1 kinds, $2 values, in
