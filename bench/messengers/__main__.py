@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -51,9 +52,24 @@ def _outcomes(text: str) -> dict[str, float]:
 
 
 def _cpu_s(pid: int) -> float:
-    """The daemon's user + system CPU seconds so far (/proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """A process's user + system CPU seconds so far (/proc/<pid>/stat); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _backends_cpu(conn: asyncpg.Connection) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend on the bench's database (this machine's server)."""
+    pids = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    return {r["pid"]: _cpu_s(r["pid"]) for r in pids}
+
+
+async def _functions(conn: asyncpg.Connection) -> dict[str, float]:
+    """Milliseconds spent so far in each PL/pgSQL function itself (track_functions = pl)."""
+    rows = await conn.fetch("SELECT funcname, self_time FROM pg_stat_user_functions")
+    return {r["funcname"]: r["self_time"] for r in rows}
 
 
 async def _drain(port: int) -> None:
@@ -82,12 +98,15 @@ def _args() -> argparse.Namespace:
     return p.parse_args()
 
 
-async def _phase(daemons: list[Daemon], args: argparse.Namespace, rate: float, seed: int) -> dict[str, float]:
+async def _phase(daemons: list[Daemon], args: argparse.Namespace, rate: float, seed: int,
+                 conn: asyncpg.Connection) -> dict[str, Any]:
     bodies = requests(int(rate * args.seconds), host="127.0.0.1", people=args.people,
                       repeat_share=args.repeats, seed=seed)
     before = [_outcomes(await _metrics(d.port)) for d in daemons]
     load = os.getloadavg()[0]
     cpu = sum(_cpu_s(d.proc.pid) for d in daemons if d.proc is not None)
+    backends = await _backends_cpu(conn)
+    functions = await _functions(conn)
     n = len(daemons)
     # Each daemon gets every n-th delivery at rate/n: together the open loop's one rate.
     parts = await asyncio.gather(*(open_loop(bodies[k::n], rate=rate / n, duration_s=args.seconds,
@@ -98,10 +117,17 @@ async def _phase(daemons: list[Daemon], args: argparse.Namespace, rate: float, s
         await _drain(d.port)
     offered = sum(part.offered for part in parts)
     cpu_ms_each = (sum(_cpu_s(d.proc.pid) for d in daemons if d.proc is not None) - cpu) * 1000 / max(offered, 1)
+    backends_after = await _backends_cpu(conn)
+    pg_ms_each = sum(s - backends.get(pid, 0.0) for pid, s in backends_after.items()) * 1000 / max(offered, 1)
+    # (the statement counting the functions runs before the drain's last writes are read: good enough)
+    spent = {name: ms - functions.get(name, 0.0) for name, ms in (await _functions(conn)).items()}
+    top = sorted(((name, round(ms / max(offered, 1), 3)) for name, ms in spent.items() if ms > 0),
+                 key=lambda kv: -kv[1])[:8]
     return {"rate": rate, "daemons": n, "distinct": len(set(bodies)), "offered": offered,
             "ok": sum(part.ok for part in parts), "failed": sum(part.failed for part in parts),
             **{k: sum(a[k] - b[k] for a, b in zip(after, before, strict=True)) for k in OUTCOMES},
             "load_1min_before": load, "daemon_cpu_ms_per_delivery": cpu_ms_each,
+            "postgres_cpu_ms_per_delivery": pg_ms_each, "functions_ms_per_delivery": dict(top),
             "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95), "p99_ms": percentile(ms, 99),
             "max_ms": max(ms) if ms else float("nan")}
 
@@ -110,6 +136,8 @@ async def run(args: argparse.Namespace) -> dict:
     admin = await asyncpg.connect(args.admin_url)
     db = f"callbridge_bench_msg_{os.getpid()}"
     await admin.execute(f'CREATE DATABASE "{db}"')
+    # Each PL/pgSQL function's own time (the triggers' share of a delivery): pg_stat_user_functions.
+    await admin.execute(f'ALTER DATABASE "{db}" SET track_functions = \'pl\'')
     db_url = args.admin_url.rsplit("/", 1)[0] + f"/{db}"
     out: dict = {}
     try:
@@ -133,7 +161,7 @@ async def run(args: argparse.Namespace) -> dict:
                 out["runs"] = []
                 for run in range(args.runs):
                     for i, rate in enumerate(rates):
-                        out["runs"].append(await _phase(daemons, args, rate, 1 + run * len(rates) + i))
+                        out["runs"].append(await _phase(daemons, args, rate, 1 + run * len(rates) + i, conn))
                         print(json.dumps(out["runs"][-1]), file=sys.stderr, flush=True)
                 out["sent_distinct"] = len(warm) + sum(r["distinct"] for r in out["runs"])
             finally:
