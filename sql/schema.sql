@@ -2486,3 +2486,15 @@ DROP TRIGGER inquiry_facts_communications_update ON communications;
 CREATE TRIGGER inquiry_facts_communications_update AFTER UPDATE ON communications
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION inquiry_facts_after_update_v3();
+
+-- 0035: a message's wish laid over its lead's, as a function (the filing statement calls it).
+CREATE FUNCTION lead_wish_refine_v1(p_lead_id bigint, p_parsed jsonb) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO lead_wishes AS w (lead_id, parsed) VALUES (p_lead_id, p_parsed)
+    ON CONFLICT (lead_id) DO UPDATE
+    SET parsed = w.parsed || COALESCE((
+            SELECT jsonb_object_agg(e.key, e.value)
+            FROM jsonb_each(EXCLUDED.parsed) AS e
+            WHERE NOT w.parsed ? e.key OR (e.value ->> 'at') >= (w.parsed -> e.key ->> 'at')), '{}'::jsonb),
+        updated_at = now();
+$$;

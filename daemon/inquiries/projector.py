@@ -45,7 +45,7 @@ from daemon.inquiries.autoreply import queue_auto_reply
 from daemon.inquiries.outbox import OutboxStore
 from daemon.inquiries.rules import REFERRAL_AD_SOURCE, ad_source_for, has_referrer
 from daemon.inquiries.store import Conversation, Holder, InquiryStore
-from daemon.inquiries.wish_step import refine_lead_wish
+from daemon.inquiries.wish_step import message_wish, refine_lead_wish
 from daemon.store.repository import Tx
 
 log = structlog.get_logger(__name__)
@@ -120,26 +120,36 @@ class InquiryPipeline:
             await self.file(tx, env.event)
 
     async def file(self, tx: Tx, event: InquiryReceived) -> Filed:
+        """File one inquiry. A message is a few round trips, each doing as much as it can: the
+        conversation with who holds its identifiers; a new contact with its identifiers; the lead,
+        the communication and the wish (each round trip waits its turn on a busy machine)."""
         inquiry = event.inquiry
         store = InquiryStore(tx.conn)
         settings = self._settings()
         at = inquiry.received_at
+        idle_s = settings.inquiries.conversation_idle_s
         replied_at = _epoch(event.replied_at) or (at if inquiry.from_agency else None)
-        conv = None
-        if inquiry.conversation_id is not None:
-            conv = await store.open_conversation(inquiry.source, inquiry.conversation_id, at,
-                                                 settings.inquiries.conversation_idle_s)
-        entry_id = conv.entry_id if conv is not None else entry_id_of(inquiry)
         if inquiry.from_agency:
+            conv = None
+            if inquiry.conversation_id is not None:
+                conv = await store.open_conversation(inquiry.source, inquiry.conversation_id, at, idle_s)
             return await self._agency_message(store, inquiry, conv, replied_at)
         parsed, invalid = self._parse(inquiry)
         referrer_ids = self._referrer_identifiers(inquiry)
         # The batch took them all in one sorted call (Pipeline.write); alone, here, at once
         # (the agency's own lines among them too: ``lock_keys``' superset).
         missing = {_lock_key(i) for i in parsed + referrer_ids} - tx.held
-        if missing:
-            await tx.lock_keys(sorted(missing))
-        who = await store.who(parsed, conv.contact_id if conv is not None else None)
+        if inquiry.conversation_id is not None and not missing:
+            conv, who = await store.conversation_who(parsed, source=inquiry.source, key=inquiry.conversation_id,
+                                                     at=at, idle_s=idle_s)
+        else:
+            conv = None
+            if inquiry.conversation_id is not None:
+                conv = await store.open_conversation(inquiry.source, inquiry.conversation_id, at, idle_s)
+            if missing:
+                await tx.lock_keys(sorted(missing))
+            who = await store.who(parsed, conv.contact_id if conv is not None else None)
+        entry_id = conv.entry_id if conv is not None else entry_id_of(inquiry)
         # The agency's own lines are never a client's identifier.
         identifiers = [i for i in parsed if not (i.kind == "phone" and i.value in who.lines)]
         holders = {i: h for i, h in who.holders.items() if i in identifiers}
@@ -149,45 +159,53 @@ class InquiryPipeline:
         new_contact = False
         contact_id: int | None
         if primary is None and identifiers:
-            contact_id = await store.create_contact(name=_clean(inquiry.name), ad_source=ad_source,
-                                                    entry_id=entry_id)
+            contact_id, owners = await store.create_contact(name=_clean(inquiry.name), ad_source=ad_source,
+                                                            entry_id=entry_id, identifiers=identifiers)
+            others.extend(Holder(owner, None, False) for owner in owners if owner != contact_id)
             new_contact = True
         else:
             contact_id = primary.contact_id if primary else None
         if contact_id is not None:
-            await self._link(tx, store, inquiry, contact_id, identifiers, invalid, holders, others,
-                             absorbed={h.contact_id for h in absorbed})
+            await self._link(tx, store, inquiry, contact_id, [] if new_contact else identifiers, invalid,
+                             holders, others, absorbed={h.contact_id for h in absorbed})
             name = _clean(inquiry.name)
             if not new_contact and primary is not None and _fills(primary, name=name, ad_source=ad_source):
                 await store.fill_contact(contact_id, name=name, ad_source=ad_source)
-        referrer_id = await self._referrer(tx, store, inquiry, referrer_ids, entry_id, contact_id)
+        referrer_id = await self._referrer(store, inquiry, referrer_ids, entry_id, contact_id)
         # The customer's message goes into the conversation's messages with the communication
         # (one statement), on the contact it ends on.
         said = {"text": (inquiry.text or "")[:MAX_TEXT_CHARS], "at": inquiry.received_at, "source": inquiry.source,
                 "contact_id": contact_id, "provider_id": inquiry.external_id}
         write = functools.partial(self._communication, store, inquiry, conv, entry_id=entry_id,
                                   identifiers=identifiers, ad_source=ad_source, replied_at=replied_at, said=said)
+        said_wish = inquiry.text or inquiry.fields
         if absorbed and contact_id is not None and conv is not None:
             # The message joins the conversation as it stands (the chat's own contact and
             # lead); the merge then moves the conversation, its lead and identifiers to the
             # survivor, so its journal sees the rows as this transaction leaves them.
-            communication_id = await write(contact_id=None, lead_id=None)
+            communication_id, _ = await write(contact_id=None)
             for holder in absorbed:
                 await self._absorb(tx, contact_id, holder, inquiry)
-            lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id,
-                                         at=inquiry.received_at, stale_days=settings.leads.stale_days)
+            lead_id: int | None = await tx.open_lead(
+                contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id, at=inquiry.received_at,
+                stale_days=settings.leads.stale_days)
+            assert lead_id is not None
             await store.relink(communication_id, contact_id, lead_id)
+            if said_wish:
+                await refine_lead_wish(tx.conn, lead_id, text=inquiry.text, fields=inquiry.fields,
+                                       communication_id=communication_id, at=inquiry.received_at)
+        elif contact_id is not None:
+            # The contact's open lead (joined or opened), the communication on it and the wish it
+            # says: one statement.
+            lead = {"contact_id": contact_id, "ad_source": ad_source, "entry_id": entry_id,
+                    "at": inquiry.received_at, "stale_days": settings.leads.stale_days}
+            wish = message_wish(inquiry.text, inquiry.fields, at=inquiry.received_at) if said_wish else None
+            communication_id, lead_id = await write(contact_id=contact_id, lead=lead, wish=wish)
         else:
+            communication_id, lead_id = await write(contact_id=None)
             lead_id = None
-            if contact_id is not None:
-                lead_id = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id,
-                                         at=inquiry.received_at, stale_days=settings.leads.stale_days)
-            communication_id = await write(contact_id=contact_id, lead_id=lead_id)
         if referrer_id is not None and contact_id is not None:
             await store.add_referral(contact_id, referrer_id, communication_id)
-        if lead_id is not None and (inquiry.text or inquiry.fields):
-            await refine_lead_wish(tx.conn, lead_id, text=inquiry.text, fields=inquiry.fields,
-                                   communication_id=communication_id, at=inquiry.received_at)
         await self._auto_reply(tx, inquiry, communication_id, settings)
         outcome = "unreachable" if contact_id is None else ("new_contact" if new_contact else "known_contact")
         log.info("inquiry_filed", source=inquiry.source, external_id=inquiry.external_id, outcome=outcome,
@@ -228,16 +246,16 @@ class InquiryPipeline:
     async def _link(self, tx: Tx, store: InquiryStore, inquiry: Inquiry, contact_id: int,
                     identifiers: list[Identifier], invalid: list[InvalidIdentifier],
                     holders: dict[Identifier, Holder], others: list[Holder], *, absorbed: set[int]) -> None:
-        """Give the contact the identifiers nobody holds; propose the other holders as duplicates.
+        """Give the contact the identifiers nobody holds (one statement); propose the other holders as
+        duplicates.
 
         Those of contacts about to be absorbed are left to the merge, which moves them.
         """
-        for identifier in identifiers:
-            held = holders.get(identifier)
-            if held is None:
-                owner = await tx.add_identifier(identifier.kind, identifier.value, contact_id)
-                if owner != contact_id:  # cannot happen under the identifier's lock; still no merge
-                    others.append(Holder(owner, None, False))
+        unheld = [i for i in identifiers if i not in holders]
+        if unheld:
+            # Another holder cannot appear under the identifiers' locks; if one did, no merge.
+            others.extend(Holder(owner, None, False) for owner in await store.add_identifiers(unheld, contact_id)
+                          if owner != contact_id)
         for bad in invalid:
             await tx.add_invalid_identifier(contact_id, bad.kind, bad.value, bad.reason)
         for other in _unique(others):
@@ -280,7 +298,7 @@ class InquiryPipeline:
         found = [parse_identifier("phone", ref.phone, region=self.region), parse_identifier("email", ref.email)]
         return [i for i in found if isinstance(i, Identifier)]
 
-    async def _referrer(self, tx: Tx, store: InquiryStore, inquiry: Inquiry, identifiers: list[Identifier],
+    async def _referrer(self, store: InquiryStore, inquiry: Inquiry, identifiers: list[Identifier],
                         entry_id: str, contact_id: int | None) -> int | None:
         """The referrer's contact, found by identifier or made (its locks are already held)."""
         if not identifiers or contact_id is None:
@@ -289,32 +307,36 @@ class InquiryPipeline:
         assert ref is not None
         holders = (await store.who(identifiers, None)).holders
         referrer_id = next((holders[i].contact_id for i in identifiers if i in holders), None)
+        unheld = [i for i in identifiers if i not in holders]
         if referrer_id is None:
-            referrer_id = await store.create_contact(name=_clean(ref.name), ad_source=None,
-                                                     entry_id=f"{entry_id}:referrer")
-        for identifier in identifiers:
-            if identifier not in holders:
-                await tx.add_identifier(identifier.kind, identifier.value, referrer_id)
+            referrer_id, _ = await store.create_contact(name=_clean(ref.name), ad_source=None,
+                                                        entry_id=f"{entry_id}:referrer", identifiers=unheld)
+        elif unheld:
+            await store.add_identifiers(unheld, referrer_id)
         return referrer_id if referrer_id != contact_id else None
 
     async def _communication(self, store: InquiryStore, inquiry: Inquiry, conv: Conversation | None, *,
-                             entry_id: str, contact_id: int | None, lead_id: int | None,
-                             identifiers: list[Identifier], ad_source: str | None,
-                             replied_at: datetime | None, said: dict[str, Any]) -> int:
+                             entry_id: str, contact_id: int | None, identifiers: list[Identifier],
+                             ad_source: str | None, replied_at: datetime | None, said: dict[str, Any],
+                             lead: dict[str, Any] | None = None, wish: dict[str, Any] | None = None,
+                             ) -> tuple[int, int | None]:
+        """The communication (or the conversation's next message), with ``lead`` and ``wish`` as
+        ``InquiryStore.insert_communication``'s; its id and lead."""
         phone = next((i.value for i in identifiers if i.kind == "phone"), None)
         email = next((i.value for i in identifiers if i.kind == "email"), None)
         utm = inquiry.utm.model_dump(exclude_none=True) or None
         text = (inquiry.text or "")[:MAX_TEXT_CHARS] or None
-        common = {"contact_id": contact_id, "lead_id": lead_id, "phone": phone, "email": email,
+        common = {"contact_id": contact_id, "lead_id": None, "phone": phone, "email": email,
                   "ad_source": ad_source, "at": inquiry.received_at, "text": text, "utm": utm,
                   "page_url": inquiry.page_url, "replied_at": replied_at, "inbound": True,
                   "reply_to": inquiry.reply_to.model_dump() if inquiry.reply_to else None}
         if conv is not None:
-            await store.append_message(max_chars=MAX_TEXT_CHARS, id=conv.id, message=said, **common)
-            return conv.id
+            lead_id = await store.append_message(max_chars=MAX_TEXT_CHARS, id=conv.id, message=said, lead=lead,
+                                                 wish=wish, **common)
+            return conv.id, lead_id
         return await store.insert_communication(
             entry_id=entry_id, channel=inquiry.channel, source=inquiry.source, external_id=inquiry.external_id,
-            conversation_key=inquiry.conversation_id, message=said, **common)
+            conversation_key=inquiry.conversation_id, message=said, lead=lead, wish=wish, **common)
 
     async def _agency_message(self, store: InquiryStore, inquiry: Inquiry, conv: Conversation | None,
                               replied_at: datetime | None) -> Filed:
@@ -333,7 +355,7 @@ class InquiryPipeline:
             if inquiry.conversation_id is None:
                 log.info("agency_message_without_conversation", source=inquiry.source)
                 return Filed(None, None, None, False, False)
-            communication_id = await store.insert_communication(
+            communication_id, _ = await store.insert_communication(
                 entry_id=entry_id_of(inquiry), channel=inquiry.channel, source=inquiry.source,
                 external_id=inquiry.external_id, conversation_key=inquiry.conversation_id, contact_id=None,
                 lead_id=None, phone=None, email=None, ad_source=None, at=inquiry.received_at,

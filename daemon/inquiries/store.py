@@ -53,6 +53,28 @@ def _encode(value: object) -> object:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
+def _opt(values: dict[str, Any] | None) -> str | None:
+    return _json(values) if values is not None else None
+
+
+def _who(rows: Sequence[asyncpg.Record]) -> Who:
+    """``inquiry_who``'s rows: the holders, the agency's lines and the conversation's contact."""
+    holders: dict[Identifier, Holder] = {}
+    lines: set[str] = set()
+    conversation: Holder | None = None
+    for r in rows:
+        if r["role"] == "line":
+            lines.add(r["value"])
+            continue
+        holder = Holder(r["contact_id"], r["created_by_entry_id"], r["messenger_only"],
+                        has_name=r["has_name"], has_ad_source=r["has_ad_source"])
+        if r["role"] == "holder":
+            holders[Identifier(r["kind"], r["value"])] = holder
+        elif r["merged_into"] is None:
+            conversation = holder
+    return Who(holders, lines, conversation)
+
+
 class InquiryStore:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
@@ -60,31 +82,33 @@ class InquiryStore:
     async def who(self, identifiers: Sequence[Identifier], conversation_contact_id: int | None) -> Who:
         """The holders of ``identifiers``, the agency's lines among them and the conversation's
         contact, in one round trip (``inquiry_who``)."""
-        holders: dict[Identifier, Holder] = {}
-        lines: set[str] = set()
-        conversation: Holder | None = None
         if not identifiers and conversation_contact_id is None:
-            return Who(holders, lines, conversation)
+            return Who({}, set(), None)
         rows = await self.conn.fetch(q("inquiry_who"), [i.kind for i in identifiers],
                                      [i.value for i in identifiers], conversation_contact_id)
-        for r in rows:
-            if r["role"] == "line":
-                lines.add(r["value"])
-                continue
-            holder = Holder(r["contact_id"], r["created_by_entry_id"], r["messenger_only"],
-                            has_name=r["has_name"], has_ad_source=r["has_ad_source"])
-            if r["role"] == "holder":
-                holders[Identifier(r["kind"], r["value"])] = holder
-            elif r["merged_into"] is None:
-                conversation = holder
-        return Who(holders, lines, conversation)
+        return _who(rows)
 
     async def open_conversation(self, source: str, key: str, at: datetime, idle_s: float) -> Conversation | None:
         row = await self.conn.fetchrow(q("inquiry_open_conversation"), source, key, at, idle_s)
         return Conversation(row["id"], row["entry_id"], row["contact_id"], row["lead_id"]) if row else None
 
-    async def create_contact(self, *, name: str | None, ad_source: str | None, entry_id: str) -> int:
-        return await self.conn.fetchval(q("inquiry_create_contact"), name, ad_source, entry_id)
+    async def conversation_who(self, identifiers: Sequence[Identifier], *, source: str, key: str, at: datetime,
+                               idle_s: float) -> tuple[Conversation | None, Who]:
+        """``open_conversation`` and ``who`` (with that conversation's contact) in one round trip
+        (``inquiry_conversation_who``): the identifiers' locks must be held already."""
+        rows = await self.conn.fetch(q("inquiry_conversation_who"), [i.kind for i in identifiers],
+                                     [i.value for i in identifiers], source, key, at, idle_s)
+        conv = next((Conversation(r["thread_id"], r["created_by_entry_id"], r["contact_id"], r["thread_lead_id"])
+                     for r in rows if r["role"] == "thread"), None)
+        return conv, _who([r for r in rows if r["role"] != "thread"])
+
+    async def create_contact(self, *, name: str | None, ad_source: str | None, entry_id: str,
+                             identifiers: Sequence[Identifier] = ()) -> tuple[int, list[int]]:
+        """A new contact with ``identifiers`` (one statement); its id, and the contacts that held
+        any of them already (none under the identifiers' locks)."""
+        row = await self.conn.fetchrow(q("inquiry_create_contact_with"), name, ad_source, entry_id,
+                                       [i.kind for i in identifiers], [i.value for i in identifiers])
+        return row["id"], list(row["owners"])
 
     async def fill_contact(self, contact_id: int, *, name: str | None, ad_source: str | None) -> None:
         await self.conn.execute(q("inquiry_fill_contact"), contact_id, name, ad_source)
@@ -92,15 +116,29 @@ class InquiryStore:
     async def duplicate_hint(self, a: int, b: int, evidence: dict[str, Any]) -> None:
         await self.conn.execute(q("inquiry_duplicate_hint"), a, b, _json(evidence))
 
-    async def insert_communication(self, *, message: dict[str, Any] | None = None, **values: Any) -> int:
-        """The communication; with ``message``, the customer's message in it (one statement)."""
-        return await self.conn.fetchval(q("inquiry_insert_communication"), _json(values),
-                                        _json(message) if message is not None else None)
+    async def insert_communication(self, *, message: dict[str, Any] | None = None, lead: dict[str, Any] | None = None,
+                                   wish: dict[str, Any] | None = None, **values: Any) -> tuple[int, int | None]:
+        """The communication and its lead's id; with ``message``, the customer's message in it; with
+        ``lead``, the contact's open lead joined or opened first; with ``wish``, laid over that lead's
+        wish (one statement)."""
+        row = await self.conn.fetchrow(q("inquiry_insert_communication"), _json(values), _opt(message),
+                                       _opt(lead), _opt(wish))
+        return row["id"], row["lead_id"]
 
-    async def append_message(self, *, max_chars: int, message: dict[str, Any] | None = None, **values: Any) -> None:
-        """One more message of the conversation; with ``message``, the customer's message in it too."""
-        await self.conn.execute(q("inquiry_append_message"), _json(values), max_chars,
-                                _json(message) if message is not None else None)
+    async def append_message(self, *, max_chars: int, message: dict[str, Any] | None = None,
+                             lead: dict[str, Any] | None = None, wish: dict[str, Any] | None = None,
+                             **values: Any) -> int | None:
+        """One more message of the conversation (with ``message``, ``lead`` and ``wish`` as
+        ``insert_communication``'s); the conversation's lead afterwards."""
+        row = await self.conn.fetchrow(q("inquiry_append_message"), _json(values), max_chars, _opt(message),
+                                       _opt(lead), _opt(wish))
+        return row["lead_id"] if row is not None else None
+
+    async def add_identifiers(self, identifiers: Sequence[Identifier], contact_id: int) -> list[int]:
+        """Give the contact these identifiers (one statement); the contacts that held any of them already."""
+        rows = await self.conn.fetch(q("inquiry_add_identifiers"), [i.kind for i in identifiers],
+                                     [i.value for i in identifiers], contact_id)
+        return [r["contact_id"] for r in rows]
 
     async def relink(self, communication_id: int, contact_id: int, lead_id: int) -> None:
         """Point the communication at this contact and lead, if it does not already."""

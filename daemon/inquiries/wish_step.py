@@ -31,6 +31,14 @@ def stamped(wish: Wish, *, communication_id: int | None, at: datetime) -> dict[s
             for name, found in wish.items()}
 
 
+def message_wish(text: str | None, fields: Iterable[tuple[str, str]], *, at: datetime,
+                 communication_id: int | None = None) -> dict[str, dict[str, object]] | None:
+    """What one message says the tourist wants, stamped as stored (None: nothing). Without
+    ``communication_id`` the statement that files the message stamps its id (inquiry_insert_communication)."""
+    wish = parse_inquiry((text or "")[:MAX_PARSED_TEXT_CHARS] or None, fields, at)
+    return stamped(wish, communication_id=communication_id, at=at) if wish else None
+
+
 async def refine_lead_wish(conn: asyncpg.Connection, lead_id: int, *, text: str | None,
                            fields: Iterable[tuple[str, str]] = (), communication_id: int | None,
                            at: datetime) -> Wish:

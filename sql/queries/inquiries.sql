@@ -26,6 +26,46 @@ SELECT 'conversation', NULL, NULL, c.id, c.created_by_entry_id, c.merged_into,
        c.name IS NOT NULL, c.ad_source IS NOT NULL
 FROM contacts c WHERE c.id = $3::bigint;
 
+-- name: inquiry_conversation_who
+-- inquiry_open_conversation and inquiry_who in one round trip, for a chat's message
+-- whose identifier locks the batch already holds: the conversation still going on
+-- ($3 source, $4 conversation key, at $5 within $6 seconds; locked for this message)
+-- as the row of role 'thread' (none when it is over), and who holds the identifiers
+-- ($1 kinds, $2 values), the agency's lines among them and the conversation's contact.
+WITH conv AS MATERIALIZED (
+    SELECT id, entry_id, contact_id, lead_id
+    FROM communications
+    WHERE source = $3 AND conversation_key = $4
+      AND last_message_at >= $5::timestamptz - make_interval(secs => $6)
+      AND started_at <= $5::timestamptz + make_interval(secs => $6)
+    ORDER BY last_message_at DESC
+    LIMIT 1
+    FOR UPDATE
+)
+SELECT 'thread' AS role, NULL AS kind, NULL AS value, conv.contact_id, conv.entry_id AS created_by_entry_id,
+       NULL::bigint AS merged_into, NULL::boolean AS messenger_only, NULL::boolean AS has_name,
+       NULL::boolean AS has_ad_source, conv.id AS thread_id, conv.lead_id AS thread_lead_id
+FROM conv
+UNION ALL
+SELECT 'holder', i.kind, i.value, c.id, c.created_by_entry_id, c.merged_into,
+       NOT EXISTS (SELECT 1 FROM contact_identifiers o
+                   WHERE o.contact_id = c.id AND o.kind IN ('phone', 'email')),
+       c.name IS NOT NULL, c.ad_source IS NOT NULL, NULL, NULL
+FROM unnest($1::text[], $2::text[]) AS w (kind, value)
+JOIN contact_identifiers i ON i.kind = w.kind AND i.value = w.value
+JOIN contacts c ON c.id = i.contact_id
+WHERE c.removed_at IS NULL AND c.merged_into IS NULL
+UNION ALL
+SELECT 'line', 'phone', l.line_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM lines l
+WHERE l.line_key IN (SELECT w.value FROM unnest($1::text[], $2::text[]) AS w (kind, value) WHERE w.kind = 'phone')
+UNION ALL
+SELECT 'conversation', NULL, NULL, c.id, c.created_by_entry_id, c.merged_into,
+       NOT EXISTS (SELECT 1 FROM contact_identifiers o
+                   WHERE o.contact_id = c.id AND o.kind IN ('phone', 'email')),
+       c.name IS NOT NULL, c.ad_source IS NOT NULL, NULL, NULL
+FROM conv JOIN contacts c ON c.id = conv.contact_id;
+
 -- name: inquiry_open_conversation
 -- The communication of this chat that is still going on at $3 (within $4 seconds
 -- of its messages), locked for this message. Uses communications_conversation_idx.
@@ -38,10 +78,40 @@ ORDER BY last_message_at DESC
 LIMIT 1
 FOR UPDATE;
 
--- name: inquiry_create_contact
-INSERT INTO contacts (name, ad_source, created_by_entry_id)
-VALUES ($1, $2, $3)
-RETURNING id;
+-- name: inquiry_create_contact_with
+-- A new contact ($1 name, $2 ad source, $3 the entry that made it) and its identifiers
+-- ($4 kinds, $5 values, in pairs) in one statement. Returns the new contact, and the holders of any identifier another
+-- contact held already (none under the identifiers' locks; never merged: proposed).
+WITH made AS (
+    INSERT INTO contacts (name, ad_source, created_by_entry_id)
+    VALUES ($1, $2, $3)
+    RETURNING id
+), w AS (
+    SELECT DISTINCT kind, value FROM unnest($4::text[], $5::text[]) AS w (kind, value)
+), put AS (
+    INSERT INTO contact_identifiers (kind, value, contact_id)
+    SELECT w.kind, w.value, made.id FROM w, made
+    ON CONFLICT (kind, value) DO NOTHING
+    RETURNING kind, value
+)
+SELECT made.id,
+       ARRAY(SELECT i.contact_id FROM w JOIN contact_identifiers i ON i.kind = w.kind AND i.value = w.value
+             WHERE NOT EXISTS (SELECT 1 FROM put p WHERE p.kind = w.kind AND p.value = w.value)) AS owners
+FROM made;
+
+-- name: inquiry_add_identifiers
+-- The identifiers ($1 kinds, $2 values, in pairs) nobody held, given to the contact $3
+-- in one statement; returns the holders of those another contact held after all.
+WITH w AS (
+    SELECT DISTINCT kind, value FROM unnest($1::text[], $2::text[]) AS w (kind, value)
+), put AS (
+    INSERT INTO contact_identifiers (kind, value, contact_id)
+    SELECT kind, value, $3::bigint FROM w
+    ON CONFLICT (kind, value) DO NOTHING
+    RETURNING kind, value
+)
+SELECT i.contact_id FROM w JOIN contact_identifiers i ON i.kind = w.kind AND i.value = w.value
+WHERE NOT EXISTS (SELECT 1 FROM put p WHERE p.kind = w.kind AND p.value = w.value);
 
 -- name: inquiry_fill_contact
 -- An inquiry names a contact that had no name, or no ad source yet.
@@ -64,20 +134,31 @@ ON CONFLICT (contact_low, contact_high) DO NOTHING;
 -- inbound: the customer's message (not the agency's): last_inbound_at, for the inbox.
 -- $2 (or NULL): the customer's message itself, into the conversation's messages in the
 -- same statement (text, at, source, contact_id, provider_id).
-WITH made AS (
+-- $3 (or NULL): the contact's open lead, joined or opened in the same statement
+-- (callbridge_open_lead_v1 with contact_id, ad_source, entry_id, at, stale_days), which
+-- the communication is then on; $4 (or NULL): what the message says the tourist wants,
+-- laid over that lead's wish with this communication's id (lead_wish_refine_v1). One
+-- round trip for what took three; the lead's CTE runs before the insert reads it.
+WITH lead AS MATERIALIZED (
+    SELECT callbridge_open_lead_v1(l.contact_id, l.ad_source, NULL, l.entry_id, l.at, l.stale_days) AS id
+    FROM jsonb_to_record($3::jsonb) AS l (contact_id bigint, ad_source text, entry_id text, at timestamptz,
+                                          stale_days int)
+    WHERE $3::jsonb IS NOT NULL
+), made AS (
     INSERT INTO communications (
         entry_id, channel, direction, status, phone, email, contact_id, lead_id, ad_source,
         started_at, source, external_id, conversation_key, text, utm, page_url,
         message_count, last_message_at, replied_at, finished, reply_to, last_inbound_at, last_replied_at
     )
-    SELECT v.entry_id, v.channel, 'inbound', 'received', v.phone, v.email, v.contact_id, v.lead_id,
+    SELECT v.entry_id, v.channel, 'inbound', 'received', v.phone, v.email, v.contact_id,
+           COALESCE(v.lead_id, (SELECT id FROM lead)),
            v.ad_source, v.at, v.source, v.external_id, v.conversation_key, v.text, v.utm, v.page_url,
            1, v.at, v.replied_at, true, v.reply_to, CASE WHEN v.inbound THEN v.at END, v.replied_at
     FROM jsonb_to_record($1::jsonb) AS v (
         entry_id text, channel text, phone text, email text, contact_id bigint, lead_id bigint,
         ad_source text, at timestamptz, source text, external_id text, conversation_key text,
         text text, utm jsonb, page_url text, replied_at timestamptz, reply_to jsonb, inbound boolean)
-    RETURNING id
+    RETURNING id, lead_id
 ), said AS (
     INSERT INTO communication_messages (communication_id, direction, kind, text, at, status, source,
                                         contact_id, provider_id)
@@ -85,8 +166,15 @@ WITH made AS (
     FROM made, jsonb_to_record($2::jsonb) AS m (text text, at timestamptz, source text, contact_id bigint,
                                                  provider_id text)
     WHERE $2::jsonb IS NOT NULL
+), wished AS (
+    SELECT lead_wish_refine_v1(made.lead_id, (
+               SELECT jsonb_object_agg(e.key, e.value || jsonb_build_object('communication_id', made.id))
+               FROM jsonb_each($4::jsonb) AS e))
+    FROM made
+    WHERE $4::jsonb IS NOT NULL AND made.lead_id IS NOT NULL
 )
-SELECT id FROM made;
+-- (wished is read here so that it runs: a CTE that only SELECTs runs when it is read)
+SELECT made.id, made.lead_id, (SELECT count(*) FROM wished) AS wished FROM made;
 
 -- name: inquiry_append_message
 -- One more message of an open conversation: the transcript grows by the new
@@ -96,7 +184,13 @@ SELECT id FROM made;
 -- customer, inbound; the agency, replied_at) is what the inbox's trigger reads: the
 -- customer writing after the answer puts the conversation back in the queue. $3 (or NULL):
 -- the customer's message itself, into the conversation's messages in the same statement.
-WITH grown AS (
+-- $4 and $5 (or NULL): the open lead and the wish, as inquiry_insert_communication's $3 and $4.
+WITH lead AS MATERIALIZED (
+    SELECT callbridge_open_lead_v1(l.contact_id, l.ad_source, NULL, l.entry_id, l.at, l.stale_days) AS id
+    FROM jsonb_to_record($4::jsonb) AS l (contact_id bigint, ad_source text, entry_id text, at timestamptz,
+                                          stale_days int)
+    WHERE $4::jsonb IS NOT NULL
+), grown AS (
     UPDATE communications c
     SET text = CASE
             WHEN v.text IS NULL OR v.text = '' THEN c.text
@@ -104,7 +198,7 @@ WITH grown AS (
             WHEN length(c.text) >= $2 THEN c.text
             ELSE left(c.text || E'\n' || v.text, $2) END,
         contact_id = COALESCE(v.contact_id, c.contact_id),
-        lead_id = COALESCE(v.lead_id, c.lead_id),
+        lead_id = COALESCE(v.lead_id, (SELECT id FROM lead), c.lead_id),
         phone = COALESCE(c.phone, v.phone),
         email = COALESCE(c.email, v.email),
         ad_source = COALESCE(c.ad_source, v.ad_source),
@@ -123,14 +217,22 @@ WITH grown AS (
         at timestamptz, text text, utm jsonb, page_url text, replied_at timestamptz, reply_to jsonb,
         inbound boolean)
     WHERE c.id = v.id
-    RETURNING c.id
+    RETURNING c.id, c.lead_id
+), said AS (
+    INSERT INTO communication_messages (communication_id, direction, kind, text, at, status, source,
+                                        contact_id, provider_id)
+    SELECT grown.id, 'in', 'message', m.text, m.at, 'received', m.source, m.contact_id, m.provider_id
+    FROM grown, jsonb_to_record($3::jsonb) AS m (text text, at timestamptz, source text, contact_id bigint,
+                                                 provider_id text)
+    WHERE $3::jsonb IS NOT NULL
+), wished AS (
+    SELECT lead_wish_refine_v1(grown.lead_id, (
+               SELECT jsonb_object_agg(e.key, e.value || jsonb_build_object('communication_id', grown.id))
+               FROM jsonb_each($5::jsonb) AS e))
+    FROM grown
+    WHERE $5::jsonb IS NOT NULL AND grown.lead_id IS NOT NULL
 )
-INSERT INTO communication_messages (communication_id, direction, kind, text, at, status, source,
-                                    contact_id, provider_id)
-SELECT grown.id, 'in', 'message', m.text, m.at, 'received', m.source, m.contact_id, m.provider_id
-FROM grown, jsonb_to_record($3::jsonb) AS m (text text, at timestamptz, source text, contact_id bigint,
-                                             provider_id text)
-WHERE $3::jsonb IS NOT NULL;
+SELECT grown.id, grown.lead_id, (SELECT count(*) FROM wished) AS wished FROM grown;
 
 -- name: inquiry_relink
 -- After an absorbing merge: the conversation on the survivor and its open lead

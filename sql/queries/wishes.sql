@@ -4,15 +4,8 @@
 -- name: wish_refine
 -- Lay one message's fields ($2, field -> {value, words, communication_id, at}) over the
 -- lead's parsed wish: a field replaces the stored one unless that one is newer (a late
--- delivery of an older message refines nothing). The primary key's row lock orders two
--- messages of one lead.
-INSERT INTO lead_wishes AS w (lead_id, parsed) VALUES ($1, $2::jsonb)
-ON CONFLICT (lead_id) DO UPDATE
-SET parsed = w.parsed || COALESCE((
-        SELECT jsonb_object_agg(e.key, e.value)
-        FROM jsonb_each(EXCLUDED.parsed) AS e
-        WHERE NOT w.parsed ? e.key OR (e.value ->> 'at') >= (w.parsed -> e.key ->> 'at')), '{}'::jsonb),
-    updated_at = now();
+-- delivery of an older message refines nothing; lead_wish_refine_v1, migration 0035).
+SELECT lead_wish_refine_v1($1, $2::jsonb);
 
 -- name: wish_edit
 -- A manager's fields ($2, field -> {value, by, at}) over the lead's edited wish.
