@@ -10,7 +10,9 @@
 
 The list is kept in contact_duplicate_candidates, which triggers update in the
 transaction of every write that changes the evidence (migration 0015), so that
-reading it is one index scan at any size. For one contact, with pg_trgm,
+reading it is one index scan at any size; the webhooks' writes note their contacts
+instead, probed a moment later (daemon/store/settle.py, migration 0036), and
+every read here settles what is still noted before it reads. For one contact, with pg_trgm,
 similar names with a similar phone count too (0.5 × trigram similarity + 0.25),
 found when asked.
 
@@ -27,6 +29,7 @@ from daemon.contacts.errors import ContactRefused
 from daemon.contacts.store import ContactStore
 from daemon.store.queries import q
 from daemon.store.repository import Tx
+from daemon.store.settle import settle
 
 # A typo or two among the last five digits, or among the five before them (the rest equal).
 SIMILAR_PHONE_DIGITS = 2
@@ -69,6 +72,7 @@ async def duplicates(store: ContactStore, *, limit: int, offset: int = 0, reason
     filters keep: ``reason``, a least ``min_score``, ``responsible``: pairs of that manager's contacts)."""
     if reason is not None and reason not in REASONS:
         raise ContactRefused(400, f"reason must be one of {', '.join(REASONS)}")
+    await settle(store.pool)
     if min_score is not None or responsible is not None:
         total = await store.fetchval("candidates_total_filtered", reason, min_score, responsible)
         rows = await store.fetch("candidates_page_filtered", limit, offset, reason, min_score, responsible)
@@ -84,7 +88,7 @@ async def duplicates(store: ContactStore, *, limit: int, offset: int = 0, reason
 async def duplicates_of_contact(store: ContactStore, contact_id: int, *, limit: int) -> Page:
     """The candidates of one contact (a merged id: its survivor's): the kept ones, then similar names."""
     contact_id = (await store.card(contact_id))["id"]  # 404 when none
-
+    await settle(store.pool)
     kept = _candidates(await store.fetch("candidates_of_contact", contact_id))
     similar: list[dict[str, Any]] = []
     if await store.fetchval("has_pg_trgm"):  # the embedded PostgreSQL (pgserver) has none: the kept ones only

@@ -31,6 +31,7 @@ from daemon.leads.officetime import office_seconds, percentile
 from daemon.routing.policy import OfficeHours
 from daemon.store.queries import q
 from daemon.store.repository import translated_errors
+from daemon.store.settle import settle
 
 GROUPINGS = ("ad_source", "channel", "line", "manager", "day")
 FIELDS = ("inquiries", "contacts", "new_contacts", "leads_opened", "leads_joined", "calls", "missed",
@@ -172,6 +173,7 @@ async def analytics(pool: asyncpg.Pool, *, since: datetime, until: datetime, by:
                     hours: OfficeHours, sla: SlaSettings = DEFAULT_SLA) -> Analytics:
     if by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
+    await settle(pool)  # the facts of the inquiries the webhooks just filed (daemon/store/settle.py)
     with translated_errors():
         async with pool.acquire() as conn, conn.transaction():
             # The query's sorts and hashes stay in memory; its plan is made for this grouping.

@@ -34,6 +34,7 @@ from daemon.runtime.metrics import Metrics
 from daemon.runtime.reload import Reloader
 from daemon.runtime.tasks import TaskGroup
 from daemon.screen import add_screen
+from daemon.store.settle import settle_forever
 from daemon.store.statistics import keep_statistics_forever
 
 log = structlog.get_logger(__name__)
@@ -117,6 +118,8 @@ def _background_tasks(database_url: str, *, apply_migrations: bool):
         # Scores whose inputs changed, every 30 s; the nightly jobs once a day across daemons.
         tasks.start("score-flush", lambda: flush_forever(lambda: repo.pool, lambda: app[RELOADER].current))
         tasks.start("nightly", lambda: nightly_forever(lambda: repo.pool, lambda: app[RELOADER].current))
+        # The duplicate candidates and analytics facts the webhooks touched, just after their commit.
+        tasks.start("settle", lambda: settle_forever(lambda: repo.pool))
         # ANALYZE of the tables the webhooks grow, where autovacuum is off or behind.
         tasks.start("statistics", lambda: keep_statistics_forever(lambda: repo.pool))
         start_mailboxes(app, app[SETTINGS])  # one "mailbox:<source>" task per e-mail source

@@ -12,8 +12,13 @@ SELECT callbridge_lock_v1($1::text[]);
 -- name: ingest
 -- A batch's call and conversation locks ($9), its events into the inbox, and the state
 -- of every call that got a new event of kinds $10, in one round trip (migration 0018).
+-- The transaction only notes the contacts and inquiries it touches for the duplicate
+-- candidates and the analytics' facts, which are settled just after its commit (migration
+-- 0036, daemon/store/settle.py). (set_config runs unless no event is new: then nothing
+-- is filed either.)
 SELECT dedup_key, entry_id, events, contact_id, lead_id, pruned
-FROM callbridge_ingest_v2($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+FROM set_config('callbridge.settle_later', 'on', true) AS later,
+     callbridge_ingest_v2($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                        $7::text[], $8::text[], $9::text[], $10::text[]);
 
 -- name: call_state

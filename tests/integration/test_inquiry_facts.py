@@ -21,6 +21,7 @@ from daemon.leads.analytics import GROUPINGS, aggregate, analytics
 from daemon.routing.policy import OfficeHours
 from daemon.store.queries import q
 from daemon.store.repository import Repository
+from daemon.store.settle import settle
 from tests.conftest import auth
 from tests.integration.test_leads_analytics import close_week_leads
 from tests.leadkit import (
@@ -52,7 +53,14 @@ async def week(client: TestClient, office: Repository) -> dict[str, str]:
     return entries
 
 
+async def facts(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    """The table once what the webhooks noted is settled, as analytics() reads it (migration 0036)."""
+    await settle(pool)
+    return await pool.fetch("SELECT * FROM inquiry_facts ORDER BY communication_id")
+
+
 async def assert_analytics_current(settings: Settings, pool: asyncpg.Pool) -> None:
+    await settle(pool)
     difference = [dict(r) for r in await pool.fetch(DIFFERENCE)]
     assert difference == []
     for hours in (OfficeHours.from_settings(settings),
@@ -69,20 +77,22 @@ async def assert_analytics_current(settings: Settings, pool: asyncpg.Pool) -> No
 async def test_the_migration_fills_the_table_from_what_is_there(
         settings: Settings, office: Repository, week: dict[str, str]) -> None:
     """Emptied and filled again as migration 0017 does, the table has the same rows."""
-    before = await office.pool.fetch("SELECT * FROM inquiry_facts ORDER BY communication_id")
+    before = await facts(office.pool)
     assert len(before) == 9  # the week's eight inquiries and #0, before the window
     await office.pool.execute("TRUNCATE inquiry_facts")
     await office.pool.execute("INSERT INTO inquiry_facts SELECT * FROM inquiry_facts_source")
-    assert await office.pool.fetch("SELECT * FROM inquiry_facts ORDER BY communication_id") == before
+    assert await facts(office.pool) == before
 
 
 async def test_a_late_answer_delivered_out_of_order_reaches_the_missed_inquiry(
         settings: Settings, office: Repository, client: TestClient, week: dict[str, str]) -> None:
     """#8 (P5, Friday 10:00) was never reached; a callback at 16:00 arrives last event first."""
     pool = office.pool
+    await settle(pool)
     assert await pool.fetchval("SELECT reached_at FROM inquiry_facts f JOIN communications c"
                                " ON c.id = f.communication_id WHERE c.entry_id = $1", week["w8"]) is None
     await replay(client, list(reversed(call_at(CALLBACK, name="late", number=P5, at=msk(7, 16)))))
+    await settle(pool)
     reached = await pool.fetchval("SELECT reached_at FROM inquiry_facts f JOIN communications c"
                                   " ON c.id = f.communication_id WHERE c.entry_id = $1", week["w8"])
     assert reached is not None and reached >= msk(7, 16)
@@ -130,11 +140,11 @@ async def test_an_event_delivered_again_changes_nothing(
         settings: Settings, office: Repository, client: TestClient, week: dict[str, str]) -> None:
     """#5's events arrive a second time (a sender's retry), in reverse order."""
     pool = office.pool
-    before = await pool.fetch("SELECT * FROM inquiry_facts ORDER BY communication_id")
+    before = await facts(pool)
     await replay(client, list(reversed(call_at(MISSED, name="w5", number=P3, at=msk(5, 13)))))
-    assert await pool.fetch("SELECT * FROM inquiry_facts ORDER BY communication_id") == before
+    assert await facts(pool) == before
     await post_call(client, MISSED, name="w5", number=P3, at=msk(5, 13))
-    assert await pool.fetch("SELECT * FROM inquiry_facts ORDER BY communication_id") == before
+    assert await facts(pool) == before
     await assert_analytics_current(settings, pool)
 
 
@@ -177,10 +187,11 @@ async def test_an_earlier_inquiry_delivered_late_moved_and_deleted_keeps_the_dis
     now the previous inquiry of #5 and #6; moved to Friday it is the last; deleted, the
     table is as before. #6 moved to another lead changes both leads' previous inquiries."""
     pool = office.pool
-    before = await pool.fetch("SELECT * FROM inquiry_facts ORDER BY communication_id")
+    before = await facts(pool)
     hours = OfficeHours.from_settings(settings)
     totals = (await analytics(pool, since=WEEK_SINCE, until=WEEK_UNTIL, by="ad_source", hours=hours)).totals
     early = await post_call(client, MISSED, name="early", number=P3, at=msk(3, 12))
+    await settle(pool)
     prev = await pool.fetchval(
         "SELECT f.contact_prev_at FROM inquiry_facts f JOIN communications c ON c.id = f.communication_id"
         " WHERE c.entry_id = $1", week["w5"])
@@ -191,7 +202,7 @@ async def test_an_earlier_inquiry_delivered_late_moved_and_deleted_keeps_the_dis
     await pool.execute("UPDATE communications SET started_at = $1 WHERE entry_id = $2", msk(7, 16), early)
     await assert_analytics_current(settings, pool)
     await pool.execute("DELETE FROM communications WHERE entry_id = $1", early)
-    assert await pool.fetch("SELECT * FROM inquiry_facts ORDER BY communication_id") == before
+    assert await facts(pool) == before
     other_lead = await pool.fetchval("SELECT lead_id FROM communications WHERE entry_id = $1", week["w1"])
     await pool.execute("UPDATE communications SET lead_id = $1 WHERE entry_id = $2", other_lead, week["w6"])
     await assert_analytics_current(settings, pool)
