@@ -113,6 +113,8 @@ async def _phase(daemons: list[Daemon], args: argparse.Namespace, rate: float, s
                                              host="127.0.0.1", port=d.port) for k, d in enumerate(daemons)))
     after = [_outcomes(await _metrics(d.port)) for d in daemons]
     ms = [s * 1000 for part in parts for s in part.latencies]
+    # What the deliveries left to settle after their commit (migration 0036), as the load ends.
+    unsettled = await conn.fetchval("SELECT count(*) FROM settle_pending")
     for d in daemons:
         await _drain(d.port)
     offered = sum(part.offered for part in parts)
@@ -127,7 +129,7 @@ async def _phase(daemons: list[Daemon], args: argparse.Namespace, rate: float, s
             "ok": sum(part.ok for part in parts), "failed": sum(part.failed for part in parts),
             **{k: sum(a[k] - b[k] for a, b in zip(after, before, strict=True)) for k in OUTCOMES},
             "load_1min_before": load, "daemon_cpu_ms_per_delivery": cpu_ms_each,
-            "postgres_cpu_ms_per_delivery": pg_ms_each, "functions_ms_per_delivery": dict(top),
+            "postgres_cpu_ms_per_delivery": pg_ms_each, "unsettled_at_end": unsettled, "functions_ms_per_delivery": dict(top),
             "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95), "p99_ms": percentile(ms, 99),
             "max_ms": max(ms) if ms else float("nan")}
 
