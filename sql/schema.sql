@@ -2490,9 +2490,12 @@ CREATE TRIGGER inquiry_facts_communications_update AFTER UPDATE ON communication
     FOR EACH STATEMENT EXECUTE FUNCTION inquiry_facts_after_update_v3();
 
 -- 0035: a message's wish laid over its lead's, as a function (the filing statement calls it).
-CREATE FUNCTION lead_wish_refine_v1(p_lead_id bigint, p_parsed jsonb) RETURNS void
+CREATE FUNCTION lead_wish_refine_v1(p_lead_id bigint, p_parsed jsonb, p_communication_id bigint) RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO lead_wishes AS w (lead_id, parsed) VALUES (p_lead_id, p_parsed)
+    INSERT INTO lead_wishes AS w (lead_id, parsed)
+    SELECT p_lead_id, CASE WHEN p_communication_id IS NULL THEN p_parsed ELSE (
+               SELECT jsonb_object_agg(e.key, e.value || jsonb_build_object('communication_id', p_communication_id))
+               FROM jsonb_each(p_parsed) AS e) END
     ON CONFLICT (lead_id) DO UPDATE
     SET parsed = w.parsed || COALESCE((
             SELECT jsonb_object_agg(e.key, e.value)

@@ -85,7 +85,7 @@ class InquiryStore:
         if not identifiers and conversation_contact_id is None:
             return Who({}, set(), None)
         rows = await self.conn.fetch(q("inquiry_who"), [i.kind for i in identifiers],
-                                     [i.value for i in identifiers], conversation_contact_id)
+                                     [i.value for i in identifiers], None, None, None, None, conversation_contact_id)
         return _who(rows)
 
     async def open_conversation(self, source: str, key: str, at: datetime, idle_s: float) -> Conversation | None:
@@ -95,9 +95,9 @@ class InquiryStore:
     async def conversation_who(self, identifiers: Sequence[Identifier], *, source: str, key: str, at: datetime,
                                idle_s: float) -> tuple[Conversation | None, Who]:
         """``open_conversation`` and ``who`` (with that conversation's contact) in one round trip
-        (``inquiry_conversation_who``): the identifiers' locks must be held already."""
-        rows = await self.conn.fetch(q("inquiry_conversation_who"), [i.kind for i in identifiers],
-                                     [i.value for i in identifiers], source, key, at, idle_s)
+        (``inquiry_who``): the identifiers' locks must be held already."""
+        rows = await self.conn.fetch(q("inquiry_who"), [i.kind for i in identifiers],
+                                     [i.value for i in identifiers], source, key, at, idle_s, None)
         conv = next((Conversation(r["thread_id"], r["created_by_entry_id"], r["contact_id"], r["thread_lead_id"])
                      for r in rows if r["role"] == "thread"), None)
         return conv, _who([r for r in rows if r["role"] != "thread"])

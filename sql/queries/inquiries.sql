@@ -3,39 +3,18 @@
 
 -- name: inquiry_who
 -- What filing a message needs to know before it writes, in one round trip (it used to
--- take three): who holds each of the inquiry's identifiers ($1 kinds, $2 values, in
--- pairs), which of its phones are the agency's own lines, and the conversation's contact
--- ($3, NULL for none). One row per finding, told apart by ``role``; has_name and
--- has_ad_source: whether filling the contact in could change anything.
-SELECT 'holder' AS role, i.kind, i.value, c.id AS contact_id, c.created_by_entry_id, c.merged_into,
-       NOT EXISTS (SELECT 1 FROM contact_identifiers o
-                   WHERE o.contact_id = c.id AND o.kind IN ('phone', 'email')) AS messenger_only,
-       c.name IS NOT NULL AS has_name, c.ad_source IS NOT NULL AS has_ad_source
-FROM unnest($1::text[], $2::text[]) AS w (kind, value)
-JOIN contact_identifiers i ON i.kind = w.kind AND i.value = w.value
-JOIN contacts c ON c.id = i.contact_id
-WHERE c.removed_at IS NULL AND c.merged_into IS NULL
-UNION ALL
-SELECT 'line', 'phone', l.line_key, NULL, NULL, NULL, NULL, NULL, NULL
-FROM lines l
-WHERE l.line_key IN (SELECT w.value FROM unnest($1::text[], $2::text[]) AS w (kind, value) WHERE w.kind = 'phone')
-UNION ALL
-SELECT 'conversation', NULL, NULL, c.id, c.created_by_entry_id, c.merged_into,
-       NOT EXISTS (SELECT 1 FROM contact_identifiers o
-                   WHERE o.contact_id = c.id AND o.kind IN ('phone', 'email')),
-       c.name IS NOT NULL, c.ad_source IS NOT NULL
-FROM contacts c WHERE c.id = $3::bigint;
-
--- name: inquiry_conversation_who
--- inquiry_open_conversation and inquiry_who in one round trip, for a chat's message
--- whose identifier locks the batch already holds: the conversation still going on
--- ($3 source, $4 conversation key, at $5 within $6 seconds; locked for this message)
--- as the row of role 'thread' (none when it is over), and who holds the identifiers
--- ($1 kinds, $2 values), the agency's lines among them and the conversation's contact.
+-- take four): who holds each of the inquiry's identifiers ($1 kinds, $2 values, in
+-- pairs), which of its phones are the agency's own lines, and the conversation's contact.
+-- The conversation is either opened here, for a chat's message whose identifier locks
+-- the batch already holds ($3 source, $4 conversation key: the one still going on at $5,
+-- within $6 seconds of its messages, locked for this message; the row of role 'thread',
+-- none when it is over), or given ($7: its contact; NULL for none). One row per finding,
+-- told apart by ``role``; has_name and has_ad_source: whether filling the contact in
+-- could change anything.
 WITH conv AS MATERIALIZED (
     SELECT id, entry_id, contact_id, lead_id
     FROM communications
-    WHERE source = $3 AND conversation_key = $4
+    WHERE $3::text IS NOT NULL AND source = $3 AND conversation_key = $4
       AND last_message_at >= $5::timestamptz - make_interval(secs => $6)
       AND started_at <= $5::timestamptz + make_interval(secs => $6)
     ORDER BY last_message_at DESC
@@ -64,7 +43,7 @@ SELECT 'conversation', NULL, NULL, c.id, c.created_by_entry_id, c.merged_into,
        NOT EXISTS (SELECT 1 FROM contact_identifiers o
                    WHERE o.contact_id = c.id AND o.kind IN ('phone', 'email')),
        c.name IS NOT NULL, c.ad_source IS NOT NULL, NULL, NULL
-FROM conv JOIN contacts c ON c.id = conv.contact_id;
+FROM contacts c WHERE c.id = COALESCE($7::bigint, (SELECT contact_id FROM conv));
 
 -- name: inquiry_open_conversation
 -- The communication of this chat that is still going on at $3 (within $4 seconds
@@ -167,10 +146,7 @@ WITH lead AS MATERIALIZED (
                                                  provider_id text)
     WHERE $2::jsonb IS NOT NULL
 ), wished AS (
-    SELECT lead_wish_refine_v1(made.lead_id, (
-               SELECT jsonb_object_agg(e.key, e.value || jsonb_build_object('communication_id', made.id))
-               FROM jsonb_each($4::jsonb) AS e))
-    FROM made
+    SELECT lead_wish_refine_v1(made.lead_id, $4::jsonb, made.id) FROM made
     WHERE $4::jsonb IS NOT NULL AND made.lead_id IS NOT NULL
 )
 -- (wished is read here so that it runs: a CTE that only SELECTs runs when it is read)
@@ -226,10 +202,7 @@ WITH lead AS MATERIALIZED (
                                                  provider_id text)
     WHERE $3::jsonb IS NOT NULL
 ), wished AS (
-    SELECT lead_wish_refine_v1(grown.lead_id, (
-               SELECT jsonb_object_agg(e.key, e.value || jsonb_build_object('communication_id', grown.id))
-               FROM jsonb_each($5::jsonb) AS e))
-    FROM grown
+    SELECT lead_wish_refine_v1(grown.lead_id, $5::jsonb, grown.id) FROM grown
     WHERE $5::jsonb IS NOT NULL AND grown.lead_id IS NOT NULL
 )
 SELECT grown.id, grown.lead_id, (SELECT count(*) FROM wished) AS wished FROM grown;

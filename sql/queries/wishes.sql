@@ -5,7 +5,7 @@
 -- Lay one message's fields ($2, field -> {value, words, communication_id, at}) over the
 -- lead's parsed wish: a field replaces the stored one unless that one is newer (a late
 -- delivery of an older message refines nothing; lead_wish_refine_v1, migration 0035).
-SELECT lead_wish_refine_v1($1, $2::jsonb);
+SELECT lead_wish_refine_v1($1, $2::jsonb, NULL);
 
 -- name: wish_edit
 -- A manager's fields ($2, field -> {value, by, at}) over the lead's edited wish.
