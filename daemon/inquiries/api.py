@@ -27,15 +27,11 @@ from daemon.domain.inquiry import Inquiry, Referrer, Utm
 from daemon.domain.replies import by_email
 from daemon.http.boundary import json_response, plain
 from daemon.http.inputs import path_id
-from daemon.inquiries.endpoints import (
-    BodyTooLarge,
-    inquiry_webhook,
-    read_body,
-    validation_problem,
-)
+from daemon.inquiries.endpoints import INQUIRY_BODY_LIMIT_BYTES, inquiry_webhook, validation_problem
 from daemon.inquiries.projector import entry_id_of
 from daemon.intake.admission import EventNotStorable
 from daemon.intake.submit import envelope, raw_text
+from daemon.intake.webhooks import read_body
 from daemon.runtime.keys import INTAKE, RELOADER, REPOSITORY
 from daemon.store.queries import q
 from daemon.store.repository import translated_errors
@@ -101,10 +97,7 @@ def add_routes(app: web.Application) -> None:
 
 
 async def post_inquiry(request: web.Request) -> web.Response:
-    try:
-        body = await read_body(request)
-    except BodyTooLarge:
-        raise BadInput(413, "body too large") from None
+    body = await read_body(request, INQUIRY_BODY_LIMIT_BYTES)
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:

@@ -44,23 +44,6 @@ ANSWER_WITHIN_S: dict[str, float] = {"avito": avito.ANSWER_WITHIN_S}
 INQUIRY_BODY_LIMIT_BYTES = 1024 * 1024
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_body(request: web.Request, limit: int = INQUIRY_BODY_LIMIT_BYTES) -> bytes:
-    """The whole body, refusing more than ``limit`` bytes without reading them all."""
-    if request.content_length is not None and request.content_length > limit:
-        raise BodyTooLarge
-    chunks, size = [], 0
-    while chunk := await request.content.readany():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def error(status: int, problem: str, **details: Any) -> web.Response:
     return json_response({"error": problem, **details}, status=status)
 
