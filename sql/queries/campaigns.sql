@@ -40,45 +40,15 @@ ORDER BY id DESC LIMIT 200;
 -- name: campaign_next
 -- `next` in one round trip: campaign_next_v1 claims for extension $2 the best free
 -- contact of campaign $1 as of $3 (its row FOR UPDATE SKIP LOCKED, the claim by
--- contact_claims' key), then the same statement reads his card as campaign_contact_card does.
+-- contact_claims' key), then the same statement reads his card (campaign_contact_cards,
+-- migration 0037).
 WITH n AS MATERIALIZED (SELECT * FROM campaign_next_v1($1, $2, $3))
-SELECT n.status, c.id AS contact_id, c.name, c.tags, p.score, p.score_reasons::text AS score_reasons,
-       p.preferred_channel, c.birthday, m.extension AS responsible_extension, m.name AS responsible_name,
-       ARRAY(SELECT i.value FROM contact_identifiers i WHERE i.contact_id = c.id AND i.kind = 'phone'
-             ORDER BY i.created_at, i.value) AS phones,
-       ARRAY(SELECT i.value FROM contact_identifiers i WHERE i.contact_id = c.id AND i.kind = 'email'
-             ORDER BY i.value) AS emails,
-       (SELECT COALESCE(jsonb_agg(t ORDER BY t.starts_on DESC NULLS LAST, t.id DESC), '[]')
-        FROM (SELECT id, order_number, status, amount::float8 AS amount, starts_on, ends_on FROM trips
-              WHERE contact_id = c.id ORDER BY starts_on DESC NULLS LAST, id DESC LIMIT 20) t)::text AS trips,
-       (SELECT COALESCE(jsonb_agg(x ORDER BY x.started_at DESC NULLS LAST, x.id DESC), '[]')
-        FROM (SELECT id, started_at, channel, direction, manager_extension, note FROM communications
-              WHERE contact_id = c.id AND note IS NOT NULL
-              ORDER BY started_at DESC NULLS LAST, id DESC LIMIT 5) x)::text AS notes
-FROM n
-LEFT JOIN contacts c ON c.id = n.contact_id
-LEFT JOIN managers m ON m.id = c.responsible_id
-LEFT JOIN contact_profiles p ON p.contact_id = c.id;
+SELECT n.status, k.*
+FROM n LEFT JOIN campaign_contact_cards k ON k.contact_id = n.contact_id;
 
 -- name: campaign_contact_card
--- What a caller needs in one query: phones, e-mails, score, tags, responsible manager,
--- preferred channel, the trips (trips_contact_idx) and the last notes (communications_contact_idx).
-SELECT c.id AS contact_id, c.name, c.tags, p.score, p.score_reasons::text AS score_reasons,
-       p.preferred_channel, c.birthday, m.extension AS responsible_extension, m.name AS responsible_name,
-       ARRAY(SELECT i.value FROM contact_identifiers i WHERE i.contact_id = c.id AND i.kind = 'phone'
-             ORDER BY i.created_at, i.value) AS phones,
-       ARRAY(SELECT i.value FROM contact_identifiers i WHERE i.contact_id = c.id AND i.kind = 'email'
-             ORDER BY i.value) AS emails,
-       (SELECT COALESCE(jsonb_agg(t ORDER BY t.starts_on DESC NULLS LAST, t.id DESC), '[]')
-        FROM (SELECT id, order_number, status, amount::float8 AS amount, starts_on, ends_on FROM trips
-              WHERE contact_id = c.id ORDER BY starts_on DESC NULLS LAST, id DESC LIMIT 20) t)::text AS trips,
-       (SELECT COALESCE(jsonb_agg(n ORDER BY n.started_at DESC NULLS LAST, n.id DESC), '[]')
-        FROM (SELECT id, started_at, channel, direction, manager_extension, note FROM communications
-              WHERE contact_id = c.id AND note IS NOT NULL
-              ORDER BY started_at DESC NULLS LAST, id DESC LIMIT 5) n)::text AS notes
-FROM contacts c LEFT JOIN managers m ON m.id = c.responsible_id
-LEFT JOIN contact_profiles p ON p.contact_id = c.id
-WHERE c.id = $1;
+-- What a caller needs in one query (campaign_contact_cards, migration 0037).
+SELECT * FROM campaign_contact_cards WHERE contact_id = $1;
 
 -- name: campaign_contact_outcome
 -- The manager's word on a contact of campaign $1 (the latest word wins); claimed
