@@ -42,21 +42,31 @@ AUTOVACUUM_GRACE_S = 120.0
 
 async def analyze_stale(pool: asyncpg.Pool, *, grace_s: float = AUTOVACUUM_GRACE_S) -> list[str]:
     """ANALYZE each of our tables that changed past autovacuum's threshold and that autovacuum
-    leaves alone (off, or lagging ``grace_s``); the tables analyzed. One daemon at a time: the
-    others skip the round."""
+    leaves alone (off, or lagging ``grace_s``), and VACUUM our work queues on the same terms; the
+    tables analyzed and vacuumed. One daemon at a time: the others skip the round."""
     async with pool.acquire() as conn:
         if not await conn.fetchval(q("statistics_lock")):
             return []
         try:
             stale = [r["relname"] for r in await conn.fetch(q("stale_statistics"), grace_s)]
             for table in stale:
-                # The name is PostgreSQL's own (pg_stat_user_tables), quoted as an identifier.
-                await conn.execute(f'ANALYZE "{table.replace(chr(34), chr(34) * 2)}"', timeout=ANALYZE_TIMEOUT_S)
+                await conn.execute(f"ANALYZE {_quoted(table)}", timeout=ANALYZE_TIMEOUT_S)
+            # The work queues' dead rows, where nobody else vacuums them (a few pages: quick).
+            swept = [r["relname"] for r in await conn.fetch(q("queues_to_vacuum"), grace_s)]
+            for table in swept:
+                await conn.execute(f"VACUUM {_quoted(table)}", timeout=ANALYZE_TIMEOUT_S)
         finally:
             await conn.fetchval(q("statistics_unlock"))
     if stale:
         log.info("statistics_refreshed", tables=stale)
-    return stale
+    if swept:
+        log.info("queues_vacuumed", tables=swept)
+    return stale + swept
+
+
+def _quoted(table: str) -> str:
+    """A name PostgreSQL gave (pg_stat_user_tables), quoted as an identifier."""
+    return '"' + table.replace('"', '""') + '"'
 
 
 async def keep_statistics_forever(pool: Callable[[], asyncpg.Pool]) -> None:

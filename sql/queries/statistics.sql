@@ -43,6 +43,21 @@ WHERE s.schemaname = current_schema()
        OR coalesce(greatest(s.last_analyze, s.last_autoanalyze), '-infinity') < now() - make_interval(secs => $1))
 ORDER BY s.n_mod_since_analyze DESC;
 
+-- name: queues_to_vacuum
+-- Our work queues (rows noted, then deleted by a daemon's task a moment later) whose dead rows
+-- passed autovacuum's vacuum threshold (threshold + scale factor x rows), where autovacuum will
+-- not vacuum them: it is off, or has not vacuumed the table for $1 seconds. Unvacuumed, such a
+-- table only grows, and every take of its next rows reads past all the dead ones.
+SELECT s.relname::text AS relname, s.n_dead_tup AS dead
+FROM pg_stat_user_tables s
+JOIN pg_class c ON c.oid = s.relid
+WHERE s.schemaname = current_schema()
+  AND s.relname IN ('settle_pending', 'contact_score_dirty')
+  AND s.n_dead_tup > current_setting('autovacuum_vacuum_threshold')::bigint
+      + current_setting('autovacuum_vacuum_scale_factor')::float8 * greatest(c.reltuples, 0)
+  AND (current_setting('autovacuum') = 'off'
+       OR coalesce(greatest(s.last_vacuum, s.last_autovacuum), '-infinity') < now() - make_interval(secs => $1));
+
 -- name: statistics_lock
 -- One daemon at a time analyzes (a session lock, released after the round).
 SELECT pg_try_advisory_lock(hashtextextended('callbridge:statistics', 0));

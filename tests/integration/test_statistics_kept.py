@@ -100,3 +100,27 @@ async def test_the_statistics_task_runs_under_the_daemon(pool: asyncpg.Pool) -> 
     rounds = await asyncio.gather(analyze_stale(pool, grace_s=0), analyze_stale(pool, grace_s=0))
     assert sum("contacts" in r for r in rounds) == 1
     assert (await analyze_counts(pool, ("contacts",)))["contacts"] == before["contacts"] + 1
+
+
+async def vacuum_count(pool: asyncpg.Pool, table: str) -> int:
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        return await conn.fetchval("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = $1", table)
+
+
+async def test_the_work_queues_are_vacuumed_where_nobody_else_does(pool: asyncpg.Pool) -> None:
+    """settle_pending and contact_score_dirty are noted and emptied all day: unvacuumed, they only
+    grow, and every take of the next rows reads past all the dead ones."""
+    async with pool.acquire() as conn:
+        await conn.execute("INSERT INTO settle_pending (what, id) SELECT 'facts', n FROM generate_series(1, 2000) n")
+        await conn.execute("DELETE FROM settle_pending")
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+    queue, other = await vacuum_count(pool, "settle_pending"), await vacuum_count(pool, "contact_score_dirty")
+
+    await analyze_stale(pool, grace_s=0)
+
+    assert await vacuum_count(pool, "settle_pending") == queue + 1
+    assert await vacuum_count(pool, "contact_score_dirty") == other  # nothing dead there
+    # Vacuumed, the queue has no dead rows left: the next round leaves it be.
+    await analyze_stale(pool, grace_s=0)
+    assert await vacuum_count(pool, "settle_pending") == queue + 1
