@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -122,4 +123,28 @@ async def test_a_write_outside_the_intake_still_settles_at_once(office: Reposito
         await conn.execute("INSERT INTO contact_identifiers (kind, value, contact_id)"
                            " VALUES ('phone', '+79265550011', $1), ('phone', '+79265550012', $2)", a, b)
     assert (min(a, b), max(a, b)) in await _kept(office)
+    assert await _noted(office) == set()
+
+
+async def test_a_reader_waits_for_what_another_daemon_is_settling(office: Repository, db_url: str) -> None:
+    """The task takes rows with SKIP LOCKED; a reader waits for them, so that it never reads the
+    summaries between another daemon's take and its commit."""
+    async with office.pool.acquire() as conn:
+        await conn.execute("INSERT INTO settle_pending (what, id) VALUES ('facts', 1), ('facts', 2)")
+    other = await asyncpg.connect(db_url)  # another daemon's task, in the middle of its round
+    try:
+        tx = other.transaction()
+        await tx.start()
+        await other.execute("SELECT 1 FROM settle_pending FOR UPDATE")
+        # The task of this daemon skips what the other holds ...
+        assert await settle.settle(office.pool, wait=False) == 0
+        # ... and a reader waits until the other is done with it.
+        reader = asyncio.create_task(settle.settle(office.pool))
+        await asyncio.sleep(0.3)
+        assert not reader.done()
+        await other.execute("DELETE FROM settle_pending")
+        await tx.commit()
+        assert await asyncio.wait_for(reader, WAIT_S) == 0  # the other settled them
+    finally:
+        await other.close()
     assert await _noted(office) == set()
