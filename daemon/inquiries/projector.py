@@ -178,7 +178,8 @@ class InquiryPipeline:
                 "contact_id": contact_id, "provider_id": inquiry.external_id}
         write = functools.partial(self._communication, store, inquiry, conv, entry_id=entry_id,
                                   identifiers=identifiers, ad_source=ad_source, replied_at=replied_at, said=said)
-        said_wish = inquiry.text or inquiry.fields
+        says_something = bool(inquiry.text or inquiry.fields)
+        lead_id: int | None = None
         if absorbed and contact_id is not None and conv is not None:
             # The message joins the conversation as it stands (the chat's own contact and
             # lead); the merge then moves the conversation, its lead and identifiers to the
@@ -186,24 +187,22 @@ class InquiryPipeline:
             communication_id, _ = await write(contact_id=None)
             for holder in absorbed:
                 await self._absorb(tx, contact_id, holder, inquiry)
-            lead_id: int | None = await tx.open_lead(
-                contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id, at=inquiry.received_at,
-                stale_days=settings.leads.stale_days)
-            assert lead_id is not None
-            await store.relink(communication_id, contact_id, lead_id)
-            if said_wish:
-                await refine_lead_wish(tx.conn, lead_id, text=inquiry.text, fields=inquiry.fields,
+            survivor_lead = await tx.open_lead(contact_id, ad_source=ad_source, line_number=None, entry_id=entry_id,
+                                               at=inquiry.received_at, stale_days=settings.leads.stale_days)
+            await store.relink(communication_id, contact_id, survivor_lead)
+            if says_something:
+                await refine_lead_wish(tx.conn, survivor_lead, text=inquiry.text, fields=inquiry.fields,
                                        communication_id=communication_id, at=inquiry.received_at)
+            lead_id = survivor_lead
         elif contact_id is not None:
             # The contact's open lead (joined or opened), the communication on it and the wish it
             # says: one statement.
             lead = {"contact_id": contact_id, "ad_source": ad_source, "entry_id": entry_id,
                     "at": inquiry.received_at, "stale_days": settings.leads.stale_days}
-            wish = message_wish(inquiry.text, inquiry.fields, at=inquiry.received_at) if said_wish else None
+            wish = message_wish(inquiry.text, inquiry.fields, at=inquiry.received_at) if says_something else None
             communication_id, lead_id = await write(contact_id=contact_id, lead=lead, wish=wish)
-        else:
-            communication_id, lead_id = await write(contact_id=None)
-            lead_id = None
+        else:  # nobody to file it on: the communication alone, in the queue (unreachable)
+            communication_id, _ = await write(contact_id=None)
         if referrer_id is not None and contact_id is not None:
             await store.add_referral(contact_id, referrer_id, communication_id)
         await self._auto_reply(tx, inquiry, communication_id, settings)
