@@ -12,7 +12,8 @@ the status is ``warn`` (200) with the PostgreSQL check failing, so traffic keeps
 coming and monitoring still alerts. Anything else amiss (a schema other than
 this build's, a spool that cannot be written while the database is fine, a
 failing PBX API, a background task that crashed and was restarted, an
-acknowledged event kept in the quarantine table) is ``warn`` too.
+acknowledged event kept in the quarantine table, summaries left unsettled for
+over a minute) is ``warn`` too.
 
 Liveness is not health: the systemd watchdog is fed by the event loop alone
 (``daemon.runtime.process``), so a database outage never gets the daemon restarted.
@@ -41,7 +42,7 @@ from daemon.http.boundary import json_response
 from daemon.intake.quarantine import open_count
 from daemon.runtime.keys import INTAKE, METRICS, REPOSITORY, SETTINGS, SPOOL, TASKS
 from daemon.runtime.metrics import Metrics
-from daemon.store import migrate
+from daemon.store import migrate, settle
 
 HEALTH_CONTENT_TYPE = "application/health+json"
 DB_PROBE_TIMEOUT_S = 2.0
@@ -252,6 +253,22 @@ async def _quarantine_check(app: web.Application, db: DatabaseProbe, secrets: li
                                 "event_quarantine (rows without resolved_at)", secrets))
 
 
+async def _settle_check(app: web.Application, db: DatabaseProbe) -> list[dict[str, Any]]:
+    """The oldest row the webhooks left to settle (daemon/store/settle.py): warn past LAG_WARN_S."""
+    if not db.ok:
+        return _check("pass", "component", output="PostgreSQL not answering: see its checks")
+    try:
+        noted, oldest_s = await settle.lag(app[REPOSITORY].pool, timeout_s=DB_PROBE_TIMEOUT_S)
+    except (CallbridgeError, TimeoutError):
+        return _check("pass", "component", output="not measured this time")
+    if oldest_s <= settle.LAG_WARN_S:
+        return _check("pass", "component", value=round(oldest_s, 1), unit="s")
+    return _check("warn", "component", value=round(oldest_s, 1), unit="s",
+                  output=f"{noted} row(s) of duplicate candidates and analytics facts wait to be settled, the "
+                         f"oldest for {oldest_s:.0f} s: the settle task is failing or cannot keep up (see "
+                         "settle_failed in the log)")
+
+
 async def health_document(app: web.Application) -> dict[str, Any]:
     """The whole health answer of this daemon."""
     settings = app[SETTINGS]
@@ -264,6 +281,7 @@ async def health_document(app: web.Application) -> dict[str, Any]:
         "spool:backlog": spool_check,
         "spool:quarantine": await _quarantine_check(app, db, secrets),
         "tasks:restarts": _tasks_check(app),
+        "settle:oldestAge": await _settle_check(app, db),
         "pbx:lastApiResult": _pbx_api_check(metrics),
     }
     others = [

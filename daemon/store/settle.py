@@ -28,6 +28,8 @@ log = structlog.get_logger(__name__)
 SETTLE_EVERY_S = 1.0
 BATCH = 500
 ATTEMPTS = 3
+# /health warns once a noted row has waited this long: the task is failing or cannot keep up.
+LAG_WARN_S = 60.0
 
 
 async def settle(db: asyncpg.Pool | asyncpg.Connection, *, batch: int = BATCH, wait: bool = True) -> int:
@@ -51,6 +53,13 @@ async def settle(db: asyncpg.Pool | asyncpg.Connection, *, batch: int = BATCH, w
         done += count
         if count < batch:
             return done
+
+
+async def lag(pool: asyncpg.Pool, *, timeout_s: float) -> tuple[int, float]:
+    """How many rows wait to be settled, and the seconds the oldest has waited (for /health)."""
+    with translated_errors():
+        row = await pool.fetchrow(q("settle_lag"), timeout=timeout_s)
+    return int(row["noted"]), float(row["oldest_s"])
 
 
 async def settle_forever(pool: Callable[[], asyncpg.Pool]) -> None:

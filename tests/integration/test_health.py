@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from config.settings import Settings, SourceSettings, load_settings
 from daemon.runtime.app import build_app
 from daemon.runtime.health import HEALTH_CONTENT_TYPE, overall_status, redact, secrets_of
-from daemon.runtime.keys import METRICS
+from daemon.runtime.keys import METRICS, REPOSITORY
 from daemon.store import migrate
 from tests.conftest import API_KEY, API_SALT, API_TOKEN, fixture_json, post_event
 from tests.pgproxy import PgProxy
@@ -94,6 +94,7 @@ async def test_health_passes_and_describes_each_part(client: TestClient) -> None
         "spool:backlog",
         "spool:quarantine",
         "tasks:restarts",
+        "settle:oldestAge",
         "pbx:lastApiResult",
     }
     rtt = check(doc, "postgresql:responseTime")
@@ -102,6 +103,18 @@ async def test_health_passes_and_describes_each_part(client: TestClient) -> None
     assert check(doc, "postgresql:schemaVersion")["observedValue"] == migrate.latest_version()
     assert "observedValue" not in check(doc, "pbx:lastEventAge")  # nothing received yet
     assert check(doc, "spool:backlog")["observedValue"] == 0
+
+
+async def test_summaries_left_unsettled_for_a_minute_are_a_warning(client: TestClient) -> None:
+    pool = client.app[REPOSITORY].pool
+    assert check((await health(client))[1], "settle:oldestAge")["status"] == "pass"
+    await pool.execute("INSERT INTO settle_pending (what, id, noted_at) VALUES ('facts', 1, now() - interval '5 minutes')")
+    status, doc, _ = await health(client)
+    entry = check(doc, "settle:oldestAge")
+    assert (status, doc["status"], entry["status"], entry["observedUnit"]) == (200, "warn", "warn", "s")
+    assert entry["observedValue"] >= 300 and "settle task" in entry["output"]
+    await pool.execute("DELETE FROM settle_pending")
+    assert (await health(client))[1]["status"] == "pass"
 
 
 async def test_last_event_age_follows_the_pbx(client: TestClient) -> None:
