@@ -188,6 +188,12 @@ async def test_referrer_is_found_or_made_and_listed(app_client: TestClient, offi
     listed = await app_client.get(f"/api/contacts/{new_ref}/referrals", headers=auth())
     assert [(r["contact_id"], r["name"]) for r in await listed.json()] == [(vera["contact_id"], "Вера")]
     assert await office.pool.fetchval("SELECT ad_source FROM leads WHERE id = $1", vera["lead_id"]) == "Рекомендация"
+    # A known referrer with an identifier nobody holds yet is given it (one statement), not a second contact.
+    resp = await app_client.post("/api/inquiries", headers=auth(), json=api_body(
+        "r-3", name="Олег", phone="+79057770033",
+        referrer={"name": "Анна", "phone": "8 916 123 45 67", "email": "anna.new@example.ru"}))
+    assert resp.status == 201, await resp.text()
+    assert await contact_by(office, "email", "anna.new@example.ru") == anna
     assert (await app_client.get("/api/contacts/999999/referrals", headers=auth())).status == 404
     # daemon.http.inputs.path_id, as on every route: a path id that is not a number names nothing.
     assert (await app_client.get("/api/contacts/abc/referrals", headers=auth())).status == 404
