@@ -29,6 +29,11 @@ def reason_of(kind: str, text: str) -> str:
      "не номер телефона: '12-34'; нет ни верного телефона, ни верного e-mail"),
     (reason_of("email", "ivanov@"), "не адрес e-mail: 'ivanov@'"),
     (reason_of("phone", "1" * 40), f"больше 15 цифр: не может быть номером телефона: '{'1' * 40}'"),
+    # The messenger kinds that take "an" (avito, instagram) read in Russian as the others do.
+    (reason_of("avito", "1" * 70), f"длиннее 64 символов: не может быть id пользователя avito: '{'1' * 70}'"),
+    (reason_of("instagram", "a" * 70), f"длиннее 64 символов: не может быть id пользователя instagram: '{'a' * 70}'"),
+    (reason_of("telegram", "x1"), "не id пользователя telegram: 'x1'"),
+    (reason_of("instagram", "@olga"), "не id instagram: только латинские буквы, цифры, «.», «_» и «-»: '@olga'"),
     ("phone number cell 9.16123e+21 has more digits than Excel keeps (15): the last ones are lost",
      "телефон: ячейка-число 9.16123e+21 длиннее 15 цифр, которые хранит Excel: последние цифры потеряны"),
     ("phone 9,16123E+09 is a number in scientific notation: its last 3 digit(s) are lost",
