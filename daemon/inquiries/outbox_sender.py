@@ -16,7 +16,6 @@ daemons are found within ``poll_interval_s``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 
 import aiohttp
@@ -32,6 +31,7 @@ from daemon.inquiries.outbox import Claimed, OutboxStore, sending_settings, sour
 from daemon.runtime.keys import METRICS, RELOADER, REPOSITORY, TASKS
 from daemon.runtime.metrics import Metrics
 from daemon.runtime.reply_channels import channel_for
+from daemon.runtime.tasks import nap
 from daemon.store.repository import Repository, translated_errors
 
 log = structlog.get_logger(__name__)
@@ -63,12 +63,7 @@ class ReplySender:
                     await self._idle()
 
     async def _idle(self) -> None:
-        # asyncio.timeout, not wait_for: wait_for can drop a cancellation that comes as the
-        # event is set (CPython gh-86296 before 3.12), and then the sender would not stop.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self._settings().replies.poll_interval_s):
-                await self.wake.wait()
-        self.wake.clear()
+        await nap(self.wake, self._settings().replies.poll_interval_s)
 
     async def pass_once(self, session: aiohttp.ClientSession) -> int:
         """Claim and send what is due now; how many were claimed."""

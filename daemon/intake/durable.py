@@ -19,7 +19,6 @@ and turns /health to warn; the replay goes on with the next record.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -33,6 +32,7 @@ from daemon.intake.pipeline import Pipeline
 from daemon.intake.quarantine import quarantine
 from daemon.intake.spool import Spool, read_records
 from daemon.runtime.metrics import Metrics
+from daemon.runtime.tasks import nap
 from daemon.store.records import UnreadableRecord, dump_envelope, load_envelope
 
 log = structlog.get_logger(__name__)
@@ -175,12 +175,7 @@ class Intake:
     async def replay_forever(self, probe: Callable[[], Coroutine[Any, Any, object]]) -> None:
         """Supervised task: drain the spool whenever the database answers."""
         while True:
-            # asyncio.timeout, not wait_for: wait_for can drop a cancellation that comes as the
-            # event is set (CPython gh-86296 before 3.12), and then shutdown waits for this task.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(REPLAY_IDLE_S):
-                    await self._wake.wait()
-            self._wake.clear()
+            await nap(self._wake, REPLAY_IDLE_S)
             if self.database_ok and (self._spool is None or self._spool.backlog() == 0):
                 continue
             try:

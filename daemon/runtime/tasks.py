@@ -19,6 +19,7 @@ leave the service dead: systemd does not restart a clean exit.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -58,6 +59,17 @@ class TaskRecord:
     last_restart_at: float | None = None
     backoff_s: float = RESTART_BACKOFF_S
     restart_handle: asyncio.TimerHandle | None = None
+
+
+async def nap(wake: asyncio.Event, seconds: float) -> None:
+    """A background loop's pause: until ``wake`` is set or ``seconds`` pass; ``wake`` is cleared after.
+
+    asyncio.timeout, not wait_for: before Python 3.12, wait_for drops a cancellation that comes as
+    the event is set (CPython gh-86296), and shutdown then waited for the task (5 s, or for ever)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await wake.wait()
+    wake.clear()
 
 
 def _log_fatal(name: str, exc: BaseException) -> None:

@@ -67,7 +67,7 @@ class Screen:
         if self.ws.closed:
             return False
         try:
-            async with asyncio.timeout(SEND_TIMEOUT_S):  # not wait_for: see daemon/screen/inboxfeed.py
+            async with asyncio.timeout(SEND_TIMEOUT_S):  # not wait_for: see daemon.runtime.tasks.nap
                 await self.ws.send_str(_dumps(message))
         except (ConnectionError, RuntimeError, TimeoutError) as exc:
             log.info("screen_send_failed", extension=self.extension, error=repr(exc))

@@ -15,7 +15,6 @@ signed in to a screen is on shift (daemon/inbox, fair assignment).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import uuid
@@ -27,6 +26,7 @@ import structlog
 
 from daemon.domain.errors import StorageError, StorageUnavailable
 from daemon.inbox import store
+from daemon.runtime.tasks import nap
 from daemon.screen.hub import Screen, ScreenHub
 from daemon.store.repository import Repository
 
@@ -81,12 +81,7 @@ class InboxFeed:
         loop = asyncio.get_running_loop()
         self._presence_due = loop.time()
         while True:
-            # asyncio.timeout, not wait_for: before Python 3.12 wait_for drops a cancellation that
-            # comes as the event is set (CPython gh-86296), and shutdown waited 5 s for this task.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(PRESENCE_REFRESH_S):
-                    await self._wake.wait()
-            self._wake.clear()
+            await nap(self._wake, PRESENCE_REFRESH_S)
             # Presence on its own clock: the queue changes with every inquiry (hundreds a second
             # at a busy hour), and a write of this daemon's presence rows for each was most of
             # the task's cost. A manager who just signed in is written at once.
