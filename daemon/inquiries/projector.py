@@ -197,10 +197,9 @@ class InquiryPipeline:
         elif contact_id is not None:
             # The contact's open lead (joined or opened), the communication on it and the wish it
             # says: one statement.
-            lead = {"contact_id": contact_id, "ad_source": ad_source, "entry_id": entry_id,
-                    "at": inquiry.received_at, "stale_days": settings.leads.stale_days}
             wish = message_wish(inquiry.text, inquiry.fields, at=inquiry.received_at) if says_something else None
-            communication_id, lead_id = await write(contact_id=contact_id, lead=lead, wish=wish)
+            communication_id, lead_id = await write(contact_id=contact_id, lead_stale_days=settings.leads.stale_days,
+                                                    wish=wish)
         else:  # nobody to file it on: the communication alone, in the queue (unreachable)
             communication_id, _ = await write(contact_id=None)
         if referrer_id is not None and contact_id is not None:
@@ -317,10 +316,10 @@ class InquiryPipeline:
     async def _communication(self, store: InquiryStore, inquiry: Inquiry, conv: Conversation | None, *,
                              entry_id: str, contact_id: int | None, identifiers: list[Identifier],
                              ad_source: str | None, replied_at: datetime | None, said: dict[str, Any],
-                             lead: dict[str, Any] | None = None, wish: dict[str, Any] | None = None,
+                             lead_stale_days: int | None = None, wish: dict[str, Any] | None = None,
                              ) -> tuple[int, int | None]:
-        """The communication (or the conversation's next message), with ``lead`` and ``wish`` as
-        ``InquiryStore.insert_communication``'s; its id and lead."""
+        """The communication (or the conversation's next message), with ``lead_stale_days`` and ``wish``
+        as ``InquiryStore.insert_communication``'s; its id and lead."""
         phone = next((i.value for i in identifiers if i.kind == "phone"), None)
         email = next((i.value for i in identifiers if i.kind == "email"), None)
         utm = inquiry.utm.model_dump(exclude_none=True) or None
@@ -330,12 +329,13 @@ class InquiryPipeline:
                   "page_url": inquiry.page_url, "replied_at": replied_at, "inbound": True,
                   "reply_to": inquiry.reply_to.model_dump() if inquiry.reply_to else None}
         if conv is not None:
-            lead_id = await store.append_message(max_chars=MAX_TEXT_CHARS, id=conv.id, message=said, lead=lead,
-                                                 wish=wish, **common)
+            lead_id = await store.append_message(max_chars=MAX_TEXT_CHARS, id=conv.id, message=said,
+                                                 lead_stale_days=lead_stale_days, wish=wish, **common)
             return conv.id, lead_id
         return await store.insert_communication(
             entry_id=entry_id, channel=inquiry.channel, source=inquiry.source, external_id=inquiry.external_id,
-            conversation_key=inquiry.conversation_id, message=said, lead=lead, wish=wish, **common)
+            conversation_key=inquiry.conversation_id, message=said, lead_stale_days=lead_stale_days, wish=wish,
+            **common)
 
     async def _agency_message(self, store: InquiryStore, inquiry: Inquiry, conv: Conversation | None,
                               replied_at: datetime | None) -> Filed:

@@ -116,22 +116,23 @@ class InquiryStore:
     async def duplicate_hint(self, a: int, b: int, evidence: dict[str, Any]) -> None:
         await self.conn.execute(q("inquiry_duplicate_hint"), a, b, _json(evidence))
 
-    async def insert_communication(self, *, message: dict[str, Any] | None = None, lead: dict[str, Any] | None = None,
-                                   wish: dict[str, Any] | None = None, **values: Any) -> tuple[int, int | None]:
+    async def insert_communication(self, *, message: dict[str, Any] | None = None,
+                                   lead_stale_days: int | None = None, wish: dict[str, Any] | None = None,
+                                   **values: Any) -> tuple[int, int | None]:
         """The communication and its lead's id; with ``message``, the customer's message in it; with
-        ``lead``, the contact's open lead joined or opened first; with ``wish``, laid over that lead's
-        wish (one statement)."""
+        ``lead_stale_days``, its contact's open lead joined or opened first (at its time, with its ad
+        source); with ``wish``, laid over that lead's wish (one statement)."""
         row = await self.conn.fetchrow(q("inquiry_insert_communication"), _json(values), _opt(message),
-                                       _opt(lead), _opt(wish))
+                                       lead_stale_days, _opt(wish))
         return row["id"], row["lead_id"]
 
     async def append_message(self, *, max_chars: int, message: dict[str, Any] | None = None,
-                             lead: dict[str, Any] | None = None, wish: dict[str, Any] | None = None,
+                             lead_stale_days: int | None = None, wish: dict[str, Any] | None = None,
                              **values: Any) -> int | None:
-        """One more message of the conversation (with ``message``, ``lead`` and ``wish`` as
+        """One more message of the conversation (with ``message``, ``lead_stale_days`` and ``wish`` as
         ``insert_communication``'s); the conversation's lead afterwards."""
         row = await self.conn.fetchrow(q("inquiry_append_message"), _json(values), max_chars, _opt(message),
-                                       _opt(lead), _opt(wish))
+                                       lead_stale_days, _opt(wish))
         return row["lead_id"] if row is not None else None
 
     async def add_identifiers(self, identifiers: Sequence[Identifier], contact_id: int) -> list[int]:

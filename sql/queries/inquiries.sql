@@ -113,16 +113,16 @@ ON CONFLICT (contact_low, contact_high) DO NOTHING;
 -- inbound: the customer's message (not the agency's): last_inbound_at, for the inbox.
 -- $2 (or NULL): the customer's message itself, into the conversation's messages in the
 -- same statement (text, at, source, contact_id, provider_id).
--- $3 (or NULL): the contact's open lead, joined or opened in the same statement
--- (callbridge_open_lead_v1 with contact_id, ad_source, entry_id, at, stale_days), which
--- the communication is then on; $4 (or NULL): what the message says the tourist wants,
--- laid over that lead's wish with this communication's id (lead_wish_refine_v1). One
--- round trip for what took three; the lead's CTE runs before the insert reads it.
+-- $3 (or NULL): lead_stale_days, to join or open the contact's lead in the same statement
+-- (callbridge_open_lead_v1 with the communication's own contact, ad source, entry and
+-- time), which the communication is then on; $4 (or NULL): what the message says the
+-- tourist wants, laid over that lead's wish with this communication's id
+-- (lead_wish_refine_v1). One round trip for what took three; the lead's CTE runs before
+-- the insert reads it.
 WITH lead AS MATERIALIZED (
-    SELECT callbridge_open_lead_v1(l.contact_id, l.ad_source, NULL, l.entry_id, l.at, l.stale_days) AS id
-    FROM jsonb_to_record($3::jsonb) AS l (contact_id bigint, ad_source text, entry_id text, at timestamptz,
-                                          stale_days int)
-    WHERE $3::jsonb IS NOT NULL
+    SELECT callbridge_open_lead_v1(v.contact_id, v.ad_source, NULL, v.entry_id, v.at, $3::int) AS id
+    FROM jsonb_to_record($1::jsonb) AS v (contact_id bigint, ad_source text, entry_id text, at timestamptz)
+    WHERE $3::int IS NOT NULL AND v.contact_id IS NOT NULL
 ), made AS (
     INSERT INTO communications (
         entry_id, channel, direction, status, phone, email, contact_id, lead_id, ad_source,
@@ -160,12 +160,13 @@ SELECT made.id, made.lead_id, (SELECT count(*) FROM wished) AS wished FROM made;
 -- customer, inbound; the agency, replied_at) is what the inbox's trigger reads: the
 -- customer writing after the answer puts the conversation back in the queue. $3 (or NULL):
 -- the customer's message itself, into the conversation's messages in the same statement.
--- $4 and $5 (or NULL): the open lead and the wish, as inquiry_insert_communication's $3 and $4.
+-- $4 and $5 (or NULL): the lead and the wish, as inquiry_insert_communication's $3 and $4
+-- (the lead opened by the conversation's own entry).
 WITH lead AS MATERIALIZED (
-    SELECT callbridge_open_lead_v1(l.contact_id, l.ad_source, NULL, l.entry_id, l.at, l.stale_days) AS id
-    FROM jsonb_to_record($4::jsonb) AS l (contact_id bigint, ad_source text, entry_id text, at timestamptz,
-                                          stale_days int)
-    WHERE $4::jsonb IS NOT NULL
+    SELECT callbridge_open_lead_v1(v.contact_id, v.ad_source, NULL, c.entry_id, v.at, $4::int) AS id
+    FROM jsonb_to_record($1::jsonb) AS v (id bigint, contact_id bigint, ad_source text, at timestamptz)
+    JOIN communications c ON c.id = v.id
+    WHERE $4::int IS NOT NULL AND v.contact_id IS NOT NULL
 ), grown AS (
     UPDATE communications c
     SET text = CASE
