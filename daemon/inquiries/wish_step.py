@@ -31,19 +31,24 @@ def stamped(wish: Wish, *, communication_id: int | None, at: datetime) -> dict[s
             for name, found in wish.items()}
 
 
-def message_wish(text: str | None, fields: Iterable[tuple[str, str]], *, at: datetime,
-                 communication_id: int | None = None) -> dict[str, dict[str, object]] | None:
-    """What one message says the tourist wants, stamped as stored (None: nothing). Without
-    ``communication_id`` the statement that files the message stamps its id (inquiry_insert_communication)."""
-    wish = parse_inquiry((text or "")[:MAX_PARSED_TEXT_CHARS] or None, fields, at)
-    return stamped(wish, communication_id=communication_id, at=at) if wish else None
+def _read(text: str | None, fields: Iterable[tuple[str, str]], at: datetime) -> Wish:
+    """What one message says (its start: an e-mail's quoted thread is not read)."""
+    return parse_inquiry((text or "")[:MAX_PARSED_TEXT_CHARS] or None, fields, at)
+
+
+def message_wish(text: str | None, fields: Iterable[tuple[str, str]], *,
+                 at: datetime) -> dict[str, dict[str, object]] | None:
+    """What one message says the tourist wants, stamped as stored but for its communication's id,
+    which the statement that files the message adds (inquiry_insert_communication); None: nothing."""
+    wish = _read(text, fields, at)
+    return stamped(wish, communication_id=None, at=at) if wish else None
 
 
 async def refine_lead_wish(conn: asyncpg.Connection, lead_id: int, *, text: str | None,
                            fields: Iterable[tuple[str, str]] = (), communication_id: int | None,
                            at: datetime) -> Wish:
     """Parse one message and lay what it says over the lead's wish; the fields found."""
-    wish = parse_inquiry((text or "")[:MAX_PARSED_TEXT_CHARS] or None, fields, at)
+    wish = _read(text, fields, at)
     if wish:
         await conn.execute(q("wish_refine"), lead_id,
                            json.dumps(stamped(wish, communication_id=communication_id, at=at), ensure_ascii=False))

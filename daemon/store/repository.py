@@ -130,9 +130,6 @@ class Tx:
     async def contact_id_by_phone(self, phone: str) -> int | None:
         return await self.conn.fetchval(q("contact_id_by_phone"), phone)
 
-    async def contact_id_by_identifier(self, kind: str, value: str) -> int | None:
-        return await self.conn.fetchval(q("contact_id_by_identifier"), kind, value)
-
     async def insert_contact(self, *, name: str | None, responsible_id: int | None,
                              tags: Sequence[str]) -> int:
         return await self.conn.fetchval(q("insert_contact"), name, responsible_id, list(tags))
@@ -140,13 +137,6 @@ class Tx:
     async def update_imported_contact(self, contact_id: int, *, name: str | None,
                                       responsible_id: int | None, tags: Sequence[str]) -> None:
         await self.conn.execute(q("update_imported_contact"), contact_id, name, responsible_id, list(tags))
-
-    async def add_identifier(self, kind: str, value: str, contact_id: int) -> int:
-        """Attach the identifier; returns the contact that holds it afterwards."""
-        owner = await self.conn.fetchval(q("add_identifier"), kind, value, contact_id)
-        if owner is not None:
-            return owner
-        return await self.contact_id_by_identifier(kind, value)  # type: ignore[return-value]
 
     async def add_invalid_identifier(self, contact_id: int, kind: str, value: str, reason: str) -> None:
         await self.conn.execute(q("add_invalid_identifier"), contact_id, kind, value, reason)
