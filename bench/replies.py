@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from bench.suite.daemon import cpu_seconds
 from daemon.store import migrate
 from tests.support.daemon import API_TOKEN, Daemon
 from tests.support.messengers import TOKEN, fake_messengers
@@ -57,12 +58,6 @@ async def _open(session: aiohttp.ClientSession, base: str, chats: int) -> None:
         async with session.post(f"{base}/inquiries/tg", json=update,
                                 headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as resp:
             assert resp.status == 200, await resp.text()
-
-
-def _cpu_s(pid: int) -> float:
-    """The process's user + system CPU time so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _floor(session: aiohttp.ClientSession, base: str, requests: int) -> dict[str, float]:
@@ -98,13 +93,13 @@ async def _phase(session: aiohttp.ClientSession, base: str, targets: list[int], 
                 assert resp.status == 202, resp.status
             accepted.append((time.perf_counter() - started) * 1000)
 
-    began, cpu_before = time.perf_counter(), _cpu_s(pid)
+    began, cpu_before = time.perf_counter(), cpu_seconds(pid)
     await asyncio.gather(*(worker() for _ in range(in_flight)))
     took = time.perf_counter() - began
     deadline = time.monotonic() + 120
     while any(t not in sent_at for t in started_at) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    cpu_ms = (_cpu_s(pid) - cpu_before) * 1000 / replies
+    cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000 / replies
     delivered = [(sent_at[t] - started_at[t]) * 1000 for t in started_at if t in sent_at]
     return {"in_flight": in_flight, "accepted": _summary(accepted), "rate_per_s": round(replies / took, 1),
             "delivered": _summary(delivered) if delivered else None,

@@ -24,6 +24,7 @@ import asyncpg
 
 from bench.messengers.deliveries import SOURCES, requests
 from bench.suite.__main__ import ADMIN_URL
+from bench.suite.daemon import cpu_seconds
 from bench.suite.httpload import open_loop
 from bench.suite.machine import describe
 from bench.suite.stats import percentile
@@ -51,19 +52,10 @@ def _outcomes(text: str) -> dict[str, float]:
     return counts
 
 
-def _cpu_s(pid: int) -> float:
-    """A process's user + system CPU seconds so far (/proc/<pid>/stat); 0 once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _backends_cpu(conn: asyncpg.Connection) -> dict[int, float]:
     """CPU seconds so far of each PostgreSQL backend on the bench's database (this machine's server)."""
     pids = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-    return {r["pid"]: _cpu_s(r["pid"]) for r in pids}
+    return {r["pid"]: cpu_seconds(r["pid"]) for r in pids}
 
 
 async def _functions(conn: asyncpg.Connection) -> dict[str, float]:
@@ -104,7 +96,7 @@ async def _phase(daemons: list[Daemon], args: argparse.Namespace, rate: float, s
                       repeat_share=args.repeats, seed=seed)
     before = [_outcomes(await _metrics(d.port)) for d in daemons]
     load = os.getloadavg()[0]
-    cpu = sum(_cpu_s(d.proc.pid) for d in daemons if d.proc is not None)
+    cpu = sum(cpu_seconds(d.proc.pid) for d in daemons if d.proc is not None)
     backends = await _backends_cpu(conn)
     functions = await _functions(conn)
     n = len(daemons)
@@ -118,7 +110,7 @@ async def _phase(daemons: list[Daemon], args: argparse.Namespace, rate: float, s
     for d in daemons:
         await _drain(d.port)
     offered = sum(part.offered for part in parts)
-    cpu_ms_each = (sum(_cpu_s(d.proc.pid) for d in daemons if d.proc is not None) - cpu) * 1000 / max(offered, 1)
+    cpu_ms_each = (sum(cpu_seconds(d.proc.pid) for d in daemons if d.proc is not None) - cpu) * 1000 / max(offered, 1)
     backends_after = await _backends_cpu(conn)
     pg_ms_each = sum(s - backends.get(pid, 0.0) for pid, s in backends_after.items()) * 1000 / max(offered, 1)
     # (the statement counting the functions runs before the drain's last writes are read: good enough)
